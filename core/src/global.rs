@@ -1,0 +1,28 @@
+//! The optional process-wide handle.
+
+use std::sync::OnceLock;
+
+use crate::Shutdown;
+
+/// The process-wide shutdown, created on first use.
+///
+/// For applications that want one point of control: the signal listener, the HTTP layer and the
+/// workers can all reach the same shutdown without passing a handle around. Libraries should not
+/// use it: take a [`Shutdown`] (or a [child](Shutdown::child)) from the caller instead, so the
+/// application decides what stops them.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::global;
+///
+/// let guard = global().enter()?;
+/// assert_eq!(global().in_flight(), 1);
+/// drop(guard);
+/// assert!(global().same_as(global()));
+/// # Ok::<(), winddown_core::Closed>(())
+/// ```
+pub fn global() -> &'static Shutdown {
+    static GLOBAL: OnceLock<Shutdown> = OnceLock::new();
+    GLOBAL.get_or_init(Shutdown::new)
+}

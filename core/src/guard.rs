@@ -1,0 +1,137 @@
+//! The owned admission guard.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::shared::{self, Shared, Stripe};
+use crate::Phase;
+
+/// One unit of work in flight, admitted by [`Shutdown::enter`](crate::Shutdown::enter).
+///
+/// While a guard lives, the shutdown cannot finish draining; dropping it is how work says it is
+/// done. A guard is owned and `'static`, so it can move into a spawned task or another thread,
+/// and it is one machine word: a pointer to the admission stripe it was counted on. Entering and
+/// leaving are one atomic read-modify-write each, and neither allocates.
+///
+/// A guard keeps the shutdown's shared state alive by itself (through the count it holds), so it
+/// may outlive every [`Shutdown`](crate::Shutdown) handle.
+///
+/// # Comparison to `tokio_util::task::TaskTrackerToken`
+///
+/// Both are one word and are released by drop. A `TaskTrackerToken` is always admitted, even
+/// after its tracker is closed; a `Guard` is refused once admissions close, so "admit" and
+/// "closed" cannot race. A guard also needs no reference count of its own: the tracker's token
+/// clones an `Arc` on top of its counter, while a guard's count is the only thing it touches.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::Shutdown;
+///
+/// let shutdown = Shutdown::new();
+/// let guard = shutdown.enter().expect("admissions are open");
+/// let worker = std::thread::spawn(move || {
+///     // ... the work ...
+///     drop(guard); // done
+/// });
+/// worker.join().unwrap();
+/// shutdown.close();
+/// assert!(shutdown.is_drained());
+/// ```
+#[must_use = "dropping the guard at once ends the unit of work it stands for"]
+#[clippy::has_significant_drop]
+pub struct Guard {
+    /// The stripe this guard's unit is counted on.
+    ///
+    /// WARNING: this is not a reference-counted pointer. It stays valid because the count on the
+    /// stripe is at least one while this guard lives (invariant 2 in `state.rs`), and it came from
+    /// a live handle's stripe in `Shutdown::enter`.
+    stripe: NonNull<Stripe>,
+}
+
+// SAFETY: a guard only performs atomic operations on a `Sync` stripe and header, and owns its
+// unit of the count: moving it to another thread and dropping it there is what it is for.
+unsafe impl Send for Guard {}
+// SAFETY: `&Guard` only reads the phase, an atomic load.
+unsafe impl Sync for Guard {}
+
+impl Guard {
+    /// Builds a guard from a unit the caller has just been admitted on `stripe`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns one unit of `stripe`'s count and hands it to the guard.
+    pub(crate) unsafe fn from_admitted(stripe: NonNull<Stripe>) -> Self {
+        Self { stripe }
+    }
+
+    /// Gives the guard's unit to the caller without releasing it: the raw stripe pointer, for a
+    /// child scope to hold.
+    pub(crate) fn into_raw(self) -> NonNull<Stripe> {
+        let stripe = self.stripe;
+        core::mem::forget(self);
+        stripe
+    }
+
+    /// The shutdown's current phase.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// shutdown.trigger(Reason::requested());
+    /// assert_eq!(guard.phase(), Phase::Initiated);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn phase(&self) -> Phase {
+        self.shared().phase()
+    }
+
+    /// Whether the shutdown has been triggered: one atomic load, cheap enough for a worker loop
+    /// that holds a guard to check between items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// let mut items = 0;
+    /// while !guard.is_triggered() {
+    ///     items += 1; // one item of work
+    ///     if items == 3 {
+    ///         shutdown.trigger(Reason::requested());
+    ///     }
+    /// }
+    /// assert_eq!(items, 3);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn is_triggered(&self) -> bool {
+        self.shared().phase() != Phase::Running
+    }
+
+    fn shared(&self) -> &Shared {
+        // SAFETY: invariant 2: our unit pins the stripe, so the header is alive while `self` is
+        // borrowed.
+        unsafe { Shared::of(self.stripe) }
+    }
+}
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard owns one unit of the stripe's count (made by `from_admitted`) and
+        // gives it up here, once; `self.stripe` is not used afterwards.
+        unsafe { shared::release(self.stripe) };
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard").field("phase", &self.phase()).finish()
+    }
+}

@@ -1,0 +1,110 @@
+//! The `no_std` core of [winddown]: shutdown phases, the admission/drain counter, guards,
+//! waiters and scopes, with no runtime and no OS.
+//!
+//! A service that stops well notices the request to stop, stops admitting new work, lets the
+//! work in flight finish, and then closes its resources. This crate is the part of that which
+//! every executor shares: a [`Shutdown`] moves forward through [`Phase`]s, admits work with
+//! [`Shutdown::enter`] (an owned, one-word [`Guard`]) until admissions close, and tells waiters
+//! when it was triggered, reached a phase, or drained.
+//!
+//! Applications usually depend on the facade crate, [winddown], which adds runtime adapters
+//! and OS signals. Depend on this crate directly from a library that must stay executor-neutral
+//! or `no_std`.
+//!
+//! # When not to use it
+//!
+//! If all you need is "tell these tasks to stop", a cancellation token (tokio-util's
+//! `CancellationToken`) or a flag is simpler. winddown is for the whole stop: admission,
+//! drain, ordered close, report.
+//!
+//! # Examples
+//!
+//! ```
+//! use winddown_core::{Phase, Reason, Shutdown};
+//!
+//! let shutdown = Shutdown::new();
+//!
+//! // Each request holds a guard while it is in flight.
+//! let request = shutdown.enter().expect("admissions are open");
+//! let worker = std::thread::spawn(move || {
+//!     // ... handle the request ...
+//!     drop(request);
+//! });
+//!
+//! // SIGTERM arrives: trigger, then close admissions.
+//! shutdown.trigger(Reason::Signal(15));
+//! shutdown.close();
+//! assert!(shutdown.enter().is_err()); // new work is refused
+//!
+//! // Wait for the work in flight (or `.drained().await` on any executor).
+//! shutdown.wait_drained();
+//! worker.join().unwrap();
+//! assert_eq!(shutdown.phase(), Phase::StoppingNewRequests);
+//! assert_eq!(shutdown.in_flight(), 0);
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): blocking waits (`wait_drained`, `wait_triggered_timeout`, …), the
+//!   process-wide [`global`] handle, and a stripe count taken from the number of CPUs. Without
+//!   it the crate needs only `core` and `alloc`.
+//! - `critical-section`: passed to `event-listener`, for targets that want a critical section
+//!   instead of its spin lock.
+//! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
+//!
+//! # Limitations
+//!
+//! - Without `std`, the lock that guards a scope's list of children is a spin lock. It is
+//!   never taken on the admission path, only when making or dropping a child scope and when a
+//!   phase change reaches children; on a preemptive single-core system a low-priority thread
+//!   holding it can still delay a high-priority one.
+//! - Each stripe occupies its own cache line (64 or 128 bytes), so a shutdown with 16 stripes
+//!   uses about 2 KiB. Child scopes inherit their parent's stripe count.
+//!
+//! [winddown]: https://docs.rs/winddown
+
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::alloc_instead_of_core, clippy::std_instead_of_alloc, clippy::std_instead_of_core)]
+#![doc(test(
+    no_crate_inject,
+    attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
+))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+pub mod futures;
+mod guard;
+mod phase;
+mod reason;
+mod shared;
+mod shutdown;
+mod state;
+mod sync;
+
+#[cfg(all(feature = "std", not(loom)))]
+mod global;
+
+pub use error::{Closed, StripeCountError};
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use global::global;
+pub use guard::Guard;
+pub use phase::{Phase, TransitionError};
+pub use reason::Reason;
+pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};
+
+/// Compile-time checks of the sizes and auto traits the docs promise.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Shutdown>();
+    assert_send_sync::<Guard>();
+    assert_send_sync::<futures::Drained<'static>>();
+    assert_send_sync::<futures::TriggeredOwned>();
+    assert!(core::mem::size_of::<Guard>() == core::mem::size_of::<usize>());
+    assert!(core::mem::size_of::<Shutdown>() == core::mem::size_of::<usize>());
+    assert!(core::mem::size_of::<Option<Guard>>() == core::mem::size_of::<usize>());
+};

@@ -1,0 +1,828 @@
+//! The `Shutdown` handle.
+
+use core::fmt;
+use core::num::NonZeroUsize;
+use core::ptr::NonNull;
+
+use crate::futures::{
+    Drained, DrainedOwned, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
+};
+use crate::shared::{self, ParentParts, Shared, Stripe};
+use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
+
+/// The most stripes a [`Shutdown`] may have.
+pub const MAX_STRIPES: usize = 256;
+
+/// A handle to one shutdown: its phase, its admissions, its waiters.
+///
+/// Every clone is a handle to the same shutdown. A handle is one machine word, `Send + Sync`,
+/// and cheap to clone (one relaxed increment). Handles keep the shutdown's state alive; so do
+/// the [`Guard`]s it admitted, so guards may outlive every handle.
+///
+/// The life of a shutdown: it starts [`Running`](Phase::Running) and admits work with
+/// [`enter`](Self::enter). Something [`trigger`](Self::trigger)s it (a signal, a request, an
+/// error); admissions stay open for a pre-stop window, then [`close`](Self::close) (or the
+/// orchestration, advancing to [`StoppingNewRequests`](Phase::StoppingNewRequests)) refuses
+/// new work. The shutdown is [drained](Self::drained) once admissions are closed and every
+/// guard is gone.
+///
+/// # Stripes
+///
+/// The in-flight count is spread over one or more cache-padded *stripes*; each handle clone is
+/// assigned the next stripe, round robin, and its `enter` touches only that stripe. So two
+/// threads that each keep their own clone do not contend on one cache line, while a single
+/// thread pays exactly one atomic operation per enter and one per leave, whatever the stripe
+/// count. [`Shutdown::new`] picks one stripe per available CPU (at most 16) with `std`, and one
+/// stripe without it; [`Shutdown::with_stripes`] sets the count.
+///
+/// # Comparison to `tokio_util::task::TaskTracker`
+///
+/// A `TaskTracker` counts tasks and can be closed and reopened; its tokens are admitted even
+/// after it is closed, so a caller must check `is_closed` separately and can race with the close.
+/// A `Shutdown` refuses admission atomically once closed, moves only forward through named
+/// [`Phase`]s, keeps the reason it was triggered, scales its count across cores with stripes, and
+/// needs no runtime: it works with any executor, or none.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::{Reason, Shutdown};
+///
+/// let shutdown = Shutdown::new();
+///
+/// // A worker thread takes a guard per unit of work until admissions close.
+/// let worker = {
+///     let shutdown = shutdown.clone();
+///     std::thread::spawn(move || {
+///         let mut done = 0;
+///         while let Ok(guard) = shutdown.enter() {
+///             done += 1; // the unit of work
+///             drop(guard);
+///         }
+///         done
+///     })
+/// };
+///
+/// shutdown.trigger(Reason::Signal(15));
+/// shutdown.close();
+/// shutdown.wait_drained();
+/// let done = worker.join().unwrap();
+/// assert_eq!(shutdown.refused(), 1); // the worker's last try
+/// println!("the worker did {done} units");
+/// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+/// ```
+pub struct Shutdown {
+    /// This handle's stripe.
+    ///
+    /// WARNING: this is not a reference-counted pointer to the stripe itself: the handle is
+    /// counted in the header's `handles` (invariant 3 in `state.rs`), which keeps every stripe
+    /// alive while any handle lives.
+    stripe: NonNull<Stripe>,
+}
+
+// SAFETY: a handle only reaches `Sync` shared state (atomics, event-listener events, a lock) and
+// its own count in `handles`; it may be used and dropped from any thread.
+unsafe impl Send for Shutdown {}
+// SAFETY: as above; every method takes `&self` and is safe to call concurrently.
+unsafe impl Sync for Shutdown {}
+
+/// The result of [`Shutdown::trigger`]: which trigger this was.
+///
+/// Escalation is counted here; what a second or third trigger means is for the caller to decide
+/// (the signal listener forces on the second and exits on the third).
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::{Reason, Shutdown};
+///
+/// let shutdown = Shutdown::new();
+/// assert!(shutdown.trigger(Reason::Signal(2)).is_first());
+/// let second = shutdown.trigger(Reason::Signal(2));
+/// assert_eq!(second.get(), 2);
+/// // The first reason is kept.
+/// assert_eq!(shutdown.reason(), Some(&Reason::Signal(2)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TriggerCount(NonZeroUsize);
+
+impl TriggerCount {
+    /// 1 for the first trigger, 2 for the second, and so on.
+    pub const fn get(self) -> usize {
+        self.0.get()
+    }
+
+    /// Whether this was the trigger that started the shutdown.
+    pub const fn is_first(self) -> bool {
+        self.0.get() == 1
+    }
+}
+
+impl fmt::Display for TriggerCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+// ===== impl Shutdown: construction =====
+
+impl Shutdown {
+    /// A running shutdown with the default stripe count (see [Stripes](Self#stripes)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.phase(), Phase::Running);
+    /// assert_eq!(shutdown.in_flight(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::from_stripe(Shared::allocate(default_stripes(), None))
+    }
+
+    /// A running shutdown with `stripes` stripes. One stripe is the smallest configuration (one
+    /// cache line of count); more stripes let more threads enter without contending.
+    ///
+    /// # Errors
+    ///
+    /// [`StripeCountError`] unless `1 <= stripes <= MAX_STRIPES`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    ///
+    /// let shutdown = Shutdown::with_stripes(1)?;
+    /// assert_eq!(shutdown.stripes(), 1);
+    /// assert!(Shutdown::with_stripes(0).is_err());
+    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// ```
+    pub fn with_stripes(stripes: usize) -> Result<Self, StripeCountError> {
+        if !(1..=MAX_STRIPES).contains(&stripes) {
+            return Err(StripeCountError::new(stripes));
+        }
+        Ok(Self::from_stripe(Shared::allocate(stripes, None)))
+    }
+
+    /// A child scope: triggered when this one is triggered, with its admissions closed when
+    /// this one closes, forced when this one is forced, and counted as one unit in flight here
+    /// until it has drained.
+    ///
+    /// A child can also be triggered and closed on its own, without touching its parent, and it
+    /// drains on its own: give one to a library, a subsystem or a connection so it can wind down
+    /// its own work, while the parent's drain still waits for it. It has the parent's stripe
+    /// count.
+    ///
+    /// If this scope has already closed its admissions, the child is made triggered (reason
+    /// [`Reason::Parent`]) and closed, so it is drained at once and not counted here.
+    ///
+    /// # Dropping a child that never drained
+    ///
+    /// The parent is never wedged by a child nobody drains. When every handle of the child is
+    /// dropped and none of its guards remain, the child gives back its unit in the parent at
+    /// once, drained or not. If its guards are still in flight, they still count in the parent
+    /// (they are work in flight) until they drop; the parent's trigger and close reach the
+    /// child even after its last handle is gone, so its admissions close with the parent's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let parent = Shutdown::new();
+    /// let child = parent.child();
+    /// assert_eq!(parent.in_flight(), 1); // the child counts here
+    ///
+    /// let request = child.enter()?;
+    /// parent.close(); // closes the child's admissions too
+    /// assert_eq!(child.reason(), Some(&Reason::Parent));
+    /// assert!(child.enter().is_err());
+    /// assert!(!parent.is_drained()); // the child still has a request in flight
+    ///
+    /// drop(request); // the child drains, then gives back its unit in the parent
+    /// assert!(child.is_drained());
+    /// assert!(parent.is_drained());
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn child(&self) -> Shutdown {
+        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
+        let guard = unsafe { shared::enter_uncounted(self.stripe) }.ok().map(|()| {
+            // SAFETY: we were just admitted on this stripe and own that unit.
+            unsafe { Guard::from_admitted(self.stripe) }.into_raw()
+        });
+        let parent = self.clone().into_raw();
+        let child = Shared::allocate(
+            self.stripes(),
+            Some(ParentParts { handle: parent, guard }),
+        );
+        // SAFETY: `child` is the first handle of a scope just made with a link to us; we wrap it
+        // in a `Shutdown` right after, which the caller holds.
+        unsafe { self.shared().adopt(child) };
+        Self::from_stripe(child)
+    }
+
+    fn from_stripe(stripe: NonNull<Stripe>) -> Self {
+        Self { stripe }
+    }
+
+    /// Gives up this handle without dropping it: the raw stripe pointer, to be turned back into
+    /// a handle (and dropped) by `Shared::drop_handle`.
+    fn into_raw(self) -> NonNull<Stripe> {
+        let stripe = self.stripe;
+        core::mem::forget(self);
+        stripe
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: invariant 3: this handle keeps every stripe and the header alive while `self`
+        // is borrowed.
+        unsafe { Shared::of(self.stripe) }
+    }
+}
+
+/// One stripe per available CPU, at most 16, found once per process.
+#[cfg(all(feature = "std", not(loom)))]
+fn default_stripes() -> usize {
+    static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *STRIPES.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, NonZeroUsize::get).clamp(1, 16)
+    })
+}
+
+/// One stripe: without `std` there is no portable way to count CPUs, and small targets are
+/// usually single-core. Use [`Shutdown::with_stripes`] to choose.
+#[cfg(not(all(feature = "std", not(loom))))]
+fn default_stripes() -> usize {
+    1
+}
+
+// ===== impl Shutdown: admission =====
+
+impl Shutdown {
+    /// Admits one unit of work: a [`Guard`] to hold while the work is in flight.
+    ///
+    /// One atomic increment on this handle's stripe; no allocation. Entering is allowed in
+    /// [`Running`](Phase::Running) and [`Initiated`](Phase::Initiated) (the pre-stop window)
+    /// and refused from [`StoppingNewRequests`](Phase::StoppingNewRequests) on. Admission and
+    /// closing are ordered on the same atomic word, so an admission either happened before the
+    /// close (and the drain waits for it) or is refused: never both, never neither.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`], naming the phase, once admissions are closed. A refusal is counted (see
+    /// [`refused`](Self::refused)); only refusals pay for that count.
+    ///
+    /// # Panics
+    ///
+    /// Never. Like `Arc`, it aborts the process if more than `isize::MAX / 4` guards are alive at
+    /// once, which takes leaking them on purpose.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// assert_eq!(shutdown.in_flight(), 1);
+    /// drop(guard);
+    /// assert_eq!(shutdown.in_flight(), 0);
+    ///
+    /// shutdown.close();
+    /// assert!(shutdown.enter().is_err());
+    /// assert_eq!(shutdown.refused(), 1);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    #[inline]
+    pub fn enter(&self) -> Result<Guard, Closed> {
+        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
+        unsafe { shared::enter(self.stripe) }?;
+        // SAFETY: we were just admitted on this stripe and own that unit.
+        Ok(unsafe { Guard::from_admitted(self.stripe) })
+    }
+
+    /// Guards in flight now, over all stripes (a snapshot; child scopes count as one each until
+    /// they drain).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// let guards: Vec<_> = (0..3).map(|_| shutdown.enter().unwrap()).collect();
+    /// assert_eq!(shutdown.in_flight(), 3);
+    /// # drop(guards);
+    /// ```
+    pub fn in_flight(&self) -> usize {
+        self.shared().in_flight()
+    }
+
+    /// Admissions refused so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// shutdown.close();
+    /// let _ = shutdown.enter();
+    /// assert_eq!(shutdown.refused(), 1);
+    /// ```
+    pub fn refused(&self) -> usize {
+        self.shared().refused()
+    }
+
+    /// The number of stripes the count is spread over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::with_stripes(4)?;
+    /// assert_eq!(shutdown.stripes(), 4);
+    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// ```
+    pub fn stripes(&self) -> usize {
+        self.shared().stripe_count()
+    }
+
+    /// Whether `self` and `other` are handles to the same shutdown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    /// let a = Shutdown::new();
+    /// assert!(a.same_as(&a.clone()));
+    /// assert!(!a.same_as(&Shutdown::new()));
+    /// ```
+    pub fn same_as(&self, other: &Shutdown) -> bool {
+        core::ptr::eq(self.shared(), other.shared())
+    }
+}
+
+// ===== impl Shutdown: phases =====
+
+impl Shutdown {
+    /// Triggers the shutdown: the first trigger moves [`Running`](Phase::Running) to
+    /// [`Initiated`](Phase::Initiated) and its `reason` is kept; every later one is only
+    /// counted. Admissions stay open until [`close`](Self::close) (or the orchestration's
+    /// pre-stop delay ends).
+    ///
+    /// Child scopes are triggered too, with [`Reason::Parent`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let first = shutdown.trigger(Reason::requested_because("deploy"));
+    /// assert!(first.is_first());
+    /// assert_eq!(shutdown.phase(), Phase::Initiated);
+    /// assert!(shutdown.enter().is_ok()); // still admitting: pre-stop
+    /// ```
+    pub fn trigger(&self, reason: Reason) -> TriggerCount {
+        let nth = self.shared().trigger(reason);
+        // `trigger` returns the count including this call, so it is at least one.
+        TriggerCount(NonZeroUsize::new(nth).unwrap_or(NonZeroUsize::MIN))
+    }
+
+    /// Closes admissions: moves to [`StoppingNewRequests`](Phase::StoppingNewRequests) if the
+    /// shutdown is not there yet, triggering it first with [`Reason::Requested`] if it was
+    /// still running. When this returns, every later [`enter`](Self::enter) is refused.
+    ///
+    /// Idempotent. Child scopes close too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.close();
+    /// assert_eq!(shutdown.phase(), Phase::StoppingNewRequests);
+    /// assert_eq!(shutdown.reason(), Some(&Reason::requested()));
+    /// assert!(shutdown.is_drained()); // nothing was in flight
+    /// ```
+    pub fn close(&self) {
+        self.shared().close(Reason::requested());
+    }
+
+    /// Forces the shutdown: moves to [`Forced`](Phase::Forced) from any phase that is not final,
+    /// triggering first with `reason` if needed (a trigger counts either way). Admissions close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::Signal(15));
+    /// shutdown.force(Reason::Signal(15)); // a second signal
+    /// assert_eq!(shutdown.phase(), Phase::Forced);
+    /// assert_eq!(shutdown.trigger_count(), 2);
+    /// ```
+    pub fn force(&self, reason: Reason) {
+        self.shared().force(reason);
+    }
+
+    /// Moves the shutdown forward to `to`, returning the phase it left. Moving to
+    /// [`StoppingNewRequests`](Phase::StoppingNewRequests) or beyond closes admissions (before
+    /// this returns), and every waiter for a phase at or below `to` wakes. Phases may be skipped.
+    ///
+    /// This is the orchestration's lever; applications usually [`trigger`](Self::trigger) and
+    /// [`close`](Self::close) instead.
+    ///
+    /// # Errors
+    ///
+    /// [`TransitionError`] if the move is not forward, if the shutdown has not been triggered
+    /// (only [`trigger`](Self::trigger) leaves [`Running`](Phase::Running)), or if it is over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert!(shutdown.advance(Phase::Draining).is_err()); // not triggered
+    /// shutdown.trigger(Reason::requested());
+    /// assert_eq!(shutdown.advance(Phase::Draining), Ok(Phase::Initiated));
+    /// assert!(shutdown.enter().is_err());
+    /// ```
+    pub fn advance(&self, to: Phase) -> Result<Phase, TransitionError> {
+        self.shared().advance(to)
+    }
+
+    /// The current phase.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Shutdown};
+    /// assert_eq!(Shutdown::new().phase(), Phase::Running);
+    /// ```
+    pub fn phase(&self) -> Phase {
+        self.shared().phase()
+    }
+
+    /// Whether the shutdown has been triggered: one atomic load, for worker loops to poll.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// assert!(!shutdown.is_triggered());
+    /// shutdown.trigger(Reason::requested());
+    /// assert!(shutdown.is_triggered());
+    /// ```
+    #[inline]
+    pub fn is_triggered(&self) -> bool {
+        self.shared().phase() != Phase::Running
+    }
+
+    /// Whether admissions are closed (the phase is
+    /// [`StoppingNewRequests`](Phase::StoppingNewRequests) or later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// assert!(!shutdown.is_closed());
+    /// shutdown.close();
+    /// assert!(shutdown.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared().phase().admissions_closed()
+    }
+
+    /// Whether the drain has completed: admissions closed and no guard left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// shutdown.close();
+    /// assert!(!shutdown.is_drained());
+    /// drop(guard);
+    /// assert!(shutdown.is_drained());
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn is_drained(&self) -> bool {
+        self.shared().is_drained()
+    }
+
+    /// The first trigger's reason, once triggered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.reason(), None);
+    /// shutdown.trigger(Reason::error("disk full"));
+    /// shutdown.trigger(Reason::Signal(15));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::error("disk full")));
+    /// ```
+    pub fn reason(&self) -> Option<&Reason> {
+        self.shared().reason()
+    }
+
+    /// How many times the shutdown has been triggered (a parent's trigger counts once, and only
+    /// if the scope had not been triggered before).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::Signal(2));
+    /// shutdown.trigger(Reason::Signal(2));
+    /// assert_eq!(shutdown.trigger_count(), 2);
+    /// ```
+    pub fn trigger_count(&self) -> usize {
+        self.shared().trigger_count()
+    }
+}
+
+// ===== impl Shutdown: waiting =====
+
+impl Shutdown {
+    /// Waits until the shutdown is triggered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let waiter = shutdown.triggered_owned();
+    /// std::thread::spawn({
+    ///     let shutdown = shutdown.clone();
+    ///     move || shutdown.trigger(Reason::requested())
+    /// });
+    /// futures_lite::future::block_on(waiter);
+    /// assert!(shutdown.is_triggered());
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn triggered(&self) -> Triggered<'_> {
+        Triggered::new(self, Until::Phase(Phase::Initiated))
+    }
+
+    /// The owned form of [`triggered`](Self::triggered), holding a handle clone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn triggered_owned(&self) -> TriggeredOwned {
+        TriggeredOwned::new(self.clone(), Until::Phase(Phase::Initiated))
+    }
+
+    /// Waits until the phase is `phase` or later, and yields the phase it found. Since
+    /// [`Forced`](Phase::Forced) orders after every phase, a forced shutdown wakes every
+    /// waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::requested());
+    /// shutdown.force(Reason::requested());
+    /// let phase = futures_lite::future::block_on(shutdown.reached(Phase::Draining));
+    /// assert_eq!(phase, Phase::Forced);
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn reached(&self, phase: Phase) -> Reached<'_> {
+        Reached::new(self, Until::Phase(phase))
+    }
+
+    /// The owned form of [`reached`](Self::reached), holding a handle clone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn reached_owned(&self, phase: Phase) -> ReachedOwned {
+        ReachedOwned::new(self.clone(), Until::Phase(phase))
+    }
+
+    /// Waits until the drain completes: admissions closed and every guard dropped. It completes
+    /// in the wake-up that follows the last guard's drop; nothing polls.
+    ///
+    /// Nothing drains before admissions close: a shutdown that is only triggered (pre-stop)
+    /// keeps this pending until [`close`](Self::close) or the orchestration closes them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// std::thread::spawn(move || drop(guard));
+    /// shutdown.close();
+    /// futures_lite::future::block_on(shutdown.drained());
+    /// assert_eq!(shutdown.in_flight(), 0);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn drained(&self) -> Drained<'_> {
+        Drained::new(self, Until::Drained)
+    }
+
+    /// The owned form of [`drained`](Self::drained), holding a handle clone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn drained_owned(&self) -> DrainedOwned {
+        DrainedOwned::new(self.clone(), Until::Drained)
+    }
+}
+
+// ===== impl Shutdown: blocking waits (std) =====
+
+#[cfg(all(feature = "std", not(loom)))]
+impl Shutdown {
+    /// Blocks the current thread until the shutdown is triggered.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// std::thread::spawn({
+    ///     let shutdown = shutdown.clone();
+    ///     move || shutdown.trigger(Reason::requested())
+    /// });
+    /// shutdown.wait_triggered();
+    /// assert!(shutdown.is_triggered());
+    /// ```
+    pub fn wait_triggered(&self) {
+        crate::futures::block_until(self.shared(), Until::Phase(Phase::Initiated), None);
+    }
+
+    /// Blocks until the shutdown is triggered or `timeout` passes; whether it was triggered.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// assert!(!shutdown.wait_triggered_timeout(Duration::ZERO));
+    /// ```
+    pub fn wait_triggered_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.block(Until::Phase(Phase::Initiated), timeout).is_some()
+    }
+
+    /// Blocks until the phase is `phase` or later, and returns the phase it found.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// shutdown.close();
+    /// assert_eq!(shutdown.wait_reached(Phase::Initiated), Phase::StoppingNewRequests);
+    /// ```
+    pub fn wait_reached(&self, phase: Phase) -> Phase {
+        crate::futures::block_until(self.shared(), Until::Phase(phase), None)
+            .unwrap_or_else(|| self.phase())
+    }
+
+    /// Blocks until the phase is `phase` or later or `timeout` passes; the phase found, or
+    /// `None` on timeout.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use winddown_core::{Phase, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.wait_reached_timeout(Phase::Draining, Duration::ZERO), None);
+    /// ```
+    pub fn wait_reached_timeout(
+        &self,
+        phase: Phase,
+        timeout: std::time::Duration,
+    ) -> Option<Phase> {
+        self.block(Until::Phase(phase), timeout)
+    }
+
+    /// Blocks until the drain completes.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// std::thread::spawn(move || drop(guard));
+    /// shutdown.close();
+    /// shutdown.wait_drained();
+    /// assert!(shutdown.is_drained());
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn wait_drained(&self) {
+        crate::futures::block_until(self.shared(), Until::Drained, None);
+    }
+
+    /// Blocks until the drain completes or `timeout` passes; whether it drained.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; do not call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// shutdown.close();
+    /// assert!(!shutdown.wait_drained_timeout(Duration::from_millis(1)));
+    /// drop(guard);
+    /// assert!(shutdown.wait_drained_timeout(Duration::ZERO));
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn wait_drained_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.block(Until::Drained, timeout).is_some()
+    }
+
+    fn block(&self, until: Until, timeout: std::time::Duration) -> Option<Phase> {
+        // A timeout too large for `Instant` means "no deadline".
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        match deadline {
+            Some(deadline) => crate::futures::block_until(self.shared(), until, Some(deadline)),
+            None => crate::futures::block_until(self.shared(), until, None),
+        }
+    }
+}
+
+// ===== impl Shutdown: traits =====
+
+impl Clone for Shutdown {
+    /// Another handle to the same shutdown, assigned the next stripe.
+    fn clone(&self) -> Self {
+        Self::from_stripe(self.shared().clone_handle())
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        // SAFETY: this handle is ours and is given up here, once.
+        unsafe { Shared::drop_handle(self.stripe) };
+    }
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AsRef<Shutdown> for Shutdown {
+    fn as_ref(&self) -> &Shutdown {
+        self
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("phase", &self.phase())
+            .field("in_flight", &self.in_flight())
+            .field("stripes", &self.stripes())
+            .finish()
+    }
+}

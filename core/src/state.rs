@@ -1,0 +1,144 @@
+//! The layout of a stripe's admission word, and the invariants the rest of the crate keeps.
+//!
+//! A [`Shutdown`](crate::Shutdown) spreads its in-flight count over one or more *stripes*, each a
+//! cache-padded `AtomicUsize` (see `shared.rs`). A stripe's word holds two flags and a count:
+//!
+//! ```text
+//!  usize::BITS-1                              2     1          0
+//! +--------------------------------------------+----------+--------+
+//! |        guards in flight on this stripe     | RELEASED | CLOSED |
+//! +--------------------------------------------+----------+--------+
+//! ```
+//!
+//! - `CLOSED`: admissions are closed. Set once, by the transition to
+//!   `StoppingNewRequests` or later, with a `fetch_or` on every stripe.
+//! - `RELEASED`: every handle is gone. Set once on every stripe by the drop of the last
+//!   [`Shutdown`](crate::Shutdown) handle. Until then the handles collectively keep every
+//!   stripe alive, so a guard's pointer stays valid without a reference count of its own.
+//! - The count, in units of [`ONE`]: guards entered through this stripe and not yet dropped,
+//!   plus, transiently, refused admissions that have not yet been undone.
+//!
+//! Entering is one `fetch_add(ONE)`; if the word it returns has `CLOSED` set, the admission is
+//! undone with the same release path a guard's drop takes and refused. Leaving is one
+//! `fetch_sub(ONE)`; only a leave whose new word is "count zero, some flag set" takes the slow
+//! path, so a service that is not shutting down never does.
+//!
+//! # Invariants
+//!
+//! 1. **Closing is final.** `CLOSED` is only ever set (with `fetch_or`), never cleared; likewise
+//!    `RELEASED`. Once a stripe is closed every later admission on it is refused, because
+//!    `fetch_add` and `fetch_or` on one word are totally ordered.
+//! 2. **A guard pins its stripe.** While a guard exists, the count of its stripe is at least one,
+//!    so that stripe is not retired (5), so the shared allocation is not freed (6).
+//! 3. **Handles pin every stripe.** While any handle exists, no stripe has `RELEASED`, so no stripe
+//!    is retired. Handles are counted in the shared header like `Arc`'s strong count.
+//! 4. **Drained is "every stripe closed with count zero", seen by a read-modify-write.** Whoever
+//!    takes a closed stripe's count to zero (a guard's drop, an undone refusal) and whoever closes
+//!    the last stripe then reads every stripe with an RMW (`fetch_or(0)`). RMWs always read the
+//!    latest value of a word, so of two stripes that reach zero at the same moment at least one
+//!    reader sees the other's zero (see `Shared::check_drained`). The first to see all stripes
+//!    closed and zero completes the drain, once: a `swap` on the header's `drained` flag.
+//! 5. **Retiring a stripe happens exactly once**: by the RMW that makes its word exactly
+//!    `RELEASED` (+ maybe `CLOSED`) with count zero — either the last handle's `fetch_or(RELEASED)`
+//!    finding count zero, or the drop that takes the count to zero after `RELEASED`.
+//! 6. **Freeing happens exactly once**, by whoever retires the last live stripe (a counter in the
+//!    header). Everything a party does with the allocation happens before its own retirement: a
+//!    releasing guard checks the drain (4) before retiring its stripe.
+//! 7. **Children are reached only under the parent's lock.** A child unregisters itself from its
+//!    parent (under that lock) before its memory is freed, so a parent propagating a phase never
+//!    touches freed memory.
+//! 8. **The first trigger's reason is written before the phase leaves `Running`**, by the one
+//!    trigger that took the trigger count from zero, and published by the Release of that phase
+//!    change; it is never written again, so `&Reason` may be handed out afterwards.
+
+/// Admissions are closed on this stripe. Invariant 1.
+pub(crate) const CLOSED: usize = 0b01;
+
+/// Every handle is gone: the unit the handles held on this stripe has been given back. Invariant 3.
+pub(crate) const RELEASED: usize = 0b10;
+
+/// One guard in the count.
+pub(crate) const ONE: usize = 0b100;
+
+/// The largest word an admission may find before it counts as an overflow. Like `Arc`, the
+/// process aborts well before the count could wrap: reaching this takes 2^61 live guards on a
+/// 64-bit target, which cannot be done without leaking them on purpose.
+pub(crate) const MAX_WORD: usize = isize::MAX as usize;
+
+/// The number of guards counted in `word`.
+#[inline]
+pub(crate) const fn count(word: usize) -> usize {
+    word / ONE
+}
+
+/// Whether `word` has admissions closed.
+#[inline]
+pub(crate) const fn is_closed(word: usize) -> bool {
+    word & CLOSED != 0
+}
+
+/// Whether `word` has its handles' unit given back.
+#[inline]
+pub(crate) const fn is_released(word: usize) -> bool {
+    word & RELEASED != 0
+}
+
+/// Whether an admission that found `previous` must take the cold path: admissions closed, or the
+/// count about to overflow.
+#[inline]
+pub(crate) const fn admission_is_cold(previous: usize) -> bool {
+    previous & CLOSED != 0 || previous > MAX_WORD
+}
+
+/// Whether a release that left `new` in the word must take the slow path: the count is zero and a
+/// flag is set (closed: maybe drained; released: retire the stripe). One compare: `new` is then in
+/// `1..ONE`.
+#[inline]
+pub(crate) const fn release_is_slow(new: usize) -> bool {
+    new.wrapping_sub(1) < ONE - 1
+}
+
+/// Whether `word` is a closed stripe with nothing in flight.
+#[inline]
+pub(crate) const fn is_drained(word: usize) -> bool {
+    is_closed(word) && count(word) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_release_paths() {
+        // Running with guards left, or the last guard leaving while open: fast.
+        assert!(!release_is_slow(0));
+        assert!(!release_is_slow(ONE));
+        assert!(!release_is_slow(3 * ONE + CLOSED));
+        assert!(!release_is_slow(ONE + RELEASED));
+    }
+
+    #[test]
+    fn slow_release_paths() {
+        assert!(release_is_slow(CLOSED));
+        assert!(release_is_slow(RELEASED));
+        assert!(release_is_slow(CLOSED | RELEASED));
+    }
+
+    #[test]
+    fn cold_admissions() {
+        assert!(!admission_is_cold(0));
+        assert!(!admission_is_cold(5 * ONE + RELEASED));
+        assert!(admission_is_cold(CLOSED));
+        assert!(admission_is_cold(MAX_WORD + 1));
+    }
+
+    #[test]
+    fn decode() {
+        let word = 7 * ONE | CLOSED;
+        assert_eq!(count(word), 7);
+        assert!(is_closed(word));
+        assert!(!is_released(word));
+        assert!(!is_drained(word));
+        assert!(is_drained(CLOSED | RELEASED));
+    }
+}
