@@ -84,6 +84,10 @@ pub(crate) struct Shared {
     parent: Option<ParentLink>,
     /// The stripes. Never empty.
     stripes: Box<[Stripe]>,
+    /// Under loom, reports a leaked allocation at the end of each explored execution (and a
+    /// double free shows up as a double drop of this).
+    #[cfg(loom)]
+    _leak_check: loom::alloc::Track<()>,
 }
 
 /// What a child scope holds of its parent.
@@ -141,6 +145,8 @@ impl Shared {
             stripes: (0..stripes)
                 .map(|_| Stripe { word: AtomicUsize::new(0), shared: NonNull::dangling() })
                 .collect(),
+            #[cfg(loom)]
+            _leak_check: loom::alloc::Track::new(()),
         });
         let raw = Box::into_raw(boxed);
         // SAFETY: `raw` comes from `Box::into_raw` just above, so it is valid and unique: no

@@ -1,0 +1,220 @@
+//! Loom models of the core's interleavings. Each names the invariants (in `src/state.rs`) it
+//! checks.
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg loom" cargo test -p winddown-core --release --test loom --features loom`
+#![cfg(loom)]
+
+use loom::future::block_on;
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use winddown_core::{Phase, Reason, Shutdown};
+
+/// Invariants 1 and 4: an admission racing the close is either counted (and the drain waits for
+/// it) or refused (and undone); the drain is announced either way, and nothing is left counted.
+#[test]
+fn enter_racing_close() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let worker = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                if let Ok(guard) = shutdown.enter() {
+                    drop(guard);
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        shutdown.close();
+        // After `close` returns, admissions are refused.
+        assert!(shutdown.enter().is_err());
+        block_on(shutdown.drained());
+        let admitted = worker.join().unwrap();
+        assert_eq!(shutdown.in_flight(), 0);
+        assert_eq!(shutdown.refused(), 1 + usize::from(!admitted));
+    });
+}
+
+/// Invariant 4 and the waiter protocol: the last guard's release races a drain waiter that is
+/// registering; the waiter must be woken (loom reports a deadlock otherwise).
+#[test]
+fn last_release_racing_drain_waiter() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let guard = shutdown.enter().unwrap();
+        shutdown.close();
+        let worker = thread::spawn(move || drop(guard));
+        block_on(shutdown.drained());
+        assert!(shutdown.is_drained());
+        worker.join().unwrap();
+    });
+}
+
+/// Invariants 2, 3, 5 and 6: a guard outlives every handle; whichever of the last handle drop and
+/// the guard drop comes last frees the allocation, exactly once (loom's leak tracking reports a
+/// leak, a double free shows as a crash).
+#[test]
+fn guard_outliving_every_handle() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let other = shutdown.clone();
+        let guard_a = shutdown.enter().unwrap();
+        let guard_b = other.enter().unwrap();
+        let worker = thread::spawn(move || {
+            assert_eq!(guard_a.phase(), Phase::Running);
+            drop(guard_a);
+        });
+        let handle_dropper = thread::spawn(move || drop(other));
+        drop(shutdown);
+        drop(guard_b);
+        worker.join().unwrap();
+        handle_dropper.join().unwrap();
+    });
+}
+
+/// Invariant 8 and the waiter protocol: a trigger races a `triggered()` waiter registering; the
+/// waiter wakes and sees the reason.
+#[test]
+fn trigger_racing_triggered_waiter() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let trigger = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || shutdown.trigger(Reason::Signal(15)).is_first())
+        };
+        block_on(shutdown.triggered());
+        assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+        assert!(trigger.join().unwrap());
+    });
+}
+
+/// Invariant 4: two guards on two stripes leave at the same moment after the close; each reads the
+/// other's stripe, and at least one must see both at zero and announce the drain.
+#[test]
+fn two_stripes_reach_zero_at_once() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let other = shutdown.clone();
+        let guard_a = shutdown.enter().unwrap();
+        let guard_b = other.enter().unwrap();
+        shutdown.close();
+        let a = thread::spawn(move || drop(guard_a));
+        let b = thread::spawn(move || drop(guard_b));
+        block_on(shutdown.drained());
+        a.join().unwrap();
+        b.join().unwrap();
+        drop(other);
+    });
+}
+
+/// Invariant 4: the close of the second stripe races the last release on the first.
+#[test]
+fn close_racing_release_on_another_stripe() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let other = shutdown.clone();
+        let guard = other.enter().unwrap();
+        let releaser = thread::spawn(move || drop(guard));
+        shutdown.close();
+        block_on(shutdown.drained());
+        releaser.join().unwrap();
+        drop(other);
+    });
+}
+
+/// Invariants 4 and 7: a child's last request ends while the parent closes; the child drains,
+/// gives back its unit in the parent once, and the parent drains.
+#[test]
+fn child_drained_racing_parent_close() {
+    loom::model(|| {
+        let parent = Shutdown::with_stripes(1).unwrap();
+        let child = parent.child();
+        let request = child.enter().unwrap();
+        let worker = thread::spawn(move || drop(request));
+        parent.close();
+        block_on(parent.drained());
+        assert!(child.is_drained());
+        assert_eq!(child.reason(), Some(&Reason::Parent));
+        worker.join().unwrap();
+    });
+}
+
+/// Invariants 6 and 7: a child dies (its last handle goes) while its parent propagates a close to
+/// it; neither a deadlock nor a use after free, and the parent drains.
+#[test]
+fn child_dying_during_parent_propagation() {
+    loom::model(|| {
+        let parent = Shutdown::with_stripes(1).unwrap();
+        let child = parent.child();
+        let dropper = thread::spawn(move || drop(child));
+        parent.close();
+        block_on(parent.drained());
+        dropper.join().unwrap();
+        assert_eq!(parent.in_flight(), 0);
+    });
+}
+
+/// The trigger count under concurrent triggers: exactly one is first, and its reason is kept.
+#[test]
+fn concurrent_triggers_have_one_first() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let first_elsewhere = Arc::new(AtomicBool::new(false));
+        let other = {
+            let shutdown = shutdown.clone();
+            let first_elsewhere = first_elsewhere.clone();
+            thread::spawn(move || {
+                if shutdown.trigger(Reason::Signal(2)).is_first() {
+                    first_elsewhere.store(true, Ordering::Relaxed);
+                }
+            })
+        };
+        let here = shutdown.trigger(Reason::Signal(15)).is_first();
+        other.join().unwrap();
+        assert_ne!(here, first_elsewhere.load(Ordering::Relaxed));
+        let expected = if here { Reason::Signal(15) } else { Reason::Signal(2) };
+        assert_eq!(shutdown.reason(), Some(&expected));
+        assert_eq!(shutdown.trigger_count(), 2);
+    });
+}
+
+/// The drain's memory-ordering promise: what each guard holder wrote before dropping its guard is
+/// visible to whoever sees the drain. Two guards share one stripe, so the guard that leaves first
+/// is not the one that completes the drain: only its Release decrement (acquired by the other's
+/// slow path) carries its write. Loom's cells report a data race if that chain is broken.
+#[test]
+fn drain_publishes_the_work_of_every_guard() {
+    use loom::cell::UnsafeCell;
+
+    struct Work(UnsafeCell<u32>);
+    // SAFETY: test-only; loom checks every access for races.
+    unsafe impl Sync for Work {}
+
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let work = Arc::new([Work(UnsafeCell::new(0)), Work(UnsafeCell::new(0))]);
+        let workers: Vec<_> = (0..2)
+            .map(|index| {
+                let guard = shutdown.enter().unwrap();
+                let work = work.clone();
+                thread::spawn(move || {
+                    // SAFETY: only this thread writes this cell before the drain.
+                    work[index].0.with_mut(|value| unsafe { *value = 1 });
+                    drop(guard);
+                })
+            })
+            .collect();
+        shutdown.close();
+        block_on(shutdown.drained());
+        for cell in work.iter() {
+            // SAFETY: the drain happened after both writes (the property under test).
+            assert_eq!(cell.0.with(|value| unsafe { *value }), 1);
+        }
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    });
+}
