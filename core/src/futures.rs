@@ -55,7 +55,11 @@ struct Wait<S> {
 
 impl<S: AsRef<Shutdown>> Wait<S> {
     fn new(shutdown: S, until: Until) -> Self {
-        Self { shutdown, until, listener: None }
+        Self {
+            shutdown,
+            until,
+            listener: None,
+        }
     }
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Phase> {

@@ -132,6 +132,8 @@ impl Drop for Guard {
 
 impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Guard").field("phase", &self.phase()).finish()
+        f.debug_struct("Guard")
+            .field("phase", &self.phase())
+            .finish()
     }
 }

@@ -135,7 +135,11 @@ impl Phase {
         } else {
             return Ok(());
         };
-        Err(TransitionError { from: self, to, refusal })
+        Err(TransitionError {
+            from: self,
+            to,
+            refusal,
+        })
     }
 
     /// Decodes the value stored in the shared phase word. Values are only ever written from a
@@ -213,10 +217,18 @@ impl fmt::Display for TransitionError {
                 self.to
             ),
             Refusal::Finished => {
-                write!(f, "cannot move from {} to {}: the shutdown is over", self.from, self.to)
+                write!(
+                    f,
+                    "cannot move from {} to {}: the shutdown is over",
+                    self.from, self.to
+                )
             }
             Refusal::Backward if self.from == self.to => {
-                write!(f, "the shutdown is already {}: phases only move forward", self.from)
+                write!(
+                    f,
+                    "the shutdown is already {}: phases only move forward",
+                    self.from
+                )
             }
             Refusal::Backward => write!(
                 f,

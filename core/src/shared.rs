@@ -37,11 +37,19 @@ use crate::{Closed, Phase, Reason};
 /// lines are prefetched in pairs, 64 elsewhere), so two threads that enter through different
 /// stripes never write the same cache line.
 #[cfg_attr(
-    any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    ),
     repr(align(128))
 )]
 #[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64", target_arch = "powerpc64")),
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "powerpc64"
+    )),
     repr(align(64))
 )]
 pub(crate) struct Stripe {
@@ -143,7 +151,10 @@ impl Shared {
             children: Lock::new(Vec::new()),
             parent,
             stripes: (0..stripes)
-                .map(|_| Stripe { word: AtomicUsize::new(0), shared: NonNull::dangling() })
+                .map(|_| Stripe {
+                    word: AtomicUsize::new(0),
+                    shared: NonNull::dangling(),
+                })
                 .collect(),
             #[cfg(loom)]
             _leak_check: loom::alloc::Track::new(()),
@@ -340,7 +351,9 @@ pub(crate) unsafe fn enter(stripe: NonNull<Stripe>) -> Result<(), Closed> {
 /// As [`enter`].
 pub(crate) unsafe fn enter_uncounted(stripe: NonNull<Stripe>) -> Result<(), Closed> {
     // SAFETY: as in `enter`.
-    let previous = unsafe { stripe.as_ref() }.word.fetch_add(ONE, Ordering::Relaxed);
+    let previous = unsafe { stripe.as_ref() }
+        .word
+        .fetch_add(ONE, Ordering::Relaxed);
     if state::admission_is_cold(previous) {
         // SAFETY: as in `enter`.
         return Err(unsafe { enter_cold(stripe, previous, false) });
@@ -459,7 +472,11 @@ impl Shared {
     /// Triggers the scope with `Reason::Parent` unless something triggered it already.
     fn trigger_from_parent(&self) {
         // memory ordering: AcqRel, as in `trigger`.
-        if self.triggers.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self
+            .triggers
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
             self.initiate(Reason::Parent);
         }
     }
@@ -471,7 +488,8 @@ impl Shared {
         self.reason.with_mut(|slot| unsafe { *slot = Some(reason) });
         // memory ordering: Release publishes the reason; only this call moves the phase out of
         // `Running` (`advance` refuses to), so a plain store cannot overwrite a later phase.
-        self.phase.store(Phase::Initiated as usize, Ordering::Release);
+        self.phase
+            .store(Phase::Initiated as usize, Ordering::Release);
         self.after_transition(Phase::Initiated);
     }
 
@@ -518,7 +536,11 @@ impl Shared {
     pub(crate) fn close(&self, reason: Reason) {
         if self.phase() == Phase::Running {
             // memory ordering: as in `trigger`; a concurrent trigger may win, which is fine.
-            if self.triggers.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            if self
+                .triggers
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 self.initiate(reason);
             }
         }
@@ -605,8 +627,13 @@ impl Shared {
         self.drained.load(Ordering::Acquire)
     }
 
-    /// Guards in flight, summed over the stripes (a snapshot; may include refusals in progress).
+    /// Guards in flight, summed over the stripes: a snapshot. Between the close and the end of
+    /// the drain it may also count refused admissions that are being undone; once drained it is
+    /// exactly zero (no guard can exist any more, whatever refusals are in progress).
     pub(crate) fn in_flight(&self) -> usize {
+        if self.is_drained() {
+            return 0;
+        }
         self.stripes
             .iter()
             // memory ordering: Relaxed: a statistic; no data depends on it.

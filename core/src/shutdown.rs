@@ -208,14 +208,19 @@ impl Shutdown {
     /// ```
     pub fn child(&self) -> Shutdown {
         // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
-        let guard = unsafe { shared::enter_uncounted(self.stripe) }.ok().map(|()| {
-            // SAFETY: we were just admitted on this stripe and own that unit.
-            unsafe { Guard::from_admitted(self.stripe) }.into_raw()
-        });
+        let guard = unsafe { shared::enter_uncounted(self.stripe) }
+            .ok()
+            .map(|()| {
+                // SAFETY: we were just admitted on this stripe and own that unit.
+                unsafe { Guard::from_admitted(self.stripe) }.into_raw()
+            });
         let parent = self.clone().into_raw();
         let child = Shared::allocate(
             self.stripes(),
-            Some(ParentParts { handle: parent, guard }),
+            Some(ParentParts {
+                handle: parent,
+                guard,
+            }),
         );
         // SAFETY: `child` is the first handle of a scope just made with a link to us; we wrap it
         // in a `Shutdown` right after, which the caller holds.
@@ -247,7 +252,9 @@ impl Shutdown {
 fn default_stripes() -> usize {
     static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *STRIPES.get_or_init(|| {
-        std::thread::available_parallelism().map_or(1, NonZeroUsize::get).clamp(1, 16)
+        std::thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .clamp(1, 16)
     })
 }
 
@@ -303,8 +310,9 @@ impl Shutdown {
         Ok(unsafe { Guard::from_admitted(self.stripe) })
     }
 
-    /// Guards in flight now, over all stripes (a snapshot; child scopes count as one each until
-    /// they drain).
+    /// Guards in flight now, over all stripes: a snapshot, in which child scopes count as one
+    /// each until they drain. Between the close and the end of the drain it may briefly include
+    /// admissions that are being refused (each is counted, then undone); once drained it is 0.
     ///
     /// # Examples
     ///
@@ -686,12 +694,13 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use core::time::Duration;
     /// let shutdown = winddown_core::Shutdown::new();
     /// assert!(!shutdown.wait_triggered_timeout(Duration::ZERO));
     /// ```
-    pub fn wait_triggered_timeout(&self, timeout: std::time::Duration) -> bool {
-        self.block(Until::Phase(Phase::Initiated), timeout).is_some()
+    pub fn wait_triggered_timeout(&self, timeout: core::time::Duration) -> bool {
+        self.block(Until::Phase(Phase::Initiated), timeout)
+            .is_some()
     }
 
     /// Blocks until the phase is `phase` or later, and returns the phase it found.
@@ -723,7 +732,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use core::time::Duration;
     /// use winddown_core::{Phase, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.wait_reached_timeout(Phase::Draining, Duration::ZERO), None);
@@ -731,7 +740,7 @@ impl Shutdown {
     pub fn wait_reached_timeout(
         &self,
         phase: Phase,
-        timeout: std::time::Duration,
+        timeout: core::time::Duration,
     ) -> Option<Phase> {
         self.block(Until::Phase(phase), timeout)
     }
@@ -766,7 +775,7 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use core::time::Duration;
     /// let shutdown = winddown_core::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.close();
@@ -775,11 +784,11 @@ impl Shutdown {
     /// assert!(shutdown.wait_drained_timeout(Duration::ZERO));
     /// # Ok::<(), winddown_core::Closed>(())
     /// ```
-    pub fn wait_drained_timeout(&self, timeout: std::time::Duration) -> bool {
+    pub fn wait_drained_timeout(&self, timeout: core::time::Duration) -> bool {
         self.block(Until::Drained, timeout).is_some()
     }
 
-    fn block(&self, until: Until, timeout: std::time::Duration) -> Option<Phase> {
+    fn block(&self, until: Until, timeout: core::time::Duration) -> Option<Phase> {
         // A timeout too large for `Instant` means "no deadline".
         let deadline = std::time::Instant::now().checked_add(timeout);
         match deadline {

@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn decode() {
-        let word = 7 * ONE | CLOSED;
+        let word = (7 * ONE) | CLOSED;
         assert_eq!(count(word), 7);
         assert!(is_closed(word));
         assert!(!is_released(word));

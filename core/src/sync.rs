@@ -65,7 +65,9 @@ mod lock {
             }
 
             pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-                self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+                self.0
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
             }
         }
     }
@@ -106,7 +108,10 @@ mod lock {
 
         impl<T> Lock<T> {
             pub(crate) const fn new(value: T) -> Self {
-                Self { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+                Self {
+                    locked: AtomicBool::new(false),
+                    value: UnsafeCell::new(value),
+                }
             }
 
             pub(crate) fn lock(&self) -> LockGuard<'_, T> {

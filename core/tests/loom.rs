@@ -175,7 +175,11 @@ fn concurrent_triggers_have_one_first() {
         let here = shutdown.trigger(Reason::Signal(15)).is_first();
         other.join().unwrap();
         assert_ne!(here, first_elsewhere.load(Ordering::Relaxed));
-        let expected = if here { Reason::Signal(15) } else { Reason::Signal(2) };
+        let expected = if here {
+            Reason::Signal(15)
+        } else {
+            Reason::Signal(2)
+        };
         assert_eq!(shutdown.reason(), Some(&expected));
         assert_eq!(shutdown.trigger_count(), 2);
     });
