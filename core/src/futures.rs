@@ -25,6 +25,8 @@ pub(crate) enum Until {
     Phase(Phase),
     /// The drain has completed.
     Drained,
+    /// Triggered at least twice, or forced.
+    Escalated,
 }
 
 impl Until {
@@ -34,13 +36,16 @@ impl Until {
         match self {
             Until::Phase(wanted) => (phase >= wanted).then_some(phase),
             Until::Drained => shared.is_drained().then_some(phase),
+            Until::Escalated => {
+                (phase == Phase::Forced || shared.trigger_count() >= 2).then_some(phase)
+            }
         }
     }
 
     /// The event notified when the condition may have become true.
     pub(crate) fn event(self, shared: &Shared) -> &Event {
         match self {
-            Until::Phase(_) => shared.phase_event(),
+            Until::Phase(_) | Until::Escalated => shared.phase_event(),
             Until::Drained => shared.drain_event(),
         }
     }
@@ -174,6 +179,16 @@ wait_future! {
     ///
     /// Cancel-safe, like [`Reached`].
     ReachedOwned, Shutdown, Phase, |phase| phase
+}
+
+wait_future! {
+    /// Completes with the current phase once the shutdown is triggered a second time or
+    /// forced. Returned by [`Shutdown::escalated`](crate::Shutdown::escalated).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping it loses nothing.
+    Escalated<'a>, &'a Shutdown, Phase, |phase| phase
 }
 
 wait_future! {

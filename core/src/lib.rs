@@ -79,26 +79,41 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod config;
 mod error;
 pub mod futures;
 mod guard;
 mod phase;
+mod plan;
+mod progress;
 mod reason;
+mod report;
+mod resource;
+pub mod runtime;
 mod shared;
 mod shutdown;
 mod state;
 mod sync;
+#[cfg(all(feature = "test-util", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod testing;
 
 #[cfg(all(feature = "std", not(loom)))]
 mod global;
 
+pub use config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
 pub use error::{Closed, StripeCountError};
 #[cfg(all(feature = "std", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use global::global;
 pub use guard::Guard;
 pub use phase::{Phase, TransitionError};
+pub use plan::{Plan, RegisterError};
 pub use reason::Reason;
+pub use report::{
+    DrainRecord, ForcedBy, Incomplete, Outcome, PhaseRecord, Report, ResourceRecord, Status,
+};
+pub use resource::{Resource, ResourceKind};
 pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};
 
 /// Compile-time checks of the sizes and auto traits the docs promise.

@@ -465,6 +465,10 @@ impl Shared {
         }
         if previous == 0 {
             self.initiate(reason);
+        } else {
+            // A repeated trigger changes no phase, but escalation waiters (`Until::Escalated`)
+            // must see it. Notified after the count's RMW, with the fence `notify` emits.
+            self.phase_event.notify(usize::MAX);
         }
         previous + 1
     }

@@ -5,7 +5,7 @@ use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
 use crate::futures::{
-    Drained, DrainedOwned, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
+    Drained, DrainedOwned, Escalated, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
 };
 use crate::shared::{self, ParentParts, Shared, Stripe};
 use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
@@ -489,6 +489,24 @@ impl Shutdown {
         self.shared().phase() != Phase::Running
     }
 
+    /// Whether the service should report itself ready: true until the shutdown is triggered.
+    /// Health checks use it to tell load balancers to stop sending work during the pre-stop
+    /// delay, while admissions are still open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    /// let shutdown = Shutdown::new();
+    /// assert!(shutdown.is_ready());
+    /// shutdown.trigger(Reason::requested());
+    /// assert!(!shutdown.is_ready());
+    /// assert!(shutdown.enter().is_ok()); // not ready, but still admitting
+    /// ```
+    pub fn is_ready(&self) -> bool {
+        !self.is_triggered()
+    }
+
     /// Whether admissions are closed (the phase is
     /// [`StoppingNewRequests`](Phase::StoppingNewRequests) or later).
     ///
@@ -620,6 +638,29 @@ impl Shutdown {
     /// Cancel-safe: dropping the future loses nothing.
     pub fn reached_owned(&self, phase: Phase) -> ReachedOwned {
         ReachedOwned::new(self.clone(), Until::Phase(phase))
+    }
+
+    /// Waits until the shutdown escalates: a second [`trigger`](Self::trigger), or the move
+    /// to [`Forced`](Phase::Forced). Yields the phase it found. The orchestration forces the
+    /// sequence when this completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Phase, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::Signal(15));
+    /// shutdown.trigger(Reason::Signal(15)); // Ctrl-C pressed twice
+    /// let phase = futures_lite::future::block_on(shutdown.escalated());
+    /// assert_eq!(phase, Phase::Initiated); // escalated, but nobody forced it yet
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub fn escalated(&self) -> Escalated<'_> {
+        Escalated::new(self, Until::Escalated)
     }
 
     /// Waits until the drain completes: admissions closed and every guard dropped. It completes

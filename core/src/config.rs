@@ -1,0 +1,263 @@
+//! Deadlines of the shutdown sequence, validated when built.
+
+use core::fmt;
+use core::time::Duration;
+
+/// The largest deadline accepted anywhere: about 136 years. Larger values are refused as an
+/// overflow, so that adding any deadline to a runtime's clock can never overflow.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// The deadlines of a shutdown sequence. Build one with [`Config::builder`]; the
+/// [`Default`] is the builder's defaults.
+///
+/// | setting | default | meaning |
+/// |---|---|---|
+/// | [`graceful`](ConfigBuilder::graceful) | 30 s | the whole sequence, from the trigger to the end |
+/// | [`drain`](ConfigBuilder::drain) | 10 s | waiting for the work in flight |
+/// | [`close`](ConfigBuilder::close) | 5 s | each resource's close, unless it sets its own |
+/// | [`flush`](ConfigBuilder::flush) | 5 s | the whole flush phase |
+/// | [`pre_stop`](ConfigBuilder::pre_stop) | 0 | between "not ready" and closing admissions |
+/// | [`force_after_deadline`](ConfigBuilder::force_after_deadline) | on | go to `Forced` when the graceful deadline passes |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use winddown_core::Config;
+///
+/// let config = Config::builder()
+///     .graceful(Duration::from_secs(20))
+///     .drain(Duration::from_secs(8))
+///     .pre_stop(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(config.drain(), Duration::from_secs(8));
+/// assert_eq!(config.close(), Duration::from_secs(5)); // the default
+/// # Ok::<(), winddown_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    graceful: Duration,
+    drain: Duration,
+    close: Duration,
+    flush: Duration,
+    pre_stop: Duration,
+    force_after_deadline: bool,
+}
+
+/// Builds a [`Config`]; see there for the settings and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+/// A [`Config`] that cannot work, found by [`ConfigBuilder::build`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use winddown_core::{Config, ConfigError};
+///
+/// let err = Config::builder()
+///     .graceful(Duration::from_secs(5))
+///     .drain(Duration::from_secs(10))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, ConfigError::LongerThanGraceful { setting: "drain", .. }));
+/// assert_eq!(err.to_string(), "the drain deadline (10s) is longer than the graceful deadline (5s)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A deadline that must be positive is zero.
+    Zero {
+        /// Which setting: `"graceful"`, `"drain"`, `"close"` or `"flush"`.
+        setting: &'static str,
+    },
+    /// A deadline is longer than the graceful deadline that bounds it.
+    LongerThanGraceful {
+        /// Which setting: `"drain"`, `"close"` or `"flush"`.
+        setting: &'static str,
+        /// Its value.
+        value: Duration,
+        /// The graceful deadline.
+        graceful: Duration,
+    },
+    /// The pre-stop delay leaves no time for the rest of the sequence.
+    PreStopTooLong {
+        /// The pre-stop delay.
+        pre_stop: Duration,
+        /// The graceful deadline.
+        graceful: Duration,
+    },
+    /// A deadline is larger than [`MAX_DEADLINE`].
+    Overflow {
+        /// Which setting.
+        setting: &'static str,
+    },
+}
+
+impl Config {
+    /// A builder with the defaults.
+    pub const fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config {
+                graceful: Duration::from_secs(30),
+                drain: Duration::from_secs(10),
+                close: Duration::from_secs(5),
+                flush: Duration::from_secs(5),
+                pre_stop: Duration::ZERO,
+                force_after_deadline: true,
+            },
+        }
+    }
+
+    /// The deadline for the whole sequence, counted from the trigger.
+    pub const fn graceful(&self) -> Duration {
+        self.graceful
+    }
+
+    /// The deadline for the drain.
+    pub const fn drain(&self) -> Duration {
+        self.drain
+    }
+
+    /// The default deadline for closing one resource.
+    pub const fn close(&self) -> Duration {
+        self.close
+    }
+
+    /// The deadline for the whole flush phase.
+    pub const fn flush(&self) -> Duration {
+        self.flush
+    }
+
+    /// The delay between reporting "not ready" and closing admissions.
+    pub const fn pre_stop(&self) -> Duration {
+        self.pre_stop
+    }
+
+    /// Whether passing the graceful deadline forces the shutdown.
+    pub const fn force_after_deadline(&self) -> bool {
+        self.force_after_deadline
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::builder().config
+    }
+}
+
+impl ConfigBuilder {
+    /// The deadline for the whole sequence, from the trigger to the end (default 30 s). When it
+    /// passes with [`force_after_deadline`](Self::force_after_deadline) on, the shutdown is
+    /// forced: running closers are cancelled and the rest are skipped. Must not be zero.
+    pub const fn graceful(mut self, deadline: Duration) -> Self {
+        self.config.graceful = deadline;
+        self
+    }
+
+    /// The deadline for the drain (default 10 s): after it, the sequence moves on to close
+    /// resources with work still in flight, and the report says how much. Must not be zero nor
+    /// longer than the graceful deadline.
+    pub const fn drain(mut self, deadline: Duration) -> Self {
+        self.config.drain = deadline;
+        self
+    }
+
+    /// The default deadline for closing one resource (default 5 s); a resource may set its
+    /// own. Must not be zero nor longer than the graceful deadline.
+    pub const fn close(mut self, deadline: Duration) -> Self {
+        self.config.close = deadline;
+        self
+    }
+
+    /// The deadline for the whole flush phase (default 5 s). Must not be zero nor longer than
+    /// the graceful deadline.
+    pub const fn flush(mut self, deadline: Duration) -> Self {
+        self.config.flush = deadline;
+        self
+    }
+
+    /// The delay between reporting "not ready" and closing admissions (default 0), for load
+    /// balancers to notice. Must be shorter than the graceful deadline.
+    pub const fn pre_stop(mut self, delay: Duration) -> Self {
+        self.config.pre_stop = delay;
+        self
+    }
+
+    /// Whether passing the graceful deadline forces the shutdown (default on). When off, the
+    /// remaining steps still run, each within its own deadline, and the report says the
+    /// graceful deadline passed.
+    pub const fn force_after_deadline(mut self, force: bool) -> Self {
+        self.config.force_after_deadline = force;
+        self
+    }
+
+    /// Checks the settings and returns the config.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that cannot work: a zero deadline, a deadline
+    /// longer than the graceful one, a pre-stop delay that leaves no time, or a value over
+    /// [`MAX_DEADLINE`].
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        let settings = [
+            ("graceful", c.graceful),
+            ("drain", c.drain),
+            ("close", c.close),
+            ("flush", c.flush),
+            ("pre-stop", c.pre_stop),
+        ];
+        for (setting, value) in settings {
+            if value > MAX_DEADLINE {
+                return Err(ConfigError::Overflow { setting });
+            }
+            if value.is_zero() && setting != "pre-stop" {
+                return Err(ConfigError::Zero { setting });
+            }
+        }
+        for (setting, value) in [("drain", c.drain), ("close", c.close), ("flush", c.flush)] {
+            if value > c.graceful {
+                return Err(ConfigError::LongerThanGraceful {
+                    setting,
+                    value,
+                    graceful: c.graceful,
+                });
+            }
+        }
+        if c.pre_stop >= c.graceful {
+            return Err(ConfigError::PreStopTooLong {
+                pre_stop: c.pre_stop,
+                graceful: c.graceful,
+            });
+        }
+        Ok(c)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Zero { setting } => write!(f, "the {setting} deadline must not be zero"),
+            ConfigError::LongerThanGraceful { setting, value, graceful } => write!(
+                f,
+                "the {setting} deadline ({value:?}) is longer than the graceful deadline ({graceful:?})"
+            ),
+            ConfigError::PreStopTooLong { pre_stop, graceful } => write!(
+                f,
+                "the pre-stop delay ({pre_stop:?}) leaves no time within the graceful deadline ({graceful:?})"
+            ),
+            ConfigError::Overflow { setting } => write!(
+                f,
+                "the {setting} deadline is larger than the maximum of {} seconds",
+                MAX_DEADLINE.as_secs()
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

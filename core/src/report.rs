@@ -1,0 +1,356 @@
+//! What a shutdown sequence did: the `Report`.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
+
+use crate::{Phase, Reason, ResourceKind};
+
+/// How the sequence ended, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Status {
+    /// Every step finished within its deadline and every closer succeeded.
+    Completed,
+    /// Every step ran, but a closer or flush hook returned an error or panicked.
+    Failed,
+    /// A deadline passed: the drain, a closer's, the flush phase's, or (with forcing off) the
+    /// graceful one. The sequence went on and ran every step.
+    TimedOut,
+    /// The shutdown was forced: triggered again, or out of graceful time with forcing on.
+    /// Running closers were cancelled and the rest skipped.
+    Forced,
+}
+
+impl Status {
+    /// The process exit code for this status.
+    ///
+    /// | status | code |
+    /// |---|---|
+    /// | `Completed` | 0 |
+    /// | `Failed` | 1 |
+    /// | `TimedOut` | 2 |
+    /// | `Forced` | 3 |
+    ///
+    /// (A process killed by a third signal exits with 128 + the signal number instead, as a
+    /// shell reports it; see the signals crate.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Status;
+    /// assert_eq!(Status::Completed.exit_code(), 0);
+    /// assert_eq!(Status::Forced.exit_code(), 3);
+    /// ```
+    pub const fn exit_code(self) -> i32 {
+        match self {
+            Status::Completed => 0,
+            Status::Failed => 1,
+            Status::TimedOut => 2,
+            Status::Forced => 3,
+        }
+    }
+
+    /// The lowercase name, e.g. `"timed out"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::TimedOut => "timed out",
+            Status::Forced => "forced",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Why a shutdown was forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum ForcedBy {
+    /// A second trigger (a second signal, say).
+    Escalation,
+    /// The graceful deadline passed, in the phase named.
+    Deadline(Phase),
+    /// Something outside the sequence moved the shutdown to `Forced`
+    /// ([`Shutdown::force`](crate::Shutdown::force), or a parent scope).
+    External,
+}
+
+impl fmt::Display for ForcedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForcedBy::Escalation => f.write_str("triggered again"),
+            ForcedBy::Deadline(phase) => write!(f, "graceful deadline passed while {phase}"),
+            ForcedBy::External => f.write_str("forced from outside the sequence"),
+        }
+    }
+}
+
+/// How one closer or flush hook ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It returned `Ok`.
+    Ok,
+    /// It returned an error; its text.
+    Error(String),
+    /// It panicked; the message when there was one.
+    Panicked(Option<String>),
+    /// It overran its deadline and was cancelled.
+    TimedOut,
+    /// It was running when the shutdown was forced, and was cancelled.
+    Cancelled,
+    /// It never started: the shutdown was forced first, or (for a flush hook) the flush
+    /// phase's deadline had already passed.
+    Skipped,
+}
+
+impl Outcome {
+    /// Whether it returned `Ok`.
+    pub const fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.pad("ok"),
+            Outcome::Error(message) => write!(f, "error: {message}"),
+            Outcome::Panicked(Some(message)) => write!(f, "panicked: {message}"),
+            Outcome::Panicked(None) => f.pad("panicked"),
+            Outcome::TimedOut => f.pad("timed out"),
+            Outcome::Cancelled => f.pad("cancelled"),
+            Outcome::Skipped => f.pad("skipped"),
+        }
+    }
+}
+
+/// When a phase started (from the trigger) and how long it lasted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct PhaseRecord {
+    /// The phase.
+    pub phase: Phase,
+    /// When it started, from the moment the sequence saw the trigger.
+    pub started: Duration,
+    /// How long it lasted.
+    pub duration: Duration,
+}
+
+/// What happened to one resource or flush hook.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ResourceRecord {
+    /// Its name.
+    pub name: Cow<'static, str>,
+    /// Its kind, if it was given one.
+    pub kind: Option<ResourceKind>,
+    /// Its priority.
+    pub priority: i32,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it started, from the trigger (when it was skipped: when it was skipped).
+    pub started: Duration,
+    /// How long it ran (zero when skipped).
+    pub duration: Duration,
+}
+
+/// What the drain saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct DrainRecord {
+    /// Guards (and undrained child scopes) in flight when the drain began.
+    pub in_flight_at_start: usize,
+    /// Of those, how many were still in flight when the drain ended (zero when it drained).
+    pub left: usize,
+    /// Whether the drain deadline passed before the drain completed.
+    pub timed_out: bool,
+}
+
+impl DrainRecord {
+    /// How many guards finished during the drain.
+    pub const fn drained(&self) -> usize {
+        self.in_flight_at_start.saturating_sub(self.left)
+    }
+}
+
+/// What a shutdown sequence did: how it ended, why it started, each phase's timing, the drain,
+/// and each resource's outcome.
+///
+/// Print it (`Display` is a small aligned table for a log), turn it into an exit code with
+/// [`exit_code`](Self::exit_code), or into an error with [`into_result`](Self::into_result).
+/// With the `serde` feature it implements `Serialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Report {
+    /// How it ended.
+    pub status: Status,
+    /// Why it started: the first trigger's reason.
+    pub reason: Option<Reason>,
+    /// Why it was forced, when it was.
+    pub forced_by: Option<ForcedBy>,
+    /// The phase during which the graceful deadline passed, if it did.
+    pub deadline_passed_in: Option<Phase>,
+    /// Each phase the sequence went through, in order.
+    pub phases: Vec<PhaseRecord>,
+    /// The drain.
+    pub drain: DrainRecord,
+    /// Each resource, in the order they were closed.
+    pub resources: Vec<ResourceRecord>,
+    /// Each flush hook, in the order they ran.
+    pub flushes: Vec<ResourceRecord>,
+    /// From the trigger to the end.
+    pub total: Duration,
+}
+
+impl Report {
+    /// The process exit code: see [`Status::exit_code`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(plan: winddown_core::Plan, rt: impl winddown_core::runtime::Runtime) {
+    /// let report = plan.run(&rt).await;
+    /// eprintln!("{report}");
+    /// std::process::exit(report.exit_code());
+    /// # }
+    /// ```
+    pub const fn exit_code(&self) -> i32 {
+        self.status.exit_code()
+    }
+
+    /// The report if the sequence completed, an error carrying it otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Incomplete`] unless the status is [`Status::Completed`].
+    pub fn into_result(self) -> Result<Report, Incomplete> {
+        if self.status == Status::Completed {
+            Ok(self)
+        } else {
+            Err(Incomplete {
+                report: Box::new(self),
+            })
+        }
+    }
+
+    /// The record of `phase`, if the sequence went through it.
+    pub fn phase(&self, phase: Phase) -> Option<&PhaseRecord> {
+        self.phases.iter().find(|record| record.phase == phase)
+    }
+}
+
+/// A shutdown that did not complete, from [`Report::into_result`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete {
+    report: Box<Report>,
+}
+
+impl Incomplete {
+    /// The report.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The report, by value.
+    pub fn into_report(self) -> Report {
+        *self.report
+    }
+}
+
+impl fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shutdown {}", self.report.status)?;
+        if let Some(forced_by) = self.report.forced_by {
+            write!(f, ": {forced_by}")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Incomplete {}
+
+/// Seconds with millisecond precision, right-aligned.
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        let text = alloc::format!("{}.{:03}s", millis / 1000, millis % 1000);
+        f.pad(&text)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shutdown {} in {}", self.status, Secs(self.total))?;
+        if let Some(reason) = &self.reason {
+            write!(f, " (reason: {reason})")?;
+        }
+        writeln!(f)?;
+        if let Some(forced_by) = self.forced_by {
+            writeln!(f, "forced: {forced_by}")?;
+        } else if let Some(phase) = self.deadline_passed_in {
+            writeln!(f, "graceful deadline passed while {phase}")?;
+        }
+        writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
+        for record in &self.phases {
+            write!(
+                f,
+                "  {:<22} {:>9} {:>9}",
+                record.phase,
+                Secs(record.started),
+                Secs(record.duration)
+            )?;
+            if record.phase == Phase::Draining {
+                let drain = &self.drain;
+                write!(f, "  {} drained, {} left", drain.drained(), drain.left)?;
+                if drain.timed_out {
+                    f.write_str(", timed out")?;
+                }
+            }
+            writeln!(f)?;
+        }
+        for (title, records) in [("resource", &self.resources), ("flush", &self.flushes)] {
+            if records.is_empty() {
+                continue;
+            }
+            writeln!(
+                f,
+                "  {:<22} {:<12} {:>8} {:>9}  outcome",
+                title, "kind", "priority", "duration"
+            )?;
+            for record in records {
+                let kind = record.kind.as_ref().map_or(Cow::Borrowed("-"), |kind| {
+                    Cow::Owned(alloc::format!("{kind}"))
+                });
+                writeln!(
+                    f,
+                    "  {:<22} {:<12} {:>8} {:>9}  {}",
+                    record.name,
+                    kind,
+                    record.priority,
+                    Secs(record.duration),
+                    record.outcome
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

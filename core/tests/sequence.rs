@@ -1,0 +1,491 @@
+//! The shutdown sequence on the virtual clock: each scenario asserts the exact report.
+#![cfg(not(loom))]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use winddown_core::runtime::Runtime;
+use winddown_core::testing::VirtualRuntime;
+use winddown_core::{
+    Config, ForcedBy, Outcome, Phase, Plan, Reason, RegisterError, Report, Resource, ResourceKind,
+    Shutdown, Status,
+};
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A closer that takes `took` of virtual time, then returns `result`.
+fn closer(
+    runtime: &VirtualRuntime,
+    name: &'static str,
+    took: Duration,
+    result: Result<(), &'static str>,
+    log: &Arc<Mutex<Vec<&'static str>>>,
+) -> Resource {
+    let runtime = runtime.clone();
+    let log = log.clone();
+    Resource::new(name, move || async move {
+        log.lock().unwrap().push(name);
+        runtime.sleep(took).await;
+        result
+    })
+}
+
+/// Triggers `shutdown` at virtual time zero and runs `plan`, with `during` spawned alongside.
+fn run_with(
+    runtime: &VirtualRuntime,
+    plan: &Plan,
+    during: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Report {
+    runtime.spawn_detached(during);
+    plan.shutdown().trigger(Reason::Signal(15));
+    runtime.block_on(plan.run(runtime))
+}
+
+fn phases(report: &Report) -> Vec<(Phase, Duration, Duration)> {
+    report
+        .phases
+        .iter()
+        .map(|r| (r.phase, r.started, r.duration))
+        .collect()
+}
+
+fn outcomes(records: &[winddown_core::ResourceRecord]) -> Vec<(&str, Outcome, Duration)> {
+    records
+        .iter()
+        .map(|r| (&*r.name, r.outcome.clone(), r.duration))
+        .collect()
+}
+
+#[test]
+fn clean_run() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "cache", secs(1), Ok(()), &log).priority(5))
+        .unwrap();
+    plan.register(
+        closer(&runtime, "db", secs(2), Ok(()), &log)
+            .priority(10)
+            .kind(ResourceKind::Database),
+    )
+    .unwrap();
+    plan.flush(closer(&runtime, "log", secs(1), Ok(()), &log))
+        .unwrap();
+
+    let request = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        async move {
+            runtime.sleep(secs(3)).await;
+            drop(request);
+        }
+    });
+
+    assert_eq!(report.status, Status::Completed);
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.reason, Some(Reason::Signal(15)));
+    assert_eq!(report.forced_by, None);
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Initiated, secs(0), secs(0)),
+            (Phase::StoppingNewRequests, secs(0), secs(0)),
+            (Phase::Draining, secs(0), secs(3)),
+            (Phase::ClosingResources, secs(3), secs(3)),
+            (Phase::FlushingBuffers, secs(6), secs(1)),
+            (Phase::Completed, secs(7), secs(0)),
+        ]
+    );
+    assert_eq!(report.drain.in_flight_at_start, 1);
+    assert_eq!(report.drain.left, 0);
+    assert!(!report.drain.timed_out);
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::Ok, secs(2)),
+            ("cache", Outcome::Ok, secs(1))
+        ]
+    );
+    assert_eq!(report.resources[0].kind, Some(ResourceKind::Database));
+    assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok, secs(1))]);
+    assert_eq!(report.total, secs(7));
+    assert_eq!(*log.lock().unwrap(), ["db", "cache", "log"]);
+    assert_eq!(shutdown.phase(), Phase::Completed);
+}
+
+#[test]
+fn drain_overrunning_its_deadline_times_out_and_still_closes() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let config = Config::builder().drain(secs(2)).build().unwrap();
+    let plan = Plan::new(shutdown.clone(), config);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::TimedOut);
+    assert_eq!(report.exit_code(), 2);
+    assert!(report.drain.timed_out);
+    assert_eq!((report.drain.in_flight_at_start, report.drain.left), (1, 1));
+    assert_eq!(report.phase(Phase::Draining).unwrap().duration, secs(2));
+    assert_eq!(outcomes(&report.resources), [("db", Outcome::Ok, secs(1))]);
+    assert_eq!(report.total, secs(3));
+    drop(stuck);
+}
+
+#[test]
+fn a_closer_that_errors_is_recorded_and_the_rest_run() {
+    let runtime = VirtualRuntime::new();
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.register(closer(
+        &runtime,
+        "db",
+        secs(1),
+        Err("connection reset"),
+        &log,
+    ))
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::Error("connection reset".into()), secs(1)),
+            ("queue", Outcome::Ok, secs(1)),
+        ]
+    );
+    assert!(report.into_result().is_err());
+}
+
+#[test]
+fn a_closer_that_panics_is_recorded_and_the_rest_run() {
+    let runtime = VirtualRuntime::new();
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.register(Resource::new("db", || async {
+        panic!("pool poisoned");
+        #[allow(unreachable_code)]
+        Ok::<(), String>(())
+    }))
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            (
+                "db",
+                Outcome::Panicked(Some("pool poisoned".into())),
+                secs(0)
+            ),
+            ("queue", Outcome::Ok, secs(1)),
+        ]
+    );
+}
+
+#[test]
+fn a_closer_that_hangs_times_out_at_its_own_deadline() {
+    let runtime = VirtualRuntime::new();
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.register(
+        Resource::new("db", std::future::pending::<Result<(), String>>).deadline(secs(3)),
+    )
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::TimedOut);
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::TimedOut, secs(3)),
+            ("queue", Outcome::Ok, secs(1))
+        ]
+    );
+    assert_eq!(report.total, secs(4));
+}
+
+#[test]
+fn priorities_then_last_registered_first() {
+    let runtime = VirtualRuntime::new();
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1), ("f", 0)] {
+        plan.register(closer(&runtime, name, secs(0), Ok(()), &log).priority(priority))
+            .unwrap();
+    }
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(*log.lock().unwrap(), ["d", "b", "f", "c", "a", "e"]);
+    let order: Vec<&str> = report.resources.iter().map(|r| &*r.name).collect();
+    assert_eq!(order, ["d", "b", "f", "c", "a", "e"]);
+}
+
+#[test]
+fn registering_after_the_trigger_is_an_error() {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    shutdown.trigger(Reason::requested());
+    let err = plan
+        .register(Resource::blocking("late", || Ok::<(), String>(())))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RegisterError::Triggered {
+            name: "late".into()
+        }
+    );
+    assert!(plan
+        .flush(Resource::blocking("late", || Ok::<(), String>(())))
+        .is_err());
+}
+
+#[test]
+fn a_resource_deadline_is_validated_at_registration() {
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let zero = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::ZERO);
+    assert_eq!(
+        plan.register(zero).unwrap_err().to_string(),
+        "cannot register \"db\": its deadline is zero"
+    );
+    let huge = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::MAX);
+    assert_eq!(
+        plan.register(huge).unwrap_err().to_string(),
+        "cannot register \"db\": its deadline is larger than 4294967295 seconds"
+    );
+}
+
+#[test]
+fn a_second_trigger_mid_drain_forces() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", secs(1), Ok(()), &log))
+        .unwrap();
+
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(4)).await;
+            shutdown.trigger(Reason::Signal(15));
+        }
+    });
+
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(report.exit_code(), 3);
+    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Initiated, secs(0), secs(0)),
+            (Phase::StoppingNewRequests, secs(0), secs(0)),
+            (Phase::Draining, secs(0), secs(4)),
+            (Phase::Forced, secs(4), secs(0)),
+        ]
+    );
+    assert_eq!(
+        outcomes(&report.resources),
+        [("db", Outcome::Skipped, secs(0))]
+    );
+    assert_eq!(
+        outcomes(&report.flushes),
+        [("log", Outcome::Skipped, secs(0))]
+    );
+    assert!(log.lock().unwrap().is_empty(), "no closer ran");
+    assert_eq!(shutdown.phase(), Phase::Forced);
+    drop(stuck);
+}
+
+#[test]
+fn the_graceful_deadline_bounds_the_whole_sequence() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let config = Config::builder()
+        .graceful(secs(5))
+        .drain(secs(3))
+        .close(secs(4))
+        .build()
+        .unwrap();
+    let plan = Plan::new(shutdown.clone(), config);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "slow", secs(10), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "next", secs(1), Ok(()), &log))
+        .unwrap();
+
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, async {});
+
+    // Drain 3 s (timed out), then "slow" gets min(4 s, 2 s left) and is cut by the deadline.
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(
+        report.forced_by,
+        Some(ForcedBy::Deadline(Phase::ClosingResources))
+    );
+    assert_eq!(report.deadline_passed_in, Some(Phase::ClosingResources));
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("slow", Outcome::Cancelled, secs(2)),
+            ("next", Outcome::Skipped, secs(0))
+        ]
+    );
+    assert_eq!(report.total, secs(5));
+    assert_eq!(*log.lock().unwrap(), ["slow"]);
+    drop(stuck);
+}
+
+#[test]
+fn without_forcing_the_sequence_goes_on_past_the_graceful_deadline() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let config = Config::builder()
+        .graceful(secs(5))
+        .drain(secs(3))
+        .close(secs(4))
+        .force_after_deadline(false)
+        .build()
+        .unwrap();
+    let plan = Plan::new(shutdown.clone(), config);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "slow", secs(10), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "next", secs(1), Ok(()), &log))
+        .unwrap();
+
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::TimedOut);
+    assert_eq!(report.forced_by, None);
+    assert_eq!(report.deadline_passed_in, Some(Phase::ClosingResources));
+    // "slow" ran into the graceful deadline at 5 s, then got the rest of its own 4 s.
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("slow", Outcome::TimedOut, secs(4)),
+            ("next", Outcome::Ok, secs(1))
+        ]
+    );
+    assert_eq!(shutdown.phase(), Phase::Completed);
+    drop(stuck);
+}
+
+#[test]
+fn the_pre_stop_delay_is_observed_exactly() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let config = Config::builder().pre_stop(secs(2)).build().unwrap();
+    let plan = Plan::new(shutdown.clone(), config);
+    let admitted_during_pre_stop = Arc::new(Mutex::new(None));
+
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        let admitted = admitted_during_pre_stop.clone();
+        async move {
+            runtime.sleep(secs(1)).await;
+            *admitted.lock().unwrap() = Some((shutdown.is_ready(), shutdown.enter().is_ok()));
+        }
+    });
+
+    assert_eq!(
+        *admitted_during_pre_stop.lock().unwrap(),
+        Some((false, true))
+    );
+    assert_eq!(report.status, Status::Completed);
+    assert_eq!(
+        phases(&report)[..3],
+        [
+            (Phase::Initiated, secs(0), secs(2)),
+            (Phase::StoppingNewRequests, secs(2), secs(0)),
+            (Phase::Draining, secs(2), secs(0)),
+        ]
+    );
+}
+
+#[test]
+fn observers_see_every_phase_with_its_offset() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    plan.on_phase({
+        let seen = seen.clone();
+        move |phase, at| seen.lock().unwrap().push((phase, at))
+    });
+    let request = shutdown.enter().unwrap();
+    run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        async move {
+            runtime.sleep(secs(1)).await;
+            drop(request);
+        }
+    });
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Phase::Initiated, secs(0)),
+            (Phase::StoppingNewRequests, secs(0)),
+            (Phase::Draining, secs(0)),
+            (Phase::ClosingResources, secs(1)),
+            (Phase::FlushingBuffers, secs(1)),
+            (Phase::Completed, secs(1)),
+        ]
+    );
+}
+
+#[test]
+fn the_report_reads_as_a_table() {
+    let runtime = VirtualRuntime::new();
+    let plan = Plan::new(Shutdown::new(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(
+        closer(&runtime, "postgres", secs(1), Ok(()), &log)
+            .priority(10)
+            .kind(ResourceKind::Database),
+    )
+    .unwrap();
+    plan.register(closer(&runtime, "redis", secs(0), Err("refused"), &log))
+        .unwrap();
+    let report = run_with(&runtime, &plan, async {});
+    let expected = "\
+shutdown failed in 1.000s (reason: signal 15)
+  phase                      start  duration
+  initiated                 0.000s    0.000s
+  stopping new requests     0.000s    0.000s
+  draining                  0.000s    0.000s  0 drained, 0 left
+  closing resources         0.000s    1.000s
+  flushing buffers          1.000s    0.000s
+  completed                 1.000s    0.000s
+  resource               kind         priority  duration  outcome
+  postgres               database           10    1.000s  ok
+  redis                  -                   0    0.000s  error: refused
+";
+    assert_eq!(report.to_string(), expected);
+}

@@ -1,0 +1,161 @@
+//! Property test of the sequence: random resource sets on the virtual clock always end within
+//! the graceful deadline, run every closer at most once, and report what the closers did.
+#![cfg(not(loom))]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use winddown_core::runtime::Runtime;
+use winddown_core::testing::VirtualRuntime;
+use winddown_core::{Config, Outcome, Plan, Reason, Resource, Shutdown, Status};
+
+#[derive(Debug, Clone)]
+enum Behaviour {
+    Ok,
+    Fail,
+    Panic,
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    priority: i8,
+    took_ms: u64,
+    own_deadline_ms: Option<u64>,
+    behaviour: Behaviour,
+    flush: bool,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        -2i8..3,
+        0u64..4_000,
+        prop::option::of(1u64..3_000),
+        prop_oneof![6 => Just(Behaviour::Ok), 1 => Just(Behaviour::Fail), 1 => Just(Behaviour::Panic)],
+        prop::bool::weighted(0.25),
+    )
+        .prop_map(|(priority, took_ms, own_deadline_ms, behaviour, flush)| Spec {
+            priority,
+            took_ms,
+            own_deadline_ms,
+            behaviour,
+            flush,
+        })
+}
+
+proptest! {
+    #[test]
+    fn every_sequence_ends_in_time_and_reports_what_ran(
+        specs in prop::collection::vec(spec(), 0..12),
+        graceful_ms in 1_000u64..10_000,
+        drain_ms in 1u64..1_000,
+        request_ms in prop::option::of(0u64..3_000),
+        second_trigger_ms in prop::option::of(0u64..8_000),
+    ) {
+        let ms = Duration::from_millis;
+        let config = Config::builder()
+            .graceful(ms(graceful_ms))
+            .drain(ms(drain_ms))
+            .close(ms(1_000))
+            .flush(ms(1_000))
+            .build()
+            .unwrap();
+        let runtime = VirtualRuntime::new();
+        let shutdown = Shutdown::new();
+        let plan = Plan::new(shutdown.clone(), config);
+        let runs: Vec<Arc<AtomicUsize>> = specs.iter().map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        for (index, spec) in specs.iter().enumerate() {
+            let runtime = runtime.clone();
+            let runs = runs[index].clone();
+            let finished = finished.clone();
+            let spec_for_closer = spec.clone();
+            let mut resource = Resource::new(format!("r{index}"), move || async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                runtime.sleep(Duration::from_millis(spec_for_closer.took_ms)).await;
+                finished.lock().unwrap().push(index);
+                match spec_for_closer.behaviour {
+                    Behaviour::Ok => Ok(()),
+                    Behaviour::Fail => Err("failed"),
+                    Behaviour::Panic => panic!("closer {index} panicked"),
+                }
+            })
+            .priority(i32::from(spec.priority));
+            if let Some(deadline) = spec.own_deadline_ms {
+                resource = resource.deadline(ms(deadline));
+            }
+            if spec.flush {
+                plan.flush(resource).unwrap();
+            } else {
+                plan.register(resource).unwrap();
+            }
+        }
+        let request = shutdown.enter().unwrap();
+        runtime.spawn_detached({
+            let runtime = runtime.clone();
+            async move {
+                match request_ms {
+                    Some(after) => runtime.sleep(ms(after)).await,
+                    None => std::future::pending().await,
+                }
+                drop(request);
+            }
+        });
+        if let Some(after) = second_trigger_ms {
+            let runtime = runtime.clone();
+            let shutdown = shutdown.clone();
+            runtime.clone().spawn_detached(async move {
+                runtime.sleep(ms(after)).await;
+                shutdown.trigger(Reason::Signal(15));
+            });
+        }
+        shutdown.trigger(Reason::Signal(15));
+        let report = runtime.block_on(plan.run(&runtime));
+
+        // Within the graceful deadline, by the virtual clock.
+        prop_assert!(report.total <= ms(graceful_ms), "took {:?}", report.total);
+        // Every closer at most once; exactly the ones reported as started.
+        let records: Vec<_> = report.resources.iter().chain(&report.flushes).collect();
+        prop_assert_eq!(records.len(), specs.len());
+        let finished = finished.lock().unwrap().clone();
+        for record in &records {
+            let index: usize = record.name[1..].parse().unwrap();
+            let ran = runs[index].load(Ordering::SeqCst);
+            prop_assert!(ran <= 1);
+            prop_assert_eq!(ran == 0, record.outcome == Outcome::Skipped, "{:?}", record);
+            let completed = finished.contains(&index);
+            let expected_completed = matches!(
+                record.outcome,
+                Outcome::Ok | Outcome::Error(_) | Outcome::Panicked(_)
+            );
+            prop_assert_eq!(completed, expected_completed, "{:?}", record);
+            match (&record.outcome, &specs[index].behaviour) {
+                (Outcome::Ok, b) => prop_assert!(matches!(b, Behaviour::Ok)),
+                (Outcome::Error(_), b) => prop_assert!(matches!(b, Behaviour::Fail)),
+                (Outcome::Panicked(_), b) => prop_assert!(matches!(b, Behaviour::Panic)),
+                _ => {}
+            }
+            if completed {
+                prop_assert_eq!(record.duration, ms(specs[index].took_ms));
+            }
+        }
+        // The status agrees with the records.
+        let any_failed = records.iter().any(|r| matches!(r.outcome, Outcome::Error(_) | Outcome::Panicked(_)));
+        let flush_ran_out = report.flushes.iter().any(|r| r.outcome == Outcome::Skipped);
+        let any_timed_out = report.drain.timed_out
+            || flush_ran_out
+            || records.iter().any(|r| r.outcome == Outcome::TimedOut);
+        let expected = if report.forced_by.is_some() {
+            Status::Forced
+        } else if any_timed_out {
+            Status::TimedOut
+        } else if any_failed {
+            Status::Failed
+        } else {
+            Status::Completed
+        };
+        prop_assert_eq!(report.status, expected);
+        prop_assert_eq!(report.forced_by.is_some(), shutdown.phase() == winddown_core::Phase::Forced);
+    }
+}
