@@ -25,6 +25,9 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.
 type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
 
+/// Names what is still in flight when the drain deadline passes.
+type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
+
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///
 /// A plan is a cheap handle (clone it to give libraries a way to register their resources).
@@ -86,6 +89,7 @@ struct Entries {
     resources: Vec<Resource>,
     flushes: Vec<Resource>,
     observers: Vec<Observer>,
+    namers: Vec<InFlightNamer>,
 }
 
 /// A refused registration.
@@ -205,6 +209,22 @@ impl Plan {
         self.inner.entries.lock().observers.push(Box::new(observer));
     }
 
+    /// Registers a source of names for work in flight: when the drain deadline passes with work
+    /// still in flight, the sequence calls `namer` to push the names of what is still running
+    /// into the report's [`DrainRecord::still_in_flight`](crate::DrainRecord::still_in_flight).
+    /// Task sets in the runtime adapters use it to name their stuck tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Config, Plan, Shutdown};
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// plan.name_in_flight(|names| names.push("worker 3".into()));
+    /// ```
+    pub fn name_in_flight(&self, namer: impl FnMut(&mut Vec<String>) + Send + 'static) {
+        self.inner.entries.lock().namers.push(Box::new(namer));
+    }
+
     fn add(
         &self,
         resource: Resource,
@@ -242,6 +262,7 @@ impl Plan {
                 resources: order(core::mem::take(&mut entries.resources)),
                 flushes: order(core::mem::take(&mut entries.flushes)),
                 observers: core::mem::take(&mut entries.observers),
+                namers: core::mem::take(&mut entries.namers),
             }
         };
         let start = runtime.now();
@@ -252,6 +273,7 @@ impl Plan {
             start,
             graceful_end: start + self.inner.config.graceful(),
             observers: taken.observers,
+            namers: taken.namers,
             phases: Vec::new(),
             forced_by: None,
             deadline_passed_in: None,
@@ -278,6 +300,7 @@ struct Taken {
     resources: Vec<Resource>,
     flushes: Vec<Resource>,
     observers: Vec<Observer>,
+    namers: Vec<InFlightNamer>,
 }
 
 /// Higher priority first; equal priorities in reverse registration order.
@@ -310,6 +333,7 @@ struct Sequence<'a, R> {
     /// When the graceful deadline passes, on the runtime's clock.
     graceful_end: Duration,
     observers: Vec<Observer>,
+    namers: Vec<InFlightNamer>,
     phases: Vec<PhaseRecord>,
     forced_by: Option<ForcedBy>,
     deadline_passed_in: Option<Phase>,
@@ -346,6 +370,11 @@ impl<R: Runtime> Sequence<'_, R> {
                 StepEnd::Graceful | StepEnd::Forced => {}
             }
             drain.left = self.shutdown.in_flight();
+            if drain.left > 0 {
+                for namer in &mut self.namers {
+                    namer(&mut drain.still_in_flight);
+                }
+            }
             crate::progress::drain(&drain);
         }
 

@@ -170,7 +170,7 @@ pub struct ResourceRecord {
 }
 
 /// What the drain saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DrainRecord {
@@ -180,6 +180,9 @@ pub struct DrainRecord {
     pub left: usize,
     /// Whether the drain deadline passed before the drain completed.
     pub timed_out: bool,
+    /// Names of what was still in flight when the drain ended without draining, from the
+    /// sources registered with [`Plan::name_in_flight`](crate::Plan::name_in_flight).
+    pub still_in_flight: Vec<String>,
 }
 
 impl DrainRecord {
@@ -323,6 +326,9 @@ impl fmt::Display for Report {
                 write!(f, "  {} drained, {} left", drain.drained(), drain.left)?;
                 if drain.timed_out {
                     f.write_str(", timed out")?;
+                }
+                if !drain.still_in_flight.is_empty() {
+                    write!(f, " ({})", drain.still_in_flight.join(", "))?;
                 }
             }
             writeln!(f)?;

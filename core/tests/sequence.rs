@@ -126,11 +126,13 @@ fn drain_overrunning_its_deadline_times_out_and_still_closes() {
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
         .unwrap();
 
+    plan.name_in_flight(|names| names.push("upload 7".into()));
     let stuck = shutdown.enter().unwrap();
     let report = run_with(&runtime, &plan, async {});
 
     assert_eq!(report.status, Status::TimedOut);
     assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.drain.still_in_flight, ["upload 7"]);
     assert!(report.drain.timed_out);
     assert_eq!((report.drain.in_flight_at_start, report.drain.left), (1, 1));
     assert_eq!(report.phase(Phase::Draining).unwrap().duration, secs(2));
