@@ -1,0 +1,236 @@
+//! Benchmarks for winddown, side by side with its peers. Not published.
+//!
+//! The bench targets live in `benches/benches/`:
+//!
+//! - `guard` (criterion): P1, one owned guard entered and left on one thread, for winddown, the
+//!   atomic floor and every peer that has an equivalent, in one criterion group.
+//! - `scaling`: P2, two threads each with its own handle clone entering and leaving in a loop,
+//!   throughput of two threads ÷ throughput of one, with a private per-thread atomic as the
+//!   control that says whether the two cores really ran in parallel.
+//! - `sizes`: P5, `size_of` of each guard and handle, and allocations per enter+leave, counted
+//!   with [`CountingAlloc`] as the global allocator.
+//!
+//! `benches/report.sh` runs them all and writes `BENCHMARKS.md` from what they print. The
+//! helpers here are shared by those targets.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+// ===== impl CountingAlloc =====
+
+/// A global allocator that forwards to [`System`] and counts allocations and bytes.
+///
+/// Install it with `#[global_allocator]` in a bench binary, then read [`CountingAlloc::snapshot`]
+/// before and after the code under test. Counts are process-wide: measure on one thread while
+/// no other thread allocates.
+#[derive(Debug)]
+pub struct CountingAlloc {
+    allocs: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// What a [`CountingAlloc`] has counted so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocCount {
+    /// Calls to `alloc`, `alloc_zeroed` and `realloc`.
+    pub allocs: u64,
+    /// Bytes requested by those calls.
+    pub bytes: u64,
+}
+
+impl AllocCount {
+    /// The counts between `earlier` and `self`.
+    #[must_use]
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            allocs: self.allocs - earlier.allocs,
+            bytes: self.bytes - earlier.bytes,
+        }
+    }
+}
+
+impl CountingAlloc {
+    /// A counter at zero.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            allocs: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> AllocCount {
+        AllocCount {
+            allocs: self.allocs.load(Ordering::SeqCst),
+            bytes: self.bytes.load(Ordering::SeqCst),
+        }
+    }
+
+    fn count(&self, size: usize) {
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+    }
+}
+
+impl Default for CountingAlloc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract holds exactly as it does for `System`; the counters are plain atomics.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.count(layout.size());
+        // SAFETY: forwarded with the caller's layout, which the caller guarantees is valid.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        self.count(layout.size());
+        // SAFETY: as in `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` through this allocator with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        self.count(new_size);
+        // SAFETY: `ptr` came from `System` through this allocator with `layout`; the caller
+        // guarantees `new_size` is valid for it.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+// ===== impl CachePadded =====
+
+/// A value on its own cache line pair (128 bytes, as crossbeam pads on x86-64), so that two
+/// threads each owning one never share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct CachePadded<T>(pub T);
+
+// ===== parallel loops =====
+
+/// Runs `op` `ops` times on each handle, one thread per handle, all released together by a
+/// barrier, and returns the wall time from the first thread's start to the last one's end.
+///
+/// Thread creation is outside the timed window. Each handle is moved to its thread, so a handle
+/// type that keeps per-clone state (a stripe) keeps it on that thread.
+pub fn run_parallel<H, F>(handles: Vec<H>, ops: u64, op: F) -> Duration
+where
+    H: Send,
+    F: Fn(&H) + Sync,
+{
+    let barrier = Barrier::new(handles.len());
+    let (barrier, op) = (&barrier, &op);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .into_iter()
+            .map(|handle| {
+                scope.spawn(move || {
+                    // Moved onto this thread's stack, far from the other threads' handles.
+                    let handle = handle;
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..ops {
+                        op(black_box(&handle));
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("bench thread panicked"))
+            .collect()
+    });
+    let start = spans
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .expect("at least one thread");
+    let end = spans
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .expect("at least one thread");
+    end - start
+}
+
+// ===== machine-readable output =====
+
+/// The prefix of every machine-readable line the custom bench targets print; `report.sh`
+/// parses the lines that start with it.
+pub const RECORD_PREFIX: &str = "winddown-bench-record ";
+
+/// A value in a [`record`] line.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A number.
+    Num(f64),
+}
+
+/// Prints one machine-readable result: [`RECORD_PREFIX`] and a flat JSON object.
+pub fn record(fields: &[(&str, Value<'_>)]) {
+    let mut line = String::from(RECORD_PREFIX);
+    line.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push_str(", ");
+        }
+        json_str(&mut line, key);
+        line.push_str(": ");
+        match value {
+            Value::Str(s) => json_str(&mut line, s),
+            Value::Num(n) if n.is_finite() => write!(line, "{n}").expect("write to String"),
+            Value::Num(_) => line.push_str("null"),
+        }
+    }
+    line.push('}');
+    println!("{line}");
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).expect("write to String"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Whether this bench binary was started by `cargo bench` (criterion's convention: `--bench` in
+/// the arguments). Without it (as under `cargo test --benches`), a target runs a quick smoke
+/// pass instead of timing.
+#[must_use]
+pub fn timing_requested() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// The median of `values` (the mean of the two middle ones for an even count); `NaN` if empty.
+#[must_use]
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
