@@ -43,11 +43,42 @@
 //! assert_eq!(shutdown.in_flight(), 0);
 //! ```
 //!
+//! # The whole sequence
+//!
+//! A [`Plan`] holds the resources to close ([`Resource`]: a name, a priority, an async or
+//! blocking closer, an optional deadline) and the flush hooks, with the deadlines of a
+//! [`Config`]. [`Plan::run`] waits for the trigger and runs the sequence on any executor that
+//! implements the small [`runtime::Runtime`] trait (the `winddown-adapters` crate has tokio,
+//! smol and async-std), then returns a [`Report`]: status, reason, phase timings, the drain,
+//! each resource's outcome, and an exit code.
+//!
+//! ```
+//! use std::time::Duration;
+//! use winddown_core::testing::VirtualRuntime;
+//! use winddown_core::{Config, Plan, Reason, Resource, Shutdown, Status};
+//!
+//! let shutdown = Shutdown::new();
+//! let plan = Plan::new(shutdown.clone(), Config::builder().drain(Duration::from_secs(5)).build()?);
+//! plan.register(Resource::new("db pool", || async { Ok::<(), String>(()) }).priority(10))?;
+//!
+//! shutdown.trigger(Reason::Signal(15));
+//! let runtime = VirtualRuntime::new(); // a virtual clock, for tests and examples
+//! let report = runtime.block_on(plan.run(&runtime));
+//! assert_eq!(report.status, Status::Completed);
+//! println!("{report}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Features
 //!
 //! - `std` (default): blocking waits (`wait_drained`, `wait_triggered_timeout`, …), the
 //!   process-wide [`global`] handle, and a stripe count taken from the number of CPUs. Without
 //!   it the crate needs only `core` and `alloc`.
+//! - `test-util`: [`testing::VirtualRuntime`], a runtime with a virtual clock, so tests of
+//!   deadlines are exact and instant.
+//! - `serde`: `Serialize` for [`Report`] and what it holds.
+//! - `log`, `tracing`: progress events of the sequence (each phase, the drain, each closer,
+//!   the end) through those crates, under the target `winddown`.
 //! - `critical-section`: passed to `event-listener`, for targets that want a critical section
 //!   instead of its spin lock.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
