@@ -1,13 +1,173 @@
-//! OS signals for [winddown](https://docs.rs/winddown).
+//! OS signals for [winddown](https://docs.rs/winddown): SIGTERM and SIGINT trigger a graceful
+//! shutdown, a second signal forces it, a third ends the process.
 //!
-//! This crate will deliver SIGTERM and SIGINT (configurable) to a
-//! [`Shutdown`](winddown_core::Shutdown) through `signal-hook`, with escalation on repeated
-//! signals, and without needing an async runtime.
+//! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
+//! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
+//! [`Shutdown`] with no async runtime: a signal handler that only writes a byte, and a small
+//! thread that turns the bytes into [`trigger`](Shutdown::trigger) and
+//! [`force`](Shutdown::force) calls.
 //!
-//! Until that lands, it only re-exports the core so that the facade's layout is stable.
+//! Don't use it for signals that do not mean "stop": every signal in a listener's set counts
+//! towards the escalation. A SIGHUP that means "reload the configuration" belongs to
+//! [`signal_hook::iterator`](https://docs.rs/signal-hook/0.4/signal_hook/iterator/), not here.
+//!
+//! # Anatomy
+//!
+//! - **The signal handler** (signal-hook's, shared by everything in the process that uses
+//!   signal-hook) runs this crate's actions for each delivery, in order: end the process if the
+//!   listener has *armed* the exit (an atomic load, then `raise` or `_exit`); write one byte to
+//!   the signal's own socket; write one byte to the listener's wake socket. Nothing else happens
+//!   inside the handler: no allocation, no lock, no logging. Everything is async-signal-safe.
+//! - **The listener thread**, named `winddown-signals`, sleeps on the wake socket. When it wakes,
+//!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
+//!   byte. So every delivery counts, even three that arrive before the thread is scheduled.
+//! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
+//!   returns and before the application starts waiting is not lost, because
+//!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
+//!   Registration happens in [`listen`], on the caller's thread, before it returns.
+//!
+//! # Escalation
+//!
+//! | nth signal | [`Action`]          | what happens                                                     |
+//! |------------|---------------------|------------------------------------------------------------------|
+//! | 1st        | `Trigger`           | `shutdown.trigger(Reason::Signal(n))`: the graceful sequence starts |
+//! | 2nd        | `Force`             | `shutdown.force(Reason::Signal(n))`: the phase becomes `Forced`   |
+//! | 3rd, …     | `Exit { status }`   | the process ends at once; a shell sees status 128 + n (143 for SIGTERM) |
+//!
+//! The count is the listener's own: every delivery of any signal in its set, and nothing else.
+//! A shutdown that something else triggered first (an admin API call, a Kubernetes `preStop`
+//! hook, systemd's `ExecStop=` command, which systemd follows with SIGTERM anyway) is not forced
+//! by the first signal: that signal asks for what is already happening, so the listener leaves
+//! the shutdown alone ([`Event::started_shutdown`] is `false`): calling `trigger` again would
+//! count as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
+//! answers by forcing the sequence. The listener's second signal forces.
+//!
+//! The third signal ends the process the conventional way: the default disposition is restored
+//! and the signal raised again, so the parent sees the process killed by that signal
+//! (`ExitStatus::signal()` is `Some(n)`) and a shell prints 128 + n. For a signal whose default
+//! action does not terminate (or that signal-hook does not know), the process calls
+//! `_exit(128 + n)` instead. Once the second signal is handled, the third is handled inside the
+//! signal handler, so it works even if the listener thread is stuck.
+//!
+//! # Logging
+//!
+//! A library should not write to your terminal: by default the listener is silent. Give it a
+//! hook with [`Builder::on_event`]; each [`Event`] has a `Display` made for a log line
+//! (`SIGTERM (signal #1): shutdown triggered`).
+//!
+//! # Limitations
+//!
+//! Signal dispositions belong to the process, not to a listener. In particular:
+//!
+//! - **Dropping a listener does not restore the default action.** signal-hook keeps its handler
+//!   installed and only removes this crate's actions, so afterwards a signal of the set is
+//!   *ignored* (handlers installed before signal-hook's, by other code, are still called). It
+//!   cannot restore the disposition that was there before without `unsafe` code, and a blanket
+//!   "default action" would break other users of signal-hook in the process, such as
+//!   `tokio::signal`. Keep the listener alive for as long as the process runs; that is the
+//!   normal use.
+//! - **Two listeners for one signal** both receive every delivery and count it separately.
+//!   Other signal-hook users (`tokio::signal`, `ctrlc`) on the same signal keep receiving it too.
+//! - **The kernel merges signals.** A standard signal sent while the same signal is pending is
+//!   delivered once. `kill -TERM` three times in a tight loop may arrive as one or two signals;
+//!   every delivery that does arrive is counted.
+//! - **Order is kept per signal, not across signals.** Different signals of the set that arrive
+//!   before the listener thread wakes are handled in the order of the set, not of arrival: a
+//!   SIGINT and a SIGTERM a microsecond apart may be recorded as `Signal(15)` then `Signal(2)`.
+//!   The count, and so the escalation, is exact.
+//! - **The third signal skips all cleanup**: no destructors, no flushing of buffered writers or
+//!   stdout. That is its purpose.
+//! - **Register early.** If other code installs its own handler for the same signal (not through
+//!   signal-hook) while [`listen`] runs, signal-hook may briefly chain to the wrong handler (see
+//!   its `register` docs, "Race condition"). Call [`listen`] at the start of `main`, before
+//!   starting threads.
+//! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
+//!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled once
+//!   it is in a listener's set.
+//! - **The hook runs on the listener thread.** A slow hook delays the handling of the next
+//!   signal (but not the in-handler exit once armed). A panic in the hook is caught; the panic
+//!   hook prints it and the listener goes on.
+//!
+//! # Portability
+//!
+//! Unix only (Linux, macOS, the BSDs): everything in this crate is `#[cfg(unix)]`, and on other
+//! targets the crate is empty. Gate code that uses it with `#[cfg(unix)]`.
+//!
+//! # Examples
+//!
+//! Listen for SIGTERM and SIGINT, and wait for the shutdown. Here the process sends itself the
+//! SIGTERM that systemd would send.
+//!
+//! ```
+//! # #[cfg(unix)]
+//! # fn main() -> std::io::Result<()> {
+//! use winddown_core::{Phase, Reason, Shutdown};
+//!
+//! let shutdown = Shutdown::new();
+//! // Registered when this returns: a signal from here on is never lost.
+//! let _listener = winddown_signals::listen(&shutdown)?;
+//!
+//! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
+//! signal_hook::low_level::raise(winddown_signals::SIGTERM)?;
+//!
+//! shutdown.wait_triggered();
+//! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+//! assert_eq!(shutdown.phase(), Phase::Initiated);
+//! // ... drain, close resources, report ...
+//! # Ok(())
+//! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
+//! ```
+//!
+//! Add SIGQUIT, and log each step:
+//!
+//! ```
+//! # #[cfg(unix)]
+//! # fn main() -> std::io::Result<()> {
+//! use winddown_core::Shutdown;
+//! use winddown_signals::{Listener, SIGQUIT};
+//!
+//! let shutdown = Shutdown::new();
+//! let listener = Listener::builder()
+//!     .signal(SIGQUIT)
+//!     .on_event(|event| eprintln!("winddown: {event}"))
+//!     .listen(&shutdown)?;
+//! assert_eq!(listener.signals(), [15, 2, 3]);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! None. The crate needs `std` (a thread and sockets).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(
+    no_crate_inject,
+    attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
+))]
+
+#[cfg(unix)]
+mod escalation;
+#[cfg(unix)]
+mod listener;
+
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use crate::escalation::Action;
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use crate::listener::{listen, Builder, Event, Listener};
+
+/// Signal numbers for [`Builder::signal`], re-exported from `libc` through signal-hook.
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+#[doc(no_inline)]
+pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[doc(no_inline)]
 pub use winddown_core::{Reason, Shutdown};

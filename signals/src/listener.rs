@@ -1,0 +1,951 @@
+//! The listener: registration with signal-hook, the listener thread, and the exit.
+//!
+//! The decision (which [`Action`] the nth signal gets) is in [`crate::escalation`]; this module
+//! only counts deliveries and carries actions out.
+//!
+//! # Invariants
+//!
+//! 1. Every registration happens in [`Builder::listen`], on the caller's thread, before it
+//!    returns. A delivery after that leaves a byte in a socket, which the thread reads whenever
+//!    it gets to run: nothing is lost between `listen` and the first wait.
+//! 2. For each signal, the handler runs this listener's actions in registration order (signal-hook
+//!    keeps that order): (a) exit if `armed` (only in [`Exit::Process`] mode), (b) one byte to the
+//!    signal's own count socket, (c) one byte to the shared wake socket. This is the "set the
+//!    flag, then write" order of signal-hook's `low_level::pipe` docs, with the count socket as
+//!    the flag.
+//! 3. The thread drains the wake socket, *then* counts the bytes in the count sockets, then acts.
+//!    A byte counted early leaves a spurious wake-up behind, which is harmless; the reverse order
+//!    could leave a delivery uncounted until the next signal.
+//! 4. `armed` is set only once the thread has counted two signals, so a handler that finds it set
+//!    is handling the third signal or a later one.
+//! 5. Drop unregisters every action first, then sets `closed`, then writes to the wake socket.
+//!    The thread acts on every byte it finds before it sees `closed`, so a signal delivered
+//!    before the drop is still carried out.
+//!
+//! # Memory ordering
+//!
+//! `armed` and `closed` use `SeqCst`, like signal-hook's own flags: signals are rare and speed
+//! does not matter here. Each is also paired with a socket write and read, which order them
+//! anyway.
+
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use signal_hook::consts::signal::*;
+use signal_hook::consts::FORBIDDEN;
+use signal_hook::low_level::{self, pipe};
+use signal_hook::{flag, SigId};
+use winddown_core::{Reason, Shutdown};
+
+use crate::escalation::{shell_status, Action, Escalation};
+
+/// The name of the listener thread.
+const THREAD_NAME: &str = "winddown-signals";
+
+/// The default set: SIGTERM (systemd, Kubernetes, `kill`), then SIGINT (Ctrl-C).
+const DEFAULT_SIGNALS: [i32; 2] = [SIGTERM, SIGINT];
+
+/// The hook type: see [`Builder::on_event`].
+type Hook = Box<dyn FnMut(&Event) + Send + 'static>;
+
+// ===== listen =====
+
+/// Listens for SIGTERM and SIGINT and delivers them to `shutdown`, with escalation.
+///
+/// The same as `Listener::builder().listen(shutdown)`; see [`Builder`] to choose the signals
+/// or add a log hook, and the [crate docs](crate#escalation) for what each signal does. The
+/// listener stops when it is dropped; keep it for as long as the process runs.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use winddown_core::Shutdown;
+///
+/// let shutdown = Shutdown::new();
+/// let listener = winddown_signals::listen(&shutdown)?;
+/// assert_eq!(listener.signals(), [winddown_signals::SIGTERM, winddown_signals::SIGINT]);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
+///
+/// # Errors
+///
+/// As [`Builder::listen`]: the OS refused a registration, a socket, or the thread.
+pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
+    Builder::new().listen(shutdown)
+}
+
+// ===== Builder =====
+
+/// Chooses a listener's signals and log hook, then starts it with [`listen`](Self::listen).
+///
+/// Starts with SIGTERM and SIGINT ([`new`](Self::new)) or with nothing
+/// ([`empty`](Self::empty)); SIGQUIT, SIGHUP and any other signal are opt-in with
+/// [`signal`](Self::signal).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use winddown_core::Shutdown;
+/// use winddown_signals::{Builder, SIGHUP, SIGQUIT};
+///
+/// let shutdown = Shutdown::new();
+/// let listener = Builder::new()
+///     .signal(SIGQUIT)
+///     .signal(SIGHUP)
+///     .on_event(|event| eprintln!("{event}"))
+///     .listen(&shutdown)?;
+/// assert_eq!(listener.signals().len(), 4);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
+pub struct Builder {
+    /// The set, in the order given, without duplicates.
+    signals: Vec<i32>,
+    on_event: Option<Hook>,
+    exit: Exit,
+}
+
+impl Builder {
+    /// A builder for SIGTERM and SIGINT.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use winddown_signals::{Builder, SIGINT, SIGTERM};
+    /// assert_eq!(Builder::new().signals(), [SIGTERM, SIGINT]);
+    /// # }
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            signals: DEFAULT_SIGNALS.to_vec(),
+            on_event: None,
+            exit: Exit::Process,
+        }
+    }
+
+    /// A builder with no signals; add them with [`signal`](Self::signal).
+    ///
+    /// # Examples
+    ///
+    /// Only SIGTERM, leaving Ctrl-C to kill the process as usual:
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use winddown_signals::{Builder, SIGTERM};
+    /// assert_eq!(Builder::empty().signal(SIGTERM).signals(), [SIGTERM]);
+    /// # }
+    /// ```
+    pub fn empty() -> Self {
+        Self {
+            signals: Vec::new(),
+            ..Self::new()
+        }
+    }
+
+    /// Adds `signal` to the set. Adding a signal twice has no effect.
+    ///
+    /// Every signal in the set counts towards the same escalation: SIGINT then SIGTERM forces.
+    /// Signals that cannot be handled (SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV) are refused by
+    /// [`listen`](Self::listen), not here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use winddown_signals::{Builder, SIGINT, SIGQUIT, SIGTERM};
+    /// let builder = Builder::new().signal(SIGQUIT).signal(SIGTERM);
+    /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
+    /// # }
+    /// ```
+    pub fn signal(mut self, signal: i32) -> Self {
+        if !self.signals.contains(&signal) {
+            self.signals.push(signal);
+        }
+        self
+    }
+
+    /// The signals in the set, in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// assert!(winddown_signals::Builder::empty().signals().is_empty());
+    /// # }
+    /// ```
+    pub fn signals(&self) -> &[i32] {
+        &self.signals
+    }
+
+    /// Calls `hook` on the listener thread for each signal received, to log it.
+    ///
+    /// For [`Action::Trigger`] and [`Action::Force`] the hook runs after the shutdown was
+    /// triggered or forced; for [`Action::Exit`] it runs just before the process ends (unless
+    /// the signal handler ended it first: once the second signal is handled, the third ends the
+    /// process inside the handler, where nothing can be logged; the second signal's event says
+    /// so). Replaces any earlier hook.
+    ///
+    /// Keep it short: the next signal waits for it. A panic in the hook is caught, and the
+    /// listener goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use winddown_core::Shutdown;
+    /// use winddown_signals::{Action, Builder};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let listener = Builder::new()
+    ///     .on_event(|event| match event.action() {
+    ///         Action::Trigger if !event.started_shutdown() => {
+    ///             eprintln!("{}: already shutting down; send it again to force", event.signal())
+    ///         }
+    ///         _ => eprintln!("{event}"),
+    ///     })
+    ///     .listen(&shutdown)?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    pub fn on_event<F>(mut self, hook: F) -> Self
+    where
+        F: FnMut(&Event) + Send + 'static,
+    {
+        self.on_event = Some(Box::new(hook));
+        self
+    }
+
+    /// Replaces the process exit with `hook`, and registers no in-handler exit: for this crate's
+    /// tests, which must not kill the test harness.
+    #[cfg(test)]
+    pub(crate) fn on_exit<F>(mut self, hook: F) -> Self
+    where
+        F: FnMut(i32, i32) + Send + 'static,
+    {
+        self.exit = Exit::Hook(Box::new(hook));
+        self
+    }
+
+    /// Registers the signals and starts the listener thread.
+    ///
+    /// When this returns `Ok`, every signal of the set is caught (invariant 1 in the module
+    /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
+    /// listener holds a clone of `shutdown`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown_signals::{Builder, SIGUSR1};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown)?;
+    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// shutdown.wait_triggered();
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Nothing is left registered after an error.
+    ///
+    /// - [`ErrorKind::InvalidInput`] if the set is empty, or holds a signal that cannot be
+    ///   handled (signal-hook's `FORBIDDEN`: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV).
+    /// - The OS error if a signal number is not valid (`EINVAL`), or if a socket pair or the
+    ///   thread cannot be created.
+    pub fn listen(self, shutdown: &Shutdown) -> io::Result<Listener> {
+        let Builder {
+            signals,
+            on_event,
+            exit,
+        } = self;
+        if signals.is_empty() {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "no signals to listen for",
+            ));
+        }
+        // signal-hook panics on these; refuse them as a value first.
+        if let Some(signal) = signals.iter().find(|s| FORBIDDEN.contains(s)) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("signal {signal} cannot be handled"),
+            ));
+        }
+
+        let armed = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        let (wake_read, wake_write) = UnixStream::pair()?;
+        // Our own writer only wakes the thread on drop; never block the drop on a full socket
+        // (a full socket wakes the thread anyway).
+        wake_write.set_nonblocking(true)?;
+
+        // On an early return, dropping this unregisters what was registered so far.
+        let mut registrations = Registrations(Vec::new());
+        let mut counters = Vec::with_capacity(signals.len());
+        for &signal in &signals {
+            let (count_read, count_write) = UnixStream::pair()?;
+            count_read.set_nonblocking(true)?;
+            // Invariant 2, (a): the in-handler exit, registered first so that it runs first.
+            if exit.in_handler() {
+                if terminates_by_default(signal) {
+                    registrations.push(flag::register_conditional_default(
+                        signal,
+                        Arc::clone(&armed),
+                    )?);
+                }
+                // Only reached if the default action returned (it does not terminate).
+                registrations.push(flag::register_conditional_shutdown(
+                    signal,
+                    shell_status(signal),
+                    Arc::clone(&armed),
+                )?);
+            }
+            // (b), then (c).
+            registrations.push(pipe::register(signal, count_write)?);
+            registrations.push(pipe::register(signal, wake_write.try_clone()?)?);
+            counters.push(Counter {
+                signal,
+                socket: count_read,
+            });
+        }
+
+        let worker = Worker {
+            shutdown: shutdown.clone(),
+            wake: wake_read,
+            counters,
+            escalation: Escalation::default(),
+            armed,
+            closed: Arc::clone(&closed),
+            on_event,
+            exit,
+        };
+        let thread = thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || worker.run())?;
+
+        Ok(Listener {
+            signals,
+            registrations,
+            closed,
+            wake: wake_write,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Default for Builder {
+    /// [`Builder::new`]: SIGTERM and SIGINT.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("signals", &self.signals)
+            .field("on_event", &self.on_event.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== Listener =====
+
+/// A running signal listener, from [`listen`] or [`Builder::listen`].
+///
+/// It delivers the signals of its set to one [`Shutdown`] until it is dropped: the first
+/// triggers, the second forces, the third ends the process (see the
+/// [crate docs](crate#escalation)).
+///
+/// Dropping it unregisters its actions and stops its thread, after acting on every signal that
+/// was delivered before the drop. **Its signals are then ignored**, not fatal: signal-hook keeps
+/// its handler installed (see the [crate docs](crate#limitations)). So keep the listener for as
+/// long as the process runs: bind it to a name (`let _listener = …`), not to `_`, which drops it
+/// at once.
+///
+/// # Comparison to `signal_hook::iterator::Signals`
+///
+/// `Signals` reports which signals arrived since it last looked, so three quick SIGTERMs may show
+/// up as one; it leaves the thread and the meaning to you. A `Listener` counts every delivery,
+/// owns its thread, and gives the signals one meaning: stop, harder each time.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use winddown_core::{Phase, Shutdown};
+/// use winddown_signals::{Listener, SIGUSR1};
+///
+/// let shutdown = Shutdown::new();
+/// let listener = Listener::builder().signal(SIGUSR1).listen(&shutdown)?;
+///
+/// signal_hook::low_level::raise(SIGUSR1)?; // triggers
+/// shutdown.wait_triggered();
+/// signal_hook::low_level::raise(SIGUSR1)?; // forces
+/// assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+///
+/// // The third would end the process. Stop listening instead; SIGUSR1 is now ignored.
+/// drop(listener);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
+///
+/// # Blocking
+///
+/// Dropping the listener joins its thread, so it waits for a running [`on_event`] hook to
+/// return. (A hook that drops the listener itself does not wait for itself.)
+///
+/// [`on_event`]: Builder::on_event
+#[must_use = "dropping the listener stops it at once"]
+pub struct Listener {
+    signals: Vec<i32>,
+    registrations: Registrations,
+    /// Invariant 5: set on drop, after unregistering.
+    closed: Arc<AtomicBool>,
+    /// A non-blocking writer to the thread's wake socket.
+    wake: UnixStream,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    /// A [`Builder`] for SIGTERM and SIGINT: the same as [`Builder::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use winddown_signals::{Listener, SIGINT, SIGQUIT, SIGTERM};
+    /// let builder = Listener::builder().signal(SIGQUIT);
+    /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
+    /// # }
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The signals this listener handles, in the order they were added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use winddown_core::Shutdown;
+    /// use winddown_signals::{Builder, SIGUSR2};
+    ///
+    /// let listener = Builder::empty().signal(SIGUSR2).listen(&Shutdown::new())?;
+    /// assert_eq!(listener.signals(), [SIGUSR2]);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    pub fn signals(&self) -> &[i32] {
+        &self.signals
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Invariant 5: no delivery reaches our sockets after this...
+        self.registrations.unregister_all();
+        // ...then the thread finishes what was delivered and stops.
+        self.closed.store(true, Ordering::SeqCst);
+        // A full socket (WouldBlock) already wakes the thread; nothing else can fail here.
+        let _ = (&self.wake).write(&[0]);
+        if let Some(thread) = self.thread.take() {
+            // A hook that drops the listener must not join its own thread.
+            if thread.thread().id() != thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("signals", &self.signals)
+            .finish_non_exhaustive()
+    }
+}
+
+// ===== Event =====
+
+/// One signal the listener received, and what it did: given to the [`Builder::on_event`] hook.
+///
+/// Its `Display` is a log line without a trailing period:
+/// `SIGTERM (signal #1): shutdown triggered`.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)]
+/// # fn main() -> std::io::Result<()> {
+/// use std::sync::mpsc;
+/// use winddown_core::Shutdown;
+/// use winddown_signals::{Action, Builder, SIGUSR2};
+///
+/// let (tx, rx) = mpsc::channel();
+/// let shutdown = Shutdown::new();
+/// let _listener = Builder::empty()
+///     .signal(SIGUSR2)
+///     .on_event(move |event| tx.send(*event).unwrap())
+///     .listen(&shutdown)?;
+///
+/// signal_hook::low_level::raise(SIGUSR2)?;
+/// let event = rx.recv().unwrap();
+/// assert_eq!(event.signal(), SIGUSR2);
+/// assert_eq!(event.signal_name(), Some("SIGUSR2"));
+/// assert_eq!(event.count(), 1);
+/// assert_eq!(event.action(), Action::Trigger);
+/// assert!(event.started_shutdown());
+/// assert_eq!(event.to_string(), "SIGUSR2 (signal #1): shutdown triggered");
+/// # Ok(())
+/// # }
+/// # #[cfg(not(unix))]
+/// # fn main() {}
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Event {
+    signal: i32,
+    count: u32,
+    action: Action,
+    started_shutdown: bool,
+}
+
+impl Event {
+    /// The signal number (15 for SIGTERM).
+    ///
+    /// # Examples
+    ///
+    /// See [`Event`].
+    pub fn signal(&self) -> i32 {
+        self.signal
+    }
+
+    /// The signal's name, like `"SIGTERM"`, if signal-hook knows it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Event`].
+    pub fn signal_name(&self) -> Option<&'static str> {
+        low_level::signal_name(self.signal)
+    }
+
+    /// Which signal this was for the listener, counting from 1 over all signals of its set.
+    ///
+    /// # Examples
+    ///
+    /// See [`Event`].
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// What the signal did.
+    ///
+    /// # Examples
+    ///
+    /// See [`Event`].
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// Whether this signal started the shutdown: `true` for a [`Action::Trigger`] on a shutdown
+    /// that was still running. `false` when something else had triggered it already (then the
+    /// listener left it alone, see the [crate docs](crate#escalation)), and for every other
+    /// action.
+    ///
+    /// # Examples
+    ///
+    /// See [`Event`] and [`Builder::on_event`].
+    pub fn started_shutdown(&self) -> bool {
+        self.started_shutdown
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.signal_name() {
+            Some(name) => f.write_str(name)?,
+            None => write!(f, "signal {}", self.signal)?,
+        }
+        write!(f, " (signal #{}): ", self.count)?;
+        match self.action {
+            Action::Trigger if !self.started_shutdown => {
+                f.write_str("shutdown already triggered; another signal forces it")
+            }
+            Action::Exit { status } => write!(f, "ending the process at once (status {status})"),
+            action => fmt::Display::fmt(&action, f),
+        }
+    }
+}
+
+// ===== the listener thread =====
+
+/// How the third signal ends the process.
+enum Exit {
+    /// For real: in the handler once armed, else from the thread.
+    Process,
+    /// Tests only: call the hook with the signal and the status, and register no in-handler
+    /// exit.
+    #[cfg(test)]
+    Hook(Box<dyn FnMut(i32, i32) + Send + 'static>),
+}
+
+impl Exit {
+    /// Whether the signal handler ends the process itself once armed (invariant 2, a).
+    fn in_handler(&self) -> bool {
+        match self {
+            Exit::Process => true,
+            #[cfg(test)]
+            Exit::Hook(_) => false,
+        }
+    }
+}
+
+/// One signal's count socket: one byte per delivery (invariant 2, b).
+struct Counter {
+    signal: i32,
+    socket: UnixStream,
+}
+
+/// The state the listener thread owns.
+struct Worker {
+    shutdown: Shutdown,
+    wake: UnixStream,
+    counters: Vec<Counter>,
+    escalation: Escalation,
+    armed: Arc<AtomicBool>,
+    closed: Arc<AtomicBool>,
+    on_event: Option<Hook>,
+    exit: Exit,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut buf = [0_u8; 64];
+        loop {
+            // Invariant 3: first the wake socket (blocking)...
+            let open = match self.wake.read(&mut buf) {
+                Ok(n) => n > 0,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                // Cannot happen on a connected socket we own; stop rather than spin.
+                Err(_) => false,
+            };
+            // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
+            // delivered, so the counts below are the last; a drop that comes later writes
+            // another wake-up, and the next round sees `closed`.
+            let last = !open || self.closed.load(Ordering::SeqCst);
+            // ...then the counts, then the actions.
+            for i in 0..self.counters.len() {
+                let signal = self.counters[i].signal;
+                for _ in 0..drain(&mut self.counters[i].socket, &mut buf) {
+                    self.deliver(signal);
+                }
+            }
+            if last {
+                return;
+            }
+        }
+    }
+
+    /// Counts one delivery of `signal` and carries out its action.
+    fn deliver(&mut self, signal: i32) {
+        let (count, action) = self.escalation.next(signal);
+        let mut started_shutdown = false;
+        match action {
+            Action::Trigger => {
+                // The escalation counts only this listener's signals. If something else
+                // triggered first, a second `trigger` would be counted by the core as an
+                // escalation and force the sequence; this signal only asks for what is already
+                // happening. (A trigger from elsewhere between this check and `trigger` is
+                // such a race; it is harmless: the sequence is forced one signal early.)
+                if !self.shutdown.is_triggered() {
+                    started_shutdown = self.shutdown.trigger(Reason::Signal(signal)).is_first();
+                }
+            }
+            Action::Force => {
+                // Invariant 4: arm the in-handler exit first, so a third signal ends the process
+                // even if `force` or the hook is slow.
+                self.armed.store(true, Ordering::SeqCst);
+                self.shutdown.force(Reason::Signal(signal));
+            }
+            Action::Exit { status } => {
+                self.report(&Event {
+                    signal,
+                    count,
+                    action,
+                    started_shutdown,
+                });
+                self.exit(signal, status);
+                return;
+            }
+        }
+        self.report(&Event {
+            signal,
+            count,
+            action,
+            started_shutdown,
+        });
+    }
+
+    fn report(&mut self, event: &Event) {
+        if let Some(hook) = self.on_event.as_mut() {
+            // A panicking hook must not stop the listener. The panic hook has printed it.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(event)));
+        }
+    }
+
+    fn exit(&mut self, signal: i32, status: i32) {
+        match &mut self.exit {
+            Exit::Process => exit_process(signal, status),
+            #[cfg(test)]
+            Exit::Hook(hook) => hook(signal, status),
+        }
+    }
+}
+
+/// Reads every byte available on a non-blocking socket and returns how many there were.
+fn drain(socket: &mut UnixStream, buf: &mut [u8]) -> usize {
+    let mut total = 0;
+    loop {
+        match socket.read(buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            // WouldBlock: drained. Anything else cannot happen on a connected socket we own.
+            Err(_) => return total,
+        }
+    }
+}
+
+/// Ends the process as the signal's default action would, as a shell sees it: status 128 + n.
+fn exit_process(signal: i32, status: i32) -> ! {
+    if terminates_by_default(signal) {
+        // Restores the default disposition, unblocks the signal in this thread and raises it:
+        // the kernel ends the process, killed by `signal`. signal-hook aborts if that fails.
+        let _ = low_level::emulate_default_handler(signal);
+    }
+    // The default action does not terminate, or signal-hook does not know the signal.
+    low_level::exit(status)
+}
+
+/// Whether the signal's default action ends the process (with or without a core dump), and
+/// signal-hook's `emulate_default_handler` knows it. Others exit with `_exit(128 + n)`.
+fn terminates_by_default(signal: i32) -> bool {
+    [
+        SIGABRT, SIGALRM, SIGBUS, SIGHUP, SIGINT, SIGPIPE, SIGPROF, SIGQUIT, SIGSYS, SIGTERM,
+        SIGTRAP, SIGUSR1, SIGUSR2, SIGVTALRM, SIGXCPU, SIGXFSZ,
+    ]
+    .contains(&signal)
+}
+
+// ===== Registrations =====
+
+/// The listener's signal-hook actions; dropping it unregisters them.
+struct Registrations(Vec<SigId>);
+
+impl Registrations {
+    fn push(&mut self, id: SigId) {
+        self.0.push(id);
+    }
+
+    fn unregister_all(&mut self) {
+        for id in self.0.drain(..) {
+            low_level::unregister(id);
+        }
+    }
+}
+
+impl Drop for Registrations {
+    fn drop(&mut self) {
+        self.unregister_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! In-process tests with real signals: SIGUSR1 and SIGUSR2 only, and with the exit replaced
+    //! by a hook, so no test can kill the harness. Serialized: signals are process-wide.
+
+    use std::sync::mpsc::{self, Receiver};
+    use std::sync::{Mutex, MutexGuard};
+    use std::time::Duration;
+
+    use signal_hook::low_level::raise;
+    use winddown_core::Phase;
+
+    use super::*;
+
+    static SIGNALS: Mutex<()> = Mutex::new(());
+
+    fn serial() -> MutexGuard<'static, ()> {
+        SIGNALS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A SIGUSR1 listener whose events and exits go to channels.
+    fn listener(shutdown: &Shutdown) -> (Listener, Receiver<Event>, Receiver<(i32, i32)>) {
+        let (events, event_rx) = mpsc::channel();
+        let (exits, exit_rx) = mpsc::channel();
+        let listener = Builder::empty()
+            .signal(SIGUSR1)
+            .on_event(move |event| events.send(*event).unwrap())
+            .on_exit(move |signal, status| exits.send((signal, status)).unwrap())
+            .listen(shutdown)
+            .unwrap();
+        (listener, event_rx, exit_rx)
+    }
+
+    #[test]
+    fn three_quick_signals_are_three_events() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let (_listener, events, exits) = listener(&shutdown);
+
+        // All three are delivered (synchronously, by `raise`) before the thread can look.
+        for _ in 0..3 {
+            raise(SIGUSR1).unwrap();
+        }
+        let actions: Vec<_> = (0..3)
+            .map(|_| events.recv_timeout(TIMEOUT).unwrap())
+            .map(|event| (event.count(), event.action()))
+            .collect();
+        let status = shell_status(SIGUSR1);
+        assert_eq!(
+            actions,
+            [
+                (1, Action::Trigger),
+                (2, Action::Force),
+                (3, Action::Exit { status })
+            ]
+        );
+        assert_eq!(exits.recv_timeout(TIMEOUT).unwrap(), (SIGUSR1, status));
+        assert_eq!(shutdown.phase(), Phase::Forced);
+        assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    }
+
+    #[test]
+    fn every_signal_after_the_third_exits() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let (_listener, events, exits) = listener(&shutdown);
+        for _ in 0..5 {
+            raise(SIGUSR1).unwrap();
+        }
+        let status = shell_status(SIGUSR1);
+        for _ in 0..3 {
+            assert_eq!(exits.recv_timeout(TIMEOUT).unwrap(), (SIGUSR1, status));
+        }
+        let last = events.iter().nth(4).unwrap();
+        assert_eq!((last.count(), last.action()), (5, Action::Exit { status }));
+    }
+
+    #[test]
+    fn drop_acts_on_signals_delivered_before_it() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let (listener, _events, _exits) = listener(&shutdown);
+        raise(SIGUSR1).unwrap();
+        // The drop joins the thread after it acted on the byte already in its socket.
+        drop(listener);
+        assert_eq!(shutdown.phase(), Phase::Initiated);
+        assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    }
+
+    #[test]
+    fn drop_acts_on_signals_delivered_while_the_thread_is_busy() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let (open_gate, gate) = mpsc::channel::<()>();
+        let (events, event_rx) = mpsc::channel();
+        let listener = Builder::empty()
+            .signal(SIGUSR1)
+            .on_event(move |event| {
+                events.send(event.count()).unwrap();
+                if event.count() == 1 {
+                    // Hold the thread in the middle of a round.
+                    gate.recv().unwrap();
+                }
+            })
+            .on_exit(|_, _| {})
+            .listen(&shutdown)
+            .unwrap();
+        raise(SIGUSR1).unwrap();
+        assert_eq!(event_rx.recv_timeout(TIMEOUT).unwrap(), 1);
+        raise(SIGUSR1).unwrap(); // counted after the thread's drain of this round
+        open_gate.send(()).unwrap();
+        drop(listener);
+        assert_eq!(shutdown.phase(), Phase::Forced);
+        assert_eq!(event_rx.try_iter().collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn drop_stops_the_thread() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let (listener, events, _exits) = listener(&shutdown);
+        drop(listener);
+        // The hook (and its sender) went with the thread.
+        assert!(events.recv_timeout(TIMEOUT).is_err());
+        // SIGUSR1 is now ignored: signal-hook's handler stays, with no action of ours.
+        raise(SIGUSR1).unwrap();
+        assert!(!shutdown.is_triggered());
+    }
+
+    #[test]
+    fn dropping_the_listener_from_its_hook_does_not_deadlock() {
+        let _serial = serial();
+        let shutdown = Shutdown::new();
+        let slot: Arc<Mutex<Option<Listener>>> = Arc::default();
+        let (done, done_rx) = mpsc::channel();
+        let listener = Builder::empty()
+            .signal(SIGUSR1)
+            .on_event({
+                let slot = Arc::clone(&slot);
+                move |_| {
+                    drop(slot.lock().unwrap().take());
+                    done.send(()).unwrap();
+                }
+            })
+            .on_exit(|_, _| {})
+            .listen(&shutdown)
+            .unwrap();
+        *slot.lock().unwrap() = Some(listener);
+        raise(SIGUSR1).unwrap();
+        done_rx.recv_timeout(TIMEOUT).unwrap();
+        assert!(slot.lock().unwrap().is_none());
+    }
+}

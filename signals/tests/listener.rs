@@ -1,0 +1,248 @@
+//! In-process tests with real signals, through the public API.
+//!
+//! Only SIGUSR1 and SIGUSR2, and never more than two signals per listener: the third would end
+//! the test process (that case runs in a child process, in `tests/process.rs`). Serialized
+//! behind one lock: signals are process-wide.
+
+#![cfg(unix)]
+
+use std::io::ErrorKind;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use signal_hook::low_level::raise;
+use winddown_core::{Phase, Reason, Shutdown};
+use winddown_signals::{Action, Builder, Event, Listener, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+
+static SIGNALS: Mutex<()> = Mutex::new(());
+
+/// Holds the process's signals for one test. Take it first, so it is dropped last.
+fn serial() -> MutexGuard<'static, ()> {
+    SIGNALS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener for SIGUSR1 and SIGUSR2 whose events go to a channel.
+fn listen(shutdown: &Shutdown) -> (Listener, Receiver<Event>) {
+    let (tx, rx) = mpsc::channel();
+    let listener = Builder::empty()
+        .signal(SIGUSR1)
+        .signal(SIGUSR2)
+        .on_event(move |event| tx.send(*event).unwrap())
+        .listen(shutdown)
+        .unwrap();
+    (listener, rx)
+}
+
+fn next(events: &Receiver<Event>) -> Event {
+    events.recv_timeout(TIMEOUT).expect("no event in time")
+}
+
+#[test]
+fn first_signal_triggers_with_its_reason() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+
+    raise(SIGUSR1).unwrap();
+    let event = next(&events);
+    assert_eq!(event.signal(), SIGUSR1);
+    assert_eq!(event.count(), 1);
+    assert_eq!(event.action(), Action::Trigger);
+    assert!(event.started_shutdown());
+    assert_eq!(shutdown.phase(), Phase::Initiated);
+    assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    assert_eq!(shutdown.trigger_count(), 1);
+}
+
+#[test]
+fn second_signal_forces() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+
+    raise(SIGUSR1).unwrap();
+    raise(SIGUSR1).unwrap();
+    assert_eq!(next(&events).action(), Action::Trigger);
+    let event = next(&events);
+    assert_eq!((event.count(), event.action()), (2, Action::Force));
+    assert!(!event.started_shutdown());
+    assert_eq!(shutdown.phase(), Phase::Forced);
+    // The first reason is kept.
+    assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+}
+
+#[test]
+fn signals_of_the_set_count_together() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+
+    raise(SIGUSR1).unwrap();
+    assert_eq!(next(&events).action(), Action::Trigger);
+    raise(SIGUSR2).unwrap();
+    let event = next(&events);
+    assert_eq!(
+        (event.signal(), event.count(), event.action()),
+        (SIGUSR2, 2, Action::Force)
+    );
+    assert_eq!(shutdown.phase(), Phase::Forced);
+    assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+}
+
+#[test]
+fn signal_before_anyone_waits_is_not_lost() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    // No hook, no thread synchronization: the signal arrives as soon as `listen` returns,
+    // possibly before the listener thread has run at all.
+    let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown).unwrap();
+    raise(SIGUSR1).unwrap();
+
+    assert!(shutdown.wait_triggered_timeout(TIMEOUT));
+    assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+}
+
+#[test]
+fn first_signal_after_another_trigger_does_not_force() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+    shutdown.trigger(Reason::requested_because("preStop hook"));
+
+    raise(SIGUSR1).unwrap();
+    let event = next(&events);
+    assert_eq!(event.action(), Action::Trigger);
+    assert!(!event.started_shutdown());
+    assert_eq!(
+        event.to_string(),
+        "SIGUSR1 (signal #1): shutdown already triggered; another signal forces it"
+    );
+    assert_eq!(shutdown.phase(), Phase::Initiated);
+    // The listener left the shutdown alone: no second trigger for the core to escalate on.
+    assert_eq!(shutdown.trigger_count(), 1);
+    assert_eq!(
+        shutdown.reason(),
+        Some(&Reason::requested_because("preStop hook"))
+    );
+}
+
+#[test]
+fn second_signal_after_another_trigger_forces() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+    shutdown.trigger(Reason::requested());
+
+    raise(SIGUSR2).unwrap();
+    raise(SIGUSR2).unwrap();
+    next(&events);
+    assert_eq!(next(&events).action(), Action::Force);
+    assert_eq!(shutdown.phase(), Phase::Forced);
+}
+
+#[test]
+fn hook_runs_after_the_action() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (tx, phases) = mpsc::channel();
+    let _listener = Builder::empty()
+        .signal(SIGUSR1)
+        .on_event({
+            let shutdown = shutdown.clone();
+            move |_| tx.send(shutdown.phase()).unwrap()
+        })
+        .listen(&shutdown)
+        .unwrap();
+
+    raise(SIGUSR1).unwrap();
+    assert_eq!(phases.recv_timeout(TIMEOUT).unwrap(), Phase::Initiated);
+    raise(SIGUSR1).unwrap();
+    assert_eq!(phases.recv_timeout(TIMEOUT).unwrap(), Phase::Forced);
+}
+
+#[test]
+fn a_panicking_hook_does_not_stop_the_listener() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (tx, events) = mpsc::channel();
+    let _listener = Builder::empty()
+        .signal(SIGUSR1)
+        .on_event(move |event| {
+            tx.send(*event).unwrap();
+            assert!(event.count() > 1, "a hook that panics on the first signal");
+        })
+        .listen(&shutdown)
+        .unwrap();
+
+    raise(SIGUSR1).unwrap();
+    assert_eq!(next(&events).count(), 1);
+    raise(SIGUSR1).unwrap();
+    assert_eq!(next(&events).action(), Action::Force);
+    assert_eq!(shutdown.phase(), Phase::Forced);
+}
+
+#[test]
+fn event_display_is_a_log_line() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (_listener, events) = listen(&shutdown);
+
+    raise(SIGUSR2).unwrap();
+    assert_eq!(
+        next(&events).to_string(),
+        "SIGUSR2 (signal #1): shutdown triggered"
+    );
+    raise(SIGUSR1).unwrap();
+    assert_eq!(
+        next(&events).to_string(),
+        "SIGUSR1 (signal #2): shutdown forced; another signal ends the process at once"
+    );
+}
+
+#[test]
+fn the_default_set_is_sigterm_and_sigint() {
+    assert_eq!(Builder::new().signals(), [SIGTERM, SIGINT]);
+    assert_eq!(Builder::default().signals(), [SIGTERM, SIGINT]);
+    assert_eq!(Listener::builder().signals(), [SIGTERM, SIGINT]);
+}
+
+#[test]
+fn an_empty_set_is_refused() {
+    let error = Builder::empty().listen(&Shutdown::new()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert_eq!(error.to_string(), "no signals to listen for");
+}
+
+#[test]
+fn signals_that_cannot_be_handled_are_refused_without_panicking() {
+    for signal in signal_hook::consts::FORBIDDEN {
+        let error = Builder::empty()
+            .signal(SIGUSR1)
+            .signal(*signal)
+            .listen(&Shutdown::new())
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "signal {signal}");
+    }
+}
+
+#[test]
+fn an_invalid_signal_number_is_an_error_and_leaves_nothing_registered() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    // SIGUSR1 is registered first, then 100_000 fails: SIGUSR1's actions must be gone again.
+    let error = Builder::empty()
+        .signal(SIGUSR1)
+        .signal(100_000)
+        .listen(&shutdown)
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+
+    // SIGUSR1 stays caught by signal-hook's handler (ignored), so this is safe to send.
+    raise(SIGUSR1).unwrap();
+    assert!(!shutdown.wait_triggered_timeout(Duration::from_millis(100)));
+}
