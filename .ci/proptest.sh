@@ -4,4 +4,4 @@
 set -euxo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PROPTEST_CASES=10000 cargo test -p winddown-core --release --test phase_props
+PROPTEST_CASES=10000 cargo test -p winddown-core --release --test phase_props --test sequence_props

@@ -30,6 +30,9 @@
 //!
 //! # Caveats
 //!
+//! A detached task that never finishes stays in the runtime; if it holds a clone of the
+//! runtime, the two keep each other alive (a leak, reported by Miri) until the process ends.
+//!
 //! This module is test tooling, not part of the admission protocol: it takes its atomics and
 //! locks from `std` directly rather than through the crate's `sync` module, and it is compiled
 //! out under loom.
@@ -135,6 +138,8 @@ impl VirtualRuntime {
                 if let Poll::Ready(output) =
                     future.as_mut().poll(&mut Context::from_waker(&main_waker))
                 {
+                    // Let cancelled tasks go now rather than at the next `block_on`.
+                    self.poll_tasks();
                     return output;
                 }
             }
@@ -164,7 +169,8 @@ impl VirtualRuntime {
             let outcome = {
                 let mut slot = lock(&task.future);
                 match (cancelled, slot.as_mut()) {
-                    (_, None) => continue,
+                    (true, None) => Some(TaskOutcome::Cancelled),
+                    (false, None) => continue,
                     (true, Some(_)) => Some(TaskOutcome::Cancelled),
                     (false, Some(future)) => {
                         let waker = Waker::from(task.clone());
@@ -186,7 +192,7 @@ impl VirtualRuntime {
                     .retain(|t| !Arc::ptr_eq(t, &task));
                 let waker = {
                     let mut end = lock(&task.end);
-                    end.outcome = Some(outcome);
+                    end.outcome.get_or_insert(outcome);
                     end.join_waker.take()
                 };
                 if let Some(waker) = waker {
@@ -343,11 +349,24 @@ impl Future for Join {
 
 impl Drop for Join {
     fn drop(&mut self) {
-        let mut end = lock(&self.task.end);
-        if end.outcome.is_none() {
+        {
+            let mut end = lock(&self.task.end);
+            if end.outcome.is_some() {
+                return;
+            }
             end.cancelled = true;
-            self.task.woken.store(true, Ordering::SeqCst);
+            end.outcome = Some(TaskOutcome::Cancelled);
         }
+        // Cancel now: drop the task's future (outside its lock: its destructor may wake other
+        // tasks), so nothing it holds outlives the cancellation, not even until the next poll.
+        // If the task is being polled right now (it dropped its own join), the executor drops
+        // it after that poll instead.
+        let future = match self.task.future.try_lock() {
+            Ok(mut slot) => slot.take(),
+            Err(_) => None,
+        };
+        drop(future);
+        self.task.woken.store(true, Ordering::SeqCst);
     }
 }
 
