@@ -28,7 +28,9 @@ use core::ptr::{self, NonNull};
 use event_listener::Event;
 
 use crate::state::{self, CLOSED, ONE, RELEASED};
-use crate::sync::{abort, fence, AtomicBool, AtomicPtr, AtomicUsize, Lock, Ordering, UnsafeCell};
+use crate::sync::{
+    abort, fence, spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Lock, Ordering, UnsafeCell,
+};
 use crate::{Closed, Phase, Reason};
 
 /// One cache-padded admission word, and the way back to its header.
@@ -378,19 +380,37 @@ unsafe fn enter_cold(stripe: NonNull<Stripe>, previous: usize, count_refusal: bo
         shared.refused.fetch_add(1, Ordering::Relaxed);
     }
     let phase = shared.phase();
-    // Undo through the same path as a guard's drop: if our transient increment was the last
-    // thing standing between a closed stripe and zero, we must do the drain check (invariant 4).
-    // SAFETY: we own the unit we added above.
-    unsafe { release(stripe) };
+    // Undo. If our transient increment was the last thing standing between a closed stripe and
+    // zero, we must do the drain check (invariant 4). We own no paid unit (invariant 9): the
+    // caller's handle pins the allocation for the whole call.
+    // memory ordering: Release, like a guard's leave, so the drain check of whoever sees zero
+    // after us is ordered after our increment and decrement.
+    // SAFETY: the caller's handle pins the stripe.
+    let previous = unsafe { word_of(stripe) }.fetch_sub(ONE, Ordering::Release);
+    if state::count(previous) == 1 {
+        shared.check_drained();
+    }
     Closed::new(phase)
+}
+
+/// The admission word of `stripe`.
+///
+/// # Safety
+///
+/// The caller keeps the stripe alive while it uses the result: a handle, a unit of the count,
+/// or a paid weak unit.
+#[inline]
+unsafe fn word_of<'a>(stripe: NonNull<Stripe>) -> &'a AtomicUsize {
+    // SAFETY: the caller keeps the stripe alive.
+    unsafe { &stripe.as_ref().word }
 }
 
 /// Gives back one guard's unit on `stripe`.
 ///
 /// # Safety
 ///
-/// The caller owns one unit of `stripe`'s count (a guard, or an admission being undone), gives it
-/// up with this call, and touches the stripe no more afterwards.
+/// The caller owns one guard's unit of `stripe`'s count, gives it up with this call, and touches
+/// the stripe no more afterwards.
 #[inline]
 pub(crate) unsafe fn release(stripe: NonNull<Stripe>) {
     // SAFETY: our unit pins the stripe until this decrement (invariant 2).
@@ -399,32 +419,43 @@ pub(crate) unsafe fn release(stripe: NonNull<Stripe>) {
     // party that completes the drain (or frees the memory) does; that party acquires it.
     let previous = word.fetch_sub(ONE, Ordering::Release);
     let new = previous.wrapping_sub(ONE);
-    if state::release_is_slow(new) {
-        // SAFETY: the word is now "count zero with a flag set"; see `release_slow`.
-        unsafe { release_slow(stripe, new) };
+    if state::release_is_slow(previous, new) {
+        // SAFETY: see `release_slow`.
+        unsafe { release_slow(stripe, previous, new) };
     }
 }
 
-/// A release that took a flagged stripe's count to zero.
+/// A guard's release on a closed stripe, or one that left a released stripe empty.
 #[cold]
 #[inline(never)]
-unsafe fn release_slow(stripe: NonNull<Stripe>, new: usize) {
-    // memory ordering: Acquire, pairing with the Release decrements of the other guards of this
-    // stripe (they form one release sequence), so their work happens before the drain
-    // notification or the free below.
+unsafe fn release_slow(stripe: NonNull<Stripe>, previous: usize, new: usize) {
+    // memory ordering: Acquire, pairing with the Release RMWs of this stripe that came before
+    // ours (the other guards' decrements and the closer's swap form one release sequence): their
+    // work happens before the drain notification or the free below, and the closer's payment of
+    // our weak unit (invariant 9) happens before we give it back.
     fence(Ordering::Acquire);
-    // SAFETY: with the count at zero the stripe is pinned only by what the flags say: if it is
-    // not RELEASED, a handle pins it; if it is, nobody but us can retire it (invariant 5), and we
-    // have not yet. Either way the allocation is alive until `retire` below.
+    if !state::is_closed(previous) {
+        // `new` is exactly RELEASED: nothing else pins the stripe, and by invariant 5 we are the
+        // one party that retires it.
+        // SAFETY: the stripe is not retired until we retire it, so `shared` is readable.
+        let shared = unsafe { stripe.as_ref().shared };
+        // SAFETY: invariant 5, as above; we touch nothing afterwards.
+        unsafe { Shared::retire(shared) };
+        return;
+    }
+    // Invariant 9: we own one weak unit, paid by our stripe's closer before it set `CLOSED`.
+    // SAFETY: our paid unit keeps the allocation alive until `release_weak` below.
     let shared = unsafe { stripe.as_ref().shared };
-    if state::is_closed(new) {
+    if state::count(new) == 0 {
         // SAFETY: as above.
         unsafe { shared.as_ref() }.check_drained();
+        if state::is_released(new) {
+            // SAFETY: invariant 5: our decrement made the word "released, count zero".
+            unsafe { Shared::retire(shared) };
+        }
     }
-    if state::is_released(new) {
-        // SAFETY: invariant 5: our decrement made the word "released, count zero".
-        unsafe { Shared::retire(shared) };
-    }
+    // SAFETY: the unit is ours (invariant 9); we touch nothing afterwards.
+    unsafe { Shared::release_weak(shared) };
 }
 
 // ===== phases, trigger, drain =====
@@ -523,7 +554,7 @@ impl Shared {
     fn advance_triggered(&self, to: Phase) {
         loop {
             match self.advance(to) {
-                Err(err) if err.from() == Phase::Running => core::hint::spin_loop(),
+                Err(err) if err.from() == Phase::Running => spin_loop(),
                 // Already there or past it, or moved: either way admissions are as asked.
                 Ok(_) | Err(_) => return,
             }
@@ -567,15 +598,56 @@ impl Shared {
         self.propagate(to);
     }
 
-    /// Sets `CLOSED` on every stripe, then checks the drain (invariant 4).
+    /// Sets `CLOSED` on every stripe, paying the weak units of the guards found there
+    /// (invariant 9), then checks the drain (invariant 4).
+    ///
+    /// The caller pins the allocation for the whole call: a handle, or a propagation's weak
+    /// unit. Idempotent: a stripe already closed is skipped.
     fn close_admissions(&self) {
         for stripe in self.stripes.iter() {
-            // memory ordering: AcqRel. Release: an admission refused by this bit acquires it
-            // (fence in `enter_cold`) and so sees the phase. Acquire: part of the RMW chain of
-            // invariant 4, so the drain check below sees guards released before this point.
-            stripe.word.fetch_or(CLOSED, Ordering::AcqRel);
+            self.close_stripe(stripe);
         }
         self.check_drained();
+    }
+
+    /// Closes one stripe: pay for the guards in the word, then swap in `CLOSED` against that
+    /// same word, or take the payment back and retry (invariant 9).
+    fn close_stripe(&self, stripe: &Stripe) {
+        // memory ordering: Relaxed: only a guess for the compare-and-swap, which checks it.
+        let mut current = stripe.word.load(Ordering::Relaxed);
+        loop {
+            if state::is_closed(current) {
+                return;
+            }
+            let guards = state::count(current);
+            if guards > 0 {
+                // memory ordering: Relaxed, like `Arc::clone`: we pin the allocation, and the
+                // guards that own these units see them through the Release swap below.
+                if self.weak.fetch_add(guards, Ordering::Relaxed) > state::MAX_WORD {
+                    abort();
+                }
+            }
+            // memory ordering: AcqRel on success. Release: a guard whose decrement sees
+            // `CLOSED` (its Acquire fence in `release_slow`) sees the payment above, and an
+            // admission refused by this bit (fence in `enter_cold`) sees the phase. Acquire: part
+            // of the RMW chain of invariant 4, so the drain check sees guards released before.
+            match stripe.word.compare_exchange_weak(
+                current,
+                current | CLOSED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => {
+                    if guards > 0 {
+                        // Nobody could use these units: `CLOSED` was not set by us. We still
+                        // pin the allocation, so this cannot be the last weak unit.
+                        self.weak.fetch_sub(guards, Ordering::Relaxed);
+                    }
+                    current = actual;
+                }
+            }
+        }
     }
 
     /// Completes the drain if every stripe is closed with count zero.
@@ -600,13 +672,17 @@ impl Shared {
         self.complete_drain();
     }
 
-    /// Announces the drain, once.
+    /// Announces the drain. Two parties may both see the drain and both announce it; that is
+    /// harmless (waiters re-check, and the parent's unit is a take-once), and cheaper on the
+    /// last guard's path than a take-once swap here.
     fn complete_drain(&self) {
-        // memory ordering: AcqRel take-once: Release publishes everything acquired by
-        // `check_drained` to waiters that load `drained` with Acquire.
-        if self.drained.swap(true, Ordering::AcqRel) {
+        // memory ordering: Relaxed check: a stale `false` only means announcing twice.
+        if self.drained.load(Ordering::Relaxed) {
             return;
         }
+        // memory ordering: Release publishes everything acquired by `check_drained` (every
+        // guard's work) to waiters that load `drained` with Acquire.
+        self.drained.store(true, Ordering::Release);
         self.drain_event.notify(usize::MAX);
         self.give_back_parent_guard();
     }

@@ -10,8 +10,9 @@
 //! +--------------------------------------------+----------+--------+
 //! ```
 //!
-//! - `CLOSED`: admissions are closed. Set once, by the transition to
-//!   `StoppingNewRequests` or later, with a `fetch_or` on every stripe.
+//! - `CLOSED`: admissions are closed. Set once, when the shutdown reaches
+//!   `StoppingNewRequests` or later, by a compare-and-swap that also pays the weak units of the
+//!   guards it finds (invariant 9).
 //! - `RELEASED`: every handle is gone. Set once on every stripe by the drop of the last
 //!   [`Shutdown`](crate::Shutdown) handle. Until then the handles collectively keep every
 //!   stripe alive, so a guard's pointer stays valid without a reference count of its own.
@@ -19,9 +20,9 @@
 //!   plus, transiently, refused admissions that have not yet been undone.
 //!
 //! Entering is one `fetch_add(ONE)`; if the word it returns has `CLOSED` set, the admission is
-//! undone with the same release path a guard's drop takes and refused. Leaving is one
-//! `fetch_sub(ONE)`; only a leave whose new word is "count zero, some flag set" takes the slow
-//! path, so a service that is not shutting down never does.
+//! undone and refused. Leaving is one `fetch_sub(ONE)`; only a leave whose previous word was
+//! closed, or whose new word is "released, count zero", takes the slow path, so a service that
+//! is not shutting down never does.
 //!
 //! # Invariants
 //!
@@ -50,6 +51,16 @@
 //! 8. **The first trigger's reason is written before the phase leaves `Running`**, by the one
 //!    trigger that took the trigger count from zero, and published by the Release of that phase
 //!    change; it is never written again, so `&Reason` may be handed out afterwards.
+//! 9. **A guard that leaves a closed stripe owns one weak unit, paid by its closer.** After its
+//!    decrement such a guard still works on the header (the drain check, the notification, the
+//!    parent's unit), but nothing pins the allocation for it any more: the last handle may be
+//!    dropped the moment the drain is seen. So the closer adds to the header's `weak` count as
+//!    many units as the guards it is about to close in, then sets `CLOSED` with a
+//!    compare-and-swap against the very word it counted; if the swap fails, it takes the units
+//!    back and tries again. When the swap succeeds, the guards on the stripe are exactly those it
+//!    paid for (refusals only start after `CLOSED`), and every guard whose decrement sees
+//!    `CLOSED` owns one unit, which it gives back when done. Refused admissions being undone
+//!    hold a handle and own no unit.
 
 /// Admissions are closed on this stripe. Invariant 1.
 pub(crate) const CLOSED: usize = 0b01;
@@ -90,12 +101,12 @@ pub(crate) const fn admission_is_cold(previous: usize) -> bool {
     previous & CLOSED != 0 || previous > MAX_WORD
 }
 
-/// Whether a release that left `new` in the word must take the slow path: the count is zero and a
-/// flag is set (closed: maybe drained; released: retire the stripe). One compare: `new` is then in
-/// `1..ONE`.
+/// Whether a guard's release that found `previous` and left `new` must take the slow path: the
+/// stripe is closed (the drain may be done; the guard owns a paid unit, invariant 9), or the
+/// stripe is now released with count zero (retire it, invariant 5).
 #[inline]
-pub(crate) const fn release_is_slow(new: usize) -> bool {
-    new.wrapping_sub(1) < ONE - 1
+pub(crate) const fn release_is_slow(previous: usize, new: usize) -> bool {
+    previous & CLOSED != 0 || new == RELEASED
 }
 
 /// Whether `word` is a closed stripe with nothing in flight.
@@ -111,17 +122,18 @@ mod tests {
     #[test]
     fn fast_release_paths() {
         // Running with guards left, or the last guard leaving while open: fast.
-        assert!(!release_is_slow(0));
-        assert!(!release_is_slow(ONE));
-        assert!(!release_is_slow(3 * ONE + CLOSED));
-        assert!(!release_is_slow(ONE + RELEASED));
+        assert!(!release_is_slow(ONE, 0));
+        assert!(!release_is_slow(2 * ONE, ONE));
+        assert!(!release_is_slow(2 * ONE + RELEASED, ONE + RELEASED));
     }
 
     #[test]
     fn slow_release_paths() {
-        assert!(release_is_slow(CLOSED));
-        assert!(release_is_slow(RELEASED));
-        assert!(release_is_slow(CLOSED | RELEASED));
+        // Closed: every leave owns a paid unit, whatever is left.
+        assert!(release_is_slow(3 * ONE + CLOSED, 2 * ONE + CLOSED));
+        assert!(release_is_slow(ONE + CLOSED, CLOSED));
+        // Released with nothing left: retire.
+        assert!(release_is_slow(ONE + RELEASED, RELEASED));
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, O
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
+#[cfg(not(loom))]
+pub(crate) use core::hint::spin_loop;
+#[cfg(loom)]
+pub(crate) use loom::hint::spin_loop;
+
 pub(crate) use cell::UnsafeCell;
 pub(crate) use lock::Lock;
 

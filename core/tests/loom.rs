@@ -222,3 +222,38 @@ fn drain_publishes_the_work_of_every_guard() {
         }
     });
 }
+
+/// Invariant 9: a guard's release that completes the drain races the last handle, dropped as
+/// soon as the drain is seen. The release still notifies and reads the header after its
+/// decrement, so the memory must outlive it (loom reports the use after free as an access to a
+/// dropped object, and the leak check a missed free).
+#[test]
+fn last_release_racing_the_last_handle_drop() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let guard = shutdown.enter().unwrap();
+        shutdown.close();
+        let releaser = thread::spawn(move || drop(guard));
+        while !shutdown.is_drained() {
+            thread::yield_now();
+        }
+        drop(shutdown);
+        releaser.join().unwrap();
+    });
+}
+
+/// Invariant 9 with a parent scope closing a child that only guards keep alive: the closer holds
+/// no handle of the child, only a weak unit, while the child's last guard leaves.
+#[test]
+fn child_guard_leaving_while_the_parent_closes_it() {
+    loom::model(|| {
+        let parent = Shutdown::with_stripes(1).unwrap();
+        let child = parent.child();
+        let request = child.enter().unwrap();
+        drop(child);
+        let worker = thread::spawn(move || drop(request));
+        parent.close();
+        block_on(parent.drained());
+        worker.join().unwrap();
+    });
+}
