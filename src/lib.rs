@@ -1,2 +1,150 @@
-//! placeholder
-pub use winddown_core::*;
+//! Graceful shutdown for Rust services on any executor: admission, drain, ordered close, and a
+//! report of what happened.
+//!
+//! A service that stops well notices the request to stop (a signal, an API call, a fatal
+//! error), stops admitting new work, lets the work in flight finish within a deadline, closes
+//! its resources in order (the database after the workers that use it), flushes its buffers,
+//! and says how it went. winddown does that in one place: a [`Shutdown`] admits work with
+//! [`enter`](Shutdown::enter) and refuses it once closed, a [`Plan`] holds the deadlines and the
+//! resources, and running the plan on your runtime returns a [`Report`] with an exit code.
+//!
+//! If all you need is to tell a few tasks to stop, a cancellation token or a flag is simpler:
+//! winddown is for the whole stop.
+//!
+//! # Quick start
+//!
+#![cfg_attr(feature = "tokio", doc = "```")]
+#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+//! // Cargo.toml: winddown = { version = "0.1", features = ["tokio"] }
+//! use std::time::Duration;
+//! use winddown::tokio::{run_until_shutdown, TokioRuntime};
+//! use winddown::{Config, Plan, Reason, Resource, Shutdown, ShutdownExt, TaskSet};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let shutdown = Shutdown::new();
+//!     let config = Config::builder().drain(Duration::from_secs(10)).build()?;
+//!     let plan = Plan::new(shutdown.clone(), config);
+//!
+//!     // Resources close after the drain, highest priority first.
+//!     plan.register(Resource::new("db pool", || async { Ok::<(), String>(()) }).priority(10))?;
+//!
+//!     // Background tasks hold a guard each; the drain waits for them.
+//!     let tasks = TaskSet::new(&plan, TokioRuntime::new());
+//!     tasks.spawn("worker", |shutdown| async move {
+//!         let mut tick = tokio::time::interval(Duration::from_millis(10));
+//!         while shutdown.until_shutdown(tick.tick()).await.is_some() {
+//!             // ... one unit of work ...
+//!         }
+//!     })?;
+//!
+//!     // The application. A signal listener (the `signals` crate) would trigger the shutdown;
+//!     // here the application asks for it itself.
+//!     let app = async move {
+//!         tokio::time::sleep(Duration::from_millis(50)).await;
+//!         shutdown.trigger(Reason::requested_because("demo over"));
+//!     };
+//!
+//!     let report = run_until_shutdown(&plan, app).await;
+//!     eprintln!("{report}");
+//!     assert_eq!(report.exit_code(), 0); // std::process::exit(report.exit_code()) in a service
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! Nothing that pulls in a runtime is on by default.
+//!
+//! - `std` (default): blocking waits, the process-wide [`global`] handle, and the runtime-free
+//!   helpers [`ShutdownExt`], [`TaskSet`] and [`run_until_shutdown`]. Without it the crate is
+//!   the `no_std` core.
+//! - `tokio`, `smol`, `async-std`: the runtime modules [`tokio`], [`smol`] and [`async_std`]
+//!   (async-std is discontinued upstream; smol is its successor).
+//! - `signals`: [`signals`], OS signals (SIGTERM, SIGINT) that trigger the shutdown, force it
+//!   on the second, and end the process on the third (Unix).
+//! - `test-util`: the core's virtual-clock runtime, [`testing`].
+//! - `log`, `tracing`: progress events of the sequence through those crates.
+//! - `serde`: `Serialize` for [`Report`].
+//! - `full`: everything the examples use.
+//!
+//! # Limitations
+//!
+//! - Cancelling a task (a closer past its deadline) drops its future at its next await point:
+//!   a closer blocked in synchronous code is abandoned, not stopped.
+//! - A runtime feature needs the Rust version that runtime needs, which may be newer than this
+//!   crate's own minimum.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(
+    no_crate_inject,
+    attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
+))]
+
+#[macro_use]
+mod cfg;
+
+#[doc(inline)]
+pub use winddown_core::{
+    Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete, Outcome,
+    Phase, PhaseRecord, Plan, Reason, RegisterError, Report, Resource, ResourceKind,
+    ResourceRecord, Shutdown, Status, StripeCountError, TransitionError, TriggerCount,
+    MAX_DEADLINE, MAX_STRIPES,
+};
+
+#[doc(inline)]
+pub use winddown_core::runtime;
+
+/// The named futures: the core's waits ([`Shutdown::triggered`], [`Shutdown::drained`], …)
+/// and, with `std`, the adapters' combinators ([`ShutdownExt::guarded`],
+/// [`ShutdownExt::until_shutdown`]).
+pub mod futures {
+    #[doc(inline)]
+    pub use winddown_core::futures::*;
+
+    cfg_feature! {
+        "std",
+        #[doc(inline)]
+        pub use winddown_adapters::futures::*;
+    }
+}
+
+cfg_feature! {
+    "std",
+    #[doc(inline)]
+    pub use winddown_core::global;
+    #[doc(inline)]
+    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+}
+
+cfg_feature! {
+    "test-util",
+    #[doc(inline)]
+    pub use winddown_core::testing;
+}
+
+cfg_feature! {
+    "tokio",
+    #[doc(inline)]
+    pub use winddown_adapters::tokio;
+}
+
+cfg_feature! {
+    "smol",
+    #[doc(inline)]
+    pub use winddown_adapters::smol;
+}
+
+cfg_feature! {
+    "async-std",
+    #[doc(inline)]
+    pub use winddown_adapters::async_std;
+}
+
+cfg_feature! {
+    "signals",
+    #[doc(inline)]
+    pub use winddown_signals as signals;
+}

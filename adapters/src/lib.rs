@@ -1,13 +1,87 @@
-//! Runtime adapters and integrations for [winddown](https://docs.rs/winddown).
+//! Runtime adapters for [winddown]: the core's shutdown sequence on tokio, smol or async-std,
+//! background tasks that take part in the drain, and helpers to run a service until it stops.
 //!
-//! This crate will hold the `tokio`, `smol` and `async-std` implementations of the core's runtime
-//! trait, background-task helpers, and the `tower` and `systemd` integrations, each behind the
-//! feature of that name. Nothing is enabled by default, so depending on it pulls in no runtime.
+//! The core ([`winddown_core`]) is executor-free: its [`Plan`](winddown_core::Plan) runs over a
+//! small [`Runtime`](winddown_core::runtime::Runtime) trait. This crate implements that trait
+//! for each runtime, behind the feature of that name, and adds what every runtime shares:
 //!
-//! Until those land, it only re-exports the core so that the facade's layout is stable.
+//! - [`ShutdownExt`]: [`guarded`](ShutdownExt::guarded) runs a future as admitted work (and
+//!   refuses it once admissions close); [`until_shutdown`](ShutdownExt::until_shutdown) runs a
+//!   future until the trigger. Both work on any executor.
+//! - [`TaskSet`]: background tasks that each hold a guard, see the trigger, and are named in
+//!   the report when they outlast the drain deadline.
+//! - [`run_until_shutdown`]: the application future and the shutdown sequence together,
+//!   returning the [`Report`](winddown_core::Report).
+//!
+//! Applications usually depend on the facade, [winddown], which re-exports this crate's
+//! modules as `winddown::tokio`, `winddown::smol` and `winddown::async_std`.
+//!
+//! # Examples
+//!
+//! ```
+//! use winddown_adapters::ShutdownExt;
+//! use winddown_core::{Reason, Shutdown};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let shutdown = Shutdown::new();
+//! let request = shutdown.guarded(async { "response" });
+//! shutdown.trigger(Reason::Signal(15));
+//! shutdown.close();
+//! // Admitted before the close: it still runs, and the drain waits for it.
+//! assert!(!shutdown.is_drained());
+//! assert_eq!(request.await, Ok("response"));
+//! assert!(shutdown.is_drained());
+//! // Refused after it.
+//! assert!(shutdown.guarded(async { "response" }).await.is_err());
+//! # });
+//! ```
+//!
+//! # Features
+//!
+//! Nothing is on by default, so depending on this crate pulls in no runtime.
+//!
+//! - `tokio`: [`tokio::TokioRuntime`], the tokio run helpers, and `CancellationToken` interop
+//!   (tokio's `rt` and `time` features, and tokio-util).
+//! - `smol`: [`smol::SmolRuntime`] on smol's global executor or yours, and the run helpers.
+//! - `async-std`: [`async_std::AsyncStdRuntime`] and the run helpers. async-std is discontinued
+//!   upstream; smol is its successor.
+//!
+//! # Limitations
+//!
+//! - Cancelling a task (a closer past its deadline, a task left in a dropped [`TaskSet`]) drops
+//!   its future at its next await point: a task blocked in synchronous code is not stopped.
+//! - The tokio feature needs the Rust version tokio needs, which may be newer than this
+//!   crate's own minimum.
+//!
+//! [winddown]: https://docs.rs/winddown
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(
+    no_crate_inject,
+    attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
+))]
 
-#[doc(no_inline)]
-pub use winddown_core::{Guard, Phase, Shutdown};
+mod ext;
+pub mod futures;
+mod panic;
+mod run;
+mod task_set;
+
+// The runtime modules are declared with plain attributes, not a `cfg_*!` macro: rustfmt does
+// not format modules declared inside a macro.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
+
+#[cfg(feature = "smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+pub mod smol;
+
+#[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+pub mod async_std;
+
+pub use ext::ShutdownExt;
+pub use run::{run_until_shutdown, AppExit};
+pub use task_set::TaskSet;

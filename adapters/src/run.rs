@@ -1,0 +1,126 @@
+//! Running an application future alongside the shutdown sequence.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
+use winddown_core::runtime::Runtime;
+use winddown_core::{Plan, Reason, Report};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl<T, E: core::fmt::Display> Sealed for Result<T, E> {}
+}
+
+/// What the application future given to [`run_until_shutdown`] may return: `()`, or a
+/// `Result` whose error is `Display`.
+///
+/// When the application future ends before the shutdown was triggered, its output becomes the
+/// trigger's [`Reason`]: an `Err(e)` is [`Reason::error`]`(e)`, and `()` or `Ok(_)` is a
+/// request ([`Reason::Requested`]) saying the application returned.
+///
+/// The trait is sealed.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::AppExit;
+/// use winddown_core::Reason;
+///
+/// let failed: Result<(), std::fmt::Error> = Err(std::fmt::Error);
+/// assert_eq!(failed.into_reason(), Reason::error(std::fmt::Error));
+/// assert_eq!(().into_reason(), Reason::requested_because("the application returned"));
+/// ```
+pub trait AppExit: sealed::Sealed {
+    /// The reason to trigger the shutdown with.
+    fn into_reason(self) -> Reason;
+}
+
+impl AppExit for () {
+    fn into_reason(self) -> Reason {
+        Reason::requested_because("the application returned")
+    }
+}
+
+impl<T, E: fmt::Display> AppExit for Result<T, E> {
+    fn into_reason(self) -> Reason {
+        match self {
+            Ok(_) => ().into_reason(),
+            Err(error) => Reason::error(error),
+        }
+    }
+}
+
+/// Runs `app` and `plan` together on `runtime`, and returns the plan's [`Report`].
+///
+/// - `app` (the application: a server's accept loop, a consumer) is polled until it ends, or
+///   until the sequence ends, whichever is first. It keeps running during the sequence, so a
+///   server that drains its own connections inside `app` can finish them.
+/// - The sequence starts at the trigger: a signal, a [`Shutdown::trigger`] call, or `app`
+///   ending first, which triggers the shutdown with the reason its output gives (see
+///   [`AppExit`]).
+/// - When the sequence ends, `app` is dropped if it is still running, and the report is
+///   returned.
+///
+/// Each runtime module has a shorthand that picks the runtime (for example
+/// [`tokio::run_until_shutdown`](crate::tokio::run_until_shutdown)); use this one for a
+/// runtime of your own.
+///
+/// [`Shutdown::trigger`]: winddown_core::Shutdown::trigger
+///
+/// # Examples
+///
+#[cfg_attr(feature = "tokio", doc = "```")]
+#[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+/// use winddown_adapters::run_until_shutdown;
+/// use winddown_adapters::tokio::TokioRuntime;
+/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let plan = Plan::new(Shutdown::new(), Config::default());
+/// let app = async { Err::<(), _>("config file missing") };
+/// let report = run_until_shutdown(&plan, TokioRuntime::new(), app).await;
+/// assert_eq!(report.status, Status::Completed);
+/// assert_eq!(report.reason, Some(Reason::error("config file missing")));
+/// # }
+/// ```
+///
+/// # Caveats
+///
+/// Triggering when `app` ends checks [`is_triggered`](winddown_core::Shutdown::is_triggered)
+/// first, so an `app` that ends after a signal does not count as a second trigger. A signal
+/// that lands between that check and the trigger is still counted as the first of two, and so
+/// forces the shutdown; the window is a few instructions wide.
+///
+/// # Cancel safety
+///
+/// Not cancel-safe once triggered, like [`Plan::run`]: dropping the future stops the sequence
+/// where it is, and drops `app`.
+pub async fn run_until_shutdown<R, F>(plan: &Plan, runtime: R, app: F) -> Report
+where
+    R: Runtime,
+    F: Future,
+    F::Output: AppExit,
+{
+    let shutdown = plan.shutdown();
+    let mut app = pin!(app);
+    let mut app_done = false;
+    let mut sequence = pin!(plan.run(runtime));
+    poll_fn(|cx| {
+        // The application first, so a trigger it causes is seen by the sequence in this poll.
+        if !app_done {
+            if let Poll::Ready(output) = app.as_mut().poll(cx) {
+                app_done = true;
+                let reason = output.into_reason();
+                if !shutdown.is_triggered() {
+                    shutdown.trigger(reason);
+                }
+            }
+        }
+        sequence.as_mut().poll(cx)
+    })
+    .await
+}

@@ -1,0 +1,287 @@
+//! The smol runtime: [`SmolRuntime`] and the run helpers.
+//!
+//! ```
+//! use std::time::Duration;
+//! use winddown_adapters::smol::{run_until_shutdown, SmolRuntime};
+//! use winddown_adapters::{ShutdownExt, TaskSet};
+//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let shutdown = Shutdown::new();
+//! let plan = Plan::new(shutdown.clone(), Config::default());
+//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//!
+//! let tasks = TaskSet::new(&plan, SmolRuntime::new());
+//! tasks.spawn("ticker", |shutdown| async move {
+//!     let mut tick = smol::Timer::interval(Duration::from_millis(5));
+//!     while shutdown.until_shutdown(smol::stream::StreamExt::next(&mut tick)).await.is_some() {}
+//! })?;
+//!
+//! // The application: here it stops by itself after a while (a signal would do the same).
+//! let app = async {
+//!     smol::Timer::after(Duration::from_millis(20)).await;
+//! };
+//! let report = smol::block_on(run_until_shutdown(&plan, app));
+//! assert_eq!(report.status, Status::Completed);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Executor
+//!
+//! [`SmolRuntime::new`] spawns on smol's global executor (`smol::spawn`), which runs on its own
+//! threads (one by default; set `SMOL_THREADS` for more) and needs no setup.
+//! [`SmolRuntime::with_executor`] spawns on an [`Executor`] of yours instead; you then run that
+//! executor (`executor.run(..)`) on threads of your choice, or nothing spawned makes progress.
+//! Timers are async-io's ([`smol::Timer`]), which run on their own thread.
+//!
+//! # Cancelling
+//!
+//! Dropping a [`SmolJoin`] cancels its task (it drops a [`smol::Task`]): the task's future is
+//! dropped at its next await point, or at once if it is idle. A panic in a task is caught
+//! around the task's future (smol would otherwise let it unwind through the executor's thread)
+//! and reported as [`TaskOutcome::Panicked`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_task::FallibleTask;
+use smol::{Executor, Timer};
+use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
+use winddown_core::{Plan, Report};
+
+use crate::panic::CatchUnwind;
+use crate::AppExit;
+
+/// The core's [`Runtime`] on smol: async-io timers, a monotonic [`Instant`] clock, and
+/// spawning on smol's global executor or on yours (see the [module docs](self)). Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use winddown_adapters::smol::SmolRuntime;
+/// use winddown_core::runtime::{Runtime, TaskOutcome};
+///
+/// let runtime = SmolRuntime::new();
+/// smol::block_on(async {
+///     runtime.sleep(Duration::from_millis(1)).await;
+///     assert!(runtime.now() >= Duration::from_millis(1));
+///
+///     let outcome = runtime.spawn(Box::pin(async { panic!("boom") })).await;
+///     assert_eq!(outcome, TaskOutcome::Panicked(Some("boom".into())));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct SmolRuntime {
+    origin: Instant,
+    executor: Option<Arc<Executor<'static>>>,
+}
+
+impl SmolRuntime {
+    /// A runtime on smol's global executor, with its clock at zero now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_adapters::smol::SmolRuntime;
+    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    ///
+    /// let runtime = SmolRuntime::new();
+    /// let join = runtime.spawn(Box::pin(async {}));
+    /// assert_eq!(smol::block_on(join), TaskOutcome::Finished);
+    /// ```
+    pub fn new() -> Self {
+        SmolRuntime {
+            origin: Instant::now(),
+            executor: None,
+        }
+    }
+
+    /// A runtime that spawns on `executor`. Run the executor yourself: tasks make progress
+    /// only while something runs it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use winddown_adapters::smol::SmolRuntime;
+    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    ///
+    /// let executor = Arc::new(smol::Executor::new());
+    /// let runtime = SmolRuntime::with_executor(executor.clone());
+    /// let join = runtime.spawn(Box::pin(async {}));
+    /// assert_eq!(smol::block_on(executor.run(join)), TaskOutcome::Finished);
+    /// ```
+    pub fn with_executor(executor: Arc<Executor<'static>>) -> Self {
+        SmolRuntime {
+            origin: Instant::now(),
+            executor: Some(executor),
+        }
+    }
+}
+
+impl Default for SmolRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for SmolRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmolRuntime")
+            .field("origin", &self.origin)
+            .field("own_executor", &self.executor.is_some())
+            .finish()
+    }
+}
+
+impl Runtime for SmolRuntime {
+    type Sleep = SmolSleep;
+    type Join = SmolJoin;
+
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep(&self, duration: Duration) -> SmolSleep {
+        SmolSleep {
+            // A duration too large for `Instant` never fires: `Timer::never`.
+            timer: Instant::now()
+                .checked_add(duration)
+                .map_or_else(Timer::never, Timer::at),
+        }
+    }
+
+    fn spawn(&self, task: BoxFuture<()>) -> SmolJoin {
+        let task = CatchUnwind::new(task);
+        let task = match &self.executor {
+            Some(executor) => executor.spawn(task),
+            None => smol::spawn(task),
+        };
+        SmolJoin {
+            task: task.fallible(),
+        }
+    }
+}
+
+/// The future [`SmolRuntime::sleep`](Runtime::sleep) returns: an async-io [`Timer`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use winddown_adapters::smol::SmolRuntime;
+/// use winddown_core::runtime::Runtime;
+///
+/// smol::block_on(SmolRuntime::new().sleep(Duration::from_millis(1)));
+/// ```
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct SmolSleep {
+    timer: Timer,
+}
+
+impl Future for SmolSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.timer).poll(cx).map(drop)
+    }
+}
+
+/// The future [`SmolRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it
+/// cancels the task.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::smol::SmolRuntime;
+/// use winddown_core::runtime::{Runtime, TaskOutcome};
+///
+/// let join = SmolRuntime::new().spawn(Box::pin(async {}));
+/// assert_eq!(smol::block_on(join), TaskOutcome::Finished);
+/// ```
+#[must_use = "dropping a `SmolJoin` cancels the task"]
+pub struct SmolJoin {
+    task: FallibleTask<Result<(), Option<String>>>,
+}
+
+impl Future for SmolJoin {
+    type Output = TaskOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+        Pin::new(&mut self.task)
+            .poll(cx)
+            .map(|output| match output {
+                Some(Ok(())) => TaskOutcome::Finished,
+                Some(Err(message)) => TaskOutcome::Panicked(message),
+                // The executor was dropped with the task in it.
+                None => TaskOutcome::Cancelled,
+            })
+    }
+}
+
+impl fmt::Debug for SmolJoin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmolJoin")
+            .field("finished", &self.task.is_finished())
+            .finish()
+    }
+}
+
+/// Runs `app` and the `plan` on smol's global executor, and returns the [`Report`]: the
+/// sequence starts at the trigger, or when `app` ends (an `Err` becomes
+/// [`Reason::Error`](winddown_core::Reason::Error)). See [`crate::run_until_shutdown`] for the
+/// details.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::smol::run_until_shutdown;
+/// use winddown_core::{Config, Plan, Reason, Shutdown};
+///
+/// fn main() {
+///     let plan = Plan::new(Shutdown::new(), Config::default());
+///     let app = async { Err::<(), _>("listener failed") };
+///     let report = smol::block_on(run_until_shutdown(&plan, app));
+///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
+/// }
+/// ```
+///
+/// # Cancel safety
+///
+/// As [`crate::run_until_shutdown`]: not cancel-safe once triggered.
+pub async fn run_until_shutdown<F>(plan: &Plan, app: F) -> Report
+where
+    F: Future,
+    F::Output: AppExit,
+{
+    crate::run_until_shutdown(plan, SmolRuntime::new(), app).await
+}
+
+/// Blocks the calling thread until `plan`'s shutdown is triggered, then runs the sequence on
+/// smol's global executor and returns the [`Report`]: for a synchronous `main`.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::smol::run_blocking;
+/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+///
+/// let shutdown = Shutdown::new();
+/// let plan = Plan::new(shutdown.clone(), Config::default());
+/// std::thread::spawn(move || shutdown.trigger(Reason::requested()));
+/// assert_eq!(run_blocking(&plan).status, Status::Completed);
+/// ```
+///
+/// # Blocking
+///
+/// Blocks the thread (`smol::block_on`): do not call it from inside an async task.
+pub fn run_blocking(plan: &Plan) -> Report {
+    smol::block_on(plan.run(SmolRuntime::new()))
+}

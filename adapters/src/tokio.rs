@@ -1,0 +1,418 @@
+//! The tokio runtime: [`TokioRuntime`], the run helpers, and `CancellationToken` interop.
+//!
+//! ```
+//! use std::time::Duration;
+//! use winddown_adapters::tokio::{run_until_shutdown, TokioRuntime};
+//! use winddown_adapters::{ShutdownExt, TaskSet};
+//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let shutdown = Shutdown::new();
+//! let plan = Plan::new(shutdown.clone(), Config::default());
+//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//!
+//! let tasks = TaskSet::new(&plan, TokioRuntime::new());
+//! tasks.spawn("ticker", |shutdown| async move {
+//!     let mut tick = tokio::time::interval(Duration::from_secs(1));
+//!     while shutdown.until_shutdown(tick.tick()).await.is_some() {}
+//! })?;
+//!
+//! // The application: here it stops by itself after a while (a signal would do the same).
+//! let app = async { tokio::time::sleep(Duration::from_secs(3)).await };
+//! let report = run_until_shutdown(&plan, app).await;
+//! assert_eq!(report.status, Status::Completed);
+//! assert_eq!(report.drain.in_flight_at_start, 1); // the ticker, which stopped
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Cancelling
+//!
+//! Dropping a [`TokioJoin`] aborts its task (`JoinHandle::abort`): the task's future is dropped
+//! at its next await point, or at once if it is idle. So a closer that overruns its deadline,
+//! and the tasks left in a dropped [`TaskSet`](crate::TaskSet), stop for real. A task blocked in
+//! synchronous code is only dropped when it next yields.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
+use winddown_core::{Plan, Reason, Report, Shutdown};
+
+use crate::AppExit;
+
+// ===== TokioRuntime =====
+
+/// The core's [`Runtime`] on tokio: `tokio::time` for the clock and timers, `spawn` for tasks
+/// (panics are detected with `JoinError::is_panic`), abort on drop.
+///
+/// It remembers the tokio runtime it was made in ([`Handle::try_current`]), and then spawns
+/// and sets timers on that runtime from any thread; made outside a tokio runtime, it uses the
+/// one current when it is used. Its clock is tokio's, so a paused clock (`start_paused`,
+/// `tokio::time::pause`) moves it too. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use winddown_adapters::tokio::TokioRuntime;
+/// use winddown_core::runtime::{Runtime, TaskOutcome};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let runtime = TokioRuntime::new();
+/// runtime.sleep(Duration::from_secs(5)).await;
+/// assert!(runtime.now() >= Duration::from_secs(5));
+///
+/// let outcome = runtime.spawn(Box::pin(async { panic!("boom") })).await;
+/// assert_eq!(outcome, TaskOutcome::Panicked(Some("boom".into())));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TokioRuntime {
+    origin: Instant,
+    handle: Option<Handle>,
+}
+
+impl TokioRuntime {
+    /// A runtime on the current tokio runtime if there is one (see the type docs), with its
+    /// clock at zero now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let runtime = winddown_adapters::tokio::TokioRuntime::new();
+    /// # let _ = runtime;
+    /// # }
+    /// ```
+    pub fn new() -> Self {
+        TokioRuntime {
+            origin: Instant::now(),
+            handle: Handle::try_current().ok(),
+        }
+    }
+
+    /// A runtime that spawns and sets timers on the tokio runtime of `handle`, from any thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_adapters::tokio::TokioRuntime;
+    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    ///
+    /// let tokio = tokio::runtime::Builder::new_multi_thread().enable_time().build()?;
+    /// let runtime = TokioRuntime::with_handle(tokio.handle().clone());
+    /// // Spawned from outside the runtime, run on it.
+    /// let join = runtime.spawn(Box::pin(async {}));
+    /// assert_eq!(tokio.block_on(join), TaskOutcome::Finished);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_handle(handle: Handle) -> Self {
+        let _context = handle.enter();
+        TokioRuntime {
+            origin: Instant::now(),
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Default for TokioRuntime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for TokioRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokioRuntime")
+            .field("origin", &self.origin)
+            .field("has_handle", &self.handle.is_some())
+            .finish()
+    }
+}
+
+impl Runtime for TokioRuntime {
+    type Sleep = tokio::time::Sleep;
+    type Join = TokioJoin;
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.origin)
+    }
+
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with its time driver enabled, when the `TokioRuntime` was made
+    /// outside one too.
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        let _context = self.handle.as_ref().map(Handle::enter);
+        tokio::time::sleep(duration)
+    }
+
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, when the `TokioRuntime` was made outside one too.
+    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
+        let handle = match &self.handle {
+            Some(handle) => handle.spawn(task),
+            None => tokio::spawn(task),
+        };
+        TokioJoin { handle }
+    }
+}
+
+/// The future [`TokioRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it
+/// aborts the task.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::tokio::TokioRuntime;
+/// use winddown_core::runtime::{Runtime, TaskOutcome};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let join = TokioRuntime::new().spawn(Box::pin(async {}));
+/// assert_eq!(join.await, TaskOutcome::Finished);
+/// # }
+/// ```
+#[must_use = "dropping a `TokioJoin` aborts the task"]
+pub struct TokioJoin {
+    handle: JoinHandle<()>,
+}
+
+impl Future for TokioJoin {
+    type Output = TaskOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+        Pin::new(&mut self.handle)
+            .poll(cx)
+            .map(|result| match result {
+                Ok(()) => TaskOutcome::Finished,
+                Err(error) if error.is_panic() => {
+                    TaskOutcome::Panicked(crate::panic::message(&*error.into_panic()))
+                }
+                Err(_) => TaskOutcome::Cancelled,
+            })
+    }
+}
+
+impl Drop for TokioJoin {
+    fn drop(&mut self) {
+        // A no-op for a task that has finished.
+        self.handle.abort();
+    }
+}
+
+impl fmt::Debug for TokioJoin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokioJoin")
+            .field("id", &self.handle.id())
+            .field("finished", &self.handle.is_finished())
+            .finish()
+    }
+}
+
+// ===== run helpers =====
+
+/// Runs `app` and the `plan` on the current tokio runtime, and returns the [`Report`]: the
+/// sequence starts at the trigger, or when `app` ends (an `Err` becomes
+/// [`Reason::Error`]). See [`crate::run_until_shutdown`] for the details.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::tokio::run_until_shutdown;
+/// use winddown_core::{Config, Plan, Reason, Shutdown};
+///
+/// #[tokio::main]
+/// async fn main() {
+///     let shutdown = Shutdown::new();
+///     let plan = Plan::new(shutdown.clone(), Config::default());
+///     let app = async move {
+///         // ... serve until `shutdown` is triggered ...
+///         shutdown.trigger(Reason::requested()); // (a signal, in a real service)
+///         shutdown.triggered().await;
+///     };
+///     let report = run_until_shutdown(&plan, app).await;
+///     eprintln!("{report}");
+///     assert_eq!(report.exit_code(), 0); // std::process::exit(report.exit_code()) in a service
+/// }
+/// ```
+///
+/// # Panics
+///
+/// Outside a tokio runtime with its time driver enabled.
+///
+/// # Cancel safety
+///
+/// As [`crate::run_until_shutdown`]: not cancel-safe once triggered.
+pub async fn run_until_shutdown<F>(plan: &Plan, app: F) -> Report
+where
+    F: Future,
+    F::Output: AppExit,
+{
+    crate::run_until_shutdown(plan, TokioRuntime::new(), app).await
+}
+
+/// Blocks the calling thread until `plan`'s shutdown is triggered, then runs the sequence on a
+/// new current-thread tokio runtime and returns the [`Report`]: for a synchronous `main` whose
+/// work runs on threads (holding guards), triggered by a signal listener or by any thread.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::tokio::run_blocking;
+/// use winddown_core::{Config, Plan, Reason, Resource, Shutdown, Status};
+///
+/// fn main() -> std::io::Result<()> {
+///     let shutdown = Shutdown::new();
+///     let plan = Plan::new(shutdown.clone(), Config::default());
+///     plan.register(Resource::blocking("log file", || Ok::<(), String>(()))).unwrap();
+///
+///     let worker = shutdown.enter().unwrap();
+///     std::thread::spawn(move || {
+///         // ... work ...
+///         drop(worker);
+///     });
+///     shutdown.trigger(Reason::requested()); // (a signal, in a real service)
+///
+///     let report = run_blocking(&plan)?;
+///     assert_eq!(report.status, Status::Completed);
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// The I/O error from building the tokio runtime.
+///
+/// # Blocking
+///
+/// Blocks the thread, and builds its own runtime: do not call it from inside an async task
+/// (tokio panics when a runtime is started inside another).
+pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let runtime = TokioRuntime::with_handle(tokio.handle().clone());
+    Ok(tokio.block_on(plan.run(runtime)))
+}
+
+// ===== CancellationToken interop =====
+
+/// A [`CancellationToken`] that is cancelled when `shutdown` is triggered: hand it to code that
+/// already stops on a token.
+///
+/// A small task on the current tokio runtime waits for the trigger; it ends when the token is
+/// cancelled (by the trigger or by anyone else). Cancelling the token does not trigger the
+/// shutdown; see [`trigger_on_cancel`] for that direction.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_adapters::tokio::cancellation_token;
+/// use winddown_core::{Reason, Shutdown};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new();
+/// let token = cancellation_token(&shutdown);
+/// assert!(!token.is_cancelled());
+///
+/// shutdown.trigger(Reason::Signal(15));
+/// token.cancelled().await;
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it spawns the waiting task).
+pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
+    let token = CancellationToken::new();
+    let triggered = shutdown.triggered_owned();
+    let watched = token.clone();
+    tokio::spawn(async move {
+        if first(triggered, watched.cancelled()).await == Which::First {
+            watched.cancel();
+        }
+    });
+    token
+}
+
+/// Triggers `shutdown` with `reason` when `token` is cancelled, unless it was triggered
+/// already: for a service whose existing code stops by cancelling a token.
+///
+/// A small task on the current tokio runtime waits for either; it ends at whichever comes
+/// first, so a trigger from elsewhere does not cancel the token.
+///
+/// # Examples
+///
+/// ```
+/// use tokio_util::sync::CancellationToken;
+/// use winddown_adapters::tokio::trigger_on_cancel;
+/// use winddown_core::{Reason, Shutdown};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let shutdown = Shutdown::new();
+/// let token = CancellationToken::new();
+/// trigger_on_cancel(&shutdown, token.clone(), Reason::requested_because("token"));
+///
+/// token.cancel();
+/// shutdown.triggered().await;
+/// assert_eq!(shutdown.reason(), Some(&Reason::requested_because("token")));
+/// # }
+/// ```
+///
+/// # Caveats
+///
+/// Like [`run_until_shutdown`], it checks that the shutdown is not triggered before triggering
+/// it; a trigger from elsewhere in the same instant can still count as the first of two.
+///
+/// # Panics
+///
+/// Outside a tokio runtime (it spawns the waiting task).
+pub fn trigger_on_cancel(shutdown: &Shutdown, token: CancellationToken, reason: Reason) {
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let triggered = shutdown.triggered_owned();
+        if first(token.cancelled_owned(), triggered).await == Which::First
+            && !shutdown.is_triggered()
+        {
+            shutdown.trigger(reason);
+        }
+    });
+}
+
+#[derive(PartialEq, Eq)]
+enum Which {
+    First,
+    Second,
+}
+
+/// Which of two futures completes first (`a` wins a tie).
+async fn first(a: impl Future, b: impl Future) -> Which {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() {
+            Poll::Ready(Which::First)
+        } else if b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(Which::Second)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}

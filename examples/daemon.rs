@@ -1,0 +1,343 @@
+//! The winddown demo daemon: a small TCP line-echo service that stops well.
+//!
+//! ```text
+//! cargo run --release --example daemon --features full -- --help
+//! ```
+//!
+//! It listens on 127.0.0.1, echoes every line back, runs two background workers, holds a
+//! pretend connection pool and cache client (closed in priority order) and a buffered log
+//! file (flushed in the flush phase). On SIGTERM or Ctrl-C it runs the whole shutdown
+//! sequence with progress on stderr, prints the report on stdout, and exits with the report's
+//! exit code. A second signal forces the exit; a third ends it at once (143 for SIGTERM).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use winddown::tokio::{run_until_shutdown, TokioRuntime};
+use winddown::{Config, Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet};
+
+const USAGE: &str = "\
+winddown demo daemon: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.
+
+USAGE:
+    daemon [OPTIONS]
+
+OPTIONS:
+    --port PORT            port to listen on (default 0: any free port)
+    --slow-close SECS      make the connection pool take SECS to close
+    --stuck-close SECS     make the cache client block its thread for SECS while
+                           closing (a closer that ignores cancellation: only a
+                           third signal ends the process before it returns)
+    --drain-timeout SECS   how long to wait for requests in flight (default 10)
+    --close-timeout SECS   how long each resource may take to close (default 5)
+    -h, --help             print this help
+
+It prints `listening on ADDR`, then `ready`, on stdout. Send it SIGTERM or press
+Ctrl-C to stop it: it stops accepting, lets requests in flight finish, closes the
+pool and the cache client (highest priority first), flushes its log file, prints
+a report and exits with the report's exit code: 0 completed, 1 failed, 2 timed
+out, 3 forced. A second signal forces the exit; a third ends the process at once
+(exit status 143 for SIGTERM, 130 for SIGINT).
+
+Try: daemon --slow-close 30, then SIGTERM: the pool overruns its close deadline.
+Or: daemon --stuck-close 60, then SIGTERM three times.";
+
+/// The command line.
+#[derive(Debug)]
+struct Args {
+    port: u16,
+    slow_close: Option<Duration>,
+    stuck_close: Option<Duration>,
+    drain_timeout: Duration,
+    close_timeout: Duration,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        port: 0,
+        slow_close: None,
+        stuck_close: None,
+        drain_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(5),
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(flag) = words.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let value = words
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let seconds = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e9)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
+        };
+        match flag.as_str() {
+            "--port" => {
+                args.port = value
+                    .parse()
+                    .map_err(|_| format!("--port takes a port, not {value:?}"))?
+            }
+            "--slow-close" => args.slow_close = Some(seconds()?),
+            "--stuck-close" => args.stuck_close = Some(seconds()?),
+            "--drain-timeout" => args.drain_timeout = seconds()?,
+            "--close-timeout" => args.close_timeout = seconds()?,
+            _ => return Err(format!("unknown option {flag:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("daemon: {message}\n\n{USAGE}");
+            return ExitCode::from(64); // EX_USAGE
+        }
+    };
+
+    let shutdown = Shutdown::new();
+    // Signals first, before the runtime starts any thread; each step is logged.
+    let signals = match winddown::signals::Builder::new()
+        .on_event(|event| eprintln!("daemon: {event}"))
+        .listen(&shutdown)
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("daemon: cannot listen for signals: {err}");
+            return ExitCode::from(71); // EX_OSERR
+        }
+    };
+
+    // One thread runs everything: the service, the workers and the shutdown sequence.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("daemon: cannot start the runtime: {err}");
+            return ExitCode::from(71);
+        }
+    };
+    let code = runtime.block_on(serve(args, shutdown));
+    drop(signals);
+    // Exit now: the runtime's threads may still hold connections the report gave up on.
+    std::process::exit(code);
+}
+
+/// Runs the service until the shutdown sequence ends; returns the exit code.
+async fn serve(args: Args, shutdown: Shutdown) -> i32 {
+    let config = match config(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("daemon: {err}");
+            return 64;
+        }
+    };
+    let plan = Plan::new(shutdown.clone(), config);
+    plan.on_phase(|phase, at| eprintln!("daemon: [{:>7.3}s] {phase}", at.as_secs_f64()));
+
+    let log = match LogFile::create() {
+        Ok(log) => log,
+        Err(err) => {
+            eprintln!("daemon: cannot create the log file: {err}");
+            return 73; // EX_CANTCREAT
+        }
+    };
+    if let Err(err) = register_resources(&plan, &args, &log) {
+        eprintln!("daemon: {err}");
+        return 70;
+    }
+
+    let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("daemon: cannot listen on port {}: {err}", args.port);
+            return 69; // EX_UNAVAILABLE
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(err) => {
+            eprintln!("daemon: {err}");
+            return 71;
+        }
+    }
+
+    let workers = TaskSet::new(&plan, TokioRuntime::new());
+    for name in ["ticker", "janitor"] {
+        let log = log.clone();
+        let spawned = workers.spawn(name, move |shutdown| async move {
+            let mut ticks = 0u64;
+            loop {
+                tokio::select! {
+                    () = shutdown.triggered() => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {
+                        ticks += 1;
+                        log.line(&format!("{name}: tick {ticks}"));
+                    }
+                }
+            }
+            log.line(&format!("{name}: stopped after {ticks} ticks"));
+        });
+        if let Err(err) = spawned {
+            eprintln!("daemon: cannot start {name}: {err}");
+            return 70;
+        }
+    }
+
+    println!("ready");
+    eprintln!("daemon: log file {}", log.path.display());
+    let report = run_until_shutdown(&plan, accept(listener, shutdown.clone(), log)).await;
+    println!("{report}");
+    report.exit_code()
+}
+
+/// Deadlines from the flags; the graceful deadline leaves room for all of them.
+fn config(args: &Args) -> Result<Config, winddown::ConfigError> {
+    let graceful = args.drain_timeout + args.close_timeout * 2 + Duration::from_secs(5);
+    Config::builder()
+        .graceful(graceful)
+        .drain(args.drain_timeout)
+        .close(args.close_timeout)
+        .flush(Duration::from_secs(5).min(graceful))
+        .build()
+}
+
+/// The pool and the cache client close in priority order; the log file is flushed last.
+fn register_resources(
+    plan: &Plan,
+    args: &Args,
+    log: &LogFile,
+) -> Result<(), winddown::RegisterError> {
+    let slow = args.slow_close.unwrap_or(Duration::from_millis(20));
+    plan.register(
+        Resource::new("connection pool", move || async move {
+            // A real pool would wait for its connections to be returned and close them.
+            tokio::time::sleep(slow).await;
+            Ok::<(), io::Error>(())
+        })
+        .priority(10)
+        .kind(ResourceKind::Database),
+    )?;
+    let stuck = args.stuck_close;
+    plan.register(
+        Resource::new("cache client", move || async move {
+            match stuck {
+                // Blocks the runtime's only thread: the sequence cannot even notice a force.
+                Some(stuck) => std::thread::sleep(stuck),
+                None => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+            Ok::<(), io::Error>(())
+        })
+        .priority(5)
+        .kind(ResourceKind::Cache),
+    )?;
+    let log = log.clone();
+    plan.flush(Resource::blocking("log file", move || log.flush()).kind(ResourceKind::File))
+}
+
+/// Accepts connections until admissions close; each request (a line) holds a guard.
+async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile) {
+    let closed = shutdown.reached(Phase::StoppingNewRequests);
+    tokio::pin!(closed);
+    loop {
+        tokio::select! {
+            _ = &mut closed => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let shutdown = shutdown.clone();
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = echo(stream, &shutdown, &log).await {
+                            eprintln!("daemon: connection {peer}: {err}");
+                        }
+                    });
+                }
+                Err(err) => eprintln!("daemon: accept: {err}"),
+            },
+        }
+    }
+    // Stop accepting; connections finish their request in flight on their own tasks.
+    drop(listener);
+    std::future::pending::<()>().await;
+}
+
+/// Echoes lines until the peer leaves or admissions close between requests. A request starts
+/// with its first byte: from then on it holds a guard, so the drain waits for its echo.
+async fn echo(stream: TcpStream, shutdown: &Shutdown, log: &LogFile) -> io::Result<()> {
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+    let mut line = String::new();
+    loop {
+        let closed = shutdown.reached(Phase::StoppingNewRequests);
+        let started = tokio::select! {
+            _ = closed => return Ok(()), // idle at the close: hang up
+            buffered = reader.fill_buf() => !buffered?.is_empty(),
+        };
+        if !started {
+            return Ok(()); // the peer left
+        }
+        let Ok(_request) = shutdown.enter() else {
+            writer.write_all(b"ERR shutting down\n").await?;
+            return Ok(());
+        };
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        writer.write_all(line.as_bytes()).await?;
+        log.line(&format!("echo {}", line.trim_end()));
+    }
+}
+
+/// A buffered log file, flushed by the shutdown's flush phase.
+#[derive(Clone)]
+struct LogFile {
+    path: Arc<PathBuf>,
+    writer: Arc<Mutex<BufWriter<File>>>,
+}
+
+impl LogFile {
+    fn create() -> io::Result<Self> {
+        let path = std::env::temp_dir().join(format!("winddown-daemon-{}.log", std::process::id()));
+        let file = File::create(&path)?;
+        Ok(LogFile {
+            path: Arc::new(path),
+            writer: Arc::new(Mutex::new(BufWriter::new(file))),
+        })
+    }
+
+    fn line(&self, text: &str) {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Best effort: a full disk must not take the service down; the flush reports it.
+        let _ = writeln!(writer, "{text}");
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .flush()
+    }
+}

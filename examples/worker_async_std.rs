@@ -1,0 +1,36 @@
+//! A worker service on async-std that winds down by itself after half a second:
+//! `cargo run --example worker_async_std --features async-std`.
+//! (worker_tokio.rs and worker_smol.rs are the same service on the other runtimes.)
+//! async-std is discontinued upstream; smol is its successor.
+
+use std::time::Duration;
+
+use async_std::task;
+use winddown::async_std::{run_until_shutdown, AsyncStdRuntime};
+use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(
+        shutdown,
+        Config::builder().drain(Duration::from_secs(2)).build()?,
+    );
+    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+
+    let tasks = TaskSet::new(&plan, AsyncStdRuntime::new());
+    tasks.spawn("worker", |shutdown| async move {
+        while shutdown
+            .until_shutdown(task::sleep(Duration::from_millis(100)))
+            .await
+            .is_some()
+        {
+            println!("working");
+        }
+    })?;
+
+    // The application: it returns after a while, which starts the shutdown.
+    let app = task::sleep(Duration::from_millis(500));
+    let report = task::block_on(run_until_shutdown(&plan, app));
+    println!("{report}");
+    std::process::exit(report.exit_code());
+}

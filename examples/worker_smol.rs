@@ -1,0 +1,34 @@
+//! A worker service on smol that winds down by itself after half a second:
+//! `cargo run --example worker_smol --features smol`.
+//! (worker_tokio.rs and worker_async_std.rs are the same service on the other runtimes.)
+
+use std::time::Duration;
+
+use smol::stream::StreamExt;
+use winddown::smol::{run_until_shutdown, SmolRuntime};
+use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(
+        shutdown,
+        Config::builder().drain(Duration::from_secs(2)).build()?,
+    );
+    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+
+    let tasks = TaskSet::new(&plan, SmolRuntime::new());
+    tasks.spawn("worker", |shutdown| async move {
+        let mut tick = smol::Timer::interval(Duration::from_millis(100));
+        while shutdown.until_shutdown(tick.next()).await.is_some() {
+            println!("working");
+        }
+    })?;
+
+    // The application: it returns after a while, which starts the shutdown.
+    let app = async {
+        smol::Timer::after(Duration::from_millis(500)).await;
+    };
+    let report = smol::block_on(run_until_shutdown(&plan, app));
+    println!("{report}");
+    std::process::exit(report.exit_code());
+}

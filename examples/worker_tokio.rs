@@ -1,0 +1,32 @@
+//! A worker service on tokio that winds down by itself after half a second:
+//! `cargo run --example worker_tokio --features tokio`.
+//! (worker_smol.rs and worker_async_std.rs are the same service on the other runtimes.)
+
+use std::time::Duration;
+
+use winddown::tokio::{run_until_shutdown, TokioRuntime};
+use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(
+        shutdown,
+        Config::builder().drain(Duration::from_secs(2)).build()?,
+    );
+    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+
+    let tasks = TaskSet::new(&plan, TokioRuntime::new());
+    tasks.spawn("worker", |shutdown| async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        while shutdown.until_shutdown(tick.tick()).await.is_some() {
+            println!("working");
+        }
+    })?;
+
+    // The application: it returns after a while, which starts the shutdown.
+    let app = tokio::time::sleep(Duration::from_millis(500));
+    let report = run_until_shutdown(&plan, app).await;
+    println!("{report}");
+    std::process::exit(report.exit_code());
+}
