@@ -7,18 +7,32 @@
 //! - `scaling`: P2, two threads each with its own handle clone entering and leaving in a loop,
 //!   throughput of two threads ÷ throughput of one, with a private per-thread atomic as the
 //!   control that says whether the two cores really ran in parallel.
-//! - `sizes`: P5, `size_of` of each guard and handle, and allocations per enter+leave, counted
-//!   with [`CountingAlloc`] as the global allocator.
+//! - `sizes`: P5, `size_of` of each guard and handle, allocations per enter+leave, and heap bytes
+//!   per parked waiter, counted with [`CountingAlloc`] as the global allocator.
+//! - `wake` (criterion): P4, the last guard dropped until a parked `drained()` waiter has
+//!   resumed, beside a bare [`FlagEvent`] (an `event_listener::Event` and a flag) in the same
+//!   harness: polled by hand, and as tasks on a tokio current-thread runtime.
+//! - `sequence` (criterion): P8, the whole shutdown sequence with ten no-op resources, on the
+//!   virtual clock and on tokio, beside signal-mod's `run_hooks`.
+//! - `wakeall`: P3, trigger until N parked tasks have all finished, on tokio's current-thread and
+//!   two-worker runtimes, for winddown, the [`FlagEvent`] floor and the peers; each arm runs in a
+//!   process of its own (the binary starts itself once per arm and round).
 //!
 //! `benches/report.sh` runs them all and writes `BENCHMARKS.md` from what they print. The
 //! helpers here are shared by those targets.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
+use std::future::Future;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Barrier;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+use event_listener::{Event, EventListener};
 
 // ===== impl CountingAlloc =====
 
@@ -31,6 +45,8 @@ use std::time::{Duration, Instant};
 pub struct CountingAlloc {
     allocs: AtomicU64,
     bytes: AtomicU64,
+    /// Bytes held now: added on allocation, taken off on deallocation (wrapping).
+    live: AtomicU64,
 }
 
 /// What a [`CountingAlloc`] has counted so far.
@@ -60,7 +76,14 @@ impl CountingAlloc {
         Self {
             allocs: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            live: AtomicU64::new(0),
         }
+    }
+
+    /// Heap bytes held now, through this allocator: compare two readings with
+    /// `wrapping_sub` (as `i64`) for what was kept in between.
+    pub fn live_bytes(&self) -> u64 {
+        self.live.load(Ordering::SeqCst)
     }
 
     /// The counts so far.
@@ -74,6 +97,7 @@ impl CountingAlloc {
     fn count(&self, size: usize) {
         self.allocs.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(size as u64, Ordering::Relaxed);
+        self.live.fetch_add(size as u64, Ordering::Relaxed);
     }
 }
 
@@ -99,12 +123,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        self.live.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: `ptr` came from `System` through this allocator with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         self.count(new_size);
+        self.live.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: `ptr` came from `System` through this allocator with `layout`; the caller
         // guarantees `new_size` is valid for it.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -118,6 +144,160 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub struct CachePadded<T>(pub T);
+
+// ===== impl FlagEvent =====
+
+/// The floor for waiting on a one-shot trigger: a flag and a bare `event_listener::Event`,
+/// notified with `notify(usize::MAX)` after the flag is set.
+///
+/// Its waiter ([`FlagEvent::wait`]) is the same check, listen, check again loop that winddown's
+/// waiters run, so the two differ only in what winddown adds around the event.
+#[derive(Debug, Default)]
+pub struct FlagEvent {
+    flag: AtomicBool,
+    event: Event,
+}
+
+impl FlagEvent {
+    /// An unset flag.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the flag and wakes every waiter.
+    pub fn set(&self) {
+        // memory ordering: Release publishes what preceded the set; `notify` emits a SeqCst
+        // fence before it reads the listener list, pairing with the one `listen` emits.
+        self.flag.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// A future that completes once the flag is set.
+    pub fn wait(&self) -> FlagWait<&Self> {
+        FlagWait::new(self)
+    }
+
+    /// The owned form of [`wait`](Self::wait).
+    pub fn wait_owned(self: &Arc<Self>) -> FlagWait<Arc<Self>> {
+        FlagWait::new(Arc::clone(self))
+    }
+}
+
+/// The future of [`FlagEvent::wait`]: cancel-safe (dropping it unregisters its listener).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct FlagWait<S> {
+    source: S,
+    listener: Option<EventListener>,
+}
+
+impl<S> FlagWait<S> {
+    fn new(source: S) -> Self {
+        Self {
+            source,
+            listener: None,
+        }
+    }
+}
+
+impl<S: Deref<Target = FlagEvent> + Unpin> Future for FlagWait<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            if this.source.is_set() {
+                this.listener = None;
+                return Poll::Ready(());
+            }
+            match &mut this.listener {
+                None => this.listener = Some(this.source.event.listen()),
+                Some(listener) => match Pin::new(listener).poll(cx) {
+                    Poll::Ready(()) => this.listener = None,
+                    Poll::Pending => return Poll::Pending,
+                },
+            }
+        }
+    }
+}
+
+// ===== impl Parked =====
+
+/// Wraps a future and counts, in a shared counter, the first time it returns `Pending`: a way to
+/// know that N spawned waiters have all parked before the trigger.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Parked<F> {
+    inner: F,
+    parked: Option<Arc<AtomicUsize>>,
+}
+
+impl<F> Parked<F> {
+    /// Counts `inner`'s first `Pending` in `parked`.
+    pub fn new(inner: F, parked: Arc<AtomicUsize>) -> Self {
+        Self {
+            inner,
+            parked: Some(parked),
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for Parked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll(cx);
+        if poll.is_pending() {
+            if let Some(parked) = this.parked.take() {
+                parked.fetch_add(1, Ordering::Release);
+            }
+        }
+        poll
+    }
+}
+
+// ===== wakers =====
+
+/// A waker that only counts its wake-ups: for polling futures by hand.
+#[derive(Debug, Default)]
+pub struct WakeCounter(AtomicUsize);
+
+impl WakeCounter {
+    /// A counter at zero and a waker that increments it.
+    #[must_use]
+    pub fn waker() -> (Arc<Self>, Waker) {
+        let counter = Arc::new(Self::default());
+        let waker = Waker::from(Arc::clone(&counter));
+        (counter, waker)
+    }
+
+    /// Wake-ups so far.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Wake for WakeCounter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Polls `future` once with `cx`; whether it completed.
+pub fn poll_once<F: Future + Unpin>(future: &mut F, cx: &mut Context<'_>) -> bool {
+    Pin::new(future).poll(cx).is_ready()
+}
 
 // ===== parallel loops =====
 

@@ -10,6 +10,10 @@
 //! The handle is passed through `black_box` each iteration, and so is the guard before it is
 //! dropped, so the compiler can neither hoist the enter out of the loop nor fold the pair away.
 //!
+//! tokio-util's `CancellationToken` has no guard; its clone and `child_token` (each then dropped)
+//! are in the group as handle-ish costs, and so is a bare `event_listener::Event` notify with no
+//! listener, the floor of waking nobody.
+//!
 //! tokio-graceful-shutdown is absent: it has no guard, only whole subsystems (spawned tasks).
 
 use std::hint::black_box;
@@ -48,6 +52,13 @@ fn p1(c: &mut Criterion) {
             black_box(shared.fetch_sub(1, Ordering::Release));
         });
     });
+    // What waking costs when nobody waits: a notify on an `Event` whose list exists (one
+    // listener was made and dropped) but is empty. A drain or trigger with no waiter pays this.
+    let event = event_listener::Event::new();
+    drop(event.listen());
+    group.bench_function("floor: event_listener::Event notify (no listener)", |b| {
+        b.iter(|| black_box(black_box(&event).notify(usize::MAX)));
+    });
     group.bench_function("naive owned guard: Arc clone + counter", |b| {
         enter_leave(b, &shared, |s| {
             s.fetch_add(1, Ordering::Acquire);
@@ -69,6 +80,16 @@ fn p1(c: &mut Criterion) {
     let tracker = tokio_util::task::TaskTracker::new();
     group.bench_function("tokio-util TaskTracker::token", |b| {
         enter_leave(b, &tracker, tokio_util::task::TaskTracker::token);
+    });
+
+    // Handle-ish costs: tokio apps often hand each task a token clone (or a child token) and
+    // keep it for the task's life, where winddown hands out a guard.
+    let token = tokio_util::sync::CancellationToken::new();
+    group.bench_function("tokio-util CancellationToken clone", |b| {
+        enter_leave(b, &token, tokio_util::sync::CancellationToken::clone);
+    });
+    group.bench_function("tokio-util CancellationToken child_token", |b| {
+        enter_leave(b, &token, tokio_util::sync::CancellationToken::child_token);
     });
 
     let coordinator = signal_mod::Coordinator::builder().build();

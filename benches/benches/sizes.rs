@@ -1,19 +1,29 @@
-//! P5: how big are the guard and the handle, and does enter+leave allocate?
+//! P5: how big are the guard and the handle, does enter+leave allocate, and how much heap does a
+//! parked waiter hold?
 //!
 //! For winddown and each peer: `size_of` the guard and of the handle it is taken from, and the
 //! heap allocations (count and bytes) per enter+leave, counted by [`CountingAlloc`] installed as
 //! this binary's global allocator, over many pairs after a warm-up (so one-time lazy setup,
 //! such as a thread-local, does not count).
 //!
+//! Heap per parked waiter: [`WAITERS`] waiter futures are made, each boxed (as a task would hold
+//! it) and polled once so that it registers, and the heap bytes still held afterwards are divided
+//! by their number. That is the future's own size (`size_of`, what a task stores inline) plus
+//! whatever registering allocated and kept (a listener node, a slot in a list). One waiter is
+//! parked and dropped first, so the lazily allocated list of the event itself does not count.
+//!
 //! Output: a human table on stderr and one machine-readable line per row (see
 //! `winddown_benches::record`) for `report.sh`.
 
+use std::future::Future;
 use std::hint::black_box;
 use std::mem::size_of;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Context;
 
-use winddown_benches::{record, timing_requested, CountingAlloc, Value};
+use winddown_benches::{record, timing_requested, CountingAlloc, FlagEvent, Value, WakeCounter};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
@@ -71,6 +81,108 @@ fn emit(
         ("allocs_per_pair", num(allocs)),
         ("bytes_per_pair", num(bytes)),
     ]);
+}
+
+/// Waiters parked per row of the heap-per-waiter table.
+const WAITERS: usize = 1_000;
+
+/// Measures and prints one row of the heap-per-waiter table: `make` returns a fresh waiter future
+/// on a source that is never triggered.
+fn waiter_row<W: Future>(lib: &str, waiter: &str, mut make: impl FnMut() -> W) {
+    let (_, waker) = WakeCounter::waker();
+    let mut cx = Context::from_waker(&waker);
+    // Warm-up: the first registration may allocate the event's own list, once per source.
+    {
+        let mut first = Box::pin(make());
+        assert!(
+            first.as_mut().poll(&mut cx).is_pending(),
+            "{lib}: not parked"
+        );
+    }
+    let mut parked: Vec<Pin<Box<W>>> = Vec::with_capacity(WAITERS);
+    let (live, before) = (ALLOC.live_bytes(), ALLOC.snapshot());
+    for _ in 0..WAITERS {
+        let mut waiter = Box::pin(make());
+        assert!(
+            waiter.as_mut().poll(&mut cx).is_pending(),
+            "{lib}: not parked"
+        );
+        parked.push(waiter);
+    }
+    let held = ALLOC.live_bytes().wrapping_sub(live) as i64 as f64 / WAITERS as f64;
+    // One allocation per waiter is its box; the rest were made by registering.
+    let allocs = ALLOC.snapshot().since(before).allocs as f64 / WAITERS as f64 - 1.0;
+    let inline = size_of::<W>();
+    drop(black_box(parked));
+    eprintln!(
+        "{lib:<22} {waiter:<38} {inline:>6} {:>8.1} {held:>8.1} {allocs:>7.3}",
+        held - inline as f64
+    );
+    record(&[
+        ("measure", Value::Str("p5w")),
+        ("lib", Value::Str(lib)),
+        ("waiter", Value::Str(waiter)),
+        ("inline", Value::Num(inline as f64)),
+        ("registered", Value::Num(held - inline as f64)),
+        ("held", Value::Num(held)),
+        ("allocs", Value::Num(allocs)),
+    ]);
+}
+
+fn waiters() {
+    eprintln!(
+        "{:<22} {:<38} {:>6} {:>8} {:>8} {:>7}",
+        "P5 waiter", "future", "inline", "+park B", "held B", "allocs"
+    );
+    let flag = FlagEvent::new();
+    waiter_row("floor: flag + Event", "FlagWait (listen on poll)", || {
+        flag.wait()
+    });
+    let event = event_listener::Event::new();
+    waiter_row("event-listener", "EventListener (bare listen())", || {
+        event.listen()
+    });
+
+    let shutdown = winddown_core::Shutdown::new();
+    waiter_row("winddown", "Triggered (triggered())", || {
+        shutdown.triggered()
+    });
+    let guard = shutdown.enter().expect("admissions open");
+    shutdown.close();
+    waiter_row("winddown", "Drained (drained())", || shutdown.drained());
+    waiter_row("winddown", "DrainedOwned (drained_owned())", || {
+        shutdown.drained_owned()
+    });
+    drop(guard);
+
+    let notify = tokio::sync::Notify::new();
+    waiter_row("tokio", "Notified (notified())", || notify.notified());
+    let token = tokio_util::sync::CancellationToken::new();
+    waiter_row("tokio-util", "CancellationToken::cancelled()", || {
+        token.cancelled()
+    });
+    waiter_row("tokio-util", "CancellationToken::cancelled_owned()", || {
+        token.clone().cancelled_owned()
+    });
+    let swansong = swansong::Swansong::new();
+    waiter_row("swansong", "ShuttingDown (shutting_down())", || {
+        swansong.shutting_down()
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let graceful = {
+        let _entered = runtime.enter();
+        tokio_graceful::Shutdown::new(std::future::pending::<()>())
+    };
+    let weak = graceful.guard_weak();
+    waiter_row("tokio-graceful", "WeakShutdownGuard::cancelled()", || {
+        weak.cancelled()
+    });
+    drop(weak);
+    drop(graceful);
+    drop(runtime);
 }
 
 /// The owned guard anyone would write first: a clone of the handle's `Arc`, next to a count.
@@ -184,4 +296,6 @@ fn main() {
     );
     drop(graceful);
     drop(runtime);
+
+    waiters();
 }
