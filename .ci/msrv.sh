@@ -19,4 +19,5 @@ export RUSTFLAGS=""
 
 cargo "+$msrv" check -p winddown-core
 cargo "+$msrv" check -p winddown-core --no-default-features
+cargo "+$msrv" check -p winddown-signals
 cargo "+$msrv" check -p winddown

@@ -203,8 +203,8 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         }
     }
 
-    println!("ready");
     eprintln!("daemon: log file {}", log.path.display());
+    println!("ready");
     let report = run_until_shutdown(&plan, accept(listener, shutdown.clone(), log)).await;
     println!("{report}");
     report.exit_code()

@@ -148,3 +148,8 @@ cfg_feature! {
     #[doc(inline)]
     pub use winddown_signals as signals;
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
