@@ -388,7 +388,7 @@ unsafe fn enter_cold(stripe: NonNull<Stripe>, previous: usize, count_refusal: bo
     // SAFETY: the caller's handle pins the stripe.
     let previous = unsafe { word_of(stripe) }.fetch_sub(ONE, Ordering::Release);
     if state::count(previous) == 1 {
-        shared.check_drained();
+        shared.check_drained(None);
     }
     Closed::new(phase)
 }
@@ -448,7 +448,7 @@ unsafe fn release_slow(stripe: NonNull<Stripe>, previous: usize, new: usize) {
     let shared = unsafe { stripe.as_ref().shared };
     if state::count(new) == 0 {
         // SAFETY: as above.
-        unsafe { shared.as_ref() }.check_drained();
+        unsafe { shared.as_ref() }.check_drained(Some(stripe));
         if state::is_released(new) {
             // SAFETY: invariant 5: our decrement made the word "released, count zero".
             unsafe { Shared::retire(shared) };
@@ -607,7 +607,7 @@ impl Shared {
         for stripe in self.stripes.iter() {
             self.close_stripe(stripe);
         }
-        self.check_drained();
+        self.check_drained(None);
     }
 
     /// Closes one stripe: pay for the guards in the word, then swap in `CLOSED` against that
@@ -661,8 +661,15 @@ impl Shared {
     /// drain is not done, and nobody would ever complete it. An RMW reads the latest value in the
     /// word's modification order, so if A's read of B comes first in B's order, B's decrement
     /// reads from it, synchronizes with A, and then B's read of A must see A's decrement.
-    fn check_drained(&self) {
+    ///
+    /// `ours` is the stripe the caller has just taken to "closed, zero" with its own RMW, if
+    /// any: that RMW already read the latest value of it, so it is not read again (one full
+    /// barrier fewer on the last guard's path; the argument above concerns the other stripes).
+    fn check_drained(&self, ours: Option<NonNull<Stripe>>) {
         for stripe in self.stripes.iter() {
+            if ours.is_some_and(|ours| ptr::eq(ours.as_ptr(), stripe)) {
+                continue;
+            }
             // memory ordering: AcqRel RMW as explained above; Acquire also collects the releases
             // of every guard of that stripe before the drain is announced.
             if !state::is_drained(stripe.word.fetch_or(0, Ordering::AcqRel)) {
