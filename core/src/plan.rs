@@ -417,6 +417,8 @@ impl<R: Runtime> Sequence<'_, R> {
                 Some(end) => own.min(end.saturating_sub(self.now())),
                 None => own,
             };
+            // A force that came while the previous closer was finishing: do not start this one.
+            self.notice_escalation();
             let outcome = if self.forced_by.is_some() {
                 Outcome::Skipped
             } else if own.is_zero() {
@@ -505,11 +507,13 @@ impl<R: Runtime> Sequence<'_, R> {
                 let mut timer = pin!(self.runtime.sleep(wait.saturating_sub(now)));
                 let mut escalated = pin!(self.shutdown.escalated());
                 poll_fn(|cx| {
-                    if let Poll::Ready(found) = escalated.as_mut().poll(cx) {
-                        return Poll::Ready((StepEnd::Forced, Some(found)));
-                    }
+                    // The step first: a closer that finished at the very moment of a force or a
+                    // deadline did finish, and the report says so.
                     if let Poll::Ready(output) = step.as_mut().poll(cx) {
                         return Poll::Ready((StepEnd::Done(output), None));
+                    }
+                    if let Poll::Ready(found) = escalated.as_mut().poll(cx) {
+                        return Poll::Ready((StepEnd::Forced, Some(found)));
                     }
                     if timer.as_mut().poll(cx).is_ready() {
                         let end = if graceful_first {
@@ -525,12 +529,7 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             return match end {
                 (StepEnd::Forced, Some(found)) => {
-                    let by = if found == Phase::Forced && self.shutdown.trigger_count() < 2 {
-                        ForcedBy::External
-                    } else {
-                        ForcedBy::Escalation
-                    };
-                    self.force(by);
+                    self.force(self.escalation_cause(found));
                     StepEnd::Forced
                 }
                 (StepEnd::Graceful, _) => {
@@ -544,6 +543,25 @@ impl<R: Runtime> Sequence<'_, R> {
                 }
                 (end, _) => end,
             };
+        }
+    }
+
+    /// Why the shutdown escalated, given the phase found when it did.
+    fn escalation_cause(&self, found: Phase) -> ForcedBy {
+        if found == Phase::Forced && self.shutdown.trigger_count() < 2 {
+            ForcedBy::External
+        } else {
+            ForcedBy::Escalation
+        }
+    }
+
+    /// Forces the sequence now if the shutdown has escalated (checked without waiting).
+    fn notice_escalation(&mut self) {
+        let phase = self.shutdown.phase();
+        if self.forced_by.is_none()
+            && (phase == Phase::Forced || self.shutdown.trigger_count() >= 2)
+        {
+            self.force(self.escalation_cause(phase));
         }
     }
 

@@ -491,3 +491,34 @@ shutdown failed in 1.000s (reason: signal 15)
 ";
     assert_eq!(report.to_string(), expected);
 }
+
+#[test]
+fn a_closer_finishing_as_the_second_trigger_lands_is_ok_and_the_rest_skipped() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let log = Arc::new(Mutex::new(Vec::new()));
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
+        .unwrap();
+
+    // The second trigger lands at the very instant the closer finishes.
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(1)).await;
+            shutdown.trigger(Reason::Signal(15));
+        }
+    });
+
+    assert_eq!(outcomes(&report.resources), [("db", Outcome::Ok, secs(1))]);
+    assert_eq!(
+        outcomes(&report.flushes),
+        [("log", Outcome::Skipped, secs(0))]
+    );
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+    assert_eq!(*log.lock().unwrap(), ["db"]);
+}
