@@ -230,6 +230,7 @@ fn register_resources(
     let slow = args.slow_close.unwrap_or(Duration::from_millis(20));
     plan.register(
         Resource::new("connection pool", move || async move {
+            eprintln!("daemon: connection pool: closing, {slow:?}");
             // A real pool would wait for its connections to be returned and close them.
             tokio::time::sleep(slow).await;
             Ok::<(), io::Error>(())
