@@ -49,6 +49,29 @@
 //! `_exit(128 + n)` instead. Once the second signal is handled, the third is handled inside the
 //! signal handler, so it works even if the listener thread is stuck.
 //!
+//! # Dropping a listener
+//!
+//! Dropping a listener gives its signals back what they did before the first [`listen`] for
+//! them, according to the disposition [`listen`] found (with a query that changes nothing)
+//! before registering anything:
+//!
+//! | before the first listener   | after the last listener of the signal is dropped              |
+//! |-----------------------------|---------------------------------------------------------------|
+//! | the default action          | the default action: SIGTERM and SIGINT end the process, killed by the signal |
+//! | ignored (`SIG_IGN`)         | ignored                                                       |
+//! | another library's handler   | that handler is called (signal-hook calls it on every delivery, with or without a listener) |
+//!
+//! signal-hook keeps its handler installed for the life of the process, so the old behaviour
+//! is reproduced *through* that handler: for the default action, the crate registers one action
+//! per signal, once per process, that runs signal-hook's emulation of the default action
+//! (`flag::register_conditional_default`), switched on while no listener has the signal and
+//! off while one does. Repeated listen and drop cycles reuse it.
+//!
+//! While two listeners have a signal, dropping one leaves the signal with the other; the old
+//! behaviour comes back when the last one is dropped. A signal that arrives *while* `listen`
+//! or the drop runs gets the old behaviour, the listener, or both, and is never lost. The
+//! caveats are under [Limitations](#limitations).
+//!
 //! # Logging
 //!
 //! A library should not write to your terminal: by default the listener is silent. Give it a
@@ -59,13 +82,22 @@
 //!
 //! Signal dispositions belong to the process, not to a listener. In particular:
 //!
-//! - **Dropping a listener does not restore the default action.** signal-hook keeps its handler
-//!   installed and only removes this crate's actions, so afterwards a signal of the set is
-//!   *ignored* (handlers installed before signal-hook's, by other code, are still called). It
-//!   cannot restore the disposition that was there before without `unsafe` code, and a blanket
-//!   "default action" would break other users of signal-hook in the process, such as
-//!   `tokio::signal`. Keep the listener alive for as long as the process runs; that is the
-//!   normal use.
+//! - **Restoring the default action on drop is process-wide.** If other code registered the
+//!   same signal through signal-hook (`tokio::signal`, for example) *after* the first
+//!   [`listen`] for it, then once the last listener is dropped the default action runs first
+//!   and ends the process before that code sees the signal. signal-hook does not tell who else
+//!   has a signal. Code that registered *before* the first [`listen`] is not affected: the
+//!   listener found signal-hook's handler there, and restores nothing but that.
+//! - **The old disposition is reproduced, not reinstalled.** After a drop, the signal is still
+//!   caught by signal-hook's handler: a program this process starts with `exec` gets the
+//!   default action for a signal that was ignored here (an ignored signal is inherited, a
+//!   caught one is not), and a blocking system call may be interrupted (`EINTR`) by a signal
+//!   that is ignored.
+//! - **Signals signal-hook does not know** (real-time signals, for example) are ignored after a
+//!   drop when they had the default action before, as signal-hook has no emulation of it.
+//! - **The disposition is learnt once per signal,** by the first [`listen`] for it. Code that
+//!   changes the disposition with `sigaction` directly, not through signal-hook, after that
+//!   replaces signal-hook's handler and this crate's with it.
 //! - **Two listeners for one signal** both receive every delivery and count it separately.
 //!   Other signal-hook users (`tokio::signal`, `ctrlc`) on the same signal keep receiving it too.
 //! - **The kernel merges signals.** A standard signal sent while the same signal is pending is
@@ -82,8 +114,8 @@
 //!   its `register` docs, "Race condition"). Call [`listen`] at the start of `main`, before
 //!   starting threads.
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
-//!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled once
-//!   it is in a listener's set.
+//!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
+//!   it is in a listener's set; it is ignored again once the listener is dropped.
 //! - **The hook runs on the listener thread.** A slow hook delays the handling of the next
 //!   signal (but not the in-handler exit once armed). A panic in the hook is caught; the panic
 //!   hook prints it and the listener goes on.
@@ -140,17 +172,28 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Unsafe code
+//!
+//! One `unsafe` block, in a private function: a `sigaction` call that only *queries* a signal's
+//! disposition (a null new action), made before [`listen`] registers anything, so that the drop
+//! can restore it. Neither signal-hook nor nix offers a safe query. The crate denies
+//! `unsafe_code` and allows it on that function alone.
+//!
 //! # Features
 //!
 //! None. The crate needs `std` (a thread and sockets).
 
-#![forbid(unsafe_code)]
+// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query (see
+// "Unsafe code" above).
+#![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(
     no_crate_inject,
     attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
 ))]
 
+#[cfg(unix)]
+mod disposition;
 #[cfg(unix)]
 mod escalation;
 #[cfg(unix)]

@@ -18,9 +18,14 @@
 //!    could leave a delivery uncounted until the next signal.
 //! 4. `armed` is set only once the thread has counted two signals, so a handler that finds it set
 //!    is handling the third signal or a later one.
-//! 5. Drop unregisters every action first, then sets `closed`, then writes to the wake socket.
-//!    The thread acts on every byte it finds before it sees `closed`, so a signal delivered
-//!    before the drop is still carried out.
+//! 5. Drop releases the listener's claim on its signals first (their previous behaviour is back,
+//!    see [`crate::disposition`]), then unregisters every action, then sets `closed`, then
+//!    writes to the wake socket. The thread acts on every byte it finds before it sees
+//!    `closed`, so a signal delivered before the drop is still carried out.
+//! 6. `listen` queries each signal's disposition (`Table::prepare`) before registering anything
+//!    for it, and claims the signals only after registering every action, all under the
+//!    disposition table's lock. Drop releases before unregistering. So a delivery always reaches
+//!    the listener or gets the previous behaviour (see [`crate::disposition`], invariant 4).
 //!
 //! # Memory ordering
 //!
@@ -42,6 +47,7 @@ use signal_hook::low_level::{self, pipe};
 use signal_hook::{flag, SigId};
 use winddown_core::{Reason, Shutdown};
 
+use crate::disposition::{self, Claim};
 use crate::escalation::{shell_status, Action, Escalation};
 
 /// The name of the listener thread.
@@ -271,7 +277,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Nothing is left registered after an error.
+    /// Nothing of the listener is left registered after an error: its signals do what they did
+    /// before.
     ///
     /// - [`ErrorKind::InvalidInput`] if the set is empty, or holds a signal that cannot be
     ///   handled (signal-hook's `FORBIDDEN`: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV).
@@ -304,6 +311,12 @@ impl Builder {
         // (a full socket wakes the thread anyway).
         wake_write.set_nonblocking(true)?;
 
+        // Invariant 6: the old dispositions first, before anything of ours is registered.
+        let mut table = disposition::table();
+        for &signal in &signals {
+            table.prepare(signal)?;
+        }
+
         // On an early return, dropping this unregisters what was registered so far.
         let mut registrations = Registrations(Vec::new());
         let mut counters = Vec::with_capacity(signals.len());
@@ -333,6 +346,10 @@ impl Builder {
                 socket: count_read,
             });
         }
+        // Invariant 6: every action is registered; switch the restorers off. On an early return
+        // from here on, the claim is dropped (released) before the registrations, as in `Drop`.
+        let claim = table.claim(&signals);
+        drop(table);
 
         let worker = Worker {
             shutdown: shutdown.clone(),
@@ -350,6 +367,7 @@ impl Builder {
 
         Ok(Listener {
             signals,
+            claim,
             registrations,
             closed,
             wake: wake_write,
@@ -383,10 +401,10 @@ impl fmt::Debug for Builder {
 /// [crate docs](crate#escalation)).
 ///
 /// Dropping it unregisters its actions and stops its thread, after acting on every signal that
-/// was delivered before the drop. **Its signals are then ignored**, not fatal: signal-hook keeps
-/// its handler installed (see the [crate docs](crate#limitations)). So keep the listener for as
-/// long as the process runs: bind it to a name (`let _listener = …`), not to `_`, which drops it
-/// at once.
+/// was delivered before the drop. Its signals then do again what they did before [`listen`]:
+/// SIGTERM ends the process, an ignored signal stays ignored, another library's handler is
+/// called (see the [crate docs](crate#dropping-a-listener)), unless another listener still has
+/// them. Bind the listener to a name (`let _listener = …`), not to `_`, which drops it at once.
 ///
 /// # Comparison to `signal_hook::iterator::Signals`
 ///
@@ -410,7 +428,8 @@ impl fmt::Debug for Builder {
 /// signal_hook::low_level::raise(SIGUSR1)?; // forces
 /// assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
 ///
-/// // The third would end the process. Stop listening instead; SIGUSR1 is now ignored.
+/// // The third would end the process. Stop listening instead: SIGUSR1 has its default action
+/// // again (it would end the process too, as it did before `listen`).
 /// drop(listener);
 /// # Ok(())
 /// # }
@@ -427,6 +446,8 @@ impl fmt::Debug for Builder {
 #[must_use = "dropping the listener stops it at once"]
 pub struct Listener {
     signals: Vec<i32>,
+    /// Invariant 5: released on drop, before unregistering.
+    claim: Claim,
     registrations: Registrations,
     /// Invariant 5: set on drop, after unregistering.
     closed: Arc<AtomicBool>,
@@ -475,7 +496,10 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        // Invariant 5: no delivery reaches our sockets after this...
+        // Invariant 5: the previous behaviour is back (a delivery between this line and the
+        // next gets it, and may reach our sockets too)...
+        self.claim.release();
+        // ...no delivery reaches our sockets after this...
         self.registrations.unregister_all();
         // ...then the thread finishes what was delivered and stops.
         self.closed.store(true, Ordering::SeqCst);
@@ -916,12 +940,16 @@ mod tests {
     fn drop_stops_the_thread() {
         let _serial = serial();
         let shutdown = Shutdown::new();
-        let (listener, events, _exits) = listener(&shutdown);
-        drop(listener);
+        let (dropped, events, _exits) = listener(&shutdown);
+        drop(dropped);
         // The hook (and its sender) went with the thread.
         assert!(events.recv_timeout(TIMEOUT).is_err());
-        // SIGUSR1 is now ignored: signal-hook's handler stays, with no action of ours.
+        // SIGUSR1 now has its default action again, so only send it while another listener
+        // has it: the dropped one must not see it.
+        let other = Shutdown::new();
+        let (_other, other_events, _) = listener(&other);
         raise(SIGUSR1).unwrap();
+        assert_eq!(other_events.recv_timeout(TIMEOUT).unwrap().count(), 1);
         assert!(!shutdown.is_triggered());
     }
 

@@ -1,8 +1,9 @@
 //! In-process tests with real signals, through the public API.
 //!
-//! Only SIGUSR1 and SIGUSR2, and never more than two signals per listener: the third would end
-//! the test process (that case runs in a child process, in `tests/process.rs`). Serialized
-//! behind one lock: signals are process-wide.
+//! Only SIGUSR1 and SIGUSR2, never more than two signals per listener (the third would end the
+//! test process), and never a signal that no listener has (a dropped listener restores the
+//! default action, which would end it too): those cases run in a child process, in
+//! `tests/process.rs`. Serialized behind one lock: signals are process-wide.
 
 #![cfg(unix)]
 
@@ -242,7 +243,11 @@ fn an_invalid_signal_number_is_an_error_and_leaves_nothing_registered() {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
 
-    // SIGUSR1 stays caught by signal-hook's handler (ignored), so this is safe to send.
+    // SIGUSR1 has its default action again (it would end this process), so send it only while
+    // another listener has it: the failed one must not see it.
+    let other = Shutdown::new();
+    let (_other, events) = listen(&other);
     raise(SIGUSR1).unwrap();
+    assert_eq!(next(&events).count(), 1);
     assert!(!shutdown.wait_triggered_timeout(Duration::from_millis(100)));
 }

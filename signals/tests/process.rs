@@ -1,7 +1,8 @@
-//! Child-process tests: the third signal really ends the process, and what a dropped listener
-//! leaves behind. Each test re-runs this test binary as a child, selecting [`child`] with
-//! `--exact` and a mode in an environment variable; each child is bounded by a hard timeout,
-//! so a hang fails the test instead of hanging CI.
+//! Child-process tests: the third signal really ends the process, and a dropped listener gives
+//! SIGTERM back what it did before (the default action, ignored, or another handler). Each test
+//! re-runs this test binary as a child, selecting [`child`] with `--exact` and a mode in an
+//! environment variable; each child is bounded by a hard timeout, so a hang fails the test
+//! instead of hanging CI.
 
 #![cfg(unix)]
 
@@ -9,14 +10,15 @@ use std::env;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::SIGWINCH;
 use signal_hook::low_level::raise;
 use winddown_core::{Phase, Shutdown};
-use winddown_signals::{Action, Builder, SIGINT, SIGTERM};
+use winddown_signals::{Action, Builder, Listener, SIGINT, SIGTERM};
 
 /// Selects the child's mode; unset in the parent, where [`child`] does nothing.
 const MODE: &str = "WINDDOWN_SIGNALS_CHILD";
@@ -65,27 +67,59 @@ fn shell_status(status: ExitStatus) -> i32 {
         .unwrap()
 }
 
+/// How many times [`foreign_handler`] ran.
+static FOREIGN: AtomicUsize = AtomicUsize::new(0);
+
+/// Another library's SIGTERM handler, installed without signal-hook. Async-signal-safe: one
+/// atomic increment.
+extern "C" fn foreign_handler(_signal: libc::c_int) {
+    FOREIGN.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Sets SIGTERM's disposition before any listener exists, as a parent process (`SIG_IGN`
+/// survives `exec`) or another library would.
+fn set_sigterm(handler: libc::sighandler_t) {
+    // SAFETY: `handler` is `SIG_IGN` or `foreign_handler`, an `extern "C" fn(c_int)` that only
+    // touches an atomic, so it is async-signal-safe. No other code of the child is changing
+    // SIGTERM's disposition concurrently: no listener exists yet.
+    let old = unsafe { libc::signal(SIGTERM, handler) };
+    assert_ne!(old, libc::SIG_ERR, "signal(SIGTERM) failed");
+}
+
+/// A listener for SIGTERM, SIGINT and SIGWINCH that prints one line per event on stdout and
+/// sends its action to `tx`. With a `gate`, its hook holds the listener thread on the first
+/// event until the test lets it go.
+fn listen(shutdown: &Shutdown, tx: Sender<Action>, gate: Option<Receiver<()>>) -> Listener {
+    Builder::new()
+        .signal(SIGWINCH)
+        .on_event(move |event| {
+            println!("event: {event}");
+            let _ = tx.send(event.action());
+            if let (Some(gate), 1) = (&gate, event.count()) {
+                gate.recv().unwrap();
+            }
+        })
+        .listen(shutdown)
+        .unwrap()
+}
+
 /// The child side. Prints one line per listener event on stdout.
 #[test]
 fn child() {
     let Ok(mode) = env::var(MODE) else {
         return; // The parent's run of this test: nothing to do.
     };
+    // What SIGTERM did before the listener: the default action, unless the mode says otherwise.
+    if mode.ends_with("-ignored") {
+        set_sigterm(libc::SIG_IGN);
+    } else if mode.ends_with("-handler") {
+        set_sigterm(foreign_handler as *const () as libc::sighandler_t);
+    }
     let shutdown = Shutdown::new();
     let (tx, events) = mpsc::channel();
-    // In "gated" mode the hook holds the listener thread on the first event until the test
-    // lets it go.
     let (open_gate, gate) = mpsc::channel::<()>();
-    let gated = mode == "gated";
-    let builder = Builder::new().signal(SIGWINCH).on_event(move |event| {
-        println!("event: {event}");
-        let _ = tx.send(event.action());
-        if gated && event.count() == 1 {
-            gate.recv().unwrap();
-        }
-    });
-    // Kept until the process ends, except in "after-drop".
-    let listener = builder.listen(&shutdown).unwrap();
+    // Kept until the process ends, except in the modes that drop it.
+    let listener = listen(&shutdown, tx.clone(), (mode == "gated").then_some(gate));
     match mode.as_str() {
         // Three SIGTERMs in a row: the listener thread may see all three, or arm the in-handler
         // exit in between; the process ends either way.
@@ -127,13 +161,67 @@ fn child() {
             raise(SIGTERM).unwrap();
             println!("raise returned");
         }
-        // A dropped listener leaves SIGTERM ignored, not fatal.
+        // SIGTERM had the default action: after the drop it ends the process, killed by it.
         "after-drop" => {
+            drop(listener);
+            println!("dropped");
+            raise(SIGTERM).unwrap();
+            println!("survived SIGTERM");
+            std::process::exit(SURVIVED);
+        }
+        // SIGTERM was ignored: the listener takes it over, and after the drop it is ignored
+        // again.
+        "after-drop-ignored" => {
+            raise(SIGTERM).unwrap();
+            assert_eq!(events.recv().unwrap(), Action::Trigger);
             drop(listener);
             raise(SIGTERM).unwrap();
             println!("survived SIGTERM");
-            assert!(!shutdown.is_triggered());
+            assert_eq!(shutdown.phase(), Phase::Initiated);
             std::process::exit(0);
+        }
+        // SIGTERM had another library's handler: signal-hook calls it with the listener, and
+        // after the drop it is called alone.
+        "after-drop-handler" => {
+            raise(SIGTERM).unwrap();
+            assert_eq!(events.recv().unwrap(), Action::Trigger);
+            assert_eq!(FOREIGN.load(Ordering::SeqCst), 1);
+            drop(listener);
+            raise(SIGTERM).unwrap();
+            assert_eq!(FOREIGN.load(Ordering::SeqCst), 2);
+            println!("the foreign handler ran twice");
+            assert_eq!(shutdown.phase(), Phase::Initiated);
+            std::process::exit(0);
+        }
+        // Listen and drop over and over: a new listener takes SIGTERM back from the default
+        // action, and its drop gives it back.
+        "relisten" => {
+            drop(listener);
+            for _ in 0..100 {
+                drop(listen(&Shutdown::new(), tx.clone(), None));
+            }
+            let again = listen(&shutdown, tx, None);
+            raise(SIGTERM).unwrap();
+            assert_eq!(events.recv().unwrap(), Action::Trigger);
+            println!("listening again");
+            drop(again);
+            raise(SIGTERM).unwrap();
+            println!("survived SIGTERM");
+            std::process::exit(SURVIVED);
+        }
+        // Two listeners: dropping one leaves SIGTERM with the other; dropping the last one
+        // restores the default action.
+        "two-listeners" => {
+            let (tx2, events2) = mpsc::channel();
+            let second = listen(&Shutdown::new(), tx2, None);
+            drop(listener);
+            raise(SIGTERM).unwrap();
+            assert_eq!(events2.recv().unwrap(), Action::Trigger);
+            println!("the second listener has it");
+            drop(second);
+            raise(SIGTERM).unwrap();
+            println!("survived SIGTERM");
+            std::process::exit(SURVIVED);
         }
         other => panic!("unknown mode {other:?}"),
     }
@@ -199,8 +287,39 @@ fn a_signal_that_does_not_terminate_by_default_exits_with_128_plus_n() {
 }
 
 #[test]
-fn a_dropped_listener_leaves_its_signals_ignored() {
+fn a_dropped_listener_restores_the_default_action() {
     let (status, out) = run_child("after-drop");
+    assert_eq!(status.signal(), Some(SIGTERM), "{status:?}\n{out}");
+    assert!(out.contains("dropped\n"), "{out}");
+    assert!(!out.contains("survived"), "{out}");
+}
+
+#[test]
+fn a_dropped_listener_leaves_an_ignored_signal_ignored() {
+    let (status, out) = run_child("after-drop-ignored");
     assert_eq!(status.code(), Some(0), "{status:?}\n{out}");
     assert!(out.contains("survived SIGTERM\n"), "{out}");
+}
+
+#[test]
+fn a_dropped_listener_leaves_another_handler_in_charge() {
+    let (status, out) = run_child("after-drop-handler");
+    assert_eq!(status.code(), Some(0), "{status:?}\n{out}");
+    assert!(out.contains("the foreign handler ran twice\n"), "{out}");
+}
+
+#[test]
+fn a_new_listener_takes_the_signal_back_and_gives_it_back() {
+    let (status, out) = run_child("relisten");
+    assert_eq!(status.signal(), Some(SIGTERM), "{status:?}\n{out}");
+    assert!(out.contains("listening again\n"), "{out}");
+    assert!(!out.contains("survived"), "{out}");
+}
+
+#[test]
+fn the_default_action_returns_with_the_last_listener() {
+    let (status, out) = run_child("two-listeners");
+    assert_eq!(status.signal(), Some(SIGTERM), "{status:?}\n{out}");
+    assert!(out.contains("the second listener has it\n"), "{out}");
+    assert!(!out.contains("survived"), "{out}");
 }

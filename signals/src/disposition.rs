@@ -1,0 +1,232 @@
+//! What a signal does when no listener has it: the disposition the process had before this crate
+//! touched the signal, put back when the last listener of that signal is dropped.
+//!
+//! signal-hook never uninstalls its handler: once a signal has been registered, the handler stays
+//! for the life of the process, and with no actions left it ignores the signal (after calling the
+//! handler that was installed before it, if any: signal-hook-registry chains to that one on every
+//! delivery). So "restoring" means making signal-hook's handler behave like the old disposition:
+//!
+//! | found before the first listener        | while no listener has the signal                  |
+//! |-----------------------------------------|---------------------------------------------------|
+//! | `SIG_DFL`, a signal signal-hook knows   | the *restorer* runs the default action            |
+//! | `SIG_DFL`, a signal it does not know    | nothing: ignored (a limitation, see the crate docs) |
+//! | `SIG_IGN`                               | nothing: signal-hook's handler alone ignores it   |
+//! | a handler (another's, or signal-hook's) | nothing: signal-hook's handler chains to it       |
+//!
+//! The restorer is signal-hook's `flag::register_conditional_default`: an action that runs
+//! `low_level::emulate_default_handler` while its flag is on.
+//!
+//! # Invariants
+//!
+//! 1. The table has one entry per signal that a listener ever prepared, for the life of the
+//!    process. The disposition is queried once, by the first [`Table::prepare`] for the signal,
+//!    before this crate registers anything for it. (A later query would find signal-hook's
+//!    handler.)
+//! 2. An entry has at most one restorer, registered once, by that first `prepare`: repeated
+//!    listen/drop cycles switch its flag, they do not register more actions.
+//! 3. The flag is on exactly when no listener holds a claim on the signal (`live == 0`), under
+//!    the table's lock. It is registered *on*, so that from the moment signal-hook's handler is
+//!    installed, the signal does what it did before.
+//! 4. A listener claims its signals *after* registering its own actions, and releases them
+//!    *before* unregistering them. So at every instant a delivery reaches a listener, or gets
+//!    the old behaviour, or both; it is never silently dropped. Both at once happens only
+//!    around `listen` and drop: the restorer (registered before the listener's actions, so it
+//!    runs first) ends the process as the default action would, which is what the signal did
+//!    before `listen` returned and does again once the drop has begun.
+//!
+//! The table's lock is never taken inside a signal handler: the handler only loads the flag.
+
+use std::io;
+use std::mem;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use signal_hook::{flag, low_level};
+
+/// The process-wide table (see the module docs).
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    entries: Vec::new(),
+});
+
+/// Locks the process-wide table. Hold it across a whole `listen`: a query and the registrations
+/// that follow it must not interleave with another listener's.
+pub(crate) fn table() -> MutexGuard<'static, Table> {
+    // Nothing panics while the lock is held; if something did, the entries are still valid
+    // (each update is a single store or increment).
+    TABLE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a signal did before this crate registered anything for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// `SIG_DFL`: the signal's default action.
+    Default,
+    /// `SIG_IGN`.
+    Ignore,
+    /// A handler function: another library's, or signal-hook's own.
+    Handler,
+}
+
+/// One signal's entry.
+#[derive(Debug)]
+struct Entry {
+    signal: i32,
+    /// The restorer's flag, if the signal had its default disposition (invariant 2).
+    restorer: Option<Arc<AtomicBool>>,
+    /// How many listeners hold a claim on the signal (invariant 3).
+    live: usize,
+}
+
+/// The per-signal entries. Only a handful of signals are ever listened for: a `Vec` will do.
+#[derive(Debug)]
+pub(crate) struct Table {
+    entries: Vec<Entry>,
+}
+
+impl Table {
+    /// Makes sure `signal` has an entry: on the first call for it, queries its disposition and,
+    /// if it is the default, registers the restorer with its flag on (invariants 1 to 3).
+    ///
+    /// Call it before registering anything else for `signal`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error if `signal` is not a valid signal number (`EINVAL`), or signal-hook's if it
+    /// cannot register the restorer.
+    pub(crate) fn prepare(&mut self, signal: i32) -> io::Result<()> {
+        if self.entries.iter().any(|entry| entry.signal == signal) {
+            return Ok(());
+        }
+        let restorer = match query(signal)? {
+            // signal-hook's `emulate_default_handler` only knows the signals it has names for.
+            Disposition::Default if low_level::signal_name(signal).is_some() => {
+                let on = Arc::new(AtomicBool::new(true));
+                flag::register_conditional_default(signal, Arc::clone(&on))?;
+                Some(on)
+            }
+            Disposition::Default | Disposition::Ignore | Disposition::Handler => None,
+        };
+        self.entries.push(Entry {
+            signal,
+            restorer,
+            live: 0,
+        });
+        Ok(())
+    }
+
+    /// Claims `signals` for one listener: their restorers are switched off until the returned
+    /// [`Claim`] is released. Call it after registering the listener's actions (invariant 4).
+    ///
+    /// # Panics
+    ///
+    /// If a signal was not [`prepare`](Self::prepare)d.
+    pub(crate) fn claim(&mut self, signals: &[i32]) -> Claim {
+        for &signal in signals {
+            let entry = self.entry(signal);
+            entry.live += 1;
+            if let Some(on) = &entry.restorer {
+                on.store(false, Ordering::SeqCst);
+            }
+        }
+        Claim {
+            signals: signals.to_vec(),
+        }
+    }
+
+    fn release(&mut self, signal: i32) {
+        let entry = self.entry(signal);
+        entry.live -= 1;
+        if entry.live == 0 {
+            if let Some(on) = &entry.restorer {
+                on.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn entry(&mut self, signal: i32) -> &mut Entry {
+        self.entries
+            .iter_mut()
+            .find(|entry| entry.signal == signal)
+            .expect("claimed a signal that was not prepared")
+    }
+}
+
+/// A listener's claim on its signals, from [`Table::claim`]. Releasing it (or dropping it)
+/// switches the restorers back on for the signals no other listener holds.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    /// Emptied by [`release`](Self::release), so that a release happens once.
+    signals: Vec<i32>,
+}
+
+impl Claim {
+    /// Releases the claim. Call it before unregistering the listener's actions (invariant 4),
+    /// and not while holding the table's lock.
+    pub(crate) fn release(&mut self) {
+        if self.signals.is_empty() {
+            return;
+        }
+        let mut table = table();
+        for signal in self.signals.drain(..) {
+            table.release(signal);
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Queries `signal`'s current disposition, changing nothing.
+///
+/// The crate's only `unsafe` code (see the crate docs, "Unsafe code"): neither signal-hook nor
+/// nix offers a query-only `sigaction`.
+#[allow(unsafe_code)]
+fn query(signal: i32) -> io::Result<Disposition> {
+    // SAFETY: `sigaction` with a null new action only reads the disposition into `old`, a
+    // valid, writable, properly aligned `libc::sigaction` on this stack frame that the call
+    // does not retain. All-zero bytes are a valid `libc::sigaction` (integers, a signal set,
+    // and on some targets an `Option` of a function pointer), as for signal-hook-registry's own
+    // query. An invalid `signal` makes the call fail with EINVAL, which is returned, not read.
+    let (result, handler) = unsafe {
+        let mut old: libc::sigaction = mem::zeroed();
+        let result = libc::sigaction(signal, ptr::null(), &mut old);
+        (result, old.sa_sigaction)
+    };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(match handler {
+        libc::SIG_DFL => Disposition::Default,
+        libc::SIG_IGN => Disposition::Ignore,
+        _ => Disposition::Handler,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use signal_hook::consts::signal::SIGUSR2;
+
+    use super::*;
+
+    #[test]
+    fn an_invalid_signal_number_is_einval() {
+        let error = query(100_000).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EINVAL));
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn a_query_changes_nothing() {
+        // No test in this binary registers SIGUSR2: it has whatever the harness inherited,
+        // `SIG_DFL` or `SIG_IGN`, and a query leaves it so.
+        let before = query(SIGUSR2).unwrap();
+        assert_ne!(before, Disposition::Handler);
+        assert_eq!(query(SIGUSR2).unwrap(), before);
+    }
+}
