@@ -107,56 +107,29 @@ pub trait Runtime: Send + Sync {
     fn spawn(&self, task: BoxFuture<()>) -> Self::Join;
 }
 
-impl<R: Runtime + ?Sized> Runtime for &R {
-    type Sleep = R::Sleep;
-    type Join = R::Join;
+/// Forwards `Runtime` through a pointer type.
+macro_rules! forward_runtime {
+    ($($pointer:ty),*) => {$(
+        impl<R: Runtime + ?Sized> Runtime for $pointer {
+            type Sleep = R::Sleep;
+            type Join = R::Join;
 
-    fn now(&self) -> Duration {
-        (**self).now()
-    }
+            fn now(&self) -> Duration {
+                (**self).now()
+            }
 
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        (**self).sleep(duration)
-    }
+            fn sleep(&self, duration: Duration) -> Self::Sleep {
+                (**self).sleep(duration)
+            }
 
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
-        (**self).spawn(task)
-    }
+            fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
+                (**self).spawn(task)
+            }
+        }
+    )*};
 }
 
-impl<R: Runtime + ?Sized> Runtime for Box<R> {
-    type Sleep = R::Sleep;
-    type Join = R::Join;
-
-    fn now(&self) -> Duration {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        (**self).sleep(duration)
-    }
-
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
-        (**self).spawn(task)
-    }
-}
-
-impl<R: Runtime + ?Sized> Runtime for Arc<R> {
-    type Sleep = R::Sleep;
-    type Join = R::Join;
-
-    fn now(&self) -> Duration {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
-        (**self).sleep(duration)
-    }
-
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
-        (**self).spawn(task)
-    }
-}
+forward_runtime!(&R, Box<R>, Arc<R>);
 
 impl fmt::Display for TaskOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
