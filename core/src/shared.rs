@@ -15,11 +15,13 @@
 //! - `live_stripes`: stripes not yet retired (invariant 5). When it reaches zero, the scope
 //!   *dies*: it leaves its parent's list of children, gives back the guard it held in its parent,
 //!   and drops its parent handle. Its memory stays until `weak` says otherwise.
-//! - `weak`: one unit held by the living scope (given back when it dies) plus one unit per parent
-//!   propagation in progress on it. When it reaches zero the memory is freed (invariant 6). This
-//!   lets a parent act on a child without holding its lock (invariant 7), so a child that dies
-//!   during the propagation (its last guard was its own child's parent guard, say) can take the
-//!   parent's lock to leave its list without a deadlock.
+//! - `weak`: one unit held by the living scope (given back when it dies), one unit per parent
+//!   propagation in progress on it, and one unit per guard that was in flight when its stripe
+//!   closed (paid by the closer, given back by the guard at the end of its release: invariant
+//!   9). When it reaches zero the memory is freed (invariant 6). The propagation units let a
+//!   parent act on a child without holding its lock (invariant 7), so a child that dies during
+//!   the propagation can take the parent's lock to leave its list without a deadlock; the guard
+//!   units keep the memory alive while the last guard announces the drain.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -79,7 +81,8 @@ pub(crate) struct Shared {
     next_stripe: AtomicUsize,
     /// Stripes not yet retired. Invariant 5; reaching zero kills the scope.
     live_stripes: AtomicUsize,
-    /// One unit for the living scope, one per propagation in progress. Invariant 6.
+    /// One unit for the living scope, one per propagation in progress, one per guard closed in.
+    /// Invariants 6 and 9.
     weak: AtomicUsize,
     /// Admissions refused, counted on the refusal's cold path only.
     refused: AtomicUsize,
