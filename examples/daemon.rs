@@ -31,10 +31,12 @@ USAGE:
 
 OPTIONS:
     --port PORT            port to listen on (default 0: any free port)
-    --slow-close SECS      make the connection pool take SECS to close
+    --slow-close SECS      make the connection pool take SECS to close (default
+                           0.02; 0 closes it at once)
     --stuck-close SECS     make the cache client block its thread for SECS while
                            closing (a closer that ignores cancellation: only a
-                           third signal ends the process before it returns)
+                           third signal ends the process before it returns;
+                           0 closes it at once)
     --drain-timeout SECS   how long to wait for requests in flight (default 10)
     --close-timeout SECS   how long each resource may take to close (default 5)
     -h, --help             print this help
@@ -232,7 +234,9 @@ fn register_resources(
         Resource::new("connection pool", move || async move {
             eprintln!("daemon: connection pool: closing, {slow:?}");
             // A real pool would wait for its connections to be returned and close them.
-            tokio::time::sleep(slow).await;
+            if !slow.is_zero() {
+                tokio::time::sleep(slow).await;
+            }
             Ok::<(), io::Error>(())
         })
         .priority(10)
@@ -243,7 +247,8 @@ fn register_resources(
         Resource::new("cache client", move || async move {
             match stuck {
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
-                Some(stuck) => std::thread::sleep(stuck),
+                Some(stuck) if !stuck.is_zero() => std::thread::sleep(stuck),
+                Some(_) => {}
                 None => tokio::time::sleep(Duration::from_millis(5)).await,
             }
             Ok::<(), io::Error>(())
