@@ -420,26 +420,30 @@ pub(crate) unsafe fn release(stripe: NonNull<Stripe>) {
     let word = unsafe { &stripe.as_ref().word };
     // memory ordering: Release, so the work done under the guard happens before whatever the
     // party that completes the drain (or frees the memory) does; that party acquires it.
-    let previous = word.fetch_sub(ONE, Ordering::Release);
-    let new = previous.wrapping_sub(ONE);
-    if state::release_is_slow(previous, new) {
+    let new = word.fetch_sub(ONE, Ordering::Release).wrapping_sub(ONE);
+    if state::release_is_slow(new) {
         // SAFETY: see `release_slow`.
-        unsafe { release_slow(stripe, previous, new) };
+        unsafe { release_slow(stripe, new) };
     }
 }
 
-/// A guard's release on a closed stripe, or one that left a released stripe empty.
+/// A guard's release on a closed stripe, or on a stripe whose handles are all gone.
 #[cold]
 #[inline(never)]
-unsafe fn release_slow(stripe: NonNull<Stripe>, previous: usize, new: usize) {
+unsafe fn release_slow(stripe: NonNull<Stripe>, new: usize) {
+    if !state::is_closed(new) && state::count(new) > 0 {
+        // Released, not closed (CLOSED is never cleared, so our decrement did not see it
+        // either), and other guards still pin the stripe: nothing to do.
+        return;
+    }
     // memory ordering: Acquire, pairing with the Release RMWs of this stripe that came before
     // ours (the other guards' decrements and the closer's swap form one release sequence): their
     // work happens before the drain notification or the free below, and the closer's payment of
     // our weak unit (invariant 9) happens before we give it back.
     fence(Ordering::Acquire);
-    if !state::is_closed(previous) {
-        // `new` is exactly RELEASED: nothing else pins the stripe, and by invariant 5 we are the
-        // one party that retires it.
+    if !state::is_closed(new) {
+        // Count zero: nothing else pins the stripe, and by invariant 5 we are the one party
+        // that retires it.
         // SAFETY: the stripe is not retired until we retire it, so `shared` is readable.
         let shared = unsafe { stripe.as_ref().shared };
         // SAFETY: invariant 5, as above; we touch nothing afterwards.

@@ -20,9 +20,9 @@
 //!   plus, transiently, refused admissions that have not yet been undone.
 //!
 //! Entering is one `fetch_add(ONE)`; if the word it returns has `CLOSED` set, the admission is
-//! undone and refused. Leaving is one `fetch_sub(ONE)`; only a leave whose previous word was
-//! closed, or whose new word is "released, count zero", takes the slow path, so a service that
-//! is not shutting down never does.
+//! undone and refused. Leaving is one `fetch_sub(ONE)`; only a leave that finds a flag set (the
+//! stripe closed, or every handle gone) takes the slow path, so a service that is not shutting
+//! down never does.
 //!
 //! # Invariants
 //!
@@ -95,18 +95,20 @@ pub(crate) const fn is_released(word: usize) -> bool {
 }
 
 /// Whether an admission that found `previous` must take the cold path: admissions closed, or the
-/// count about to overflow.
+/// count about to overflow. One compare: rotating right by one moves `CLOSED` to the top bit and
+/// the top bit (the overflow) just below it, so either makes the rotated word at least 2^(BITS-2).
 #[inline]
 pub(crate) const fn admission_is_cold(previous: usize) -> bool {
-    previous & CLOSED != 0 || previous > MAX_WORD
+    previous.rotate_right(1) >= 1 << (usize::BITS - 2)
 }
 
-/// Whether a guard's release that found `previous` and left `new` must take the slow path: the
-/// stripe is closed (the drain may be done; the guard owns a paid unit, invariant 9), or the
-/// stripe is now released with count zero (retire it, invariant 5).
+/// Whether a guard's release that left `new` must take the slow path: a flag is set. The stripe
+/// is closed (the drain may be done, and the guard owns a paid unit, invariant 9), or every
+/// handle is gone (if the count is now zero, the guard retires the stripe, invariant 5). One
+/// test: a service that is neither shutting down nor dropping its last handle never takes it.
 #[inline]
-pub(crate) const fn release_is_slow(previous: usize, new: usize) -> bool {
-    previous & CLOSED != 0 || new == RELEASED
+pub(crate) const fn release_is_slow(new: usize) -> bool {
+    new & (CLOSED | RELEASED) != 0
 }
 
 /// Whether `word` is a closed stripe with nothing in flight.
@@ -122,18 +124,19 @@ mod tests {
     #[test]
     fn fast_release_paths() {
         // Running with guards left, or the last guard leaving while open: fast.
-        assert!(!release_is_slow(ONE, 0));
-        assert!(!release_is_slow(2 * ONE, ONE));
-        assert!(!release_is_slow(2 * ONE + RELEASED, ONE + RELEASED));
+        assert!(!release_is_slow(0));
+        assert!(!release_is_slow(ONE));
+        assert!(!release_is_slow(5 * ONE));
     }
 
     #[test]
     fn slow_release_paths() {
         // Closed: every leave owns a paid unit, whatever is left.
-        assert!(release_is_slow(3 * ONE + CLOSED, 2 * ONE + CLOSED));
-        assert!(release_is_slow(ONE + CLOSED, CLOSED));
-        // Released with nothing left: retire.
-        assert!(release_is_slow(ONE + RELEASED, RELEASED));
+        assert!(release_is_slow(2 * ONE + CLOSED));
+        assert!(release_is_slow(CLOSED));
+        // Released: retire when zero, nothing to do otherwise.
+        assert!(release_is_slow(RELEASED));
+        assert!(release_is_slow(ONE + RELEASED));
     }
 
     #[test]
@@ -142,6 +145,8 @@ mod tests {
         assert!(!admission_is_cold(5 * ONE + RELEASED));
         assert!(admission_is_cold(CLOSED));
         assert!(admission_is_cold(MAX_WORD + 1));
+        assert!(admission_is_cold(usize::MAX));
+        assert!(!admission_is_cold(MAX_WORD - CLOSED));
     }
 
     #[test]
