@@ -338,7 +338,7 @@ pub(crate) unsafe fn enter(stripe: NonNull<Stripe>) -> Result<(), Closed> {
     // SAFETY: the caller's handle pins the stripe (invariant 3).
     let word = unsafe { &stripe.as_ref().word };
     // memory ordering: Relaxed. The increment itself needs no synchronization: it is ordered
-    // against the closing `fetch_or` by being an RMW on the same word (invariant 1), and the
+    // against the closing compare-and-swap by being an RMW on the same word (invariant 1), and the
     // guard's work is published later by the Release in `release`. The cold path adds an Acquire
     // fence before it reads anything the closer wrote.
     let previous = word.fetch_add(ONE, Ordering::Relaxed);
@@ -373,8 +373,9 @@ unsafe fn enter_cold(stripe: NonNull<Stripe>, previous: usize, count_refusal: bo
     if previous > state::MAX_WORD {
         abort();
     }
-    // memory ordering: Acquire, pairing with the Release of the closing `fetch_or` our RMW read
-    // from, so the phase read below is at least the one that closed admissions.
+    // memory ordering: Acquire, pairing with the Release of the closing compare-and-swap our RMW
+    // read from (or followed in the word's release sequence), so the phase read below is at
+    // least the one that closed admissions.
     fence(Ordering::Acquire);
     // SAFETY: the caller's handle pins the stripe.
     let shared = unsafe { Shared::of(stripe) };
@@ -618,7 +619,8 @@ impl Shared {
     }
 
     /// Closes one stripe: pay for the guards in the word, then swap in `CLOSED` against that
-    /// same word, or take the payment back and retry (invariant 9).
+    /// same word, or take the payment back and retry (invariant 9). Lock-free: a failed swap
+    /// means another thread entered or left this stripe in between.
     fn close_stripe(&self, stripe: &Stripe) {
         // memory ordering: Relaxed: only a guess for the compare-and-swap, which checks it.
         let mut current = stripe.word.load(Ordering::Relaxed);

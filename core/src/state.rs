@@ -26,9 +26,10 @@
 //!
 //! # Invariants
 //!
-//! 1. **Closing is final.** `CLOSED` is only ever set (with `fetch_or`), never cleared; likewise
-//!    `RELEASED`. Once a stripe is closed every later admission on it is refused, because
-//!    `fetch_add` and `fetch_or` on one word are totally ordered.
+//! 1. **Closing is final.** `CLOSED` is only ever set (by the closer's compare-and-swap), never
+//!    cleared; likewise `RELEASED` (set with `fetch_or`). Once a stripe is closed every later
+//!    admission on it is refused, because `fetch_add` and the closing swap on one word are
+//!    totally ordered.
 //! 2. **A guard pins its stripe.** While a guard exists, the count of its stripe is at least one,
 //!    so that stripe is not retired (5), so the shared allocation is not freed (6).
 //! 3. **Handles pin every stripe.** While any handle exists, no stripe has `RELEASED`, so no stripe
