@@ -90,10 +90,9 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 ///
 /// # Caveats
 ///
-/// Triggering when `app` ends checks [`is_triggered`](winddown_core::Shutdown::is_triggered)
-/// first, so an `app` that ends after a signal does not count as a second trigger. A signal
-/// that lands between that check and the trigger is still counted as the first of two, and so
-/// forces the shutdown; the window is a few instructions wide.
+/// `app` ending triggers the shutdown only if nothing did before
+/// ([`trigger_if_untriggered`](winddown_core::Shutdown::trigger_if_untriggered)): an `app` that
+/// ends after a signal never counts as a second trigger, so it never forces the shutdown.
 ///
 /// # Cancel safety
 ///
@@ -115,9 +114,9 @@ where
             if let Poll::Ready(output) = app.as_mut().poll(cx) {
                 app_done = true;
                 let reason = output.into_reason();
-                if !shutdown.is_triggered() {
-                    shutdown.trigger(reason);
-                }
+                // Not a repeat if a signal came first: an app that ends after the trigger
+                // must not force the shutdown.
+                shutdown.trigger_if_untriggered(reason);
             }
         }
         sequence.as_mut().poll(cx)

@@ -377,8 +377,9 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 ///
 /// # Caveats
 ///
-/// Like [`run_until_shutdown`], it checks that the shutdown is not triggered before triggering
-/// it; a trigger from elsewhere in the same instant can still count as the first of two.
+/// The cancel triggers the shutdown only if nothing did before
+/// ([`trigger_if_untriggered`](winddown_core::Shutdown::trigger_if_untriggered)), so it never
+/// counts as a second trigger and never forces it.
 ///
 /// # Panics
 ///
@@ -387,10 +388,9 @@ pub fn trigger_on_cancel(shutdown: &Shutdown, token: CancellationToken, reason: 
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         let triggered = shutdown.triggered_owned();
-        if first(token.cancelled_owned(), triggered).await == Which::First
-            && !shutdown.is_triggered()
-        {
-            shutdown.trigger(reason);
+        if first(token.cancelled_owned(), triggered).await == Which::First {
+            // Never a repeat: a cancel after another trigger must not force the shutdown.
+            shutdown.trigger_if_untriggered(reason);
         }
     });
 }

@@ -512,16 +512,18 @@ impl Shared {
         previous + 1
     }
 
-    /// Triggers the scope with `Reason::Parent` unless something triggered it already.
-    fn trigger_from_parent(&self) {
+    /// Triggers the scope with `reason` unless something triggered it already; whether this
+    /// call was the trigger. Never counts as a repeat (no escalation).
+    pub(crate) fn trigger_if_untriggered(&self, reason: Reason) -> bool {
         // memory ordering: AcqRel, as in `trigger`.
-        if self
+        let first = self
             .triggers
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.initiate(Reason::Parent);
+            .is_ok();
+        if first {
+            self.initiate(reason);
         }
+        first
     }
 
     /// `Running` → `Initiated`, by the one trigger that took the count from zero.
@@ -578,14 +580,8 @@ impl Shared {
     /// Closes admissions (triggering first with `reason` if needed).
     pub(crate) fn close(&self, reason: Reason) {
         if self.phase() == Phase::Running {
-            // memory ordering: as in `trigger`; a concurrent trigger may win, which is fine.
-            if self
-                .triggers
-                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.initiate(reason);
-            }
+            // A concurrent trigger may win, which is fine.
+            self.trigger_if_untriggered(reason);
         }
         self.advance_triggered(Phase::StoppingNewRequests);
         // Whether we moved the phase or someone else did (or will, concurrently), make sure the
@@ -794,7 +790,7 @@ impl Shared {
         if parent_phase == Phase::Running {
             return;
         }
-        self.trigger_from_parent();
+        self.trigger_if_untriggered(Reason::Parent);
         if parent_phase == Phase::Forced {
             self.advance_triggered(Phase::Forced);
         } else if parent_phase.admissions_closed() {

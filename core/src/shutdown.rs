@@ -395,6 +395,26 @@ impl Shutdown {
         TriggerCount(NonZeroUsize::new(nth).unwrap_or(NonZeroUsize::MIN))
     }
 
+    /// Triggers the shutdown with `reason` only if nothing has triggered it yet; returns whether
+    /// this call did. Unlike [`trigger`](Self::trigger), a call that finds the shutdown already
+    /// triggered does not count as a repeat, so it never escalates: use it where an event should
+    /// start the shutdown but not force it (the application returning, a token cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::Signal(15));
+    /// assert!(!shutdown.trigger_if_untriggered(Reason::requested_because("app returned")));
+    /// assert_eq!(shutdown.trigger_count(), 1); // not an escalation
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+    /// ```
+    pub fn trigger_if_untriggered(&self, reason: Reason) -> bool {
+        self.shared().trigger_if_untriggered(reason)
+    }
+
     /// Closes admissions: moves to [`StoppingNewRequests`](Phase::StoppingNewRequests) if the
     /// shutdown is not there yet, triggering it first with [`Reason::Requested`] if it was
     /// still running. When this returns, every later [`enter`](Self::enter) is refused.

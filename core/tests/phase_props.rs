@@ -13,6 +13,7 @@ enum Op {
     Enter { handle: usize },
     DropGuard { guard: usize },
     Trigger { handle: usize, signal: i32 },
+    TriggerIfUntriggered { handle: usize, signal: i32 },
     Advance { handle: usize, to: usize },
     Close { handle: usize },
     Force { handle: usize },
@@ -27,6 +28,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => index.clone().prop_map(|handle| Op::Enter { handle }),
         3 => index.clone().prop_map(|guard| Op::DropGuard { guard }),
         1 => (index.clone(), 1..32i32).prop_map(|(handle, signal)| Op::Trigger { handle, signal }),
+        1 => (index.clone(), 1..32i32)
+            .prop_map(|(handle, signal)| Op::TriggerIfUntriggered { handle, signal }),
         1 => (index.clone(), 0..8usize).prop_map(|(handle, to)| Op::Advance { handle, to }),
         1 => index.clone().prop_map(|handle| Op::Close { handle }),
         1 => index.clone().prop_map(|handle| Op::Force { handle }),
@@ -238,6 +241,15 @@ fn run(ops: Vec<Op>, stripes: usize) -> Result<(), TestCaseError> {
                 let (shutdown, scope) = &handles[handle % handles.len()];
                 let nth = shutdown.trigger(Reason::Signal(signal)).get();
                 prop_assert_eq!(nth, model.trigger(*scope, Reason::Signal(signal)));
+            }
+            Op::TriggerIfUntriggered { handle, signal } if !handles.is_empty() => {
+                let (shutdown, scope) = &handles[handle % handles.len()];
+                let real = shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                let expected = model.scopes[*scope].triggers == 0;
+                if expected {
+                    model.trigger(*scope, Reason::Signal(signal));
+                }
+                prop_assert_eq!(real, expected);
             }
             Op::Advance { handle, to } if !handles.is_empty() => {
                 let (shutdown, scope) = &handles[handle % handles.len()];

@@ -30,7 +30,7 @@
 //!
 //! | nth signal | [`Action`]          | what happens                                                     |
 //! |------------|---------------------|------------------------------------------------------------------|
-//! | 1st        | `Trigger`           | `shutdown.trigger(Reason::Signal(n))`: the graceful sequence starts |
+//! | 1st        | `Trigger`           | `shutdown.trigger_if_untriggered(Reason::Signal(n))`: the graceful sequence starts |
 //! | 2nd        | `Force`             | `shutdown.force(Reason::Signal(n))`: the phase becomes `Forced`   |
 //! | 3rd, …     | `Exit { status }`   | the process ends at once; a shell sees status 128 + n (143 for SIGTERM) |
 //!
@@ -38,8 +38,9 @@
 //! A shutdown that something else triggered first (an admin API call, a Kubernetes `preStop`
 //! hook, systemd's `ExecStop=` command, which systemd follows with SIGTERM anyway) is not forced
 //! by the first signal: that signal asks for what is already happening, so the listener leaves
-//! the shutdown alone ([`Event::started_shutdown`] is `false`): calling `trigger` again would
-//! count as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
+//! the shutdown alone ([`Event::started_shutdown`] is `false`, and the check and the trigger are
+//! one atomic step, [`Shutdown::trigger_if_untriggered`]): calling `trigger` again would count
+//! as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
 //! answers by forcing the sequence. The listener's second signal forces.
 //!
 //! The third signal ends the process the conventional way: the default disposition is restored

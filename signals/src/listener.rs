@@ -711,11 +711,8 @@ impl Worker {
                 // The escalation counts only this listener's signals. If something else
                 // triggered first, a second `trigger` would be counted by the core as an
                 // escalation and force the sequence; this signal only asks for what is already
-                // happening. (A trigger from elsewhere between this check and `trigger` is
-                // such a race; it is harmless: the sequence is forced one signal early.)
-                if !self.shutdown.is_triggered() {
-                    started_shutdown = self.shutdown.trigger(Reason::Signal(signal)).is_first();
-                }
+                // happening, so it triggers only if nothing did, atomically.
+                started_shutdown = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
             }
             Action::Force => {
                 // Invariant 4: arm the in-handler exit first, so a third signal ends the process
