@@ -154,7 +154,11 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         }
     };
     let plan = Plan::new(shutdown.clone(), config);
-    plan.on_phase(|phase, at| eprintln!("daemon: [{:>7.3}s] {phase}", at.as_secs_f64()));
+    plan.on_phase(|phase, at| {
+        // Milliseconds, truncated, as in the report's table.
+        let millis = at.as_millis();
+        eprintln!("daemon: [{:>3}.{:03}s] {phase}", millis / 1000, millis % 1000);
+    });
 
     let log = match LogFile::create() {
         Ok(log) => log,
@@ -208,7 +212,12 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     eprintln!("daemon: log file {}", log.path.display());
     println!("ready");
     let report = run_until_shutdown(&plan, accept(listener, shutdown.clone(), log)).await;
-    println!("{report}");
+    // One write for the whole table: stdout is line-buffered, and a write per line costs a
+    // system call each while the process is on its way out.
+    let text = format!("{report}\n");
+    if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
+        eprintln!("daemon: cannot print the report: {err}");
+    }
     report.exit_code()
 }
 
@@ -245,6 +254,7 @@ fn register_resources(
     let stuck = args.stuck_close;
     plan.register(
         Resource::new("cache client", move || async move {
+            eprintln!("daemon: cache client: closing");
             match stuck {
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
                 Some(stuck) if !stuck.is_zero() => std::thread::sleep(stuck),

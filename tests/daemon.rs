@@ -293,7 +293,8 @@ fn three_sigterms_end_the_process_with_143() {
     // shutdown, but nothing can act on it, so only the third ends the process.
     let mut daemon = Daemon::start(&["--stuck-close", "60"]);
     daemon.signal(Signal::SIGTERM);
-    daemon.wait_for_log("closing resources");
+    // The stuck closer is running: from here on the runtime's only thread is blocked.
+    daemon.wait_for_log("cache client: closing");
     daemon.signal(Signal::SIGTERM);
     daemon.wait_for_log("shutdown forced");
     daemon.signal(Signal::SIGTERM);
