@@ -157,7 +157,11 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     plan.on_phase(|phase, at| {
         // Milliseconds, truncated, as in the report's table.
         let millis = at.as_millis();
-        eprintln!("daemon: [{:>3}.{:03}s] {phase}", millis / 1000, millis % 1000);
+        eprintln!(
+            "daemon: [{:>3}.{:03}s] {phase}",
+            millis / 1000,
+            millis % 1000
+        );
     });
 
     let log = match LogFile::create() {
