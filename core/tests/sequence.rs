@@ -323,14 +323,18 @@ fn a_second_trigger_mid_drain_forces() {
     drop(stuck);
 }
 
-#[test]
-fn the_graceful_deadline_bounds_the_whole_sequence() {
+/// Graceful 5 s, drain 3 s (a request never finishes), close 4 s; a 10 s closer ("slow") then
+/// a 1 s one ("next"). Returns the report, the shutdown and the closers that started.
+fn slow_closer_past_a_5_s_graceful_deadline(
+    force: bool,
+) -> (Report, Shutdown, Arc<Mutex<Vec<&'static str>>>) {
     let runtime = VirtualRuntime::new();
     let shutdown = Shutdown::new();
     let config = Config::builder()
         .graceful(secs(5))
         .drain(secs(3))
         .close(secs(4))
+        .force_after_deadline(force)
         .build()
         .unwrap();
     let plan = Plan::new(shutdown.clone(), config);
@@ -342,6 +346,13 @@ fn the_graceful_deadline_bounds_the_whole_sequence() {
 
     let stuck = shutdown.enter().unwrap();
     let report = run_with(&runtime, &plan, async {});
+    drop(stuck);
+    (report, shutdown, log)
+}
+
+#[test]
+fn the_graceful_deadline_bounds_the_whole_sequence() {
+    let (report, shutdown, log) = slow_closer_past_a_5_s_graceful_deadline(true);
 
     // Drain 3 s (timed out), then "slow" gets min(4 s, 2 s left) and is cut by the deadline.
     assert_eq!(report.status, Status::Forced);
@@ -359,29 +370,12 @@ fn the_graceful_deadline_bounds_the_whole_sequence() {
     );
     assert_eq!(report.total, secs(5));
     assert_eq!(*log.lock().unwrap(), ["slow"]);
-    drop(stuck);
+    assert_eq!(shutdown.phase(), Phase::Forced);
 }
 
 #[test]
 fn without_forcing_the_sequence_goes_on_past_the_graceful_deadline() {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
-    let config = Config::builder()
-        .graceful(secs(5))
-        .drain(secs(3))
-        .close(secs(4))
-        .force_after_deadline(false)
-        .build()
-        .unwrap();
-    let plan = Plan::new(shutdown.clone(), config);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    plan.register(closer(&runtime, "slow", secs(10), Ok(()), &log).priority(1))
-        .unwrap();
-    plan.register(closer(&runtime, "next", secs(1), Ok(()), &log))
-        .unwrap();
-
-    let stuck = shutdown.enter().unwrap();
-    let report = run_with(&runtime, &plan, async {});
+    let (report, shutdown, log) = slow_closer_past_a_5_s_graceful_deadline(false);
 
     assert_eq!(report.status, Status::TimedOut);
     assert_eq!(report.forced_by, None);
@@ -395,7 +389,7 @@ fn without_forcing_the_sequence_goes_on_past_the_graceful_deadline() {
         ]
     );
     assert_eq!(shutdown.phase(), Phase::Completed);
-    drop(stuck);
+    assert_eq!(*log.lock().unwrap(), ["slow", "next"]);
 }
 
 #[test]
