@@ -417,3 +417,30 @@ pub fn median(values: &[f64]) -> f64 {
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
+
+/// The value at fraction `p` (0 to 1) of `values` sorted, nearest rank; `NaN` if empty.
+#[must_use]
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// A tokio-graceful shutdown that never triggers, with the runtime it needs: it spawns its
+/// signal watcher on construction, so it must be made in a runtime context; the watcher waits
+/// on a future that never completes, and the runtime is never driven. Keep the runtime alive
+/// as long as the shutdown.
+#[must_use]
+pub fn idle_tokio_graceful() -> (tokio::runtime::Runtime, tokio_graceful::Shutdown) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let graceful = {
+        let _entered = runtime.enter();
+        tokio_graceful::Shutdown::new(std::future::pending::<()>())
+    };
+    (runtime, graceful)
+}

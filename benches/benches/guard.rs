@@ -116,15 +116,7 @@ fn p1(c: &mut Criterion) {
         });
     });
 
-    // tokio-graceful spawns its signal watcher on construction, so it needs a runtime context;
-    // the watcher waits on a future that never completes, and the runtime is never driven.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime");
-    let graceful = {
-        let _entered = runtime.enter();
-        tokio_graceful::Shutdown::new(std::future::pending::<()>())
-    };
+    let (runtime, graceful) = winddown_benches::idle_tokio_graceful();
     group.bench_function("tokio-graceful guard", |b| {
         enter_leave(b, &graceful, tokio_graceful::Shutdown::guard);
     });

@@ -169,13 +169,7 @@ fn waiters() {
         swansong.shutting_down()
     });
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime");
-    let graceful = {
-        let _entered = runtime.enter();
-        tokio_graceful::Shutdown::new(std::future::pending::<()>())
-    };
+    let (runtime, graceful) = winddown_benches::idle_tokio_graceful();
     let weak = graceful.guard_weak();
     waiter_row("tokio-graceful", "WeakShutdownGuard::cancelled()", || {
         weak.cancelled()
@@ -261,13 +255,7 @@ fn main() {
         |m| m.delay_shutdown_token().expect("shutdown not completed"),
     );
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("tokio runtime");
-    let graceful = {
-        let _entered = runtime.enter();
-        tokio_graceful::Shutdown::new(std::future::pending::<()>())
-    };
+    let (runtime, graceful) = winddown_benches::idle_tokio_graceful();
     row(
         "tokio-graceful",
         "ShutdownGuard",

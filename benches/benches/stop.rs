@@ -41,7 +41,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
-use winddown_benches::{median, record, timing_requested, Value};
+use winddown_benches::{median, percentile, record, timing_requested, Value};
 
 /// Timed runs per arm (`WINDDOWN_P6_RUNS` overrides).
 const RUNS: usize = 20;
@@ -227,15 +227,6 @@ fn run_once(arm: &Arm, scratch: &Path) -> Result<f64, String> {
         ));
     }
     Ok(elapsed.as_nanos() as f64)
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 fn status(status: &str, reason: &str) {

@@ -49,7 +49,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use winddown_benches::{
-    median, record, run_parallel, timing_requested, CachePadded, FlagEvent, Parked, Value,
+    median, percentile, record, run_parallel, timing_requested, CachePadded, FlagEvent, Parked,
+    Value,
 };
 
 /// The arms, as named on the command line and in the report, floor first.
@@ -433,15 +434,6 @@ struct Gathered {
     controls: Vec<f64>,
     /// Repetitions timed, counted or not.
     timed: usize,
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 fn conduct(rounds: usize) {
