@@ -23,3 +23,6 @@ if ! rustup target list --installed | grep -qx "$target"; then
 fi
 cargo build --manifest-path "$manifest" --target "$target"
 cargo build --manifest-path "$manifest" --target "$target" --release
+
+# The core's critical-section lock (used only without `std`), on the embedded target.
+cargo check -p winddown-core --no-default-features --features critical-section --target "$target"

@@ -147,9 +147,12 @@ fn waiters() {
     waiter_row("winddown", "Triggered (triggered())", || {
         shutdown.triggered()
     });
-    let guard = shutdown.enter().expect("admissions open");
-    shutdown.close();
+    // A fresh scope per row: a list keeps its slots' capacity for the next waiters, which
+    // would hide the second row's cost.
+    let (shutdown, guard) = closed_with_a_guard();
     waiter_row("winddown", "Drained (drained())", || shutdown.drained());
+    drop(guard);
+    let (shutdown, guard) = closed_with_a_guard();
     waiter_row("winddown", "DrainedOwned (drained_owned())", || {
         shutdown.drained_owned()
     });
@@ -177,6 +180,14 @@ fn waiters() {
     drop(weak);
     drop(graceful);
     drop(runtime);
+}
+
+/// A scope whose admissions are closed while one guard keeps it from draining.
+fn closed_with_a_guard() -> (winddown_core::Shutdown, winddown_core::Guard) {
+    let shutdown = winddown_core::Shutdown::new();
+    let guard = shutdown.enter().expect("admissions open");
+    shutdown.close();
+    (shutdown, guard)
 }
 
 /// The owned guard anyone would write first: a clone of the handle's `Arc`, next to a count.

@@ -3,8 +3,8 @@
 //! Each comes in a borrowed form (returned by [`Shutdown::triggered`] and friends) and an owned,
 //! `'static` form (`*_owned`) that holds a handle clone, for spawning.
 //!
-//! All of them are cancel-safe, `Send`, `Unpin`, and executor-free: they are built on
-//! [`event_listener`], so any executor, or a plain `block_on`, can poll them.
+//! All of them are cancel-safe, `Send`, `Unpin`, and executor-free: they park on the scope's own
+//! waiter lists (`waiters.rs`), so any executor, or a plain `block_on`, can poll them.
 //!
 //! [`Shutdown::triggered`]: crate::Shutdown::triggered
 
@@ -13,9 +13,8 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
-
 use crate::shared::Shared;
+use crate::waiters::{Ticket, WaitList};
 use crate::{Phase, Shutdown};
 
 /// What a waiter waits for.
@@ -42,61 +41,84 @@ impl Until {
         }
     }
 
-    /// The event notified when the condition may have become true.
-    pub(crate) fn event(self, shared: &Shared) -> &Event {
+    /// The list woken when the condition may have become true.
+    pub(crate) fn list(self, shared: &Shared) -> &WaitList {
         match self {
-            Until::Phase(_) | Until::Escalated => shared.phase_event(),
-            Until::Drained => shared.drain_event(),
+            Until::Phase(_) | Until::Escalated => shared.phase_waiters(),
+            Until::Drained => shared.drain_waiters(),
         }
     }
 }
 
-/// The state machine shared by every future here.
-struct Wait<S> {
-    shutdown: S,
+/// One waiter: what it waits for and its place in the list, if parked. Knows nothing of the
+/// handle, so the futures (which hold one) and the blocking waits (which borrow one) share it;
+/// its owner calls [`Waiter::cancel`] when it is dropped.
+struct Waiter {
     until: Until,
-    listener: Option<EventListener>,
+    ticket: Option<Ticket>,
+}
+
+impl Waiter {
+    fn new(until: Until) -> Self {
+        Self {
+            until,
+            ticket: None,
+        }
+    }
+
+    fn poll(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<Phase> {
+        let until = self.until;
+        let list = until.list(shared);
+        // The cheap path: already true. A waiter woken by the list finds its generation gone
+        // and leaves without the lock (`cancel`).
+        if let Some(phase) = until.check(shared) {
+            list.cancel(&mut self.ticket);
+            return Poll::Ready(phase);
+        }
+        // Checked again under the list's lock before parking: waiters invariant 3.
+        match list.park(&mut self.ticket, cx.waker(), || until.check(shared)) {
+            Some(phase) => Poll::Ready(phase),
+            None => Poll::Pending,
+        }
+    }
+
+    fn cancel(&mut self, shared: &Shared) {
+        self.until.list(shared).cancel(&mut self.ticket);
+    }
+}
+
+/// The state machine shared by every future here: a waiter and the handle it waits on.
+struct Wait<S: AsRef<Shutdown>> {
+    shutdown: S,
+    waiter: Waiter,
 }
 
 impl<S: AsRef<Shutdown>> Wait<S> {
     fn new(shutdown: S, until: Until) -> Self {
         Self {
             shutdown,
-            until,
-            listener: None,
+            waiter: Waiter::new(until),
         }
     }
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Phase> {
-        let shared = self.shutdown.as_ref().shared();
-        loop {
-            if let Some(phase) = self.until.check(shared) {
-                self.listener = None;
-                return Poll::Ready(phase);
-            }
-            match &mut self.listener {
-                // No lost wake-up: we checked, now we register, and the loop checks again.
-                // `listen` emits a SeqCst fence after registering and every phase change or
-                // drain notifies with a SeqCst fence after its own store, so either the re-check
-                // sees the change or the notification sees our listener.
-                None => self.listener = Some(self.until.event(shared).listen()),
-                Some(listener) => {
-                    match Pin::new(listener).poll(cx) {
-                        Poll::Ready(()) => self.listener = None,
-                        Poll::Pending => return Poll::Pending,
-                    }
-                    // Notified: loop to re-check (notifications may be spurious).
-                }
-            }
-        }
+        self.waiter.poll(self.shutdown.as_ref().shared(), cx)
     }
 }
 
-impl<S> fmt::Debug for Wait<S> {
+impl<S: AsRef<Shutdown>> Drop for Wait<S> {
+    fn drop(&mut self) {
+        // Cancel safety: leave the list (a no-op once resumed or never parked). Runs before the
+        // owned forms drop their handle, so the list is still alive.
+        self.waiter.cancel(self.shutdown.as_ref().shared());
+    }
+}
+
+impl<S: AsRef<Shutdown>> fmt::Debug for Wait<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
-            .field("until", &self.until)
-            .field("listening", &self.listener.is_some())
+            .field("until", &self.waiter.until)
+            .field("parked", &self.waiter.ticket.is_some())
             .finish()
     }
 }
@@ -212,30 +234,52 @@ wait_future! {
 }
 
 /// Blocks the current thread until `until` holds or `deadline` passes; `None` on timeout.
+///
+/// Parks on the same list as the futures, with a waker that unparks this thread.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) fn block_until(
     shared: &Shared,
     until: Until,
     deadline: Option<std::time::Instant>,
 ) -> Option<Phase> {
-    use event_listener::Listener as _;
+    extern crate std;
+    use alloc::sync::Arc;
+    use alloc::task::Wake;
+    use core::task::Waker;
+    use std::thread::{self, Thread};
+    use std::time::Instant;
 
-    loop {
-        if let Some(phase) = until.check(shared) {
-            return Some(phase);
+    struct Unpark(Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
         }
-        let listener = until.event(shared).listen();
-        // Re-check after registering: see `Wait::poll_wait`.
-        if let Some(phase) = until.check(shared) {
-            return Some(phase);
-        }
-        match deadline {
-            None => listener.wait(),
-            Some(deadline) => {
-                if listener.wait_deadline(deadline).is_none() {
-                    return until.check(shared);
-                }
-            }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
         }
     }
+
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut waiter = Waiter::new(until);
+    let reached = loop {
+        if let Poll::Ready(phase) = waiter.poll(shared, &mut cx) {
+            break Some(phase);
+        }
+        // Unparks may be spurious (or left over from an earlier wait): the loop re-checks.
+        match deadline {
+            None => thread::park(),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    break until.check(shared);
+                }
+                thread::park_timeout(deadline - now);
+            }
+        }
+    };
+    waiter.cancel(shared);
+    reached
 }

@@ -79,16 +79,19 @@
 //! - `serde`: `Serialize` for [`Report`] and what it holds.
 //! - `log`, `tracing`: progress events of the sequence (each phase, the drain, each closer,
 //!   the end) through those crates, under the target `winddown`.
-//! - `critical-section`: passed to `event-listener`, for targets that want a critical section
-//!   instead of its spin lock.
+//! - `critical-section`: without `std`, the core's short critical sections (a scope's waiter
+//!   lists and children) lock with the [`critical-section`](https://docs.rs/critical-section)
+//!   crate instead of a spin lock, for targets where an interrupt handler may wait on a scope.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
 //! # Limitations
 //!
-//! - Without `std`, the lock that guards a scope's list of children is a spin lock. It is
-//!   never taken on the admission path, only when making or dropping a child scope and when a
-//!   phase change reaches children; on a preemptive single-core system a low-priority thread
-//!   holding it can still delay a high-priority one.
+//! - Without `std` (and without `critical-section`), the lock that guards a scope's waiter
+//!   lists and children is a spin lock. It is never taken on the admission path, only when a
+//!   waiter parks or leaves before it is woken, when a phase change or the drain wakes the
+//!   waiters, and when a child scope is made, dropped or reached by a phase change; on a
+//!   preemptive single-core system a low-priority thread holding it can still delay a
+//!   high-priority one.
 //! - Each stripe occupies its own cache line (64 or 128 bytes), so a shutdown with 16 stripes
 //!   uses about 2 KiB. Child scopes inherit their parent's stripe count.
 //!
@@ -128,6 +131,7 @@ mod sync;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+mod waiters;
 
 #[cfg(all(feature = "std", not(loom)))]
 mod global;

@@ -27,12 +27,11 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ptr::{self, NonNull};
 
-use event_listener::Event;
-
 use crate::state::{self, CLOSED, ONE, RELEASED};
 use crate::sync::{
     abort, fence, spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Lock, Ordering, UnsafeCell,
 };
+use crate::waiters::WaitList;
 use crate::{Closed, Phase, Reason};
 
 /// One cache-padded admission word, and the way back to its header.
@@ -86,10 +85,10 @@ pub(crate) struct Shared {
     weak: AtomicUsize,
     /// Admissions refused, counted on the refusal's cold path only.
     refused: AtomicUsize,
-    /// Notified (all listeners) on every phase change.
-    phase_event: Event,
-    /// Notified (all listeners) once, when the drain completes.
-    drain_event: Event,
+    /// Woken on every phase change and every repeated trigger.
+    phase_waiters: WaitList,
+    /// Woken once, when the drain completes (twice at most: see `complete_drain`).
+    drain_waiters: WaitList,
     /// Child scopes registered here. Invariant 7: a pointer in this list stays valid while it is
     /// in the list, because a child removes itself (under this lock) before it dies.
     children: Lock<Vec<NonNull<Shared>>>,
@@ -151,8 +150,8 @@ impl Shared {
             live_stripes: AtomicUsize::new(stripes),
             weak: AtomicUsize::new(1),
             refused: AtomicUsize::new(0),
-            phase_event: Event::new(),
-            drain_event: Event::new(),
+            phase_waiters: WaitList::new(),
+            drain_waiters: WaitList::new(),
             children: Lock::new(Vec::new()),
             parent,
             stripes: (0..stripes)
@@ -506,8 +505,8 @@ impl Shared {
             self.initiate(reason);
         } else {
             // A repeated trigger changes no phase, but escalation waiters (`Until::Escalated`)
-            // must see it. Notified after the count's RMW, with the fence `notify` emits.
-            self.phase_event.notify(usize::MAX);
+            // must see it. Woken after the count's RMW (waiters invariant 3).
+            self.phase_waiters.wake_all();
         }
         previous + 1
     }
@@ -598,7 +597,8 @@ impl Shared {
             // whatever order concurrent advancers run in.
             self.close_admissions();
         }
-        self.phase_event.notify(usize::MAX);
+        // After the phase store (waiters invariant 3).
+        self.phase_waiters.wake_all();
         self.propagate(to);
     }
 
@@ -695,7 +695,8 @@ impl Shared {
         // memory ordering: Release publishes everything acquired by `check_drained` (every
         // guard's work) to waiters that load `drained` with Acquire.
         self.drained.store(true, Ordering::Release);
-        self.drain_event.notify(usize::MAX);
+        // After the store (waiters invariant 3).
+        self.drain_waiters.wake_all();
         self.give_back_parent_guard();
     }
 
@@ -739,14 +740,14 @@ impl Shared {
         self.refused.load(Ordering::Relaxed)
     }
 
-    /// The event notified on every phase change.
-    pub(crate) fn phase_event(&self) -> &Event {
-        &self.phase_event
+    /// The list woken on every phase change and repeated trigger.
+    pub(crate) fn phase_waiters(&self) -> &WaitList {
+        &self.phase_waiters
     }
 
-    /// The event notified when the drain completes.
-    pub(crate) fn drain_event(&self) -> &Event {
-        &self.drain_event
+    /// The list woken when the drain completes.
+    pub(crate) fn drain_waiters(&self) -> &WaitList {
+        &self.drain_waiters
     }
 }
 

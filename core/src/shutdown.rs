@@ -80,7 +80,7 @@ pub struct Shutdown {
     stripe: NonNull<Stripe>,
 }
 
-// SAFETY: a handle only reaches `Sync` shared state (atomics, event-listener events, a lock) and
+// SAFETY: a handle only reaches `Sync` shared state (atomics, waiter lists behind a lock) and
 // its own count in `handles`; it may be used and dropped from any thread.
 unsafe impl Send for Shutdown {}
 // SAFETY: as above; every method takes `&self` and is safe to call concurrently.

@@ -45,15 +45,23 @@ mod cell {
     pub(crate) use loom::cell::UnsafeCell;
 }
 
-/// A mutual-exclusion lock for the rare, short critical sections of scopes (registering a child,
-/// unregistering it, propagating a phase to the children).
+/// A mutual-exclusion lock for the short critical sections of the core: a scope's children
+/// (registering, unregistering, propagating a phase), a scope's waiter lists (parking, cancelling,
+/// detaching for a wake-up) and a plan's entries.
 ///
 /// With `std` it is `std::sync::Mutex` (poisoning ignored: the data stays consistent because no
 /// code that can panic runs while it is held). Without `std` it is a spin lock, which is
 /// acceptable because it is never taken on the admission hot path and every critical section is a
-/// handful of instructions plus one `Vec` push or `swap_remove`; on a preemptive single-core
-/// system a low-priority holder can still delay a high-priority spinner, which the crate docs
-/// list under limitations.
+/// handful of instructions plus one `Vec` push, `take` or `swap_remove`; on a preemptive
+/// single-core system a low-priority holder can still delay a high-priority spinner, and an
+/// interrupt handler that waits on a scope could spin forever on a lock its own core holds. The
+/// `critical-section` feature replaces the spin lock with a critical section
+/// ([`critical_section::acquire`]) for such targets.
+///
+/// Rule for every caller: never hold two of these locks at once, and never run code that may
+/// take one (dropping a `Waker`, user callbacks) while holding one. The critical-section
+/// variant relies on the first half (its sections must nest properly), and the second half is
+/// what keeps a waker whose drop drops a waiting future from deadlocking on its own list.
 mod lock {
     #[cfg(all(feature = "std", not(loom)))]
     mod imp {
@@ -73,6 +81,12 @@ mod lock {
                 self.0
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
+            }
+
+            /// Whether some thread holds the lock (for tests of the rule in `Lock`'s docs).
+            #[cfg(test)]
+            pub(crate) fn is_locked(&self) -> bool {
+                matches!(self.0.try_lock(), Err(std::sync::TryLockError::WouldBlock))
             }
         }
     }
@@ -95,7 +109,7 @@ mod lock {
         }
     }
 
-    #[cfg(all(not(feature = "std"), not(loom)))]
+    #[cfg(all(not(feature = "std"), not(feature = "critical-section"), not(loom)))]
     mod imp {
         use core::cell::UnsafeCell;
         use core::ops::{Deref, DerefMut};
@@ -159,6 +173,75 @@ mod lock {
             fn drop(&mut self) {
                 // memory ordering: Release publishes our writes to `value` to the next `lock`.
                 self.lock.locked.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    #[cfg(all(not(feature = "std"), feature = "critical-section", not(loom)))]
+    mod imp {
+        use core::cell::UnsafeCell;
+        use core::marker::PhantomData;
+        use core::ops::{Deref, DerefMut};
+
+        use critical_section::RestoreState;
+
+        #[derive(Debug, Default)]
+        pub(crate) struct Lock<T> {
+            value: UnsafeCell<T>,
+        }
+
+        // SAFETY: a guard exists only inside a critical section, which admits one execution
+        // context of the whole system at a time, so `value` is accessed by one thread at a time:
+        // sharing the lock is as safe as sending `T`.
+        unsafe impl<T: Send> Sync for Lock<T> {}
+
+        impl<T> Lock<T> {
+            pub(crate) const fn new(value: T) -> Self {
+                Self {
+                    value: UnsafeCell::new(value),
+                }
+            }
+
+            pub(crate) fn lock(&self) -> LockGuard<'_, T> {
+                // SAFETY: released exactly once, by this guard's `drop`, on this thread (the
+                // guard is `!Send`); sections nest properly because no caller holds two locks at
+                // once (the rule in the type's docs) and guards are scoped values.
+                let restore = unsafe { critical_section::acquire() };
+                LockGuard {
+                    lock: self,
+                    restore,
+                    _not_send: PhantomData,
+                }
+            }
+        }
+
+        pub(crate) struct LockGuard<'a, T> {
+            lock: &'a Lock<T>,
+            restore: RestoreState,
+            _not_send: PhantomData<*const ()>,
+        }
+
+        impl<T> Deref for LockGuard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                // SAFETY: this guard exists only inside the critical section it opened, so no
+                // other reference to `value` exists.
+                unsafe { &*self.lock.value.get() }
+            }
+        }
+
+        impl<T> DerefMut for LockGuard<'_, T> {
+            fn deref_mut(&mut self) -> &mut T {
+                // SAFETY: as in `deref`; `&mut self` makes this the only access through the guard.
+                unsafe { &mut *self.lock.value.get() }
+            }
+        }
+
+        impl<T> Drop for LockGuard<'_, T> {
+            fn drop(&mut self) {
+                // SAFETY: `restore` came from the `acquire` in `lock`, on this thread, and this is
+                // its one release (see `lock` for the nesting).
+                unsafe { critical_section::release(self.restore) };
             }
         }
     }

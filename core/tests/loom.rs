@@ -1,9 +1,14 @@
-//! Loom models of the core's interleavings. Each names the invariants (in `src/state.rs`) it
-//! checks.
+//! Loom models of the core's interleavings. Each names the invariants it checks: those of the
+//! admission word (in `src/state.rs`), or the waiter list's ("waiters invariant N", in
+//! `src/waiters.rs`).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" cargo test -p winddown-core --release --test loom --features loom`
 #![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Wake, Waker};
 
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, Ordering};
@@ -255,5 +260,84 @@ fn child_guard_leaving_while_the_parent_closes_it() {
         parent.close();
         block_on(parent.drained());
         worker.join().unwrap();
+    });
+}
+
+/// A waker that does nothing, for polling a future once by hand so that it parks.
+fn idle_waker() -> Waker {
+    struct Idle;
+    impl Wake for Idle {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    Waker::from(std::sync::Arc::new(Idle))
+}
+
+/// Polls `future` once with a waker that does nothing; it must still be pending.
+fn park_once<F: Future + Unpin>(future: &mut F) {
+    let waker = idle_waker();
+    assert!(Pin::new(future)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+}
+
+/// Waiters invariants 1, 2 and 4 (cancel safety): a waiter parked before the trigger is dropped
+/// while the phases move on, and another waiter, woken by the trigger, parks again for a later
+/// phase, possibly in the very slot the dropped one had in the generation before. The drop must
+/// empty its own slot or find its generation gone, never empty the other's, which is woken.
+#[test]
+fn parked_waiter_dropped_while_the_phases_move() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let mut early = shutdown.triggered_owned();
+        park_once(&mut early);
+        let dropper = thread::spawn(move || drop(early));
+        let mover = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                shutdown.trigger(Reason::Signal(15));
+                shutdown.advance(Phase::Draining).unwrap();
+            })
+        };
+        block_on(shutdown.reached(Phase::Draining));
+        dropper.join().unwrap();
+        mover.join().unwrap();
+    });
+}
+
+/// Waiters invariants 1 and 3: a waiter for a later phase is woken by every phase change before
+/// it and parks again, each time in the new generation, while the phases move on; it is woken
+/// by the one it waits for (loom reports a deadlock otherwise).
+#[test]
+fn reached_waiter_parks_again_across_phases() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let mover = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                shutdown.trigger(Reason::Signal(15));
+                shutdown.advance(Phase::Draining).unwrap();
+                shutdown.advance(Phase::ClosingResources).unwrap();
+            })
+        };
+        let phase = block_on(shutdown.reached(Phase::ClosingResources));
+        assert_eq!(phase, Phase::ClosingResources);
+        mover.join().unwrap();
+    });
+}
+
+/// Waiters invariants 2 and 4 on the drain list: a drain waiter parked and then dropped races the
+/// last guard's release, which may announce the drain; a second waiter is still woken.
+#[test]
+fn drain_waiter_dropped_while_the_last_guard_leaves() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let guard = shutdown.enter().unwrap();
+        shutdown.close();
+        let mut early = shutdown.drained_owned();
+        park_once(&mut early);
+        let releaser = thread::spawn(move || drop(guard));
+        drop(early);
+        block_on(shutdown.drained());
+        releaser.join().unwrap();
     });
 }
