@@ -399,37 +399,23 @@ p4_miss = [n for n, p, _, _ in p4 if n.partition(": ")[2].startswith("winddown")
 if p4_miss:
     misses += 1
     w("- **P4** (" + ", ".join(p4_miss) + "). The *bound* row (one `fetch_sub` that finds zero,")
-    w("  then the floor) stays close to the floor, so the gap is what winddown's drain adds after")
-    w("  its decrement. `perf annotate` of `winddown_core::shared::release_slow` (`wake --bench")
-    w("  --profile-time 4 'poll: winddown drained'`) puts nearly all of its own time on two full")
-    w("  barriers: `check_drained`'s `fetch_or(0, AcqRel)` re-read of each stripe (compiled to")
-    w("  `lock or` on the stack plus a load, one per stripe, the releasing stripe included) and")
-    w("  `complete_drain`'s take-once `drained.swap(true)` (`xchg`). The default stripe count")
-    w("  pays one more barrier than one stripe. What would close it, in the core: skip the re-read")
-    w("  of the releasing stripe (its own `fetch_sub` already read the latest value of that word,")
-    w("  so with one stripe no barrier is left), and announce the drain with a load and a")
-    w("  `Release` store instead of the swap (a duplicate announcement in a race is harmless:")
-    w("  waiters re-check, and giving back the parent's guard has its own take-once). Both changes,")
-    w("  tried in a scratch copy of the core (not in this tree), brought the `poll` row to about the")
-    w("  *bound*; loom would have to re-check invariant 4 with them.")
+    w("  then the floor) is what any counted drain must pay; winddown's last guard adds, after its")
+    w("  decrement, one `fetch_or(0)` re-read of each *other* stripe (a full barrier each; its own")
+    w("  stripe is not re-read), a load and a `Release` store of the drained flag, and its waiter")
+    w("  list's lock to detach the parked wakers. The default stripe count pays one barrier per")
+    w("  extra stripe. To find what grew, profile the row: `perf record -e cpu-clock` of")
+    w("  `wake --bench --profile-time 4 'poll: winddown drained'` and `perf annotate` of")
+    w("  `winddown_core::shared::release_slow`.")
 p3_miss = [r for r in p3 if r["arm"].startswith("winddown") and int(r["tasks"]) == 100000
            and num(r["ratio"]) > (0.85 if r["runtime"] == "current_thread" else 1.0)]
 if p3_miss:
     misses += 1
     w("- **P3** (" + ", ".join(f"{r['runtime']}, 100 000 tasks" for r in p3_miss) + "). winddown's")
-    w("  trigger is `event_listener::Event::notify(usize::MAX)`, so it lands near the floor, not")
-    w("  below it. A profile of the children at 100 000 tasks on current_thread")
-    w("  (`WINDDOWN_P3_ARM=winddown WINDDOWN_P3_ONLY=ct:100000 perf record -e cpu-clock wakeall")
-    w("  --bench`, and the same for `floor` and `mutex-vec`) has `event_listener::sys::Inner::remove`")
-    w("  as the largest single symbol for winddown and the floor alike (every resumed waiter takes")
-    w("  the list lock to unlink its notified listener) and glibc's free path (`unlink_chunk`,")
-    w("  `malloc_consolidate`) for the listener nodes close behind; neither shows in the")
-    w("  `Mutex<Vec<Waker>>` bound, whose waiters never touch the list again once woken. What would")
-    w("  close it is the purpose-built waiter list the issue proposes for the one-shot trigger: the")
-    w("  trigger detaches the whole list under one lock and wakes outside it, a waiter resumed after")
-    w("  the trigger touches nothing shared, a waiter dropped before it unlinks itself (cancel")
-    w("  safety), and the node lives inline in the future (no allocation per waiter), with loom")
-    w("  models like the rest of the core.")
+    w("  trigger detaches its whole waiter list under one lock and wakes outside it, and a resumed")
+    w("  waiter only loads the phase and the list's generation, so it should land near the")
+    w("  `Mutex<Vec<Waker>>` bound; compare the two rows above. To see where the time goes,")
+    w("  profile the children: `WINDDOWN_P3_ARM=winddown WINDDOWN_P3_ONLY=ct:100000 perf record -e")
+    w("  cpu-clock <target>/release/deps/wakeall-* --bench`, and the same for `mutex-vec`.")
 p3_slow = [r for r in p3 if r["arm"].startswith("winddown") and int(r["tasks"]) == 1000
            and r["runtime"] != "current_thread" and int(r["slow"]) > 0]
 if p3_slow:
@@ -445,13 +431,13 @@ if p3_slow:
     w("  to unlink, nothing shared after the wake) has slow repetitions too in this run if it is")
     w("  listed above. So on this shared two-vCPU machine the slow repetitions follow the tokio")
     w("  scheduler and the hypervisor at least as much as the waiter list, and the target cannot be")
-    w("  read cleanly here. What the issue found never falls into the slow mode is a wake of every")
-    w("  waiter from one list taken under one lock: the P3 fix above.")
+    w("  read cleanly here.")
 p5_miss = [r for r in p5w if r["lib"] == "winddown" and num(r["registered"]) > 56]
 if p5_miss:
     misses += 1
-    w("- **P5** (heap per parked waiter): winddown's waiters allocate an `event_listener` node each")
-    w("  when they register; an intrusive node inside the future (the P3 fix) allocates nothing.")
+    w("- **P5** (heap per parked waiter): winddown's waiters each take one 16-byte slot of their")
+    w("  list's vector, which grows by doubling, so between 16 and 32 bytes per waiter; more than")
+    w("  that means the list's design changed.")
 p6_miss = [r for r in p6 if r["tag"] != "bare" and num(r["ratio"]) > 1.5]
 if p6_miss:
     misses += 1
