@@ -1,8 +1,15 @@
-//! Property tests: random sequences of operations on several handles, guards and child scopes,
-//! checked step by step against a plain sequential model of what the docs promise.
+//! Property tests: random sequences of operations on several handles, guards, child scopes and
+//! waiter futures, checked step by step against a plain sequential model of what the docs
+//! promise.
 //!
 //! The case count comes from `PROPTEST_CASES` (CI sets 10,000).
 #![cfg(not(loom))]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
 
 use proptest::prelude::*;
 use winddown_core::{Guard, Phase, Reason, Shutdown};
@@ -10,16 +17,54 @@ use winddown_core::{Guard, Phase, Reason, Shutdown};
 /// One operation. Indices pick among what exists at that step, modulo its length.
 #[derive(Debug, Clone)]
 enum Op {
-    Enter { handle: usize },
-    DropGuard { guard: usize },
-    Trigger { handle: usize, signal: i32 },
-    TriggerIfUntriggered { handle: usize, signal: i32 },
-    Advance { handle: usize, to: usize },
-    Close { handle: usize },
-    Force { handle: usize },
-    CloneHandle { handle: usize },
-    DropHandle { handle: usize },
-    Child { handle: usize },
+    Enter {
+        handle: usize,
+    },
+    DropGuard {
+        guard: usize,
+    },
+    Trigger {
+        handle: usize,
+        signal: i32,
+    },
+    TriggerIfUntriggered {
+        handle: usize,
+        signal: i32,
+    },
+    Advance {
+        handle: usize,
+        to: usize,
+    },
+    Close {
+        handle: usize,
+    },
+    Force {
+        handle: usize,
+    },
+    CloneHandle {
+        handle: usize,
+    },
+    DropHandle {
+        handle: usize,
+    },
+    Child {
+        handle: usize,
+    },
+    /// Make a waiter future on a handle and poll it once: `kind` 0 is `triggered_owned`, 1 is
+    /// `drained_owned`, 2 and up `reached_owned(Phase::ALL[kind - 2])`.
+    Wait {
+        handle: usize,
+        kind: usize,
+    },
+    /// Poll a waiter again, with a new waker (as when a task moves) or the same one.
+    PollWaiter {
+        waiter: usize,
+        new_waker: bool,
+    },
+    /// Drop a waiter (cancel it).
+    DropWaiter {
+        waiter: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,7 +80,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => index.clone().prop_map(|handle| Op::Force { handle }),
         2 => index.clone().prop_map(|handle| Op::CloneHandle { handle }),
         1 => index.clone().prop_map(|handle| Op::DropHandle { handle }),
-        1 => index.prop_map(|handle| Op::Child { handle }),
+        1 => index.clone().prop_map(|handle| Op::Child { handle }),
+        2 => (index.clone(), 0..10usize).prop_map(|(handle, kind)| Op::Wait { handle, kind }),
+        1 => (index.clone(), any::<bool>())
+            .prop_map(|(waiter, new_waker)| Op::PollWaiter { waiter, new_waker }),
+        1 => index.prop_map(|waiter| Op::DropWaiter { waiter }),
     ]
 }
 
@@ -213,6 +262,63 @@ impl Model {
     }
 }
 
+/// Counts the wake-ups of the waker it backs.
+#[derive(Default)]
+struct WakeCount(AtomicUsize);
+
+impl Wake for WakeCount {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl WakeCount {
+    fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a waiter waits for, in the model's terms.
+#[derive(Debug, Clone, Copy)]
+enum Awaited {
+    Trigger,
+    Drain,
+    Phase(Phase),
+}
+
+impl Awaited {
+    fn holds(self, scope: &Scope) -> bool {
+        match self {
+            Awaited::Trigger => scope.phase != Phase::Running,
+            Awaited::Drain => scope.drained,
+            Awaited::Phase(phase) => scope.phase >= phase,
+        }
+    }
+}
+
+/// A live waiter future, its latest waker, and the wake count when it last returned `Pending`.
+struct Waiter {
+    future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    scope: usize,
+    awaited: Awaited,
+    waker: Arc<WakeCount>,
+    wakes_when_parked: usize,
+}
+
+impl Waiter {
+    /// Polls with the current waker; whether it completed.
+    fn poll(&mut self) -> bool {
+        let waker = Waker::from(self.waker.clone());
+        let ready = self
+            .future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
+        self.wakes_when_parked = self.waker.get();
+        ready
+    }
+}
+
 /// Runs `ops` on the real thing and on the model, comparing every observable after each step.
 fn run(ops: Vec<Op>, stripes: usize) -> Result<(), TestCaseError> {
     let mut model = Model::default();
@@ -220,6 +326,10 @@ fn run(ops: Vec<Op>, stripes: usize) -> Result<(), TestCaseError> {
     // Real handles and guards, each with the model scope it belongs to.
     let mut handles: Vec<(Shutdown, usize)> = vec![(Shutdown::with_stripes(stripes).unwrap(), 0)];
     let mut guards: Vec<(Guard, usize)> = Vec::new();
+    let mut waiters: Vec<Waiter> = Vec::new();
+    // The wakers of cancelled and completed waiters, with their wake counts at that moment: no
+    // list may wake them afterwards.
+    let mut retired: Vec<(Arc<WakeCount>, usize)> = Vec::new();
 
     for op in ops {
         match op {
@@ -284,7 +394,81 @@ fn run(ops: Vec<Op>, stripes: usize) -> Result<(), TestCaseError> {
                 let child_scope = model.child(*scope);
                 handles.push((child, child_scope));
             }
+            Op::Wait { handle, kind } if !handles.is_empty() => {
+                let (shutdown, scope) = &handles[handle % handles.len()];
+                let (future, awaited): (Pin<Box<dyn Future<Output = ()> + Send>>, _) = match kind {
+                    0 => (Box::pin(shutdown.triggered_owned()), Awaited::Trigger),
+                    1 => (Box::pin(shutdown.drained_owned()), Awaited::Drain),
+                    _ => {
+                        let phase = Phase::ALL[(kind - 2) % Phase::ALL.len()];
+                        let future = shutdown.reached_owned(phase);
+                        (
+                            Box::pin(async move {
+                                future.await;
+                            }),
+                            Awaited::Phase(phase),
+                        )
+                    }
+                };
+                // The owned futures hold a handle clone.
+                model.scopes[*scope].handles += 1;
+                let mut waiter = Waiter {
+                    future,
+                    scope: *scope,
+                    awaited,
+                    waker: Arc::default(),
+                    wakes_when_parked: 0,
+                };
+                let expected = awaited.holds(&model.scopes[*scope]);
+                prop_assert_eq!(waiter.poll(), expected, "first poll of {:?}", awaited);
+                if expected {
+                    retired.push((waiter.waker.clone(), waiter.waker.get()));
+                    drop(waiter);
+                    model.drop_handle(*scope);
+                } else {
+                    waiters.push(waiter);
+                }
+            }
+            Op::PollWaiter { waiter, new_waker } if !waiters.is_empty() => {
+                let index = waiter % waiters.len();
+                let waiter = &mut waiters[index];
+                if new_waker {
+                    let old = std::mem::take(&mut waiter.waker);
+                    retired.push((old.clone(), old.get()));
+                }
+                let expected = waiter.awaited.holds(&model.scopes[waiter.scope]);
+                prop_assert_eq!(waiter.poll(), expected, "poll of {:?}", waiter.awaited);
+                if expected {
+                    let waiter = waiters.swap_remove(index);
+                    retired.push((waiter.waker.clone(), waiter.waker.get()));
+                    let scope = waiter.scope;
+                    drop(waiter);
+                    model.drop_handle(scope);
+                }
+            }
+            Op::DropWaiter { waiter } if !waiters.is_empty() => {
+                let waiter = waiters.swap_remove(waiter % waiters.len());
+                retired.push((waiter.waker.clone(), waiter.waker.get()));
+                let scope = waiter.scope;
+                drop(waiter);
+                model.drop_handle(scope);
+            }
             _ => continue,
+        }
+        // No lost wake-up: a parked waiter whose condition now holds has been woken since it
+        // parked. No stray one: a cancelled or finished waiter's waker is not woken again.
+        for waiter in &waiters {
+            if waiter.awaited.holds(&model.scopes[waiter.scope]) {
+                prop_assert!(
+                    waiter.waker.get() > waiter.wakes_when_parked,
+                    "{:?} on scope {} holds but its waiter was not woken",
+                    waiter.awaited,
+                    waiter.scope
+                );
+            }
+        }
+        for (waker, wakes) in &retired {
+            prop_assert_eq!(waker.get(), *wakes, "a retired waker was woken");
         }
         for (shutdown, scope) in &handles {
             let s = &model.scopes[*scope];
