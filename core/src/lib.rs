@@ -81,6 +81,12 @@
 //!   the end) through those crates, under the target `winddown`.
 //! - `critical-section`: passed to `event-listener`, for targets that want a critical section
 //!   instead of its spin lock.
+//! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
+//!   ([`Shutdown::enter`] is `#[track_caller]`), [`Shutdown::guard_sites`] lists the call sites
+//!   of the live guards with their counts, and a [`Report`] whose drain ended with guards in
+//!   flight names those sites. It costs: the guard is two words, and entering and leaving each
+//!   take a lock of the stripe. A debugging aid, off by default; without it nothing of it is
+//!   compiled, and the guard costs exactly what it does without the leak finder.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
 //! # Limitations
@@ -128,6 +134,8 @@ mod sync;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+#[cfg(feature = "track")]
+mod track;
 
 #[cfg(all(feature = "std", not(loom)))]
 mod global;
@@ -146,6 +154,9 @@ pub use report::{
 };
 pub use resource::{Resource, ResourceKind};
 pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};
+#[cfg(feature = "track")]
+#[cfg_attr(docsrs, doc(cfg(feature = "track")))]
+pub use track::GuardSite;
 
 /// Compile-time checks of the sizes and auto traits the docs promise.
 const _: () = {
@@ -154,7 +165,10 @@ const _: () = {
     assert_send_sync::<Guard>();
     assert_send_sync::<futures::Drained<'static>>();
     assert_send_sync::<futures::TriggeredOwned>();
-    assert!(core::mem::size_of::<Guard>() == core::mem::size_of::<usize>());
+    // One word; with the leak finder, its registry slot too.
+    const GUARD: usize =
+        if cfg!(feature = "track") { 2 } else { 1 } * core::mem::size_of::<usize>();
+    assert!(core::mem::size_of::<Guard>() == GUARD);
     assert!(core::mem::size_of::<Shutdown>() == core::mem::size_of::<usize>());
-    assert!(core::mem::size_of::<Option<Guard>>() == core::mem::size_of::<usize>());
+    assert!(core::mem::size_of::<Option<Guard>>() == GUARD);
 };
