@@ -10,3 +10,6 @@ export RUSTFLAGS="${RUSTFLAGS:-} --cfg loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-4}"
 
 cargo test -p winddown-core --release --test loom --features loom
+
+# The leak finder's model (feature `track` changes the guard's enter and drop paths).
+cargo test -p winddown-core --release --test loom --features loom,track -- tracked_guards

@@ -4,7 +4,8 @@
 #   bash benches/report.sh            # the whole suite, then BENCHMARKS.md
 #
 # Every number in BENCHMARKS.md comes from this run: criterion's estimates.json for P1, P4 and
-# P8, the machine-readable lines the `scaling` (P2), `wakeall` (P3), `sizes` (P5) and `stop`
+# P8 (and for P7, which benches/p7.sh runs and prints as records), the machine-readable lines the
+# `scaling` (P2), `wakeall` (P3), `sizes` (P5) and `stop`
 # (P6) targets print, and the machine facts read here. Nothing is typed by hand. Uses the
 # target directory cargo uses (`cargo metadata`: CARGO_TARGET_DIR, config, or ./target);
 # WINDDOWN_BENCH_ROUNDS sets the P2 round count, WINDDOWN_P3_ROUNDS the P3 one (each P3 round
@@ -28,6 +29,8 @@ cargo build --release --example daemon --features full
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cargo bench -p winddown-benches 2>&1 | tee "$log"
+# P7 builds the guard bench from this tree and from the commit before the leak finder.
+bash benches/p7.sh 2>&1 | tee -a "$log"
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 export WD_LOG=$log WD_TARGET=$target WD_STARTED=$started WD_FINISHED=$finished
@@ -385,6 +388,68 @@ for name, point, _, _ in sorted(p8, key=p8_rank):
         verdict = "met" if point < 23e3 else "missed"
         w(f"- {name}: {fmt(point / 1e3)} µs for all ten, target < 23 µs {verdict}.")
 w("")
+
+# P7
+p7 = [r for r in records if r.get("measure") == "p7"]
+p7_asm = next((r for r in records if r.get("measure") == "p7_asm"), None)
+w("## P7: the leak finder compiled out, against the guard before it existed")
+w("")
+w("`benches/p7.sh` builds the P1 guard bench three times: *compiled out* is this tree with")
+w("default features (the `track` feature off), *absent* is the tree at the commit before the leak")
+w("finder (checked out with `git worktree`), and *track on* is this tree with the leak finder on")
+w("(informational). It runs the three binaries alternately, the first arm rotating each round,")
+w("each run timing the floor and the two winddown rows of P1 with criterion (slope estimate,")
+w("shorter runs than P1). ns = the median over rounds; ÷ own floor = the median over rounds of")
+w("the row ÷ the floor timed in the same process; ÷ absent = that median ÷ the absent arm's, and")
+w("beside it the range of the same ratio round by round. Target: compiled out ÷ absent at most")
+w("1.02 (the anchor: swansong's always-on timestamps cost 3.9%).")
+w("")
+if p7:
+    w(f"Rounds: {int(p7[0]['rounds'])}; absent = commit `{p7[0]['base']}`.")
+    w("")
+    w("| arm | row | ns | ÷ own floor | ÷ absent | round by round ÷ absent |")
+    w("|---|---|---:|---:|---:|---:|")
+    def med(xs):
+        xs = sorted(xs)
+        n = len(xs)
+        return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    absent = {r["row"]: r for r in p7 if r["arm"] == "absent"}
+    p7_ratio = {}
+    for r in sorted(p7, key=lambda r: (r["row"].startswith("floor"), r["row"], ["compiled out", "absent", "track on"].index(r["arm"]))):
+        ns = med(r["ns"])
+        own = med([a / b for a, b in zip(r["ns"], r["floor"])])
+        base = absent.get(r["row"])
+        if base is not None and r["arm"] != "absent":
+            ratio = ns / med(base["ns"])
+            rounds = [a / b for a, b in zip(r["ns"], base["ns"])]
+            p7_ratio[(r["arm"], r["row"])] = ratio
+            vs, rng = fmt(ratio, 3) + "x", f"{fmt(min(rounds), 3)} to {fmt(max(rounds), 3)}"
+        else:
+            vs, rng = "-", "-"
+        w(f"| {r['arm']} | {r['row']} | {fmt(ns)} | {fmt(own)}x | {vs} | {rng} |")
+    w("")
+    for (arm, row), ratio in sorted(p7_ratio.items()):
+        if not row.startswith("winddown"):
+            continue
+        if arm == "compiled out":
+            verdict = "met" if ratio <= 1.02 else f"missed by {fmt((ratio / 1.02 - 1) * 100, 1)}%"
+            w(f"- compiled out, {row}: {fmt(ratio, 3)}x the absent arm, target ≤ 1.02x {verdict}.")
+        else:
+            w(f"- {arm}, {row}: {fmt(ratio, 2)}x the absent arm (informational: the leak finder on).")
+    if p7_asm is not None and p7_asm.get("status") == "ok":
+        same = p7_asm["loops_identical"] and p7_asm["cold_identical"]
+        w(f"- Machine code: the {p7_asm['loops']} criterion loops that inline `Shutdown::enter` and the"
+          f" guard's drop ({p7_asm['loop_instructions']} instructions; {p7_asm['loops_absent']} such loops in the"
+          f" absent build) are {'identical' if p7_asm['loops_identical'] else 'NOT identical'} in the two builds once"
+          f" addresses are masked, and the cold paths `enter_cold` and `release_slow`"
+          f" ({p7_asm['cold_instructions']} instructions) are {'identical' if p7_asm['cold_identical'] else 'NOT identical'}"
+          + (": any difference in the times above is layout or noise, not code." if same else "."))
+    elif p7_asm is not None:
+        w(f"- Machine code: not compared in this run ({p7_asm.get('status')}).")
+    w("")
+else:
+    w("No P7 results in this run.")
+    w("")
 
 # Misses: the reasons come from profiles (clock sampling: the VM has no hardware counters);
 # the numbers stay in the tables above.

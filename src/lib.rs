@@ -66,6 +66,12 @@
 //! - `test-util`: the core's virtual-clock runtime, [`testing`].
 //! - `log`, `tracing`: progress events of the sequence through those crates.
 //! - `serde`: `Serialize` for [`Report`].
+//! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
+//!   ([`Shutdown::enter`], [`ShutdownExt::guarded`] and [`TaskSet::spawn`] record their
+//!   caller), `Shutdown::guard_sites` lists the call sites of the live guards with their counts,
+//!   and a report whose drain ended with guards in flight names those sites. A debugging aid:
+//!   the guard is two words and entering and leaving take a lock, so it is not in `full`;
+//!   without it, nothing of it is compiled.
 //! - `full`: everything the examples use.
 //!
 //! # Limitations
@@ -117,6 +123,12 @@ cfg_feature! {
     pub use winddown_core::global;
     #[doc(inline)]
     pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+}
+
+cfg_feature! {
+    "track",
+    #[doc(inline)]
+    pub use winddown_core::GuardSite;
 }
 
 cfg_feature! {

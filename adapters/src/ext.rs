@@ -117,6 +117,7 @@ pub trait ShutdownExt: sealed::Sealed {
 }
 
 impl ShutdownExt for Shutdown {
+    #[cfg_attr(feature = "track", track_caller)]
     fn guarded<F: Future>(&self, future: F) -> Guarded<F> {
         Guarded::new(self, future)
     }

@@ -47,6 +47,7 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> Guarded<F> {
+    #[cfg_attr(feature = "track", track_caller)]
     pub(crate) fn new(shutdown: &Shutdown, future: F) -> Self {
         Guarded {
             future,

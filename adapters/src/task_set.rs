@@ -260,6 +260,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     /// If the runtime's `spawn` panics: tokio's does outside a tokio runtime unless the
     /// [`TokioRuntime`](crate::tokio::TokioRuntime) was made inside one.
+    #[cfg_attr(feature = "track", track_caller)]
     pub fn spawn<F, Fut>(&self, name: impl Into<Cow<'static, str>>, task: F) -> Result<(), Closed>
     where
         F: FnOnce(Shutdown) -> Fut,

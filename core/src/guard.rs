@@ -11,7 +11,9 @@ use crate::Phase;
 /// While a guard lives, the shutdown cannot finish draining; dropping it is how work says it is
 /// done. A guard is owned and `'static`, so it can move into a spawned task or another thread,
 /// and it is one machine word: a pointer to the admission stripe it was counted on. Entering and
-/// leaving are one atomic read-modify-write each, and neither allocates.
+/// leaving are one atomic read-modify-write each, and neither allocates. (With the `track`
+/// feature, the leak finder, it is two words and both also record or forget the caller's
+/// location under a lock: see [`Shutdown::guard_sites`](crate::Shutdown::guard_sites).)
 ///
 /// A guard keeps the shutdown's shared state alive by itself (through the count it holds), so it
 /// may outlive every [`Shutdown`](crate::Shutdown) handle.
@@ -47,6 +49,9 @@ pub struct Guard {
     /// stripe is at least one while this guard lives (invariant 2 in `state.rs`), and it came from
     /// a live handle's stripe in `Shutdown::enter`.
     stripe: NonNull<Stripe>,
+    /// This guard's slot in its stripe's registry of call sites (feature `track`).
+    #[cfg(feature = "track")]
+    slot: usize,
 }
 
 // SAFETY: a guard only performs atomic operations on a `Sync` stripe and header, and owns its
@@ -61,16 +66,16 @@ impl Guard {
     /// # Safety
     ///
     /// The caller owns one unit of `stripe`'s count and hands it to the guard.
+    ///
+    /// With `track`, records the caller's location in the stripe's registry.
+    #[cfg_attr(feature = "track", track_caller)]
     pub(crate) unsafe fn from_admitted(stripe: NonNull<Stripe>) -> Self {
-        Self { stripe }
-    }
-
-    /// Gives the guard's unit to the caller without releasing it: the raw stripe pointer, for a
-    /// child scope to hold.
-    pub(crate) fn into_raw(self) -> NonNull<Stripe> {
-        let stripe = self.stripe;
-        core::mem::forget(self);
-        stripe
+        Self {
+            stripe,
+            // SAFETY: the unit the caller hands us pins the stripe.
+            #[cfg(feature = "track")]
+            slot: unsafe { crate::track::record(stripe) },
+        }
     }
 
     /// The shutdown's current phase.
@@ -124,6 +129,11 @@ impl Guard {
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
+        // SAFETY: our unit still pins the stripe: it is given back only below.
+        #[cfg(feature = "track")]
+        unsafe {
+            crate::track::forget(self.stripe, self.slot)
+        };
         // SAFETY: the guard owns one unit of the stripe's count (made by `from_admitted`) and
         // gives it up here, once; `self.stripe` is not used afterwards.
         unsafe { shared::release(self.stripe) };

@@ -82,6 +82,12 @@
 //! - `critical-section`: without `std`, the core's short critical sections (a scope's waiter
 //!   lists and children) lock with the [`critical-section`](https://docs.rs/critical-section)
 //!   crate instead of a spin lock, for targets where an interrupt handler may wait on a scope.
+//! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
+//!   ([`Shutdown::enter`] is `#[track_caller]`), [`Shutdown::guard_sites`] lists the call sites
+//!   of the live guards with their counts, and a [`Report`] whose drain ended with guards in
+//!   flight names those sites. It costs: the guard is two words, and entering and leaving each
+//!   take a lock of the stripe. A debugging aid, off by default; without it nothing of it is
+//!   compiled, and the guard costs exactly what it does without the leak finder.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
 //! # Limitations
@@ -131,6 +137,8 @@ mod sync;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+#[cfg(feature = "track")]
+mod track;
 mod waiters;
 
 #[cfg(all(feature = "std", not(loom)))]
@@ -150,6 +158,9 @@ pub use report::{
 };
 pub use resource::{Resource, ResourceKind};
 pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};
+#[cfg(feature = "track")]
+#[cfg_attr(docsrs, doc(cfg(feature = "track")))]
+pub use track::GuardSite;
 
 /// Compile-time checks of the sizes and auto traits the docs promise.
 const _: () = {
@@ -158,7 +169,10 @@ const _: () = {
     assert_send_sync::<Guard>();
     assert_send_sync::<futures::Drained<'static>>();
     assert_send_sync::<futures::TriggeredOwned>();
-    assert!(core::mem::size_of::<Guard>() == core::mem::size_of::<usize>());
+    // One word; with the leak finder, its registry slot too.
+    const GUARD: usize =
+        if cfg!(feature = "track") { 2 } else { 1 } * core::mem::size_of::<usize>();
+    assert!(core::mem::size_of::<Guard>() == GUARD);
     assert!(core::mem::size_of::<Shutdown>() == core::mem::size_of::<usize>());
-    assert!(core::mem::size_of::<Option<Guard>>() == core::mem::size_of::<usize>());
+    assert!(core::mem::size_of::<Option<Guard>>() == GUARD);
 };

@@ -374,6 +374,10 @@ impl<R: Runtime> Sequence<'_, R> {
                 for namer in &mut self.namers {
                     namer(&mut drain.still_in_flight);
                 }
+                #[cfg(feature = "track")]
+                {
+                    drain.guard_sites = self.shutdown.guard_sites();
+                }
             }
             crate::progress::drain(&drain);
         }

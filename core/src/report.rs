@@ -183,6 +183,12 @@ pub struct DrainRecord {
     /// Names of what was still in flight when the drain ended without draining, from the
     /// sources registered with [`Plan::name_in_flight`](crate::Plan::name_in_flight).
     pub still_in_flight: Vec<String>,
+    /// Where the guards still in flight when the drain ended without draining were entered
+    /// (feature `track`): [`Shutdown::guard_sites`](crate::Shutdown::guard_sites) of the plan's
+    /// shutdown at that moment. Empty when it drained.
+    #[cfg(feature = "track")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
+    pub guard_sites: Vec<crate::GuardSite>,
 }
 
 impl DrainRecord {
@@ -332,6 +338,12 @@ impl fmt::Display for Report {
                 }
             }
             writeln!(f)?;
+            #[cfg(feature = "track")]
+            if record.phase == Phase::Draining {
+                for site in &self.drain.guard_sites {
+                    writeln!(f, "    guards entered at {site}")?;
+                }
+            }
         }
         for (title, records) in [("resource", &self.resources), ("flush", &self.flushes)] {
             if records.is_empty() {

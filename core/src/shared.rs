@@ -61,6 +61,10 @@ pub(crate) struct Stripe {
     /// The header this stripe belongs to. Written once while the allocation is being built,
     /// before any other thread can see it; read-only afterwards.
     shared: NonNull<Shared>,
+    /// The call sites of the live guards counted on this stripe (feature `track`, `track.rs`).
+    /// It fits in the stripe's padding.
+    #[cfg(feature = "track")]
+    pub(crate) sites: Lock<crate::track::Sites>,
 }
 
 /// The header: phase, trigger, counts, waiters and scope links.
@@ -123,7 +127,8 @@ struct ParentLink {
 unsafe impl Send for Shared {}
 // SAFETY: as above.
 unsafe impl Sync for Shared {}
-// SAFETY: a stripe is an atomic word plus a read-only pointer to a `Send + Sync` header.
+// SAFETY: a stripe is an atomic word plus a read-only pointer to a `Send + Sync` header (and,
+// with `track`, a lock around plain data: `&'static Location`s and indices).
 unsafe impl Send for Stripe {}
 // SAFETY: as above.
 unsafe impl Sync for Stripe {}
@@ -158,6 +163,8 @@ impl Shared {
                 .map(|_| Stripe {
                     word: AtomicUsize::new(0),
                     shared: NonNull::dangling(),
+                    #[cfg(feature = "track")]
+                    sites: Lock::new(crate::track::Sites::new()),
                 })
                 .collect(),
             #[cfg(loom)]
@@ -191,6 +198,12 @@ impl Shared {
     /// The number of stripes.
     pub(crate) fn stripe_count(&self) -> usize {
         self.stripes.len()
+    }
+
+    /// The stripes (for the leak finder, which reads each one's registry).
+    #[cfg(feature = "track")]
+    pub(crate) fn stripes(&self) -> &[Stripe] {
+        &self.stripes
     }
 
     /// Adds a handle and picks its stripe (the next one, round robin).

@@ -8,6 +8,8 @@ use crate::futures::{
     Drained, DrainedOwned, Escalated, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
 };
 use crate::shared::{self, ParentParts, Shared, Stripe};
+#[cfg(feature = "track")]
+use crate::GuardSite;
 use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
 
 /// The most stripes a [`Shutdown`] may have.
@@ -207,13 +209,12 @@ impl Shutdown {
     /// # Ok::<(), winddown_core::Closed>(())
     /// ```
     pub fn child(&self) -> Shutdown {
+        // The unit we are admitted with is the guard the child holds here: its raw stripe
+        // pointer, not a `Guard` (nor a call site for `track`: the child is not a leak).
         // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
         let guard = unsafe { shared::enter_uncounted(self.stripe) }
             .ok()
-            .map(|()| {
-                // SAFETY: we were just admitted on this stripe and own that unit.
-                unsafe { Guard::from_admitted(self.stripe) }.into_raw()
-            });
+            .map(|()| self.stripe);
         let parent = self.clone().into_raw();
         let child = Shared::allocate(
             self.stripes(),
@@ -303,11 +304,52 @@ impl Shutdown {
     /// # Ok::<(), winddown_core::Closed>(())
     /// ```
     #[inline]
+    #[cfg_attr(feature = "track", track_caller)]
     pub fn enter(&self) -> Result<Guard, Closed> {
         // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
         unsafe { shared::enter(self.stripe) }?;
         // SAFETY: we were just admitted on this stripe and own that unit.
         Ok(unsafe { Guard::from_admitted(self.stripe) })
+    }
+
+    /// Where the guards in flight now were entered (feature `track`, the leak finder): one
+    /// [`GuardSite`] per call site of [`enter`](Self::enter), with how many live guards came
+    /// from there, the most first (then by file, line and column). A snapshot.
+    ///
+    /// With `track`, `enter` is `#[track_caller]`, so the site is the caller's; so are the
+    /// adapters that enter for you (`ShutdownExt::guarded`, `TaskSet::spawn`, with their own
+    /// `track` feature, which the facade's turns on). Each guard then records its site under a
+    /// lock of its stripe when it is entered and forgets it when it drops, and is two words
+    /// instead of one: a debugging aid, off by default. Without the feature none of it is
+    /// compiled. When the drain of a [`Plan`](crate::Plan) ends with guards still in flight, the
+    /// report lists these sites in [`DrainRecord::guard_sites`](crate::DrainRecord::guard_sites).
+    ///
+    /// Child scopes keep their own sites: a child counts as one in flight here (see
+    /// [`in_flight`](Self::in_flight)) but lists no site here; ask the child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let request = shutdown.enter()?;
+    /// let batch: Vec<_> = (0..2).map(|_| shutdown.enter()).collect::<Result<_, _>>()?;
+    ///
+    /// let sites = shutdown.guard_sites();
+    /// assert_eq!(sites.len(), 2);
+    /// assert_eq!((sites[0].line(), sites[0].count()), (line!() - 4, 2)); // the batch
+    /// assert_eq!((sites[1].line(), sites[1].count()), (line!() - 6, 1)); // the request
+    /// println!("{}", sites[0]); // "src/main.rs:8:39 (x2)" or the like
+    ///
+    /// drop((request, batch));
+    /// assert!(shutdown.guard_sites().is_empty());
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    #[cfg(feature = "track")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
+    pub fn guard_sites(&self) -> alloc::vec::Vec<GuardSite> {
+        crate::track::guard_sites(self.shared())
     }
 
     /// Guards in flight now, over all stripes: a snapshot, in which child scopes count as one

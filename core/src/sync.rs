@@ -47,7 +47,8 @@ mod cell {
 
 /// A mutual-exclusion lock for the short critical sections of the core: a scope's children
 /// (registering, unregistering, propagating a phase), a scope's waiter lists (parking, cancelling,
-/// detaching for a wake-up) and a plan's entries.
+/// detaching for a wake-up), a plan's entries, and, with `track`, each stripe's registry of guard
+/// call sites (so with that feature a guard takes one to enter and to leave).
 ///
 /// With `std` it is `std::sync::Mutex` (poisoning ignored: the data stays consistent because no
 /// code that can panic runs while it is held). Without `std` it is a spin lock, which is
