@@ -23,6 +23,21 @@ use tokio::net::{TcpListener, TcpStream};
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
 use winddown::{Config, Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet};
 
+/// `eprintln!`, but in one write: `eprintln!` writes each piece of its format on its own, a
+/// system call each, to an unbuffered stderr.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stderr in one `write_all`, best effort (as `eprintln!`, without the panic).
+fn say(args: std::fmt::Arguments<'_>) {
+    let mut line = std::fmt::format(args);
+    line.push('\n');
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
 const USAGE: &str = "\
 winddown demo daemon: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.
 
@@ -32,11 +47,11 @@ USAGE:
 OPTIONS:
     --port PORT            port to listen on (default 0: any free port)
     --slow-close SECS      make the connection pool take SECS to close (default
-                           0.02; 0 closes it at once)
+                           0: it has nothing to wait for and closes at once)
     --stuck-close SECS     make the cache client block its thread for SECS while
                            closing (a closer that ignores cancellation: only a
                            third signal ends the process before it returns;
-                           0 closes it at once)
+                           default 0: it closes at once)
     --drain-timeout SECS   how long to wait for requests in flight (default 10)
     --close-timeout SECS   how long each resource may take to close (default 5)
     -h, --help             print this help
@@ -55,8 +70,10 @@ Or: daemon --stuck-close 60, then SIGTERM three times.";
 #[derive(Debug)]
 struct Args {
     port: u16,
-    slow_close: Option<Duration>,
-    stuck_close: Option<Duration>,
+    /// Zero unless asked for: an idle pool has nothing to wait for.
+    slow_close: Duration,
+    /// Zero unless asked for.
+    stuck_close: Duration,
     drain_timeout: Duration,
     close_timeout: Duration,
 }
@@ -64,8 +81,8 @@ struct Args {
 fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         port: 0,
-        slow_close: None,
-        stuck_close: None,
+        slow_close: Duration::ZERO,
+        stuck_close: Duration::ZERO,
         drain_timeout: Duration::from_secs(10),
         close_timeout: Duration::from_secs(5),
     };
@@ -91,8 +108,8 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .parse()
                     .map_err(|_| format!("--port takes a port, not {value:?}"))?
             }
-            "--slow-close" => args.slow_close = Some(seconds()?),
-            "--stuck-close" => args.stuck_close = Some(seconds()?),
+            "--slow-close" => args.slow_close = seconds()?,
+            "--stuck-close" => args.stuck_close = seconds()?,
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--close-timeout" => args.close_timeout = seconds()?,
             _ => return Err(format!("unknown option {flag:?}")),
@@ -109,7 +126,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("daemon: {message}\n\n{USAGE}");
+            say!("daemon: {message}\n\n{USAGE}");
             return ExitCode::from(64); // EX_USAGE
         }
     };
@@ -117,12 +134,12 @@ fn main() -> ExitCode {
     let shutdown = Shutdown::new();
     // Signals first, before the runtime starts any thread; each step is logged.
     let signals = match winddown::signals::Builder::new()
-        .on_event(|event| eprintln!("daemon: {event}"))
+        .on_event(|event| say!("daemon: {event}"))
         .listen(&shutdown)
     {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("daemon: cannot listen for signals: {err}");
+            say!("daemon: cannot listen for signals: {err}");
             return ExitCode::from(71); // EX_OSERR
         }
     };
@@ -134,13 +151,16 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("daemon: cannot start the runtime: {err}");
+            say!("daemon: cannot start the runtime: {err}");
             return ExitCode::from(71);
         }
     };
     let code = runtime.block_on(serve(args, shutdown));
-    drop(signals);
-    // Exit now: the runtime's threads may still hold connections the report gave up on.
+    // Exit now: the runtime's threads may still hold connections the report gave up on. The
+    // listener is not dropped (`exit` runs no destructors): dropping it would wake its thread
+    // and wait for it, only for the process to end the thread a moment later anyway. Until the
+    // process is gone a signal still escalates: a third one ends it at once.
+    std::mem::forget(signals);
     std::process::exit(code);
 }
 
@@ -149,7 +169,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     let config = match config(&args) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("daemon: {err}");
+            say!("daemon: {err}");
             return 64;
         }
     };
@@ -157,7 +177,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     plan.on_phase(|phase, at| {
         // Milliseconds, truncated, as in the report's table.
         let millis = at.as_millis();
-        eprintln!(
+        say!(
             "daemon: [{:>3}.{:03}s] {phase}",
             millis / 1000,
             millis % 1000
@@ -167,26 +187,26 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     let log = match LogFile::create() {
         Ok(log) => log,
         Err(err) => {
-            eprintln!("daemon: cannot create the log file: {err}");
+            say!("daemon: cannot create the log file: {err}");
             return 73; // EX_CANTCREAT
         }
     };
     if let Err(err) = register_resources(&plan, &args, &log) {
-        eprintln!("daemon: {err}");
+        say!("daemon: {err}");
         return 70;
     }
 
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("daemon: cannot listen on port {}: {err}", args.port);
+            say!("daemon: cannot listen on port {}: {err}", args.port);
             return 69; // EX_UNAVAILABLE
         }
     };
     match listener.local_addr() {
         Ok(addr) => println!("listening on {addr}"),
         Err(err) => {
-            eprintln!("daemon: {err}");
+            say!("daemon: {err}");
             return 71;
         }
     }
@@ -208,19 +228,22 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             log.line(&format!("{name}: stopped after {ticks} ticks"));
         });
         if let Err(err) = spawned {
-            eprintln!("daemon: cannot start {name}: {err}");
+            say!("daemon: cannot start {name}: {err}");
             return 70;
         }
     }
 
-    eprintln!("daemon: log file {}", log.path.display());
+    say!("daemon: log file {}", log.path.display());
     println!("ready");
     let report = run_until_shutdown(&plan, accept(listener, shutdown.clone(), log)).await;
     // One write for the whole table: stdout is line-buffered, and a write per line costs a
     // system call each while the process is on its way out.
-    let text = format!("{report}\n");
+    let mut text = report.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
-        eprintln!("daemon: cannot print the report: {err}");
+        say!("daemon: cannot print the report: {err}");
     }
     report.exit_code()
 }
@@ -242,12 +265,15 @@ fn register_resources(
     args: &Args,
     log: &LogFile,
 ) -> Result<(), winddown::RegisterError> {
-    let slow = args.slow_close.unwrap_or(Duration::from_millis(20));
+    let slow = args.slow_close;
     plan.register(
         Resource::new("connection pool", move || async move {
-            eprintln!("daemon: connection pool: closing, {slow:?}");
-            // A real pool would wait for its connections to be returned and close them.
-            if !slow.is_zero() {
+            // A real pool would wait for its connections to be returned and close them; an idle
+            // one has none out, so it closes without touching a timer.
+            if slow.is_zero() {
+                say!("daemon: connection pool: closing");
+            } else {
+                say!("daemon: connection pool: closing, taking {slow:?}");
                 tokio::time::sleep(slow).await;
             }
             Ok::<(), io::Error>(())
@@ -258,12 +284,10 @@ fn register_resources(
     let stuck = args.stuck_close;
     plan.register(
         Resource::new("cache client", move || async move {
-            eprintln!("daemon: cache client: closing");
-            match stuck {
+            say!("daemon: cache client: closing");
+            if !stuck.is_zero() {
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
-                Some(stuck) if !stuck.is_zero() => std::thread::sleep(stuck),
-                Some(_) => {}
-                None => tokio::time::sleep(Duration::from_millis(5)).await,
+                std::thread::sleep(stuck);
             }
             Ok::<(), io::Error>(())
         })
@@ -287,11 +311,11 @@ async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile) {
                     let log = log.clone();
                     tokio::spawn(async move {
                         if let Err(err) = echo(stream, &shutdown, &log).await {
-                            eprintln!("daemon: connection {peer}: {err}");
+                            say!("daemon: connection {peer}: {err}");
                         }
                     });
                 }
-                Err(err) => eprintln!("daemon: accept: {err}"),
+                Err(err) => say!("daemon: accept: {err}"),
             },
         }
     }

@@ -241,7 +241,8 @@ fn a_request_in_flight_is_finished_before_the_exit() {
     daemon.signal(Signal::SIGTERM);
     daemon.wait_for_log("draining");
     // The drain waits for the request. Hold it a while: had the drain not waited, the daemon
-    // would close its resources (tens of ms) and exit, and the echo below could not arrive.
+    // would close its resources (at once: its closers have nothing slow to do by default) and
+    // exit, and the echo below could not arrive.
     thread::sleep(HOLD);
     conn.write_all(b" world\n").unwrap();
     let mut echoed = String::new();

@@ -7,12 +7,13 @@
 //! and its exit status and output checked. Arms:
 //!
 //! - the demo daemon (`examples/daemon.rs`, built by `report.sh` with `cargo build --release
-//!   --example daemon --features full`) as shipped: on SIGTERM it runs the whole sequence (stop
-//!   admissions, drain, close its pretend connection pool and cache client, flush its log file),
-//!   prints the report and exits 0. Its pretend closers sleep on purpose (20 ms and 5 ms), so
-//!   this arm carries 25 ms of work the daemon asks for;
-//! - the same daemon with `--slow-close 0 --stuck-close 0`: the same sequence and report, with
-//!   closers that return at once, so what is left is the cost of the sequence itself;
+//!   --example daemon --features full`) as shipped, the arm the target is about: on SIGTERM it
+//!   runs the whole sequence (stop admissions, drain, close its pretend connection pool and cache
+//!   client in priority order, flush its log file), prints progress on stderr and the report on
+//!   stdout, and exits 0. Idle, its closers have nothing to wait for and return at once;
+//! - the same daemon with pretend slow closers (`--slow-close 0.02 --stuck-close 0.005`: the pool
+//!   sleeps 20 ms, then the cache client blocks its thread 5 ms), for information: the same
+//!   sequence carrying 25 ms of work the flags ask for (recorded as `asked_ms`);
 //! - the baseline: `bare_daemon` (`benches/bin/bare_daemon.rs`), a tokio daemon that exits on
 //!   SIGTERM and does nothing else.
 //!
@@ -68,6 +69,8 @@ struct Arm {
     args: &'static [&'static str],
     /// Whether a completed report must be on its stdout.
     reports: bool,
+    /// How long the work its flags ask for takes at the least (pretend closers that sleep).
+    asked: Duration,
 }
 
 /// A child's output, read by threads of its own until the pipes close. Nothing waits for them
@@ -268,18 +271,21 @@ fn main() {
     }
     let arms = [
         Arm {
-            name: "winddown demo daemon, as shipped (closers sleep 20 + 5 ms)",
+            name: "winddown demo daemon, as shipped",
             tag: "winddown",
             path: daemon.clone(),
             args: &[],
             reports: true,
+            asked: Duration::ZERO,
         },
         Arm {
-            name: "winddown demo daemon, no-op closers (--slow-close 0 --stuck-close 0)",
-            tag: "winddown-noop",
+            name:
+                "winddown demo daemon, pretend slow closers (--slow-close 0.02 --stuck-close 0.005)",
+            tag: "winddown-slow",
             path: daemon,
-            args: &["--slow-close", "0", "--stuck-close", "0"],
+            args: &["--slow-close", "0.02", "--stuck-close", "0.005"],
             reports: true,
+            asked: Duration::from_millis(25),
         },
         Arm {
             name: "bare tokio daemon",
@@ -287,6 +293,7 @@ fn main() {
             path: PathBuf::from(env!("CARGO_BIN_EXE_bare_daemon")),
             args: &[],
             reports: false,
+            asked: Duration::ZERO,
         },
     ];
     let bare = arms.len() - 1;
@@ -338,7 +345,7 @@ fn main() {
         started.elapsed()
     );
     eprintln!(
-        "{:<72} {:>10} {:>7} {:>9} {:>9} {:>9} {:>7} {:>6}",
+        "{:<80} {:>10} {:>7} {:>9} {:>9} {:>9} {:>7} {:>6}",
         "arm", "median us", "÷bare", "min us", "p10 us", "max us", "max÷", "slow"
     );
     let bare_median = median(&samples[bare]);
@@ -350,7 +357,7 @@ fn main() {
         let p10 = percentile(s, 0.1);
         let slow = s.iter().filter(|ns| **ns > SLOW * p10).count();
         eprintln!(
-            "{:<72} {:>10.1} {:>7.2} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>3}/{:<2}",
+            "{:<80} {:>10.1} {:>7.2} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>3}/{:<2}",
             arm.name,
             med / 1e3,
             med / bare_median,
@@ -375,6 +382,7 @@ fn main() {
             ("runs", Value::Num(s.len() as f64)),
             ("slow_factor", Value::Num(SLOW)),
             ("settle_ms", Value::Num(SETTLE.as_secs_f64() * 1e3)),
+            ("asked_ms", Value::Num(arm.asked.as_secs_f64() * 1e3)),
         ]);
     }
     status("ok", "");

@@ -442,6 +442,11 @@ impl fmt::Debug for Builder {
 /// Dropping the listener joins its thread, so it waits for a running [`on_event`] hook to
 /// return. (A hook that drops the listener itself does not wait for itself.)
 ///
+/// A process on its way out with [`std::process::exit`] need not drop it first: `exit` runs no
+/// destructors and ends the thread with the process, and until then signals still escalate (a
+/// third one ends the process at once). Dropping it there only adds a wake-up of the thread and
+/// a wait for it.
+///
 /// [`on_event`]: Builder::on_event
 #[must_use = "dropping the listener stops it at once"]
 pub struct Listener {
