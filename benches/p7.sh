@@ -6,8 +6,9 @@
 # Builds the P1 guard bench (benches/benches/guard.rs) three times:
 #
 # - "compiled out": this tree, default features (the `track` feature off);
-# - "absent": the tree at WINDDOWN_P7_BASE (default 2da68f4, the last commit before the leak
-#   finder), checked out with `git worktree add --detach` into a temporary directory and built
+# - "absent": the tree at WINDDOWN_P7_BASE (default b1f2903, the last commit on main before the
+#   leak finder was merged, so the same core otherwise: waiter list and drain path included),
+#   checked out with `git worktree add --detach` into a temporary directory and built
 #   into the same target directory (cargo keeps the two trees' crates apart by their paths, and
 #   the dependencies are shared, so only the core and the bench are rebuilt);
 # - "track on": this tree with `--features track` (informational: what the leak finder costs
@@ -26,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-base=${WINDDOWN_P7_BASE:-2da68f4}
+base=${WINDDOWN_P7_BASE:-b1f2903}
 rounds=${WINDDOWN_P7_ROUNDS:-5}
 target=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
