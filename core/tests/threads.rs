@@ -104,3 +104,59 @@ fn the_last_handle_dropped_the_moment_the_drain_is_seen() {
         releaser.join().unwrap();
     }
 }
+
+/// Waiters parking, polling again and cancelling on two threads while a third moves the phases:
+/// every waiter whose phase comes is woken (a lost wake-up leaves a blocking wait to time out),
+/// and the cancelled ones leave their lists consistent for the next.
+#[test]
+fn waiters_park_and_cancel_while_the_phases_move() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    use std::time::Duration;
+    use winddown_core::Phase;
+
+    struct Idle;
+    impl Wake for Idle {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    const WAITERS: usize = if cfg!(miri) { 4 } else { 200 };
+    for _ in 0..ROUNDS {
+        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let barrier = Barrier::new(3);
+        thread::scope(|scope| {
+            for worker in 0..2 {
+                let shutdown = shutdown.clone();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let waker = Waker::from(Arc::new(Idle));
+                    let mut cx = Context::from_waker(&waker);
+                    barrier.wait();
+                    for i in 0..WAITERS {
+                        // Park one and drop it (cancel), sometimes after a second poll.
+                        let mut cancelled = shutdown.reached(Phase::ClosingResources);
+                        let _ = Pin::new(&mut cancelled).poll(&mut cx);
+                        if (i + worker) % 2 == 0 {
+                            let _ = Pin::new(&mut cancelled).poll(&mut cx);
+                        }
+                        drop(cancelled);
+                    }
+                    // Then wait for real, blocking, for each phase in turn.
+                    for phase in [Phase::Initiated, Phase::Draining, Phase::ClosingResources] {
+                        let reached = shutdown.wait_reached_timeout(phase, Duration::from_secs(20));
+                        assert!(
+                            reached.is_some_and(|at| at >= phase),
+                            "lost wake-up for {phase}"
+                        );
+                    }
+                });
+            }
+            barrier.wait();
+            shutdown.trigger(Reason::requested());
+            shutdown.advance(Phase::Draining).unwrap();
+            shutdown.advance(Phase::ClosingResources).unwrap();
+        });
+    }
+}
