@@ -64,6 +64,33 @@ mod cell {
 /// variant relies on the first half (its sections must nest properly), and the second half is
 /// what keeps a waker whose drop drops a waiting future from deadlocking on its own list.
 mod lock {
+    /// `Deref` and `DerefMut` from a hand-made `LockGuard { lock: &Lock { value: UnsafeCell } }`
+    /// to the value: the part the spin lock and the critical-section lock share.
+    #[cfg(all(not(feature = "std"), not(loom)))]
+    macro_rules! deref_to_value {
+        () => {
+            impl<T> core::ops::Deref for LockGuard<'_, T> {
+                type Target = T;
+                fn deref(&self) -> &T {
+                    // SAFETY: a guard exists only while it holds its lock (the spin lock's flag
+                    // or the critical section it opened), so no other reference to `value`
+                    // exists.
+                    unsafe { &*self.lock.value.get() }
+                }
+            }
+
+            impl<T> core::ops::DerefMut for LockGuard<'_, T> {
+                fn deref_mut(&mut self) -> &mut T {
+                    // SAFETY: as in `deref`; `&mut self` makes this the only access through
+                    // the guard.
+                    unsafe { &mut *self.lock.value.get() }
+                }
+            }
+        };
+    }
+    #[cfg(all(not(feature = "std"), not(loom)))]
+    use deref_to_value;
+
     #[cfg(all(feature = "std", not(loom)))]
     mod imp {
         extern crate std;
@@ -113,7 +140,6 @@ mod lock {
     #[cfg(all(not(feature = "std"), not(feature = "critical-section"), not(loom)))]
     mod imp {
         use core::cell::UnsafeCell;
-        use core::ops::{Deref, DerefMut};
         use core::sync::atomic::{AtomicBool, Ordering};
 
         #[derive(Debug, Default)]
@@ -154,21 +180,7 @@ mod lock {
             lock: &'a Lock<T>,
         }
 
-        impl<T> Deref for LockGuard<'_, T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                // SAFETY: this guard exists only while `locked` is held by us, so no other
-                // reference to `value` exists.
-                unsafe { &*self.lock.value.get() }
-            }
-        }
-
-        impl<T> DerefMut for LockGuard<'_, T> {
-            fn deref_mut(&mut self) -> &mut T {
-                // SAFETY: as in `deref`; `&mut self` makes this the only access through the guard.
-                unsafe { &mut *self.lock.value.get() }
-            }
-        }
+        super::deref_to_value!();
 
         impl<T> Drop for LockGuard<'_, T> {
             fn drop(&mut self) {
@@ -182,7 +194,6 @@ mod lock {
     mod imp {
         use core::cell::UnsafeCell;
         use core::marker::PhantomData;
-        use core::ops::{Deref, DerefMut};
 
         use critical_section::RestoreState;
 
@@ -222,21 +233,7 @@ mod lock {
             _not_send: PhantomData<*const ()>,
         }
 
-        impl<T> Deref for LockGuard<'_, T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                // SAFETY: this guard exists only inside the critical section it opened, so no
-                // other reference to `value` exists.
-                unsafe { &*self.lock.value.get() }
-            }
-        }
-
-        impl<T> DerefMut for LockGuard<'_, T> {
-            fn deref_mut(&mut self) -> &mut T {
-                // SAFETY: as in `deref`; `&mut self` makes this the only access through the guard.
-                unsafe { &mut *self.lock.value.get() }
-            }
-        }
+        super::deref_to_value!();
 
         impl<T> Drop for LockGuard<'_, T> {
             fn drop(&mut self) {
