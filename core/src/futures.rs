@@ -118,7 +118,7 @@ impl<S: AsRef<Shutdown>> fmt::Debug for Wait<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("until", &self.waiter.until)
-            .field("parked", &self.waiter.ticket.is_some())
+            .field("ticket", &self.waiter.ticket.is_some())
             .finish()
     }
 }

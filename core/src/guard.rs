@@ -54,8 +54,9 @@ pub struct Guard {
     slot: usize,
 }
 
-// SAFETY: a guard only performs atomic operations on a `Sync` stripe and header, and owns its
-// unit of the count: moving it to another thread and dropping it there is what it is for.
+// SAFETY: a guard only performs atomic operations on a `Sync` stripe and header (and, with
+// `track`, takes the stripe's lock, which is `Sync`), and owns its unit of the count: moving it
+// to another thread and dropping it there is what it is for.
 unsafe impl Send for Guard {}
 // SAFETY: `&Guard` only reads the phase, an atomic load.
 unsafe impl Sync for Guard {}

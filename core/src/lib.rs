@@ -80,24 +80,26 @@
 //! - `log`, `tracing`: progress events of the sequence (each phase, the drain, each closer,
 //!   the end) through those crates, under the target `winddown`.
 //! - `critical-section`: without `std`, the core's short critical sections (a scope's waiter
-//!   lists and children) lock with the [`critical-section`](https://docs.rs/critical-section)
+//!   lists and children, a plan's entries, the `track` registries) lock with the [`critical-section`](https://docs.rs/critical-section)
 //!   crate instead of a spin lock, for targets where an interrupt handler may wait on a scope.
 //! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
 //!   ([`Shutdown::enter`] is `#[track_caller]`), [`Shutdown::guard_sites`] lists the call sites
 //!   of the live guards with their counts, and a [`Report`] whose drain ended with guards in
 //!   flight names those sites. It costs: the guard is two words, and entering and leaving each
 //!   take a lock of the stripe. A debugging aid, off by default; without it nothing of it is
-//!   compiled, and the guard costs exactly what it does without the leak finder.
+//!   compiled, and the guard costs exactly what it does without the leak finder. Without
+//!   `std`, pair it with `critical-section` if interrupt handlers enter or drop guards: the
+//!   stripe's lock is otherwise a spin lock the interrupted code may hold.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
 //! # Limitations
 //!
 //! - Without `std` (and without `critical-section`), the lock that guards a scope's waiter
-//!   lists and children is a spin lock. It is never taken on the admission path, only when a
-//!   waiter parks or leaves before it is woken, when a phase change or the drain wakes the
-//!   waiters, and when a child scope is made, dropped or reached by a phase change; on a
-//!   preemptive single-core system a low-priority thread holding it can still delay a
-//!   high-priority one.
+//!   lists and children is a spin lock. It is never taken on the admission path (unless the
+//!   `track` leak finder is on), only when a waiter parks or leaves before it is woken, when a
+//!   phase change or the drain wakes the waiters, and when a child scope is made, dropped or
+//!   reached by a phase change; on a preemptive single-core system a low-priority thread
+//!   holding it can still delay a high-priority one.
 //! - Each stripe occupies its own cache line (64 or 128 bytes), so a shutdown with 16 stripes
 //!   uses about 2 KiB. Child scopes inherit their parent's stripe count.
 //!

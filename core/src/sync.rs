@@ -52,7 +52,8 @@ mod cell {
 ///
 /// With `std` it is `std::sync::Mutex` (poisoning ignored: the data stays consistent because no
 /// code that can panic runs while it is held). Without `std` it is a spin lock, which is
-/// acceptable because it is never taken on the admission hot path and every critical section is a
+/// acceptable because it is never taken on the admission hot path (but with `track`, see above)
+/// and every critical section is a
 /// handful of instructions plus one `Vec` push, `take` or `swap_remove`; on a preemptive
 /// single-core system a low-priority holder can still delay a high-priority spinner, and an
 /// interrupt handler that waits on a scope could spin forever on a lock its own core holds. The
@@ -62,7 +63,11 @@ mod cell {
 /// Rule for every caller: never hold two of these locks at once, and never run code that may
 /// take one (dropping a `Waker`, user callbacks) while holding one. The critical-section
 /// variant relies on the first half (its sections must nest properly), and the second half is
-/// what keeps a waker whose drop drops a waiting future from deadlocking on its own list.
+/// what keeps a waker whose drop drops a waiting future from deadlocking on its own list. One
+/// piece of foreign code does run under a lock: cloning a waker when a waiter parks (a
+/// reference count increment for every executor's waker). Under the critical-section variant a
+/// re-entry from the same context would not deadlock but alias the value, so that variant
+/// checks for it and panics instead.
 mod lock {
     /// `Deref` and `DerefMut` from a hand-made `LockGuard { lock: &Lock { value: UnsafeCell } }`
     /// to the value: the part the spin lock and the critical-section lock share.
@@ -140,6 +145,7 @@ mod lock {
     #[cfg(all(not(feature = "std"), not(feature = "critical-section"), not(loom)))]
     mod imp {
         use core::cell::UnsafeCell;
+        use core::marker::PhantomData;
         use core::sync::atomic::{AtomicBool, Ordering};
 
         #[derive(Debug, Default)]
@@ -168,16 +174,23 @@ mod lock {
                     .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
                     .is_err()
                 {
+                    // memory ordering: Relaxed: a hint for when to retry; the CAS above
+                    // re-checks with Acquire.
                     while self.locked.load(Ordering::Relaxed) {
                         core::hint::spin_loop();
                     }
                 }
-                LockGuard { lock: self }
+                LockGuard {
+                    lock: self,
+                    _not_send: PhantomData,
+                }
             }
         }
 
+        /// `!Send` and `!Sync`, like a held `std::sync::MutexGuard` (which is `!Send`).
         pub(crate) struct LockGuard<'a, T> {
             lock: &'a Lock<T>,
+            _not_send: PhantomData<*const ()>,
         }
 
         super::deref_to_value!();
@@ -192,33 +205,44 @@ mod lock {
 
     #[cfg(all(not(feature = "std"), feature = "critical-section", not(loom)))]
     mod imp {
-        use core::cell::UnsafeCell;
+        use core::cell::{Cell, UnsafeCell};
         use core::marker::PhantomData;
 
         use critical_section::RestoreState;
 
         #[derive(Debug, Default)]
         pub(crate) struct Lock<T> {
+            /// Whether a guard of this lock exists. Read and written only inside a critical
+            /// section. Critical sections nest, so without it a re-entry from the context that
+            /// holds the lock would get a second guard and alias `value`.
+            held: Cell<bool>,
             value: UnsafeCell<T>,
         }
 
         // SAFETY: a guard exists only inside a critical section, which admits one execution
-        // context of the whole system at a time, so `value` is accessed by one thread at a time:
-        // sharing the lock is as safe as sending `T`.
+        // context of the whole system at a time, and only while `held` says it is the only one
+        // (checked inside that section), so `value` and `held` are accessed by one context at a
+        // time: sharing the lock is as safe as sending `T`.
         unsafe impl<T: Send> Sync for Lock<T> {}
 
         impl<T> Lock<T> {
             pub(crate) const fn new(value: T) -> Self {
                 Self {
+                    held: Cell::new(false),
                     value: UnsafeCell::new(value),
                 }
             }
 
             pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-                // SAFETY: released exactly once, by this guard's `drop`, on this thread (the
-                // guard is `!Send`); sections nest properly because no caller holds two locks at
-                // once (the rule in the type's docs) and guards are scoped values.
+                // SAFETY: released exactly once, by this guard's `drop` or just below, on this
+                // thread (the guard is `!Send`); sections nest properly because no caller holds
+                // two locks at once (the rule in the type's docs) and guards are scoped values.
                 let restore = unsafe { critical_section::acquire() };
+                if self.held.replace(true) {
+                    // SAFETY: the section opened above, released once, before the panic.
+                    unsafe { critical_section::release(restore) };
+                    panic!("winddown: a lock of the core was re-entered while held");
+                }
                 LockGuard {
                     lock: self,
                     restore,
@@ -237,6 +261,7 @@ mod lock {
 
         impl<T> Drop for LockGuard<'_, T> {
             fn drop(&mut self) {
+                self.lock.held.set(false);
                 // SAFETY: `restore` came from the `acquire` in `lock`, on this thread, and this is
                 // its one release (see `lock` for the nesting).
                 unsafe { critical_section::release(self.restore) };
