@@ -71,7 +71,7 @@ mod cell {
 mod lock {
     /// `Deref` and `DerefMut` from a hand-made `LockGuard { lock: &Lock { value: UnsafeCell } }`
     /// to the value: the part the spin lock and the critical-section lock share.
-    #[cfg(all(not(feature = "std"), not(loom)))]
+    #[cfg(any(test, all(not(feature = "std"), not(loom))))]
     macro_rules! deref_to_value {
         () => {
             impl<T> core::ops::Deref for LockGuard<'_, T> {
@@ -93,11 +93,11 @@ mod lock {
             }
         };
     }
-    #[cfg(all(not(feature = "std"), not(loom)))]
+    #[cfg(any(test, all(not(feature = "std"), not(loom))))]
     use deref_to_value;
 
     #[cfg(all(feature = "std", not(loom)))]
-    mod imp {
+    mod std_mutex {
         extern crate std;
 
         #[derive(Debug, Default)]
@@ -125,7 +125,7 @@ mod lock {
     }
 
     #[cfg(loom)]
-    mod imp {
+    mod loom_mutex {
         #[derive(Debug, Default)]
         pub(crate) struct Lock<T>(loom::sync::Mutex<T>);
 
@@ -142,8 +142,12 @@ mod lock {
         }
     }
 
-    #[cfg(all(not(feature = "std"), not(feature = "critical-section"), not(loom)))]
-    mod imp {
+    /// Compiled for the crate's own tests too, which run it on the host.
+    #[cfg(any(
+        test,
+        all(not(feature = "std"), not(feature = "critical-section"), not(loom))
+    ))]
+    mod spin {
         use core::cell::UnsafeCell;
         use core::marker::PhantomData;
         use core::sync::atomic::{AtomicBool, Ordering};
@@ -203,8 +207,13 @@ mod lock {
         }
     }
 
-    #[cfg(all(not(feature = "std"), feature = "critical-section", not(loom)))]
-    mod imp {
+    /// Compiled for the crate's own tests too (the `critical-section` dev-dependency brings
+    /// std's implementation), which run it on the host.
+    #[cfg(any(
+        test,
+        all(not(feature = "std"), feature = "critical-section", not(loom))
+    ))]
+    mod critical {
         use core::cell::{Cell, UnsafeCell};
         use core::marker::PhantomData;
 
@@ -269,7 +278,76 @@ mod lock {
         }
     }
 
-    pub(crate) use imp::Lock;
+    #[cfg(all(not(feature = "std"), feature = "critical-section", not(loom)))]
+    pub(crate) use critical::Lock;
+    #[cfg(loom)]
+    pub(crate) use loom_mutex::Lock;
+    #[cfg(all(not(feature = "std"), not(feature = "critical-section"), not(loom)))]
+    pub(crate) use spin::Lock;
+    #[cfg(all(feature = "std", not(loom)))]
+    pub(crate) use std_mutex::Lock;
+
+    #[cfg(all(test, not(loom)))]
+    mod tests {
+        extern crate std;
+
+        use alloc::sync::Arc;
+        use alloc::vec::Vec;
+        use core::panic::AssertUnwindSafe;
+        use std::panic;
+        use std::thread;
+
+        const ROUNDS: usize = if cfg!(miri) { 50 } else { 20_000 };
+
+        /// Two threads add under the lock with a read and a separate write: a lost update means
+        /// two guards existed at once.
+        macro_rules! excludes {
+            ($lock:ty) => {{
+                let lock = Arc::new(<$lock>::new(0_usize));
+                let workers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let lock = Arc::clone(&lock);
+                        thread::spawn(move || {
+                            for _ in 0..ROUNDS {
+                                let mut value = lock.lock();
+                                let seen = *value;
+                                core::hint::black_box(&mut *value);
+                                *value = seen + 1;
+                            }
+                        })
+                    })
+                    .collect();
+                for worker in workers {
+                    worker.join().unwrap();
+                }
+                assert_eq!(*lock.lock(), 2 * ROUNDS);
+            }};
+        }
+
+        #[test]
+        fn the_spin_lock_excludes() {
+            excludes!(super::spin::Lock<usize>);
+        }
+
+        #[test]
+        fn the_critical_section_lock_excludes() {
+            excludes!(super::critical::Lock<usize>);
+        }
+
+        #[test]
+        fn the_critical_section_lock_refuses_a_reentry() {
+            let lock = super::critical::Lock::new(1_u8);
+            let held = lock.lock();
+            // Critical sections nest: without the check this would be a second guard.
+            let reentry = panic::catch_unwind(AssertUnwindSafe(|| drop(lock.lock())));
+            assert!(reentry.is_err());
+            assert_eq!(*held, 1);
+            drop(held);
+            // Released properly on the way out of the refused attempt: usable again.
+            *lock.lock() += 1;
+            assert_eq!(*lock.lock(), 2);
+        }
+    }
 }
 
 /// Aborts the process. `core` has no `abort`, so panic while panicking, which aborts on every
