@@ -429,6 +429,15 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// A shutdown with `stripes` stripes whose admissions are closed while one guard keeps it from
+/// draining.
+pub fn closed_with_guard(stripes: usize) -> (winddown_core::Shutdown, winddown_core::Guard) {
+    let shutdown = winddown_core::Shutdown::with_stripes(stripes).expect("valid stripe count");
+    let guard = shutdown.enter().expect("admissions open");
+    shutdown.close();
+    (shutdown, guard)
+}
+
 /// A tokio-graceful shutdown that never triggers, with the runtime it needs: it spawns its
 /// signal watcher on construction, so it must be made in a runtime context; the watcher waits
 /// on a future that never completes, and the runtime is never driven. Keep the runtime alive

@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Context;
 
-use winddown_benches::{record, timing_requested, CountingAlloc, FlagEvent, Value, WakeCounter};
+use winddown_benches::{
+    closed_with_guard, record, timing_requested, CountingAlloc, FlagEvent, Value, WakeCounter,
+};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
@@ -149,10 +151,11 @@ fn waiters() {
     });
     // A fresh scope per row: a list keeps its slots' capacity for the next waiters, which
     // would hide the second row's cost.
-    let (shutdown, guard) = closed_with_a_guard();
+    let stripes = shutdown.stripes();
+    let (shutdown, guard) = closed_with_guard(stripes);
     waiter_row("winddown", "Drained (drained())", || shutdown.drained());
     drop(guard);
-    let (shutdown, guard) = closed_with_a_guard();
+    let (shutdown, guard) = closed_with_guard(stripes);
     waiter_row("winddown", "DrainedOwned (drained_owned())", || {
         shutdown.drained_owned()
     });
@@ -180,14 +183,6 @@ fn waiters() {
     drop(weak);
     drop(graceful);
     drop(runtime);
-}
-
-/// A scope whose admissions are closed while one guard keeps it from draining.
-fn closed_with_a_guard() -> (winddown_core::Shutdown, winddown_core::Guard) {
-    let shutdown = winddown_core::Shutdown::new();
-    let guard = shutdown.enter().expect("admissions open");
-    shutdown.close();
-    (shutdown, guard)
 }
 
 /// The owned guard anyone would write first: a clone of the handle's `Arc`, next to a count.

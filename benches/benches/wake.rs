@@ -27,7 +27,7 @@ use std::task::Context;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use winddown_benches::{poll_once, FlagEvent, Parked, WakeCounter};
+use winddown_benches::{closed_with_guard, poll_once, FlagEvent, Parked, WakeCounter};
 use winddown_core::Shutdown;
 
 /// Waiters parked per timed batch.
@@ -132,14 +132,6 @@ impl CountedFlag {
             self.flag.set();
         }
     }
-}
-
-/// A closed shutdown held back by one guard.
-fn closed_with_guard(stripes: usize) -> (Shutdown, winddown_core::Guard) {
-    let shutdown = Shutdown::with_stripes(stripes).expect("valid stripe count");
-    let guard = shutdown.enter().expect("admissions open");
-    shutdown.close();
-    (shutdown, guard)
 }
 
 fn p4(c: &mut Criterion) {
