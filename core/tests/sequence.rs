@@ -15,13 +15,24 @@ const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// A closer that takes `took` of virtual time, then returns `result`.
+/// The names of the closers that started, in order.
+type Log = Arc<Mutex<Vec<&'static str>>>;
+
+/// What most scenarios start from: a virtual runtime, a plan with `config` on a fresh
+/// shutdown, and an empty log for their closers.
+fn setup(config: Config) -> (VirtualRuntime, Shutdown, Plan, Log) {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), config);
+    (VirtualRuntime::new(), shutdown, plan, Log::default())
+}
+
+/// A closer that takes `took` of virtual time, then returns `result`, logging its name.
 fn closer(
     runtime: &VirtualRuntime,
     name: &'static str,
     took: Duration,
     result: Result<(), &'static str>,
-    log: &Arc<Mutex<Vec<&'static str>>>,
+    log: &Log,
 ) -> Resource {
     let runtime = runtime.clone();
     let log = log.clone();
@@ -60,10 +71,7 @@ fn outcomes(records: &[winddown_core::ResourceRecord]) -> Vec<(&str, Outcome, Du
 
 #[test]
 fn clean_run() {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
-    let plan = Plan::new(shutdown.clone(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, shutdown, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "cache", secs(1), Ok(()), &log).priority(5))
         .unwrap();
     plan.register(
@@ -118,11 +126,8 @@ fn clean_run() {
 
 #[test]
 fn drain_overrunning_its_deadline_times_out_and_still_closes() {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
     let config = Config::builder().drain(secs(2)).build().unwrap();
-    let plan = Plan::new(shutdown.clone(), config);
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, shutdown, plan, log) = setup(config);
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
         .unwrap();
 
@@ -143,9 +148,7 @@ fn drain_overrunning_its_deadline_times_out_and_still_closes() {
 
 #[test]
 fn a_closer_that_errors_is_recorded_and_the_rest_run() {
-    let runtime = VirtualRuntime::new();
-    let plan = Plan::new(Shutdown::new(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
         .unwrap();
     plan.register(closer(
@@ -173,9 +176,7 @@ fn a_closer_that_errors_is_recorded_and_the_rest_run() {
 
 #[test]
 fn a_closer_that_panics_is_recorded_and_the_rest_run() {
-    let runtime = VirtualRuntime::new();
-    let plan = Plan::new(Shutdown::new(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
         .unwrap();
     plan.register(Resource::new("db", || async {
@@ -203,9 +204,7 @@ fn a_closer_that_panics_is_recorded_and_the_rest_run() {
 
 #[test]
 fn a_closer_that_hangs_times_out_at_its_own_deadline() {
-    let runtime = VirtualRuntime::new();
-    let plan = Plan::new(Shutdown::new(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
         .unwrap();
     plan.register(
@@ -228,9 +227,7 @@ fn a_closer_that_hangs_times_out_at_its_own_deadline() {
 
 #[test]
 fn priorities_then_last_registered_first() {
-    let runtime = VirtualRuntime::new();
-    let plan = Plan::new(Shutdown::new(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, _, plan, log) = setup(Config::default());
     for (name, priority) in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1), ("f", 0)] {
         plan.register(closer(&runtime, name, secs(0), Ok(()), &log).priority(priority))
             .unwrap();
@@ -279,10 +276,7 @@ fn a_resource_deadline_is_validated_at_registration() {
 
 #[test]
 fn a_second_trigger_mid_drain_forces() {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
-    let plan = Plan::new(shutdown.clone(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, shutdown, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
         .unwrap();
     plan.flush(closer(&runtime, "log", secs(1), Ok(()), &log))
@@ -325,11 +319,7 @@ fn a_second_trigger_mid_drain_forces() {
 
 /// Graceful 5 s, drain 3 s (a request never finishes), close 4 s; a 10 s closer ("slow") then
 /// a 1 s one ("next"). Returns the report, the shutdown and the closers that started.
-fn slow_closer_past_a_5_s_graceful_deadline(
-    force: bool,
-) -> (Report, Shutdown, Arc<Mutex<Vec<&'static str>>>) {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
+fn slow_closer_past_a_5_s_graceful_deadline(force: bool) -> (Report, Shutdown, Log) {
     let config = Config::builder()
         .graceful(secs(5))
         .drain(secs(3))
@@ -337,8 +327,7 @@ fn slow_closer_past_a_5_s_graceful_deadline(
         .force_after_deadline(force)
         .build()
         .unwrap();
-    let plan = Plan::new(shutdown.clone(), config);
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, shutdown, plan, log) = setup(config);
     plan.register(closer(&runtime, "slow", secs(10), Ok(()), &log).priority(1))
         .unwrap();
     plan.register(closer(&runtime, "next", secs(1), Ok(()), &log))
@@ -458,9 +447,7 @@ fn observers_see_every_phase_with_its_offset() {
 
 #[test]
 fn the_report_reads_as_a_table() {
-    let runtime = VirtualRuntime::new();
-    let plan = Plan::new(Shutdown::new(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, _, plan, log) = setup(Config::default());
     plan.register(
         closer(&runtime, "postgres", secs(1), Ok(()), &log)
             .priority(10)
@@ -488,10 +475,7 @@ shutdown failed in 1.000s (reason: signal 15)
 
 #[test]
 fn a_closer_finishing_as_the_second_trigger_lands_is_ok_and_the_rest_skipped() {
-    let runtime = VirtualRuntime::new();
-    let shutdown = Shutdown::new();
-    let plan = Plan::new(shutdown.clone(), Config::default());
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let (runtime, shutdown, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
         .unwrap();
     plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
