@@ -16,13 +16,16 @@ use crate::{Phase, Reason, ResourceKind};
 pub enum Status {
     /// Every step finished within its deadline and every closer succeeded.
     Completed,
-    /// Every step ran, but a closer or flush hook returned an error or panicked.
+    /// Every step ran, but a closer or flush hook returned an error or panicked, or a phase
+    /// observer panicked.
     Failed,
     /// A deadline passed: the drain, a closer's, the flush phase's, or (with forcing off) the
-    /// graceful one. The sequence went on and ran every step.
+    /// graceful one; also when a step finished only after its deadline
+    /// ([`Outcome::Late`]). The sequence went on and ran every step.
     TimedOut,
-    /// The shutdown was forced: triggered again, or out of graceful time with forcing on.
-    /// Running closers were cancelled and the rest skipped.
+    /// The shutdown was forced: triggered again, forced from outside, out of graceful time
+    /// with forcing on, or its run abandoned. Running closers were cancelled and the rest
+    /// skipped.
     Forced,
 }
 
@@ -84,6 +87,10 @@ pub enum ForcedBy {
     /// Something outside the sequence moved the shutdown to `Forced`
     /// ([`Shutdown::force`](crate::Shutdown::force), or a parent scope).
     External,
+    /// The future running the sequence ([`Plan::run`](crate::Plan::run)) was dropped before the
+    /// sequence ended: the closer it was running is reported cancelled, the ones it had not
+    /// started skipped. A later `run` of the plan returns this report.
+    Abandoned,
 }
 
 impl fmt::Display for ForcedBy {
@@ -92,6 +99,7 @@ impl fmt::Display for ForcedBy {
             ForcedBy::Escalation => f.write_str("triggered again"),
             ForcedBy::Deadline(phase) => write!(f, "graceful deadline passed while {phase}"),
             ForcedBy::External => f.write_str("forced from outside the sequence"),
+            ForcedBy::Abandoned => f.write_str("the run was dropped before it ended"),
         }
     }
 }
@@ -114,10 +122,15 @@ pub enum Outcome {
     /// It never started: the shutdown was forced first, or (for a flush hook) the flush
     /// phase's deadline had already passed.
     Skipped,
+    /// It finished, but only after its deadline had passed: nothing could stop it in time
+    /// (typically a closer that blocked the runtime's thread, so no timer could fire). Holds
+    /// how it finished ([`Ok`](Self::Ok), [`Error`](Self::Error) or
+    /// [`Panicked`](Self::Panicked)). Counts as a timeout in the report's status.
+    Late(Box<Outcome>),
 }
 
 impl Outcome {
-    /// Whether it returned `Ok`.
+    /// Whether it returned `Ok` within its deadline.
     pub const fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
@@ -133,8 +146,21 @@ impl fmt::Display for Outcome {
             Outcome::TimedOut => f.pad("timed out"),
             Outcome::Cancelled => f.pad("cancelled"),
             Outcome::Skipped => f.pad("skipped"),
+            Outcome::Late(outcome) => write!(f, "late, past its deadline: {outcome}"),
         }
     }
+}
+
+/// A phase observer ([`Plan::on_phase`](crate::Plan::on_phase)) that panicked. The sequence
+/// went on without it (with `std`; without `std` a panic is the target's panic).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ObserverPanic {
+    /// The phase it was told about when it panicked.
+    pub phase: Phase,
+    /// The panic message, when it was a string.
+    pub message: Option<String>,
 }
 
 /// When a phase started (from the trigger) and how long it lasted.
@@ -174,12 +200,19 @@ pub struct ResourceRecord {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DrainRecord {
-    /// Guards (and undrained child scopes) in flight when the drain began.
+    /// Guards (and undrained child scopes) in flight when the drain began. When the shutdown
+    /// was forced before the drain could begin, those in flight at that moment (all of them
+    /// abandoned: [`skipped`](Self::skipped) is set).
     pub in_flight_at_start: usize,
     /// Of those, how many were still in flight when the drain ended (zero when it drained).
     pub left: usize,
-    /// Whether the drain deadline passed before the drain completed.
+    /// Whether the drain deadline passed before the drain completed (also when the drain
+    /// completed only after its deadline, because nothing could end the wait in time).
     pub timed_out: bool,
+    /// Whether the drain never began: the shutdown was forced first (in the pre-stop delay).
+    /// What was in flight then was abandoned, and is counted in [`left`](Self::left) and
+    /// named like a drain that timed out.
+    pub skipped: bool,
     /// Names of what was still in flight when the drain ended without draining, from the
     /// sources registered with [`Plan::name_in_flight`](crate::Plan::name_in_flight).
     pub still_in_flight: Vec<String>,
@@ -224,6 +257,8 @@ pub struct Report {
     pub resources: Vec<ResourceRecord>,
     /// Each flush hook, in the order they ran.
     pub flushes: Vec<ResourceRecord>,
+    /// The phase observers that panicked (each is called no more after its panic).
+    pub observer_panics: Vec<ObserverPanic>,
     /// From the trigger to the end.
     pub total: Duration,
 }
@@ -263,6 +298,38 @@ impl Report {
     pub fn phase(&self, phase: Phase) -> Option<&PhaseRecord> {
         self.phases.iter().find(|record| record.phase == phase)
     }
+}
+
+/// What a sequence has done so far: [`Plan::progress`](crate::Plan::progress), for status
+/// pages and dashboards while a stop is under way.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::{Config, Plan, Shutdown};
+///
+/// let plan = Plan::new(Shutdown::new(), Config::default());
+/// let progress = plan.progress();
+/// assert!(progress.phases.is_empty()); // nothing has run yet
+/// assert_eq!(progress.status, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Progress {
+    /// The phases entered so far, with their timings (the last one's duration is up to its
+    /// latest event, not to now).
+    pub phases: Vec<PhaseRecord>,
+    /// The drain, once it has ended.
+    pub drain: Option<DrainRecord>,
+    /// The resources closed so far, in order.
+    pub resources: Vec<ResourceRecord>,
+    /// The flush hooks run so far, in order.
+    pub flushes: Vec<ResourceRecord>,
+    /// The closer or flush hook running now, if one is.
+    pub running: Option<Cow<'static, str>>,
+    /// How the sequence ended, once it has.
+    pub status: Option<Status>,
 }
 
 /// A shutdown that did not complete, from [`Report::into_result`].
@@ -317,6 +384,20 @@ impl fmt::Display for Report {
             writeln!(f, "forced: {forced_by}")?;
         } else if let Some(phase) = self.deadline_passed_in {
             writeln!(f, "graceful deadline passed while {phase}")?;
+        }
+        if self.drain.skipped && self.drain.left > 0 {
+            write!(f, "drain skipped: {} in flight abandoned", self.drain.left)?;
+            if !self.drain.still_in_flight.is_empty() {
+                write!(f, " ({})", self.drain.still_in_flight.join(", "))?;
+            }
+            writeln!(f)?;
+        }
+        for panic in &self.observer_panics {
+            write!(f, "phase observer panicked at {}", panic.phase)?;
+            if let Some(message) = &panic.message {
+                write!(f, ": {message}")?;
+            }
+            writeln!(f)?;
         }
         writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
         for record in &self.phases {

@@ -585,7 +585,9 @@ impl Shared {
 
     /// Triggers (if needed) and moves to `Forced` (if not final).
     pub(crate) fn force(&self, reason: Reason) {
-        self.trigger(reason);
+        // Not a repeat trigger: forcing is not escalating, so a sequence that sees `Forced`
+        // with one trigger reports it as forced from outside.
+        self.trigger_if_untriggered(reason);
         self.advance_triggered(Phase::Forced);
     }
 

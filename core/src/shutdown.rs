@@ -479,7 +479,11 @@ impl Shutdown {
     }
 
     /// Forces the shutdown: moves to [`Forced`](Phase::Forced) from any phase that is not final,
-    /// triggering first with `reason` if needed (a trigger counts either way). Admissions close.
+    /// triggering first with `reason` if nothing has (that counts as the first trigger).
+    /// Admissions close. Forcing a triggered shutdown is not a repeat trigger: a running
+    /// [`Plan`](crate::Plan) reports it as [`ForcedBy::External`](crate::ForcedBy::External).
+    /// To escalate, as a second signal does, [`trigger`](Self::trigger) again (a running plan
+    /// then forces itself, [`ForcedBy::Escalation`](crate::ForcedBy::Escalation)).
     ///
     /// # Examples
     ///
@@ -488,9 +492,10 @@ impl Shutdown {
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
-    /// shutdown.force(Reason::Signal(15)); // a second signal
+    /// shutdown.force(Reason::requested_because("operator"));
     /// assert_eq!(shutdown.phase(), Phase::Forced);
-    /// assert_eq!(shutdown.trigger_count(), 2);
+    /// assert_eq!(shutdown.trigger_count(), 1); // forced, not escalated
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
     /// ```
     pub fn force(&self, reason: Reason) {
         self.shared().force(reason);

@@ -174,7 +174,10 @@ impl Model {
     }
 
     fn force(&mut self, scope: usize, reason: Reason) {
-        self.trigger(scope, reason);
+        if self.scopes[scope].triggers == 0 {
+            self.scopes[scope].triggers = 1;
+            self.initiate(scope, reason);
+        }
         let _ = self.advance(scope, Phase::Forced);
     }
 
