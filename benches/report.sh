@@ -24,13 +24,15 @@ trap 'rm -f "$log"' EXIT
 # Stale criterion results (a renamed function) must not reach the report.
 rm -rf "$target/criterion/p1" "$target/criterion/p4" "$target/criterion/p8"
 
-# P6 (`stop`) starts the demo daemon from <target>/release/examples/daemon.
-cargo build --release --example daemon --features full
+# P6 (`stop`) starts the demo daemons from <target>/release/examples/.
+cargo build --release --example daemon --example daemon_smol --features full
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cargo bench -p winddown-benches 2>&1 | tee "$log"
 # P7 builds the guard bench from this tree and from the commit before the leak finder.
 bash benches/p7.sh 2>&1 | tee -a "$log"
+# The footprint: static size builds of the daemons and the no_std probe (F1 to F3).
+bash benches/footprint.sh 2>&1 | tee -a "$log"
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 export WD_LOG=$log WD_TARGET=$target WD_STARTED=$started WD_FINISHED=$finished
@@ -102,7 +104,7 @@ w("that run. Do not edit by hand: rerun the script.")
 w("")
 w("| | |")
 w("|---|---|")
-w(f"| reproduce | `bash benches/report.sh` (runs `cargo build --release --example daemon --features full`, then `cargo bench -p winddown-benches`) |")
+w(f"| reproduce | `bash benches/report.sh` (runs `cargo build --release --example daemon --example daemon_smol --features full`, then `cargo bench -p winddown-benches`, then `benches/footprint.sh`) |")
 w(f"| date (UTC) | {env['WD_STARTED']} to {env['WD_FINISHED']} |")
 w(f"| machine | {env['WD_NPROC']} CPUs (`nproc`), {env['WD_CPU']}, {env['WD_KERNEL']} |")
 w(f"| toolchain | {env['WD_RUSTC']} |")
@@ -334,7 +336,9 @@ w("one warm-up run each; a daemon that does not print `ready` or does not exit w
 w("is killed and the measure fails. Ratio = median ÷ the bare daemon's median; max ÷ = max ÷ the")
 w("bare daemon's max. A run is *slow* when it takes more than twice its arm's 10th percentile.")
 w("Target for the demo daemon as shipped: at most 1.5x while running the whole sequence and")
-w("printing the report, and no slow path.")
+w("printing the report, and no slow path. The smol demo daemon (`examples/daemon_smol.rs`, same")
+w("sequence and output, on one `smol::Executor` run by the main thread) is a third arm; its")
+w("target is the tokio demo daemon's median or less.")
 w("")
 if p6:
     w(f"Runs per arm: {int(p6[0]['runs'])}; idle before the signal: {n0(p6[0]['settle_ms'])} ms.")
@@ -361,6 +365,12 @@ if p6:
             w(f"- {r['arm']}: {fmt(ratio)}x the bare daemon's median"
               f" ({fmt((num(r['ns']) - bare_ns) / 1e3, 0)} µs more), target ≤ 1.5x {verdict};"
               f" {max_text}.")
+        elif r["tag"] == "winddown-smol":
+            tokio_ns = next((num(x["ns"]) for x in p6 if x["tag"] == "winddown"), float("nan"))
+            vs = num(r["ns"]) / tokio_ns
+            verdict = "met" if vs <= 1.0 else f"missed by {fmt((vs - 1) * 100, 0)}%"
+            w(f"- {r['arm']}: {fmt(vs)}x the tokio demo daemon's median ({fmt(ratio)}x the bare"
+              f" daemon's), target ≤ the tokio demo daemon's {verdict}; {max_text}.")
         else:
             asked = num(r.get("asked_ms", 0))
             left = num(r["ns"]) - asked * 1e6
@@ -494,6 +504,87 @@ if p7:
     w("")
 else:
     w("No P7 results in this run.")
+    w("")
+
+# Footprint: F1 to F3 (benches/footprint.sh)
+f1 = [r for r in records if r.get("measure") == "f1"]
+f2 = [r for r in records if r.get("measure") == "f2"]
+f3 = next((r for r in records if r.get("measure") == "f3"), None)
+w("## Footprint: static size, peak memory at `ready`, the core on a microcontroller")
+w("")
+w("From `benches/footprint.sh`, in this run. **F1**: four daemons built for")
+w("`x86_64-unknown-linux-musl` (static) in the `size` profile of the root `Cargo.toml`")
+w("(`opt-level = \"z\"`, fat LTO, one codegen unit, `panic = \"abort\"`), then stripped: the smol")
+w("demo daemon (`examples/daemon_smol.rs`), the tokio demo daemon (`examples/daemon.rs`), a")
+w("std-only daemon that binds a port and waits for SIGTERM with signal-hook")
+w("(`benches/footprint/sighook_daemon.rs`, the floor) and the bare tokio daemon of P6. Peak RSS")
+w("is `VmHWM` of `/proc/PID/status` read right after the daemon prints `ready` (median of the")
+w("starts; min to max beside it), with its thread count then. KiB = 1024 bytes; the kernel's")
+w("`kB` are KiB. Targets for the smol demo daemon: at most 1.3x the signal-hook daemon's size")
+w("and at most 1.25x its peak RSS.")
+w("")
+if f1:
+    floor = next((r for r in f1 if r["tag"] == "sighook"), None)
+    w(f"Starts per daemon: {int(f1[0]['starts'])}.")
+    w("")
+    w("| daemon | static | stripped KiB | ÷ signal-hook | VmHWM KiB at ready | range | ÷ signal-hook | threads |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in f1:
+        size_ratio = fmt(r["bytes"] / floor["bytes"]) + "x" if floor else "-"
+        rss_ratio = fmt(r["hwm_kb"] / floor["hwm_kb"]) + "x" if floor else "-"
+        w(f"| {r['arm']} | {'yes' if r['static'] else 'NO'} | {fmt(r['bytes'] / 1024, 0)} | {size_ratio} | "
+          f"{n0(r['hwm_kb'])} | {n0(r['hwm_min_kb'])} to {n0(r['hwm_max_kb'])} | {rss_ratio} | {n0(r['threads'])} |")
+    w("")
+    smol = next((r for r in f1 if r["tag"] == "smol"), None)
+    if floor and smol:
+        sr = smol["bytes"] / floor["bytes"]
+        rr = smol["hwm_kb"] / floor["hwm_kb"]
+        sv = "met" if sr <= 1.3 else f"missed by {fmt((sr / 1.3 - 1) * 100, 0)}% ({fmt(smol['bytes'] / 1024 - 1.3 * floor['bytes'] / 1024, 0)} KiB over)"
+        rv = "met" if rr <= 1.25 else f"missed by {fmt((rr / 1.25 - 1) * 100, 0)}% ({n0(round(smol['hwm_kb'] - 1.25 * floor['hwm_kb']))} KiB over)"
+        w(f"- smol demo daemon, size: {fmt(sr)}x the signal-hook daemon, target ≤ 1.3x {sv}.")
+        w(f"- smol demo daemon, peak RSS at `ready`: {fmt(rr)}x the signal-hook daemon, target ≤ 1.25x {rv}.")
+    w("")
+else:
+    w("No F1 results in this run.")
+    w("")
+if f2:
+    w("**F2**, what the demo daemons are made of: `nm --size-sort` of the unstripped `size` builds,")
+    w("code and read-only data summed by crate (the first path segment of each demangled symbol;")
+    w("symbols without one are musl's libc, compiler-rt and other C), then the largest symbols.")
+    w("Generic code is counted where its path says, not where it was instantiated.")
+    w("")
+    for r in f2:
+        w(f"{r['arm']}: {fmt(r['total'] / 1024, 0)} KiB of symbols with a size.")
+        w("")
+        w("| crate | KiB | share |")
+        w("|---|---:|---:|")
+        for crate, size in r["crates"]:
+            w(f"| {crate} | {fmt(size / 1024, 1)} | {fmt(size / r['total'] * 100, 0)}% |")
+        w("")
+        w("| largest symbols | bytes |")
+        w("|---|---:|")
+        for size, name in r["symbols"]:
+            w(f"| `{name.replace('|', '/')}` | {size} |")
+        w("")
+if f3:
+    text = f3["text_with"] - f3["text_without"]
+    rodata = f3["rodata_with"] - f3["rodata_without"]
+    verdict = "met" if text < 8192 else f"missed by {text - 8192} B"
+    w("**F3**, the core on a microcontroller: the no_std probe (`tests/no-std`: a `#![no_std]`")
+    w("binary with its own bump allocator and panic handler) built for `thumbv7em-none-eabihf` in")
+    w("its own `size` profile (`opt-level = \"z\"`, fat LTO, one codegen unit, `panic = \"abort\"`),")
+    w("with its use of the core (a handle, a guard, a drain waiter polled by hand and woken, the")
+    w("trigger, the close, a refused admission) and without it (`--no-default-features`).")
+    w("The orchestration (`Plan`, the sequence, the report) is not used by the probe and so not")
+    w("counted: it needs a `Runtime`, which a microcontroller build would bring with its executor.")
+    w("")
+    w("| probe | .text B | .rodata B |")
+    w("|---|---:|---:|")
+    w(f"| with the core | {f3['text_with']} | {f3['rodata_with']} |")
+    w(f"| without | {f3['text_without']} | {f3['rodata_without']} |")
+    w(f"| the core adds | {text} | {rodata} |")
+    w("")
+    w(f"- winddown-core on {f3['target']}: {text} B of `.text` ({fmt(text / 1024, 1)} KiB), target < 8 KiB {verdict}.")
     w("")
 
 # Misses: the reasons come from profiles (clock sampling: the VM has no hardware counters);

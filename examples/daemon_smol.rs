@@ -345,7 +345,7 @@ fn register_resources(
     args: &Args,
     log: &LogFile,
 ) -> Result<JobQueue, winddown::RegisterError> {
-    let jobs = JobQueue::new(plan, 1024)?;
+    let jobs = JobQueue::new(plan, 64)?;
     let slow = args.slow_close;
     plan.register(
         Resource::new("connection pool", move || async move {
