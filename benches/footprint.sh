@@ -2,10 +2,11 @@
 # The footprint measures of BENCHMARKS.md ("Footprint"), as `winddown-bench-record` lines on
 # stdout (benches/report.sh runs this and reads them; run it alone to see them):
 #
-# - F1, static daemons: four daemons built for x86_64-unknown-linux-musl in the `size` profile
+# - F1, static daemons: five daemons built for x86_64-unknown-linux-musl in the `size` profile
 #   (root Cargo.toml: opt-level "z", fat LTO, one codegen unit, panic = "abort"), in this run:
 #   the smol demo daemon (examples/daemon_smol.rs), the tokio demo daemon (examples/daemon.rs),
-#   a std-only signal-hook daemon and the bare tokio daemon of P6 (benches/footprint). For each:
+#   and from benches/footprint: the least a winddown daemon on smol does (no demo service), a
+#   std-only signal-hook daemon and the bare tokio daemon of P6. For each:
 #   the stripped size (`strip` of a copy), and the peak RSS at `ready` (VmHWM in
 #   /proc/PID/status, read once the daemon has printed `ready`, median of a few starts), with
 #   its thread count.
@@ -59,6 +60,7 @@ def record(**fields):
 arms = [
     ("smol demo daemon", "smol", os.path.join(d, "examples", "daemon_smol")),
     ("tokio demo daemon", "tokio", os.path.join(d, "examples", "daemon")),
+    ("winddown on smol, no demo service", "smol-minimal", os.path.join(d, "smol_minimal_daemon")),
     ("signal-hook daemon (std only)", "sighook", os.path.join(d, "sighook_daemon")),
     ("bare tokio daemon", "bare", os.path.join(d, "bare_tokio_daemon")),
 ]

@@ -512,12 +512,14 @@ f2 = [r for r in records if r.get("measure") == "f2"]
 f3 = next((r for r in records if r.get("measure") == "f3"), None)
 w("## Footprint: static size, peak memory at `ready`, the core on a microcontroller")
 w("")
-w("From `benches/footprint.sh`, in this run. **F1**: four daemons built for")
+w("From `benches/footprint.sh`, in this run. **F1**: five daemons built for")
 w("`x86_64-unknown-linux-musl` (static) in the `size` profile of the root `Cargo.toml`")
 w("(`opt-level = \"z\"`, fat LTO, one codegen unit, `panic = \"abort\"`), then stripped: the smol")
 w("demo daemon (`examples/daemon_smol.rs`), the tokio demo daemon (`examples/daemon.rs`), a")
 w("std-only daemon that binds a port and waits for SIGTERM with signal-hook")
-w("(`benches/footprint/sighook_daemon.rs`, the floor) and the bare tokio daemon of P6. Peak RSS")
+w("(`benches/footprint/sighook_daemon.rs`, the floor), the bare tokio daemon of P6, and the least")
+w("a winddown daemon on smol does (`benches/footprint/smol_minimal_daemon.rs`: the signal")
+w("listener, one executor, a bound port, a plan with no resources and its report). Peak RSS")
 w("is `VmHWM` of `/proc/PID/status` read right after the daemon prints `ready` (median of the")
 w("starts; min to max beside it), with its thread count then. KiB = 1024 bytes; the kernel's")
 w("`kB` are KiB. Targets for the smol demo daemon: at most 1.3x the signal-hook daemon's size")
@@ -543,6 +545,15 @@ if f1:
         rv = "met" if rr <= 1.25 else f"missed by {fmt((rr / 1.25 - 1) * 100, 0)}% ({n0(round(smol['hwm_kb'] - 1.25 * floor['hwm_kb']))} KiB over)"
         w(f"- smol demo daemon, size: {fmt(sr)}x the signal-hook daemon, target ≤ 1.3x {sv}.")
         w(f"- smol demo daemon, peak RSS at `ready`: {fmt(rr)}x the signal-hook daemon, target ≤ 1.25x {rv}.")
+        minimal = next((r for r in f1 if r["tag"] == "smol-minimal"), None)
+        if minimal:
+            w(f"- Split of the smol demo daemon's excess over the signal-hook daemon: winddown, smol and"
+              f" the report with no demo service (`benches/footprint/smol_minimal_daemon.rs`) account for"
+              f" {fmt((minimal['bytes'] - floor['bytes']) / 1024, 0)} KiB and"
+              f" {n0(minimal['hwm_kb'] - floor['hwm_kb'])} KiB of RSS; the demo's own service (echo"
+              f" protocol, workers, log file, flags, pretend closers, job queue) the other"
+              f" {fmt((smol['bytes'] - minimal['bytes']) / 1024, 0)} KiB and"
+              f" {n0(smol['hwm_kb'] - minimal['hwm_kb'])} KiB.")
     w("")
 else:
     w("No F1 results in this run.")

@@ -219,8 +219,8 @@ impl Daemon {
         }
     }
 
-    /// Reads stderr until a line contains `text`.
-    fn wait_for_log(&mut self, text: &str) {
+    /// Reads stderr until a line contains `text`, and returns that line.
+    fn wait_for_log(&mut self, text: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         let stderr = self.stderr.as_ref().expect("stderr is read");
         loop {
@@ -228,9 +228,9 @@ impl Daemon {
             match stderr.recv_timeout(left) {
                 Ok(line) => {
                     let found = line.contains(text);
-                    self.err.push(line);
+                    self.err.push(line.clone());
                     if found {
-                        return;
+                        return line;
                     }
                 }
                 Err(_) => panic!(
@@ -344,13 +344,45 @@ fn assert_complete_report(out: &str) {
     ] {
         assert!(out.contains(phase), "phase {phase:?} missing from\n{out}");
     }
+    let queue = out.find("job queue").expect("the job queue's line");
     let pool = out.find("connection pool").expect("the pool's line");
     let cache = out.find("cache client").expect("the cache's line");
     assert!(
-        pool < cache,
-        "the pool (priority 10) closes before the cache (5)\n{out}"
+        queue < pool && pool < cache,
+        "the job queue (priority 20) closes before the pool (10), the pool before the cache (5)\n{out}"
     );
     assert!(out.contains("log file"), "{out}");
+}
+
+#[test]
+fn a_request_is_logged_through_the_job_queue_before_the_exit() {
+    // The daemon logs each request through examples/jobs: a job per line, counted in the
+    // queue's child scope, so the drain waits for it, and the log file's flush comes after.
+    let mut daemon = Daemon::start(&[]);
+    let line = daemon.wait_for_log("daemon: log file ");
+    let path = line
+        .split_once("daemon: log file ")
+        .map(|(_, path)| path.to_string())
+        .expect("the log file's path");
+    let mut conn = TcpStream::connect(&daemon.addr).unwrap();
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    conn.write_all(b"queued\n").unwrap();
+    let mut echoed = String::new();
+    BufReader::new(&conn).read_line(&mut echoed).unwrap();
+    assert_eq!(echoed, "queued\n");
+
+    daemon.signal(Signal::SIGTERM);
+    let (status, out) = daemon.wait();
+    let log = std::fs::read_to_string(&path).expect("the daemon's log file");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_complete_report(&out);
+    assert!(
+        out.lines()
+            .any(|row| row.trim_start().starts_with("job queue") && row.ends_with(" ok")),
+        "the job queue closed cleanly\n{out}"
+    );
+    assert!(log.lines().any(|l| l == "echo queued"), "{log}");
 }
 
 #[test]
