@@ -105,11 +105,14 @@ def rss_at_ready(path):
         fields = status_fields(child.pid)
         hwm = int(fields["VmHWM"].split()[0])
         threads = int(fields["Threads"])
+        # Now, not peak: the binary's own pages (file) and the heap, stacks and buffers (anon).
+        rss_file = int(fields["RssFile"].split()[0])
+        rss_anon = int(fields["RssAnon"].split()[0])
         child.send_signal(signal.SIGTERM)
         code = child.wait(timeout=PATIENCE)
         if code != 0:
             raise RuntimeError(f"{path}: exit status {code} after SIGTERM")
-        return hwm, threads
+        return hwm, threads, rss_file, rss_anon
     finally:
         if child.poll() is None:
             child.kill()
@@ -118,11 +121,12 @@ def rss_at_ready(path):
 
 for name, tag, path in arms:
     samples = [rss_at_ready(path) for _ in range(STARTS)]
+    mid = sorted(samples)[len(samples) // 2]  # the start with the median VmHWM
     hwms = sorted(s[0] for s in samples)
     record(measure="f1", arm=name, tag=tag, static=static(path),
            bytes=stripped_size(path), unstripped=os.path.getsize(path),
-           hwm_kb=hwms[len(hwms) // 2], hwm_min_kb=hwms[0], hwm_max_kb=hwms[-1],
-           threads=samples[-1][1], starts=STARTS)
+           hwm_kb=mid[0], hwm_min_kb=hwms[0], hwm_max_kb=hwms[-1],
+           threads=mid[1], rss_file_kb=mid[2], rss_anon_kb=mid[3], starts=STARTS)
 
 # F2: the biggest crates and symbols of each demo daemon.
 SEGMENT = re.compile(r"^(?:<|_<)?(?:&?(?:mut )?)?([A-Za-z_][A-Za-z0-9_]*)::")

@@ -521,7 +521,9 @@ w("(`benches/footprint/sighook_daemon.rs`, the floor), the bare tokio daemon of 
 w("a winddown daemon on smol does (`benches/footprint/smol_minimal_daemon.rs`: the signal")
 w("listener, one executor, a bound port, a plan with no resources and its report). Peak RSS")
 w("is `VmHWM` of `/proc/PID/status` read right after the daemon prints `ready` (median of the")
-w("starts; min to max beside it), with its thread count then. KiB = 1024 bytes; the kernel's")
+w("starts; min to max beside it), with its thread count then, and the RSS at that moment split")
+w("into the binary's own pages (*file*: code and data the kernel mapped in, read-ahead included)")
+w("and *anon* (heap, stacks, buffers). KiB = 1024 bytes; the kernel's")
 w("`kB` are KiB. Targets for the smol demo daemon: at most 1.3x the signal-hook daemon's size")
 w("and at most 1.25x its peak RSS.")
 w("")
@@ -529,13 +531,14 @@ if f1:
     floor = next((r for r in f1 if r["tag"] == "sighook"), None)
     w(f"Starts per daemon: {int(f1[0]['starts'])}.")
     w("")
-    w("| daemon | static | stripped KiB | ÷ signal-hook | VmHWM KiB at ready | range | ÷ signal-hook | threads |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    w("| daemon | static | stripped KiB | ÷ signal-hook | VmHWM KiB at ready | range | ÷ signal-hook | of which file / anon KiB | threads |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in f1:
         size_ratio = fmt(r["bytes"] / floor["bytes"]) + "x" if floor else "-"
         rss_ratio = fmt(r["hwm_kb"] / floor["hwm_kb"]) + "x" if floor else "-"
         w(f"| {r['arm']} | {'yes' if r['static'] else 'NO'} | {fmt(r['bytes'] / 1024, 0)} | {size_ratio} | "
-          f"{n0(r['hwm_kb'])} | {n0(r['hwm_min_kb'])} to {n0(r['hwm_max_kb'])} | {rss_ratio} | {n0(r['threads'])} |")
+          f"{n0(r['hwm_kb'])} | {n0(r['hwm_min_kb'])} to {n0(r['hwm_max_kb'])} | {rss_ratio} | "
+          f"{n0(r.get('rss_file_kb'))} / {n0(r.get('rss_anon_kb'))} | {n0(r['threads'])} |")
     w("")
     smol = next((r for r in f1 if r["tag"] == "smol"), None)
     if floor and smol:
