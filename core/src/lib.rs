@@ -161,7 +161,7 @@ pub use plan::{Plan, Refused, RegisterError};
 pub use reason::Reason;
 pub use report::{
     DrainRecord, ForcedBy, Incomplete, ObserverPanic, Outcome, PhaseRecord, Progress, Report,
-    ResourceRecord, Status,
+    ResourceRecord, Status, TaskFailure,
 };
 pub use resource::{Resource, ResourceKind};
 pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};

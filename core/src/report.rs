@@ -163,6 +163,61 @@ pub struct ObserverPanic {
     pub message: Option<String>,
 }
 
+/// A task that failed or panicked while the service ran or stopped, as a task set reports it
+/// through [`Plan::collect_failures`](crate::Plan::collect_failures).
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::TaskFailure;
+///
+/// let failure = TaskFailure::error("indexer", "disk full");
+/// assert_eq!(failure.to_string(), "indexer failed: disk full");
+/// assert_eq!(TaskFailure::panic("poller", None).to_string(), "poller panicked");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct TaskFailure {
+    /// The task's name.
+    pub name: String,
+    /// Whether it panicked (otherwise it returned an error).
+    pub panicked: bool,
+    /// The error's text, or the panic message when it was a string.
+    pub message: Option<String>,
+}
+
+impl TaskFailure {
+    /// A task that returned an error.
+    pub fn error(name: impl Into<String>, message: impl Into<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: false,
+            message: Some(message.into()),
+        }
+    }
+
+    /// A task that panicked, with the panic message if it had one.
+    pub fn panic(name: impl Into<String>, message: Option<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: true,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.panicked { "panicked" } else { "failed" };
+        write!(f, "{} {what}", self.name)?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
+    }
+}
+
 /// When a phase started (from the trigger) and how long it lasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -259,12 +314,29 @@ pub struct Report {
     pub flushes: Vec<ResourceRecord>,
     /// The phase observers that panicked (each is called no more after its panic).
     pub observer_panics: Vec<ObserverPanic>,
+    /// The tasks that failed or panicked, from the sources registered with
+    /// [`Plan::collect_failures`](crate::Plan::collect_failures) (the task sets). They make
+    /// the exit code non-zero even when the sequence completed: see
+    /// [`exit_code`](Self::exit_code).
+    pub task_failures: Vec<TaskFailure>,
     /// From the trigger to the end.
     pub total: Duration,
 }
 
 impl Report {
-    /// The process exit code: see [`Status::exit_code`].
+    /// The process exit code: [`Status::exit_code`], except that a sequence that completed
+    /// cleanly still exits 1 when the service did not end well: the shutdown's reason is an
+    /// error ([`Reason::Error`]), or a task failed or panicked ([`task_failures`](Self::task_failures)).
+    /// So systemd's `Restart=on-failure` restarts a service that stopped because it broke.
+    ///
+    /// | the stop | code |
+    /// |---|---|
+    /// | completed, for a reason that is not an error, no task failed | 0 |
+    /// | completed, but the reason is an error or a task failed or panicked | 1 |
+    /// | failed: a closer or flush hook returned an error or panicked, or an observer panicked | 1 |
+    /// | timed out: a deadline passed (or a step finished late) | 2 |
+    /// | forced: a second signal, a force, the graceful deadline, or the run abandoned | 3 |
+    /// | (ended by a third signal: no report) | 128 + the signal |
     ///
     /// # Examples
     ///
@@ -275,8 +347,13 @@ impl Report {
     /// std::process::exit(report.exit_code());
     /// # }
     /// ```
-    pub const fn exit_code(&self) -> i32 {
-        self.status.exit_code()
+    pub fn exit_code(&self) -> i32 {
+        let failed =
+            matches!(self.reason, Some(Reason::Error(_))) || !self.task_failures.is_empty();
+        match self.status {
+            Status::Completed if failed => Status::Failed.exit_code(),
+            status => status.exit_code(),
+        }
     }
 
     /// The report if the sequence completed, an error carrying it otherwise.
@@ -391,6 +468,9 @@ impl fmt::Display for Report {
                 write!(f, " ({})", self.drain.still_in_flight.join(", "))?;
             }
             writeln!(f)?;
+        }
+        for failure in &self.task_failures {
+            writeln!(f, "task {failure}")?;
         }
         for panic in &self.observer_panics {
             write!(f, "phase observer panicked at {}", panic.phase)?;

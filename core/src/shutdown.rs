@@ -457,6 +457,42 @@ impl Shutdown {
         self.shared().trigger_if_untriggered(reason)
     }
 
+    /// Runs `hook` once, with the reason, when the shutdown is triggered: on the thread that
+    /// triggers it, after the phase moves to [`Initiated`](Phase::Initiated) and before any
+    /// waiter is woken or that [`trigger`](Self::trigger) returns. If the shutdown is already
+    /// triggered, `hook` runs now, on this thread. A trigger from a parent scope runs the
+    /// child's hooks too, inside the parent's `trigger`.
+    ///
+    /// For integrations that must see the trigger synchronously: a cancellation token that
+    /// must be cancelled by the time `trigger` returns, a readiness flag, a systemd
+    /// `STOPPING=1`. The hook runs outside every lock of the scope, so it may call back into
+    /// it (close it, enter, register another hook); keep it quick, since it delays the trigger
+    /// and the waking of every waiter. With `std`, a panic in the hook is caught and ignored
+    /// (without `std` a panic is the target's panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let ready = Arc::new(AtomicBool::new(true));
+    /// shutdown.on_trigger({
+    ///     let ready = ready.clone();
+    ///     move |reason| {
+    ///         assert_eq!(reason, &Reason::Signal(15));
+    ///         ready.store(false, Ordering::SeqCst);
+    ///     }
+    /// });
+    /// shutdown.trigger(Reason::Signal(15));
+    /// assert!(!ready.load(Ordering::SeqCst)); // already done when `trigger` returns
+    /// ```
+    pub fn on_trigger(&self, hook: impl FnOnce(&Reason) + Send + 'static) {
+        self.shared().on_trigger(alloc::boxed::Box::new(hook));
+    }
+
     /// Closes admissions: moves to [`StoppingNewRequests`](Phase::StoppingNewRequests) if the
     /// shutdown is not there yet, triggering it first with [`Reason::Requested`] if it was
     /// still running. When this returns, every later [`enter`](Self::enter) is refused.
