@@ -15,7 +15,7 @@ use core::future::poll_fn;
 use core::task::{Poll, Waker};
 use core::time::Duration;
 
-use crate::report::Progress;
+use crate::report::{Progress, TaskFailure};
 use crate::resource::Exclusive;
 use crate::runtime::Runtime;
 use crate::sequence::{self, Draft};
@@ -27,6 +27,9 @@ pub(crate) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
 
 /// Names what is still in flight when the drain deadline passes.
 pub(crate) type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
+
+/// Reports the tasks that failed or panicked, when the sequence ends.
+pub(crate) type FailureCollector = Box<dyn FnMut(&mut Vec<TaskFailure>) + Send>;
 
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///
@@ -101,6 +104,7 @@ pub(crate) struct Entries {
     pub(crate) flushes: Vec<Resource>,
     pub(crate) observers: Vec<Observer>,
     pub(crate) namers: Vec<InFlightNamer>,
+    pub(crate) collectors: Vec<FailureCollector>,
 }
 
 /// Which run of the plan owns the sequence.
@@ -356,6 +360,34 @@ impl Plan {
     /// ```
     pub fn name_in_flight(&self, namer: impl FnMut(&mut Vec<String>) + Send + 'static) {
         self.inner.entries.lock().namers.push(Box::new(namer));
+    }
+
+    /// Registers a source of failed tasks: when the sequence ends, it calls `collector` to push
+    /// the tasks that failed or panicked into the report's
+    /// [`task_failures`](crate::Report::task_failures), which make the exit code non-zero.
+    /// Task sets in the runtime adapters use it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::testing::VirtualRuntime;
+    /// use winddown_core::{Config, Plan, Reason, Shutdown, Status, TaskFailure};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let plan = Plan::new(shutdown.clone(), Config::default());
+    /// plan.collect_failures(|failures| failures.push(TaskFailure::error("indexer", "disk full")));
+    /// shutdown.trigger(Reason::requested());
+    /// let runtime = VirtualRuntime::new();
+    /// let report = runtime.block_on(plan.run(&runtime));
+    /// assert_eq!(report.status, Status::Completed); // the sequence itself went well
+    /// assert_eq!(report.exit_code(), 1); // but the service did not
+    /// ```
+    pub fn collect_failures(&self, collector: impl FnMut(&mut Vec<TaskFailure>) + Send + 'static) {
+        self.inner
+            .entries
+            .lock()
+            .collectors
+            .push(Box::new(collector));
     }
 
     /// What the sequence has done so far: the phases entered, the drain once it ended, the

@@ -11,7 +11,6 @@ use crate::{Phase, Reason, ResourceKind};
 
 /// How the sequence ended, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Status {
     /// Every step finished within its deadline and every closer succeeded.
@@ -77,7 +76,6 @@ impl fmt::Display for Status {
 
 /// Why a shutdown was forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ForcedBy {
     /// A second trigger (a second signal, say).
@@ -106,7 +104,6 @@ impl fmt::Display for ForcedBy {
 
 /// How one closer or flush hook ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Outcome {
     /// It returned `Ok`.
@@ -154,7 +151,6 @@ impl fmt::Display for Outcome {
 /// A phase observer ([`Plan::on_phase`](crate::Plan::on_phase)) that panicked. The sequence
 /// went on without it (with `std`; without `std` a panic is the target's panic).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ObserverPanic {
     /// The phase it was told about when it panicked.
@@ -163,9 +159,62 @@ pub struct ObserverPanic {
     pub message: Option<String>,
 }
 
+/// A task that failed or panicked while the service ran or stopped, as a task set reports it
+/// through [`Plan::collect_failures`](crate::Plan::collect_failures).
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::TaskFailure;
+///
+/// let failure = TaskFailure::error("indexer", "disk full");
+/// assert_eq!(failure.to_string(), "indexer failed: disk full");
+/// assert_eq!(TaskFailure::panic("poller", None).to_string(), "poller panicked");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct TaskFailure {
+    /// The task's name.
+    pub name: String,
+    /// Whether it panicked (otherwise it returned an error).
+    pub panicked: bool,
+    /// The error's text, or the panic message when it was a string.
+    pub message: Option<String>,
+}
+
+impl TaskFailure {
+    /// A task that returned an error.
+    pub fn error(name: impl Into<String>, message: impl Into<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: false,
+            message: Some(message.into()),
+        }
+    }
+
+    /// A task that panicked, with the panic message if it had one.
+    pub fn panic(name: impl Into<String>, message: Option<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: true,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.panicked { "panicked" } else { "failed" };
+        write!(f, "{} {what}", self.name)?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
+    }
+}
+
 /// When a phase started (from the trigger) and how long it lasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PhaseRecord {
     /// The phase.
@@ -178,7 +227,6 @@ pub struct PhaseRecord {
 
 /// What happened to one resource or flush hook.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ResourceRecord {
     /// Its name.
@@ -197,7 +245,6 @@ pub struct ResourceRecord {
 
 /// What the drain saw.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DrainRecord {
     /// Guards (and undrained child scopes) in flight when the drain began. When the shutdown
@@ -236,9 +283,52 @@ impl DrainRecord {
 ///
 /// Print it (`Display` is a small aligned table for a log), turn it into an exit code with
 /// [`exit_code`](Self::exit_code), or into an error with [`into_result`](Self::into_result).
-/// With the `serde` feature it implements `Serialize`.
+///
+/// # JSON
+///
+/// With the `serde` feature it implements `Serialize`, in a documented, versioned shape (not
+/// the Rust field layout). Version 1 (`REPORT_JSON_VERSION`):
+///
+/// ```json
+/// {
+///   "version": 1,
+///   "status": "timed_out",
+///   "exit_code": 2,
+///   "reason": {"kind": "signal", "signal": 15},
+///   "forced_by": null,
+///   "deadline_passed_in": null,
+///   "total_ms": 3500.0,
+///   "phases": [{"phase": "initiated", "started_ms": 0.0, "duration_ms": 0.0}, "..."],
+///   "drain": {
+///     "in_flight_at_start": 1, "drained": 0, "left": 1, "timed_out": true, "skipped": false,
+///     "still_in_flight": ["GET /export"],
+///     "guard_sites": [{"file": "src/db.rs", "line": 40, "column": 9, "label": "db-write",
+///                      "count": 1, "oldest_ms": 8000.0}]
+///   },
+///   "resources": [{"name": "db", "kind": "database", "priority": 10, "outcome": "late",
+///                  "message": "connection reset", "late_result": "error",
+///                  "started_ms": 2000.0, "duration_ms": 1500.0}],
+///   "flushes": [],
+///   "task_failures": [{"name": "poller", "panicked": true, "message": null}],
+///   "observer_panics": [{"phase": "draining", "message": "exporter down"}]
+/// }
+/// ```
+///
+/// - Durations are milliseconds, as numbers with microsecond precision (`*_ms`).
+/// - `status`: `completed`, `failed`, `timed_out`, `forced`. Phases in `snake_case`
+///   (`stopping_new_requests`). `exit_code` is [`exit_code`](Self::exit_code).
+/// - `reason.kind`: `signal` (with `signal`), `requested` (with `message` or null), `error`
+///   (with `message`), `parent`, `deadline`; `null` if never triggered.
+/// - `forced_by.kind`: `escalation`, `external`, `abandoned`, or `deadline` (with `phase`).
+/// - `outcome`: `ok`, `error`, `panicked`, `timed_out`, `cancelled`, `skipped`, `late`;
+///   `message` is the error or panic text; `late_result` is what a `late` step returned
+///   (`ok`, `error`, `panicked`), otherwise null. `kind` is `database`, `cache`,
+///   `http_client`, `queue`, `file`, a custom name, or null.
+/// - `drain.guard_sites` is filled by the `track` leak finder, empty without it.
+///
+/// A new field may appear in a later release without a new version; a field removed or
+/// changed in meaning raises the version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
     /// How it ended.
@@ -259,12 +349,29 @@ pub struct Report {
     pub flushes: Vec<ResourceRecord>,
     /// The phase observers that panicked (each is called no more after its panic).
     pub observer_panics: Vec<ObserverPanic>,
+    /// The tasks that failed or panicked, from the sources registered with
+    /// [`Plan::collect_failures`](crate::Plan::collect_failures) (the task sets). They make
+    /// the exit code non-zero even when the sequence completed: see
+    /// [`exit_code`](Self::exit_code).
+    pub task_failures: Vec<TaskFailure>,
     /// From the trigger to the end.
     pub total: Duration,
 }
 
 impl Report {
-    /// The process exit code: see [`Status::exit_code`].
+    /// The process exit code: [`Status::exit_code`], except that a sequence that completed
+    /// cleanly still exits 1 when the service did not end well: the shutdown's reason is an
+    /// error ([`Reason::Error`]), or a task failed or panicked ([`task_failures`](Self::task_failures)).
+    /// So systemd's `Restart=on-failure` restarts a service that stopped because it broke.
+    ///
+    /// | the stop | code |
+    /// |---|---|
+    /// | completed, for a reason that is not an error, no task failed | 0 |
+    /// | completed, but the reason is an error or a task failed or panicked | 1 |
+    /// | failed: a closer or flush hook returned an error or panicked, or an observer panicked | 1 |
+    /// | timed out: a deadline passed (or a step finished late) | 2 |
+    /// | forced: a second signal, a force, the graceful deadline, or the run abandoned | 3 |
+    /// | (ended by a third signal: no report) | 128 + the signal |
     ///
     /// # Examples
     ///
@@ -275,8 +382,13 @@ impl Report {
     /// std::process::exit(report.exit_code());
     /// # }
     /// ```
-    pub const fn exit_code(&self) -> i32 {
-        self.status.exit_code()
+    pub fn exit_code(&self) -> i32 {
+        let failed =
+            matches!(self.reason, Some(Reason::Error(_))) || !self.task_failures.is_empty();
+        match self.status {
+            Status::Completed if failed => Status::Failed.exit_code(),
+            status => status.exit_code(),
+        }
     }
 
     /// The report if the sequence completed, an error carrying it otherwise.
@@ -314,7 +426,6 @@ impl Report {
 /// assert_eq!(progress.status, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Progress {
     /// The phases entered so far, with their timings (the last one's duration is up to its
@@ -392,6 +503,9 @@ impl fmt::Display for Report {
             }
             writeln!(f)?;
         }
+        for failure in &self.task_failures {
+            writeln!(f, "task {failure}")?;
+        }
         for panic in &self.observer_panics {
             write!(f, "phase observer panicked at {}", panic.phase)?;
             if let Some(message) = &panic.message {
@@ -401,10 +515,16 @@ impl fmt::Display for Report {
         }
         writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
         for record in &self.phases {
+            // The end of a sequence that did not complete cleanly is named by its status: no
+            // "completed" row under a "failed" or "timed out" headline.
+            let name: &dyn fmt::Display = match (record.phase, self.status) {
+                (Phase::Completed, Status::Failed | Status::TimedOut) => &self.status,
+                _ => &record.phase,
+            };
             write!(
                 f,
                 "  {:<22} {:>9} {:>9}",
-                record.phase,
+                name,
                 Secs(record.started),
                 Secs(record.duration)
             )?;

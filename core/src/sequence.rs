@@ -29,9 +29,10 @@ use core::pin::pin;
 use core::task::Poll;
 use core::time::Duration;
 
-use crate::plan::{order, InFlightNamer, Observer, PlanInner};
+use crate::plan::{order, FailureCollector, InFlightNamer, Observer, PlanInner};
 use crate::report::{
     DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord, Status,
+    TaskFailure,
 };
 use crate::resource::Closer;
 use crate::runtime::{Runtime, TaskOutcome};
@@ -53,6 +54,7 @@ pub(crate) struct Draft {
     queued_resources: Vec<ResourceRecord>,
     queued_flushes: Vec<ResourceRecord>,
     observer_panics: Vec<ObserverPanic>,
+    task_failures: Vec<TaskFailure>,
     forced_by: Option<ForcedBy>,
     deadline_passed_in: Option<Phase>,
     timed_out: bool,
@@ -124,6 +126,7 @@ impl Draft {
             resources: self.resources,
             flushes: self.flushes,
             observer_panics: self.observer_panics,
+            task_failures: self.task_failures,
             total,
         }
     }
@@ -558,6 +561,15 @@ impl<R: Runtime> Sequence<'_, R> {
 
     /// Stores the report for every run of the plan and returns it.
     fn finish(&mut self) -> Report {
+        // The failed tasks, from the plan's collectors (user code: outside every lock).
+        let mut collectors: Vec<FailureCollector> =
+            core::mem::take(&mut self.inner.entries.lock().collectors);
+        let mut failures = Vec::new();
+        for collector in &mut collectors {
+            collector(&mut failures);
+        }
+        self.inner.entries.lock().collectors.append(&mut collectors);
+        self.with_draft(|draft| draft.task_failures = failures);
         self.finished = true;
         let total = self.offset();
         let (report, waiters) = {

@@ -96,6 +96,12 @@ pub(crate) struct Shared {
     /// Child scopes registered here. Invariant 7: a pointer in this list stays valid while it is
     /// in the list, because a child removes itself (under this lock) before it dies.
     children: Lock<Vec<NonNull<Shared>>>,
+    /// Hooks for the trigger ([`Shutdown::on_trigger`](crate::Shutdown::on_trigger)): run once,
+    /// by the first trigger, outside the lock.
+    trigger_hooks: Lock<TriggerHooks>,
+    /// The clock the leak finder stamps guards with (feature `track`); `None` for the default.
+    #[cfg(feature = "track")]
+    guard_clock: Lock<Option<crate::track::Clock>>,
     /// The link to the parent scope, for a child scope.
     parent: Option<ParentLink>,
     /// The stripes. Never empty.
@@ -104,6 +110,18 @@ pub(crate) struct Shared {
     /// double free shows up as a double drop of this).
     #[cfg(loom)]
     _leak_check: loom::alloc::Track<()>,
+}
+
+/// A hook run by the first trigger, with its reason.
+pub(crate) type TriggerHook = Box<dyn FnOnce(&Reason) + Send>;
+
+/// The trigger hooks of a scope, and whether the trigger has taken them.
+#[derive(Default)]
+struct TriggerHooks {
+    /// Set (under the lock) by the first trigger when it takes the list; a hook added later runs
+    /// at once on the adding thread instead, so each hook runs exactly once.
+    fired: bool,
+    hooks: Vec<TriggerHook>,
 }
 
 /// What a child scope holds of its parent.
@@ -158,6 +176,9 @@ impl Shared {
             phase_waiters: WaitList::new(),
             drain_waiters: WaitList::new(),
             children: Lock::new(Vec::new()),
+            trigger_hooks: Lock::new(TriggerHooks::default()),
+            #[cfg(feature = "track")]
+            guard_clock: Lock::new(None),
             parent,
             stripes: (0..stripes)
                 .map(|_| Stripe {
@@ -200,10 +221,18 @@ impl Shared {
         self.stripes.len()
     }
 
-    /// The stripes (for the leak finder, which reads each one's registry).
+    /// The leak finder's clock for this scope (`None`: the default).
     #[cfg(feature = "track")]
-    pub(crate) fn stripes(&self) -> &[Stripe] {
-        &self.stripes
+    pub(crate) fn guard_clock(&self) -> Option<crate::track::Clock> {
+        self.guard_clock.lock().clone()
+    }
+
+    /// Sets the leak finder's clock for this scope.
+    #[cfg(feature = "track")]
+    pub(crate) fn set_guard_clock(&self, clock: Option<crate::track::Clock>) {
+        // The old clock is dropped outside the lock (it may be user code).
+        let old = core::mem::replace(&mut *self.guard_clock.lock(), clock);
+        drop(old);
     }
 
     /// Adds a handle and picks its stripe (the next one, round robin).
@@ -378,6 +407,43 @@ pub(crate) unsafe fn enter_uncounted(stripe: NonNull<Stripe>) -> Result<(), Clos
     Ok(())
 }
 
+/// Adds one guard on `stripe` for a guard that already holds one there: never refused, even
+/// once admissions are closed (invariant 10).
+///
+/// # Safety
+///
+/// The caller's guard on `stripe` is alive for the duration of the call (it pins the stripe,
+/// invariant 2).
+#[inline]
+pub(crate) unsafe fn fork(stripe: NonNull<Stripe>) {
+    // SAFETY: the caller's guard pins the stripe.
+    let word = unsafe { &stripe.as_ref().word };
+    // memory ordering: Relaxed, as in `enter`: an RMW on the closer's word, so it is ordered
+    // against the closing compare-and-swap (invariant 10), and the fork's work is published by
+    // its own Release in `release`.
+    let previous = word.fetch_add(ONE, Ordering::Relaxed);
+    if state::admission_is_cold(previous) {
+        // SAFETY: as above.
+        unsafe { fork_cold(stripe, previous) };
+    }
+}
+
+/// A fork on a closed stripe pays its own weak unit (invariant 10), or the count overflowed.
+#[cold]
+#[inline(never)]
+unsafe fn fork_cold(stripe: NonNull<Stripe>, previous: usize) {
+    if previous > state::MAX_WORD {
+        abort();
+    }
+    // SAFETY: the caller's guard pins the stripe, so the header is alive and the living scope
+    // still holds its weak unit: `weak` is above zero and cannot reach it during this call.
+    let shared = unsafe { Shared::of(stripe) };
+    // memory ordering: Relaxed, as in `Arc::clone`: the count is above zero and cannot fall to
+    // zero meanwhile (above); the unit is given back by this fork's own release, which comes
+    // after this in the fork's history (the guard is moved, which synchronizes).
+    shared.weak.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The refusal path: undo the increment, count the refusal, name the phase.
 #[cold]
 #[inline(never)]
@@ -547,7 +613,49 @@ impl Shared {
         // `Running` (`advance` refuses to), so a plain store cannot overwrite a later phase.
         self.phase
             .store(Phase::Initiated as usize, Ordering::Release);
+        // The hooks run after the phase moved (so a hook may close or advance the scope) and
+        // before any waiter is woken or this trigger returns.
+        let hooks = {
+            let mut hooks = self.trigger_hooks.lock();
+            hooks.fired = true;
+            core::mem::take(&mut hooks.hooks)
+        };
+        for hook in hooks {
+            self.run_trigger_hook(hook);
+        }
         self.after_transition(Phase::Initiated);
+    }
+
+    /// Adds a trigger hook, or runs it now (on this thread) if the trigger has taken the list.
+    pub(crate) fn on_trigger(&self, hook: TriggerHook) {
+        let late = {
+            let mut hooks = self.trigger_hooks.lock();
+            if hooks.fired {
+                Some(hook)
+            } else {
+                hooks.hooks.push(hook);
+                None
+            }
+        };
+        if let Some(hook) = late {
+            self.run_trigger_hook(hook);
+        }
+    }
+
+    /// Runs one hook outside every lock. With `std`, its panic is caught and dropped: a hook
+    /// must not unwind out of `trigger` (the phase has moved; the rest must still happen).
+    fn run_trigger_hook(&self, hook: TriggerHook) {
+        // The trigger that fired the hooks wrote the reason before it set `fired` (both under
+        // invariant 8's publication), so it is there for every hook.
+        let Some(reason) = self.reason() else {
+            return;
+        };
+        #[cfg(all(feature = "std", not(loom)))]
+        {
+            let _ = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| hook(reason)));
+        }
+        #[cfg(not(all(feature = "std", not(loom))))]
+        hook(reason);
     }
 
     /// Moves to `to`, returning the phase it moved from.
@@ -817,6 +925,15 @@ impl Shared {
     /// Brings every child to follow `to`, without holding the lock while they act (see the
     /// module docs: a child may die during this and needs our lock to leave the list).
     fn propagate(&self, to: Phase) {
+        // Every method reachable from `follow_parent` is sound on a dead scope (its parent link
+        // pointers are null).
+        self.for_each_child(|child| child.follow_parent(to));
+    }
+
+    /// Calls `f` on each child scope, outside our lock: each child is held by a weak unit
+    /// taken under the lock (invariant 7), so it may die meanwhile but is not freed. `f` must
+    /// be sound on a dead scope.
+    fn for_each_child(&self, mut f: impl FnMut(&Shared)) {
         let children: Vec<NonNull<Shared>> = {
             let children = self.children.lock();
             if children.is_empty() {
@@ -833,11 +950,41 @@ impl Shared {
             children.clone()
         };
         for child in children {
-            // SAFETY: our weak unit keeps the child's memory alive; every method reachable from
-            // `follow_parent` is sound on a dead scope (its parent link pointers are null).
-            unsafe { child.as_ref() }.follow_parent(to);
+            // SAFETY: our weak unit keeps the child's memory alive.
+            f(unsafe { child.as_ref() });
             // SAFETY: we own the unit added above and do not touch the child afterwards.
             unsafe { Shared::release_weak(child) };
         }
+    }
+
+    /// Guards in flight in this scope and every scope below it, each counted once: a child's
+    /// own unit here is replaced by what is in flight in it. A snapshot.
+    pub(crate) fn in_flight_subtree(&self) -> usize {
+        let mut total = self.in_flight();
+        self.for_each_child(|child| {
+            if child.holds_parent_guard() {
+                total = total.saturating_sub(1);
+            }
+            total += child.in_flight_subtree();
+        });
+        total
+    }
+
+    /// The live guard sites of this scope and every scope below it, ungrouped (feature
+    /// `track`): for `track::guard_sites`.
+    #[cfg(feature = "track")]
+    pub(crate) fn each_site_in_subtree(&self, f: &mut dyn FnMut(&crate::track::Live)) {
+        for stripe in self.stripes.iter() {
+            stripe.sites.lock().each(&mut *f);
+        }
+        self.for_each_child(|child| child.each_site_in_subtree(f));
+    }
+
+    /// Whether this scope (a child) still counts as one in flight in its parent.
+    fn holds_parent_guard(&self) -> bool {
+        self.parent.as_ref().is_some_and(|link| {
+            // memory ordering: Relaxed: a snapshot for a statistic.
+            !link.guard.load(Ordering::Relaxed).is_null()
+        })
     }
 }
