@@ -6,10 +6,10 @@
 #   binaries start the musl daemons through WINDDOWN_EXAMPLES_DIR.
 # - aarch64-unknown-linux-musl: the smol demo daemon built and linked with the Debian cross
 #   gcc (installed here if missing); `cargo check` only if no cross linker can be installed.
-# - armv7-unknown-linux-musleabihf: `cargo check` of the facade with every runtime and of the
-#   smol daemon. rustup may have no prebuilt std for it (this toolchain's is missing on the
-#   server): then nightly's `-Zbuild-std` checks against std built from source, and if that
-#   cannot be had either, the armv7 check alone is skipped, loudly.
+# - armv7-unknown-linux-musleabihf: `cargo check` of the published crates (the facade with
+#   tokio, smol and signals) and of the job queue library. rustup may have no prebuilt std for
+#   it (1.95's is missing on the server): then nightly's `-Zbuild-std` checks against std built
+#   from source, and if that cannot be had either, the armv7 check alone is skipped, loudly.
 set -euxo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -48,15 +48,14 @@ fi
 
 # ----- armv7 musl: a check -----
 armv7=armv7-unknown-linux-musleabihf
-armv7_check="cargo check --target $armv7 --features smol,signals --example daemon_smol"
+armv7_crates="-p winddown -p winddown-example-jobs --features winddown/tokio,winddown/smol,winddown/signals"
 if add_target "$armv7"; then
-    $armv7_check
+    cargo check --target "$armv7" $armv7_crates
 elif rustup +nightly component add rust-src; then
     # The std of the nightly toolchain, built from source, only for this check; a target
     # directory of its own keeps nightly's artifacts out of the shared one.
     RUSTFLAGS="" CARGO_TARGET_DIR=target/build-std \
-        cargo +nightly check -Zbuild-std=std,panic_abort --target "$armv7" \
-        --features smol,signals --example daemon_smol
+        cargo +nightly check -Zbuild-std=std,panic_abort --target "$armv7" $armv7_crates
 else
     echo "SKIP armv7: no prebuilt std for $armv7 and no nightly rust-src to build one"
 fi
