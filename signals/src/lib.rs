@@ -3,9 +3,9 @@
 //!
 //! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
-//! [`Shutdown`] with no async runtime: a signal handler that only writes a byte, and a small
-//! thread that turns the bytes into [`trigger`](Shutdown::trigger) and
-//! [`force`](Shutdown::force) calls.
+//! [`Shutdown`] with no async runtime: a signal handler that only counts and writes a byte (and
+//! ends the process on the third signal), and a small thread that turns the bytes into
+//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls.
 //!
 //! Don't use it for signals that do not mean "stop": every signal in a listener's set counts
 //! towards the escalation. A SIGHUP that means "reload the configuration" belongs to
@@ -14,10 +14,11 @@
 //! # Anatomy
 //!
 //! - **The signal handler** (signal-hook's, shared by everything in the process that uses
-//!   signal-hook) runs this crate's actions for each delivery, in order: end the process if the
-//!   listener has *armed* the exit (an atomic load, then `raise` or `_exit`); write one byte to
-//!   the signal's own socket; write one byte to the listener's wake socket. Nothing else happens
-//!   inside the handler: no allocation, no lock, no logging. Everything is async-signal-safe.
+//!   signal-hook) runs this crate's actions for each delivery, in order: count the delivery in
+//!   the listener's atomic count, and if it is the third, end the process with
+//!   `_exit(128 + n)`; write one byte to the signal's own socket; write one byte to the
+//!   listener's wake socket. Nothing else happens inside the handler: no allocation, no lock,
+//!   no logging. Everything is async-signal-safe.
 //! - **The listener thread**, named `winddown-signals`, sleeps on the wake socket. When it wakes,
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
 //!   byte. So every delivery counts, even three that arrive before the thread is scheduled.
@@ -43,12 +44,15 @@
 //! as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
 //! answers by forcing the sequence. The listener's second signal forces.
 //!
-//! The third signal ends the process the conventional way: the default disposition is restored
-//! and the signal raised again, so the parent sees the process killed by that signal
-//! (`ExitStatus::signal()` is `Some(n)`) and a shell prints 128 + n. For a signal whose default
-//! action does not terminate (or that signal-hook does not know), the process calls
-//! `_exit(128 + n)` instead. Once the second signal is handled, the third is handled inside the
-//! signal handler, so it works even if the listener thread is stuck.
+//! The third signal ends the process with `_exit(128 + n)`, called by the signal handler itself:
+//! the handler counts the deliveries, so nothing the process does can delay the exit (a hook
+//! that blocks, a log write to a pipe nobody reads, a thread stuck in a closer), and the
+//! listener thread never sees the third signal. A shell sees 143 for SIGTERM and 130 for
+//! SIGINT; a parent's `ExitStatus::code()` is `Some(143)` and `ExitStatus::signal()` is `None`,
+//! as the process exited rather than being killed by the signal. That is deliberate: restoring
+//! the default disposition and raising the signal again does nothing in the init process of a
+//! PID namespace (PID 1 in a container without an init), which the kernel shields from the
+//! default action of signals, so it would not end the process there.
 //!
 //! # Dropping a listener
 //!
@@ -117,9 +121,9 @@
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
 //!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
 //!   it is in a listener's set; it is ignored again once the listener is dropped.
-//! - **The hook runs on the listener thread.** A slow hook delays the handling of the next
-//!   signal (but not the in-handler exit once armed). A panic in the hook is caught; the panic
-//!   hook prints it and the listener goes on.
+//! - **The hook runs on the listener thread.** A slow hook delays the trigger or force of the
+//!   next signal, never the exit on the third one, which the signal handler carries out. A
+//!   panic in the hook is caught; the panic hook prints it and the listener goes on.
 //!
 //! # Portability
 //!
@@ -175,17 +179,23 @@
 //!
 //! # Unsafe code
 //!
-//! One `unsafe` block, in a private function: a `sigaction` call that only *queries* a signal's
-//! disposition (a null new action), made before [`listen`] registers anything, so that the drop
-//! can restore it. Neither signal-hook nor nix offers a safe query. The crate denies
-//! `unsafe_code` and allows it on that function alone.
+//! Two `unsafe` blocks, each in a private function that allows it:
+//!
+//! - a `sigaction` call that only *queries* a signal's disposition (a null new action), made
+//!   before [`listen`] registers anything, so that the drop can restore it. Neither signal-hook
+//!   nor nix offers a safe query.
+//! - signal-hook's `low_level::register` for the action that counts deliveries inside the
+//!   signal handler and ends the process on the third. signal-hook's safe actions can set a
+//!   flag or exit on a flag, but not count; the action is an atomic increment and `_exit`.
+//!
+//! The crate denies `unsafe_code` and allows it on those two functions alone.
 //!
 //! # Features
 //!
 //! None. The crate needs `std` (a thread and sockets).
 
-// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query (see
-// "Unsafe code" above).
+// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query and
+// `exit::register` for the in-handler count (see "Unsafe code" above).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(
@@ -197,6 +207,8 @@
 mod disposition;
 #[cfg(unix)]
 mod escalation;
+#[cfg(unix)]
+mod exit;
 #[cfg(unix)]
 mod listener;
 
