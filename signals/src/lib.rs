@@ -25,7 +25,9 @@
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
 //!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
-//!   Registration happens in [`listen`], on the caller's thread, before it returns.
+//!   Registration happens in [`listen`], on the caller's thread, before it returns; while it
+//!   runs, the caller's thread holds the listener's signals back (blocks them), and one that
+//!   arrives meanwhile is delivered, and counted, as `listen` returns.
 //!
 //! # Escalation
 //!
@@ -118,6 +120,15 @@
 //!   signal-hook) while [`listen`] runs, signal-hook may briefly chain to the wrong handler (see
 //!   its `register` docs, "Race condition"). Call [`listen`] at the start of `main`, before
 //!   starting threads.
+//! - **The first registration's window, on other threads.** When signal-hook installs its
+//!   handler for a signal for the first time in the process, a delivery in the next few hundred
+//!   nanoseconds, before it has published the signal's actions, is dropped: neither the old
+//!   behaviour nor the listener. [`listen`] blocks its signals in the calling thread until the
+//!   listener is complete, so such a signal waits and is then counted; in a process where
+//!   `listen` runs before any other thread starts (or where the other threads block the
+//!   signals), nothing is lost. A thread that does not block the signal can still take it in
+//!   that window and lose it, about once in a few thousand tries when the signal is sent at
+//!   that very moment. That race is in signal-hook-registry and can only be fixed there.
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
 //!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
 //!   it is in a listener's set; it is ignored again once the listener is dropped.
@@ -179,7 +190,7 @@
 //!
 //! # Unsafe code
 //!
-//! Two `unsafe` blocks, each in a private function that allows it:
+//! Four `unsafe` blocks, each in a private function that allows it and says why it is sound:
 //!
 //! - a `sigaction` call that only *queries* a signal's disposition (a null new action), made
 //!   before [`listen`] registers anything, so that the drop can restore it. Neither signal-hook
@@ -187,15 +198,19 @@
 //! - signal-hook's `low_level::register` for the action that counts deliveries inside the
 //!   signal handler and ends the process on the third. signal-hook's safe actions can set a
 //!   flag or exit on a flag, but not count; the action is an atomic increment and `_exit`.
+//! - two `pthread_sigmask` calls that block the listener's signals in the calling thread while
+//!   [`listen`] registers, and restore the mask (see "The first registration's window" under
+//!   [Limitations](#limitations)). signal-hook has no mask API.
 //!
-//! The crate denies `unsafe_code` and allows it on those two functions alone.
+//! The crate denies `unsafe_code` and allows it on those functions alone.
 //!
 //! # Features
 //!
 //! None. The crate needs `std` (a thread and sockets).
 
-// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query and
-// `exit::register` for the in-handler count (see "Unsafe code" above).
+// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
+// `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
+// code" above).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(
@@ -211,6 +226,8 @@ mod escalation;
 mod exit;
 #[cfg(unix)]
 mod listener;
+#[cfg(unix)]
+mod mask;
 
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]

@@ -28,7 +28,12 @@
 //! 6. `listen` queries each signal's disposition (`Table::prepare`) before registering anything
 //!    for it, and claims the signals only after registering every action, all under the
 //!    disposition table's lock. Drop releases before unregistering. So a delivery always reaches
-//!    the listener or gets the previous behaviour (see [`crate::disposition`], invariant 4).
+//!    the listener or gets the previous behaviour (see [`crate::disposition`], invariant 4),
+//!    provided signal-hook runs an action for it at all: see invariant 7.
+//! 7. The signals of the set are blocked in the calling thread from before `prepare` until
+//!    after the claim ([`crate::mask`]): signal-hook-registry swallows a delivery made while it
+//!    installs its handler for a signal the first time, so none may reach this thread then.
+//!    Deliveries held back meanwhile arrive after the claim, and reach the listener.
 //!
 //! # Memory ordering
 //!
@@ -53,6 +58,7 @@ use winddown_core::{Reason, Shutdown};
 use crate::disposition::{self, Claim};
 use crate::escalation::{Action, Escalation};
 use crate::exit;
+use crate::mask::Blocked;
 
 /// The name of the listener thread.
 const THREAD_NAME: &str = "winddown-signals";
@@ -261,6 +267,11 @@ impl Builder {
     /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
     /// listener holds a clone of `shutdown`.
     ///
+    /// While it registers, it blocks the signals of the set in the calling thread (and restores
+    /// the thread's signal mask before it returns), so that a signal sent meanwhile waits and
+    /// reaches the complete listener instead of signal-hook's first-registration window (see
+    /// the [crate docs](crate#limitations)).
+    ///
     /// # Examples
     ///
     /// ```
@@ -317,6 +328,8 @@ impl Builder {
         // (a full socket wakes the thread anyway).
         wake_write.set_nonblocking(true)?;
 
+        // Invariant 7: from here until the claim, a delivery to this thread waits.
+        let blocked = Blocked::new(&signals)?;
         // Invariant 6: the old dispositions first, before anything of ours is registered.
         let mut table = disposition::table();
         for &signal in &signals {
@@ -346,6 +359,9 @@ impl Builder {
         // from here on, the claim is dropped (released) before the registrations, as in `Drop`.
         let claim = table.claim(&signals);
         drop(table);
+        // Invariant 7: a signal that arrived meanwhile is delivered now, to the listener. Its
+        // bytes wait in the sockets for the thread.
+        drop(blocked);
 
         let worker = Worker {
             shutdown: shutdown.clone(),
