@@ -50,7 +50,7 @@ enum Pipe {
 }
 
 struct Daemon {
-    /// The daemon, or `unshare` running it as PID 1 of a new PID namespace.
+    /// The daemon, or `unshare --kill-child` running it as PID 1 of a new PID namespace.
     child: Child,
     /// The daemon's PID, as seen from here: signals go there.
     pid: Pid,
@@ -275,11 +275,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if self.pid.as_raw() != self.child.id() as i32 {
-            // `unshare`'s daemon: SIGKILL from this (ancestor) namespace ends a namespace's
-            // init, and the namespace with it.
-            let _ = kill(self.pid, Signal::SIGKILL);
-        }
+        // Under `unshare --kill-child`, the daemon goes with `unshare`.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -501,7 +497,7 @@ fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
 /// Whether this machine lets us start a process as PID 1 of a new PID namespace.
 fn unshare_works() -> Result<(), String> {
     match Command::new("unshare")
-        .args(["-fp", "--mount-proc", "true"])
+        .args(["-fp", "--mount-proc", "--kill-child", "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -548,10 +544,11 @@ fn three_sigterms_end_pid_1_with_143() {
         return;
     }
     // `unshare -f` runs the daemon as PID 1 of a new PID namespace, as `docker run` without an
-    // init does, waits for it, and exits with its status.
+    // init does, waits for it, and exits with its status; `--kill-child` ends the daemon if
+    // the test kills `unshare`.
     let mut command = Command::new("unshare");
     command
-        .args(["-fp", "--mount-proc"])
+        .args(["-fp", "--mount-proc", "--kill-child"])
         .arg(daemon_path())
         .args(["--stuck-close", "60"]);
     let mut daemon = Daemon::launch(command, Pipe::Read, Pipe::Read);
