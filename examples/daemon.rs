@@ -173,9 +173,11 @@ fn main() -> ExitCode {
     let signals = match winddown::signals::Builder::new()
         .on_event(move |event| {
             say!("daemon: {event}");
-            // Testing only (`--block-hook`): the listener thread never comes back.
-            while block_hook {
-                std::thread::park();
+            if block_hook {
+                // Testing only (`--block-hook`): the listener thread never comes back.
+                loop {
+                    std::thread::park();
+                }
             }
         })
         .listen(&shutdown)
