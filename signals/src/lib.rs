@@ -76,8 +76,9 @@
 //!
 //! While two listeners have a signal, dropping one leaves the signal with the other; the old
 //! behaviour comes back when the last one is dropped. A signal that arrives *while* `listen`
-//! or the drop runs gets the old behaviour, the listener, or both, and is never lost. The
-//! caveats are under [Limitations](#limitations).
+//! or the drop runs gets the old behaviour, the listener, or both, and is never lost (one
+//! exception: a signal that another thread takes during signal-hook's very first registration
+//! of it). The caveats are under [Limitations](#limitations).
 //!
 //! # Logging
 //!
