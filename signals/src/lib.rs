@@ -65,6 +65,7 @@
 //! | before the first listener   | after the last listener of the signal is dropped              |
 //! |-----------------------------|---------------------------------------------------------------|
 //! | the default action          | the default action: SIGTERM and SIGINT end the process, killed by the signal |
+//! | the default action, in PID 1 (a container without an init) | ignored, as the kernel ignores it for the init of a PID namespace |
 //! | ignored (`SIG_IGN`)         | ignored                                                       |
 //! | another library's handler   | that handler is called (signal-hook calls it on every delivery, with or without a listener) |
 //!

@@ -32,7 +32,39 @@ const SURVIVED: i32 = 99;
 
 /// Runs `mode` in a child process; returns its status and stdout.
 fn run_child(mode: &str) -> (ExitStatus, String) {
-    let mut child = Command::new(env::current_exe().unwrap())
+    run(Command::new(env::current_exe().unwrap()), mode)
+}
+
+/// Runs `mode` in a child process that is PID 1 of a new PID namespace, as a service in a
+/// container without an init is (`unshare -fp --kill-child`, which exits with the child's
+/// status). `Err` with the reason if this machine does not allow it.
+fn run_child_as_pid_1(mode: &str) -> Result<(ExitStatus, String), String> {
+    let unshare = ["-fp", "--mount-proc", "--kill-child"];
+    match Command::new("unshare")
+        .args(unshare)
+        .arg("true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+    {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => {
+            return Err(format!(
+                "`unshare -fp --mount-proc --kill-child true` failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+        Err(err) => return Err(format!("cannot run unshare: {err}")),
+    }
+    let mut command = Command::new("unshare");
+    command.args(unshare).arg(env::current_exe().unwrap());
+    Ok(run(command, mode))
+}
+
+/// Runs `mode` in `command` (this test binary, maybe behind a wrapper).
+fn run(mut command: Command, mode: &str) -> (ExitStatus, String) {
+    let mut child = command
         .args(["child", "--exact", "--nocapture", "--test-threads=1"])
         .env(MODE, mode)
         .stdout(Stdio::piped())
@@ -214,6 +246,18 @@ fn child() {
             println!("survived SIGTERM");
             std::process::exit(SURVIVED);
         }
+        // As PID 1 of a PID namespace: the kernel ignores a signal with the default action
+        // (it shields the namespace's init), so that is what SIGTERM does again after the drop.
+        "after-drop-pid-1" => {
+            assert_eq!(std::process::id(), 1, "not PID 1");
+            raise(SIGTERM).unwrap();
+            assert_eq!(events.recv().unwrap(), Action::Trigger);
+            drop(listener);
+            raise(SIGTERM).unwrap();
+            println!("survived SIGTERM");
+            assert_eq!(shutdown.phase(), Phase::Initiated);
+            std::process::exit(0);
+        }
         // Two listeners: dropping one leaves SIGTERM with the other; dropping the last one
         // restores the default action.
         "two-listeners" => {
@@ -324,4 +368,29 @@ fn the_default_action_returns_with_the_last_listener() {
     assert_eq!(status.signal(), Some(SIGTERM), "{status:?}\n{out}");
     assert!(out.contains("the second listener has it\n"), "{out}");
     assert!(!out.contains("survived"), "{out}");
+}
+
+#[test]
+fn a_dropped_listener_leaves_sigterm_ignored_in_pid_1() {
+    let (status, out) = match run_child_as_pid_1("after-drop-pid-1") {
+        Ok(result) => result,
+        Err(reason) => {
+            eprintln!("SKIPPED a_dropped_listener_leaves_sigterm_ignored_in_pid_1: {reason}");
+            return;
+        }
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}\n{out}");
+    assert!(out.contains("survived SIGTERM\n"), "{out}");
+}
+
+#[test]
+fn three_sigterms_end_pid_1_with_143() {
+    let (status, out) = match run_child_as_pid_1("burst") {
+        Ok(result) => result,
+        Err(reason) => {
+            eprintln!("SKIPPED three_sigterms_end_pid_1_with_143: {reason}");
+            return;
+        }
+    };
+    assert_eq!(status.code(), Some(143), "{status:?}\n{out}");
 }
