@@ -8,14 +8,13 @@
 //!
 //! No test sleeps and hopes. Between two signals a test waits for evidence that the first was
 //! delivered: a log line, or the signal gone from the daemon's pending set in
-//! `/proc/PID/status` (the kernel merges a signal with one still pending). Linux only, as is
-//! `unshare` for the PID 1 test, which skips with a printed reason where it is not allowed.
-#![cfg(all(target_os = "linux", feature = "full"))]
+//! `/proc/PID/status` (the kernel merges a signal with one still pending). The tests that read
+//! `/proc`, and the PID 1 test (`unshare`, skipped with a printed reason where it is not
+//! allowed), are Linux only.
+#![cfg(all(unix, feature = "full"))]
 
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -40,6 +39,8 @@ fn daemon_path() -> std::path::PathBuf {
 
 /// What a test does with one of the daemon's output pipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// `Unread` is for a Linux-only test.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Pipe {
     /// Read line by line (the default).
     Read,
@@ -57,7 +58,7 @@ struct Daemon {
     stdout: Option<Receiver<String>>,
     stderr: Option<Receiver<String>>,
     /// The read end of an unread stderr, kept open so that writes block instead of failing.
-    unread: Option<ChildStderr>,
+    _unread: Option<ChildStderr>,
     /// Everything read from stdout so far.
     out: Vec<String>,
     /// Everything read from stderr so far.
@@ -113,7 +114,7 @@ impl Daemon {
             pid,
             stdout,
             stderr,
-            unread,
+            _unread: unread,
             out: Vec::new(),
             err: Vec::new(),
             addr: String::new(),
@@ -138,6 +139,7 @@ impl Daemon {
     /// Waits until `signal` is no longer pending for the daemon: a thread of it has taken the
     /// delivery and runs the handler (or has run it). A signal sent after this is a delivery of
     /// its own: the kernel merges a signal only with one that is still pending.
+    #[cfg(target_os = "linux")]
     fn wait_delivered(&self, signal: Signal) {
         let bit = 1_u64 << (signal as i32 - 1);
         let status = format!("/proc/{}/status", self.pid);
@@ -164,8 +166,13 @@ impl Daemon {
 
     /// Fills the daemon's unread stderr pipe: from here on every write the daemon makes to
     /// stderr blocks, as when a stalled log collector stops reading.
+    #[cfg(target_os = "linux")]
     fn fill_stderr(&self) {
-        assert!(self.unread.is_some(), "start it with Pipe::Unread stderr");
+        use std::fs::OpenOptions;
+        use std::io::ErrorKind;
+        use std::os::unix::fs::OpenOptionsExt;
+
+        assert!(self._unread.is_some(), "start it with Pipe::Unread stderr");
         // A second, non-blocking open of the same pipe: the daemon's own stays blocking.
         let mut pipe = OpenOptions::new()
             .write(true)
@@ -453,10 +460,12 @@ fn three_sigterms_end_the_process_with_143() {
     );
 }
 
+#[cfg(target_os = "linux")]
 /// How soon after the third signal the daemon must be gone. The handler ends it at once; the
 /// bound only leaves room for a loaded machine.
 const AT_ONCE: Duration = Duration::from_secs(1);
 
+#[cfg(target_os = "linux")]
 #[test]
 fn three_sigterms_end_the_process_with_143_while_stderr_is_a_full_pipe() {
     // Every log line of the daemon goes to stderr: its signal hook's, on the listener thread,
@@ -474,6 +483,7 @@ fn three_sigterms_end_the_process_with_143_while_stderr_is_a_full_pipe() {
     assert_eq!(status.code(), Some(143), "{status:?}");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
     // `--block-hook`: the listener thread never returns from its first event. The stuck
@@ -494,6 +504,7 @@ fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
     );
 }
 
+#[cfg(target_os = "linux")]
 /// Whether this machine lets us start a process as PID 1 of a new PID namespace.
 fn unshare_works() -> Result<(), String> {
     match Command::new("unshare")
@@ -513,6 +524,7 @@ fn unshare_works() -> Result<(), String> {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The PID of `parent`'s only child, from `/proc/*/stat`.
 fn child_of(parent: u32) -> Pid {
     let deadline = Instant::now() + PATIENCE;
@@ -537,6 +549,7 @@ fn child_of(parent: u32) -> Pid {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn three_sigterms_end_pid_1_with_143() {
     if let Err(reason) = unshare_works() {
@@ -586,6 +599,7 @@ fn a_broken_stdout_does_not_stop_a_clean_shutdown() {
     );
 }
 
+#[cfg(target_os = "linux")]
 /// Whether `pid` catches `signal`: its bit in `SigCgt` of `/proc/PID/status`.
 fn catches(pid: Pid, signal: Signal) -> bool {
     let bit = 1_u64 << (signal as i32 - 1);
@@ -599,6 +613,7 @@ fn catches(pid: Pid, signal: Signal) -> bool {
         .is_some_and(|mask| mask & bit != 0)
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn sigterm_right_after_the_handler_is_installed_is_never_lost() {
     // The registration window: the first moment the daemon catches SIGTERM is while
