@@ -76,3 +76,21 @@ fn on_delivery(count: &AtomicU32, signal: i32, status: i32) {
         low_level::exit(status);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The third delivery ends the process, so only the first two can run in-process; the exit
+    //! itself is tested in child processes (`tests/process.rs`).
+
+    use super::*;
+
+    const SIGTERM: i32 = 15;
+
+    #[test]
+    fn the_first_two_deliveries_only_count() {
+        let count = AtomicU32::new(0);
+        on_delivery(&count, SIGTERM, 143);
+        on_delivery(&count, SIGTERM, 143);
+        assert_eq!(count.load(Ordering::Relaxed), 2);
+    }
+}
