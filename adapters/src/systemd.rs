@@ -292,7 +292,8 @@ impl Systemd {
     /// [`Plan::on_phase`] observer. Registers nothing when inactive.
     ///
     /// Call it once per plan, before the sequence starts (observers added later are not
-    /// called); the run helpers do it themselves.
+    /// called). The run helpers do it themselves: do not attach a plan that you run with
+    /// them, or each message is sent twice.
     ///
     /// [`Shutdown::on_trigger`]: winddown_core::Shutdown::on_trigger
     ///
@@ -372,8 +373,10 @@ impl Systemd {
     /// What the run helpers do: attach to `plan`, say ready, and run the timers, as one future
     /// (ready at once when inactive).
     pub(crate) fn serve<'a, R: Runtime + 'a>(&self, plan: &Plan, runtime: R) -> Keepalive<'a> {
-        self.attach(plan);
+        // Ready first: attaching after a trigger sends STOPPING=1 at once, and it must come
+        // after READY=1.
         self.ready();
+        self.attach(plan);
         self.keepalive(plan, runtime)
     }
 }
@@ -416,6 +419,8 @@ impl Inner {
         let shutdown = plan.shutdown();
         let config = plan.config();
         let mut next_watchdog = runtime.now();
+        // The first renewal goes out as soon as the trigger is seen.
+        let mut next_extend = Duration::ZERO;
         loop {
             if shutdown.phase() >= Phase::Completed {
                 // Done, or forced: the watchdog stops with the stop.
@@ -431,20 +436,19 @@ impl Inner {
                 wake = Some(next_watchdog);
             }
             if shutdown.is_triggered() {
-                let since = self.since_trigger(Instant::now());
-                if let Some(lease) = since.and_then(|since| {
-                    lease(
-                        config.graceful(),
-                        since,
-                        current_step_end(&plan.progress(), config),
-                    )
-                }) {
-                    let _ = self
-                        .socket
-                        .send(&format!("EXTEND_TIMEOUT_USEC={}", lease.as_micros()));
+                if now >= next_extend {
+                    let since = self.since_trigger(Instant::now());
+                    let step_end = current_step_end(&plan.progress(), config);
+                    if let Some(lease) =
+                        since.and_then(|since| lease(config.graceful(), since, step_end))
+                    {
+                        let _ = self
+                            .socket
+                            .send(&format!("EXTEND_TIMEOUT_USEC={}", lease.as_micros()));
+                    }
+                    next_extend = now.saturating_add(EXTEND_INTERVAL);
                 }
-                let renew = now.saturating_add(EXTEND_INTERVAL);
-                wake = Some(wake.map_or(renew, |at: Duration| at.min(renew)));
+                wake = Some(wake.map_or(next_extend, |at: Duration| at.min(next_extend)));
             }
             // Sleep until the next timer; wake early at the trigger (to start extending) and at
             // the end of the sequence (to stop).
