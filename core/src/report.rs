@@ -515,10 +515,16 @@ impl fmt::Display for Report {
         }
         writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
         for record in &self.phases {
+            // The end of a sequence that did not complete cleanly is named by its status: no
+            // "completed" row under a "failed" or "timed out" headline.
+            let name: &dyn fmt::Display = match (record.phase, self.status) {
+                (Phase::Completed, Status::Failed | Status::TimedOut) => &self.status,
+                _ => &record.phase,
+            };
             write!(
                 f,
                 "  {:<22} {:>9} {:>9}",
-                record.phase,
+                name,
                 Secs(record.started),
                 Secs(record.duration)
             )?;

@@ -271,7 +271,7 @@ shutdown timed out in 2.000s (reason: signal 15)
     guards entered at {}:{}:{} (x1, oldest 2.000s)
   closing resources         2.000s    0.000s
   flushing buffers          2.000s    0.000s
-  completed                 2.000s    0.000s
+  timed out                 2.000s    0.000s
 ",
         leaked_at.file(),
         leaked_at.line(),
