@@ -412,6 +412,64 @@ mod on_tokio {
     }
 
     #[test]
+    fn a_closer_past_its_own_deadline_gets_no_more_time() {
+        let manager = Manager::new("overrun");
+        let systemd = Systemd::with_socket(manager.path()).unwrap();
+        let shutdown = Shutdown::new();
+        let config = Config::builder()
+            .graceful(Duration::from_secs(20))
+            .close(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let plan = Plan::new(shutdown.clone(), config);
+        plan.register(Resource::new("stuck", || async {
+            // Blocks the sequence's only thread for five times its deadline: the sequence
+            // cannot act on the deadline, so this step is past it, not legitimately slow.
+            std::thread::sleep(Duration::from_millis(2_500));
+            Ok::<(), String>(())
+        }))
+        .unwrap();
+        systemd.attach(&plan);
+
+        // The keepalive on a thread of its own, so the blocked thread does not stop it.
+        let keepalive_thread = std::thread::spawn({
+            let plan = plan.clone();
+            let systemd = systemd.clone();
+            move || {
+                let tokio = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
+                tokio.block_on(systemd.keepalive(&plan, TokioRuntime::new()));
+            }
+        });
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        shutdown.trigger(Reason::Signal(15));
+        let report = tokio.block_on(plan.run(TokioRuntime::new()));
+        keepalive_thread.join().unwrap();
+        assert_eq!(report.status, Status::TimedOut); // the closer finished, late
+
+        // Renewals are due about 1 s and 2 s into the 2.5 s block; both fall past the 0.5 s
+        // deadline, so none is sent. (One lease, sent when the keepalive saw the trigger, may
+        // arrive after the phase's own message: the two threads race for it.)
+        let messages = manager.received();
+        let renewals = messages
+            .iter()
+            .skip_while(|m| !m.starts_with("STATUS=closing resources"))
+            .skip(1)
+            .take_while(|m| !m.starts_with("STATUS=flushing buffers"))
+            .filter(|m| extension(m).is_some())
+            .count();
+        assert!(
+            renewals <= 1,
+            "{renewals} renewals past the deadline: {messages:#?}"
+        );
+    }
+
+    #[test]
     fn watchdog_pings_until_the_stop_is_forced() {
         let manager = Manager::new("watchdog");
         let systemd = Systemd::with_socket(manager.path())
