@@ -30,7 +30,18 @@
 //!   bound is never later than the sequence's.
 //!
 //! So `TimeoutStopSec=` only has to cover what winddown does not bound (a process that never
-//! triggers, a stuck runtime), not the longest legitimate stop.
+//! triggers, a stuck runtime), not the longest legitimate stop. A unit for such a service:
+//!
+//! ```ini
+//! [Service]
+//! Type=notify
+//! ExecStart=/usr/local/bin/my-service
+//! # Shorter than the plan's graceful deadline: the leases cover a slow stop that is within
+//! # its deadlines, this covers one that is not.
+//! TimeoutStopSec=10
+//! # Optional: WATCHDOG=1 every 15 s.
+//! WatchdogSec=30
+//! ```
 //!
 //! # Silent when `NOTIFY_SOCKET` is unset
 //!
