@@ -338,7 +338,7 @@ impl Systemd {
             let mut message = format!("STATUS={phase}, {} in flight", shutdown.in_flight());
             // A phase that has just started is within its own deadline; one that ends the stop
             // (completed, forced) asks for no more time.
-            let stopping = step_end(phase, at, at, &config).is_some();
+            let stopping = stopping(phase);
             if let Some(lease) = inner
                 .since_trigger(now)
                 .filter(|_| stopping)
@@ -500,43 +500,21 @@ fn lease(
     Some(EXTEND_LEASE.min(left))
 }
 
-/// When the running step's own deadline passes, as an offset from the start of the sequence
-/// (see [`step_end`]); `None` when the sequence has not started or has ended.
+/// When the running step's own deadline passes, as an offset from the start of the sequence:
+/// the core's [`Progress::step_deadline`] (the pre-stop delay, the drain, the closer or flush
+/// hook running now, with its own deadline), or, between steps of a stop, the graceful deadline.
+/// `None` when the sequence has not started or has ended.
 fn current_step_end(progress: &Progress, config: &Config) -> Option<Duration> {
     let current = progress.phases.last()?;
-    // The running closer started when the one before it ended (or with the phase).
-    let closer_started = progress
-        .resources
-        .last()
-        .map(|done| done.started + done.duration)
-        .filter(|&end| end >= current.started)
-        .unwrap_or(current.started);
-    step_end(current.phase, current.started, closer_started, config)
+    if !stopping(current.phase) {
+        return None;
+    }
+    Some(progress.step_deadline.unwrap_or(config.graceful()))
 }
 
-/// When the step running in `phase` (which started at `started`; the closer running now at
-/// `closer_started`) passes its own deadline, from the start of the sequence: the pre-stop
-/// delay, the drain, the closer running now (at the config's close deadline: a resource's own
-/// deadline is not in the progress), or the whole flush phase. The graceful deadline for a
-/// phase that does not wait; `None` for one that is not part of a stop (running, ended).
-///
-/// These offsets are from the moment the sequence saw the trigger, which is no earlier than the
-/// trigger [`lease`] counts from: a step is taken to have overrun slightly early, never late.
-fn step_end(
-    phase: Phase,
-    started: Duration,
-    closer_started: Duration,
-    config: &Config,
-) -> Option<Duration> {
-    match phase {
-        Phase::Running | Phase::Completed | Phase::Forced => None,
-        Phase::Initiated if !config.pre_stop().is_zero() => Some(started + config.pre_stop()),
-        Phase::Draining => Some(started + config.drain()),
-        Phase::ClosingResources => Some(closer_started + config.close()),
-        Phase::FlushingBuffers => Some(started + config.flush()),
-        // Phases that do not wait: only the graceful bound applies.
-        _ => Some(config.graceful()),
-    }
+/// Whether `phase` is part of a stop still under way (not running, not ended).
+fn stopping(phase: Phase) -> bool {
+    !matches!(phase, Phase::Running | Phase::Completed | Phase::Forced)
 }
 
 /// Half of `WATCHDOG_USEC`, if it is set for this process.

@@ -423,6 +423,7 @@ impl Plan {
                 resources: report.resources.clone(),
                 flushes: report.flushes.clone(),
                 running: None,
+                step_deadline: None,
                 status: Some(report.status),
             },
             Stage::Idle | Stage::Running => run.draft.progress(),

@@ -225,6 +225,28 @@ pub struct PhaseRecord {
     pub duration: Duration,
 }
 
+impl PhaseRecord {
+    /// A record of `phase`, started `started` after the trigger, lasting `duration`: for
+    /// code that builds reports or progress of its own (tests of a status page, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use winddown_core::{Phase, PhaseRecord};
+    ///
+    /// let record = PhaseRecord::new(Phase::Draining, Duration::ZERO, Duration::from_secs(2));
+    /// assert_eq!(record.phase, Phase::Draining);
+    /// ```
+    pub const fn new(phase: Phase, started: Duration, duration: Duration) -> Self {
+        PhaseRecord {
+            phase,
+            started,
+            duration,
+        }
+    }
+}
+
 /// What happened to one resource or flush hook.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -439,6 +461,11 @@ pub struct Progress {
     pub flushes: Vec<ResourceRecord>,
     /// The closer or flush hook running now, if one is.
     pub running: Option<Cow<'static, str>>,
+    /// When the step running now (the pre-stop delay, the drain, a closer or flush hook) passes
+    /// its own deadline, from the trigger; `None` between steps and once the sequence ended. A
+    /// service manager may be told the stop is still legitimately in progress until then (the
+    /// `systemd` integration does).
+    pub step_deadline: Option<Duration>,
     /// How the sequence ended, once it has.
     pub status: Option<Status>,
 }

@@ -921,10 +921,13 @@ fn progress_follows_the_sequence() {
     });
     let seen = seen.lock().unwrap().take().unwrap();
     assert_eq!(seen.running.as_deref(), Some("cache"));
+    // The cache's close started at 1 s, with the default 5 s close deadline.
+    assert_eq!(seen.step_deadline, Some(secs(6)));
     assert_eq!(outcomes(&seen.resources), [("db", Outcome::Ok, secs(1))]);
     assert_eq!(seen.status, None);
     assert!(seen.drain.is_some());
     let done = plan.progress();
+    assert_eq!(done.step_deadline, None);
     assert_eq!(done.status, Some(report.status));
     assert_eq!(done.resources, report.resources);
 }
