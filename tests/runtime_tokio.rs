@@ -77,19 +77,41 @@ fn hung_blocking_closer_is_abandoned_on_a_current_thread_runtime() {
     common::hung_blocking_closer_is_abandoned::<TokioCurrentThread>();
 }
 
-/// The token is cancelled at the trigger, not before.
+/// The token is cancelled at the trigger, not before; and by the time `trigger()` returns,
+/// on the triggering thread and on any other thread that has seen the trigger (issue 13,
+/// defect 2: the token used to be cancelled by a separate task, after the trigger).
 #[test]
-fn cancellation_token_is_cancelled_at_the_trigger() {
+fn cancellation_token_is_cancelled_before_trigger_returns() {
     block_on_current_thread(async {
         let shutdown = Shutdown::new();
         let token = winddown::tokio::cancellation_token(&shutdown);
         let_tasks_run().await;
         assert!(!token.is_cancelled());
 
+        // Another thread that waits for the trigger, then looks at the token at once.
+        let seen_elsewhere = std::thread::spawn({
+            let (shutdown, token) = (shutdown.clone(), token.clone());
+            move || {
+                shutdown.wait_triggered();
+                token.is_cancelled()
+            }
+        });
         shutdown.trigger(Reason::Signal(15));
-        token.cancelled().await;
         assert!(token.is_cancelled());
+        assert!(seen_elsewhere.join().unwrap());
     });
+    // Triggered on another thread, outside any tokio runtime: cancelled when that trigger
+    // returns, and a token made after the trigger is cancelled already.
+    let shutdown = Shutdown::new();
+    let token = winddown::tokio::cancellation_token(&shutdown);
+    std::thread::spawn({
+        let shutdown = shutdown.clone();
+        move || shutdown.trigger(Reason::requested())
+    })
+    .join()
+    .unwrap();
+    assert!(token.is_cancelled());
+    assert!(winddown::tokio::cancellation_token(&shutdown).is_cancelled());
 }
 
 /// Runs `future` on a current-thread runtime, where `yield_now` lets every other ready task

@@ -314,9 +314,13 @@ pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
 /// A [`CancellationToken`] that is cancelled when `shutdown` is triggered: hand it to code that
 /// already stops on a token.
 ///
-/// A small task on the current tokio runtime waits for the trigger; it ends when the token is
-/// cancelled (by the trigger or by anyone else). Cancelling the token does not trigger the
-/// shutdown; see [`trigger_on_cancel`] for that direction.
+/// The token is cancelled by the trigger itself ([`Shutdown::on_trigger`]), on the thread that
+/// triggers, before [`trigger`](Shutdown::trigger) returns and before any waiter of the trigger
+/// wakes: code that has seen the trigger ([`triggered`](Shutdown::triggered),
+/// [`is_triggered`](Shutdown::is_triggered)) sees the token cancelled too, on any thread. If the
+/// shutdown is already triggered, the token comes back cancelled. No task is spawned, so it
+/// works outside a tokio runtime too. Cancelling the token does not trigger the shutdown; see
+/// [`trigger_on_cancel`] for that direction.
 ///
 /// # Examples
 ///
@@ -324,28 +328,23 @@ pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
 /// use winddown_adapters::tokio::cancellation_token;
 /// use winddown_core::{Reason, Shutdown};
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
 /// let shutdown = Shutdown::new();
 /// let token = cancellation_token(&shutdown);
 /// assert!(!token.is_cancelled());
 ///
 /// shutdown.trigger(Reason::Signal(15));
-/// token.cancelled().await;
-/// # }
+/// assert!(token.is_cancelled()); // already, on the line after the trigger
 /// ```
 ///
-/// # Panics
+/// # Caveats
 ///
-/// Outside a tokio runtime (it spawns the waiting task).
+/// Until the trigger, the shutdown keeps a clone of the token (in its trigger hook), so the
+/// token's memory lives as long as the shutdown's handles do.
 pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
     let token = CancellationToken::new();
-    let triggered = shutdown.triggered_owned();
-    let watched = token.clone();
-    tokio::spawn(async move {
-        if first(triggered, watched.cancelled()).await == Which::First {
-            watched.cancel();
-        }
+    shutdown.on_trigger({
+        let token = token.clone();
+        move |_| token.cancel()
     });
     token
 }
