@@ -96,7 +96,7 @@ mod cfg;
 pub use winddown_core::{
     Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete, Outcome,
     Phase, PhaseRecord, Plan, Reason, RegisterError, Report, Resource, ResourceKind,
-    ResourceRecord, Shutdown, Status, StripeCountError, TransitionError, TriggerCount,
+    ResourceRecord, Shutdown, Status, StripeCountError, TaskFailure, TransitionError, TriggerCount,
     MAX_DEADLINE, MAX_STRIPES,
 };
 
@@ -123,6 +123,8 @@ cfg_feature! {
     pub use winddown_core::global;
     #[doc(inline)]
     pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+    #[doc(inline)]
+    pub use winddown_adapters::task_set;
 }
 
 cfg_feature! {

@@ -66,7 +66,7 @@ mod ext;
 pub mod futures;
 mod panic;
 mod run;
-mod task_set;
+pub mod task_set;
 
 // The runtime modules are declared with plain attributes, not a `cfg_*!` macro: rustfmt does
 // not format modules declared inside a macro.
