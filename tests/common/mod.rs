@@ -64,6 +64,7 @@ macro_rules! scenarios {
             forked_guards_fan_out_during_the_drain,
             trigger_when_idle_stops_a_batch,
             a_task_set_on_a_scope_is_named_by_the_plan,
+            until_shutdown_ends_a_stream,
         );
     };
     (@each $harness:ty; $($name:ident,)*) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use winddown::runtime::{BoxFuture, Runtime};
 use winddown::task_set::{OnFailure, SpawnError, TaskExit};
-use winddown::{Reason, Status, TaskFailure, TaskSet};
+use winddown::{Reason, ShutdownExt, Status, TaskFailure, TaskSet};
 
 use super::{plan, run, Harness, Latch, Log, SetOnDrop, LONG};
 
@@ -320,6 +320,33 @@ pub(crate) fn a_task_set_on_a_scope_is_named_by_the_plan<H: Harness>() {
         assert_eq!(report.drain.still_in_flight, ["stuck poller"]);
         assert!(library.is_triggered());
         assert_eq!(tasks.names(), ["stuck poller"]);
+    });
+}
+
+/// Item 9: `until_shutdown` on a stream yields its items until the trigger, then ends (an
+/// always-ready stream too, and a stream that waits); the inner stream can be recovered.
+pub(crate) fn until_shutdown_ends_a_stream<H: Harness>() {
+    use smol::stream::StreamExt;
+
+    run::<H, _, _>(|runtime| async move {
+        let shutdown = winddown::Shutdown::new();
+        let tasks = TaskSet::with_shutdown(&shutdown, runtime.clone());
+        let waiting = tasks
+            .spawn("waiting consumer", |ctx| async move {
+                let mut never = ctx.until_shutdown(smol::stream::pending::<u32>());
+                assert_eq!(never.next().await, None);
+            })
+            .unwrap();
+
+        let mut jobs = shutdown.until_shutdown(smol::stream::iter(1..));
+        assert_eq!(jobs.next().await, Some(1));
+        assert_eq!(jobs.next().await, Some(2));
+        shutdown.trigger(Reason::requested());
+        assert_eq!(jobs.next().await, None);
+        assert_eq!(jobs.next().await, None, "an ended stream stays ended");
+        assert_eq!(jobs.get_mut().next().await, Some(3));
+        assert_eq!(jobs.into_inner().next().await, Some(4));
+        assert_eq!(waiting.await, TaskExit::Finished);
     });
 }
 
