@@ -23,8 +23,8 @@ mod sealed {
 /// flight, so the drain waits for the job that is running:
 ///
 /// ```
-/// use winddown_adapters::ShutdownExt;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::ShutdownExt;
+/// use winddown::{Reason, Shutdown};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let shutdown = Shutdown::new();
@@ -61,8 +61,8 @@ pub trait ShutdownExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Phase, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Phase, Shutdown};
     ///
     /// async fn handle(request: u32) -> u32 {
     ///     request + 1
@@ -91,8 +91,8 @@ pub trait ShutdownExt: sealed::Sealed {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -119,8 +119,8 @@ pub trait ShutdownExt: sealed::Sealed {
     /// left by hand.
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # async fn next<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
     /// #     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *s).poll_next(cx)).await

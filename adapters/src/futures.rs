@@ -22,8 +22,8 @@ pin_project_lite::pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let shutdown = Shutdown::new();
@@ -62,8 +62,8 @@ impl<F> Guarded<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.guarded(async {}).is_admitted());
@@ -119,8 +119,8 @@ pin_project_lite::pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let shutdown = Shutdown::new();
@@ -157,8 +157,8 @@ impl<F> UntilShutdown<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let shutdown = Shutdown::new();
@@ -178,8 +178,8 @@ impl<F> UntilShutdown<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let work = shutdown.until_shutdown(std::future::ready(3));
@@ -195,8 +195,8 @@ impl<F> UntilShutdown<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let mut counter = shutdown.until_shutdown(std::future::ready(3));
@@ -214,8 +214,8 @@ impl<F> UntilShutdown<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let mut work = Box::pin(shutdown.until_shutdown(async { 5 }));

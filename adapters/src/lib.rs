@@ -19,8 +19,8 @@
 //! # Examples
 //!
 //! ```
-//! use winddown_adapters::ShutdownExt;
-//! use winddown_core::{Reason, Shutdown};
+//! use winddown::ShutdownExt;
+//! use winddown::{Reason, Shutdown};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let shutdown = Shutdown::new();

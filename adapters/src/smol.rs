@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown_adapters::smol::{run_until_shutdown, SmolRuntime};
-//! use winddown_adapters::{ShutdownExt, TaskSet};
-//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//! use winddown::smol::{run_until_shutdown, SmolRuntime};
+//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
@@ -64,8 +64,8 @@ use crate::AppExit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let runtime = SmolRuntime::new();
 /// smol::block_on(async {
@@ -88,8 +88,8 @@ impl SmolRuntime {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::smol::SmolRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let runtime = SmolRuntime::new();
     /// let join = runtime.spawn(Box::pin(async {}));
@@ -109,8 +109,8 @@ impl SmolRuntime {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use winddown_adapters::smol::SmolRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let executor = Arc::new(smol::Executor::new());
     /// let runtime = SmolRuntime::with_executor(executor.clone());
@@ -175,8 +175,8 @@ impl Runtime for SmolRuntime {
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::Runtime;
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::Runtime;
 ///
 /// smol::block_on(SmolRuntime::new().sleep(Duration::from_millis(1)));
 /// ```
@@ -200,8 +200,8 @@ impl Future for SmolSleep {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let join = SmolRuntime::new().spawn(Box::pin(async {}));
 /// assert_eq!(smol::block_on(join), TaskOutcome::Finished);
@@ -242,8 +242,8 @@ impl fmt::Debug for SmolJoin {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::run_until_shutdown;
-/// use winddown_core::{Config, Plan, Reason, Shutdown};
+/// use winddown::smol::run_until_shutdown;
+/// use winddown::{Config, Plan, Reason, Shutdown};
 ///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
@@ -270,8 +270,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::run_blocking;
-/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+/// use winddown::smol::run_blocking;
+/// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());

@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown_adapters::tokio::{run_until_shutdown, TokioRuntime};
-//! use winddown_adapters::{ShutdownExt, TaskSet};
-//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//! use winddown::tokio::{run_until_shutdown, TokioRuntime};
+//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,8 +64,8 @@ use crate::AppExit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -92,7 +92,7 @@ impl TokioRuntime {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let runtime = winddown_adapters::tokio::TokioRuntime::new();
+    /// let runtime = winddown::tokio::TokioRuntime::new();
     /// # let _ = runtime;
     /// # }
     /// ```
@@ -108,8 +108,8 @@ impl TokioRuntime {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::tokio::TokioRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::tokio::TokioRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let tokio = tokio::runtime::Builder::new_multi_thread().enable_time().build()?;
     /// let runtime = TokioRuntime::with_handle(tokio.handle().clone());
@@ -177,8 +177,8 @@ impl Runtime for TokioRuntime {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -232,8 +232,8 @@ impl fmt::Debug for TokioJoin {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::run_until_shutdown;
-/// use winddown_core::{Config, Plan, Reason, Shutdown};
+/// use winddown::tokio::run_until_shutdown;
+/// use winddown::{Config, Plan, Reason, Shutdown};
 ///
 /// #[tokio::main]
 /// async fn main() {
@@ -272,8 +272,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::run_blocking;
-/// use winddown_core::{Config, Plan, Reason, Resource, Shutdown, Status};
+/// use winddown::tokio::run_blocking;
+/// use winddown::{Config, Plan, Reason, Resource, Shutdown, Status};
 ///
 /// fn main() -> std::io::Result<()> {
 ///     let shutdown = Shutdown::new();
@@ -325,8 +325,8 @@ pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::cancellation_token;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::tokio::cancellation_token;
+/// use winddown::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// let token = cancellation_token(&shutdown);
@@ -359,8 +359,8 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 ///
 /// ```
 /// use tokio_util::sync::CancellationToken;
-/// use winddown_adapters::tokio::trigger_on_cancel;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::tokio::trigger_on_cancel;
+/// use winddown::{Reason, Shutdown};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -26,11 +26,11 @@ use super::Inner;
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-/// use winddown_core::Shutdown;
+/// use winddown::{tokio::TokioRuntime, TaskSet};
+/// use winddown::Shutdown;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), winddown_core::Closed> {
+/// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new());
 /// let crawler = tasks.spawn("crawler", |ctx| async move {
@@ -41,7 +41,7 @@ use super::Inner;
 ///             ctx.triggered().await;
 ///         })?;
 ///     }
-///     Ok::<(), winddown_adapters::task_set::SpawnError>(())
+///     Ok::<(), winddown::task_set::SpawnError>(())
 /// })?;
 /// crawler.await; // the crawler ended; its pages run on
 /// assert_eq!(tasks.names(), ["page 0", "page 1", "page 2"]);
@@ -78,10 +78,10 @@ impl<R: Runtime> TaskContext<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
-    /// # let tasks = TaskSet::with_shutdown(&winddown_core::Shutdown::new(), TokioRuntime::new());
+    /// # async fn main() -> Result<(), winddown::Closed> {
+    /// # let tasks = TaskSet::with_shutdown(&winddown::Shutdown::new(), TokioRuntime::new());
     /// tasks.spawn("watcher", |ctx| async move {
     ///     let shutdown = ctx.shutdown().clone(); // a plain handle, to hand on
     ///     shutdown.triggered().await;
@@ -131,9 +131,9 @@ impl<R: Runtime> fmt::Debug for TaskContext<R> {
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::task_set::SpawnError;
-/// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-/// use winddown_core::Shutdown;
+/// use winddown::task_set::SpawnError;
+/// use winddown::{tokio::TokioRuntime, TaskSet};
+/// use winddown::Shutdown;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -224,7 +224,7 @@ impl<R: Runtime> fmt::Debug for Spawner<R> {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::task_set::SpawnError;
+/// use winddown::task_set::SpawnError;
 ///
 /// assert_eq!(SpawnError::SetDropped.to_string(), "the task set was dropped");
 /// ```

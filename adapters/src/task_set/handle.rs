@@ -91,12 +91,12 @@ impl<E> Cell<E> {
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::task_set::TaskExit;
-/// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-/// use winddown_core::Shutdown;
+/// use winddown::task_set::TaskExit;
+/// use winddown::{tokio::TokioRuntime, TaskSet};
+/// use winddown::Shutdown;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), winddown_core::Closed> {
+/// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new());
 ///
@@ -124,10 +124,10 @@ impl<E> TaskHandle<E> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
-    /// # let tasks = TaskSet::with_shutdown(&winddown_core::Shutdown::new(), TokioRuntime::new());
+    /// # async fn main() -> Result<(), winddown::Closed> {
+    /// # let tasks = TaskSet::with_shutdown(&winddown::Shutdown::new(), TokioRuntime::new());
     /// let handle = tasks.spawn("mailer", |_| async {})?;
     /// assert_eq!(handle.name(), "mailer");
     /// # Ok(())
@@ -145,10 +145,10 @@ impl<E> TaskHandle<E> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet, task_set::TaskExit};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet, task_set::TaskExit};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
-    /// # let tasks = TaskSet::with_shutdown(&winddown_core::Shutdown::new(), TokioRuntime::new());
+    /// # async fn main() -> Result<(), winddown::Closed> {
+    /// # let tasks = TaskSet::with_shutdown(&winddown::Shutdown::new(), TokioRuntime::new());
     /// let handle = tasks.spawn("idle", |ctx| async move { ctx.triggered().await })?;
     /// handle.abort();
     /// assert_eq!(handle.await, TaskExit::Cancelled);
@@ -181,10 +181,10 @@ impl<E> TaskHandle<E> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
-    /// # let tasks = TaskSet::with_shutdown(&winddown_core::Shutdown::new(), TokioRuntime::new());
+    /// # async fn main() -> Result<(), winddown::Closed> {
+    /// # let tasks = TaskSet::with_shutdown(&winddown::Shutdown::new(), TokioRuntime::new());
     /// let handle = tasks.spawn("quick", |_| async {})?;
     /// assert!(!handle.is_finished()); // not run yet
     /// tasks.idle().await;

@@ -97,9 +97,9 @@ use registry::{Registry, TaskEnd};
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
 /// use std::time::Duration;
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_adapters::{ShutdownExt, TaskSet};
-/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::{ShutdownExt, TaskSet};
+/// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -253,9 +253,9 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::tokio::TokioRuntime;
-    /// use winddown_adapters::TaskSet;
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// use winddown::tokio::TokioRuntime;
+    /// use winddown::TaskSet;
+    /// use winddown::{Config, Plan, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -278,11 +278,11 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::{tokio::TokioRuntime, TaskSet};
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// // A library, handed a scope of the service's shutdown.
     /// let service = Shutdown::new();
     /// let library = service.child();
@@ -321,8 +321,8 @@ impl<R: Runtime + 'static> TaskSet<R> {
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
     /// use std::time::Duration;
-    /// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// use winddown_core::{Config, Plan, Reason, Shutdown};
+    /// use winddown::{tokio::TokioRuntime, TaskSet};
+    /// use winddown::{Config, Plan, Reason, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -356,12 +356,12 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::task_set::OnFailure;
-    /// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// use winddown_core::{Shutdown, TaskFailure};
+    /// use winddown::task_set::OnFailure;
+    /// use winddown::{tokio::TokioRuntime, TaskSet};
+    /// use winddown::{Shutdown, TaskFailure};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let shutdown = Shutdown::new();
     /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()).on_failure(OnFailure::Record);
     /// tasks.spawn("refresher", |_| async {
@@ -390,12 +390,12 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::tokio::TokioRuntime;
-    /// use winddown_adapters::TaskSet;
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// use winddown::tokio::TokioRuntime;
+    /// use winddown::TaskSet;
+    /// use winddown::{Config, Plan, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let shutdown = Shutdown::new();
     /// let plan = Plan::new(shutdown.clone(), Config::default());
     /// let tasks = TaskSet::new(&plan, TokioRuntime::new());
@@ -446,11 +446,11 @@ impl<R: Runtime + 'static> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// use winddown_core::Shutdown;
+    /// use winddown::{tokio::TokioRuntime, TaskSet};
+    /// use winddown::Shutdown;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let shutdown = Shutdown::new();
     /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new());
     /// let request = shutdown.enter()?;
@@ -503,8 +503,8 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Config, Plan, Shutdown};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let shutdown = Shutdown::new();
@@ -522,10 +522,10 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Config, Plan, Shutdown};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// # let tasks = TaskSet::new(&Plan::new(Shutdown::new(), Config::default()), TokioRuntime::new());
     /// tasks.spawn("idle", |shutdown| async move { shutdown.triggered().await })?;
     /// assert_eq!(tasks.len(), 1);
@@ -542,8 +542,8 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Config, Plan, Shutdown};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let tasks = TaskSet::new(&Plan::new(Shutdown::new(), Config::default()), TokioRuntime::new());
@@ -560,10 +560,10 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Config, Plan, Shutdown};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// # let tasks = TaskSet::new(&Plan::new(Shutdown::new(), Config::default()), TokioRuntime::new());
     /// tasks.spawn("a", |shutdown| async move { shutdown.triggered().await })?;
     /// tasks.spawn(format!("b{}", 2), |shutdown| async move { shutdown.triggered().await })?;
@@ -583,10 +583,10 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Shutdown, TaskFailure};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Shutdown, TaskFailure};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let tasks = TaskSet::with_shutdown(&Shutdown::new(), TokioRuntime::new());
     /// tasks.spawn("loader", |_| async { Err::<(), _>("no such file") })?.await;
     /// assert_eq!(tasks.failures(), [TaskFailure::error("loader", "no such file")]);
@@ -605,10 +605,10 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// # use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// # use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown::{tokio::TokioRuntime, TaskSet};
+    /// # use winddown::{Config, Plan, Shutdown};
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let shutdown = Shutdown::new();
     /// let tasks = TaskSet::new(&Plan::new(shutdown.clone(), Config::default()), TokioRuntime::new());
     /// tasks.spawn("parser", |_| async {
@@ -643,11 +643,11 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-    /// use winddown_core::Shutdown;
+    /// use winddown::{tokio::TokioRuntime, TaskSet};
+    /// use winddown::Shutdown;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let shutdown = Shutdown::new();
     /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new());
     /// for file in ["a.csv", "b.csv"] {
@@ -683,11 +683,11 @@ impl<R: Runtime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown_adapters::{tokio::{run_until_shutdown, TokioRuntime}, TaskSet};
-    /// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+    /// use winddown::{tokio::{run_until_shutdown, TokioRuntime}, TaskSet};
+    /// use winddown::{Config, Plan, Reason, Shutdown, Status};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), winddown_core::Closed> {
+    /// # async fn main() -> Result<(), winddown::Closed> {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let tasks = TaskSet::new(&plan, TokioRuntime::new());
     /// for part in 0..4 {

@@ -23,12 +23,12 @@ mod sealed {
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::task_set::{OnFailure, TaskExit};
-/// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-/// use winddown_core::Shutdown;
+/// use winddown::task_set::{OnFailure, TaskExit};
+/// use winddown::{tokio::TokioRuntime, TaskSet};
+/// use winddown::Shutdown;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), winddown_core::Closed> {
+/// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()).on_failure(OnFailure::Record);
 /// let plain = tasks.spawn("plain", |_| async {})?;
@@ -92,11 +92,11 @@ impl<E: fmt::Display + Send + 'static> TaskResult for Result<(), E> {
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::{tokio::TokioRuntime, TaskSet};
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::{tokio::TokioRuntime, TaskSet};
+/// use winddown::{Reason, Shutdown};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), winddown_core::Closed> {
+/// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()); // OnFailure::Trigger
 /// tasks.spawn("indexer", |_| async { Err::<(), _>("disk full") })?.await;
@@ -125,7 +125,7 @@ pub enum OnFailure {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::task_set::TaskExit;
+/// use winddown::task_set::TaskExit;
 ///
 /// let exit: TaskExit<String> = TaskExit::Panicked(Some("boom".into()));
 /// assert!(exit.is_failure());
@@ -151,7 +151,7 @@ impl<E> TaskExit<E> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::task_set::TaskExit;
+    /// use winddown::task_set::TaskExit;
     ///
     /// assert!(TaskExit::Failed("disk full").is_failure());
     /// assert!(!TaskExit::<&str>::Finished.is_failure());
