@@ -48,7 +48,8 @@ pub const MAX_STRIPES: usize = 256;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 ///
@@ -96,7 +97,8 @@ unsafe impl Sync for Shutdown {}
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// assert!(shutdown.trigger(Reason::Signal(2)).is_first());
@@ -134,7 +136,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.phase(), Phase::Running);
@@ -154,12 +157,13 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::with_stripes(1)?;
     /// assert_eq!(shutdown.stripes(), 1);
     /// assert!(Shutdown::with_stripes(0).is_err());
-    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// # Ok::<(), winddown::StripeCountError>(())
     /// ```
     pub fn with_stripes(stripes: usize) -> Result<Self, StripeCountError> {
         if !(1..=MAX_STRIPES).contains(&stripes) {
@@ -191,7 +195,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let parent = Shutdown::new();
     /// let child = parent.child();
@@ -206,7 +211,7 @@ impl Shutdown {
     /// drop(request); // the child drains, then gives back its unit in the parent
     /// assert!(child.is_drained());
     /// assert!(parent.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn child(&self) -> Shutdown {
         // The unit we are admitted with is the guard the child holds here: its raw stripe
@@ -290,7 +295,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
@@ -301,7 +307,7 @@ impl Shutdown {
     /// shutdown.close();
     /// assert!(shutdown.enter().is_err());
     /// assert_eq!(shutdown.refused(), 1);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
@@ -330,7 +336,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let request = shutdown.enter()?;
@@ -344,7 +351,7 @@ impl Shutdown {
     ///
     /// drop((request, batch));
     /// assert!(shutdown.guard_sites().is_empty());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[cfg(feature = "track")]
     #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
@@ -359,7 +366,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guards: Vec<_> = (0..3).map(|_| shutdown.enter().unwrap()).collect();
     /// assert_eq!(shutdown.in_flight(), 3);
     /// # drop(guards);
@@ -373,7 +381,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// shutdown.close();
     /// let _ = shutdown.enter();
     /// assert_eq!(shutdown.refused(), 1);
@@ -387,9 +396,10 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::with_stripes(4)?;
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::with_stripes(4)?;
     /// assert_eq!(shutdown.stripes(), 4);
-    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// # Ok::<(), winddown::StripeCountError>(())
     /// ```
     pub fn stripes(&self) -> usize {
         self.shared().stripe_count()
@@ -400,7 +410,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     /// let a = Shutdown::new();
     /// assert!(a.same_as(&a.clone()));
     /// assert!(!a.same_as(&Shutdown::new()));
@@ -423,7 +434,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let first = shutdown.trigger(Reason::requested_because("deploy"));
@@ -445,7 +457,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -473,9 +486,10 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use std::sync::Arc;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let ready = Arc::new(AtomicBool::new(true));
@@ -502,7 +516,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.close();
@@ -524,7 +539,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -552,7 +568,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.advance(Phase::Draining).is_err()); // not triggered
@@ -569,7 +586,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     /// assert_eq!(Shutdown::new().phase(), Phase::Running);
     /// ```
     pub fn phase(&self) -> Phase {
@@ -581,7 +599,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert!(!shutdown.is_triggered());
     /// shutdown.trigger(Reason::requested());
@@ -599,7 +618,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.is_ready());
     /// shutdown.trigger(Reason::requested());
@@ -616,7 +636,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// assert!(!shutdown.is_closed());
     /// shutdown.close();
     /// assert!(shutdown.is_closed());
@@ -630,13 +651,14 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.close();
     /// assert!(!shutdown.is_drained());
     /// drop(guard);
     /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn is_drained(&self) -> bool {
         self.shared().is_drained()
@@ -647,7 +669,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.reason(), None);
     /// shutdown.trigger(Reason::error("disk full"));
@@ -664,7 +687,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(2));
     /// shutdown.trigger(Reason::Signal(2));
@@ -683,7 +707,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let waiter = shutdown.triggered_owned();
@@ -718,7 +743,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::requested());
@@ -750,7 +776,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -775,7 +802,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
@@ -783,7 +811,7 @@ impl Shutdown {
     /// shutdown.close();
     /// futures_lite::future::block_on(shutdown.drained());
     /// assert_eq!(shutdown.in_flight(), 0);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     ///
     /// # Cancel safety
@@ -816,7 +844,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// std::thread::spawn({
     ///     let shutdown = shutdown.clone();
@@ -838,8 +867,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// let shutdown = winddown::Shutdown::new();
     /// assert!(!shutdown.wait_triggered_timeout(Duration::ZERO));
     /// ```
     pub fn wait_triggered_timeout(&self, timeout: core::time::Duration) -> bool {
@@ -856,7 +886,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     /// let shutdown = Shutdown::new();
     /// shutdown.close();
     /// assert_eq!(shutdown.wait_reached(Phase::Initiated), Phase::StoppingNewRequests);
@@ -876,8 +907,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// use winddown_core::{Phase, Shutdown};
+    /// use winddown::{Phase, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.wait_reached_timeout(Phase::Draining, Duration::ZERO), None);
     /// ```
@@ -898,13 +930,14 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// std::thread::spawn(move || drop(guard));
     /// shutdown.close();
     /// shutdown.wait_drained();
     /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn wait_drained(&self) {
         crate::futures::block_until(self.shared(), Until::Drained, None);
@@ -919,14 +952,15 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.close();
     /// assert!(!shutdown.wait_drained_timeout(Duration::from_millis(1)));
     /// drop(guard);
     /// assert!(shutdown.wait_drained_timeout(Duration::ZERO));
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn wait_drained_timeout(&self, timeout: core::time::Duration) -> bool {
         self.block(Until::Drained, timeout).is_some()
