@@ -73,7 +73,7 @@ use registry::{Registry, TaskEnd};
 /// A task may return `()` or `Result<(), E>` ([`TaskResult`]). A task that returns `Err` or
 /// panics is recorded ([`failures`](Self::failures), and the report's
 /// [`task_failures`](winddown_core::Report::task_failures), which make the exit code 1), and,
-/// by default, triggers the shutdown with [`Reason::Error`](winddown_core::Reason::Error)
+/// by default, triggers the shutdown with [`Reason::Error`]
 /// naming it ([`OnFailure`] says why, and how to only record it). [`spawn`](Self::spawn)
 /// returns a [`TaskHandle`] to abort the task or await how it ended.
 ///
