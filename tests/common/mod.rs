@@ -65,6 +65,7 @@ macro_rules! scenarios {
             trigger_when_idle_stops_a_batch,
             a_task_set_on_a_scope_is_named_by_the_plan,
             until_shutdown_ends_a_stream,
+            short_graceful_deadline_shrinks_the_defaults,
         );
     };
     (@each $harness:ty; $($name:ident,)*) => {
@@ -715,4 +716,26 @@ pub(crate) fn run_blocking_waits_for_the_trigger<H: Harness>() {
     assert_eq!(report.reason, Some(Reason::requested()));
     assert_eq!(report.drain.left, 0);
     assert_eq!(log.entries(), ["worker done", "db"]);
+}
+
+/// Issue 13, item 10: a short graceful deadline alone is a valid configuration: the drain and
+/// close defaults shrink to fit it, so a stuck task times the drain out and the resources still
+/// close, well before the graceful deadline would force the stop.
+pub(crate) fn short_graceful_deadline_shrinks_the_defaults<H: Harness>() {
+    run::<H, _, _>(|runtime| async move {
+        let config = Config::builder().graceful(ms(600)).build().unwrap();
+        assert!(config.drain() <= ms(200), "{config:?}");
+        let plan = Plan::new(Shutdown::new(), config);
+        let log = Log::default();
+        plan.register(closer("db", Ok(()), &log)).unwrap();
+        let tasks = TaskSet::new(&plan, runtime.clone());
+        tasks.spawn("stuck", |_| pending::<()>()).unwrap();
+
+        plan.shutdown().trigger(Reason::Signal(15));
+        let report = plan.run(runtime).await;
+        assert_eq!(report.status, Status::TimedOut, "{report}");
+        assert_eq!(report.forced_by, None);
+        assert_eq!(report.drain.still_in_flight, ["stuck"]);
+        assert_eq!(outcomes(&report.resources), [("db", Outcome::Ok)]);
+    });
 }
