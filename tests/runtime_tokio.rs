@@ -162,3 +162,73 @@ fn trigger_on_cancel_triggers_once() {
         assert!(!token.is_cancelled());
     });
 }
+
+/// Item 13: `!Send` tasks in a `LocalTaskSet` on a `LocalSet`: they see the trigger, a stuck one
+/// is named in the report, a failure is listed, and dropping the set cancels what is left.
+#[test]
+fn local_task_set_on_a_local_set() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use winddown::task_set::{LocalTaskSet, OnFailure, TaskExit};
+    use winddown::tokio::TokioLocal;
+    use winddown::{Config, Status, TaskFailure};
+
+    block_on_current_thread(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let config = Config::builder()
+                    .drain(std::time::Duration::from_millis(50))
+                    .build()
+                    .unwrap();
+                let plan = Plan::new(Shutdown::new(), config);
+                let tasks = LocalTaskSet::new(&plan, TokioLocal).on_failure(OnFailure::Record);
+                let ticks = Rc::new(Cell::new(0u32)); // !Send
+                let polite = tasks
+                    .spawn("polite", {
+                        let ticks = ticks.clone();
+                        move |ctx| async move {
+                            while !ctx.is_triggered() {
+                                ticks.set(ticks.get() + 1);
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                    })
+                    .unwrap();
+                let stuck = tasks
+                    .spawn("stuck", {
+                        let ticks = ticks.clone();
+                        move |_| async move {
+                            let _ticks = ticks;
+                            std::future::pending::<()>().await
+                        }
+                    })
+                    .unwrap();
+                let failed = tasks
+                    .spawn("failed", |_| async { Err::<(), _>("no disk") })
+                    .unwrap();
+                assert_eq!(failed.await, TaskExit::Failed("no disk"));
+
+                plan.shutdown().trigger(Reason::Signal(15));
+                let report = plan.run(TokioRuntime::new()).await;
+                assert_eq!(report.status, Status::TimedOut, "{report}");
+                assert_eq!(report.drain.still_in_flight, ["stuck"]);
+                assert_eq!(
+                    report.task_failures,
+                    [TaskFailure::error("failed", "no disk")]
+                );
+                assert_eq!(polite.await, TaskExit::Finished);
+                assert!(ticks.get() > 0);
+
+                drop(tasks);
+                assert_eq!(stuck.await, TaskExit::Cancelled);
+                assert_eq!(
+                    Rc::strong_count(&ticks),
+                    1,
+                    "the stuck task's future was dropped"
+                );
+                plan.shutdown().drained().await;
+            })
+            .await;
+    });
+}

@@ -285,3 +285,55 @@ where
 pub fn run_blocking(plan: &Plan) -> Report {
     smol::block_on(plan.run(SmolRuntime::new()))
 }
+
+// ===== local tasks =====
+
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's [`LocalExecutor`], for a
+/// [`LocalTaskSet`](crate::task_set::LocalTaskSet) of `!Send` tasks. Tasks run while something
+/// runs the executor; dropping a task's handle cancels it.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use winddown::smol::SmolLocal;
+/// use winddown::task_set::{LocalTaskSet, TaskExit};
+/// use winddown::Shutdown;
+///
+/// let executor = Rc::new(smol::LocalExecutor::new());
+/// let tasks = LocalTaskSet::with_shutdown(&Shutdown::new(), SmolLocal::new(executor.clone()));
+/// let shared = Rc::new(std::cell::Cell::new(1)); // !Send
+/// let double = tasks
+///     .spawn("double", move |_| async move { shared.set(shared.get() * 2) })
+///     .unwrap();
+/// assert_eq!(smol::block_on(executor.run(double)), TaskExit::Finished);
+/// ```
+#[derive(Clone)]
+pub struct SmolLocal {
+    executor: std::rc::Rc<smol::LocalExecutor<'static>>,
+}
+
+impl SmolLocal {
+    /// Spawns on `executor`.
+    ///
+    /// # Examples
+    ///
+    /// See the [type docs](Self).
+    pub fn new(executor: std::rc::Rc<smol::LocalExecutor<'static>>) -> Self {
+        SmolLocal { executor }
+    }
+}
+
+impl crate::task_set::LocalRuntime for SmolLocal {
+    type Join = smol::Task<()>;
+
+    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> smol::Task<()> {
+        self.executor.spawn(task)
+    }
+}
+
+impl fmt::Debug for SmolLocal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmolLocal").finish_non_exhaustive()
+    }
+}

@@ -415,3 +415,38 @@ async fn first(a: impl Future, b: impl Future) -> Which {
     })
     .await
 }
+
+// ===== local tasks =====
+
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on tokio's `LocalSet`
+/// (`tokio::task::spawn_local`), for a [`LocalTaskSet`](crate::task_set::LocalTaskSet) of
+/// `!Send` tasks. Dropping a task's handle aborts it.
+///
+/// # Examples
+///
+/// See [`LocalTaskSet`](crate::task_set::LocalTaskSet).
+///
+/// # Panics
+///
+/// Spawning panics outside a `LocalSet` (`LocalSet::run_until`, or a task of one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioLocal;
+
+impl crate::task_set::LocalRuntime for TokioLocal {
+    type Join = AbortOnDrop;
+
+    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> AbortOnDrop {
+        AbortOnDrop(tokio::task::spawn_local(task))
+    }
+}
+
+/// A local task's handle from [`TokioLocal`]: dropping it aborts the task.
+#[derive(Debug)]
+pub struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        // A no-op for a task that has finished.
+        self.0.abort();
+    }
+}

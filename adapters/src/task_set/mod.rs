@@ -1,7 +1,8 @@
 //! [`TaskSet`]: background tasks that each hold a guard, see the trigger, and are named in the
 //! report when they outlast the drain; and what goes with it: the [`TaskContext`] a task is
 //! called with, the weak [`Spawner`], per-task [`TaskHandle`]s and their [`TaskExit`], the
-//! [`OnFailure`] policy, and the [`Idle`] future.
+//! [`OnFailure`] policy, and the [`Idle`] future; and [`LocalTaskSet`], the same for `!Send`
+//! tasks on a single-threaded executor.
 //!
 //! # Invariants
 //!
@@ -34,11 +35,13 @@ use crate::panic::CatchUnwind;
 
 mod context;
 mod handle;
+mod local;
 mod outcome;
 mod registry;
 
 pub use context::{SpawnError, Spawner, TaskContext};
 pub use handle::TaskHandle;
+pub use local::{LocalBoxFuture, LocalRuntime, LocalSpawner, LocalTaskContext, LocalTaskSet};
 pub use outcome::{OnFailure, TaskExit, TaskResult};
 pub use registry::Idle;
 
@@ -166,69 +169,89 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: TaskResult,
 {
-    let registry = inner.registry.clone();
+    let (end, handle) = start(&inner.registry, name.clone(), guard);
+    let id = end.id;
+    let spawner = Spawner {
+        inner: Arc::downgrade(inner),
+    };
+    let context = TaskContext::new(name.clone(), inner.shutdown.clone(), spawner);
+    let future = task(context);
+    let join = inner.runtime.spawn(Box::pin(drive(future, end, name)));
+    store(&inner.joins, &inner.registry, id, join);
+    handle
+}
+
+/// Registers a task named `name` holding `guard`: what ends it, and its handle.
+fn start<E>(
+    registry: &Arc<Registry>,
+    name: Cow<'static, str>,
+    guard: Guard,
+) -> (TaskEnd<E>, TaskHandle<E>) {
     let id = registry.start(name.clone());
     let cell = Arc::new(Cell::new());
-    let mut end = TaskEnd {
-        registry,
+    let end = TaskEnd {
+        registry: registry.clone(),
         id,
         guard: Some(guard),
         cell: cell.clone(),
         exit: None,
     };
-    let spawner = Spawner {
-        inner: Arc::downgrade(inner),
-    };
-    let handle = TaskHandle::new(cell, name.to_string());
-    let context = TaskContext::new(name.clone(), inner.shutdown.clone(), spawner);
-    let future = task(context);
-    let join = inner.runtime.spawn(Box::pin(async move {
-        let mut future = Box::pin(CatchUnwind::new(future));
-        let cell = end.cell.clone();
-        // An abort wins over the task: checked first at every poll.
-        let result = poll_fn(|cx| {
-            if cell.aborted(cx) {
-                return Poll::Ready(None);
+    (end, TaskHandle::new(cell, name.into_owned()))
+}
+
+/// The spawned future of a task: runs `future` (catching a panic, stopping at an abort),
+/// records a failure, and ends the task with `end`. `Send` when `future` is.
+async fn drive<Fut>(
+    future: Fut,
+    mut end: TaskEnd<<Fut::Output as TaskResult>::Error>,
+    name: Cow<'static, str>,
+) where
+    Fut: Future,
+    Fut::Output: TaskResult,
+{
+    let mut future = Box::pin(CatchUnwind::new(future));
+    let cell = end.cell.clone();
+    // An abort wins over the task: checked first at every poll.
+    let result = poll_fn(|cx| {
+        if cell.aborted(cx) {
+            return Poll::Ready(None);
+        }
+        future.as_mut().poll(cx).map(Some)
+    })
+    .await;
+    // The task's future is gone before the task ends (its guard is released).
+    drop(future);
+    end.exit = Some(match result {
+        None => TaskExit::Cancelled,
+        Some(Ok(output)) => match output.into_result() {
+            Ok(()) => TaskExit::Finished,
+            Err(error) => {
+                let message = <Fut::Output as TaskResult>::describe(&error);
+                end.registry.failed(TaskFailure::error(name, message));
+                TaskExit::Failed(error)
             }
-            future.as_mut().poll(cx).map(Some)
-        })
-        .await;
-        // The task's future is gone before the task ends (its guard is released).
-        drop(future);
-        end.exit = Some(match result {
-            None => TaskExit::Cancelled,
-            Some(Ok(output)) => match output.into_result() {
-                Ok(()) => TaskExit::Finished,
-                Err(error) => {
-                    let message = <Fut::Output as TaskResult>::describe(&error);
-                    end.registry.failed(TaskFailure::error(name, message));
-                    TaskExit::Failed(error)
-                }
-            },
-            Some(Err(message)) => {
-                end.registry
-                    .failed(TaskFailure::panic(name, message.clone()));
-                TaskExit::Panicked(message)
-            }
-        });
-        drop(end);
-    }));
-    store(inner, id, join);
-    handle
+        },
+        Some(Err(message)) => {
+            end.registry
+                .failed(TaskFailure::panic(name, message.clone()));
+            TaskExit::Panicked(message)
+        }
+    });
+    drop(end);
 }
 
 /// Keeps `join` while task `id` runs, and drops the handles of tasks that have ended
 /// (invariant 2).
-fn store<R: Runtime>(inner: &Inner<R>, id: u64, join: R::Join) {
+fn store<J>(joins: &Mutex<Joins<J>>, registry: &Registry, id: u64, join: J) {
     let mut dead = Vec::new();
     {
-        let mut joins = lock(&inner.joins);
+        let mut joins = lock(joins);
         if joins.ended_early.remove(&id) {
             dead.push(join);
         } else {
             joins.live.insert(id, join);
         }
-        let ended = std::mem::take(&mut lock(&inner.registry.tasks).ended);
+        let ended = std::mem::take(&mut lock(&registry.tasks).ended);
         for ended in ended {
             match joins.live.remove(&ended) {
                 Some(join) => dead.push(join),
@@ -240,6 +263,15 @@ fn store<R: Runtime>(inner: &Inner<R>, id: u64, join: R::Join) {
     }
     // Outside the lock: dropping a handle may call into the executor.
     drop(dead);
+}
+
+impl<J> Joins<J> {
+    fn new() -> Mutex<Self> {
+        Mutex::new(Joins {
+            live: BTreeMap::new(),
+            ended_early: BTreeSet::new(),
+        })
+    }
 }
 
 // ===== impl TaskSet =====
@@ -302,10 +334,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
                 runtime,
                 shutdown: shutdown.clone(),
                 registry: Arc::new(Registry::new(shutdown.clone())),
-                joins: Mutex::new(Joins {
-                    live: BTreeMap::new(),
-                    ended_early: BTreeSet::new(),
-                }),
+                joins: Joins::new(),
             }),
         }
     }
@@ -339,14 +368,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
     /// # }
     /// ```
     pub fn report_to(&self, plan: &Plan) {
-        plan.name_in_flight({
-            let registry = self.inner.registry.clone();
-            move |names| names.extend(registry.names())
-        });
-        plan.collect_failures({
-            let registry = self.inner.registry.clone();
-            move |failures| failures.extend(lock(&registry.tasks).failures.iter().cloned())
-        });
+        self.inner.registry.report_to(plan);
     }
 
     /// What a task that fails or panics does: [`OnFailure::Trigger`] (the default) or
@@ -374,7 +396,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
     /// # }
     /// ```
     pub fn on_failure(self, policy: OnFailure) -> Self {
-        lock(&self.inner.registry.tasks).on_failure = policy;
+        self.inner.registry.set_on_failure(policy);
         self
     }
 
@@ -533,7 +555,7 @@ impl<R: Runtime> TaskSet<R> {
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        lock(&self.inner.registry.tasks).running.len()
+        self.inner.registry.len()
     }
 
     /// Whether no task is running.
@@ -594,7 +616,7 @@ impl<R: Runtime> TaskSet<R> {
     /// # }
     /// ```
     pub fn failures(&self) -> Vec<TaskFailure> {
-        lock(&self.inner.registry.tasks).failures.clone()
+        self.inner.registry.failures()
     }
 
     /// The tasks that panicked so far: each one's name and panic message (when the panic
@@ -623,12 +645,7 @@ impl<R: Runtime> TaskSet<R> {
     /// # }
     /// ```
     pub fn panicked(&self) -> Vec<(String, Option<String>)> {
-        lock(&self.inner.registry.tasks)
-            .failures
-            .iter()
-            .filter(|failure| failure.panicked)
-            .map(|failure| (failure.name.clone(), failure.message.clone()))
-            .collect()
+        self.inner.registry.panicked()
     }
 
     /// Completes when no task of the set is running, without closing anything: new tasks may
@@ -703,19 +720,7 @@ impl<R: Runtime> TaskSet<R> {
     /// # }
     /// ```
     pub fn trigger_when_idle(&self, reason: Reason) {
-        let registry = &self.inner.registry;
-        let now = {
-            let mut tasks = lock(&registry.tasks);
-            if tasks.running.is_empty() {
-                Some(reason)
-            } else {
-                tasks.trigger_when_idle = Some(reason);
-                None
-            }
-        };
-        if let Some(reason) = now {
-            registry.shutdown.trigger_if_untriggered(reason);
-        }
+        self.inner.registry.trigger_when_idle(reason);
     }
 }
 

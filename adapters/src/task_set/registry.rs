@@ -85,6 +85,55 @@ impl Registry {
         }
     }
 
+    /// See `TaskSet::report_to`.
+    pub(super) fn report_to(self: &Arc<Self>, plan: &winddown_core::Plan) {
+        plan.name_in_flight({
+            let registry = self.clone();
+            move |names| names.extend(registry.names())
+        });
+        plan.collect_failures({
+            let registry = self.clone();
+            move |failures| failures.extend(registry.failures())
+        });
+    }
+
+    pub(super) fn set_on_failure(&self, policy: OnFailure) {
+        lock(&self.tasks).on_failure = policy;
+    }
+
+    pub(super) fn len(&self) -> usize {
+        lock(&self.tasks).running.len()
+    }
+
+    pub(super) fn failures(&self) -> Vec<TaskFailure> {
+        lock(&self.tasks).failures.clone()
+    }
+
+    pub(super) fn panicked(&self) -> Vec<(String, Option<String>)> {
+        lock(&self.tasks)
+            .failures
+            .iter()
+            .filter(|failure| failure.panicked)
+            .map(|failure| (failure.name.clone(), failure.message.clone()))
+            .collect()
+    }
+
+    /// See `TaskSet::trigger_when_idle` (invariant 4).
+    pub(super) fn trigger_when_idle(&self, reason: Reason) {
+        let now = {
+            let mut tasks = lock(&self.tasks);
+            if tasks.running.is_empty() {
+                Some(reason)
+            } else {
+                tasks.trigger_when_idle = Some(reason);
+                None
+            }
+        };
+        if let Some(reason) = now {
+            self.shutdown.trigger_if_untriggered(reason);
+        }
+    }
+
     pub(super) fn names(&self) -> Vec<String> {
         lock(&self.tasks)
             .running
