@@ -288,7 +288,7 @@ pub fn run_blocking(plan: &Plan) -> Report {
 
 // ===== local tasks =====
 
-/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's [`LocalExecutor`], for a
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's [`LocalExecutor`](smol::LocalExecutor), for a
 /// [`LocalTaskSet`](crate::task_set::LocalTaskSet) of `!Send` tasks. Tasks run while something
 /// runs the executor; dropping a task's handle cancels it.
 ///
