@@ -69,7 +69,8 @@ use registry::{Registry, TaskEnd};
 /// the set alive until [`Plan::run`] has returned; tasks that outlasted the drain deadline are
 /// then cancelled when you drop it. The set is not `Clone`, and nothing a task is given keeps
 /// it alive: a task spawns siblings through its [`TaskContext::spawner`], a weak
-/// [`Spawner`] (give one to other code with [`spawner`](Self::spawner) too).
+/// [`Spawner`] (give one to other code with [`spawner`](Self::spawner) too). Only moving the
+/// set itself into one of its own tasks (in an `Arc`, say) would keep it alive.
 ///
 /// # Failures, panics and handles
 ///
