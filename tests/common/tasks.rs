@@ -310,11 +310,13 @@ pub(crate) fn a_task_set_on_a_scope_is_named_by_the_plan<H: Harness>() {
         let tasks = TaskSet::with_shutdown(&library, runtime.clone());
         tasks.report_to(&plan);
         tasks.spawn("stuck poller", |_| pending::<()>()).unwrap();
-        tasks
+        let polite = tasks
             .spawn("polite poller", |ctx| async move { ctx.triggered().await })
             .unwrap();
 
         plan.shutdown().trigger(Reason::Signal(15));
+        // Stopped before the sequence starts: no race with the short drain deadline.
+        assert_eq!(polite.await, TaskExit::Finished);
         let report = plan.run(runtime).await;
         assert_eq!(report.status, Status::TimedOut, "{report}");
         assert_eq!(report.drain.still_in_flight, ["stuck poller"]);
