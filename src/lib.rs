@@ -66,7 +66,8 @@
 //! Nothing that pulls in a runtime is on by default.
 //!
 //! - `std` (default): blocking waits, the process-wide [`global`] handle, and the runtime-free
-//!   helpers [`ShutdownExt`], [`TaskSet`] and [`run_until_shutdown`]. Without it the crate is
+//!   helpers [`ShutdownExt`], [`TaskSet`] (and the rest of [`task_set`]) and
+//!   [`run_until_shutdown`]. Without it the crate is
 //!   the `no_std` core.
 //! - `tokio`, `smol`, `async-std`: the runtime modules [`tokio`], [`smol`] and [`async_std`]
 //!   (async-std is discontinued upstream; smol is its successor).
