@@ -44,7 +44,8 @@ impl Status {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Status;
+    /// # use winddown_core as winddown;
+    /// use winddown::Status;
     /// assert_eq!(Status::Completed.exit_code(), 0);
     /// assert_eq!(Status::Forced.exit_code(), 3);
     /// ```
@@ -165,7 +166,8 @@ pub struct ObserverPanic {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::TaskFailure;
+/// # use winddown_core as winddown;
+/// use winddown::TaskFailure;
 ///
 /// let failure = TaskFailure::error("indexer", "disk full");
 /// assert_eq!(failure.to_string(), "indexer failed: disk full");
@@ -232,8 +234,9 @@ impl PhaseRecord {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use std::time::Duration;
-    /// use winddown_core::{Phase, PhaseRecord};
+    /// use winddown::{Phase, PhaseRecord};
     ///
     /// let record = PhaseRecord::new(Phase::Draining, Duration::ZERO, Duration::from_secs(2));
     /// assert_eq!(record.phase, Phase::Draining);
@@ -398,7 +401,8 @@ impl Report {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run(plan: winddown_core::Plan, rt: impl winddown_core::runtime::Runtime) {
+    /// # use winddown_core as winddown;
+    /// # async fn run(plan: winddown::Plan, rt: impl winddown::runtime::Runtime) {
     /// let report = plan.run(&rt).await;
     /// eprintln!("{report}");
     /// std::process::exit(report.exit_code());
@@ -440,7 +444,8 @@ impl Report {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Config, Plan, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Config, Plan, Shutdown};
 ///
 /// let plan = Plan::new(Shutdown::new(), Config::default());
 /// let progress = plan.progress();
