@@ -10,6 +10,4 @@ case " ${RUSTDOCFLAGS:-} " in
     *) export RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" ;;
 esac
 cargo doc --workspace --no-deps --all-features
-# winddown/signals/: winddown-signals' examples still name winddown_signals:: (its owner
-# converts them; then drop this skip).
-python3 .ci/doc_paths.py target/doc/winddown signals/
+python3 .ci/doc_paths.py target/doc/winddown

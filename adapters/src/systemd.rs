@@ -58,9 +58,9 @@
 //! of it through [`Systemd::from_env`]. Without them:
 //!
 //! ```
-//! use winddown_adapters::systemd::Systemd;
-//! use winddown_adapters::tokio::TokioRuntime;
-//! use winddown_core::{Config, Plan, Reason, Shutdown};
+//! use winddown::systemd::Systemd;
+//! use winddown::tokio::TokioRuntime;
+//! use winddown::{Config, Plan, Reason, Shutdown};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -158,7 +158,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// let systemd = Systemd::from_env();
     /// println!("notifying systemd: {}", systemd.is_active());
     /// ```
@@ -186,7 +186,7 @@ impl Systemd {
     ///
     /// ```
     /// use std::os::unix::net::UnixDatagram;
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     ///
     /// let dir = std::env::temp_dir().join(format!("winddown-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
@@ -218,7 +218,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// assert!(!Systemd::inactive().is_active());
     /// ```
     pub fn inactive() -> Self {
@@ -234,7 +234,7 @@ impl Systemd {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// let systemd = Systemd::from_env().watchdog(Some(Duration::from_secs(5)));
     /// ```
     #[must_use = "`watchdog` returns the changed notifier"]
@@ -250,7 +250,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// if !Systemd::from_env().is_active() {
     ///     eprintln!("not run by systemd as Type=notify");
     /// }
@@ -269,7 +269,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// Systemd::from_env().notify("STATUS=warming the cache")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -288,7 +288,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// // ... bind the listeners, then:
     /// Systemd::from_env().ready();
     /// ```
@@ -311,8 +311,8 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// use winddown::systemd::Systemd;
+    /// use winddown::{Config, Plan, Shutdown};
     ///
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// Systemd::from_env().attach(&plan);
