@@ -522,6 +522,14 @@ impl fmt::Display for Report {
         if let Some(reason) = &self.reason {
             write!(f, " (reason: {reason})")?;
         }
+        // A clean sequence that still exits non-zero says why on the headline.
+        if self.status == Status::Completed && self.exit_code() != 0 {
+            match self.task_failures.len() {
+                0 => write!(f, "; exit {}: the reason is an error", self.exit_code())?,
+                1 => write!(f, "; exit {}: 1 task failed", self.exit_code())?,
+                n => write!(f, "; exit {}: {n} tasks failed", self.exit_code())?,
+            }
+        }
         writeln!(f)?;
         if let Some(forced_by) = self.forced_by {
             writeln!(f, "forced: {forced_by}")?;
