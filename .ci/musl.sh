@@ -39,16 +39,16 @@ if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
 fi
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
-        cargo build --target "$arm64" --features smol,signals --example daemon_smol
+        cargo build --target "$arm64" --features smol,signals,systemd --example daemon_smol
     readelf -h "target/$arm64/debug/examples/daemon_smol" | grep -q AArch64
 else
     echo "no aarch64 cross linker: checking only"
-    cargo check --target "$arm64" --features smol,signals --example daemon_smol
+    cargo check --target "$arm64" --features smol,signals,systemd --example daemon_smol
 fi
 
 # ----- armv7 musl: a check -----
 armv7=armv7-unknown-linux-musleabihf
-armv7_crates="-p winddown -p winddown-example-jobs --features winddown/tokio,winddown/smol,winddown/signals"
+armv7_crates="-p winddown -p winddown-example-jobs --features winddown/tokio,winddown/smol,winddown/signals,winddown/systemd"
 if add_target "$armv7"; then
     cargo check --target "$armv7" $armv7_crates
 elif rustup +nightly component add rust-src; then

@@ -10,7 +10,9 @@
 //! runtime-free library that the smol daemon, `examples/daemon_smol.rs`, uses too). On SIGTERM
 //! or Ctrl-C it runs the whole shutdown sequence with progress on stderr, prints the report on
 //! stdout, and exits with the report's exit code. A second signal forces the exit; a third
-//! ends it at once (143 for SIGTERM).
+//! ends it at once (143 for SIGTERM). Run by systemd as a `Type=notify` service, it tells
+//! systemd when it is ready, stopping, in which phase, and that a slow stop is still within its
+//! deadlines.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -94,6 +96,11 @@ pool and the cache client (highest priority first), flushes its log file, prints
 a report and exits with the report's exit code: 0 completed, 1 failed, 2 timed
 out, 3 forced. A second signal forces the exit; a third ends the process at once
 (exit status 143 for SIGTERM, 130 for SIGINT).
+
+Run by systemd as a Type=notify service (NOTIFY_SOCKET set), it also sends
+READY=1 once serving, STOPPING=1 at the first signal, STATUS= at each phase,
+EXTEND_TIMEOUT_USEC= while a slow stop is within its deadlines (never past the
+graceful one), and WATCHDOG=1 when WatchdogSec= is set.
 
 Try: daemon --slow-close 30, then SIGTERM: the pool overruns its close deadline.
 Or: daemon --stuck-close 60, then SIGTERM three times.";
@@ -299,6 +306,11 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     }
 
     say!("daemon: log file {}", log.path.display());
+    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
+    // the stop's notifications after it. Said here only so the log shows it.
+    if winddown::systemd::Systemd::from_env().is_active() {
+        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
+    }
     tell!("ready");
     finish(&plan, accept(listener, shutdown.clone(), log, jobs)).await
 }

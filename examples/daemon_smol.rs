@@ -1,8 +1,8 @@
 //! The winddown demo daemon on smol: the same TCP line-echo service as `examples/daemon.rs`
-//! (tokio), with the same flags, output, exit codes and escalation.
+//! (tokio), with the same flags, output, exit codes, escalation and systemd notifications.
 //!
 //! ```text
-//! cargo run --release --example daemon_smol --features smol,signals -- --help
+//! cargo run --release --example daemon_smol --features smol,signals,systemd -- --help
 //! ```
 //!
 //! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
@@ -100,6 +100,11 @@ pool and the cache client (highest priority first), flushes its log file, prints
 a report and exits with the report's exit code: 0 completed, 1 failed, 2 timed
 out, 3 forced. A second signal forces the exit; a third ends the process at once
 (exit status 143 for SIGTERM, 130 for SIGINT).
+
+Run by systemd as a Type=notify service (NOTIFY_SOCKET set), it also sends
+READY=1 once serving, STOPPING=1 at the first signal, STATUS= at each phase,
+EXTEND_TIMEOUT_USEC= while a slow stop is within its deadlines (never past the
+graceful one), and WATCHDOG=1 when WatchdogSec= is set.
 
 Try: daemon_smol --slow-close 30, then SIGTERM: the pool overruns its close deadline.
 Or: daemon_smol --stuck-close 60, then SIGTERM three times.";
@@ -309,6 +314,11 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
     }
 
     say!("daemon: log file {}", log.path.display());
+    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
+    // the stop's notifications after it. Said here only so the log shows it.
+    if winddown::systemd::Systemd::from_env().is_active() {
+        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
+    }
     tell!("ready");
     let app = accept(listener, shutdown.clone(), log, jobs, executor);
     finish(&plan, runtime, app).await

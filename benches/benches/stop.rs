@@ -324,7 +324,7 @@ fn main() {
     } else {
         eprintln!(
             "stop: the smol demo daemon is not built at {} (build it with `cargo build \
-             --release --example daemon_smol --features smol,signals`): its arm is left out",
+             --release --example daemon_smol --features smol,signals,systemd`): its arm is left out",
             smol.display()
         );
     }
