@@ -15,9 +15,15 @@
 //!   load, no lock) and touches nothing shared: its slot went away with the old `Vec`.
 //! - A waiter dropped before the wake-up (cancel safety) takes the lock and empties its slot,
 //!   which goes on a free list for the next waiter to reuse.
+//! - The last waiter to leave empties the list: both vectors start over from index zero, and
+//!   above a few slots ([`KEEP`]) their memory is taken out and freed after the lock is
+//!   released. A wake-up frees both vectors the same way (it already moves the slots out).
 //!
-//! So a parked waiter costs one slot (16 bytes) in a vector that grows by doubling, and nothing
-//! else on the heap.
+//! So a parked waiter costs one slot (16 bytes) in a vector that grows by doubling, plus one
+//! free-list entry (8 bytes) once it has left while others stay; a list that nobody waits on
+//! holds at most [`KEEP`] slots, and a woken one nothing. The high-water mark of a list is kept
+//! only while some waiter of that generation stays parked: slots cannot move, because tickets
+//! name them by index.
 //!
 //! # Invariants
 //!
@@ -35,6 +41,13 @@
 //! 4. No waker is dropped or woken while the lock is held (the rule on [`Lock`]): dropping a
 //!    waker can drop the last reference to a task, and with it a future parked on this same list,
 //!    whose own drop takes this lock.
+//! 5. `Slots::vacant` holds each index of a `None` slot of `Slots::wakers` exactly once, so the
+//!    waiters parked are `wakers.len() - vacant.len()`. When that reaches zero, no ticket of the
+//!    current generation exists (whoever empties a slot clears the ticket that named it, in the
+//!    same call), so [`Slots::vacate`] may empty both vectors without a new generation:
+//!    invariant 2 then holds with no slot at all. The memory of vectors emptied this way (above
+//!    [`KEEP`] slots) or moved out by [`WaitList::wake_all`] is freed after the lock is released
+//!    (a large free is a system call; it need not lengthen the critical section).
 
 use alloc::vec::Vec;
 use core::mem;
@@ -61,6 +74,17 @@ struct Slots {
     /// Indices of cancelled slots, reused before the vector grows.
     vacant: Vec<usize>,
 }
+
+/// Slots an emptied list keeps (`Slots::vacate`): a waiter that parks and leaves over and over,
+/// as a `select!` loop that makes a new future each turn does, then allocates nothing after its
+/// first turn, and an empty list holds at most `KEEP * 24` bytes (512 B of slots, 256 B of free
+/// list). A power of two, so that it is a capacity `Vec` doubling reaches.
+const KEEP: usize = 32;
+
+/// What leaving the list takes out under the lock, dropped only after it is released (waiters
+/// invariants 4 and 5): the waker of the emptied slot, and the vectors of an emptied list when
+/// their memory is to be freed (empty, unallocated vectors otherwise: dropping them is free).
+type Leftovers = (Option<Waker>, Vec<Option<Waker>>, Vec<usize>);
 
 /// Where a parked waiter is: the generation it parked in and its slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +126,7 @@ impl WaitList {
             match (ready(), current) {
                 (Some(value), current) => {
                     *ticket = None;
-                    replaced = current.and_then(|ticket| slots.vacate(ticket.index));
+                    replaced = current.map(|ticket| slots.vacate(ticket.index));
                     Some(value)
                 }
                 (None, Some(ticket)) => {
@@ -110,7 +134,7 @@ impl WaitList {
                     let slot = &mut slots.wakers[ticket.index];
                     replaced = match slot {
                         Some(parked) if parked.will_wake(waker) => None,
-                        _ => slot.replace(waker.clone()),
+                        _ => Some((slot.replace(waker.clone()), Vec::new(), Vec::new())),
                     };
                     None
                 }
@@ -121,7 +145,8 @@ impl WaitList {
                 }
             }
         };
-        // Waiters invariant 4: the waker we replaced is dropped after the lock is released.
+        // Waiters invariants 4 and 5: the waker we replaced, or the memory of the list we
+        // emptied, is dropped after the lock is released.
         drop(replaced);
         result
     }
@@ -143,12 +168,12 @@ impl WaitList {
         let vacated = {
             let mut slots = self.slots.lock();
             if slots.generation == parked.generation {
-                slots.vacate(parked.index)
+                Some(slots.vacate(parked.index))
             } else {
                 None
             }
         };
-        // Waiters invariant 4.
+        // Waiters invariants 4 and 5.
         drop(vacated);
     }
 
@@ -158,7 +183,7 @@ impl WaitList {
     /// If a waker panics in `wake`, the panic propagates and the wakers after it in the list are
     /// dropped without being woken; executors' wakers do not panic.
     pub(crate) fn wake_all(&self) {
-        let wakers = {
+        let (wakers, vacant) = {
             let mut slots = self.slots.lock();
             // Bounded far below wrapping: one generation per phase change, per repeated trigger
             // (itself capped below `isize::MAX` by the trigger count) and per drain.
@@ -167,10 +192,13 @@ impl WaitList {
             // the lock orders it (waiters invariant 1).
             self.generation
                 .store(slots.generation.get(), Ordering::Relaxed);
-            slots.vacant.clear();
-            mem::take(&mut slots.wakers)
+            // Waiters invariant 5: the new generation starts with no memory at all.
+            (mem::take(&mut slots.wakers), mem::take(&mut slots.vacant))
         };
-        // Waiters invariant 4: woken, and the vector freed, outside the lock.
+        // Waiters invariants 4 and 5: woken, and the vectors freed, outside the lock. The free
+        // list is freed first: it holds no waker, and its memory goes back before the wake-ups
+        // start other tasks.
+        drop(vacant);
         for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
@@ -196,11 +224,30 @@ impl Slots {
         }
     }
 
-    /// Empties a slot of the current generation, returning its waker for the caller to drop
-    /// after releasing the lock.
-    fn vacate(&mut self, index: usize) -> Option<Waker> {
-        self.vacant.push(index);
-        self.wakers[index].take()
+    /// Empties a slot of the current generation, whose ticket the caller clears. Returns its
+    /// waker, and if that was the last parked waiter, the memory of the emptied list, for the
+    /// caller to drop after releasing the lock (waiters invariants 4 and 5).
+    fn vacate(&mut self, index: usize) -> Leftovers {
+        let waker = self.wakers[index].take();
+        // Waiters invariant 5: `index` was occupied, so it is not in `vacant` yet.
+        if self.vacant.len() + 1 < self.wakers.len() {
+            self.vacant.push(index);
+            return (waker, Vec::new(), Vec::new());
+        }
+        // The last waiter of this generation left: every slot is `None`, and no ticket names
+        // one (invariant 5). Start over from index zero; keep small vectors for the next
+        // waiter (no allocation on a park-and-leave loop), give large ones back.
+        if self.wakers.capacity() <= KEEP && self.vacant.capacity() <= KEEP {
+            self.wakers.clear();
+            self.vacant.clear();
+            (waker, Vec::new(), Vec::new())
+        } else {
+            (
+                waker,
+                mem::take(&mut self.wakers),
+                mem::take(&mut self.vacant),
+            )
+        }
     }
 }
 
@@ -386,6 +433,63 @@ mod tests {
         assert_eq!(parked(&list), 0);
         list.wake_all();
         assert_eq!(probe.wakes(), 0);
+    }
+
+    #[test]
+    fn the_last_waiter_to_leave_empties_the_list_and_keeps_a_few_slots() {
+        let list = Arc::new(WaitList::new());
+        let probe = Probe::new(&list);
+        let mut tickets = [None; 3];
+        for ticket in &mut tickets {
+            park(&list, ticket, &waker(&probe));
+        }
+        // Out of order, and the last one through `park` finding its condition true.
+        list.cancel(&mut tickets[1]);
+        list.cancel(&mut tickets[0]);
+        assert_eq!(
+            list.park(&mut tickets[2], &waker(&probe), || Some(())),
+            Some(())
+        );
+        {
+            let slots = list.slots.lock();
+            assert_eq!((slots.wakers.len(), slots.vacant.len()), (0, 0));
+            assert!(slots.wakers.capacity() > 0, "a small list keeps its slots");
+        }
+        // The same generation goes on from slot zero.
+        park(&list, &mut tickets[0], &waker(&probe));
+        assert_eq!(tickets[0].unwrap().index, 0);
+        assert_eq!(tickets[0].unwrap().generation.get(), 1);
+        list.wake_all();
+        assert_eq!(probe.wakes(), 1);
+    }
+
+    #[test]
+    fn an_emptied_large_list_gives_its_memory_back() {
+        let list = Arc::new(WaitList::new());
+        let probe = Probe::new(&list);
+        let mut tickets = alloc::vec![None; super::KEEP + 1];
+        for ticket in &mut tickets {
+            park(&list, ticket, &waker(&probe));
+        }
+        for ticket in &mut tickets {
+            list.cancel(ticket);
+        }
+        let slots = list.slots.lock();
+        assert_eq!((slots.wakers.capacity(), slots.vacant.capacity()), (0, 0));
+    }
+
+    #[test]
+    fn wake_all_frees_both_vectors() {
+        let list = Arc::new(WaitList::new());
+        let probe = Probe::new(&list);
+        let (mut stays, mut leaves) = (None, None);
+        park(&list, &mut stays, &waker(&probe));
+        park(&list, &mut leaves, &waker(&probe));
+        list.cancel(&mut leaves);
+        assert!(list.slots.lock().vacant.capacity() > 0);
+        list.wake_all();
+        let slots = list.slots.lock();
+        assert_eq!((slots.wakers.capacity(), slots.vacant.capacity()), (0, 0));
     }
 
     #[test]
