@@ -1,4 +1,5 @@
-//! A waiter list gives its memory back: once every parked waiter has left, and once it is woken.
+//! A waiter list gives its memory back: as its waiters leave (down to the last one that stays
+//! parked), once every parked waiter has left, and once it is woken.
 //!
 //! A counting global allocator keeps the live heap bytes allocated and freed on this thread (a
 //! thread-local count, so the harness's other threads do not disturb it). Every waiter here is
@@ -13,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 
+use winddown_core::futures::Triggered;
 use winddown_core::{Reason, Shutdown};
 
 struct Counting;
@@ -144,6 +146,67 @@ fn a_list_emptied_in_any_order_gives_the_memory_back() {
     assert!(futures.iter().all(Option::is_none));
     let held = live() - baseline;
     assert!(held <= SLACK, "{held} bytes still held by an empty list");
+}
+
+/// Parks one waiter that stays (as `main` awaiting the trigger does), then `WAITERS` more,
+/// drops those in the order `order` gives, and checks the list gave their memory back.
+fn emptied_around_a_waiter_that_stays(order: impl FnOnce(&mut [Option<Triggered<'_>>])) {
+    let shutdown = Shutdown::new();
+    let waker = idle_waker();
+    let mut stays = [shutdown.triggered()];
+    park_all(&mut stays, &waker);
+    let mut futures: Vec<_> = (0..WAITERS).map(|_| Some(shutdown.triggered())).collect();
+    let baseline = live();
+    let mut parked: Vec<_> = futures.iter_mut().map(|f| f.as_mut().unwrap()).collect();
+    park_all(&mut parked, &waker);
+    drop(parked);
+    order(&mut futures);
+    assert!(futures.iter().all(Option::is_none));
+    let held = live() - baseline;
+    assert!(
+        held <= SLACK,
+        "{held} bytes still held by a list with one waiter parked"
+    );
+    // The one that stayed is still parked, and woken.
+    shutdown.trigger(Reason::requested());
+    assert!(Pin::new(&mut stays[0])
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready());
+}
+
+#[test]
+fn a_waiter_that_stays_does_not_keep_the_high_water_mark_first_in_first_out() {
+    emptied_around_a_waiter_that_stays(|futures| futures.iter_mut().for_each(|f| *f = None));
+}
+
+#[test]
+fn a_waiter_that_stays_does_not_keep_the_high_water_mark_last_in_first_out() {
+    emptied_around_a_waiter_that_stays(|futures| {
+        futures.iter_mut().rev().for_each(|f| *f = None);
+    });
+}
+
+#[test]
+fn a_waiter_that_stays_does_not_keep_the_high_water_mark_in_a_shuffle() {
+    emptied_around_a_waiter_that_stays(|futures| {
+        // A fixed permutation (a stride coprime with the length), so the test is repeatable.
+        let len = futures.len();
+        let stride = (0..)
+            .map(|k| len / 3 + k)
+            .find(|s| gcd(*s, len) == 1)
+            .unwrap();
+        for i in 0..len {
+            futures[i * stride % len] = None;
+        }
+    });
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 #[test]
