@@ -63,6 +63,12 @@
 //!   (async-std is discontinued upstream; smol is its successor).
 //! - `signals`: [`signals`], OS signals (SIGTERM, SIGINT) that trigger the shutdown, force it
 //!   on the second, and end the process on the third (Unix).
+//! - `tower`: [`http`] (winddown-http): a tower layer that admits each request through the
+//!   shutdown and answers `503` once admissions close, names the requests in flight, and
+//!   readiness, liveness and status services. Runtime-neutral.
+//! - `hyper`: `http::Server`, a hyper 1 server that drains idle, half-sent, streaming and
+//!   upgraded connections and cuts what is left at the drain deadline; `http::tokio` and
+//!   `http::smol` with those features.
 //! - `test-util`: the core's virtual-clock runtime, [`testing`].
 //! - `log`, `tracing`: progress events of the sequence through those crates.
 //! - `serde`: `Serialize` for [`Report`].
@@ -159,6 +165,14 @@ cfg_feature! {
     "signals",
     #[doc(inline)]
     pub use winddown_signals as signals;
+}
+
+// One module for HTTP, not items at the root: its `tokio` and `smol` server modules would
+// clash with the runtime modules, and HTTP is an area of its own, like `signals`.
+cfg_feature! {
+    "tower",
+    #[doc(inline)]
+    pub use winddown_http as http;
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -25,8 +25,8 @@
 //! An axum app on tokio, stopped by SIGTERM (see `examples/axum.rs` in the repository for the
 //! whole service: flags, routes, report, exit code):
 //!
-#![cfg_attr(feature = "tokio", doc = "```no_run")]
-#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+#![cfg_attr(all(feature = "hyper", feature = "tokio"), doc = "```no_run")]
+#![cfg_attr(not(all(feature = "hyper", feature = "tokio")), doc = "```ignore")]
 //! use axum::{routing::get, Router};
 //! use winddown_core::{Config, Plan, Shutdown};
 //! use winddown_http::{Readiness, ShutdownLayer};
@@ -51,8 +51,9 @@
 //! - `tower`: [`ShutdownLayer`], [`EndOnShutdown`], [`Readiness`], [`Liveness`],
 //!   [`StatusService`]. Runtime-neutral (http 1, http-body 1, tower-service).
 //! - `hyper`: [`Server`], generic over hyper's `rt` traits (executor, timer, IO).
-//! - `tokio`: [`tokio::serve`] on `tokio::net::TcpListener`.
-//! - `smol`: [`smol::serve`] on `smol::net::TcpListener` (IO glue: smol-hyper).
+//! - `tokio` (with `hyper`): [`tokio::serve`] on `tokio::net::TcpListener`.
+//! - `smol` (with `hyper`): [`smol::serve`] on `smol::net::TcpListener`, through a small safe
+//!   IO wrapper ([`smol::SmolIo`]) and async-io's timers ([`smol::SmolTimer`]).
 //!
 //! # Limitations
 //!
@@ -89,12 +90,12 @@ mod status;
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod server;
 
-#[cfg(feature = "tokio")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[cfg(all(feature = "hyper", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "tokio"))))]
 pub mod tokio;
 
-#[cfg(feature = "smol")]
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+#[cfg(all(feature = "hyper", feature = "smol"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "smol"))))]
 pub mod smol;
 
 #[cfg(feature = "tower")]

@@ -1,18 +1,23 @@
 //! The server on smol: [`serve`] a `smol::net::TcpListener`.
 //!
-//! The socket glue is smol-hyper's [`FuturesIo`] (hyper's `rt::Read`/`rt::Write` over
-//! `futures-io`), the timer smol-hyper's [`SmolTimer`] (async-io's timers), and connections
-//! and HTTP/2 streams are spawned on smol's global executor ([`SmolSpawner`]).
+//! The glue is small and safe: [`SmolIo`] gives hyper's `rt::Read`/`rt::Write` to any
+//! `futures-io` socket, [`SmolTimer`] gives hyper async-io's timers, and [`SmolSpawner`]
+//! spawns connections and HTTP/2 streams on smol's global executor.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
+use hyper::rt::ReadBufCursor;
+use pin_project_lite::pin_project;
+use smol::io::{AsyncRead, AsyncWrite};
 use smol::net::{TcpListener, TcpStream};
-use smol_hyper::rt::{FuturesIo, SmolTimer};
 use tower_service::Service;
 use winddown_core::Plan;
 
@@ -33,9 +38,123 @@ where
     }
 }
 
+/// hyper's timer on async-io's [`smol::Timer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmolTimer;
+
+pin_project! {
+    /// A [`SmolTimer`] sleep.
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct SmolSleep {
+        #[pin]
+        timer: smol::Timer,
+    }
+}
+
+impl Future for SmolSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().timer.poll(cx).map(drop)
+    }
+}
+
+impl hyper::rt::Sleep for SmolSleep {}
+
+impl hyper::rt::Timer for SmolTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(SmolSleep {
+            timer: smol::Timer::after(duration),
+        })
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(SmolSleep {
+            timer: smol::Timer::at(deadline),
+        })
+    }
+}
+
+pin_project! {
+    /// hyper's `rt::Read` and `rt::Write` for a `futures-io` socket (smol's `TcpStream`).
+    ///
+    /// Reads go through a 16 KiB buffer on the stack and are copied into hyper's buffer (one
+    /// `memcpy` per read): the price of reading into hyper's uninitialised buffer without
+    /// `unsafe`.
+    #[derive(Debug)]
+    pub struct SmolIo<T> {
+        #[pin]
+        inner: T,
+    }
+}
+
+impl<T> SmolIo<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> Self {
+        SmolIo { inner }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The socket, unwrapped.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+const SCRATCH: usize = 16 * 1024;
+
+impl<T: AsyncRead> hyper::rt::Read for SmolIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut scratch = [0u8; SCRATCH];
+        let want = buf.remaining().min(SCRATCH);
+        let n = ready!(self.project().inner.poll_read(cx, &mut scratch[..want]))?;
+        buf.put_slice(&scratch[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite> hyper::rt::Write for SmolIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_close(cx)
+    }
+}
+
 /// A [`Server`] on smol's global executor and async-io's timers.
 pub fn server(plan: &Plan) -> Server<SmolSpawner, SmolTimer> {
-    Server::new(plan, SmolSpawner, SmolTimer::new())
+    Server::new(plan, SmolSpawner, SmolTimer)
 }
 
 /// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
@@ -76,13 +195,13 @@ where
 }
 
 impl Listener for TcpListener {
-    type Io = FuturesIo<TcpStream>;
+    type Io = SmolIo<TcpStream>;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = TcpListener::accept(self).await?;
         // Small responses go out at once rather than waiting for an ACK (Nagle).
         let _ = stream.set_nodelay(true);
-        Ok((FuturesIo::new(stream), peer))
+        Ok((SmolIo::new(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
