@@ -173,7 +173,7 @@ impl Table {
             }
             found.push((now.saturating_sub(Duration::from_nanos(started)), text));
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|(age, _)| std::cmp::Reverse(*age));
         for (age, text) in found {
             let mut line = text;
             let _ = write!(line, "  {:.1}s", age.as_secs_f64());

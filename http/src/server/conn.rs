@@ -99,10 +99,13 @@ impl<I: Read> Read for ConnIo<I> {
                 Poll::Pending
             };
         }
-        if shared.is_closing() && !*this.dirty && shared.park_read(cx.waker()) {
+        if shared.is_closing() && !shared.is_http2() && !*this.dirty && shared.park_read(cx.waker())
+        {
             // Closing, nothing in flight, everything flushed, and nothing to read now: end of
             // file. hyper closes an idle connection, and drops a partial request head (it was
-            // never admitted) as an incomplete message.
+            // never admitted) as an incomplete message. Not for HTTP/2: after its GOAWAY, h2
+            // closes the connection itself once its streams are done, and a peer's frames
+            // (window updates, ping acks) may still be on their way.
             return Poll::Ready(Ok(()));
         }
         Poll::Pending
@@ -187,7 +190,8 @@ where
     type Future = RequestFuture<S, Request<Incoming>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.shared.request_started();
+        self.shared
+            .request_started(request.version() == http::Version::HTTP_2);
         RequestFuture {
             state: CallState::Ready {
                 service: self.inner.clone(),
@@ -335,9 +339,15 @@ pub(crate) async fn run<I, S, B, E>(
         if !closing && Pin::new(&mut close).poll(cx).is_ready() {
             closing = true;
             shared.start_closing();
-            // Idle keep-alive connections and ones still sniffing the protocol close now; the
-            // rest finish their requests (HTTP/1 without keep-alive, HTTP/2 after GOAWAY).
-            conn.as_mut().graceful_shutdown();
+            if shared.requests() > 0 || shared.is_http2() {
+                // Requests in flight finish: HTTP/1 without keep-alive (`Connection: close`),
+                // HTTP/2 after GOAWAY.
+                conn.as_mut().graceful_shutdown();
+            }
+            // A connection with nothing in flight (idle keep-alive, never a byte, half a head)
+            // is not closed by hyper here but by its reads (see `ConnIo`): bytes already in
+            // the socket are still read and answered (a `503` from the layer) rather than
+            // thrown away with a reset, and the first read that would wait ends the connection.
         }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(result));

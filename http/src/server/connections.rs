@@ -23,6 +23,8 @@ pub(crate) struct ConnShared {
     closing: AtomicBool,
     /// Whether any request was in flight when it started closing.
     busy_at_close: AtomicBool,
+    /// Set when a request came over HTTP/2.
+    http2: AtomicBool,
     /// Set when a response switched protocols: the IO now belongs to the upgrade's handler.
     upgraded: AtomicBool,
     /// Set at the drain deadline: the connection is being cut.
@@ -44,6 +46,7 @@ impl ConnShared {
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
             upgraded: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             reader: Mutex::new(None),
@@ -51,8 +54,15 @@ impl ConnShared {
         }
     }
 
-    pub(crate) fn request_started(&self) {
+    pub(crate) fn request_started(&self, http2: bool) {
+        if http2 {
+            self.http2.store(true, Ordering::SeqCst);
+        }
         self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::SeqCst)
     }
 
     pub(crate) fn request_done(&self) {

@@ -158,10 +158,16 @@ where
     /// (priority [`RESOURCE_PRIORITY`]) that waits for the last connection to go, failing
     /// with the count when connections had to be cut.
     ///
+    /// The registration happens when `serve` is called, not when the future is first polled.
+    ///
     /// # Errors
     ///
     /// The listener's `local_addr` error. Accept errors are retried.
-    pub async fn serve<L, S, B>(self, mut listener: L, service: S) -> io::Result<()>
+    pub fn serve<L, S, B>(
+        self,
+        mut listener: L,
+        service: S,
+    ) -> impl Future<Output = io::Result<()>> + Send
     where
         L: Listener,
         S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -175,48 +181,55 @@ where
                 CountedBody<B>,
             > + hyper::rt::Executor<Pin<Box<dyn Future<Output = ()> + Send>>>,
     {
-        let addr = listener.local_addr()?;
-        let shutdown = self.plan.shutdown().clone();
-        self.register(addr);
-        let builder = Arc::new(self.builder);
-        let mut close = shutdown.reached(Phase::StoppingNewRequests);
-        loop {
-            let accepted = {
-                let mut accept = std::pin::pin!(listener.accept());
-                poll_fn(|cx| {
-                    if Pin::new(&mut close).poll(cx).is_ready() {
-                        return Poll::Ready(None);
-                    }
-                    accept.as_mut().poll(cx).map(Some)
-                })
-                .await
-            };
-            let (io, peer) = match accepted {
-                None => break,
-                Some(Ok(accepted)) => accepted,
-                Some(Err(_)) => {
-                    // Out of file descriptors, or a connection reset before it was accepted:
-                    // wait a moment rather than spin.
-                    self.timer.sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let Ok(guard) = shutdown.enter() else {
-                // Admissions closed between the accept and now: drop it (the client sees the
-                // connection close before it sent anything).
-                break;
-            };
-            let shared = Arc::new(ConnShared::new(peer));
-            let id = self.registry.add(shared.clone());
-            let io = ConnIo::new(io, shared.clone(), self.registry.clone(), id, guard);
-            let service = ConnService::new(service.clone(), shared.clone());
-            let task = conn::run(builder.clone(), io, service, shutdown.clone(), shared);
-            hyper::rt::Executor::execute(&self.executor, Box::pin(task) as Pin<Box<_>>);
+        // Registered now, not at the first poll: a plan run (or a trigger) that comes before
+        // the future is first polled still sees the server.
+        let addr = listener.local_addr();
+        if let Ok(addr) = addr {
+            self.register(addr);
         }
-        // Close the listening socket now: new connects are refused by the kernel.
-        drop(listener);
-        poll_fn(|cx| self.registry.poll_empty(cx)).await;
-        Ok(())
+        async move {
+            addr?;
+            let shutdown = self.plan.shutdown().clone();
+            let builder = Arc::new(self.builder);
+            let mut close = shutdown.reached(Phase::StoppingNewRequests);
+            loop {
+                let accepted = {
+                    let mut accept = std::pin::pin!(listener.accept());
+                    poll_fn(|cx| {
+                        if Pin::new(&mut close).poll(cx).is_ready() {
+                            return Poll::Ready(None);
+                        }
+                        accept.as_mut().poll(cx).map(Some)
+                    })
+                    .await
+                };
+                let (io, peer) = match accepted {
+                    None => break,
+                    Some(Ok(accepted)) => accepted,
+                    Some(Err(_)) => {
+                        // Out of file descriptors, or a connection reset before it was accepted:
+                        // wait a moment rather than spin.
+                        self.timer.sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let Ok(guard) = shutdown.enter() else {
+                    // Admissions closed between the accept and now: drop it (the client sees the
+                    // connection close before it sent anything).
+                    break;
+                };
+                let shared = Arc::new(ConnShared::new(peer));
+                let id = self.registry.add(shared.clone());
+                let io = ConnIo::new(io, shared.clone(), self.registry.clone(), id, guard);
+                let service = ConnService::new(service.clone(), shared.clone());
+                let task = conn::run(builder.clone(), io, service, shutdown.clone(), shared);
+                hyper::rt::Executor::execute(&self.executor, Box::pin(task) as Pin<Box<_>>);
+            }
+            // Close the listening socket now: new connects are refused by the kernel.
+            drop(listener);
+            poll_fn(|cx| self.registry.poll_empty(cx)).await;
+            Ok(())
+        }
     }
 
     fn register(&self, addr: SocketAddr) {
