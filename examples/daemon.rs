@@ -295,7 +295,8 @@ fn register_resources(
         .kind(ResourceKind::Cache),
     )?;
     let log = log.clone();
-    plan.flush(Resource::blocking("log file", move || log.flush()).kind(ResourceKind::File))
+    plan.flush(Resource::blocking("log file", move || log.flush()).kind(ResourceKind::File))?;
+    Ok(())
 }
 
 /// Accepts connections until admissions close; each request (a line) holds a guard.

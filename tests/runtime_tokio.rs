@@ -43,6 +43,40 @@ impl common::Harness for Tokio {
 
 scenarios!(Tokio);
 
+/// The harness on a current-thread runtime, where a closer that holds the only thread would
+/// stop every timer.
+struct TokioCurrentThread;
+
+impl common::Harness for TokioCurrentThread {
+    type Runtime = TokioRuntime;
+
+    fn runtime() -> TokioRuntime {
+        TokioRuntime::new()
+    }
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        block_on_current_thread(future)
+    }
+
+    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
+    where
+        F: Future + 'a,
+        F::Output: AppExit,
+    {
+        winddown::tokio::run_until_shutdown(plan, app)
+    }
+
+    fn run_blocking(plan: &Plan) -> Report {
+        winddown::tokio::run_blocking(plan).unwrap()
+    }
+}
+
+/// On a current-thread runtime too, a hung blocking closer is abandoned at its deadline.
+#[test]
+fn hung_blocking_closer_is_abandoned_on_a_current_thread_runtime() {
+    common::hung_blocking_closer_is_abandoned::<TokioCurrentThread>();
+}
+
 /// The token is cancelled at the trigger, not before.
 #[test]
 fn cancellation_token_is_cancelled_at_the_trigger() {

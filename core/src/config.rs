@@ -19,6 +19,11 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
 /// | [`pre_stop`](ConfigBuilder::pre_stop) | 0 | between "not ready" and closing admissions |
 /// | [`force_after_deadline`](ConfigBuilder::force_after_deadline) | on | go to `Forced` when the graceful deadline passes |
 ///
+/// Defaults shrink to fit: a drain, close or flush deadline you did not set is at most its
+/// share of the graceful deadline (a third for the drain, a sixth each for a close and the
+/// flush, the proportions of the defaults), so `graceful(400ms)` alone builds (drain 133 ms,
+/// close and flush 66 ms). Values you set are used as given and checked.
+///
 /// # Examples
 ///
 /// ```
@@ -31,7 +36,13 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
 ///     .pre_stop(Duration::from_secs(2))
 ///     .build()?;
 /// assert_eq!(config.drain(), Duration::from_secs(8));
-/// assert_eq!(config.close(), Duration::from_secs(5)); // the default
+/// // Not set: the default 5 s, shrunk to a sixth of the 20 s graceful deadline.
+/// assert_eq!(config.close(), Duration::from_secs(20) / 6);
+///
+/// // A short graceful deadline alone: the defaults shrink to fit it.
+/// let quick = Config::builder().graceful(Duration::from_millis(600)).build()?;
+/// assert_eq!(quick.drain(), Duration::from_millis(200));
+/// assert_eq!(quick.close(), Duration::from_millis(100));
 /// # Ok::<(), winddown_core::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +60,19 @@ pub struct Config {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ConfigBuilder {
     config: Config,
+    /// Which of drain, close and flush were set (`DRAIN`, `CLOSE`, `FLUSH`): the others are
+    /// defaults, which shrink to fit the graceful deadline.
+    set: u8,
+}
+
+const DRAIN: u8 = 1;
+const CLOSE: u8 = 2;
+const FLUSH: u8 = 4;
+
+/// A default deadline, shrunk to its share (`graceful / divisor`) of a shorter graceful
+/// deadline, and never zero.
+fn fit(default: Duration, graceful: Duration, divisor: u32) -> Duration {
+    default.min(graceful / divisor).max(Duration::from_nanos(1))
 }
 
 /// A [`Config`] that cannot work, found by [`ConfigBuilder::build`].
@@ -110,6 +134,7 @@ impl Config {
                 pre_stop: Duration::ZERO,
                 force_after_deadline: true,
             },
+            set: 0,
         }
     }
 
@@ -159,25 +184,30 @@ impl ConfigBuilder {
         self
     }
 
-    /// The deadline for the drain (default 10 s): after it, the sequence moves on to close
+    /// The deadline for the drain (default 10 s, or a third of a shorter graceful deadline): after it, the sequence moves on to close
     /// resources with work still in flight, and the report says how much. Must not be zero nor
     /// longer than the graceful deadline.
     pub const fn drain(mut self, deadline: Duration) -> Self {
         self.config.drain = deadline;
+        self.set |= DRAIN;
         self
     }
 
-    /// The default deadline for closing one resource (default 5 s); a resource may set its
+    /// The default deadline for closing one resource (default 5 s, or a sixth of a shorter
+    /// graceful deadline); a resource may set its
     /// own. Must not be zero nor longer than the graceful deadline.
     pub const fn close(mut self, deadline: Duration) -> Self {
         self.config.close = deadline;
+        self.set |= CLOSE;
         self
     }
 
-    /// The deadline for the whole flush phase (default 5 s). Must not be zero nor longer than
+    /// The deadline for the whole flush phase (default 5 s, or a sixth of a shorter graceful
+    /// deadline). Must not be zero nor longer than
     /// the graceful deadline.
     pub const fn flush(mut self, deadline: Duration) -> Self {
         self.config.flush = deadline;
+        self.set |= FLUSH;
         self
     }
 
@@ -204,7 +234,18 @@ impl ConfigBuilder {
     /// longer than the graceful one, a pre-stop delay that leaves no time, or a value over
     /// [`MAX_DEADLINE`].
     pub fn build(self) -> Result<Config, ConfigError> {
-        let c = self.config;
+        let mut c = self.config;
+        if c.graceful <= MAX_DEADLINE {
+            if self.set & DRAIN == 0 {
+                c.drain = fit(c.drain, c.graceful, 3);
+            }
+            if self.set & CLOSE == 0 {
+                c.close = fit(c.close, c.graceful, 6);
+            }
+            if self.set & FLUSH == 0 {
+                c.flush = fit(c.flush, c.graceful, 6);
+            }
+        }
         let settings = [
             ("graceful", c.graceful),
             ("drain", c.drain),

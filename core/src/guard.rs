@@ -79,6 +79,41 @@ impl Guard {
         }
     }
 
+    /// Another guard for the same work, admitted even after admissions have closed: for work in
+    /// flight that fans out (a request that starts sub-tasks during the drain), each sub-task
+    /// holds its own fork, and the drain waits for every one of them.
+    ///
+    /// It cannot be refused: the guard it forks from is still in flight, so the drain cannot
+    /// have completed. New work is still refused by [`Shutdown::enter`](crate::Shutdown::enter);
+    /// only work that is already admitted can fork. Costs one atomic operation (and, once
+    /// admissions are closed, a second one on the shared header).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let request = shutdown.enter()?;
+    /// shutdown.close(); // SIGTERM: admissions close while the request runs
+    /// assert!(shutdown.enter().is_err());
+    ///
+    /// // The request hands a sub-task a guard of its own, then finishes.
+    /// let subtask = request.fork();
+    /// drop(request);
+    /// assert!(!shutdown.is_drained()); // the sub-task is still in flight
+    /// std::thread::spawn(move || drop(subtask)).join().unwrap();
+    /// assert!(shutdown.is_drained());
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    #[cfg_attr(feature = "track", track_caller)]
+    pub fn fork(&self) -> Guard {
+        // SAFETY: `self` is alive for the call, and its unit pins the stripe (invariant 2).
+        unsafe { shared::fork(self.stripe) };
+        // SAFETY: `fork` just added the unit we hand to the new guard.
+        unsafe { Guard::from_admitted(self.stripe) }
+    }
+
     /// The shutdown's current phase.
     ///
     /// # Examples

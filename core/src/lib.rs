@@ -121,10 +121,13 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod blocking;
 mod config;
 mod error;
 pub mod futures;
 mod guard;
+#[cfg(all(feature = "std", not(loom)))]
+mod panic;
 mod phase;
 mod plan;
 mod progress;
@@ -132,6 +135,7 @@ mod reason;
 mod report;
 mod resource;
 pub mod runtime;
+mod sequence;
 mod shared;
 mod shutdown;
 mod state;
@@ -153,10 +157,11 @@ pub use error::{Closed, StripeCountError};
 pub use global::global;
 pub use guard::Guard;
 pub use phase::{Phase, TransitionError};
-pub use plan::{Plan, RegisterError};
+pub use plan::{Plan, Refused, RegisterError};
 pub use reason::Reason;
 pub use report::{
-    DrainRecord, ForcedBy, Incomplete, Outcome, PhaseRecord, Report, ResourceRecord, Status,
+    DrainRecord, ForcedBy, Incomplete, ObserverPanic, Outcome, PhaseRecord, Progress, Report,
+    ResourceRecord, Status, TaskFailure,
 };
 pub use resource::{Resource, ResourceKind};
 pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};

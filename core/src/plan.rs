@@ -11,28 +11,39 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::future::{poll_fn, Future};
-use core::pin::pin;
-use core::task::Poll;
+use core::future::poll_fn;
+use core::task::{Poll, Waker};
 use core::time::Duration;
 
-use crate::report::{DrainRecord, ForcedBy, Outcome, PhaseRecord, ResourceRecord, Status};
-use crate::resource::Closer;
-use crate::runtime::{Runtime, TaskOutcome};
+use crate::report::{Progress, TaskFailure};
+use crate::resource::Exclusive;
+use crate::runtime::Runtime;
+use crate::sequence::{self, Draft};
 use crate::sync::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.
-type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
+pub(crate) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
 
 /// Names what is still in flight when the drain deadline passes.
-type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
+pub(crate) type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
+
+/// Reports the tasks that failed or panicked, when the sequence ends.
+pub(crate) type FailureCollector = Box<dyn FnMut(&mut Vec<TaskFailure>) + Send>;
 
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///
 /// A plan is a cheap handle (clone it to give libraries a way to register their resources).
-/// Registration is open until the shutdown is triggered; [`run`](Self::run) waits for the
-/// trigger, then runs the sequence once and returns the [`Report`].
+/// [`run`](Self::run) waits for the trigger, then runs the sequence once and returns the
+/// [`Report`].
+///
+/// # When registration closes
+///
+/// Registration stays open after the trigger, through the pre-stop delay and the drain, until
+/// the sequence starts closing resources: a resource opened while a stop is pending (a signal
+/// that came during startup) is still closed in order. From then on,
+/// [`register`](Self::register) and [`flush`](Self::flush) refuse, and hand the resource back
+/// in the error ([`Refused::into_resource`]) so the caller can close it itself.
 ///
 /// # Examples
 ///
@@ -76,42 +87,161 @@ pub struct Plan {
     inner: Arc<PlanInner>,
 }
 
-struct PlanInner {
-    shutdown: Shutdown,
-    config: Config,
-    entries: Lock<Entries>,
+pub(crate) struct PlanInner {
+    pub(crate) shutdown: Shutdown,
+    pub(crate) config: Config,
+    pub(crate) entries: Lock<Entries>,
+    /// Who runs the sequence, what it has done so far, and its report once it ends.
+    pub(crate) run: Lock<RunState>,
 }
 
 #[derive(Default)]
-struct Entries {
-    /// Set when the sequence takes the entries; registration is refused from then on.
-    sealed: bool,
-    resources: Vec<Resource>,
-    flushes: Vec<Resource>,
-    observers: Vec<Observer>,
-    namers: Vec<InFlightNamer>,
+pub(crate) struct Entries {
+    /// Set when the sequence takes the resources and flush hooks (it starts closing, or its run
+    /// was abandoned before); registration is refused from then on.
+    pub(crate) sealed: bool,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) flushes: Vec<Resource>,
+    pub(crate) observers: Vec<Observer>,
+    pub(crate) namers: Vec<InFlightNamer>,
+    pub(crate) collectors: Vec<FailureCollector>,
 }
 
-/// A refused registration.
+/// Which run of the plan owns the sequence.
+#[derive(Default)]
+pub(crate) enum Stage {
+    /// No run has started the sequence yet.
+    #[default]
+    Idle,
+    /// A run is carrying out the sequence; other runs wait for its report.
+    Running,
+    /// The sequence ended (or its run was abandoned); every run returns this report.
+    Done(Box<Report>),
+}
+
+/// The sequence's shared state: what [`Plan::progress`] reads, what a waiting run waits for.
+#[derive(Default)]
+pub(crate) struct RunState {
+    pub(crate) stage: Stage,
+    pub(crate) draft: Draft,
+    /// Runs waiting for the report of the run that owns the sequence.
+    pub(crate) waiters: Vec<Waker>,
+}
+
+impl RunState {
+    /// Stores the final report and takes the waiters to wake (outside the lock).
+    pub(crate) fn finish(&mut self, report: Report) -> Vec<Waker> {
+        self.stage = Stage::Done(Box::new(report));
+        core::mem::take(&mut self.waiters)
+    }
+}
+
+/// A refused registration: why, and the resource, handed back unrun so the caller can close
+/// it itself.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::{Config, Plan, RegisterError, Resource, Shutdown};
+/// use std::time::Duration;
+///
+/// let plan = Plan::new(Shutdown::new(), Config::default());
+/// let db = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::ZERO);
+/// let refused = plan.register(db).unwrap_err();
+/// assert_eq!(refused.error(), &RegisterError::ZeroDeadline { name: "db".into() });
+/// assert_eq!(refused.to_string(), "cannot register \"db\": its deadline is zero");
+/// let db = refused.into_resource(); // still ours to close
+/// assert_eq!(db.name(), "db");
+/// ```
+pub struct Refused {
+    /// Boxed: the error path should not make every `Result` of `register` large.
+    inner: Box<RefusedInner>,
+}
+
+struct RefusedInner {
+    error: RegisterError,
+    resource: Exclusive<Resource>,
+}
+
+impl Refused {
+    fn new(error: RegisterError, resource: Resource) -> Self {
+        Refused {
+            inner: Box::new(RefusedInner {
+                error,
+                resource: Exclusive::new(resource),
+            }),
+        }
+    }
+
+    /// Why it was refused.
+    pub fn error(&self) -> &RegisterError {
+        &self.inner.error
+    }
+
+    /// The resource, unrun: close it yourself.
+    pub fn into_resource(self) -> Resource {
+        self.inner.resource.into_inner()
+    }
+
+    /// Both parts.
+    pub fn into_parts(self) -> (RegisterError, Resource) {
+        let inner = *self.inner;
+        (inner.error, inner.resource.into_inner())
+    }
+}
+
+impl fmt::Debug for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused")
+            .field("error", self.error())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.error(), f)
+    }
+}
+
+impl core::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(self.error())
+    }
+}
+
+impl From<Refused> for RegisterError {
+    fn from(refused: Refused) -> Self {
+        refused.inner.error
+    }
+}
+
+/// Why a registration was refused ([`Refused::error`]).
 ///
 /// # Examples
 ///
 /// ```
 /// use winddown_core::{Config, Plan, Reason, RegisterError, Resource, Shutdown};
+/// use winddown_core::testing::VirtualRuntime;
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());
 /// shutdown.trigger(Reason::requested());
-/// let err = plan.register(Resource::blocking("db", || Ok::<(), String>(()))).unwrap_err();
-/// assert_eq!(err, RegisterError::Triggered { name: "db".into() });
-/// assert_eq!(err.to_string(), "cannot register \"db\": the shutdown has already been triggered");
+/// // Triggered, but not closing yet: still accepted.
+/// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
+///
+/// let runtime = VirtualRuntime::new();
+/// runtime.block_on(plan.run(&runtime));
+/// let refused = plan.register(Resource::blocking("cache", || Ok::<(), String>(()))).unwrap_err();
+/// assert_eq!(refused.error(), &RegisterError::Closing { name: "cache".into() });
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegisterError {
-    /// The shutdown was already triggered: the sequence may have taken its list already, so
-    /// the resource would never be closed.
-    Triggered {
+    /// The sequence has started closing resources (or its run was abandoned): the resource
+    /// would never be closed by it.
+    Closing {
         /// The resource's name.
         name: String,
     },
@@ -130,12 +260,11 @@ pub enum RegisterError {
 impl fmt::Display for RegisterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegisterError::Triggered { name } => {
-                write!(
-                    f,
-                    "cannot register {name:?}: the shutdown has already been triggered"
-                )
-            }
+            RegisterError::Closing { name } => write!(
+                f,
+                "cannot register {name:?}: the shutdown sequence has already started closing \
+                 resources; close it directly"
+            ),
             RegisterError::ZeroDeadline { name } => {
                 write!(f, "cannot register {name:?}: its deadline is zero")
             }
@@ -158,6 +287,7 @@ impl Plan {
                 shutdown,
                 config,
                 entries: Lock::new(Entries::default()),
+                run: Lock::new(RunState::default()),
             }),
         }
     }
@@ -175,11 +305,14 @@ impl Plan {
     /// Registers a resource to close in the `ClosingResources` phase. Higher priority closes
     /// first; equal priorities close in reverse registration order.
     ///
+    /// Accepted until the sequence starts closing resources, even after the trigger (see
+    /// [When registration closes](Self#when-registration-closes)).
+    ///
     /// # Errors
     ///
-    /// [`RegisterError`] if the shutdown has been triggered, or the resource's deadline is zero
-    /// or too large. The resource is returned to nobody: it is dropped, unrun.
-    pub fn register(&self, resource: Resource) -> Result<(), RegisterError> {
+    /// [`Refused`], holding the resource, if the sequence has started closing resources
+    /// ([`RegisterError::Closing`]), or the resource's deadline is zero or too large.
+    pub fn register(&self, resource: Resource) -> Result<(), Refused> {
         self.add(resource, |entries| &mut entries.resources)
     }
 
@@ -188,15 +321,18 @@ impl Plan {
     ///
     /// # Errors
     ///
-    /// As [`register`](Self::register).
-    pub fn flush(&self, hook: Resource) -> Result<(), RegisterError> {
+    /// As [`register`](Self::register): open until the sequence starts closing resources.
+    pub fn flush(&self, hook: Resource) -> Result<(), Refused> {
         self.add(hook, |entries| &mut entries.flushes)
     }
 
     /// Calls `observer` with each phase the sequence moves to, and its offset from the
     /// trigger: a hook for progress logging or metrics. Observers run inline in the sequence;
-    /// keep them quick. Unlike resources, observers may be added at any time before the
-    /// sequence starts running.
+    /// keep them quick. Unlike resources, observers must be added before the sequence starts
+    /// running; later ones are not called.
+    ///
+    /// With `std`, an observer that panics is caught: the report lists it
+    /// ([`Report::observer_panics`]), it is called no more, and the sequence goes on.
     ///
     /// # Examples
     ///
@@ -209,10 +345,11 @@ impl Plan {
         self.inner.entries.lock().observers.push(Box::new(observer));
     }
 
-    /// Registers a source of names for work in flight: when the drain deadline passes with work
-    /// still in flight, the sequence calls `namer` to push the names of what is still running
-    /// into the report's [`DrainRecord::still_in_flight`](crate::DrainRecord::still_in_flight).
-    /// Task sets in the runtime adapters use it to name their stuck tasks.
+    /// Registers a source of names for work in flight: when the drain ends with work still in
+    /// flight (its deadline passed, or the shutdown was forced first), the sequence calls
+    /// `namer` to push the names of what is still running into the report's
+    /// [`DrainRecord::still_in_flight`](crate::DrainRecord::still_in_flight). Task sets in the
+    /// runtime adapters use it to name their stuck tasks.
     ///
     /// # Examples
     ///
@@ -225,19 +362,88 @@ impl Plan {
         self.inner.entries.lock().namers.push(Box::new(namer));
     }
 
+    /// Registers a source of failed tasks: when the sequence ends, it calls `collector` to push
+    /// the tasks that failed or panicked into the report's
+    /// [`task_failures`](crate::Report::task_failures), which make the exit code non-zero.
+    /// Task sets in the runtime adapters use it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::testing::VirtualRuntime;
+    /// use winddown_core::{Config, Plan, Reason, Shutdown, Status, TaskFailure};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let plan = Plan::new(shutdown.clone(), Config::default());
+    /// plan.collect_failures(|failures| failures.push(TaskFailure::error("indexer", "disk full")));
+    /// shutdown.trigger(Reason::requested());
+    /// let runtime = VirtualRuntime::new();
+    /// let report = runtime.block_on(plan.run(&runtime));
+    /// assert_eq!(report.status, Status::Completed); // the sequence itself went well
+    /// assert_eq!(report.exit_code(), 1); // but the service did not
+    /// ```
+    pub fn collect_failures(&self, collector: impl FnMut(&mut Vec<TaskFailure>) + Send + 'static) {
+        self.inner
+            .entries
+            .lock()
+            .collectors
+            .push(Box::new(collector));
+    }
+
+    /// What the sequence has done so far: the phases entered, the drain once it ended, the
+    /// resources and flush hooks closed so far with their outcomes, the one running now, and
+    /// the status once it ended. Empty before a run starts. Takes a short lock; for status
+    /// pages, not hot paths.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::testing::VirtualRuntime;
+    /// use winddown_core::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let plan = Plan::new(shutdown.clone(), Config::default());
+    /// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
+    /// shutdown.trigger(Reason::requested());
+    /// let runtime = VirtualRuntime::new();
+    /// runtime.block_on(plan.run(&runtime));
+    ///
+    /// let progress = plan.progress();
+    /// assert_eq!(progress.phases.last().map(|p| p.phase), Some(Phase::Completed));
+    /// assert_eq!(progress.resources[0].name, "db");
+    /// assert_eq!(progress.status, Some(Status::Completed));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn progress(&self) -> Progress {
+        let run = self.inner.run.lock();
+        match &run.stage {
+            Stage::Done(report) => Progress {
+                phases: report.phases.clone(),
+                drain: Some(report.drain.clone()),
+                resources: report.resources.clone(),
+                flushes: report.flushes.clone(),
+                running: None,
+                status: Some(report.status),
+            },
+            Stage::Idle | Stage::Running => run.draft.progress(),
+        }
+    }
+
     fn add(
         &self,
         resource: Resource,
         list: impl FnOnce(&mut Entries) -> &mut Vec<Resource>,
-    ) -> Result<(), RegisterError> {
-        resource.validate()?;
+    ) -> Result<(), Refused> {
+        if let Err(error) = resource.validate() {
+            return Err(Refused::new(error, resource));
+        }
         let mut entries = self.inner.entries.lock();
-        // Checked under the lock the sequence takes its list with, after the trigger: either
-        // this registration is in the list it takes, or it sees the trigger.
-        if entries.sealed || self.inner.shutdown.is_triggered() {
-            return Err(RegisterError::Triggered {
-                name: String::from(resource.name()),
-            });
+        // Checked under the lock the sequence takes its lists with: either this registration
+        // is in the lists it takes, or it sees them taken.
+        if entries.sealed {
+            drop(entries);
+            let name = String::from(resource.name());
+            return Err(Refused::new(RegisterError::Closing { name }, resource));
         }
         list(&mut entries).push(resource);
         Ok(())
@@ -245,42 +451,51 @@ impl Plan {
 
     /// Waits for the trigger, runs the sequence once, and reports what happened.
     ///
-    /// Running the same plan again (or from a clone) after it ran returns at once with a
-    /// report whose resources are empty: the closers ran the first time.
+    /// One run carries out the sequence. Another `run` of the same plan (or a clone) while it
+    /// runs waits for it and returns the same report; a `run` after it ended returns that
+    /// report at once. If the future carrying out the sequence is dropped before it ends, the
+    /// sequence is abandoned: the shutdown moves to [`Forced`](Phase::Forced), and the report
+    /// (status [`Forced`](crate::Status::Forced), [`ForcedBy::Abandoned`](crate::ForcedBy))
+    /// names the closer that was running as cancelled and the rest as skipped.
     ///
     /// # Cancel safety
     ///
-    /// Not cancel-safe once triggered: dropping the future stops the sequence where it is
-    /// (closers already taken are dropped unrun). Before the trigger, dropping it loses nothing.
+    /// Before the trigger, dropping the future loses nothing. After it, dropping the future
+    /// that carries out the sequence abandons it as described above; dropping one that waits
+    /// for another run's report loses nothing.
     pub async fn run<R: Runtime>(&self, runtime: R) -> Report {
-        let shutdown = &self.inner.shutdown;
-        shutdown.triggered().await;
-        let taken = {
-            let mut entries = self.inner.entries.lock();
-            entries.sealed = true;
-            Taken {
-                resources: order(core::mem::take(&mut entries.resources)),
-                flushes: order(core::mem::take(&mut entries.flushes)),
-                observers: core::mem::take(&mut entries.observers),
-                namers: core::mem::take(&mut entries.namers),
+        self.inner.shutdown.triggered().await;
+        let claimed = {
+            let mut run = self.inner.run.lock();
+            match run.stage {
+                Stage::Idle => {
+                    run.stage = Stage::Running;
+                    true
+                }
+                Stage::Running | Stage::Done(_) => false,
             }
         };
-        let start = runtime.now();
-        let sequence = Sequence {
-            shutdown,
-            config: &self.inner.config,
-            runtime: &runtime,
-            start,
-            graceful_end: start + self.inner.config.graceful(),
-            observers: taken.observers,
-            namers: taken.namers,
-            phases: Vec::new(),
-            forced_by: None,
-            deadline_passed_in: None,
-            timed_out: false,
-            failed: false,
-        };
-        sequence.run(taken.resources, taken.flushes).await
+        if claimed {
+            sequence::run(&self.inner, &runtime).await
+        } else {
+            self.wait_for_report().await
+        }
+    }
+
+    /// Waits for the run that owns the sequence to store its report.
+    async fn wait_for_report(&self) -> Report {
+        poll_fn(|cx| {
+            let mut run = self.inner.run.lock();
+            if let Stage::Done(report) = &run.stage {
+                return Poll::Ready(Report::clone(report));
+            }
+            if !run.waiters.iter().any(|waker| waker.will_wake(cx.waker())) {
+                // Cloning a waker under the lock: the one foreign call `Lock` allows.
+                run.waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -296,355 +511,10 @@ impl fmt::Debug for Plan {
     }
 }
 
-struct Taken {
-    resources: Vec<Resource>,
-    flushes: Vec<Resource>,
-    observers: Vec<Observer>,
-    namers: Vec<InFlightNamer>,
-}
-
 /// Higher priority first; equal priorities in reverse registration order.
-fn order(mut resources: Vec<Resource>) -> Vec<Resource> {
+pub(crate) fn order(mut resources: Vec<Resource>) -> Vec<Resource> {
     resources.reverse();
     // Stable: among equal priorities the reversed registration order stays.
     resources.sort_by_key(|resource| core::cmp::Reverse(resource.priority));
     resources
-}
-
-/// How a bounded step ended.
-enum StepEnd<T> {
-    /// It finished.
-    Done(T),
-    /// Its own deadline passed.
-    OwnDeadline,
-    /// The graceful deadline passed and forcing is on.
-    Graceful,
-    /// The shutdown was forced (escalation or from outside).
-    Forced,
-}
-
-/// One run of the sequence.
-struct Sequence<'a, R> {
-    shutdown: &'a Shutdown,
-    config: &'a Config,
-    runtime: &'a R,
-    /// The runtime's clock when the sequence saw the trigger.
-    start: Duration,
-    /// When the graceful deadline passes, on the runtime's clock.
-    graceful_end: Duration,
-    observers: Vec<Observer>,
-    namers: Vec<InFlightNamer>,
-    phases: Vec<PhaseRecord>,
-    forced_by: Option<ForcedBy>,
-    deadline_passed_in: Option<Phase>,
-    timed_out: bool,
-    failed: bool,
-}
-
-impl<R: Runtime> Sequence<'_, R> {
-    async fn run(mut self, resources: Vec<Resource>, flushes: Vec<Resource>) -> Report {
-        self.enter_phase(Phase::Initiated);
-
-        // Pre-stop: not ready, still admitting, for load balancers to notice.
-        if !self.config.pre_stop().is_zero() {
-            let delay = self.config.pre_stop();
-            self.bounded(core::future::pending::<()>(), delay, Phase::Initiated)
-                .await;
-        }
-
-        let mut drain = DrainRecord::default();
-        if self.forced_by.is_none() {
-            self.advance(Phase::StoppingNewRequests);
-            self.advance(Phase::Draining);
-            drain.in_flight_at_start = self.shutdown.in_flight();
-            let drained = self.shutdown.drained();
-            match self
-                .bounded(drained, self.config.drain(), Phase::Draining)
-                .await
-            {
-                StepEnd::Done(()) => {}
-                StepEnd::OwnDeadline => {
-                    drain.timed_out = true;
-                    self.timed_out = true;
-                }
-                StepEnd::Graceful | StepEnd::Forced => {}
-            }
-            drain.left = self.shutdown.in_flight();
-            if drain.left > 0 {
-                for namer in &mut self.namers {
-                    namer(&mut drain.still_in_flight);
-                }
-                #[cfg(feature = "track")]
-                {
-                    drain.guard_sites = self.shutdown.guard_sites();
-                }
-            }
-            crate::progress::drain(&drain);
-        }
-
-        let resources = self
-            .close_all(resources, Phase::ClosingResources, None)
-            .await;
-        let flush_end = self.now().saturating_add(self.config.flush());
-        let flushes = self
-            .close_all(flushes, Phase::FlushingBuffers, Some(flush_end))
-            .await;
-
-        if self.forced_by.is_none() {
-            self.advance(Phase::Completed);
-        }
-        self.finish(drain, resources, flushes)
-    }
-
-    /// Runs the closers of one phase, in order; after a force, the rest are skipped.
-    async fn close_all(
-        &mut self,
-        entries: Vec<Resource>,
-        phase: Phase,
-        phase_end: Option<Duration>,
-    ) -> Vec<ResourceRecord> {
-        if self.forced_by.is_none() {
-            self.advance(phase);
-        }
-        let mut records = Vec::with_capacity(entries.len());
-        for resource in entries {
-            let Resource {
-                name,
-                priority,
-                deadline,
-                kind,
-                closer,
-            } = resource;
-            let started = self.offset();
-            let own = deadline.unwrap_or(self.config.close());
-            let own = match phase_end {
-                Some(end) => own.min(end.saturating_sub(self.now())),
-                None => own,
-            };
-            // A force that came while the previous closer was finishing: do not start this one.
-            self.notice_escalation();
-            let outcome = if self.forced_by.is_some() {
-                Outcome::Skipped
-            } else if own.is_zero() {
-                // The phase's own deadline has passed: no time to start this one.
-                self.timed_out = true;
-                Outcome::Skipped
-            } else {
-                self.close_one(closer, own, phase).await
-            };
-            let duration = self.offset().saturating_sub(started);
-            let record = ResourceRecord {
-                name,
-                kind,
-                priority,
-                outcome,
-                started,
-                duration,
-            };
-            crate::progress::resource(phase, &record);
-            records.push(record);
-        }
-        records
-    }
-
-    /// Runs one closer as its own task, within `own` (and the graceful deadline).
-    async fn close_one(&mut self, closer: Closer, own: Duration, phase: Phase) -> Outcome {
-        let slot: Arc<Lock<Option<Result<(), String>>>> = Arc::new(Lock::new(None));
-        let task = {
-            let slot = slot.clone();
-            Box::pin(async move {
-                let result = closer().await;
-                *slot.lock() = Some(result);
-            })
-        };
-        let join = self.runtime.spawn(task);
-        match self.bounded(join, own, phase).await {
-            StepEnd::Done(TaskOutcome::Finished) => match slot.lock().take() {
-                Some(Ok(())) => Outcome::Ok,
-                Some(Err(message)) => {
-                    self.failed = true;
-                    Outcome::Error(message)
-                }
-                // Finished without storing a result cannot happen; count it as a failure.
-                None => {
-                    self.failed = true;
-                    Outcome::Panicked(None)
-                }
-            },
-            StepEnd::Done(TaskOutcome::Panicked(message)) => {
-                self.failed = true;
-                Outcome::Panicked(message)
-            }
-            StepEnd::Done(TaskOutcome::Cancelled) | StepEnd::Forced | StepEnd::Graceful => {
-                Outcome::Cancelled
-            }
-            StepEnd::OwnDeadline => {
-                self.timed_out = true;
-                Outcome::TimedOut
-            }
-        }
-    }
-
-    /// Runs `step` until it finishes, its own deadline passes, the graceful deadline passes
-    /// (forcing, if on), or the shutdown escalates (forcing).
-    ///
-    /// With forcing off, a step running when the graceful deadline passes keeps its own
-    /// deadline: the passing is recorded and the step goes on.
-    async fn bounded<F: Future>(
-        &mut self,
-        step: F,
-        own: Duration,
-        phase: Phase,
-    ) -> StepEnd<F::Output> {
-        let own_end = self.now().saturating_add(own);
-        let mut step = pin!(step);
-        loop {
-            let now = self.now();
-            let graceful_applies = self.deadline_passed_in.is_none();
-            let graceful_first = graceful_applies && self.graceful_end <= own_end;
-            let wait = if graceful_first {
-                self.graceful_end
-            } else {
-                own_end
-            };
-            let end = {
-                let mut timer = pin!(self.runtime.sleep(wait.saturating_sub(now)));
-                let mut escalated = pin!(self.shutdown.escalated());
-                poll_fn(|cx| {
-                    // The step first: a closer that finished at the very moment of a force or a
-                    // deadline did finish, and the report says so.
-                    if let Poll::Ready(output) = step.as_mut().poll(cx) {
-                        return Poll::Ready((StepEnd::Done(output), None));
-                    }
-                    if let Poll::Ready(found) = escalated.as_mut().poll(cx) {
-                        return Poll::Ready((StepEnd::Forced, Some(found)));
-                    }
-                    if timer.as_mut().poll(cx).is_ready() {
-                        let end = if graceful_first {
-                            StepEnd::Graceful
-                        } else {
-                            StepEnd::OwnDeadline
-                        };
-                        return Poll::Ready((end, None));
-                    }
-                    Poll::Pending
-                })
-                .await
-            };
-            return match end {
-                (StepEnd::Forced, Some(found)) => {
-                    self.force(self.escalation_cause(found));
-                    StepEnd::Forced
-                }
-                (StepEnd::Graceful, _) => {
-                    self.deadline_passed_in = Some(phase);
-                    if !self.config.force_after_deadline() {
-                        self.timed_out = true;
-                        continue;
-                    }
-                    self.force(ForcedBy::Deadline(phase));
-                    StepEnd::Graceful
-                }
-                (end, _) => end,
-            };
-        }
-    }
-
-    /// Why the shutdown escalated, given the phase found when it did.
-    fn escalation_cause(&self, found: Phase) -> ForcedBy {
-        if found == Phase::Forced && self.shutdown.trigger_count() < 2 {
-            ForcedBy::External
-        } else {
-            ForcedBy::Escalation
-        }
-    }
-
-    /// Forces the sequence now if the shutdown has escalated (checked without waiting).
-    fn notice_escalation(&mut self) {
-        let phase = self.shutdown.phase();
-        if self.forced_by.is_none()
-            && (phase == Phase::Forced || self.shutdown.trigger_count() >= 2)
-        {
-            self.force(self.escalation_cause(phase));
-        }
-    }
-
-    fn force(&mut self, by: ForcedBy) {
-        if self.forced_by.is_some() {
-            return;
-        }
-        self.forced_by = Some(by);
-        // Not a trigger: the escalation (if any) was already counted.
-        let _ = self.shutdown.advance(Phase::Forced);
-        self.enter_phase(Phase::Forced);
-    }
-
-    /// Moves the shutdown forward and records the phase. A refusal means the shutdown moved
-    /// past `to` from outside (forced): that is noticed by the escalation watch.
-    fn advance(&mut self, to: Phase) {
-        if self.shutdown.advance(to).is_ok() {
-            self.enter_phase(to);
-        } else if self.shutdown.phase() == Phase::Forced && self.forced_by.is_none() {
-            self.forced_by = Some(ForcedBy::External);
-            self.enter_phase(Phase::Forced);
-        }
-    }
-
-    fn enter_phase(&mut self, phase: Phase) {
-        let at = self.offset();
-        if let Some(last) = self.phases.last_mut() {
-            last.duration = at.saturating_sub(last.started);
-        }
-        self.phases.push(PhaseRecord {
-            phase,
-            started: at,
-            duration: Duration::ZERO,
-        });
-        crate::progress::phase(phase, at);
-        for observer in &mut self.observers {
-            observer(phase, at);
-        }
-    }
-
-    fn now(&self) -> Duration {
-        self.runtime.now()
-    }
-
-    fn offset(&self) -> Duration {
-        self.now().saturating_sub(self.start)
-    }
-
-    fn finish(
-        mut self,
-        drain: DrainRecord,
-        resources: Vec<ResourceRecord>,
-        flushes: Vec<ResourceRecord>,
-    ) -> Report {
-        let total = self.offset();
-        if let Some(last) = self.phases.last_mut() {
-            last.duration = total.saturating_sub(last.started);
-        }
-        let status = if self.forced_by.is_some() {
-            Status::Forced
-        } else if self.timed_out {
-            Status::TimedOut
-        } else if self.failed {
-            Status::Failed
-        } else {
-            Status::Completed
-        };
-        let report = Report {
-            status,
-            reason: self.shutdown.reason().cloned(),
-            forced_by: self.forced_by,
-            deadline_passed_in: self.deadline_passed_in,
-            phases: self.phases,
-            drain,
-            resources,
-            flushes,
-            total,
-        };
-        crate::progress::report(&report);
-        report
-    }
 }

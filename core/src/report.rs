@@ -16,13 +16,16 @@ use crate::{Phase, Reason, ResourceKind};
 pub enum Status {
     /// Every step finished within its deadline and every closer succeeded.
     Completed,
-    /// Every step ran, but a closer or flush hook returned an error or panicked.
+    /// Every step ran, but a closer or flush hook returned an error or panicked, or a phase
+    /// observer panicked.
     Failed,
     /// A deadline passed: the drain, a closer's, the flush phase's, or (with forcing off) the
-    /// graceful one. The sequence went on and ran every step.
+    /// graceful one; also when a step finished only after its deadline
+    /// ([`Outcome::Late`]). The sequence went on and ran every step.
     TimedOut,
-    /// The shutdown was forced: triggered again, or out of graceful time with forcing on.
-    /// Running closers were cancelled and the rest skipped.
+    /// The shutdown was forced: triggered again, forced from outside, out of graceful time
+    /// with forcing on, or its run abandoned. Running closers were cancelled and the rest
+    /// skipped.
     Forced,
 }
 
@@ -84,6 +87,10 @@ pub enum ForcedBy {
     /// Something outside the sequence moved the shutdown to `Forced`
     /// ([`Shutdown::force`](crate::Shutdown::force), or a parent scope).
     External,
+    /// The future running the sequence ([`Plan::run`](crate::Plan::run)) was dropped before the
+    /// sequence ended: the closer it was running is reported cancelled, the ones it had not
+    /// started skipped. A later `run` of the plan returns this report.
+    Abandoned,
 }
 
 impl fmt::Display for ForcedBy {
@@ -92,6 +99,7 @@ impl fmt::Display for ForcedBy {
             ForcedBy::Escalation => f.write_str("triggered again"),
             ForcedBy::Deadline(phase) => write!(f, "graceful deadline passed while {phase}"),
             ForcedBy::External => f.write_str("forced from outside the sequence"),
+            ForcedBy::Abandoned => f.write_str("the run was dropped before it ended"),
         }
     }
 }
@@ -114,10 +122,15 @@ pub enum Outcome {
     /// It never started: the shutdown was forced first, or (for a flush hook) the flush
     /// phase's deadline had already passed.
     Skipped,
+    /// It finished, but only after its deadline had passed: nothing could stop it in time
+    /// (typically a closer that blocked the runtime's thread, so no timer could fire). Holds
+    /// how it finished ([`Ok`](Self::Ok), [`Error`](Self::Error) or
+    /// [`Panicked`](Self::Panicked)). Counts as a timeout in the report's status.
+    Late(Box<Outcome>),
 }
 
 impl Outcome {
-    /// Whether it returned `Ok`.
+    /// Whether it returned `Ok` within its deadline.
     pub const fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
@@ -133,7 +146,75 @@ impl fmt::Display for Outcome {
             Outcome::TimedOut => f.pad("timed out"),
             Outcome::Cancelled => f.pad("cancelled"),
             Outcome::Skipped => f.pad("skipped"),
+            Outcome::Late(outcome) => write!(f, "late, past its deadline: {outcome}"),
         }
+    }
+}
+
+/// A phase observer ([`Plan::on_phase`](crate::Plan::on_phase)) that panicked. The sequence
+/// went on without it (with `std`; without `std` a panic is the target's panic).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ObserverPanic {
+    /// The phase it was told about when it panicked.
+    pub phase: Phase,
+    /// The panic message, when it was a string.
+    pub message: Option<String>,
+}
+
+/// A task that failed or panicked while the service ran or stopped, as a task set reports it
+/// through [`Plan::collect_failures`](crate::Plan::collect_failures).
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::TaskFailure;
+///
+/// let failure = TaskFailure::error("indexer", "disk full");
+/// assert_eq!(failure.to_string(), "indexer failed: disk full");
+/// assert_eq!(TaskFailure::panic("poller", None).to_string(), "poller panicked");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct TaskFailure {
+    /// The task's name.
+    pub name: String,
+    /// Whether it panicked (otherwise it returned an error).
+    pub panicked: bool,
+    /// The error's text, or the panic message when it was a string.
+    pub message: Option<String>,
+}
+
+impl TaskFailure {
+    /// A task that returned an error.
+    pub fn error(name: impl Into<String>, message: impl Into<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: false,
+            message: Some(message.into()),
+        }
+    }
+
+    /// A task that panicked, with the panic message if it had one.
+    pub fn panic(name: impl Into<String>, message: Option<String>) -> Self {
+        TaskFailure {
+            name: name.into(),
+            panicked: true,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.panicked { "panicked" } else { "failed" };
+        write!(f, "{} {what}", self.name)?;
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
     }
 }
 
@@ -174,12 +255,19 @@ pub struct ResourceRecord {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DrainRecord {
-    /// Guards (and undrained child scopes) in flight when the drain began.
+    /// Guards (and undrained child scopes) in flight when the drain began. When the shutdown
+    /// was forced before the drain could begin, those in flight at that moment (all of them
+    /// abandoned: [`skipped`](Self::skipped) is set).
     pub in_flight_at_start: usize,
     /// Of those, how many were still in flight when the drain ended (zero when it drained).
     pub left: usize,
-    /// Whether the drain deadline passed before the drain completed.
+    /// Whether the drain deadline passed before the drain completed (also when the drain
+    /// completed only after its deadline, because nothing could end the wait in time).
     pub timed_out: bool,
+    /// Whether the drain never began: the shutdown was forced first (in the pre-stop delay).
+    /// What was in flight then was abandoned, and is counted in [`left`](Self::left) and
+    /// named like a drain that timed out.
+    pub skipped: bool,
     /// Names of what was still in flight when the drain ended without draining, from the
     /// sources registered with [`Plan::name_in_flight`](crate::Plan::name_in_flight).
     pub still_in_flight: Vec<String>,
@@ -224,12 +312,31 @@ pub struct Report {
     pub resources: Vec<ResourceRecord>,
     /// Each flush hook, in the order they ran.
     pub flushes: Vec<ResourceRecord>,
+    /// The phase observers that panicked (each is called no more after its panic).
+    pub observer_panics: Vec<ObserverPanic>,
+    /// The tasks that failed or panicked, from the sources registered with
+    /// [`Plan::collect_failures`](crate::Plan::collect_failures) (the task sets). They make
+    /// the exit code non-zero even when the sequence completed: see
+    /// [`exit_code`](Self::exit_code).
+    pub task_failures: Vec<TaskFailure>,
     /// From the trigger to the end.
     pub total: Duration,
 }
 
 impl Report {
-    /// The process exit code: see [`Status::exit_code`].
+    /// The process exit code: [`Status::exit_code`], except that a sequence that completed
+    /// cleanly still exits 1 when the service did not end well: the shutdown's reason is an
+    /// error ([`Reason::Error`]), or a task failed or panicked ([`task_failures`](Self::task_failures)).
+    /// So systemd's `Restart=on-failure` restarts a service that stopped because it broke.
+    ///
+    /// | the stop | code |
+    /// |---|---|
+    /// | completed, for a reason that is not an error, no task failed | 0 |
+    /// | completed, but the reason is an error or a task failed or panicked | 1 |
+    /// | failed: a closer or flush hook returned an error or panicked, or an observer panicked | 1 |
+    /// | timed out: a deadline passed (or a step finished late) | 2 |
+    /// | forced: a second signal, a force, the graceful deadline, or the run abandoned | 3 |
+    /// | (ended by a third signal: no report) | 128 + the signal |
     ///
     /// # Examples
     ///
@@ -240,8 +347,13 @@ impl Report {
     /// std::process::exit(report.exit_code());
     /// # }
     /// ```
-    pub const fn exit_code(&self) -> i32 {
-        self.status.exit_code()
+    pub fn exit_code(&self) -> i32 {
+        let failed =
+            matches!(self.reason, Some(Reason::Error(_))) || !self.task_failures.is_empty();
+        match self.status {
+            Status::Completed if failed => Status::Failed.exit_code(),
+            status => status.exit_code(),
+        }
     }
 
     /// The report if the sequence completed, an error carrying it otherwise.
@@ -263,6 +375,38 @@ impl Report {
     pub fn phase(&self, phase: Phase) -> Option<&PhaseRecord> {
         self.phases.iter().find(|record| record.phase == phase)
     }
+}
+
+/// What a sequence has done so far: [`Plan::progress`](crate::Plan::progress), for status
+/// pages and dashboards while a stop is under way.
+///
+/// # Examples
+///
+/// ```
+/// use winddown_core::{Config, Plan, Shutdown};
+///
+/// let plan = Plan::new(Shutdown::new(), Config::default());
+/// let progress = plan.progress();
+/// assert!(progress.phases.is_empty()); // nothing has run yet
+/// assert_eq!(progress.status, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Progress {
+    /// The phases entered so far, with their timings (the last one's duration is up to its
+    /// latest event, not to now).
+    pub phases: Vec<PhaseRecord>,
+    /// The drain, once it has ended.
+    pub drain: Option<DrainRecord>,
+    /// The resources closed so far, in order.
+    pub resources: Vec<ResourceRecord>,
+    /// The flush hooks run so far, in order.
+    pub flushes: Vec<ResourceRecord>,
+    /// The closer or flush hook running now, if one is.
+    pub running: Option<Cow<'static, str>>,
+    /// How the sequence ended, once it has.
+    pub status: Option<Status>,
 }
 
 /// A shutdown that did not complete, from [`Report::into_result`].
@@ -317,6 +461,23 @@ impl fmt::Display for Report {
             writeln!(f, "forced: {forced_by}")?;
         } else if let Some(phase) = self.deadline_passed_in {
             writeln!(f, "graceful deadline passed while {phase}")?;
+        }
+        if self.drain.skipped && self.drain.left > 0 {
+            write!(f, "drain skipped: {} in flight abandoned", self.drain.left)?;
+            if !self.drain.still_in_flight.is_empty() {
+                write!(f, " ({})", self.drain.still_in_flight.join(", "))?;
+            }
+            writeln!(f)?;
+        }
+        for failure in &self.task_failures {
+            writeln!(f, "task {failure}")?;
+        }
+        for panic in &self.observer_panics {
+            write!(f, "phase observer panicked at {}", panic.phase)?;
+            if let Some(message) = &panic.message {
+                write!(f, ": {message}")?;
+            }
+            writeln!(f)?;
         }
         writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
         for record in &self.phases {

@@ -10,8 +10,40 @@ use core::time::Duration;
 use crate::config::MAX_DEADLINE;
 use crate::runtime::BoxFuture;
 
-/// The closer a [`Resource`] runs: called once, yields `Ok` or an error's text.
-pub(crate) type Closer = Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>;
+/// The closer a [`Resource`] runs, once: `Ok` or an error's text.
+pub(crate) enum Closer {
+    /// An async closer: runs as a task on the runtime, and is cancelled (dropped) at its
+    /// deadline.
+    Async(Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>),
+    /// A blocking closer: runs where the runtime's
+    /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
+    /// its deadline.
+    Blocking(Box<dyn FnOnce() -> Result<(), String> + Send>),
+}
+
+/// Holds a value that is only ever reached through `&mut` or by value, which makes it `Sync`
+/// whatever the value is: no two threads can share a reference to it. The same reasoning as
+/// the standard library's unstable `Exclusive`.
+///
+/// It lets [`Resource`] (and the [`Refused`](crate::Refused) error that hands one back) be
+/// `Sync`, so `?` can turn them into `Box<dyn Error + Send + Sync>`, without asking every
+/// closer to be `Sync`.
+pub(crate) struct Exclusive<T>(T);
+
+// SAFETY: `Exclusive` gives no access to its value through `&self` (it has no method taking
+// `&self`), so a shared reference to it on another thread can reach nothing; a `T: Send` may
+// then be shared freely.
+unsafe impl<T: Send> Sync for Exclusive<T> {}
+
+impl<T> Exclusive<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Exclusive(value)
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.0
+    }
+}
 
 /// What kind of thing a resource is: shown in the report, nothing else depends on it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,7 +112,7 @@ pub struct Resource {
     pub(crate) priority: i32,
     pub(crate) deadline: Option<Duration>,
     pub(crate) kind: Option<ResourceKind>,
-    pub(crate) closer: Closer,
+    pub(crate) closer: Exclusive<Closer>,
 }
 
 impl Resource {
@@ -94,16 +126,22 @@ impl Resource {
     {
         Self::with_closer(
             name.into(),
-            Box::new(move || {
+            Closer::Async(Box::new(move || {
                 let future = closer();
                 Box::pin(async move { future.await.map_err(|err| err.to_string()) })
-            }),
+            })),
         )
     }
 
-    /// A resource closed by a plain closure returning `Result<(), E>`. It runs inside a task on
-    /// the runtime, so it should be quick (flushing a file, not a network round trip): a
-    /// blocking closure cannot be cancelled at its deadline, only abandoned.
+    /// A resource closed by a plain, blocking closure returning `Result<(), E>` (flushing or
+    /// syncing a file, a synchronous client's `close`).
+    ///
+    /// A blocking closure cannot be cancelled, only abandoned. With `std` it runs on a thread
+    /// of its own (see [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)), so
+    /// one that hangs holds up no runtime: its deadline fires on every runtime, the report
+    /// records it as timed out, the sequence goes on, and the process can exit while the
+    /// abandoned thread still runs. Without `std` it runs inline, in the sequence's own poll,
+    /// and should be quick.
     pub fn blocking<F, E>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
@@ -111,7 +149,7 @@ impl Resource {
     {
         Self::with_closer(
             name.into(),
-            Box::new(move || Box::pin(async move { closer().map_err(|err| err.to_string()) })),
+            Closer::Blocking(Box::new(move || closer().map_err(|err| err.to_string()))),
         )
     }
 
@@ -121,7 +159,7 @@ impl Resource {
             priority: 0,
             deadline: None,
             kind: None,
-            closer,
+            closer: Exclusive::new(closer),
         }
     }
 
@@ -147,6 +185,30 @@ impl Resource {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Runs its closer now, without a plan: for a resource that a plan refused and handed back
+    /// ([`Refused::into_resource`](crate::Refused::into_resource)). No deadline applies; a
+    /// blocking closer runs inline, in the future's first poll.
+    ///
+    /// # Errors
+    ///
+    /// The closer's error, as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown_core::Resource;
+    ///
+    /// let db = Resource::blocking("db", || Err::<(), _>("already closed"));
+    /// let result = futures_lite::future::block_on(db.close());
+    /// assert_eq!(result, Err("already closed".to_string()));
+    /// ```
+    pub fn close(self) -> BoxFuture<Result<(), String>> {
+        match self.closer.into_inner() {
+            Closer::Async(closer) => closer(),
+            Closer::Blocking(closer) => Box::pin(async move { closer() }),
+        }
     }
 
     /// Checks what registration checks.

@@ -9,6 +9,8 @@ use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
 
+pub use crate::blocking::{Blocking, BlockingTask};
+
 /// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -105,6 +107,21 @@ pub trait Runtime: Send + Sync {
     ///
     /// As [`sleep`](Runtime::sleep): may panic outside the runtime's context.
     fn spawn(&self, task: BoxFuture<()>) -> Self::Join;
+
+    /// Starts a blocking `task` (a [`Resource::blocking`](crate::Resource::blocking) closer)
+    /// where it cannot hold up the runtime, and returns a future that completes with how it
+    /// ended. The sequence drops that future when the task overruns its deadline or the shutdown
+    /// is forced: a blocking task cannot be cancelled, only abandoned.
+    ///
+    /// The default, with `std`, runs it on a thread of its own ([`Blocking::thread`]), so a
+    /// closer that hangs delays no timer and no runtime shutdown: every deadline fires, and the
+    /// runtime can be dropped while the abandoned thread still runs. Without `std` it runs
+    /// inline ([`Blocking::inline`]), as a quick synchronous call in the sequence's own poll.
+    /// Override it only to run such tasks elsewhere (a dedicated pool), never on a runtime
+    /// whose drop waits for its blocking tasks.
+    fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
+        Blocking::default_for(task)
+    }
 }
 
 /// Forwards `Runtime` through a pointer type.
@@ -124,6 +141,10 @@ macro_rules! forward_runtime {
 
             fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
                 (**self).spawn(task)
+            }
+
+            fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
+                (**self).spawn_blocking(task)
             }
         }
     )*};

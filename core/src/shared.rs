@@ -96,6 +96,9 @@ pub(crate) struct Shared {
     /// Child scopes registered here. Invariant 7: a pointer in this list stays valid while it is
     /// in the list, because a child removes itself (under this lock) before it dies.
     children: Lock<Vec<NonNull<Shared>>>,
+    /// Hooks for the trigger ([`Shutdown::on_trigger`](crate::Shutdown::on_trigger)): run once,
+    /// by the first trigger, outside the lock.
+    trigger_hooks: Lock<TriggerHooks>,
     /// The link to the parent scope, for a child scope.
     parent: Option<ParentLink>,
     /// The stripes. Never empty.
@@ -104,6 +107,18 @@ pub(crate) struct Shared {
     /// double free shows up as a double drop of this).
     #[cfg(loom)]
     _leak_check: loom::alloc::Track<()>,
+}
+
+/// A hook run by the first trigger, with its reason.
+pub(crate) type TriggerHook = Box<dyn FnOnce(&Reason) + Send>;
+
+/// The trigger hooks of a scope, and whether the trigger has taken them.
+#[derive(Default)]
+struct TriggerHooks {
+    /// Set (under the lock) by the first trigger when it takes the list; a hook added later runs
+    /// at once on the adding thread instead, so each hook runs exactly once.
+    fired: bool,
+    hooks: Vec<TriggerHook>,
 }
 
 /// What a child scope holds of its parent.
@@ -158,6 +173,7 @@ impl Shared {
             phase_waiters: WaitList::new(),
             drain_waiters: WaitList::new(),
             children: Lock::new(Vec::new()),
+            trigger_hooks: Lock::new(TriggerHooks::default()),
             parent,
             stripes: (0..stripes)
                 .map(|_| Stripe {
@@ -378,6 +394,43 @@ pub(crate) unsafe fn enter_uncounted(stripe: NonNull<Stripe>) -> Result<(), Clos
     Ok(())
 }
 
+/// Adds one guard on `stripe` for a guard that already holds one there: never refused, even
+/// once admissions are closed (invariant 10).
+///
+/// # Safety
+///
+/// The caller's guard on `stripe` is alive for the duration of the call (it pins the stripe,
+/// invariant 2).
+#[inline]
+pub(crate) unsafe fn fork(stripe: NonNull<Stripe>) {
+    // SAFETY: the caller's guard pins the stripe.
+    let word = unsafe { &stripe.as_ref().word };
+    // memory ordering: Relaxed, as in `enter`: an RMW on the closer's word, so it is ordered
+    // against the closing compare-and-swap (invariant 10), and the fork's work is published by
+    // its own Release in `release`.
+    let previous = word.fetch_add(ONE, Ordering::Relaxed);
+    if state::admission_is_cold(previous) {
+        // SAFETY: as above.
+        unsafe { fork_cold(stripe, previous) };
+    }
+}
+
+/// A fork on a closed stripe pays its own weak unit (invariant 10), or the count overflowed.
+#[cold]
+#[inline(never)]
+unsafe fn fork_cold(stripe: NonNull<Stripe>, previous: usize) {
+    if previous > state::MAX_WORD {
+        abort();
+    }
+    // SAFETY: the caller's guard pins the stripe, so the header is alive and the living scope
+    // still holds its weak unit: `weak` is above zero and cannot reach it during this call.
+    let shared = unsafe { Shared::of(stripe) };
+    // memory ordering: Relaxed, as in `Arc::clone`: the count is above zero and cannot fall to
+    // zero meanwhile (above); the unit is given back by this fork's own release, which comes
+    // after this in the fork's history (the guard is moved, which synchronizes).
+    shared.weak.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The refusal path: undo the increment, count the refusal, name the phase.
 #[cold]
 #[inline(never)]
@@ -547,7 +600,49 @@ impl Shared {
         // `Running` (`advance` refuses to), so a plain store cannot overwrite a later phase.
         self.phase
             .store(Phase::Initiated as usize, Ordering::Release);
+        // The hooks run after the phase moved (so a hook may close or advance the scope) and
+        // before any waiter is woken or this trigger returns.
+        let hooks = {
+            let mut hooks = self.trigger_hooks.lock();
+            hooks.fired = true;
+            core::mem::take(&mut hooks.hooks)
+        };
+        for hook in hooks {
+            self.run_trigger_hook(hook);
+        }
         self.after_transition(Phase::Initiated);
+    }
+
+    /// Adds a trigger hook, or runs it now (on this thread) if the trigger has taken the list.
+    pub(crate) fn on_trigger(&self, hook: TriggerHook) {
+        let late = {
+            let mut hooks = self.trigger_hooks.lock();
+            if hooks.fired {
+                Some(hook)
+            } else {
+                hooks.hooks.push(hook);
+                None
+            }
+        };
+        if let Some(hook) = late {
+            self.run_trigger_hook(hook);
+        }
+    }
+
+    /// Runs one hook outside every lock. With `std`, its panic is caught and dropped: a hook
+    /// must not unwind out of `trigger` (the phase has moved; the rest must still happen).
+    fn run_trigger_hook(&self, hook: TriggerHook) {
+        // The trigger that fired the hooks wrote the reason before it set `fired` (both under
+        // invariant 8's publication), so it is there for every hook.
+        let Some(reason) = self.reason() else {
+            return;
+        };
+        #[cfg(all(feature = "std", not(loom)))]
+        {
+            let _ = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| hook(reason)));
+        }
+        #[cfg(not(all(feature = "std", not(loom))))]
+        hook(reason);
     }
 
     /// Moves to `to`, returning the phase it moved from.
@@ -585,7 +680,9 @@ impl Shared {
 
     /// Triggers (if needed) and moves to `Forced` (if not final).
     pub(crate) fn force(&self, reason: Reason) {
-        self.trigger(reason);
+        // Not a repeat trigger: forcing is not escalating, so a sequence that sees `Forced`
+        // with one trigger reports it as forced from outside.
+        self.trigger_if_untriggered(reason);
         self.advance_triggered(Phase::Forced);
     }
 

@@ -457,6 +457,42 @@ impl Shutdown {
         self.shared().trigger_if_untriggered(reason)
     }
 
+    /// Runs `hook` once, with the reason, when the shutdown is triggered: on the thread that
+    /// triggers it, after the phase moves to [`Initiated`](Phase::Initiated) and before any
+    /// waiter is woken or that [`trigger`](Self::trigger) returns. If the shutdown is already
+    /// triggered, `hook` runs now, on this thread. A trigger from a parent scope runs the
+    /// child's hooks too, inside the parent's `trigger`.
+    ///
+    /// For integrations that must see the trigger synchronously: a cancellation token that
+    /// must be cancelled by the time `trigger` returns, a readiness flag, a systemd
+    /// `STOPPING=1`. The hook runs outside every lock of the scope, so it may call back into
+    /// it (close it, enter, register another hook); keep it quick, since it delays the trigger
+    /// and the waking of every waiter. With `std`, a panic in the hook is caught and ignored
+    /// (without `std` a panic is the target's panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use winddown_core::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let ready = Arc::new(AtomicBool::new(true));
+    /// shutdown.on_trigger({
+    ///     let ready = ready.clone();
+    ///     move |reason| {
+    ///         assert_eq!(reason, &Reason::Signal(15));
+    ///         ready.store(false, Ordering::SeqCst);
+    ///     }
+    /// });
+    /// shutdown.trigger(Reason::Signal(15));
+    /// assert!(!ready.load(Ordering::SeqCst)); // already done when `trigger` returns
+    /// ```
+    pub fn on_trigger(&self, hook: impl FnOnce(&Reason) + Send + 'static) {
+        self.shared().on_trigger(alloc::boxed::Box::new(hook));
+    }
+
     /// Closes admissions: moves to [`StoppingNewRequests`](Phase::StoppingNewRequests) if the
     /// shutdown is not there yet, triggering it first with [`Reason::Requested`] if it was
     /// still running. When this returns, every later [`enter`](Self::enter) is refused.
@@ -479,7 +515,11 @@ impl Shutdown {
     }
 
     /// Forces the shutdown: moves to [`Forced`](Phase::Forced) from any phase that is not final,
-    /// triggering first with `reason` if needed (a trigger counts either way). Admissions close.
+    /// triggering first with `reason` if nothing has (that counts as the first trigger).
+    /// Admissions close. Forcing a triggered shutdown is not a repeat trigger: a running
+    /// [`Plan`](crate::Plan) reports it as [`ForcedBy::External`](crate::ForcedBy::External).
+    /// To escalate, as a second signal does, [`trigger`](Self::trigger) again (a running plan
+    /// then forces itself, [`ForcedBy::Escalation`](crate::ForcedBy::Escalation)).
     ///
     /// # Examples
     ///
@@ -488,9 +528,10 @@ impl Shutdown {
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
-    /// shutdown.force(Reason::Signal(15)); // a second signal
+    /// shutdown.force(Reason::requested_because("operator"));
     /// assert_eq!(shutdown.phase(), Phase::Forced);
-    /// assert_eq!(shutdown.trigger_count(), 2);
+    /// assert_eq!(shutdown.trigger_count(), 1); // forced, not escalated
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
     /// ```
     pub fn force(&self, reason: Reason) {
         self.shared().force(reason);

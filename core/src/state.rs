@@ -59,9 +59,17 @@
 //!    many units as the guards it is about to close in, then sets `CLOSED` with a
 //!    compare-and-swap against the very word it counted; if the swap fails, it takes the units
 //!    back and tries again. When the swap succeeds, the guards on the stripe are exactly those it
-//!    paid for (refusals only start after `CLOSED`), and every guard whose decrement sees
-//!    `CLOSED` owns one unit, which it gives back when done. Refused admissions being undone
-//!    hold a handle and own no unit.
+//!    paid for (refusals only start after `CLOSED`, and forks after it pay for themselves: 10),
+//!    and every guard whose decrement sees `CLOSED` owns one unit, which it gives back when
+//!    done. Refused admissions being undone hold a handle and own no unit.
+//! 10. **A fork is never refused, and pays for itself on a closed stripe.** A fork
+//!     ([`Guard::fork`](crate::Guard::fork)) adds one unit to the stripe of the guard it forks
+//!     from, which that guard pins (2), so the stripe cannot drain, retire or be freed during
+//!     the fork. Its `fetch_add` is ordered against the closing compare-and-swap on the same
+//!     word: if it comes first, the closer counts it and pays its weak unit (9); if it comes
+//!     after, it finds `CLOSED` and adds its own weak unit to the header (which the living scope
+//!     keeps above zero), so either way the fork owns one unit when its decrement sees
+//!     `CLOSED`.
 
 /// Admissions are closed on this stripe. Invariant 1.
 pub(crate) const CLOSED: usize = 0b01;

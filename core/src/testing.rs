@@ -43,7 +43,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -178,7 +177,9 @@ impl VirtualRuntime {
                         match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
                             Ok(Poll::Pending) => None,
                             Ok(Poll::Ready(())) => Some(TaskOutcome::Finished),
-                            Err(payload) => Some(TaskOutcome::Panicked(panic_message(&*payload))),
+                            Err(payload) => {
+                                Some(TaskOutcome::Panicked(crate::panic::message(&*payload)))
+                            }
                         }
                     }
                 }
@@ -257,14 +258,6 @@ fn take_due(state: &mut State) -> Vec<Waker> {
         .collect()
 }
 
-fn panic_message(payload: &(dyn core::any::Any + Send)) -> Option<String> {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        Some(String::from(*message))
-    } else {
-        payload.downcast_ref::<String>().cloned()
-    }
-}
-
 impl Runtime for VirtualRuntime {
     type Sleep = Sleep;
     type Join = Join;
@@ -286,6 +279,14 @@ impl Runtime for VirtualRuntime {
         Join {
             task: self.start(task),
         }
+    }
+
+    /// Runs `task` inline, in the sequence's own poll, unlike the default (a thread of its
+    /// own): the virtual clock moves only when everything waits, so a closer on another thread
+    /// would see its deadline pass at once. A test closer that stands for a slow blocking call
+    /// advances the clock itself ([`advance`](Self::advance)).
+    fn spawn_blocking(&self, task: crate::runtime::BlockingTask) -> crate::runtime::Blocking {
+        crate::runtime::Blocking::inline(task)
     }
 }
 

@@ -146,3 +146,52 @@ fn overflowing_deadlines() {
     );
     assert!(Config::builder().graceful(MAX_DEADLINE).build().is_ok());
 }
+
+#[test]
+fn defaults_shrink_to_fit_a_short_graceful_deadline() {
+    let config = Config::builder()
+        .graceful(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    assert_eq!(config.drain(), Duration::from_nanos(133_333_333));
+    assert_eq!(config.close(), Duration::from_nanos(66_666_666));
+    assert_eq!(config.flush(), Duration::from_nanos(66_666_666));
+    // A long graceful deadline keeps the defaults as they are.
+    let long = Config::builder()
+        .graceful(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    assert_eq!(long.drain(), Duration::from_secs(10));
+    assert_eq!(long.close(), Duration::from_secs(5));
+    // Even a graceful deadline of one nanosecond builds: no default becomes zero.
+    let tiny = Config::builder()
+        .graceful(Duration::from_nanos(1))
+        .build()
+        .unwrap();
+    assert_eq!(tiny.close(), Duration::from_nanos(1));
+}
+
+#[test]
+fn values_the_user_set_are_still_validated() {
+    let err = Config::builder()
+        .graceful(Duration::from_millis(400))
+        .drain(Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ConfigError::LongerThanGraceful {
+            setting: "drain",
+            value: Duration::from_secs(1),
+            graceful: Duration::from_millis(400),
+        }
+    );
+    // A set value is kept while the unset ones shrink.
+    let config = Config::builder()
+        .graceful(Duration::from_millis(400))
+        .close(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert_eq!(config.close(), Duration::from_millis(300));
+    assert_eq!(config.drain(), Duration::from_nanos(133_333_333));
+}

@@ -368,3 +368,54 @@ fn tracked_guards_leaving_while_the_close_races_an_admission() {
         releaser.join().unwrap();
     });
 }
+
+/// Invariants 9 and 10: a fork racing the close and the last release of the guard it forks
+/// from, with every handle dropped: the fork is counted (the drain waits for it), owns a weak
+/// unit whether the closer paid it or it paid itself, and the memory is freed exactly once (a
+/// leak or a double free fails the model).
+#[test]
+fn fork_racing_the_close_and_the_last_release() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let guard = shutdown.enter().unwrap();
+        let closer = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                shutdown.close();
+                block_on(shutdown.drained());
+            })
+        };
+        let forker = thread::spawn(move || {
+            let fork = guard.fork();
+            drop(guard);
+            fork
+        });
+        let fork = forker.join().unwrap();
+        drop(shutdown);
+        // The drain cannot complete while the fork lives; the closer finishes once it is gone.
+        drop(fork);
+        closer.join().unwrap();
+    });
+}
+
+/// The trigger hook runs exactly once, whether it is added before, during or after the
+/// trigger, and before the trigger returns when it was added before.
+#[test]
+fn trigger_hook_racing_the_trigger() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let ran = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let adder = {
+            let shutdown = shutdown.clone();
+            let ran = ran.clone();
+            thread::spawn(move || {
+                shutdown.on_trigger(move |_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                });
+            })
+        };
+        shutdown.trigger(Reason::Signal(15));
+        adder.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    });
+}

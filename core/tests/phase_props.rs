@@ -23,6 +23,10 @@ enum Op {
     DropGuard {
         guard: usize,
     },
+    /// Fork a live guard: never refused, counted like the guard it forks from.
+    Fork {
+        guard: usize,
+    },
     Trigger {
         handle: usize,
         signal: i32,
@@ -72,6 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => index.clone().prop_map(|handle| Op::Enter { handle }),
         3 => index.clone().prop_map(|guard| Op::DropGuard { guard }),
+        2 => index.clone().prop_map(|guard| Op::Fork { guard }),
         1 => (index.clone(), 1..32i32).prop_map(|(handle, signal)| Op::Trigger { handle, signal }),
         1 => (index.clone(), 1..32i32)
             .prop_map(|(handle, signal)| Op::TriggerIfUntriggered { handle, signal }),
@@ -174,7 +179,10 @@ impl Model {
     }
 
     fn force(&mut self, scope: usize, reason: Reason) {
-        self.trigger(scope, reason);
+        if self.scopes[scope].triggers == 0 {
+            self.scopes[scope].triggers = 1;
+            self.initiate(scope, reason);
+        }
         let _ = self.advance(scope, Phase::Forced);
     }
 
@@ -233,6 +241,11 @@ impl Model {
         }
         s.guards += 1;
         Ok(())
+    }
+
+    fn fork(&mut self, scope: usize) {
+        // Whatever the phase: the forked guard is in flight, so the scope cannot be drained.
+        self.scopes[scope].guards += 1;
     }
 
     fn drop_guard(&mut self, scope: usize) {
@@ -341,6 +354,12 @@ fn run(ops: Vec<Op>, stripes: usize) -> Result<(), TestCaseError> {
                 if let Ok(guard) = real {
                     guards.push((guard, *scope));
                 }
+            }
+            Op::Fork { guard } if !guards.is_empty() => {
+                let (guard, scope) = &guards[guard % guards.len()];
+                let (fork, scope) = (guard.fork(), *scope);
+                model.fork(scope);
+                guards.push((fork, scope));
             }
             Op::DropGuard { guard } if !guards.is_empty() => {
                 let (guard, scope) = guards.swap_remove(guard % guards.len());

@@ -241,22 +241,105 @@ fn priorities_then_last_registered_first() {
 }
 
 #[test]
-fn registering_after_the_trigger_is_an_error() {
-    let shutdown = Shutdown::new();
-    let plan = Plan::new(shutdown.clone(), Config::default());
-    shutdown.trigger(Reason::requested());
-    let err = plan
-        .register(Resource::blocking("late", || Ok::<(), String>(())))
+fn registration_is_open_after_the_trigger_until_resources_close() {
+    let (runtime, shutdown, plan, log) = setup(
+        Config::builder()
+            .pre_stop(secs(1))
+            .drain(secs(5))
+            .build()
+            .unwrap(),
+    );
+    // A signal during startup: the trigger comes before the resources are registered.
+    shutdown.trigger(Reason::Signal(15));
+    plan.register(closer(
+        &runtime,
+        "opened after the trigger",
+        secs(1),
+        Ok(()),
+        &log,
+    ))
+    .unwrap();
+    let request = shutdown.enter().unwrap(); // admitted in the pre-stop delay
+    let report = runtime.block_on({
+        let runtime = runtime.clone();
+        let plan = plan.clone();
+        let log = log.clone();
+        async move {
+            runtime.spawn_detached({
+                let runtime = runtime.clone();
+                let plan = plan.clone();
+                async move {
+                    // Opened during the drain: still closed in order.
+                    plan.shutdown().reached(Phase::Draining).await;
+                    plan.flush(closer(
+                        &runtime,
+                        "opened while draining",
+                        secs(1),
+                        Ok(()),
+                        &log,
+                    ))
+                    .unwrap();
+                    runtime.sleep(secs(1)).await;
+                    drop(request);
+                }
+            });
+            plan.run(&runtime).await
+        }
+    });
+    assert_eq!(report.status, Status::Completed);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["opened after the trigger", "opened while draining"]
+    );
+
+    // From the moment resources close, a registration is refused and the resource handed back.
+    let refused = plan
+        .register(Resource::blocking("too late", || {
+            Err::<(), _>("closed by hand")
+        }))
         .unwrap_err();
     assert_eq!(
-        err,
-        RegisterError::Triggered {
-            name: "late".into()
+        refused.error(),
+        &RegisterError::Closing {
+            name: "too late".into()
         }
     );
+    assert!(refused
+        .to_string()
+        .contains("already started closing resources"));
+    let resource = refused.into_resource();
+    assert_eq!(
+        futures_lite::future::block_on(resource.close()),
+        Err("closed by hand".to_string())
+    );
     assert!(plan
-        .flush(Resource::blocking("late", || Ok::<(), String>(())))
+        .flush(Resource::blocking("too late", || Ok::<(), String>(())))
         .is_err());
+}
+
+#[test]
+fn registration_made_while_resources_close_is_refused() {
+    let (runtime, _shutdown, plan, log) = setup(Config::default());
+    let refused = Arc::new(Mutex::new(None));
+    plan.register({
+        let plan = plan.clone();
+        let refused = refused.clone();
+        Resource::new("db", move || async move {
+            let result = plan.register(Resource::blocking("cache", || Ok::<(), String>(())));
+            *refused.lock().unwrap() = Some(result.map_err(|err| err.error().clone()));
+            Ok::<(), String>(())
+        })
+    })
+    .unwrap();
+    let report = run_with(&runtime, &plan, async {});
+    assert_eq!(report.resources.len(), 1);
+    assert_eq!(
+        refused.lock().unwrap().take(),
+        Some(Err(RegisterError::Closing {
+            name: "cache".into()
+        }))
+    );
+    drop(log);
 }
 
 #[test]
@@ -499,4 +582,349 @@ fn a_closer_finishing_as_the_second_trigger_lands_is_ok_and_the_rest_skipped() {
     assert_eq!(report.status, Status::Forced);
     assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
     assert_eq!(*log.lock().unwrap(), ["db"]);
+}
+
+// ===== The report is never kinder than the clock =====
+
+/// An async closer that holds its thread for `held` (it advances the virtual clock without
+/// yielding, as a blocking call on a current-thread runtime would), then returns `Ok`.
+fn blocks_its_thread(runtime: &VirtualRuntime, name: &'static str, held: Duration) -> Resource {
+    let runtime = runtime.clone();
+    Resource::new(name, move || async move {
+        runtime.advance(held);
+        Ok::<(), String>(())
+    })
+}
+
+#[test]
+fn a_closer_that_blocks_past_its_deadline_is_late_not_ok() {
+    let (runtime, _shutdown, plan, _log) = setup(Config::builder().close(secs(1)).build().unwrap());
+    plan.register(blocks_its_thread(&runtime, "cache client", secs(3)))
+        .unwrap();
+    // The same with a blocking closer (inline on the virtual runtime).
+    plan.flush({
+        let runtime = runtime.clone();
+        Resource::blocking("log", move || {
+            runtime.advance(secs(2));
+            Err::<(), _>("disk full")
+        })
+        .deadline(secs(1))
+    })
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(
+        outcomes(&report.resources),
+        [(
+            "cache client",
+            Outcome::Late(Box::new(Outcome::Ok)),
+            secs(3)
+        )]
+    );
+    assert_eq!(
+        outcomes(&report.flushes),
+        [(
+            "log",
+            Outcome::Late(Box::new(Outcome::Error("disk full".into()))),
+            secs(2)
+        )]
+    );
+    assert_eq!(report.status, Status::TimedOut);
+    assert_ne!(report.exit_code(), 0);
+    assert!(report
+        .to_string()
+        .contains("3.000s  late, past its deadline: ok"));
+}
+
+#[test]
+fn a_graceful_deadline_that_passed_under_a_blocked_closer_forces_afterwards() {
+    let config = Config::builder()
+        .graceful(secs(4))
+        .drain(secs(1))
+        .close(secs(3))
+        .flush(secs(1))
+        .build()
+        .unwrap();
+    let (runtime, _shutdown, plan, log) = setup(config);
+    plan.register(blocks_its_thread(&runtime, "first", secs(2)).priority(2))
+        .unwrap();
+    // Within its own 3 s, but it ends at 4.5 s, past the graceful 4 s.
+    plan.register(blocks_its_thread(&runtime, "second", secs(2) + secs(1) / 2).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "third", secs(0), Ok(()), &log))
+        .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("first", Outcome::Ok, secs(2)),
+            ("second", Outcome::Ok, secs(2) + secs(1) / 2),
+            ("third", Outcome::Skipped, secs(0)),
+        ]
+    );
+    assert_eq!(report.deadline_passed_in, Some(Phase::ClosingResources));
+    assert_eq!(
+        report.forced_by,
+        Some(ForcedBy::Deadline(Phase::ClosingResources))
+    );
+    assert_eq!(report.status, Status::Forced);
+    assert!(log.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_drain_that_ends_after_its_deadline_is_timed_out() {
+    let (runtime, shutdown, plan, _log) = setup(Config::builder().drain(secs(2)).build().unwrap());
+    let request = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        async move {
+            // The request's task holds the thread for 5 s, then finishes.
+            runtime.advance(secs(5));
+            drop(request);
+        }
+    });
+    assert!(report.drain.timed_out);
+    assert_eq!(report.drain.left, 0);
+    assert_eq!(report.phase(Phase::Draining).unwrap().duration, secs(5));
+    assert_eq!(report.status, Status::TimedOut);
+}
+
+// ===== One sequence per plan, whoever runs it =====
+
+#[test]
+fn a_second_concurrent_run_waits_for_the_first_and_returns_its_report() {
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let phase_when_closed = Arc::new(Mutex::new(None));
+    plan.register({
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        let phase_when_closed = phase_when_closed.clone();
+        Resource::new("db", move || async move {
+            runtime.sleep(secs(2)).await;
+            *phase_when_closed.lock().unwrap() = Some(shutdown.phase());
+            Ok::<(), String>(())
+        })
+    })
+    .unwrap();
+    let second = Arc::new(Mutex::new(None));
+    let first = runtime.block_on({
+        let runtime = runtime.clone();
+        let plan = plan.clone();
+        let second = second.clone();
+        async move {
+            runtime.spawn_detached({
+                let runtime = runtime.clone();
+                let plan = plan.clone();
+                async move {
+                    let report = plan.run(&runtime).await;
+                    *second.lock().unwrap() = Some(report);
+                }
+            });
+            plan.shutdown().trigger(Reason::Signal(15));
+            plan.run(&runtime).await
+        }
+    });
+    // The other run cannot have ended the shutdown while the closer ran.
+    assert_eq!(
+        *phase_when_closed.lock().unwrap(),
+        Some(Phase::ClosingResources)
+    );
+    assert_eq!(outcomes(&first.resources), [("db", Outcome::Ok, secs(2))]);
+    // Whichever of the two carried out the sequence, both got its report.
+    runtime.block_on(async {});
+    assert_eq!(second.lock().unwrap().as_ref(), Some(&first));
+}
+
+#[test]
+fn a_run_after_a_finished_run_returns_its_report_at_once() {
+    let (runtime, _shutdown, plan, log) =
+        setup(Config::builder().pre_stop(secs(2)).build().unwrap());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    let first = run_with(&runtime, &plan, async {});
+    let before = runtime.now();
+    let again = runtime.block_on(plan.run(&runtime));
+    assert_eq!(runtime.now(), before, "no second pre-stop delay");
+    assert_eq!(again, first);
+    assert_eq!(*log.lock().unwrap(), ["db"]);
+}
+
+#[test]
+fn a_run_after_a_dropped_run_reports_the_dropped_closers() {
+    let (runtime, shutdown, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(5), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "cache", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", secs(1), Ok(()), &log))
+        .unwrap();
+    shutdown.trigger(Reason::Signal(15));
+    // The run is dropped two seconds into the db's close.
+    runtime.block_on({
+        let runtime = runtime.clone();
+        let plan = plan.clone();
+        async move {
+            futures_lite::future::or(
+                async {
+                    plan.run(&runtime).await;
+                },
+                runtime.sleep(secs(2)),
+            )
+            .await;
+        }
+    });
+
+    let report = runtime.block_on(plan.run(&runtime));
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::Cancelled, secs(2)),
+            ("cache", Outcome::Skipped, secs(0)),
+        ]
+    );
+    assert_eq!(
+        outcomes(&report.flushes),
+        [("log", Outcome::Skipped, secs(0))]
+    );
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(report.forced_by, Some(ForcedBy::Abandoned));
+    assert_eq!(shutdown.phase(), Phase::Forced);
+    assert_eq!(*log.lock().unwrap(), ["db"]);
+}
+
+#[test]
+fn a_run_dropped_during_the_drain_names_what_it_abandoned() {
+    let (runtime, shutdown, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    let _request = shutdown.enter().unwrap();
+    shutdown.trigger(Reason::Signal(15));
+    runtime.block_on({
+        let runtime = runtime.clone();
+        let plan = plan.clone();
+        async move {
+            futures_lite::future::or(
+                async {
+                    plan.run(&runtime).await;
+                },
+                runtime.sleep(secs(1)),
+            )
+            .await;
+        }
+    });
+    let report = plan.progress();
+    assert_eq!(report.status, Some(Status::Forced));
+    assert_eq!(
+        outcomes(&report.resources),
+        [("db", Outcome::Skipped, secs(0))]
+    );
+    let drain = report.drain.unwrap();
+    assert_eq!((drain.in_flight_at_start, drain.left), (1, 1));
+    assert!(log.lock().unwrap().is_empty());
+}
+
+// ===== Smaller untruths =====
+
+#[test]
+fn force_from_outside_is_reported_as_external() {
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let _stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(1)).await;
+            shutdown.force(Reason::requested_because("operator"));
+        }
+    });
+    assert_eq!(report.forced_by, Some(ForcedBy::External));
+    assert_eq!(shutdown.trigger_count(), 1);
+}
+
+#[test]
+fn a_second_trigger_in_the_pre_stop_delay_reports_the_abandoned_guards() {
+    let (runtime, shutdown, plan, _log) =
+        setup(Config::builder().pre_stop(secs(5)).build().unwrap());
+    plan.name_in_flight(|names| names.push("GET /export".into()));
+    let _a = shutdown.enter().unwrap();
+    let _b = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(1)).await;
+            shutdown.trigger(Reason::Signal(15));
+        }
+    });
+    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+    assert!(report.drain.skipped);
+    assert_eq!(report.drain.in_flight_at_start, 2);
+    assert_eq!(report.drain.left, 2);
+    assert_eq!(report.drain.still_in_flight, ["GET /export"]);
+    assert!(report
+        .to_string()
+        .contains("drain skipped: 2 in flight abandoned (GET /export)"));
+}
+
+#[test]
+fn a_panicking_observer_is_recorded_and_the_sequence_goes_on() {
+    let (runtime, _shutdown, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    plan.on_phase(|phase, _| {
+        if phase == Phase::Draining {
+            panic!("metrics exporter is down");
+        }
+    });
+    plan.on_phase({
+        let seen = seen.clone();
+        move |phase, _| seen.lock().unwrap().push(phase)
+    });
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(*log.lock().unwrap(), ["db"]);
+    assert_eq!(report.observer_panics.len(), 1);
+    assert_eq!(report.observer_panics[0].phase, Phase::Draining);
+    assert_eq!(
+        report.observer_panics[0].message.as_deref(),
+        Some("metrics exporter is down")
+    );
+    assert_eq!(report.status, Status::Failed);
+    // The other observer saw every phase.
+    assert_eq!(seen.lock().unwrap().last(), Some(&Phase::Completed));
+    assert!(report
+        .to_string()
+        .contains("phase observer panicked at draining: metrics exporter is down"));
+}
+
+#[test]
+fn progress_follows_the_sequence() {
+    let (runtime, _shutdown, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "cache", secs(1), Ok(()), &log))
+        .unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let plan = plan.clone();
+        let seen = seen.clone();
+        async move {
+            runtime.sleep(secs(1) + secs(1) / 2).await;
+            *seen.lock().unwrap() = Some(plan.progress());
+        }
+    });
+    let seen = seen.lock().unwrap().take().unwrap();
+    assert_eq!(seen.running.as_deref(), Some("cache"));
+    assert_eq!(outcomes(&seen.resources), [("db", Outcome::Ok, secs(1))]);
+    assert_eq!(seen.status, None);
+    assert!(seen.drain.is_some());
+    let done = plan.progress();
+    assert_eq!(done.status, Some(report.status));
+    assert_eq!(done.resources, report.resources);
 }

@@ -723,7 +723,10 @@ impl Worker {
                 // Invariant 4: arm the in-handler exit first, so a third signal ends the process
                 // even if `force` or the hook is slow.
                 self.armed.store(true, Ordering::SeqCst);
-                self.shutdown.force(Reason::Signal(signal));
+                // A repeat trigger (the core counts it, and a running plan reports the force
+                // as an escalation), then the move to `Forced` for those who only watch phases.
+                self.shutdown.trigger(Reason::Signal(signal));
+                let _ = self.shutdown.advance(winddown_core::Phase::Forced);
             }
             Action::Exit { status } => {
                 self.report(&Event {

@@ -49,6 +49,7 @@ macro_rules! scenarios {
             closer_error_is_recorded_and_the_rest_run,
             closer_panic_is_recorded_and_the_rest_run,
             closer_hang_times_out_and_is_cancelled,
+            hung_blocking_closer_is_abandoned,
             second_trigger_forces,
             tasks_see_the_trigger,
             task_panic_is_recorded_and_releases_its_guard,
@@ -392,6 +393,52 @@ pub(crate) fn closer_hang_times_out_and_is_cancelled<H: Harness>() {
         // Cancelled, not just abandoned.
         dropped.wait().await;
     });
+}
+
+/// A blocking closer that never returns is abandoned at its deadline: the report comes, the
+/// rest still run, and the runtime can be dropped afterwards (`main` returns) while the
+/// abandoned closer still blocks. `block_on` runs on its own thread here, so a runtime whose
+/// drop waits for the closer fails the bound instead of hanging the suite.
+pub(crate) fn hung_blocking_closer_is_abandoned<H: Harness>() {
+    let (release, hung) = std::sync::mpsc::channel::<()>();
+    let finished = std::thread::spawn(move || {
+        run::<H, _, _>(|runtime| async move {
+            let plan = plan(LONG);
+            let log = Log::default();
+            plan.register(closer("queue", Ok(()), &log)).unwrap();
+            plan.register(
+                Resource::blocking("db", move || {
+                    // Blocks until the test ends.
+                    let _ = hung.recv();
+                    Ok::<(), String>(())
+                })
+                .priority(1)
+                .deadline(ms(30)),
+            )
+            .unwrap();
+
+            plan.shutdown().trigger(Reason::Signal(15));
+            let report = plan.run(runtime).await;
+
+            assert_eq!(report.status, Status::TimedOut, "{report}");
+            assert_eq!(
+                outcomes(&report.resources),
+                [("db", Outcome::TimedOut), ("queue", Outcome::Ok)]
+            );
+            assert_eq!(log.entries(), ["queue"]);
+        });
+    });
+    let bound = std::time::Instant::now() + Duration::from_secs(20);
+    while !finished.is_finished() {
+        assert!(
+            std::time::Instant::now() < bound,
+            "the runtime could not be dropped: it waits for the abandoned closer"
+        );
+        std::thread::sleep(ms(10));
+    }
+    // Re-raises the scenario's own assertion failures.
+    finished.join().unwrap();
+    drop(release);
 }
 
 /// A second trigger during the drain forces the shutdown: the sequence stops waiting, skips
