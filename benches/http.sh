@@ -26,6 +26,9 @@ if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy >&2
 fi
 cargo build --release --example axum --example http_smol --features full >&2
+# H4: the layer's own cost per request (criterion, no network).
+rm -rf "$target/criterion/h4"
+cargo bench -p winddown-benches --bench http_layer >&2
 
 export WD_TARGET=$target WD_ROOT=$root
 export WD_ROUNDS=${WINDDOWN_HTTP_ROUNDS:-9}
@@ -202,6 +205,32 @@ for i, r in enumerate(runs):
     w(f"| {i + 1} | {r['with']:,.0f} | {r['without']:,.0f} | {r['with'] / r['without']:.3f} |")
 w("")
 w(f"Median ratio **{ratio:.3f}** ({'meets' if ratio >= 0.97 else 'misses'} the 0.97 target).")
+w("")
+
+# ----- H4: the layer's own cost per request -----
+import glob
+h4 = {}
+for bench in glob.glob(os.path.join(target, "criterion", "h4", "*", "new", "benchmark.json")):
+    meta = json.load(open(bench))
+    est = json.load(open(os.path.join(os.path.dirname(bench), "estimates.json")))
+    e = est.get("slope") or est["mean"]
+    h4[meta["function_id"]] = (e["point_estimate"], e["confidence_interval"]["lower_bound"],
+                               e["confidence_interval"]["upper_bound"])
+bare = h4.get("bare service", (float("nan"),))[0]
+w("### H4: the layer's own cost per request")
+w("")
+w("`benches/benches/http_layer.rs` (criterion, one thread, no network): a trivial service")
+w("answering `hello`, called on a clone (as hyper does) with a `GET /export/report.csv`, its")
+w("body polled to the end; bare, through the layer, and through the layer naming requests.")
+w("The difference to the bare service is what the layer adds to every request; H1's")
+w("throughput ratio is that against the whole request (parse, route, write, syscalls).")
+w("")
+w("| arm | ns | 95% interval | added |")
+w("|---|---:|---:|---:|")
+for name in ("bare service", "with the layer", "with the layer, naming requests"):
+    if name in h4:
+        t, lo, hi = h4[name]
+        w(f"| {name} | {t:.0f} | {lo:.0f} to {hi:.0f} | {t - bare:+.0f} |")
 w("")
 
 # ----- H2: load through a SIGTERM -----
