@@ -75,6 +75,7 @@ macro_rules! http_scenarios {
             a_request_past_the_drain_deadline_is_cut_and_named,
             readiness_fails_first_and_requests_are_served_during_pre_stop,
             http2_gets_goaway_and_its_streams_finish,
+            an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline,
         );
     };
     (@each $net:ty; $($name:ident,)*) => {
@@ -159,6 +160,8 @@ pub(crate) struct Rig {
     pub(crate) entered: Arc<Gate>,
     /// Opened (to 1) to let `/hold` answer.
     pub(crate) release: Arc<Gate>,
+    /// The pending upgrades of `/upgrade` requests (`entered` counts them too).
+    pub(crate) upgrades: Arc<Mutex<Vec<hyper::upgrade::OnUpgrade>>>,
 }
 
 impl Rig {
@@ -189,6 +192,8 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
     let (hold_entered, hold_release, stuck_entered) =
         (entered.clone(), release.clone(), entered.clone());
     let sse_shutdown = shutdown.clone();
+    let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let (upgrade_list, upgrade_entered) = (upgrades.clone(), entered.clone());
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/work", get(|| async { "work\n" }))
@@ -221,6 +226,24 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
                 async move { AxumBody::new(body) }
             }),
         )
+        .route(
+            "/upgrade",
+            get(move |mut request: axum::extract::Request| {
+                upgrade_list
+                    .lock()
+                    .unwrap()
+                    .push(hyper::upgrade::on(&mut request));
+                upgrade_entered.add();
+                async move {
+                    http::Response::builder()
+                        .status(StatusCode::SWITCHING_PROTOCOLS)
+                        .header(http::header::CONNECTION, "upgrade")
+                        .header(http::header::UPGRADE, "echo")
+                        .body(AxumBody::empty())
+                        .unwrap()
+                }
+            }),
+        )
         .layer(layer)
         .route_service("/readyz", Readiness::new(&shutdown));
     let (addr, stats, served) = N::serve(&plan, app).await;
@@ -234,6 +257,7 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
         report,
         entered,
         release,
+        upgrades,
     }
 }
 
@@ -858,4 +882,60 @@ async fn h2_answer(
         bytes.extend_from_slice(&chunk);
     }
     Ok((status, bytes))
+}
+
+/// 7. An upgraded connection (a protocol of its own after `101 Switching Protocols`, as a
+///    WebSocket is) counts as in flight while its handler holds the socket; the handler sees
+///    the trigger through the shutdown handle; one that ignores it is cut at the drain deadline
+///    (its read fails) and named in the report as upgraded.
+pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(
+        &mut client,
+        b"GET /upgrade HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    rig.entered.at_least(1).await;
+    let on_upgrade = rig.upgrades.lock().unwrap().pop().expect("the upgrade");
+    let mut upgraded = on_upgrade.await.expect("upgraded");
+
+    // The new protocol: an echo.
+    write_all(&mut client, b"ping\n").await.unwrap();
+    let line = read_some(&mut upgraded).await.unwrap();
+    write_all(&mut upgraded, &line).await.unwrap();
+    assert_eq!(read_until(&mut client, b"ping\n").await, b"ping\n");
+
+    // The handler sees the trigger, says so, and then (badly) keeps the socket.
+    let handler = {
+        let shutdown = rig.shutdown.clone();
+        N::spawn(async move {
+            shutdown.triggered().await;
+            write_all(&mut upgraded, b"bye\n").await.unwrap();
+            let end = read_some(&mut upgraded).await;
+            drop(upgraded);
+            end
+        })
+    };
+    rig.shutdown.trigger(Reason::requested());
+    assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
+    let end = handler.await;
+    let err = end.expect_err("the handler's read fails when the connection is cut");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+    let (bytes, _) = read_to_end(&mut client, Vec::new()).await;
+    assert!(bytes.is_empty(), "{}", text(&bytes));
+
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:") && n.ends_with(": upgraded")),
+        "{names:?}"
+    );
+    assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
 }
