@@ -20,4 +20,6 @@ export RUSTFLAGS=""
 cargo "+$msrv" check -p winddown-core
 cargo "+$msrv" check -p winddown-core --no-default-features
 cargo "+$msrv" check -p winddown-signals
+# The systemd notifier is runtime-free: it must not need more than the MSRV.
+cargo "+$msrv" check -p winddown-adapters --features systemd
 cargo "+$msrv" check -p winddown

@@ -9,6 +9,8 @@
 //! file (flushed in the flush phase). On SIGTERM or Ctrl-C it runs the whole shutdown
 //! sequence with progress on stderr, prints the report on stdout, and exits with the report's
 //! exit code. A second signal forces the exit; a third ends it at once (143 for SIGTERM).
+//! Run by systemd as a `Type=notify` service, it tells systemd when it is ready, stopping, in
+//! which phase, and that a slow stop is still within its deadlines.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -23,19 +25,45 @@ use tokio::net::{TcpListener, TcpStream};
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
 use winddown::{Config, Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet};
 
-/// `eprintln!`, but in one write: `eprintln!` writes each piece of its format on its own, a
-/// system call each, to an unbuffered stderr.
+/// `eprintln!`, without the panic: one line on stderr, best effort (see [`say`]).
 macro_rules! say {
     ($($arg:tt)*) => {
         say(format_args!($($arg)*))
     };
 }
 
-/// Writes one line to stderr in one `write_all`, best effort (as `eprintln!`, without the panic).
+/// `println!`, without the panic: one line on stdout, best effort (see [`tell`]).
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        tell(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stderr in one `write_all` (`eprintln!` makes a system call for each
+/// piece of its format), and ignores errors: a closed or broken log pipe must not take the
+/// service down, and `eprintln!` would panic on it.
 fn say(args: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_all(line(args).as_bytes());
+}
+
+/// Writes one line to stdout in one `write_all`, and ignores errors: `daemon | head -1`
+/// closes the pipe after the first line, and `println!` would panic on the next one. Rust
+/// ignores SIGPIPE, so such a write fails with EPIPE instead of killing the process.
+fn tell(args: std::fmt::Arguments<'_>) {
+    let mut stdout = io::stdout().lock();
+    // stdout is line-buffered: flush, so that the line is out before the next step.
+    let _ = stdout
+        .write_all(line(args).as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+/// The text of `args`, ending with one newline.
+fn line(args: std::fmt::Arguments<'_>) -> String {
     let mut line = std::fmt::format(args);
-    line.push('\n');
-    let _ = io::stderr().lock().write_all(line.as_bytes());
+    if !line.ends_with('\n') {
+        line.push('\n');
+    }
+    line
 }
 
 const USAGE: &str = "\
@@ -54,6 +82,9 @@ OPTIONS:
                            default 0: it closes at once)
     --drain-timeout SECS   how long to wait for requests in flight (default 10)
     --close-timeout SECS   how long each resource may take to close (default 5)
+    --block-hook           testing only: the signal listener's log hook blocks
+                           forever on the first signal, as a hook stuck on a full
+                           log pipe would; a third signal still ends the process
     -h, --help             print this help
 
 It prints `listening on ADDR`, then `ready`, on stdout. Send it SIGTERM or press
@@ -62,6 +93,11 @@ pool and the cache client (highest priority first), flushes its log file, prints
 a report and exits with the report's exit code: 0 completed, 1 failed, 2 timed
 out, 3 forced. A second signal forces the exit; a third ends the process at once
 (exit status 143 for SIGTERM, 130 for SIGINT).
+
+Run by systemd as a Type=notify service (NOTIFY_SOCKET set), it also sends
+READY=1 once serving, STOPPING=1 at the first signal, STATUS= at each phase,
+EXTEND_TIMEOUT_USEC= while a slow stop is within its deadlines (never past the
+graceful one), and WATCHDOG=1 when WatchdogSec= is set.
 
 Try: daemon --slow-close 30, then SIGTERM: the pool overruns its close deadline.
 Or: daemon --stuck-close 60, then SIGTERM three times.";
@@ -76,6 +112,8 @@ struct Args {
     stuck_close: Duration,
     drain_timeout: Duration,
     close_timeout: Duration,
+    /// Testing only: the signal hook blocks forever on the first event.
+    block_hook: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -85,11 +123,16 @@ fn parse_args() -> Result<Option<Args>, String> {
         stuck_close: Duration::ZERO,
         drain_timeout: Duration::from_secs(10),
         close_timeout: Duration::from_secs(5),
+        block_hook: false,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--block-hook" {
+            args.block_hook = true;
+            continue;
         }
         let value = words
             .next()
@@ -122,7 +165,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}");
+            tell!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {
@@ -133,8 +176,17 @@ fn main() -> ExitCode {
 
     let shutdown = Shutdown::new();
     // Signals first, before the runtime starts any thread; each step is logged.
+    let block_hook = args.block_hook;
     let signals = match winddown::signals::Builder::new()
-        .on_event(|event| say!("daemon: {event}"))
+        .on_event(move |event| {
+            say!("daemon: {event}");
+            if block_hook {
+                // Testing only (`--block-hook`): the listener thread never comes back.
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
         .listen(&shutdown)
     {
         Ok(listener) => listener,
@@ -192,8 +244,14 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         }
     };
     if let Err(err) = register_resources(&plan, &args, &log) {
-        say!("daemon: {err}");
-        return 70;
+        if !shutdown.is_triggered() {
+            say!("daemon: {err}");
+            return 70;
+        }
+        // A signal while starting: registering is refused once the shutdown is triggered.
+        // Nothing is served yet; stop cleanly with what is set up.
+        say!("daemon: stopped while starting ({err})");
+        return finish(&plan, std::future::pending()).await;
     }
 
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
@@ -204,7 +262,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
+        Ok(addr) => tell!("listening on {addr}"),
         Err(err) => {
             say!("daemon: {err}");
             return 71;
@@ -234,14 +292,22 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     }
 
     say!("daemon: log file {}", log.path.display());
-    println!("ready");
-    let report = run_until_shutdown(&plan, accept(listener, shutdown.clone(), log)).await;
-    // One write for the whole table: stdout is line-buffered, and a write per line costs a
-    // system call each while the process is on its way out.
-    let mut text = report.to_string();
-    if !text.ends_with('\n') {
-        text.push('\n');
+    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
+    // the stop's notifications after it. Said here only so the log shows it.
+    if winddown::systemd::Systemd::from_env().is_active() {
+        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
     }
+    tell!("ready");
+    finish(&plan, accept(listener, shutdown.clone(), log)).await
+}
+
+/// Runs `app` until the shutdown sequence ends, prints the report, and returns its exit code.
+async fn finish(plan: &Plan, app: impl std::future::Future<Output = ()>) -> i32 {
+    let report = run_until_shutdown(plan, app).await;
+    // One write for the whole table: stdout is line-buffered, and a write per line costs a
+    // system call each while the process is on its way out. A closed stdout only loses the
+    // report: the exit code still says how the shutdown went.
+    let text = line(format_args!("{report}"));
     if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
         say!("daemon: cannot print the report: {err}");
     }

@@ -3,6 +3,7 @@
 //! (worker_tokio.rs and worker_smol.rs are the same service on the other runtimes.)
 //! async-std is discontinued upstream; smol is its successor.
 
+use std::io::Write;
 use std::time::Duration;
 
 use async_std::task;
@@ -24,13 +25,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
             .is_some()
         {
-            println!("working");
+            // A log line, best effort: a closed stdout must not panic the service.
+            let _ = writeln!(std::io::stdout(), "working");
         }
     })?;
 
     // The application: it returns after a while, which starts the shutdown.
     let app = task::sleep(Duration::from_millis(500));
     let report = task::block_on(run_until_shutdown(&plan, app));
-    println!("{report}");
+    let _ = writeln!(std::io::stdout(), "{report}");
     std::process::exit(report.exit_code());
 }

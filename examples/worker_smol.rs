@@ -2,6 +2,7 @@
 //! `cargo run --example worker_smol --features smol`.
 //! (worker_tokio.rs and worker_async_std.rs are the same service on the other runtimes.)
 
+use std::io::Write;
 use std::time::Duration;
 
 use smol::stream::StreamExt;
@@ -20,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tasks.spawn("worker", |shutdown| async move {
         let mut tick = smol::Timer::interval(Duration::from_millis(100));
         while shutdown.until_shutdown(tick.next()).await.is_some() {
-            println!("working");
+            // A log line, best effort: a closed stdout must not panic the service.
+            let _ = writeln!(std::io::stdout(), "working");
         }
     })?;
 
@@ -29,6 +31,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         smol::Timer::after(Duration::from_millis(500)).await;
     };
     let report = smol::block_on(run_until_shutdown(&plan, app));
-    println!("{report}");
+    let _ = writeln!(std::io::stdout(), "{report}");
     std::process::exit(report.exit_code());
 }

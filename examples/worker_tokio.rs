@@ -2,6 +2,7 @@
 //! `cargo run --example worker_tokio --features tokio`.
 //! (worker_smol.rs and worker_async_std.rs are the same service on the other runtimes.)
 
+use std::io::Write;
 use std::time::Duration;
 
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
@@ -20,13 +21,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tasks.spawn("worker", |shutdown| async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         while shutdown.until_shutdown(tick.tick()).await.is_some() {
-            println!("working");
+            // A log line, best effort: a closed stdout must not panic the service.
+            let _ = writeln!(std::io::stdout(), "working");
         }
     })?;
 
     // The application: it returns after a while, which starts the shutdown.
     let app = tokio::time::sleep(Duration::from_millis(500));
     let report = run_until_shutdown(&plan, app).await;
-    println!("{report}");
+    let _ = writeln!(std::io::stdout(), "{report}");
     std::process::exit(report.exit_code());
 }

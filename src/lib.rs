@@ -63,6 +63,10 @@
 //!   (async-std is discontinued upstream; smol is its successor).
 //! - `signals`: [`signals`], OS signals (SIGTERM, SIGINT) that trigger the shutdown, force it
 //!   on the second, and end the process on the third (Unix).
+//! - `systemd`: [`systemd`], systemd's `Type=notify` protocol through `NOTIFY_SOCKET`:
+//!   `READY=1` when the run helpers start the application, `STOPPING=1` at the trigger,
+//!   `STATUS=` at each phase, `EXTEND_TIMEOUT_USEC=` while a slow stop is within its
+//!   deadlines, `WATCHDOG=1`. Silent when the variable is unset.
 //! - `tower`: [`http`] (winddown-http): a tower layer that admits each request through the
 //!   shutdown and answers `503` once admissions close, names the requests in flight, and
 //!   readiness, liveness and status services. Runtime-neutral.
@@ -159,6 +163,12 @@ cfg_feature! {
     "async-std",
     #[doc(inline)]
     pub use winddown_adapters::async_std;
+}
+
+cfg_feature! {
+    "systemd",
+    #[doc(inline)]
+    pub use winddown_adapters::systemd;
 }
 
 cfg_feature! {

@@ -45,6 +45,10 @@
 //! - `smol`: [`smol::SmolRuntime`] on smol's global executor or yours, and the run helpers.
 //! - `async-std`: [`async_std::AsyncStdRuntime`] and the run helpers. async-std is discontinued
 //!   upstream; smol is its successor.
+//! - `systemd`: [`systemd::Systemd`], systemd's `Type=notify` protocol: `READY=1` when the
+//!   run helpers start the application, `STOPPING=1` at the trigger, `STATUS=` at each phase,
+//!   `EXTEND_TIMEOUT_USEC=` while a slow stop is within its deadlines, `WATCHDOG=1`. Silent
+//!   when `NOTIFY_SOCKET` is unset.
 //!
 //! # Limitations
 //!
@@ -81,6 +85,10 @@ pub mod smol;
 #[cfg(feature = "async-std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 pub mod async_std;
+
+#[cfg(feature = "systemd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "systemd")))]
+pub mod systemd;
 
 pub use ext::ShutdownExt;
 pub use run::{run_until_shutdown, AppExit};

@@ -63,6 +63,9 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 ///   [`AppExit`]).
 /// - When the sequence ends, `app` is dropped if it is still running, and the report is
 ///   returned.
+/// - With the `systemd` feature, it tells systemd the service is ready (`READY=1`) when it
+///   starts, and sends the stop's notifications (see [`systemd`](crate::systemd)); nothing
+///   when `NOTIFY_SOCKET` is unset.
 ///
 /// Each runtime module has a shorthand that picks the runtime (for example
 /// [`tokio::run_until_shutdown`](crate::tokio::run_until_shutdown)); use this one for a
@@ -105,10 +108,16 @@ where
     F::Output: AppExit,
 {
     let shutdown = plan.shutdown();
+    // With `systemd`: READY=1 now, STOPPING=1, STATUS= and the timers (silent without
+    // NOTIFY_SOCKET). Polled before the sequence, so its hooks are in place when it starts.
+    #[cfg(feature = "systemd")]
+    let mut systemd = pin!(crate::systemd::Systemd::from_env().serve(plan, &runtime));
     let mut app = pin!(app);
     let mut app_done = false;
-    let mut sequence = pin!(plan.run(runtime));
+    let mut sequence = pin!(plan.run(&runtime));
     poll_fn(|cx| {
+        #[cfg(feature = "systemd")]
+        let _ = systemd.as_mut().poll(cx);
         // The application first, so a trigger it causes is seen by the sequence in this poll.
         if !app_done {
             if let Poll::Ready(output) = app.as_mut().poll(cx) {

@@ -71,11 +71,29 @@ impl Guard {
     /// With `track`, records the caller's location in the stripe's registry.
     #[cfg_attr(feature = "track", track_caller)]
     pub(crate) unsafe fn from_admitted(stripe: NonNull<Stripe>) -> Self {
+        // SAFETY: the caller's contract.
+        unsafe { Self::from_admitted_labeled(stripe, None) }
+    }
+
+    /// As [`from_admitted`](Self::from_admitted), with a label for the leak finder (ignored
+    /// without `track`).
+    ///
+    /// # Safety
+    ///
+    /// As [`from_admitted`](Self::from_admitted).
+    #[cfg_attr(feature = "track", track_caller)]
+    #[inline]
+    pub(crate) unsafe fn from_admitted_labeled(
+        stripe: NonNull<Stripe>,
+        label: Option<&'static str>,
+    ) -> Self {
+        #[cfg(not(feature = "track"))]
+        let _ = label;
         Self {
             stripe,
             // SAFETY: the unit the caller hands us pins the stripe.
             #[cfg(feature = "track")]
-            slot: unsafe { crate::track::record(stripe) },
+            slot: unsafe { crate::track::record(stripe, label) },
         }
     }
 

@@ -126,6 +126,8 @@ mod config;
 mod error;
 pub mod futures;
 mod guard;
+#[cfg(feature = "serde")]
+mod json;
 #[cfg(all(feature = "std", not(loom)))]
 mod panic;
 mod phase;
@@ -156,6 +158,9 @@ pub use error::{Closed, StripeCountError};
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use global::global;
 pub use guard::Guard;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use json::REPORT_JSON_VERSION;
 pub use phase::{Phase, TransitionError};
 pub use plan::{Plan, Refused, RegisterError};
 pub use reason::Reason;

@@ -26,7 +26,6 @@ use core::fmt;
 /// assert!(shutdown.phase() < Phase::StoppingNewRequests); // admissions are still open
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[repr(u8)]
 pub enum Phase {
     /// Not triggered: the service runs and admits work.

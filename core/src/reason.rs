@@ -20,7 +20,6 @@ use core::fmt;
 /// assert_eq!(Reason::error("disk full").to_string(), "error: disk full");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Reason {
     /// An OS signal arrived; the value is the signal number (15 for SIGTERM).

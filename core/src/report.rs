@@ -11,7 +11,6 @@ use crate::{Phase, Reason, ResourceKind};
 
 /// How the sequence ended, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Status {
     /// Every step finished within its deadline and every closer succeeded.
@@ -77,7 +76,6 @@ impl fmt::Display for Status {
 
 /// Why a shutdown was forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ForcedBy {
     /// A second trigger (a second signal, say).
@@ -106,7 +104,6 @@ impl fmt::Display for ForcedBy {
 
 /// How one closer or flush hook ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum Outcome {
     /// It returned `Ok`.
@@ -154,7 +151,6 @@ impl fmt::Display for Outcome {
 /// A phase observer ([`Plan::on_phase`](crate::Plan::on_phase)) that panicked. The sequence
 /// went on without it (with `std`; without `std` a panic is the target's panic).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ObserverPanic {
     /// The phase it was told about when it panicked.
@@ -176,7 +172,6 @@ pub struct ObserverPanic {
 /// assert_eq!(TaskFailure::panic("poller", None).to_string(), "poller panicked");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TaskFailure {
     /// The task's name.
@@ -220,7 +215,6 @@ impl fmt::Display for TaskFailure {
 
 /// When a phase started (from the trigger) and how long it lasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct PhaseRecord {
     /// The phase.
@@ -233,7 +227,6 @@ pub struct PhaseRecord {
 
 /// What happened to one resource or flush hook.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct ResourceRecord {
     /// Its name.
@@ -252,7 +245,6 @@ pub struct ResourceRecord {
 
 /// What the drain saw.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct DrainRecord {
     /// Guards (and undrained child scopes) in flight when the drain began. When the shutdown
@@ -291,9 +283,52 @@ impl DrainRecord {
 ///
 /// Print it (`Display` is a small aligned table for a log), turn it into an exit code with
 /// [`exit_code`](Self::exit_code), or into an error with [`into_result`](Self::into_result).
-/// With the `serde` feature it implements `Serialize`.
+///
+/// # JSON
+///
+/// With the `serde` feature it implements `Serialize`, in a documented, versioned shape (not
+/// the Rust field layout). Version 1 (`REPORT_JSON_VERSION`):
+///
+/// ```json
+/// {
+///   "version": 1,
+///   "status": "timed_out",
+///   "exit_code": 2,
+///   "reason": {"kind": "signal", "signal": 15},
+///   "forced_by": null,
+///   "deadline_passed_in": null,
+///   "total_ms": 3500.0,
+///   "phases": [{"phase": "initiated", "started_ms": 0.0, "duration_ms": 0.0}, "..."],
+///   "drain": {
+///     "in_flight_at_start": 1, "drained": 0, "left": 1, "timed_out": true, "skipped": false,
+///     "still_in_flight": ["GET /export"],
+///     "guard_sites": [{"file": "src/db.rs", "line": 40, "column": 9, "label": "db-write",
+///                      "count": 1, "oldest_ms": 8000.0}]
+///   },
+///   "resources": [{"name": "db", "kind": "database", "priority": 10, "outcome": "late",
+///                  "message": "connection reset", "late_result": "error",
+///                  "started_ms": 2000.0, "duration_ms": 1500.0}],
+///   "flushes": [],
+///   "task_failures": [{"name": "poller", "panicked": true, "message": null}],
+///   "observer_panics": [{"phase": "draining", "message": "exporter down"}]
+/// }
+/// ```
+///
+/// - Durations are milliseconds, as numbers with microsecond precision (`*_ms`).
+/// - `status`: `completed`, `failed`, `timed_out`, `forced`. Phases in `snake_case`
+///   (`stopping_new_requests`). `exit_code` is [`exit_code`](Self::exit_code).
+/// - `reason.kind`: `signal` (with `signal`), `requested` (with `message` or null), `error`
+///   (with `message`), `parent`, `deadline`; `null` if never triggered.
+/// - `forced_by.kind`: `escalation`, `external`, `abandoned`, or `deadline` (with `phase`).
+/// - `outcome`: `ok`, `error`, `panicked`, `timed_out`, `cancelled`, `skipped`, `late`;
+///   `message` is the error or panic text; `late_result` is what a `late` step returned
+///   (`ok`, `error`, `panicked`), otherwise null. `kind` is `database`, `cache`,
+///   `http_client`, `queue`, `file`, a custom name, or null.
+/// - `drain.guard_sites` is filled by the `track` leak finder, empty without it.
+///
+/// A new field may appear in a later release without a new version; a field removed or
+/// changed in meaning raises the version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Report {
     /// How it ended.
@@ -391,7 +426,6 @@ impl Report {
 /// assert_eq!(progress.status, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Progress {
     /// The phases entered so far, with their timings (the last one's duration is up to its
@@ -481,10 +515,16 @@ impl fmt::Display for Report {
         }
         writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
         for record in &self.phases {
+            // The end of a sequence that did not complete cleanly is named by its status: no
+            // "completed" row under a "failed" or "timed out" headline.
+            let name: &dyn fmt::Display = match (record.phase, self.status) {
+                (Phase::Completed, Status::Failed | Status::TimedOut) => &self.status,
+                _ => &record.phase,
+            };
             write!(
                 f,
                 "  {:<22} {:>9} {:>9}",
-                record.phase,
+                name,
                 Secs(record.started),
                 Secs(record.duration)
             )?;

@@ -47,7 +47,6 @@ impl<T> Exclusive<T> {
 
 /// What kind of thing a resource is: shown in the report, nothing else depends on it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub enum ResourceKind {
     /// A database connection or pool.

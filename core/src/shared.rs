@@ -99,6 +99,9 @@ pub(crate) struct Shared {
     /// Hooks for the trigger ([`Shutdown::on_trigger`](crate::Shutdown::on_trigger)): run once,
     /// by the first trigger, outside the lock.
     trigger_hooks: Lock<TriggerHooks>,
+    /// The clock the leak finder stamps guards with (feature `track`); `None` for the default.
+    #[cfg(feature = "track")]
+    guard_clock: Lock<Option<crate::track::Clock>>,
     /// The link to the parent scope, for a child scope.
     parent: Option<ParentLink>,
     /// The stripes. Never empty.
@@ -174,6 +177,8 @@ impl Shared {
             drain_waiters: WaitList::new(),
             children: Lock::new(Vec::new()),
             trigger_hooks: Lock::new(TriggerHooks::default()),
+            #[cfg(feature = "track")]
+            guard_clock: Lock::new(None),
             parent,
             stripes: (0..stripes)
                 .map(|_| Stripe {
@@ -216,10 +221,18 @@ impl Shared {
         self.stripes.len()
     }
 
-    /// The stripes (for the leak finder, which reads each one's registry).
+    /// The leak finder's clock for this scope (`None`: the default).
     #[cfg(feature = "track")]
-    pub(crate) fn stripes(&self) -> &[Stripe] {
-        &self.stripes
+    pub(crate) fn guard_clock(&self) -> Option<crate::track::Clock> {
+        self.guard_clock.lock().clone()
+    }
+
+    /// Sets the leak finder's clock for this scope.
+    #[cfg(feature = "track")]
+    pub(crate) fn set_guard_clock(&self, clock: Option<crate::track::Clock>) {
+        // The old clock is dropped outside the lock (it may be user code).
+        let old = core::mem::replace(&mut *self.guard_clock.lock(), clock);
+        drop(old);
     }
 
     /// Adds a handle and picks its stripe (the next one, round robin).
@@ -912,6 +925,15 @@ impl Shared {
     /// Brings every child to follow `to`, without holding the lock while they act (see the
     /// module docs: a child may die during this and needs our lock to leave the list).
     fn propagate(&self, to: Phase) {
+        // Every method reachable from `follow_parent` is sound on a dead scope (its parent link
+        // pointers are null).
+        self.for_each_child(|child| child.follow_parent(to));
+    }
+
+    /// Calls `f` on each child scope, outside our lock: each child is held by a weak unit
+    /// taken under the lock (invariant 7), so it may die meanwhile but is not freed. `f` must
+    /// be sound on a dead scope.
+    fn for_each_child(&self, mut f: impl FnMut(&Shared)) {
         let children: Vec<NonNull<Shared>> = {
             let children = self.children.lock();
             if children.is_empty() {
@@ -928,11 +950,41 @@ impl Shared {
             children.clone()
         };
         for child in children {
-            // SAFETY: our weak unit keeps the child's memory alive; every method reachable from
-            // `follow_parent` is sound on a dead scope (its parent link pointers are null).
-            unsafe { child.as_ref() }.follow_parent(to);
+            // SAFETY: our weak unit keeps the child's memory alive.
+            f(unsafe { child.as_ref() });
             // SAFETY: we own the unit added above and do not touch the child afterwards.
             unsafe { Shared::release_weak(child) };
         }
+    }
+
+    /// Guards in flight in this scope and every scope below it, each counted once: a child's
+    /// own unit here is replaced by what is in flight in it. A snapshot.
+    pub(crate) fn in_flight_subtree(&self) -> usize {
+        let mut total = self.in_flight();
+        self.for_each_child(|child| {
+            if child.holds_parent_guard() {
+                total = total.saturating_sub(1);
+            }
+            total += child.in_flight_subtree();
+        });
+        total
+    }
+
+    /// The live guard sites of this scope and every scope below it, ungrouped (feature
+    /// `track`): for `track::guard_sites`.
+    #[cfg(feature = "track")]
+    pub(crate) fn each_site_in_subtree(&self, f: &mut dyn FnMut(&crate::track::Live)) {
+        for stripe in self.stripes.iter() {
+            stripe.sites.lock().each(&mut *f);
+        }
+        self.for_each_child(|child| child.each_site_in_subtree(f));
+    }
+
+    /// Whether this scope (a child) still counts as one in flight in its parent.
+    fn holds_parent_guard(&self) -> bool {
+        self.parent.as_ref().is_some_and(|link| {
+            // memory ordering: Relaxed: a snapshot for a statistic.
+            !link.guard.load(Ordering::Relaxed).is_null()
+        })
     }
 }

@@ -216,6 +216,8 @@ impl Shutdown {
             .ok()
             .map(|()| self.stripe);
         let parent = self.clone().into_raw();
+        #[cfg(feature = "track")]
+        let clock = self.shared().guard_clock();
         let child = Shared::allocate(
             self.stripes(),
             Some(ParentParts {
@@ -223,6 +225,9 @@ impl Shutdown {
                 guard,
             }),
         );
+        #[cfg(feature = "track")]
+        // SAFETY: `child` is the first handle of the scope just made, still ours.
+        unsafe { Shared::of(child) }.set_guard_clock(clock);
         // SAFETY: `child` is the first handle of a scope just made with a link to us; we wrap it
         // in a `Shutdown` right after, which the caller holds.
         unsafe { self.shared().adopt(child) };
@@ -312,6 +317,74 @@ impl Shutdown {
         Ok(unsafe { Guard::from_admitted(self.stripe) })
     }
 
+    /// [`enter`](Self::enter), with a label for the leak finder: with the `track` feature,
+    /// [`guard_sites`](Self::guard_sites) and the report group the live guards by call site
+    /// *and* label (`src/db.rs:40:9 [db-write] (x2, oldest 12.300s)`). Without `track` the label
+    /// is dropped at compile time: this is exactly `enter`, so a library can label its guards
+    /// unconditionally at no cost.
+    ///
+    /// # Errors
+    ///
+    /// As [`enter`](Self::enter): [`Closed`] once admissions are closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = winddown_core::Shutdown::new();
+    /// let write = shutdown.enter_labeled("db-write")?;
+    /// # #[cfg(feature = "track")]
+    /// assert_eq!(shutdown.guard_sites()[0].label(), Some("db-write"));
+    /// # drop(write);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    #[inline]
+    #[cfg_attr(feature = "track", track_caller)]
+    pub fn enter_labeled(&self, label: &'static str) -> Result<Guard, Closed> {
+        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
+        unsafe { shared::enter(self.stripe) }?;
+        // SAFETY: we were just admitted on this stripe and own that unit.
+        Ok(unsafe { Guard::from_admitted_labeled(self.stripe, Some(label)) })
+    }
+
+    /// Sets the clock the leak finder (feature `track`) stamps this scope's guards with, so
+    /// [`guard_sites`](Self::guard_sites) can tell how old the oldest guard of each site is.
+    /// By default, with `std`, it is a monotonic clock; without `std` there is none (ages are
+    /// `None`) until one is set: an embedded target's tick counter, say. A test on a virtual
+    /// clock sets that clock. Child scopes made afterwards inherit it. Without `track` this
+    /// does nothing (the clock is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use winddown_core::runtime::Runtime;
+    /// use winddown_core::testing::VirtualRuntime;
+    /// use winddown_core::Shutdown;
+    ///
+    /// let runtime = VirtualRuntime::new();
+    /// let shutdown = Shutdown::new();
+    /// shutdown.set_guard_clock({
+    ///     let runtime = runtime.clone();
+    ///     move || runtime.now()
+    /// });
+    /// let request = shutdown.enter()?;
+    /// runtime.advance(Duration::from_secs(12));
+    /// # #[cfg(feature = "track")]
+    /// assert_eq!(shutdown.guard_sites()[0].oldest(), Some(Duration::from_secs(12)));
+    /// # drop(request);
+    /// # Ok::<(), winddown_core::Closed>(())
+    /// ```
+    pub fn set_guard_clock(
+        &self,
+        clock: impl Fn() -> core::time::Duration + Send + Sync + 'static,
+    ) {
+        #[cfg(feature = "track")]
+        self.shared()
+            .set_guard_clock(Some(alloc::sync::Arc::new(clock)));
+        #[cfg(not(feature = "track"))]
+        drop(clock);
+    }
+
     /// Where the guards in flight now were entered (feature `track`, the leak finder): one
     /// [`GuardSite`] per call site of [`enter`](Self::enter), with how many live guards came
     /// from there, the most first (then by file, line and column). A snapshot.
@@ -324,8 +397,10 @@ impl Shutdown {
     /// compiled. When the drain of a [`Plan`](crate::Plan) ends with guards still in flight, the
     /// report lists these sites in [`DrainRecord::guard_sites`](crate::DrainRecord::guard_sites).
     ///
-    /// Child scopes keep their own sites: a child counts as one in flight here (see
-    /// [`in_flight`](Self::in_flight)) but lists no site here; ask the child.
+    /// The guards of child scopes (and theirs) are included, even those of a child whose
+    /// handles are all gone: a guard leaked in a library's scope is still named. Each site
+    /// also carries its label ([`enter_labeled`](Self::enter_labeled)) and the age of its oldest
+    /// guard ([`set_guard_clock`](Self::set_guard_clock)).
     ///
     /// # Examples
     ///
@@ -366,6 +441,23 @@ impl Shutdown {
     /// ```
     pub fn in_flight(&self) -> usize {
         self.shared().in_flight()
+    }
+
+    /// Guards in flight now in this scope and every scope below it, each guard counted once
+    /// (where [`in_flight`](Self::in_flight) counts an undrained child as one). A snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = winddown_core::Shutdown::new();
+    /// let library = parent.child();
+    /// let jobs: Vec<_> = (0..3).map(|_| library.enter().unwrap()).collect();
+    /// assert_eq!(parent.in_flight(), 1); // the child, as one
+    /// assert_eq!(parent.in_flight_subtree(), 3); // its three jobs
+    /// # drop(jobs);
+    /// ```
+    pub fn in_flight_subtree(&self) -> usize {
+        self.shared().in_flight_subtree()
     }
 
     /// Admissions refused so far.

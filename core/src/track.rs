@@ -1,8 +1,9 @@
-//! The leak finder (feature `track`): where each live guard was entered.
+//! The leak finder (feature `track`): where each live guard was entered, with its label and
+//! when.
 //!
 //! With the feature on, every stripe keeps a [`Sites`] registry beside its admission word, under
-//! its own [`Lock`](crate::sync::Lock): a slab of the [`Location`]s of the guards entered through
-//! that stripe and not yet dropped. [`Shutdown::enter`](crate::Shutdown::enter) is
+//! its own [`Lock`](crate::sync::Lock): a slab of the [`Location`]s (with the label, if any, and
+//! the time of entry) of the guards entered through that stripe and not yet dropped. [`Shutdown::enter`](crate::Shutdown::enter) is
 //! `#[track_caller]` then, so the location is the caller's; the guard remembers its slot and
 //! empties it when it drops, before it gives back its unit (so the stripe is still pinned).
 //! One registry per stripe keeps threads that enter through different stripes off each other's
@@ -12,14 +13,55 @@
 //! one branch, and the drop one `fetch_sub` and one test.
 //!
 //! Under the lock only the slab is touched: no user code runs and nothing user-supplied is
-//! dropped, so nothing can re-enter it.
+//! dropped, so nothing can re-enter it. The clock (which may be user code) is read before the
+//! lock is taken.
+//!
+//! # Where the time comes from
+//!
+//! Each scope has a guard clock: by default, with `std`, a monotonic clock (`Instant`) since
+//! the first tracked guard of the process; without `std` there is none, and ages are unknown
+//! (`None`) until one is set. [`Shutdown::set_guard_clock`](crate::Shutdown::set_guard_clock)
+//! replaces it, for example with a runtime's clock (a test's virtual clock, an embedded
+//! target's tick counter). Child scopes made afterwards inherit it.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::panic::Location;
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use crate::shared::{Shared, Stripe};
+
+/// A scope's guard clock: see the module docs.
+pub(crate) type Clock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+/// The time now on `clock`, or on the default clock.
+pub(crate) fn now(clock: Option<&Clock>) -> Option<Duration> {
+    match clock {
+        Some(clock) => Some(clock()),
+        None => default_now(),
+    }
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+fn default_now() -> Option<Duration> {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    Some(ORIGIN.get_or_init(std::time::Instant::now).elapsed())
+}
+
+#[cfg(not(all(feature = "std", not(loom))))]
+fn default_now() -> Option<Duration> {
+    None
+}
+
+/// One live guard: where it was entered, its label, and when (on its scope's clock).
+#[derive(Clone, Copy)]
+pub(crate) struct Live {
+    site: &'static Location<'static>,
+    label: Option<&'static str>,
+    since: Option<Duration>,
+}
 
 /// One stripe's live call sites: a slab with an intrusive free list.
 pub(crate) struct Sites {
@@ -32,7 +74,7 @@ pub(crate) struct Sites {
 }
 
 enum Entry {
-    Live(&'static Location<'static>),
+    Live(Live),
     /// Vacant; the index of the next vacant entry (or `entries.len()`).
     Vacant(usize),
 }
@@ -47,7 +89,7 @@ impl Sites {
     }
 
     /// Records `site`; returns its slot, reused from the most recently emptied one.
-    pub(crate) fn insert(&mut self, site: &'static Location<'static>) -> usize {
+    pub(crate) fn insert(&mut self, site: Live) -> usize {
         let slot = self.free;
         match self.entries.get_mut(slot) {
             Some(entry) => {
@@ -82,24 +124,35 @@ impl Sites {
     }
 
     /// The live sites, in slot order.
-    fn live(&self) -> impl Iterator<Item = &'static Location<'static>> + '_ {
+    fn live(&self) -> impl Iterator<Item = &Live> + '_ {
         self.entries.iter().filter_map(|entry| match entry {
-            Entry::Live(site) => Some(*site),
+            Entry::Live(site) => Some(site),
             Entry::Vacant(_) => None,
         })
     }
+
+    /// Calls `f` on each live site (under the stripe's lock: `f` must not take a lock).
+    pub(crate) fn each(&self, f: &mut dyn FnMut(&Live)) {
+        self.live().for_each(f);
+    }
 }
 
-/// Records the caller's location for a guard just admitted on `stripe`; returns its slot.
+/// Records the caller's location (and `label`, and the time) for a guard just admitted on
+/// `stripe`; returns its slot.
 ///
 /// # Safety
 ///
 /// The caller owns a unit of `stripe`'s count (invariant 2 pins the stripe for the call).
 #[track_caller]
-pub(crate) unsafe fn record(stripe: NonNull<Stripe>) -> usize {
+pub(crate) unsafe fn record(stripe: NonNull<Stripe>, label: Option<&'static str>) -> usize {
     let site = Location::caller();
-    // SAFETY: the caller's unit pins the stripe.
-    unsafe { stripe.as_ref() }.sites.lock().insert(site)
+    // SAFETY: the caller's unit pins the stripe, so its header is alive.
+    let shared = unsafe { Shared::of(stripe) };
+    // Read outside the stripe's lock: a set clock is user code.
+    let since = now(shared.guard_clock().as_ref());
+    let live = Live { site, label, since };
+    // SAFETY: as above.
+    unsafe { stripe.as_ref() }.sites.lock().insert(live)
 }
 
 /// Forgets the guard in `slot` of `stripe`.
@@ -112,30 +165,37 @@ pub(crate) unsafe fn forget(stripe: NonNull<Stripe>, slot: usize) {
     unsafe { stripe.as_ref() }.sites.lock().remove(slot);
 }
 
-/// The live guards of `shared`, grouped by call site: the most guards first, then by file,
-/// line and column.
+/// The live guards of `shared` and of every scope below it, grouped by call site and label:
+/// the most guards first, then by file, line, column and label.
 pub(crate) fn guard_sites(shared: &Shared) -> Vec<GuardSite> {
-    let mut all = Vec::new();
-    for stripe in shared.stripes() {
-        all.extend(stripe.sites.lock().live());
-    }
-    // `Location` orders by file, line, column: equal sites end up next to each other.
-    all.sort_unstable();
+    let mut all: Vec<Live> = Vec::new();
+    shared.each_site_in_subtree(&mut |live| all.push(*live));
+    let now = now(shared.guard_clock().as_ref());
+    all.sort_unstable_by_key(|live| (live.site, live.label));
     let mut sites: Vec<GuardSite> = Vec::new();
-    for site in all {
+    for live in all {
+        let age = match (now, live.since) {
+            (Some(now), Some(since)) => Some(now.saturating_sub(since)),
+            _ => None,
+        };
         match sites.last_mut() {
-            Some(last) if last.is_at(site) => last.count += 1,
-            _ => sites.push(GuardSite::new(site)),
+            Some(last) if last.is_at(live.site) && last.label == live.label => {
+                last.count += 1;
+                last.oldest = last.oldest.max(age);
+            }
+            _ => sites.push(GuardSite::new(live.site, live.label, age)),
         }
     }
     sites.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key().cmp(&b.key())));
     sites
 }
 
-/// Where live guards were entered, and how many: one line of
-/// [`Shutdown::guard_sites`](crate::Shutdown::guard_sites) (feature `track`).
+/// Where live guards were entered, with which label, how many, and the age of the oldest: one
+/// line of [`Shutdown::guard_sites`](crate::Shutdown::guard_sites) (feature `track`).
 ///
-/// It displays as `file:line:column (xcount)`, e.g. `src/main.rs:42:17 (x3)`.
+/// It displays as `file:line:column [label] (xcount, oldest age)`, e.g.
+/// `src/main.rs:42:17 [db-write] (x3, oldest 12.300s)`; the label and the age are left out
+/// when there is none.
 ///
 /// # Examples
 ///
@@ -152,21 +212,28 @@ pub(crate) fn guard_sites(shared: &Shared) -> Vec<GuardSite> {
 /// # drop(guards);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct GuardSite {
     file: &'static str,
     line: u32,
     column: u32,
+    label: Option<&'static str>,
     count: usize,
+    oldest: Option<Duration>,
 }
 
 impl GuardSite {
-    fn new(site: &'static Location<'static>) -> Self {
+    fn new(
+        site: &'static Location<'static>,
+        label: Option<&'static str>,
+        age: Option<Duration>,
+    ) -> Self {
         Self {
             file: site.file(),
             line: site.line(),
             column: site.column(),
+            label,
             count: 1,
+            oldest: age,
         }
     }
 
@@ -174,8 +241,8 @@ impl GuardSite {
         self.file == site.file() && self.line == site.line() && self.column == site.column()
     }
 
-    fn key(&self) -> (&'static str, u32, u32) {
-        (self.file, self.line, self.column)
+    fn key(&self) -> (&'static str, u32, u32, Option<&'static str>) {
+        (self.file, self.line, self.column, self.label)
     }
 
     /// The source file of the call that entered the guards, as [`Location::file`] gives it.
@@ -193,19 +260,37 @@ impl GuardSite {
         self.column
     }
 
-    /// How many live guards were entered there.
+    /// The label the guards were entered with
+    /// ([`Shutdown::enter_labeled`](crate::Shutdown::enter_labeled)), if any.
+    pub const fn label(&self) -> Option<&'static str> {
+        self.label
+    }
+
+    /// How many live guards were entered there (with that label).
     pub const fn count(&self) -> usize {
         self.count
+    }
+
+    /// How long ago the oldest of them was entered, on the scope's guard clock (see
+    /// [`Shutdown::set_guard_clock`](crate::Shutdown::set_guard_clock)); `None` without a
+    /// clock.
+    pub const fn oldest(&self) -> Option<Duration> {
+        self.oldest
     }
 }
 
 impl fmt::Display for GuardSite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{} (x{})",
-            self.file, self.line, self.column, self.count
-        )
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)?;
+        if let Some(label) = self.label {
+            write!(f, " [{label}]")?;
+        }
+        write!(f, " (x{}", self.count)?;
+        if let Some(oldest) = self.oldest {
+            let millis = oldest.as_millis();
+            write!(f, ", oldest {}.{:03}s", millis / 1000, millis % 1000)?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -214,8 +299,12 @@ mod tests {
     use super::*;
 
     #[track_caller]
-    fn here() -> &'static Location<'static> {
-        Location::caller()
+    fn here() -> Live {
+        Live {
+            site: Location::caller(),
+            label: None,
+            since: None,
+        }
     }
 
     #[test]
@@ -227,11 +316,12 @@ mod tests {
         assert_eq!(sites.insert(b), 2);
         sites.remove(1);
         sites.remove(0);
-        assert_eq!(sites.live().collect::<Vec<_>>(), [b]);
+        let at = |sites: &Sites| sites.live().map(|live| live.site).collect::<Vec<_>>();
+        assert_eq!(at(&sites), [b.site]);
         assert_eq!(sites.insert(b), 0);
         assert_eq!(sites.insert(b), 1);
         assert_eq!(sites.insert(a), 3);
-        assert_eq!(sites.live().collect::<Vec<_>>(), [b, b, b, a]);
+        assert_eq!(at(&sites), [b.site, b.site, b.site, a.site]);
     }
 
     #[test]
@@ -247,12 +337,20 @@ mod tests {
 
     #[test]
     fn display() {
-        let site = GuardSite {
+        let mut site = GuardSite {
             file: "src/main.rs",
             line: 42,
             column: 17,
+            label: None,
             count: 3,
+            oldest: None,
         };
         assert_eq!(alloc::format!("{site}"), "src/main.rs:42:17 (x3)");
+        site.label = Some("db-write");
+        site.oldest = Some(Duration::from_millis(12_300));
+        assert_eq!(
+            alloc::format!("{site}"),
+            "src/main.rs:42:17 [db-write] (x3, oldest 12.300s)"
+        );
     }
 }

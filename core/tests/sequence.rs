@@ -548,7 +548,7 @@ shutdown failed in 1.000s (reason: signal 15)
   draining                  0.000s    0.000s  0 drained, 0 left
   closing resources         0.000s    1.000s
   flushing buffers          1.000s    0.000s
-  completed                 1.000s    0.000s
+  failed                    1.000s    0.000s
   resource               kind         priority  duration  outcome
   postgres               database           10    1.000s  ok
   redis                  -                   0    0.000s  error: refused

@@ -62,6 +62,11 @@ fn sites_are_the_callers_grouped_and_most_first() {
 #[test]
 fn a_direct_call_to_enter_is_its_own_site() {
     let shutdown = Shutdown::new();
+    let clock = VirtualRuntime::new();
+    shutdown.set_guard_clock({
+        let clock = clock.clone();
+        move || clock.now()
+    });
     let guard = shutdown.enter().unwrap();
     let line = line!() - 1;
     let sites = shutdown.guard_sites();
@@ -69,7 +74,11 @@ fn a_direct_call_to_enter_is_its_own_site() {
     assert_eq!((sites[0].file(), sites[0].line()), (file!(), line));
     assert_eq!(
         sites[0].to_string(),
-        format!("{}:{line}:{} (x1)", file!(), sites[0].column())
+        format!(
+            "{}:{line}:{} (x1, oldest 0.000s)",
+            file!(),
+            sites[0].column()
+        )
     );
     drop(guard);
 }
@@ -132,22 +141,30 @@ fn slots_are_reused_without_mixing_sites() {
 }
 
 #[test]
-fn child_scopes_keep_their_own_sites() {
+fn a_parent_names_the_sites_of_its_children() {
     let parent = Shutdown::new();
     let (in_parent, parent_at) = enter(&parent);
     let child = parent.child();
-    let (in_child, child_at) = enter(&child);
-    // The child counts as one in flight in the parent, but its link is no guard site.
+    let in_child: Vec<_> = (0..2).map(|_| enter(&child)).collect();
+    let child_at = in_child[0].1;
+    // The child counts as one in flight in the parent; its link is no guard site, its guards
+    // are listed in the parent too.
     assert_eq!(parent.in_flight(), 2);
-    assert_eq!(sites(&parent), [site(parent_at, 1)]);
-    assert_eq!(sites(&child), [site(child_at, 1)]);
+    assert_eq!(parent.in_flight_subtree(), 3);
+    assert_eq!(child.in_flight_subtree(), 2);
+    assert_eq!(sites(&parent), [site(child_at, 2), site(parent_at, 1)]);
+    assert_eq!(sites(&child), [site(child_at, 2)]);
 
+    // Every handle of the child goes: its leaked guards are still named by the parent.
+    drop(child);
+    assert_eq!(sites(&parent), [site(child_at, 2), site(parent_at, 1)]);
     parent.close();
     drop(in_parent);
-    assert!(parent.guard_sites().is_empty());
+    assert_eq!(sites(&parent), [site(child_at, 2)]);
     assert!(!parent.is_drained());
     drop(in_child);
-    assert!(child.guard_sites().is_empty());
+    assert!(parent.guard_sites().is_empty());
+    assert_eq!(parent.in_flight_subtree(), 0);
     assert!(parent.is_drained());
 }
 
@@ -212,6 +229,10 @@ fn a_drain_that_times_out_names_the_sites_in_the_report() {
         .unwrap();
     let plan = Plan::new(shutdown.clone(), config);
     plan.name_in_flight(|names| names.push("upload 7".into()));
+    shutdown.set_guard_clock({
+        let runtime = runtime.clone();
+        move || runtime.now()
+    });
 
     let (stuck, stuck_at) = enter(&shutdown);
     let leaked: Vec<_> = (0..2).map(|_| enter(&shutdown)).collect();
@@ -246,11 +267,11 @@ shutdown timed out in 2.000s (reason: signal 15)
   initiated                 0.000s    0.000s
   stopping new requests     0.000s    0.000s
   draining                  0.000s    2.000s  1 drained, 3 left, timed out (upload 7)
-    guards entered at {}:{}:{} (x2)
-    guards entered at {}:{}:{} (x1)
+    guards entered at {}:{}:{} (x2, oldest 2.000s)
+    guards entered at {}:{}:{} (x1, oldest 2.000s)
   closing resources         2.000s    0.000s
   flushing buffers          2.000s    0.000s
-  completed                 2.000s    0.000s
+  timed out                 2.000s    0.000s
 ",
         leaked_at.file(),
         leaked_at.line(),
@@ -287,4 +308,53 @@ fn a_drain_that_completes_names_no_site() {
 fn guard_site_is_plain_data() {
     fn assert_traits<T: Copy + Send + Sync + Eq + std::hash::Hash + std::fmt::Debug>() {}
     assert_traits::<GuardSite>();
+}
+
+/// A guard leaked from a known line, with a label, blocks the drain: the report's table and
+/// JSON name the file and line, the label, the count, and an age of at least the drain
+/// deadline, on the virtual clock.
+#[test]
+fn a_labeled_leak_is_named_with_its_label_and_age() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    shutdown.set_guard_clock({
+        let runtime = runtime.clone();
+        move || runtime.now()
+    });
+    let plan = Plan::new(
+        shutdown.clone(),
+        Config::builder()
+            .drain(Duration::from_secs(3))
+            .build()
+            .unwrap(),
+    );
+    let leaked = shutdown.enter_labeled("db-write").unwrap();
+    let line = line!() - 1;
+    runtime.advance(Duration::from_secs(5)); // it has been in flight for a while already
+    shutdown.trigger(Reason::Signal(15));
+    let report = runtime.block_on(plan.run(&runtime));
+
+    let site = &report.drain.guard_sites[0];
+    assert_eq!(
+        (site.file(), site.line(), site.label(), site.count()),
+        (file!(), line, Some("db-write"), 1)
+    );
+    assert_eq!(site.oldest(), Some(Duration::from_secs(8)));
+    assert!(site.oldest().unwrap() >= Duration::from_secs(3));
+    let table = report.to_string();
+    let expected = format!("{}:{line}:", file!());
+    assert!(table.contains(&expected), "{table}");
+    assert!(table.contains("[db-write] (x1, oldest 8.000s)"), "{table}");
+
+    #[cfg(feature = "serde")]
+    {
+        let json = serde_json::to_value(&report).unwrap();
+        let site = &json["drain"]["guard_sites"][0];
+        assert_eq!(site["file"], file!());
+        assert_eq!(site["line"], line);
+        assert_eq!(site["label"], "db-write");
+        assert_eq!(site["count"], 1);
+        assert_eq!(site["oldest_ms"], 8000.0);
+    }
+    drop(leaked);
 }

@@ -9,6 +9,7 @@
 //! | found before the first listener        | while no listener has the signal                  |
 //! |-----------------------------------------|---------------------------------------------------|
 //! | `SIG_DFL`, a signal signal-hook knows   | the *restorer* runs the default action            |
+//! | `SIG_DFL`, in PID 1                     | nothing: ignored, as the kernel ignores it for an init |
 //! | `SIG_DFL`, a signal it does not know    | nothing: ignored (a limitation, see the crate docs) |
 //! | `SIG_IGN`                               | nothing: signal-hook's handler alone ignores it   |
 //! | a handler (another's, or signal-hook's) | nothing: signal-hook's handler chains to it       |
@@ -101,6 +102,13 @@ impl Table {
             return Ok(());
         }
         let restorer = match query(signal)? {
+            // PID 1 (of the system, or of a PID namespace: a container without an init): the
+            // kernel ignores a signal whose disposition is the default instead of carrying out
+            // the action (only SIGKILL and SIGSTOP from an ancestor namespace, and faults, get
+            // through, none of which a listener can have). So the old behaviour is "ignored",
+            // with nothing to restore; emulating the action instead would re-raise the signal
+            // into that same shield, and signal-hook's `abort()` fallback ends in a crash.
+            Disposition::Default if is_pid_1() => None,
             // signal-hook's `emulate_default_handler` only knows the signals it has names for.
             Disposition::Default if low_level::signal_name(signal).is_some() => {
                 let on = Arc::new(AtomicBool::new(true));
@@ -180,6 +188,11 @@ impl Drop for Claim {
     fn drop(&mut self) {
         self.release();
     }
+}
+
+/// Whether this process is PID 1, as seen in its own PID namespace.
+fn is_pid_1() -> bool {
+    std::process::id() == 1
 }
 
 /// Queries `signal`'s current disposition, changing nothing.

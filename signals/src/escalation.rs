@@ -1,8 +1,9 @@
 //! Escalation: what the nth signal a listener receives does.
 //!
 //! This module is pure: it sends no signal and ends no process, so the whole rule is unit-tested
-//! here. The listener ([`crate::listener`]) counts deliveries and carries out the [`Action`] this
-//! module picks.
+//! here. Two counters apply it to the same deliveries: the signal handler's
+//! ([`crate::exit`]), which ends the process on the third, and the listener thread's
+//! ([`Escalation`], in [`crate::listener`]), which triggers and forces.
 //!
 //! # Invariants
 //!
@@ -18,8 +19,8 @@ use core::fmt;
 /// | nth signal | action                 | effect on the [`Shutdown`](winddown_core::Shutdown)                     |
 /// |------------|------------------------|--------------------------------------------------------------------------|
 /// | 1st        | [`Trigger`](Self::Trigger) | `trigger(Reason::Signal(n))`, unless it was already triggered        |
-/// | 2nd        | [`Force`](Self::Force)     | `force(Reason::Signal(n))`: the phase becomes `Forced`               |
-/// | 3rd, …     | [`Exit`](Self::Exit)       | none: the process ends at once, as if the signal had no handler      |
+/// | 2nd        | [`Force`](Self::Force)     | `trigger(Reason::Signal(n))` again, then `Forced`: an escalation     |
+/// | 3rd, …     | [`Exit`](Self::Exit)       | none: the signal handler ends the process at once, `_exit(128 + n)`  |
 ///
 /// # Examples
 ///
@@ -44,16 +45,21 @@ pub enum Action {
     /// first (then nothing changes; see [`Event::started_shutdown`](crate::Event::started_shutdown)).
     Trigger,
     /// The second signal: the shutdown is forced (the phase moves to
-    /// [`Forced`](winddown_core::Phase::Forced) and admissions close), and the next signal ends
+    /// [`Forced`](winddown_core::Phase::Forced) and admissions close). The next signal ends
     /// the process from inside the signal handler.
     Force,
-    /// The third and every later signal: the process ends at once, without unwinding, running
-    /// destructors or `atexit` hooks.
+    /// The third and every later signal: the signal handler ends the process at once with
+    /// `_exit(status)`, without unwinding, running destructors or `atexit` hooks, whatever the
+    /// listener thread is doing. The [`on_event`](crate::Builder::on_event) hook never sees it
+    /// in a real process: the process is gone first.
     Exit {
-        /// The status a shell reports: 128 + the signal number (143 for SIGTERM, 130 for
-        /// SIGINT). The process is killed by the signal itself, so
-        /// [`ExitStatus::signal`](std::os::unix::process::ExitStatusExt::signal) is the signal
-        /// number; for signals whose default action does not terminate, it calls `_exit(status)`.
+        /// The exit status: 128 + the signal number (143 for SIGTERM, 130 for SIGINT), what a
+        /// shell reports for a process killed by that signal. The process *exits* with it, it
+        /// is not killed by the signal: a parent's
+        /// [`ExitStatus::code`](std::process::ExitStatus::code) is `Some(status)` and
+        /// [`ExitStatus::signal`](std::os::unix::process::ExitStatusExt::signal) is `None`.
+        /// That works the same as PID 1 in a container, where the kernel ignores a signal's
+        /// default action.
         status: i32,
     },
 }

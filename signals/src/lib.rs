@@ -3,9 +3,9 @@
 //!
 //! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
-//! [`Shutdown`] with no async runtime: a signal handler that only writes a byte, and a small
-//! thread that turns the bytes into [`trigger`](Shutdown::trigger) and
-//! [`force`](Shutdown::force) calls.
+//! [`Shutdown`] with no async runtime: a signal handler that only counts and writes a byte (and
+//! ends the process on the third signal), and a small thread that turns the bytes into
+//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls.
 //!
 //! Don't use it for signals that do not mean "stop": every signal in a listener's set counts
 //! towards the escalation. A SIGHUP that means "reload the configuration" belongs to
@@ -14,24 +14,27 @@
 //! # Anatomy
 //!
 //! - **The signal handler** (signal-hook's, shared by everything in the process that uses
-//!   signal-hook) runs this crate's actions for each delivery, in order: end the process if the
-//!   listener has *armed* the exit (an atomic load, then `raise` or `_exit`); write one byte to
-//!   the signal's own socket; write one byte to the listener's wake socket. Nothing else happens
-//!   inside the handler: no allocation, no lock, no logging. Everything is async-signal-safe.
+//!   signal-hook) runs this crate's actions for each delivery, in order: count the delivery in
+//!   the listener's atomic count, and if it is the third, end the process with
+//!   `_exit(128 + n)`; write one byte to the signal's own socket; write one byte to the
+//!   listener's wake socket. Nothing else happens inside the handler: no allocation, no lock,
+//!   no logging. Everything is async-signal-safe.
 //! - **The listener thread**, named `winddown-signals`, sleeps on the wake socket. When it wakes,
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
 //!   byte. So every delivery counts, even three that arrive before the thread is scheduled.
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
 //!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
-//!   Registration happens in [`listen`], on the caller's thread, before it returns.
+//!   Registration happens in [`listen`], on the caller's thread, before it returns; while it
+//!   runs, the caller's thread holds the listener's signals back (blocks them), and one that
+//!   arrives meanwhile is delivered, and counted, as `listen` returns.
 //!
 //! # Escalation
 //!
 //! | nth signal | [`Action`]          | what happens                                                     |
 //! |------------|---------------------|------------------------------------------------------------------|
 //! | 1st        | `Trigger`           | `shutdown.trigger_if_untriggered(Reason::Signal(n))`: the graceful sequence starts |
-//! | 2nd        | `Force`             | `shutdown.force(Reason::Signal(n))`: the phase becomes `Forced`   |
+//! | 2nd        | `Force`             | `shutdown.trigger(..)` again, then `Forced`: an escalation        |
 //! | 3rd, …     | `Exit { status }`   | the process ends at once; a shell sees status 128 + n (143 for SIGTERM) |
 //!
 //! The count is the listener's own: every delivery of any signal in its set, and nothing else.
@@ -43,12 +46,15 @@
 //! as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
 //! answers by forcing the sequence. The listener's second signal forces.
 //!
-//! The third signal ends the process the conventional way: the default disposition is restored
-//! and the signal raised again, so the parent sees the process killed by that signal
-//! (`ExitStatus::signal()` is `Some(n)`) and a shell prints 128 + n. For a signal whose default
-//! action does not terminate (or that signal-hook does not know), the process calls
-//! `_exit(128 + n)` instead. Once the second signal is handled, the third is handled inside the
-//! signal handler, so it works even if the listener thread is stuck.
+//! The third signal ends the process with `_exit(128 + n)`, called by the signal handler itself:
+//! the handler counts the deliveries, so nothing the process does can delay the exit (a hook
+//! that blocks, a log write to a pipe nobody reads, a thread stuck in a closer), and the
+//! listener thread never sees the third signal. A shell sees 143 for SIGTERM and 130 for
+//! SIGINT; a parent's `ExitStatus::code()` is `Some(143)` and `ExitStatus::signal()` is `None`,
+//! as the process exited rather than being killed by the signal. That is deliberate: restoring
+//! the default disposition and raising the signal again does nothing in the init process of a
+//! PID namespace (PID 1 in a container without an init), which the kernel shields from the
+//! default action of signals, so it would not end the process there.
 //!
 //! # Dropping a listener
 //!
@@ -59,6 +65,7 @@
 //! | before the first listener   | after the last listener of the signal is dropped              |
 //! |-----------------------------|---------------------------------------------------------------|
 //! | the default action          | the default action: SIGTERM and SIGINT end the process, killed by the signal |
+//! | the default action, in PID 1 (a container without an init) | ignored, as the kernel ignores it for the init of a PID namespace |
 //! | ignored (`SIG_IGN`)         | ignored                                                       |
 //! | another library's handler   | that handler is called (signal-hook calls it on every delivery, with or without a listener) |
 //!
@@ -70,8 +77,9 @@
 //!
 //! While two listeners have a signal, dropping one leaves the signal with the other; the old
 //! behaviour comes back when the last one is dropped. A signal that arrives *while* `listen`
-//! or the drop runs gets the old behaviour, the listener, or both, and is never lost. The
-//! caveats are under [Limitations](#limitations).
+//! or the drop runs gets the old behaviour, the listener, or both, and is never lost (one
+//! exception: a signal that another thread takes during signal-hook's very first registration
+//! of it). The caveats are under [Limitations](#limitations).
 //!
 //! # Logging
 //!
@@ -114,12 +122,21 @@
 //!   signal-hook) while [`listen`] runs, signal-hook may briefly chain to the wrong handler (see
 //!   its `register` docs, "Race condition"). Call [`listen`] at the start of `main`, before
 //!   starting threads.
+//! - **The first registration's window, on other threads.** When signal-hook installs its
+//!   handler for a signal for the first time in the process, a delivery in the next few hundred
+//!   nanoseconds, before it has published the signal's actions, is dropped: neither the old
+//!   behaviour nor the listener. [`listen`] blocks its signals in the calling thread until the
+//!   listener is complete, so such a signal waits and is then counted; in a process where
+//!   `listen` runs before any other thread starts (or where the other threads block the
+//!   signals), nothing is lost. A thread that does not block the signal can still take it in
+//!   that window and lose it, about once in a few thousand tries when the signal is sent at
+//!   that very moment. That race is in signal-hook-registry and can only be fixed there.
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
 //!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
 //!   it is in a listener's set; it is ignored again once the listener is dropped.
-//! - **The hook runs on the listener thread.** A slow hook delays the handling of the next
-//!   signal (but not the in-handler exit once armed). A panic in the hook is caught; the panic
-//!   hook prints it and the listener goes on.
+//! - **The hook runs on the listener thread.** A slow hook delays the trigger or force of the
+//!   next signal, never the exit on the third one, which the signal handler carries out. A
+//!   panic in the hook is caught; the panic hook prints it and the listener goes on.
 //!
 //! # Portability
 //!
@@ -175,17 +192,27 @@
 //!
 //! # Unsafe code
 //!
-//! One `unsafe` block, in a private function: a `sigaction` call that only *queries* a signal's
-//! disposition (a null new action), made before [`listen`] registers anything, so that the drop
-//! can restore it. Neither signal-hook nor nix offers a safe query. The crate denies
-//! `unsafe_code` and allows it on that function alone.
+//! Four `unsafe` blocks, each in a private function that allows it and says why it is sound:
+//!
+//! - a `sigaction` call that only *queries* a signal's disposition (a null new action), made
+//!   before [`listen`] registers anything, so that the drop can restore it. Neither signal-hook
+//!   nor nix offers a safe query.
+//! - signal-hook's `low_level::register` for the action that counts deliveries inside the
+//!   signal handler and ends the process on the third. signal-hook's safe actions can set a
+//!   flag or exit on a flag, but not count; the action is an atomic increment and `_exit`.
+//! - two `pthread_sigmask` calls that block the listener's signals in the calling thread while
+//!   [`listen`] registers, and restore the mask (see "The first registration's window" under
+//!   [Limitations](#limitations)). signal-hook has no mask API.
+//!
+//! The crate denies `unsafe_code` and allows it on those functions alone.
 //!
 //! # Features
 //!
 //! None. The crate needs `std` (a thread and sockets).
 
-// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query (see
-// "Unsafe code" above).
+// Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
+// `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
+// code" above).
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(
@@ -198,7 +225,11 @@ mod disposition;
 #[cfg(unix)]
 mod escalation;
 #[cfg(unix)]
+mod exit;
+#[cfg(unix)]
 mod listener;
+#[cfg(unix)]
+mod mask;
 
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]

@@ -9,15 +9,18 @@
 //!    returns. A delivery after that leaves a byte in a socket, which the thread reads whenever
 //!    it gets to run: nothing is lost between `listen` and the first wait.
 //! 2. For each signal, the handler runs this listener's actions in registration order (signal-hook
-//!    keeps that order): (a) exit if `armed` (only in [`Exit::Process`] mode), (b) one byte to the
-//!    signal's own count socket, (c) one byte to the shared wake socket. This is the "set the
-//!    flag, then write" order of signal-hook's `low_level::pipe` docs, with the count socket as
-//!    the flag.
+//!    keeps that order): (a) count the delivery in the listener's handler count, and end the
+//!    process if it is the third ([`crate::exit`]; only in [`Exit::Process`] mode), (b) one byte
+//!    to the signal's own count socket, (c) one byte to the shared wake socket. (b) then (c) is
+//!    the "set the flag, then write" order of signal-hook's `low_level::pipe` docs, with the
+//!    count socket as the flag.
 //! 3. The thread drains the wake socket, *then* counts the bytes in the count sockets, then acts.
 //!    A byte counted early leaves a spurious wake-up behind, which is harmless; the reverse order
 //!    could leave a delivery uncounted until the next signal.
-//! 4. `armed` is set only once the thread has counted two signals, so a handler that finds it set
-//!    is handling the third signal or a later one.
+//! 4. The exit is the handler's alone: the thread never gates it. In [`Exit::Process`] mode the
+//!    third delivery ends the process in (a), before (b) and (c), so the thread counts at most
+//!    two bytes, and triggers and forces from them; whatever it or its hook is doing (blocked
+//!    on a full pipe, sleeping) cannot delay the exit.
 //! 5. Drop releases the listener's claim on its signals first (their previous behaviour is back,
 //!    see [`crate::disposition`]), then unregisters every action, then sets `closed`, then
 //!    writes to the wake socket. The thread acts on every byte it finds before it sees
@@ -25,30 +28,37 @@
 //! 6. `listen` queries each signal's disposition (`Table::prepare`) before registering anything
 //!    for it, and claims the signals only after registering every action, all under the
 //!    disposition table's lock. Drop releases before unregistering. So a delivery always reaches
-//!    the listener or gets the previous behaviour (see [`crate::disposition`], invariant 4).
+//!    the listener or gets the previous behaviour (see [`crate::disposition`], invariant 4),
+//!    provided signal-hook runs an action for it at all: see invariant 7.
+//! 7. The signals of the set are blocked in the calling thread from before `prepare` until
+//!    after the claim ([`crate::mask`]): signal-hook-registry swallows a delivery made while it
+//!    installs its handler for a signal the first time, so none may reach this thread then.
+//!    Deliveries held back meanwhile arrive after the claim, and reach the listener.
 //!
 //! # Memory ordering
 //!
-//! `armed` and `closed` use `SeqCst`, like signal-hook's own flags: signals are rare and speed
-//! does not matter here. Each is also paired with a socket write and read, which order them
-//! anyway.
+//! `closed` uses `SeqCst`, like signal-hook's own flags: signals are rare and speed does not
+//! matter here. It is also paired with a socket write and read, which order it anyway. The
+//! handler count's ordering is explained in [`crate::exit`].
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use signal_hook::consts::signal::*;
+use signal_hook::consts::signal::{SIGINT, SIGTERM};
 use signal_hook::consts::FORBIDDEN;
 use signal_hook::low_level::{self, pipe};
-use signal_hook::{flag, SigId};
+use signal_hook::SigId;
 use winddown_core::{Reason, Shutdown};
 
 use crate::disposition::{self, Claim};
-use crate::escalation::{shell_status, Action, Escalation};
+use crate::escalation::{Action, Escalation};
+use crate::exit;
+use crate::mask::Blocked;
 
 /// The name of the listener thread.
 const THREAD_NAME: &str = "winddown-signals";
@@ -201,13 +211,14 @@ impl Builder {
     /// Calls `hook` on the listener thread for each signal received, to log it.
     ///
     /// For [`Action::Trigger`] and [`Action::Force`] the hook runs after the shutdown was
-    /// triggered or forced; for [`Action::Exit`] it runs just before the process ends (unless
-    /// the signal handler ended it first: once the second signal is handled, the third ends the
-    /// process inside the handler, where nothing can be logged; the second signal's event says
-    /// so). Replaces any earlier hook.
+    /// triggered or forced. It never sees the third signal: that one ends the process inside
+    /// the signal handler, where nothing can be logged (the second signal's event says that the
+    /// next one ends the process). Replaces any earlier hook.
     ///
-    /// Keep it short: the next signal waits for it. A panic in the hook is caught, and the
-    /// listener goes on.
+    /// Keep it short: the next signal's trigger or force waits for it. A hook that blocks (a
+    /// write to a pipe nobody reads, a lock) cannot delay the third signal's exit, which does
+    /// not involve the listener thread. A panic in the hook is caught, and the listener goes
+    /// on.
     ///
     /// # Examples
     ///
@@ -255,6 +266,11 @@ impl Builder {
     /// When this returns `Ok`, every signal of the set is caught (invariant 1 in the module
     /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
     /// listener holds a clone of `shutdown`.
+    ///
+    /// While it registers, it blocks the signals of the set in the calling thread (and restores
+    /// the thread's signal mask before it returns), so that a signal sent meanwhile waits and
+    /// reaches the complete listener instead of signal-hook's first-registration window (see
+    /// the [crate docs](crate#limitations)).
     ///
     /// # Examples
     ///
@@ -304,13 +320,16 @@ impl Builder {
             ));
         }
 
-        let armed = Arc::new(AtomicBool::new(false));
+        // Invariant 2 (a): the handler's own count, shared by every signal of the set.
+        let handler_count = Arc::new(AtomicU32::new(0));
         let closed = Arc::new(AtomicBool::new(false));
         let (wake_read, wake_write) = UnixStream::pair()?;
         // Our own writer only wakes the thread on drop; never block the drop on a full socket
         // (a full socket wakes the thread anyway).
         wake_write.set_nonblocking(true)?;
 
+        // Invariant 7: from here until the claim, a delivery to this thread waits.
+        let blocked = Blocked::new(&signals)?;
         // Invariant 6: the old dispositions first, before anything of ours is registered.
         let mut table = disposition::table();
         for &signal in &signals {
@@ -323,20 +342,10 @@ impl Builder {
         for &signal in &signals {
             let (count_read, count_write) = UnixStream::pair()?;
             count_read.set_nonblocking(true)?;
-            // Invariant 2, (a): the in-handler exit, registered first so that it runs first.
+            // Invariant 2, (a): the in-handler count and exit, registered first so that it runs
+            // first.
             if exit.in_handler() {
-                if terminates_by_default(signal) {
-                    registrations.push(flag::register_conditional_default(
-                        signal,
-                        Arc::clone(&armed),
-                    )?);
-                }
-                // Only reached if the default action returned (it does not terminate).
-                registrations.push(flag::register_conditional_shutdown(
-                    signal,
-                    shell_status(signal),
-                    Arc::clone(&armed),
-                )?);
+                registrations.push(exit::register(signal, &handler_count)?);
             }
             // (b), then (c).
             registrations.push(pipe::register(signal, count_write)?);
@@ -350,13 +359,15 @@ impl Builder {
         // from here on, the claim is dropped (released) before the registrations, as in `Drop`.
         let claim = table.claim(&signals);
         drop(table);
+        // Invariant 7: a signal that arrived meanwhile is delivered now, to the listener. Its
+        // bytes wait in the sockets for the thread.
+        drop(blocked);
 
         let worker = Worker {
             shutdown: shutdown.clone(),
             wake: wake_read,
             counters,
             escalation: Escalation::default(),
-            armed,
             closed: Arc::clone(&closed),
             on_event,
             exit,
@@ -642,7 +653,7 @@ impl fmt::Display for Event {
 
 /// How the third signal ends the process.
 enum Exit {
-    /// For real: in the handler once armed, else from the thread.
+    /// For real: in the signal handler ([`crate::exit`]).
     Process,
     /// Tests only: call the hook with the signal and the status, and register no in-handler
     /// exit.
@@ -651,7 +662,7 @@ enum Exit {
 }
 
 impl Exit {
-    /// Whether the signal handler ends the process itself once armed (invariant 2, a).
+    /// Whether the signal handler counts deliveries and ends the process (invariant 2, a).
     fn in_handler(&self) -> bool {
         match self {
             Exit::Process => true,
@@ -673,7 +684,6 @@ struct Worker {
     wake: UnixStream,
     counters: Vec<Counter>,
     escalation: Escalation,
-    armed: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
     on_event: Option<Hook>,
     exit: Exit,
@@ -720,9 +730,6 @@ impl Worker {
                 started_shutdown = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
             }
             Action::Force => {
-                // Invariant 4: arm the in-handler exit first, so a third signal ends the process
-                // even if `force` or the hook is slow.
-                self.armed.store(true, Ordering::SeqCst);
                 // A repeat trigger (the core counts it, and a running plan reports the force
                 // as an escalation), then the move to `Forced` for those who only watch phases.
                 self.shutdown.trigger(Reason::Signal(signal));
@@ -777,25 +784,12 @@ fn drain(socket: &mut UnixStream, buf: &mut [u8]) -> usize {
     }
 }
 
-/// Ends the process as the signal's default action would, as a shell sees it: status 128 + n.
-fn exit_process(signal: i32, status: i32) -> ! {
-    if terminates_by_default(signal) {
-        // Restores the default disposition, unblocks the signal in this thread and raises it:
-        // the kernel ends the process, killed by `signal`. signal-hook aborts if that fails.
-        let _ = low_level::emulate_default_handler(signal);
-    }
-    // The default action does not terminate, or signal-hook does not know the signal.
+/// Ends the process from the listener thread: `_exit(128 + n)`, as the handler does.
+///
+/// Not reached in a real process (invariant 4: the handler ends it on the third delivery,
+/// before the thread can count it); kept so that the thread's rule is whole.
+fn exit_process(_signal: i32, status: i32) -> ! {
     low_level::exit(status)
-}
-
-/// Whether the signal's default action ends the process (with or without a core dump), and
-/// signal-hook's `emulate_default_handler` knows it. Others exit with `_exit(128 + n)`.
-fn terminates_by_default(signal: i32) -> bool {
-    [
-        SIGABRT, SIGALRM, SIGBUS, SIGHUP, SIGINT, SIGPIPE, SIGPROF, SIGQUIT, SIGSYS, SIGTERM,
-        SIGTRAP, SIGUSR1, SIGUSR2, SIGVTALRM, SIGXCPU, SIGXFSZ,
-    ]
-    .contains(&signal)
 }
 
 // ===== Registrations =====
@@ -830,10 +824,12 @@ mod tests {
     use std::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
+    use signal_hook::consts::signal::SIGUSR1;
     use signal_hook::low_level::raise;
     use winddown_core::Phase;
 
     use super::*;
+    use crate::escalation::shell_status;
 
     static SIGNALS: Mutex<()> = Mutex::new(());
 

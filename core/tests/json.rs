@@ -1,0 +1,109 @@
+//! The report's JSON shape (feature `serde`): each documented field, by parsing what a real
+//! sequence reports.
+#![cfg(all(feature = "serde", not(loom)))]
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use winddown_core::testing::VirtualRuntime;
+use winddown_core::{Config, Plan, Reason, Resource, ResourceKind, Shutdown, TaskFailure};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn a_timed_out_stop_in_json() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let config = Config::builder()
+        .drain(secs(2))
+        .close(secs(1))
+        .build()
+        .unwrap();
+    let plan = Plan::new(shutdown.clone(), config);
+    plan.register(
+        Resource::new("db", {
+            let runtime = runtime.clone();
+            move || async move {
+                runtime.advance(Duration::from_millis(1500)); // blocks past its 1 s
+                Err::<(), _>("connection reset")
+            }
+        })
+        .priority(10)
+        .kind(ResourceKind::Database),
+    )
+    .unwrap();
+    plan.flush(Resource::blocking("log", || Ok::<(), String>(())))
+        .unwrap();
+    plan.name_in_flight(|names| names.push("GET /export".into()));
+    plan.collect_failures(|failures| failures.push(TaskFailure::panic("poller", None)));
+    let _stuck = shutdown.enter().unwrap();
+    shutdown.trigger(Reason::Signal(15));
+    let report = runtime.block_on(plan.run(&runtime));
+
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["status"], "timed_out");
+    assert_eq!(value["exit_code"], 2);
+    assert_eq!(value["reason"], json!({"kind": "signal", "signal": 15}));
+    assert_eq!(value["forced_by"], Value::Null);
+    assert_eq!(value["total_ms"], 3500.0);
+    assert_eq!(
+        value["phases"][2],
+        json!({"phase": "draining", "started_ms": 0.0, "duration_ms": 2000.0})
+    );
+    assert_eq!(
+        value["drain"],
+        json!({
+            "in_flight_at_start": 1, "drained": 0, "left": 1, "timed_out": true,
+            "skipped": false, "still_in_flight": ["GET /export"],
+            "guard_sites": value["drain"]["guard_sites"].clone(),
+        })
+    );
+    assert!(value["drain"]["guard_sites"].is_array());
+    assert_eq!(
+        value["resources"][0],
+        json!({
+            "name": "db", "kind": "database", "priority": 10, "outcome": "late",
+            "message": "connection reset", "late_result": "error",
+            "started_ms": 2000.0, "duration_ms": 1500.0,
+        })
+    );
+    assert_eq!(value["flushes"][0]["outcome"], "ok");
+    assert_eq!(value["flushes"][0]["kind"], Value::Null);
+    assert_eq!(
+        value["task_failures"],
+        json!([{"name": "poller", "panicked": true, "message": null}])
+    );
+    assert_eq!(value["observer_panics"], json!([]));
+}
+
+#[test]
+fn a_forced_stop_in_json() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(
+        shutdown.clone(),
+        Config::builder()
+            .graceful(secs(3))
+            .drain(secs(3))
+            .build()
+            .unwrap(),
+    );
+    let _stuck = shutdown.enter().unwrap();
+    shutdown.trigger(Reason::requested_because("deploy"));
+    let report = runtime.block_on(plan.run(&runtime));
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["status"], "forced");
+    assert_eq!(value["exit_code"], 3);
+    assert_eq!(
+        value["forced_by"],
+        json!({"kind": "deadline", "phase": "draining"})
+    );
+    assert_eq!(value["deadline_passed_in"], "draining");
+    assert_eq!(
+        value["reason"],
+        json!({"kind": "requested", "message": "deploy"})
+    );
+}
