@@ -210,6 +210,7 @@ impl std::fmt::Debug for Table {
 impl Drop for Entry {
     fn drop(&mut self) {
         if self.index == usize::MAX {
+            // Relaxed: a count read only by the namer, as in `record`.
             self.table.unnamed.fetch_sub(1, Ordering::Relaxed);
             return;
         }

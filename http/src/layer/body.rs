@@ -12,7 +12,7 @@ use crate::in_flight::Entry;
 /// An admitted request: its guard and its record. Dropped when the response body ends.
 pub(crate) struct Admission {
     /// Dropped with the record: the request leaves the record as it leaves the drain count.
-    _guard: Guard,
+    guard: Guard,
     _entry: Option<Entry>,
     http1: bool,
 }
@@ -20,7 +20,7 @@ pub(crate) struct Admission {
 impl Admission {
     pub(crate) fn new(guard: Guard, entry: Option<Entry>, http1: bool) -> Self {
         Admission {
-            _guard: guard,
+            guard,
             _entry: entry,
             http1,
         }
@@ -29,7 +29,7 @@ impl Admission {
     /// Whether the response should say `Connection: close`: HTTP/1, and admissions have closed
     /// since it was admitted.
     pub(crate) fn should_close(&self) -> bool {
-        self.http1 && self._guard.phase() >= Phase::StoppingNewRequests
+        self.http1 && self.guard.phase() >= Phase::StoppingNewRequests
     }
 }
 

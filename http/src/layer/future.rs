@@ -30,6 +30,7 @@ pin_project! {
         },
         Refused {
             retry_after: Option<HeaderValue>,
+            http1: bool,
         },
     }
 }
@@ -44,10 +45,11 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn refused(retry_after: HeaderValue) -> Self {
+    pub(crate) fn refused(retry_after: HeaderValue, http1: bool) -> Self {
         ResponseFuture {
             kind: Kind::Refused {
                 retry_after: Some(retry_after),
+                http1,
             },
         }
     }
@@ -75,11 +77,14 @@ where
                 }
                 Poll::Ready(Ok(response))
             }
-            KindProj::Refused { retry_after } => {
+            KindProj::Refused { retry_after, http1 } => {
                 let mut response = Response::new(GuardedBody::empty());
                 *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                 let headers = response.headers_mut();
-                headers.insert(CONNECTION, HeaderValue::from_static("close"));
+                if *http1 {
+                    // HTTP/2 has no `Connection` header (the server's GOAWAY does that job).
+                    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+                }
                 if let Some(retry_after) = retry_after.take() {
                     headers.insert(RETRY_AFTER, retry_after);
                 }

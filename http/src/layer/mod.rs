@@ -30,9 +30,9 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 ///   the end, or dropped (the client went away, the connection was cut). The drain waits for
 ///   it. A response produced after admissions closed carries `Connection: close` on HTTP/1, so
 ///   the client does not reuse a connection that is about to go.
-/// - **Refused** (once admissions close): `503 Service Unavailable` with `Connection: close`,
-///   `Retry-After` (5 seconds unless set with [`retry_after`](Self::retry_after)) and an empty
-///   body. The inner service is not called.
+/// - **Refused** (once admissions close): `503 Service Unavailable` with `Connection: close`
+///   (HTTP/1; HTTP/2 has no such header), `Retry-After` (5 seconds unless set with
+///   [`retry_after`](Self::retry_after)) and an empty body. The inner service is not called.
 ///
 /// With [`name_requests`](Self::name_requests), the layer also records the method, path and
 /// admission time of each request, and a drain that runs past its deadline names them in the
@@ -61,8 +61,10 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// The response future and the body wrapper are inline (no allocation). With
 /// [`name_requests`](Self::name_requests) on, a request also claims a slot of a fixed table by
 /// compare-and-swap (no lock, no allocation), copies `METHOD path` (up to 96 bytes) into it
-/// with plain atomic stores, and clones the table's `Arc`; leaving is one store. The table is
-/// allocated once per layer: 128 bytes a slot.
+/// with plain atomic stores, reads the clock once, and clones the table's `Arc`; leaving is one
+/// store. The table is allocated once per layer: 128 bytes a slot. The layer allocates nothing
+/// per request. Measured (BENCHMARKS.md, H4, a trivial service on one thread): about 110 ns
+/// for the admission and the wrappers, and 70 ns more for the record, on a quiet machine.
 ///
 /// # Comparison to axum's `with_graceful_shutdown`
 ///
@@ -196,17 +198,115 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let settings = &self.settings;
+        let http1 = request.version() <= http::Version::HTTP_11;
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
                     let path = request.uri().path();
                     table.record(request.method().as_str(), path)
                 });
-                let http1 = request.version() <= http::Version::HTTP_11;
                 let admission = body::Admission::new(guard, entry, http1);
                 ResponseFuture::admitted(self.inner.call(request), admission)
             }
-            Err(_) => ResponseFuture::refused(settings.retry_after.clone()),
+            Err(_) => ResponseFuture::refused(settings.retry_after.clone(), http1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::future::{ready, Ready};
+
+    use bytes::Bytes;
+    use http::{Request, Response, StatusCode, Version};
+    use http_body_util::{BodyExt, Full};
+    use winddown_core::{Reason, Shutdown};
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct Hello;
+
+    impl Service<Request<()>> for Hello {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: Request<()>) -> Self::Future {
+            ready(Ok(Response::new(Full::new(Bytes::from_static(b"hello")))))
+        }
+    }
+
+    fn request(version: Version) -> Request<()> {
+        Request::get("/x").version(version).body(()).unwrap()
+    }
+
+    #[test]
+    fn the_guard_rides_the_body_until_its_end() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown).layer(Hello);
+            let response = service.call(request(Version::HTTP_11)).await.unwrap();
+            assert_eq!(shutdown.in_flight(), 1);
+            assert!(response.body().is_admitted());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "hello");
+            assert_eq!(shutdown.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn dropping_the_body_releases_the_guard() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown).layer(Hello);
+            let response = service.call(request(Version::HTTP_11)).await.unwrap();
+            assert_eq!(shutdown.in_flight(), 1);
+            drop(response);
+            assert_eq!(shutdown.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn after_the_close_requests_are_refused_with_503() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown)
+                .retry_after(Duration::from_millis(1500))
+                .layer(Hello);
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let response = service.call(request(Version::HTTP_11)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()["connection"], "close");
+            assert_eq!(response.headers()["retry-after"], "2");
+            assert!(!response.body().is_admitted());
+            assert_eq!(shutdown.refused(), 1);
+            let h2 = service.call(request(Version::HTTP_2)).await.unwrap();
+            assert_eq!(h2.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(!h2.headers().contains_key("connection"));
+        });
+    }
+
+    #[test]
+    fn admitted_before_the_close_answered_after_it_says_connection_close() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown).layer(Hello);
+            let future = service.call(request(Version::HTTP_11));
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let response = future.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["connection"], "close");
+            assert!(!shutdown.is_drained());
+            drop(response);
+            assert!(shutdown.is_drained());
+        });
     }
 }

@@ -242,6 +242,8 @@ struct Inner {
 impl Registry {
     /// Adds an accepted connection; returns its id.
     pub(crate) fn add(&self, shared: Arc<ConnShared>) -> u64 {
+        // Relaxed: the id only needs to be unique (the RMW guarantees it); the counters are
+        // read for reports and publish nothing; the map itself is under the lock.
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.accepted.fetch_add(1, Ordering::Relaxed);
         lock(&self.inner).live.insert(id, shared);
@@ -270,6 +272,7 @@ impl Registry {
             } else {
                 &self.closed_idle
             };
+            // Relaxed: report counters, as in `add`.
             counter.fetch_add(1, Ordering::Relaxed);
             if shared.is_upgraded() {
                 self.upgraded.fetch_add(1, Ordering::Relaxed);
