@@ -11,8 +11,8 @@
 # a half after the build. Every number printed comes from this run.
 #
 #   H1  the layer's cost: hello-world throughput with the layer ÷ without it, alternated.
-#   H2  load through a SIGTERM: wrk against the example, SIGTERM mid-run, responses by status
-#       and socket errors, on tokio and on smol.
+#   H2  load through a SIGTERM: wrk (HTTP/1) and h2load (HTTP/2) against the example, SIGTERM
+#       mid-run, responses by status and socket errors, on tokio and on smol.
 #   H3  a rolling restart behind haproxy (health check on /readyz), with --pre-stop longer
 #       than two check intervals, and without it.
 set -euo pipefail
@@ -21,9 +21,9 @@ root=$(pwd)
 target=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null; then
+if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null || ! command -v h2load >/dev/null; then
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy nghttp2-client >&2
 fi
 cargo build --release --example axum --example http_smol --features full >&2
 # H4: the layer's own cost per request (criterion, no network).
@@ -256,6 +256,27 @@ for runtime in ("tokio", "smol"):
     _, record = wrk(f"http://{inst.addr}/", 5, 64, 2, during=term)
     code, rest = inst.stop()
     w(f"| {runtime} | {statuses(record)} | {errors(record)} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("")
+w("The same over HTTP/2: `h2load -c16 -m8 -D5` (16 connections, 8 streams each), SIGTERM")
+w("2.5 s in. Streams the clients opened before they read the GOAWAY get the layer's 503;")
+w("every other stream a 200.")
+w("")
+w("| runtime | requests | status codes | exit | report |")
+w("|---|---|---|---:|---|")
+for runtime in ("tokio", "smol"):
+    inst = Instance(runtime, "--drain-timeout", "5")
+    def term(inst=inst):
+        time.sleep(2.5)
+        inst.proc.send_signal(signal.SIGTERM)
+    side = threading.Thread(target=term)
+    side.start()
+    res = subprocess.run(["h2load", "-c16", "-m8", "-D5", f"http://{inst.addr}/"],
+                         capture_output=True, text=True, timeout=60)
+    side.join()
+    code, rest = inst.stop()
+    requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
+    codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
+    w(f"| {runtime} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
 w("")
 
 # ----- H3: a rolling restart behind haproxy -----
