@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 /// Bytes of `METHOD path` kept per request; longer ones are cut (and marked with `…`).
 pub(crate) const TEXT_BYTES: usize = 96;
 const WORDS: usize = TEXT_BYTES / 8;
-/// Slots probed for a free one before a request is counted as unnamed.
-const PROBES: usize = 8;
+/// Slots probed for a free one before a request is counted as unnamed: enough for the requests
+/// one thread has in flight at once to find a slot near the one it took last (the probes read
+/// lines that are already in its cache).
+const PROBES: usize = 64;
 
 const FREE: u64 = 0;
 const WRITING: u64 = 1;
@@ -67,8 +69,10 @@ pub(crate) struct Table {
 }
 
 thread_local! {
-    /// Where this thread starts looking for a free slot: after the last one it took, so a
-    /// thread's requests walk the table instead of all fighting for slot 0.
+    /// Where this thread starts looking for a free slot: the last one it took. A thread keeps
+    /// reusing the few slots its requests free, lines already in its cache, instead of walking
+    /// the whole table (measured: walking it made each record a cache miss, a quarter of a
+    /// microsecond per request); threads start at spots of their own, so they rarely meet.
     static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
@@ -99,8 +103,10 @@ impl Table {
             }
             at
         });
-        for probe in 0..PROBES.min(n) {
-            let index = (start.wrapping_add(probe)) % n;
+        let mut next = start % n;
+        for _ in 0..PROBES.min(n) {
+            let index = next;
+            next = if next + 1 == n { 0 } else { next + 1 };
             let slot = &self.slots[index];
             let state = slot.state.load(Ordering::Relaxed);
             if state & TAG != FREE {
@@ -126,7 +132,7 @@ impl Table {
             // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
             slot.state
                 .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
-            CURSOR.with(|cursor| cursor.set(index + 1));
+            CURSOR.with(|cursor| cursor.set(index));
             return Entry {
                 table: Arc::clone(self),
                 index,
