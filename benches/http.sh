@@ -161,7 +161,7 @@ def tool_version(cmd, word):
 
 rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip() or "no commit"
 dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=root).stdout.strip()
-w("## HTTP (H1 to H3)")
+w("## HTTP (H1 to H4)")
 w("")
 w(f"From `benches/http.sh` (which `report.sh` runs after the rest), {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())},")
 w(f"source {rev}{' (with uncommitted changes)' if dirty else ''}, `wrk` {tool_version(['wrk', '-v'], 1)},")
