@@ -13,9 +13,19 @@
 //!
 //! # Quick start
 //!
-#![cfg_attr(feature = "tokio", doc = "```")]
-#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-//! // Cargo.toml: winddown = { version = "0.1", features = ["tokio"] }
+//! In `Cargo.toml`:
+//!
+//! ```toml
+//! [dependencies]
+//! winddown = { version = "0.1", features = ["tokio", "signals"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "time"] }
+//! ```
+//!
+//! A service that stops on SIGTERM or Ctrl-C (here it also asks for the stop itself, after a
+//! moment), and exits with the report's code:
+//!
+#![cfg_attr(all(feature = "tokio", feature = "signals"), doc = "```")]
+#![cfg_attr(not(all(feature = "tokio", feature = "signals")), doc = "```ignore")]
 //! use std::time::Duration;
 //! use winddown::tokio::{run_until_shutdown, TokioRuntime};
 //! use winddown::{Config, Plan, Reason, Resource, Shutdown, ShutdownExt, TaskSet};
@@ -23,6 +33,7 @@
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let shutdown = Shutdown::new();
+//!     let _signals = winddown::signals::listen(&shutdown)?; // SIGTERM and SIGINT trigger it
 //!     let config = Config::builder().drain(Duration::from_secs(10)).build()?;
 //!     let plan = Plan::new(shutdown.clone(), config);
 //!
@@ -38,8 +49,7 @@
 //!         }
 //!     })?;
 //!
-//!     // The application. A signal listener (the `signals` crate) would trigger the shutdown;
-//!     // here the application asks for it itself.
+//!     // The application: it runs until a signal, or, here, asks for the stop itself.
 //!     let app = async move {
 //!         tokio::time::sleep(Duration::from_millis(50)).await;
 //!         shutdown.trigger(Reason::requested_because("demo over"));
@@ -47,8 +57,7 @@
 //!
 //!     let report = run_until_shutdown(&plan, app).await;
 //!     eprintln!("{report}");
-//!     assert_eq!(report.exit_code(), 0); // std::process::exit(report.exit_code()) in a service
-//!     Ok(())
+//!     std::process::exit(report.exit_code()); // 0 if all went well; see `Report::exit_code`
 //! }
 //! ```
 //!
@@ -57,7 +66,8 @@
 //! Nothing that pulls in a runtime is on by default.
 //!
 //! - `std` (default): blocking waits, the process-wide [`global`] handle, and the runtime-free
-//!   helpers [`ShutdownExt`], [`TaskSet`] and [`run_until_shutdown`]. Without it the crate is
+//!   helpers [`ShutdownExt`], [`TaskSet`] (and the rest of [`task_set`]) and
+//!   [`run_until_shutdown`]. Without it the crate is
 //!   the `no_std` core.
 //! - `tokio`, `smol`, `async-std`: the runtime modules [`tokio`], [`smol`] and [`async_std`]
 //!   (async-std is discontinued upstream; smol is its successor).
@@ -73,7 +83,14 @@
 //! - `hyper`: `http::Server`, a hyper 1 server that drains idle, half-sent, streaming and
 //!   upgraded connections and cuts what is left at the drain deadline; `http::tokio` and
 //!   `http::smol` with those features.
-//! - `test-util`: the core's virtual-clock runtime, [`testing`].
+#![cfg_attr(
+    feature = "test-util",
+    doc = "- `test-util`: the core's virtual-clock runtime, [`testing`]."
+)]
+#![cfg_attr(
+    not(feature = "test-util"),
+    doc = "- `test-util`: the core's virtual-clock runtime, `testing`."
+)]
 //! - `log`, `tracing`: progress events of the sequence through those crates.
 //! - `serde`: `Serialize` for [`Report`].
 //! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
@@ -106,7 +123,7 @@ mod cfg;
 pub use winddown_core::{
     Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete, Outcome,
     Phase, PhaseRecord, Plan, Reason, RegisterError, Report, Resource, ResourceKind,
-    ResourceRecord, Shutdown, Status, StripeCountError, TransitionError, TriggerCount,
+    ResourceRecord, Shutdown, Status, StripeCountError, TaskFailure, TransitionError, TriggerCount,
     MAX_DEADLINE, MAX_STRIPES,
 };
 
@@ -133,6 +150,8 @@ cfg_feature! {
     pub use winddown_core::global;
     #[doc(inline)]
     pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+    #[doc(inline)]
+    pub use winddown_adapters::task_set;
 }
 
 cfg_feature! {

@@ -77,19 +77,41 @@ fn hung_blocking_closer_is_abandoned_on_a_current_thread_runtime() {
     common::hung_blocking_closer_is_abandoned::<TokioCurrentThread>();
 }
 
-/// The token is cancelled at the trigger, not before.
+/// The token is cancelled at the trigger, not before; and by the time `trigger()` returns,
+/// on the triggering thread and on any other thread that has seen the trigger (issue 13,
+/// defect 2: the token used to be cancelled by a separate task, after the trigger).
 #[test]
-fn cancellation_token_is_cancelled_at_the_trigger() {
+fn cancellation_token_is_cancelled_before_trigger_returns() {
     block_on_current_thread(async {
         let shutdown = Shutdown::new();
         let token = winddown::tokio::cancellation_token(&shutdown);
         let_tasks_run().await;
         assert!(!token.is_cancelled());
 
+        // Another thread that waits for the trigger, then looks at the token at once.
+        let seen_elsewhere = std::thread::spawn({
+            let (shutdown, token) = (shutdown.clone(), token.clone());
+            move || {
+                shutdown.wait_triggered();
+                token.is_cancelled()
+            }
+        });
         shutdown.trigger(Reason::Signal(15));
-        token.cancelled().await;
         assert!(token.is_cancelled());
+        assert!(seen_elsewhere.join().unwrap());
     });
+    // Triggered on another thread, outside any tokio runtime: cancelled when that trigger
+    // returns, and a token made after the trigger is cancelled already.
+    let shutdown = Shutdown::new();
+    let token = winddown::tokio::cancellation_token(&shutdown);
+    std::thread::spawn({
+        let shutdown = shutdown.clone();
+        move || shutdown.trigger(Reason::requested())
+    })
+    .join()
+    .unwrap();
+    assert!(token.is_cancelled());
+    assert!(winddown::tokio::cancellation_token(&shutdown).is_cancelled());
 }
 
 /// Runs `future` on a current-thread runtime, where `yield_now` lets every other ready task
@@ -138,5 +160,76 @@ fn trigger_on_cancel_triggers_once() {
         third.trigger(Reason::Signal(2));
         let_tasks_run().await;
         assert!(!token.is_cancelled());
+    });
+}
+
+/// Item 13: `!Send` tasks in a `LocalTaskSet` on a `LocalSet`: they see the trigger, a stuck one
+/// is named in the report, a failure is listed, and dropping the set cancels what is left.
+#[test]
+fn local_task_set_on_a_local_set() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use winddown::task_set::{LocalTaskSet, OnFailure, TaskExit};
+    use winddown::tokio::TokioLocal;
+    use winddown::{Config, Status, TaskFailure};
+
+    block_on_current_thread(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let config = Config::builder()
+                    .drain(std::time::Duration::from_millis(50))
+                    .build()
+                    .unwrap();
+                let plan = Plan::new(Shutdown::new(), config);
+                let tasks = LocalTaskSet::new(&plan, TokioLocal).on_failure(OnFailure::Record);
+                let ticks = Rc::new(Cell::new(0u32)); // !Send
+                let polite = tasks
+                    .spawn("polite", {
+                        let ticks = ticks.clone();
+                        move |ctx| async move {
+                            while !ctx.is_triggered() {
+                                ticks.set(ticks.get() + 1);
+                                tokio::task::yield_now().await;
+                            }
+                        }
+                    })
+                    .unwrap();
+                let stuck = tasks
+                    .spawn("stuck", {
+                        let ticks = ticks.clone();
+                        move |_| async move {
+                            let _ticks = ticks;
+                            std::future::pending::<()>().await
+                        }
+                    })
+                    .unwrap();
+                let failed = tasks
+                    .spawn("failed", |_| async { Err::<(), _>("no disk") })
+                    .unwrap();
+                assert_eq!(failed.await, TaskExit::Failed("no disk"));
+
+                plan.shutdown().trigger(Reason::Signal(15));
+                // Stopped before the sequence starts: no race with the short drain deadline.
+                assert_eq!(polite.await, TaskExit::Finished);
+                let report = plan.run(TokioRuntime::new()).await;
+                assert_eq!(report.status, Status::TimedOut, "{report}");
+                assert_eq!(report.drain.still_in_flight, ["stuck"]);
+                assert_eq!(
+                    report.task_failures,
+                    [TaskFailure::error("failed", "no disk")]
+                );
+                assert!(ticks.get() > 0);
+
+                drop(tasks);
+                assert_eq!(stuck.await, TaskExit::Cancelled);
+                assert_eq!(
+                    Rc::strong_count(&ticks),
+                    1,
+                    "the stuck task's future was dropped"
+                );
+                plan.shutdown().drained().await;
+            })
+            .await;
     });
 }

@@ -70,7 +70,7 @@ fn a_stuck_task_is_named_by_where_it_was_spawned() {
 #[track_caller]
 fn spawn_stuck(tasks: &TaskSet<TokioRuntime>) -> &'static Location<'static> {
     tasks
-        .spawn("stuck upload", |_| std::future::pending())
+        .spawn("stuck upload", |_| std::future::pending::<()>())
         .unwrap();
     Location::caller()
 }

@@ -6,9 +6,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown_adapters::async_std::{run_until_shutdown, AsyncStdRuntime};
-//! use winddown_adapters::{ShutdownExt, TaskSet};
-//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//! use winddown::async_std::{run_until_shutdown, AsyncStdRuntime};
+//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
@@ -62,8 +62,8 @@ use crate::AppExit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::async_std::AsyncStdRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::async_std::AsyncStdRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let runtime = AsyncStdRuntime::new();
 /// async_std::task::block_on(async {
@@ -85,8 +85,8 @@ impl AsyncStdRuntime {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::async_std::AsyncStdRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::async_std::AsyncStdRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let join = AsyncStdRuntime::new().spawn(Box::pin(async {}));
     /// assert_eq!(async_std::task::block_on(join), TaskOutcome::Finished);
@@ -136,8 +136,8 @@ impl Runtime for AsyncStdRuntime {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::async_std::AsyncStdRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::async_std::AsyncStdRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let join = AsyncStdRuntime::new().spawn(Box::pin(async {}));
 /// assert_eq!(async_std::task::block_on(join), TaskOutcome::Finished);
@@ -250,8 +250,8 @@ impl<F: Future> Future for Abortable<F> {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::async_std::run_until_shutdown;
-/// use winddown_core::{Config, Plan, Reason, Shutdown};
+/// use winddown::async_std::run_until_shutdown;
+/// use winddown::{Config, Plan, Reason, Shutdown};
 ///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
@@ -278,8 +278,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::async_std::run_blocking;
-/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+/// use winddown::async_std::run_blocking;
+/// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());

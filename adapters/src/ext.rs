@@ -23,8 +23,8 @@ mod sealed {
 /// flight, so the drain waits for the job that is running:
 ///
 /// ```
-/// use winddown_adapters::ShutdownExt;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::ShutdownExt;
+/// use winddown::{Reason, Shutdown};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let shutdown = Shutdown::new();
@@ -61,8 +61,8 @@ pub trait ShutdownExt: sealed::Sealed {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Phase, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Phase, Shutdown};
     ///
     /// async fn handle(request: u32) -> u32 {
     ///     request + 1
@@ -91,8 +91,8 @@ pub trait ShutdownExt: sealed::Sealed {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
@@ -110,10 +110,45 @@ pub trait ShutdownExt: sealed::Sealed {
     /// # }
     /// ```
     ///
+    /// # Streams
+    ///
+    /// Given a [`Stream`](futures_core::Stream) (futures-core's, which tokio-stream, futures
+    /// and smol use), the result is a stream of its items that ends at the trigger: the trigger
+    /// is checked before each item, so even an always-ready stream ends there.
+    /// [`into_inner`](UntilShutdown::into_inner) gives the inner stream back, to drain what is
+    /// left by hand.
+    ///
+    /// ```
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
+    ///
+    /// # async fn next<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item> {
+    /// #     std::future::poll_fn(|cx| std::pin::Pin::new(&mut *s).poll_next(cx)).await
+    /// # }
+    /// # struct Counter(u32);
+    /// # impl futures_core::Stream for Counter {
+    /// #     type Item = u32;
+    /// #     fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<u32>> {
+    /// #         self.0 += 1;
+    /// #         std::task::Poll::Ready(Some(self.0))
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let mut jobs = shutdown.until_shutdown(Counter(0)); // an endless stream of jobs
+    /// assert_eq!(next(&mut jobs).await, Some(1));
+    /// assert_eq!(next(&mut jobs).await, Some(2));
+    /// shutdown.trigger(Reason::requested());
+    /// assert_eq!(next(&mut jobs).await, None); // ended at the trigger
+    /// assert_eq!(next(&mut jobs).await, None); // and stays ended
+    /// assert_eq!(next(&mut jobs.into_inner()).await, Some(3)); // nothing lost
+    /// # });
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// As cancel-safe as `future`.
-    fn until_shutdown<F: Future>(&self, future: F) -> UntilShutdown<F>;
+    fn until_shutdown<F>(&self, future: F) -> UntilShutdown<F>;
 }
 
 impl ShutdownExt for Shutdown {
@@ -122,7 +157,7 @@ impl ShutdownExt for Shutdown {
         Guarded::new(self, future)
     }
 
-    fn until_shutdown<F: Future>(&self, future: F) -> UntilShutdown<F> {
+    fn until_shutdown<F>(&self, future: F) -> UntilShutdown<F> {
         UntilShutdown::new(self, future)
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_core::Stream;
 use winddown_core::futures::TriggeredOwned;
 use winddown_core::{Closed, Guard, Shutdown};
 
@@ -21,8 +22,8 @@ pin_project_lite::pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let shutdown = Shutdown::new();
@@ -61,8 +62,8 @@ impl<F> Guarded<F> {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::Shutdown;
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.guarded(async {}).is_admitted());
@@ -104,8 +105,9 @@ impl<F> fmt::Debug for Guarded<F> {
 }
 
 pin_project_lite::pin_project! {
-    /// Runs a future until the shutdown is triggered: made by
-    /// [`ShutdownExt::until_shutdown`](crate::ShutdownExt::until_shutdown).
+    /// Runs a future (or a [`Stream`]) until the shutdown is triggered: made by
+    /// [`ShutdownExt::until_shutdown`](crate::ShutdownExt::until_shutdown). As a stream, it
+    /// yields the inner stream's items until the trigger, then ends.
     ///
     /// Completes with `Some(output)` if the future completes first, and with `None` as soon as
     /// the shutdown is triggered (the inner future is then no longer polled; it is dropped with
@@ -117,8 +119,8 @@ pin_project_lite::pin_project! {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::ShutdownExt;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let shutdown = Shutdown::new();
@@ -148,6 +150,80 @@ impl<F> UntilShutdown<F> {
             triggered: shutdown.triggered_owned(),
         }
     }
+
+    /// The inner future or stream, to keep using it after the trigger cut it short (a
+    /// connection to close politely, a stream to drain by hand).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown::ShutdownExt;
+    /// use winddown::{Reason, Shutdown};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// shutdown.trigger(Reason::requested());
+    /// let mut cut = shutdown.until_shutdown(Box::pin(async { "the work" }));
+    /// assert_eq!((&mut cut).await, None);
+    /// // The trigger won, but the work is not lost.
+    /// assert_eq!(cut.into_inner().await, "the work");
+    /// # });
+    /// ```
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+
+    /// The inner future or stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let work = shutdown.until_shutdown(std::future::ready(3));
+    /// let _inner: &std::future::Ready<i32> = work.get_ref();
+    /// ```
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// The inner future or stream, mutably (for an `Unpin` one; see
+    /// [`get_pin_mut`](Self::get_pin_mut) otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let mut counter = shutdown.until_shutdown(std::future::ready(3));
+    /// *counter.get_mut() = std::future::ready(4);
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert_eq!(counter.await, Some(4));
+    /// # });
+    /// ```
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
+    /// The inner future or stream, pinned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use winddown::ShutdownExt;
+    /// use winddown::Shutdown;
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let mut work = Box::pin(shutdown.until_shutdown(async { 5 }));
+    /// let _inner: std::pin::Pin<&mut _> = work.as_mut().get_pin_mut();
+    /// ```
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+        self.project().future
+    }
 }
 
 impl<F: Future> Future for UntilShutdown<F> {
@@ -160,6 +236,28 @@ impl<F: Future> Future for UntilShutdown<F> {
             return Poll::Ready(None);
         }
         this.future.poll(cx).map(Some)
+    }
+}
+
+/// The stream form: the items of the inner stream until the trigger, then the end. The trigger
+/// is checked before every item, so an always-ready stream ends at the trigger too; once ended,
+/// it stays ended.
+impl<S: Stream> Stream for UntilShutdown<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        // The trigger first, as in the future form. A triggered `TriggeredOwned` stays ready,
+        // so every later poll ends here too.
+        if this.triggered.poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        this.future.poll_next(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // It may end at any moment.
+        (0, self.future.size_hint().1)
     }
 }
 

@@ -9,7 +9,9 @@
 //!   refuses it once admissions close); [`until_shutdown`](ShutdownExt::until_shutdown) runs a
 //!   future until the trigger. Both work on any executor.
 //! - [`TaskSet`]: background tasks that each hold a guard, see the trigger, and are named in
-//!   the report when they outlast the drain deadline.
+//!   the report when they outlast the drain deadline; their failures and panics are reported
+//!   (and trigger the shutdown by default), each has a [`TaskHandle`](task_set::TaskHandle),
+//!   and [`LocalTaskSet`](task_set::LocalTaskSet) does the same for `!Send` tasks.
 //! - [`run_until_shutdown`]: the application future and the shutdown sequence together,
 //!   returning the [`Report`](winddown_core::Report).
 //!
@@ -19,8 +21,8 @@
 //! # Examples
 //!
 //! ```
-//! use winddown_adapters::ShutdownExt;
-//! use winddown_core::{Reason, Shutdown};
+//! use winddown::ShutdownExt;
+//! use winddown::{Reason, Shutdown};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let shutdown = Shutdown::new();
@@ -70,7 +72,7 @@ mod ext;
 pub mod futures;
 mod panic;
 mod run;
-mod task_set;
+pub mod task_set;
 
 // The runtime modules are declared with plain attributes, not a `cfg_*!` macro: rustfmt does
 // not format modules declared inside a macro.

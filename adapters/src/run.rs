@@ -26,8 +26,8 @@ mod sealed {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::AppExit;
-/// use winddown_core::Reason;
+/// use winddown::AppExit;
+/// use winddown::Reason;
 ///
 /// let failed: Result<(), std::fmt::Error> = Err(std::fmt::Error);
 /// assert_eq!(failed.into_reason(), Reason::error(std::fmt::Error));
@@ -77,9 +77,9 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 ///
 #[cfg_attr(feature = "tokio", doc = "```")]
 #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-/// use winddown_adapters::run_until_shutdown;
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+/// use winddown::run_until_shutdown;
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown_adapters::smol::{run_until_shutdown, SmolRuntime};
-//! use winddown_adapters::{ShutdownExt, TaskSet};
-//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//! use winddown::smol::{run_until_shutdown, SmolRuntime};
+//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
@@ -64,8 +64,8 @@ use crate::AppExit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let runtime = SmolRuntime::new();
 /// smol::block_on(async {
@@ -88,8 +88,8 @@ impl SmolRuntime {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::smol::SmolRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let runtime = SmolRuntime::new();
     /// let join = runtime.spawn(Box::pin(async {}));
@@ -109,8 +109,8 @@ impl SmolRuntime {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use winddown_adapters::smol::SmolRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let executor = Arc::new(smol::Executor::new());
     /// let runtime = SmolRuntime::with_executor(executor.clone());
@@ -175,8 +175,8 @@ impl Runtime for SmolRuntime {
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::Runtime;
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::Runtime;
 ///
 /// smol::block_on(SmolRuntime::new().sleep(Duration::from_millis(1)));
 /// ```
@@ -200,8 +200,8 @@ impl Future for SmolSleep {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::SmolRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::smol::SmolRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// let join = SmolRuntime::new().spawn(Box::pin(async {}));
 /// assert_eq!(smol::block_on(join), TaskOutcome::Finished);
@@ -242,8 +242,8 @@ impl fmt::Debug for SmolJoin {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::run_until_shutdown;
-/// use winddown_core::{Config, Plan, Reason, Shutdown};
+/// use winddown::smol::run_until_shutdown;
+/// use winddown::{Config, Plan, Reason, Shutdown};
 ///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
@@ -270,8 +270,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::smol::run_blocking;
-/// use winddown_core::{Config, Plan, Reason, Shutdown, Status};
+/// use winddown::smol::run_blocking;
+/// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());
@@ -284,4 +284,56 @@ where
 /// Blocks the thread (`smol::block_on`): do not call it from inside an async task.
 pub fn run_blocking(plan: &Plan) -> Report {
     smol::block_on(plan.run(SmolRuntime::new()))
+}
+
+// ===== local tasks =====
+
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's [`LocalExecutor`](smol::LocalExecutor), for a
+/// [`LocalTaskSet`](crate::task_set::LocalTaskSet) of `!Send` tasks. Tasks run while something
+/// runs the executor; dropping a task's handle cancels it.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use winddown::smol::SmolLocal;
+/// use winddown::task_set::{LocalTaskSet, TaskExit};
+/// use winddown::Shutdown;
+///
+/// let executor = Rc::new(smol::LocalExecutor::new());
+/// let tasks = LocalTaskSet::with_shutdown(&Shutdown::new(), SmolLocal::new(executor.clone()));
+/// let shared = Rc::new(std::cell::Cell::new(1)); // !Send
+/// let double = tasks
+///     .spawn("double", move |_| async move { shared.set(shared.get() * 2) })
+///     .unwrap();
+/// assert_eq!(smol::block_on(executor.run(double)), TaskExit::Finished);
+/// ```
+#[derive(Clone)]
+pub struct SmolLocal {
+    executor: std::rc::Rc<smol::LocalExecutor<'static>>,
+}
+
+impl SmolLocal {
+    /// Spawns on `executor`.
+    ///
+    /// # Examples
+    ///
+    /// See the [type docs](Self).
+    pub fn new(executor: std::rc::Rc<smol::LocalExecutor<'static>>) -> Self {
+        SmolLocal { executor }
+    }
+}
+
+impl crate::task_set::LocalRuntime for SmolLocal {
+    type Join = smol::Task<()>;
+
+    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> smol::Task<()> {
+        self.executor.spawn(task)
+    }
+}
+
+impl fmt::Debug for SmolLocal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmolLocal").finish_non_exhaustive()
+    }
 }

@@ -58,9 +58,9 @@
 //! of it through [`Systemd::from_env`]. Without them:
 //!
 //! ```
-//! use winddown_adapters::systemd::Systemd;
-//! use winddown_adapters::tokio::TokioRuntime;
-//! use winddown_core::{Config, Plan, Reason, Shutdown};
+//! use winddown::systemd::Systemd;
+//! use winddown::tokio::TokioRuntime;
+//! use winddown::{Config, Plan, Reason, Shutdown};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -158,7 +158,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// let systemd = Systemd::from_env();
     /// println!("notifying systemd: {}", systemd.is_active());
     /// ```
@@ -186,7 +186,7 @@ impl Systemd {
     ///
     /// ```
     /// use std::os::unix::net::UnixDatagram;
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     ///
     /// let dir = std::env::temp_dir().join(format!("winddown-doc-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
@@ -218,7 +218,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// assert!(!Systemd::inactive().is_active());
     /// ```
     pub fn inactive() -> Self {
@@ -234,7 +234,7 @@ impl Systemd {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// let systemd = Systemd::from_env().watchdog(Some(Duration::from_secs(5)));
     /// ```
     #[must_use = "`watchdog` returns the changed notifier"]
@@ -250,7 +250,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// if !Systemd::from_env().is_active() {
     ///     eprintln!("not run by systemd as Type=notify");
     /// }
@@ -269,7 +269,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// Systemd::from_env().notify("STATUS=warming the cache")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -288,7 +288,7 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
+    /// use winddown::systemd::Systemd;
     /// // ... bind the listeners, then:
     /// Systemd::from_env().ready();
     /// ```
@@ -311,8 +311,8 @@ impl Systemd {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::systemd::Systemd;
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// use winddown::systemd::Systemd;
+    /// use winddown::{Config, Plan, Shutdown};
     ///
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// Systemd::from_env().attach(&plan);
@@ -338,7 +338,7 @@ impl Systemd {
             let mut message = format!("STATUS={phase}, {} in flight", shutdown.in_flight());
             // A phase that has just started is within its own deadline; one that ends the stop
             // (completed, forced) asks for no more time.
-            let stopping = step_end(phase, at, at, &config).is_some();
+            let stopping = stopping(phase);
             if let Some(lease) = inner
                 .since_trigger(now)
                 .filter(|_| stopping)
@@ -500,43 +500,21 @@ fn lease(
     Some(EXTEND_LEASE.min(left))
 }
 
-/// When the running step's own deadline passes, as an offset from the start of the sequence
-/// (see [`step_end`]); `None` when the sequence has not started or has ended.
+/// When the running step's own deadline passes, as an offset from the start of the sequence:
+/// the core's [`Progress::step_deadline`] (the pre-stop delay, the drain, the closer or flush
+/// hook running now, with its own deadline), or, between steps of a stop, the graceful deadline.
+/// `None` when the sequence has not started or has ended.
 fn current_step_end(progress: &Progress, config: &Config) -> Option<Duration> {
     let current = progress.phases.last()?;
-    // The running closer started when the one before it ended (or with the phase).
-    let closer_started = progress
-        .resources
-        .last()
-        .map(|done| done.started + done.duration)
-        .filter(|&end| end >= current.started)
-        .unwrap_or(current.started);
-    step_end(current.phase, current.started, closer_started, config)
+    if !stopping(current.phase) {
+        return None;
+    }
+    Some(progress.step_deadline.unwrap_or(config.graceful()))
 }
 
-/// When the step running in `phase` (which started at `started`; the closer running now at
-/// `closer_started`) passes its own deadline, from the start of the sequence: the pre-stop
-/// delay, the drain, the closer running now (at the config's close deadline: a resource's own
-/// deadline is not in the progress), or the whole flush phase. The graceful deadline for a
-/// phase that does not wait; `None` for one that is not part of a stop (running, ended).
-///
-/// These offsets are from the moment the sequence saw the trigger, which is no earlier than the
-/// trigger [`lease`] counts from: a step is taken to have overrun slightly early, never late.
-fn step_end(
-    phase: Phase,
-    started: Duration,
-    closer_started: Duration,
-    config: &Config,
-) -> Option<Duration> {
-    match phase {
-        Phase::Running | Phase::Completed | Phase::Forced => None,
-        Phase::Initiated if !config.pre_stop().is_zero() => Some(started + config.pre_stop()),
-        Phase::Draining => Some(started + config.drain()),
-        Phase::ClosingResources => Some(closer_started + config.close()),
-        Phase::FlushingBuffers => Some(started + config.flush()),
-        // Phases that do not wait: only the graceful bound applies.
-        _ => Some(config.graceful()),
-    }
+/// Whether `phase` is part of a stop still under way (not running, not ended).
+fn stopping(phase: Phase) -> bool {
+    !matches!(phase, Phase::Running | Phase::Completed | Phase::Forced)
 }
 
 /// Half of `WATCHDOG_USEC`, if it is set for this process.

@@ -2,9 +2,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown_adapters::tokio::{run_until_shutdown, TokioRuntime};
-//! use winddown_adapters::{ShutdownExt, TaskSet};
-//! use winddown_core::{Config, Plan, Resource, Shutdown, Status};
+//! use winddown::tokio::{run_until_shutdown, TokioRuntime};
+//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -64,8 +64,8 @@ use crate::AppExit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
@@ -92,7 +92,7 @@ impl TokioRuntime {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let runtime = winddown_adapters::tokio::TokioRuntime::new();
+    /// let runtime = winddown::tokio::TokioRuntime::new();
     /// # let _ = runtime;
     /// # }
     /// ```
@@ -108,8 +108,8 @@ impl TokioRuntime {
     /// # Examples
     ///
     /// ```
-    /// use winddown_adapters::tokio::TokioRuntime;
-    /// use winddown_core::runtime::{Runtime, TaskOutcome};
+    /// use winddown::tokio::TokioRuntime;
+    /// use winddown::runtime::{Runtime, TaskOutcome};
     ///
     /// let tokio = tokio::runtime::Builder::new_multi_thread().enable_time().build()?;
     /// let runtime = TokioRuntime::with_handle(tokio.handle().clone());
@@ -177,8 +177,8 @@ impl Runtime for TokioRuntime {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::TokioRuntime;
-/// use winddown_core::runtime::{Runtime, TaskOutcome};
+/// use winddown::tokio::TokioRuntime;
+/// use winddown::runtime::{Runtime, TaskOutcome};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -232,8 +232,8 @@ impl fmt::Debug for TokioJoin {
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::run_until_shutdown;
-/// use winddown_core::{Config, Plan, Reason, Shutdown};
+/// use winddown::tokio::run_until_shutdown;
+/// use winddown::{Config, Plan, Reason, Shutdown};
 ///
 /// #[tokio::main]
 /// async fn main() {
@@ -272,8 +272,8 @@ where
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::run_blocking;
-/// use winddown_core::{Config, Plan, Reason, Resource, Shutdown, Status};
+/// use winddown::tokio::run_blocking;
+/// use winddown::{Config, Plan, Reason, Resource, Shutdown, Status};
 ///
 /// fn main() -> std::io::Result<()> {
 ///     let shutdown = Shutdown::new();
@@ -314,38 +314,37 @@ pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
 /// A [`CancellationToken`] that is cancelled when `shutdown` is triggered: hand it to code that
 /// already stops on a token.
 ///
-/// A small task on the current tokio runtime waits for the trigger; it ends when the token is
-/// cancelled (by the trigger or by anyone else). Cancelling the token does not trigger the
-/// shutdown; see [`trigger_on_cancel`] for that direction.
+/// The token is cancelled by the trigger itself ([`Shutdown::on_trigger`]), on the thread that
+/// triggers, before [`trigger`](Shutdown::trigger) returns and before any waiter of the trigger
+/// wakes: code that has seen the trigger ([`triggered`](Shutdown::triggered),
+/// [`is_triggered`](Shutdown::is_triggered)) sees the token cancelled too, on any thread. If the
+/// shutdown is already triggered, the token comes back cancelled. No task is spawned, so it
+/// works outside a tokio runtime too. Cancelling the token does not trigger the shutdown; see
+/// [`trigger_on_cancel`] for that direction.
 ///
 /// # Examples
 ///
 /// ```
-/// use winddown_adapters::tokio::cancellation_token;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::tokio::cancellation_token;
+/// use winddown::{Reason, Shutdown};
 ///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
 /// let shutdown = Shutdown::new();
 /// let token = cancellation_token(&shutdown);
 /// assert!(!token.is_cancelled());
 ///
 /// shutdown.trigger(Reason::Signal(15));
-/// token.cancelled().await;
-/// # }
+/// assert!(token.is_cancelled()); // already, on the line after the trigger
 /// ```
 ///
-/// # Panics
+/// # Caveats
 ///
-/// Outside a tokio runtime (it spawns the waiting task).
+/// Until the trigger, the shutdown keeps a clone of the token (in its trigger hook), so the
+/// token's memory lives as long as the shutdown's handles do.
 pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
     let token = CancellationToken::new();
-    let triggered = shutdown.triggered_owned();
-    let watched = token.clone();
-    tokio::spawn(async move {
-        if first(triggered, watched.cancelled()).await == Which::First {
-            watched.cancel();
-        }
+    shutdown.on_trigger({
+        let token = token.clone();
+        move |_| token.cancel()
     });
     token
 }
@@ -360,8 +359,8 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 ///
 /// ```
 /// use tokio_util::sync::CancellationToken;
-/// use winddown_adapters::tokio::trigger_on_cancel;
-/// use winddown_core::{Reason, Shutdown};
+/// use winddown::tokio::trigger_on_cancel;
+/// use winddown::{Reason, Shutdown};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -415,4 +414,39 @@ async fn first(a: impl Future, b: impl Future) -> Which {
         }
     })
     .await
+}
+
+// ===== local tasks =====
+
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on tokio's `LocalSet`
+/// (`tokio::task::spawn_local`), for a [`LocalTaskSet`](crate::task_set::LocalTaskSet) of
+/// `!Send` tasks. Dropping a task's handle aborts it.
+///
+/// # Examples
+///
+/// See [`LocalTaskSet`](crate::task_set::LocalTaskSet).
+///
+/// # Panics
+///
+/// Spawning panics outside a `LocalSet` (`LocalSet::run_until`, or a task of one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioLocal;
+
+impl crate::task_set::LocalRuntime for TokioLocal {
+    type Join = AbortOnDrop;
+
+    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> AbortOnDrop {
+        AbortOnDrop(tokio::task::spawn_local(task))
+    }
+}
+
+/// A local task's handle from [`TokioLocal`]: dropping it aborts the task.
+#[derive(Debug)]
+pub struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        // A no-op for a task that has finished.
+        self.0.abort();
+    }
 }

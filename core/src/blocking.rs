@@ -33,7 +33,8 @@ pub type BlockingTask = Box<dyn FnOnce() + Send + 'static>;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::runtime::{Blocking, TaskOutcome};
+/// # use winddown_core as winddown;
+/// use winddown::runtime::{Blocking, TaskOutcome};
 ///
 /// let outcome = futures_lite::future::block_on(Blocking::inline(Box::new(|| {})));
 /// assert_eq!(outcome, TaskOutcome::Finished);

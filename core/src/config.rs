@@ -27,8 +27,9 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
 /// # Examples
 ///
 /// ```
+/// # use winddown_core as winddown;
 /// use std::time::Duration;
-/// use winddown_core::Config;
+/// use winddown::Config;
 ///
 /// let config = Config::builder()
 ///     .graceful(Duration::from_secs(20))
@@ -43,7 +44,7 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
 /// let quick = Config::builder().graceful(Duration::from_millis(600)).build()?;
 /// assert_eq!(quick.drain(), Duration::from_millis(200));
 /// assert_eq!(quick.close(), Duration::from_millis(100));
-/// # Ok::<(), winddown_core::ConfigError>(())
+/// # Ok::<(), winddown::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -80,8 +81,9 @@ fn fit(default: Duration, graceful: Duration, divisor: u32) -> Duration {
 /// # Examples
 ///
 /// ```
+/// # use winddown_core as winddown;
 /// use std::time::Duration;
-/// use winddown_core::{Config, ConfigError};
+/// use winddown::{Config, ConfigError};
 ///
 /// let err = Config::builder()
 ///     .graceful(Duration::from_secs(5))

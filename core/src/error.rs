@@ -12,7 +12,8 @@ use crate::Phase;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Phase, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Phase, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// shutdown.close();
@@ -49,7 +50,8 @@ impl core::error::Error for Closed {}
 /// # Examples
 ///
 /// ```
-/// use winddown_core::Shutdown;
+/// # use winddown_core as winddown;
+/// use winddown::Shutdown;
 ///
 /// let err = Shutdown::with_stripes(0).unwrap_err();
 /// assert_eq!(err.requested(), 0);

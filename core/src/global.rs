@@ -14,13 +14,14 @@ use crate::Shutdown;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::global;
+/// # use winddown_core as winddown;
+/// use winddown::global;
 ///
 /// let guard = global().enter()?;
 /// assert_eq!(global().in_flight(), 1);
 /// drop(guard);
 /// assert!(global().same_as(global()));
-/// # Ok::<(), winddown_core::Closed>(())
+/// # Ok::<(), winddown::Closed>(())
 /// ```
 pub fn global() -> &'static Shutdown {
     static GLOBAL: OnceLock<Shutdown> = OnceLock::new();

@@ -28,7 +28,8 @@ use crate::Phase;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::Shutdown;
+/// # use winddown_core as winddown;
+/// use winddown::Shutdown;
 ///
 /// let shutdown = Shutdown::new();
 /// let guard = shutdown.enter().expect("admissions are open");
@@ -109,7 +110,8 @@ impl Guard {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let request = shutdown.enter()?;
@@ -122,7 +124,7 @@ impl Guard {
     /// assert!(!shutdown.is_drained()); // the sub-task is still in flight
     /// std::thread::spawn(move || drop(subtask)).join().unwrap();
     /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[cfg_attr(feature = "track", track_caller)]
     pub fn fork(&self) -> Guard {
@@ -137,13 +139,14 @@ impl Guard {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.trigger(Reason::requested());
     /// assert_eq!(guard.phase(), Phase::Initiated);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn phase(&self) -> Phase {
         self.shared().phase()
@@ -155,7 +158,8 @@ impl Guard {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
@@ -167,7 +171,7 @@ impl Guard {
     ///     }
     /// }
     /// assert_eq!(items, 3);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn is_triggered(&self) -> bool {
         self.shared().phase() != Phase::Running

@@ -278,15 +278,16 @@ impl Serialize for Report {
 }
 
 impl Serialize for Progress {
-    /// `{"phases", "drain", "resources", "flushes", "running", "status"}`, each shaped as in
-    /// the report (`drain` and `status` are null until they exist).
+    /// `{"phases", "drain", "resources", "flushes", "running", "step_deadline_ms", "status"}`,
+    /// each shaped as in the report (`drain`, `status` and the rest are null until they exist).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Progress", 6)?;
+        let mut out = serializer.serialize_struct("Progress", 7)?;
         out.serialize_field("phases", &List(&self.phases))?;
         out.serialize_field("drain", &self.drain)?;
         out.serialize_field("resources", &List(&self.resources))?;
         out.serialize_field("flushes", &List(&self.flushes))?;
         out.serialize_field("running", &self.running.as_deref())?;
+        out.serialize_field("step_deadline_ms", &self.step_deadline.map(Millis))?;
         out.serialize_field("status", &self.status)?;
         out.end()
     }

@@ -20,7 +20,8 @@
 //! # Examples
 //!
 //! ```
-//! use winddown_core::{Phase, Reason, Shutdown};
+//! # use winddown_core as winddown;
+//! use winddown::{Phase, Reason, Shutdown};
 //!
 //! let shutdown = Shutdown::new();
 //!
@@ -53,9 +54,10 @@
 //! each resource's outcome, and an exit code.
 //!
 //! ```
+//! # use winddown_core as winddown;
 //! use std::time::Duration;
-//! use winddown_core::testing::VirtualRuntime;
-//! use winddown_core::{Config, Plan, Reason, Resource, Shutdown, Status};
+//! use winddown::testing::VirtualRuntime;
+//! use winddown::{Config, Plan, Reason, Resource, Shutdown, Status};
 //!
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::builder().drain(Duration::from_secs(5)).build()?);

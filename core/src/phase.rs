@@ -17,7 +17,8 @@ use core::fmt;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Phase, Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Phase, Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// assert_eq!(shutdown.phase(), Phase::Running);
@@ -65,7 +66,8 @@ impl Phase {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(winddown_core::Phase::Draining.as_str(), "draining");
+    /// # use winddown_core as winddown;
+    /// assert_eq!(winddown::Phase::Draining.as_str(), "draining");
     /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -85,7 +87,8 @@ impl Phase {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Phase;
+    /// # use winddown_core as winddown;
+    /// use winddown::Phase;
     /// assert!(Phase::Forced.is_final());
     /// assert!(!Phase::Draining.is_final());
     /// ```
@@ -98,7 +101,8 @@ impl Phase {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Phase;
+    /// # use winddown_core as winddown;
+    /// use winddown::Phase;
     /// assert!(!Phase::Initiated.admissions_closed());
     /// assert!(Phase::StoppingNewRequests.admissions_closed());
     /// assert!(Phase::Forced.admissions_closed());
@@ -120,7 +124,8 @@ impl Phase {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Phase;
+    /// # use winddown_core as winddown;
+    /// use winddown::Phase;
     /// assert!(Phase::Initiated.check_transition(Phase::Draining).is_ok());
     /// assert!(Phase::Draining.check_transition(Phase::Initiated).is_err());
     /// assert!(Phase::Running.check_transition(Phase::Draining).is_err());
@@ -169,7 +174,8 @@ impl fmt::Display for Phase {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Phase, Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Phase, Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// shutdown.trigger(Reason::requested());

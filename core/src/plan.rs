@@ -48,10 +48,11 @@ pub(crate) type FailureCollector = Box<dyn FnMut(&mut Vec<TaskFailure>) + Send>;
 /// # Examples
 ///
 /// ```
+/// # use winddown_core as winddown;
 /// use std::time::Duration;
-/// use winddown_core::runtime::Runtime;
-/// use winddown_core::testing::VirtualRuntime;
-/// use winddown_core::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
+/// use winddown::runtime::Runtime;
+/// use winddown::testing::VirtualRuntime;
+/// use winddown::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
 ///
 /// let shutdown = Shutdown::new();
 /// let config = Config::builder().drain(Duration::from_secs(2)).build()?;
@@ -142,7 +143,8 @@ impl RunState {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Config, Plan, RegisterError, Resource, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Config, Plan, RegisterError, Resource, Shutdown};
 /// use std::time::Duration;
 ///
 /// let plan = Plan::new(Shutdown::new(), Config::default());
@@ -221,8 +223,9 @@ impl From<Refused> for RegisterError {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Config, Plan, Reason, RegisterError, Resource, Shutdown};
-/// use winddown_core::testing::VirtualRuntime;
+/// # use winddown_core as winddown;
+/// use winddown::{Config, Plan, Reason, RegisterError, Resource, Shutdown};
+/// use winddown::testing::VirtualRuntime;
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());
@@ -337,7 +340,8 @@ impl Plan {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Config, Plan, Shutdown};
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// plan.on_phase(|phase, at| eprintln!("[{at:?}] {phase}"));
     /// ```
@@ -354,7 +358,8 @@ impl Plan {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Config, Plan, Shutdown};
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// plan.name_in_flight(|names| names.push("worker 3".into()));
     /// ```
@@ -370,8 +375,9 @@ impl Plan {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::testing::VirtualRuntime;
-    /// use winddown_core::{Config, Plan, Reason, Shutdown, Status, TaskFailure};
+    /// # use winddown_core as winddown;
+    /// use winddown::testing::VirtualRuntime;
+    /// use winddown::{Config, Plan, Reason, Shutdown, Status, TaskFailure};
     ///
     /// let shutdown = Shutdown::new();
     /// let plan = Plan::new(shutdown.clone(), Config::default());
@@ -398,8 +404,9 @@ impl Plan {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::testing::VirtualRuntime;
-    /// use winddown_core::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
+    /// # use winddown_core as winddown;
+    /// use winddown::testing::VirtualRuntime;
+    /// use winddown::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
     ///
     /// let shutdown = Shutdown::new();
     /// let plan = Plan::new(shutdown.clone(), Config::default());
@@ -423,6 +430,7 @@ impl Plan {
                 resources: report.resources.clone(),
                 flushes: report.flushes.clone(),
                 running: None,
+                step_deadline: None,
                 status: Some(report.status),
             },
             Stage::Idle | Stage::Running => run.draft.progress(),

@@ -12,7 +12,8 @@ use core::fmt;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::Reason;
+/// # use winddown_core as winddown;
+/// use winddown::Reason;
 ///
 /// assert_eq!(Reason::Signal(15).to_string(), "signal 15");
 /// assert_eq!(Reason::requested().to_string(), "requested");
@@ -45,7 +46,8 @@ impl Reason {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Reason;
+    /// # use winddown_core as winddown;
+    /// use winddown::Reason;
     /// let reason = Reason::requested_because(format!("admin {}", 7));
     /// assert_eq!(reason.to_string(), "requested: admin 7");
     /// ```
@@ -58,7 +60,8 @@ impl Reason {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Reason;
+    /// # use winddown_core as winddown;
+    /// use winddown::Reason;
     /// let err = core::fmt::Error;
     /// assert_eq!(Reason::error(err).to_string(), "error: an error occurred when formatting an argument");
     /// ```

@@ -44,7 +44,8 @@ impl Status {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Status;
+    /// # use winddown_core as winddown;
+    /// use winddown::Status;
     /// assert_eq!(Status::Completed.exit_code(), 0);
     /// assert_eq!(Status::Forced.exit_code(), 3);
     /// ```
@@ -165,7 +166,8 @@ pub struct ObserverPanic {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::TaskFailure;
+/// # use winddown_core as winddown;
+/// use winddown::TaskFailure;
 ///
 /// let failure = TaskFailure::error("indexer", "disk full");
 /// assert_eq!(failure.to_string(), "indexer failed: disk full");
@@ -223,6 +225,29 @@ pub struct PhaseRecord {
     pub started: Duration,
     /// How long it lasted.
     pub duration: Duration,
+}
+
+impl PhaseRecord {
+    /// A record of `phase`, started `started` after the trigger, lasting `duration`: for
+    /// code that builds reports or progress of its own (tests of a status page, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use std::time::Duration;
+    /// use winddown::{Phase, PhaseRecord};
+    ///
+    /// let record = PhaseRecord::new(Phase::Draining, Duration::ZERO, Duration::from_secs(2));
+    /// assert_eq!(record.phase, Phase::Draining);
+    /// ```
+    pub const fn new(phase: Phase, started: Duration, duration: Duration) -> Self {
+        PhaseRecord {
+            phase,
+            started,
+            duration,
+        }
+    }
 }
 
 /// What happened to one resource or flush hook.
@@ -376,7 +401,8 @@ impl Report {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run(plan: winddown_core::Plan, rt: impl winddown_core::runtime::Runtime) {
+    /// # use winddown_core as winddown;
+    /// # async fn run(plan: winddown::Plan, rt: impl winddown::runtime::Runtime) {
     /// let report = plan.run(&rt).await;
     /// eprintln!("{report}");
     /// std::process::exit(report.exit_code());
@@ -418,7 +444,8 @@ impl Report {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Config, Plan, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Config, Plan, Shutdown};
 ///
 /// let plan = Plan::new(Shutdown::new(), Config::default());
 /// let progress = plan.progress();
@@ -439,6 +466,11 @@ pub struct Progress {
     pub flushes: Vec<ResourceRecord>,
     /// The closer or flush hook running now, if one is.
     pub running: Option<Cow<'static, str>>,
+    /// When the step running now (the pre-stop delay, the drain, a closer or flush hook) passes
+    /// its own deadline, from the trigger; `None` between steps and once the sequence ended. A
+    /// service manager may be told the stop is still legitimately in progress until then (the
+    /// `systemd` integration does).
+    pub step_deadline: Option<Duration>,
     /// How the sequence ended, once it has.
     pub status: Option<Status>,
 }
@@ -489,6 +521,14 @@ impl fmt::Display for Report {
         write!(f, "shutdown {} in {}", self.status, Secs(self.total))?;
         if let Some(reason) = &self.reason {
             write!(f, " (reason: {reason})")?;
+        }
+        // A clean sequence that still exits non-zero says why on the headline.
+        if self.status == Status::Completed && self.exit_code() != 0 {
+            match self.task_failures.len() {
+                0 => write!(f, "; exit {}: the reason is an error", self.exit_code())?,
+                1 => write!(f, "; exit {}: 1 task failed", self.exit_code())?,
+                n => write!(f, "; exit {}: {n} tasks failed", self.exit_code())?,
+            }
         }
         writeln!(f)?;
         if let Some(forced_by) = self.forced_by {

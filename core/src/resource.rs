@@ -88,8 +88,9 @@ impl fmt::Display for ResourceKind {
 /// # Examples
 ///
 /// ```
+/// # use winddown_core as winddown;
 /// use std::time::Duration;
-/// use winddown_core::{Resource, ResourceKind};
+/// use winddown::{Resource, ResourceKind};
 ///
 /// let pool = Resource::new("postgres", || async {
 ///     // pool.close().await
@@ -197,7 +198,8 @@ impl Resource {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Resource;
+    /// # use winddown_core as winddown;
+    /// use winddown::Resource;
     ///
     /// let db = Resource::blocking("db", || Err::<(), _>("already closed"));
     /// let result = futures_lite::future::block_on(db.close());

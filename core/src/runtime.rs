@@ -38,11 +38,12 @@ pub enum TaskOutcome {
 /// current thread, without timers (useful only to show the shape: real runtimes have timers):
 ///
 /// ```
+/// # use winddown_core as winddown;
 /// use std::future::Future;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll};
 /// use std::time::{Duration, Instant};
-/// use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
+/// use winddown::runtime::{BoxFuture, Runtime, TaskOutcome};
 ///
 /// struct Immediate {
 ///     origin: Instant,

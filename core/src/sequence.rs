@@ -50,6 +50,8 @@ pub(crate) struct Draft {
     flushes: Vec<ResourceRecord>,
     /// The closer or flush hook running now, with the phase whose list it belongs to.
     running: Option<(Phase, ResourceRecord)>,
+    /// When the bounded step running now passes its own deadline, from the start.
+    step_end: Option<Duration>,
     /// Taken from the plan, not started yet, in the order they will run.
     queued_resources: Vec<ResourceRecord>,
     queued_flushes: Vec<ResourceRecord>,
@@ -74,6 +76,7 @@ impl Draft {
             resources: self.resources.clone(),
             flushes: self.flushes.clone(),
             running: self.running.as_ref().map(|(_, record)| record.name.clone()),
+            step_deadline: self.step_end,
             status: None,
         }
     }
@@ -399,6 +402,20 @@ impl<R: Runtime> Sequence<'_, R> {
         phase: Phase,
     ) -> StepEnd<F::Output> {
         let own_end = self.now().saturating_add(own);
+        let step_end = own_end.saturating_sub(self.start);
+        self.with_draft(|draft| draft.step_end = Some(step_end));
+        let end = self.bounded_step(step, own_end, phase).await;
+        self.with_draft(|draft| draft.step_end = None);
+        end
+    }
+
+    /// [`bounded`](Self::bounded), once the step's own end is known.
+    async fn bounded_step<F: Future>(
+        &mut self,
+        step: F,
+        own_end: Duration,
+        phase: Phase,
+    ) -> StepEnd<F::Output> {
         let mut step = pin!(step);
         loop {
             let now = self.now();

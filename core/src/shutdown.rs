@@ -48,7 +48,8 @@ pub const MAX_STRIPES: usize = 256;
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 ///
@@ -96,7 +97,8 @@ unsafe impl Sync for Shutdown {}
 /// # Examples
 ///
 /// ```
-/// use winddown_core::{Reason, Shutdown};
+/// # use winddown_core as winddown;
+/// use winddown::{Reason, Shutdown};
 ///
 /// let shutdown = Shutdown::new();
 /// assert!(shutdown.trigger(Reason::Signal(2)).is_first());
@@ -134,7 +136,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.phase(), Phase::Running);
@@ -154,12 +157,13 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::with_stripes(1)?;
     /// assert_eq!(shutdown.stripes(), 1);
     /// assert!(Shutdown::with_stripes(0).is_err());
-    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// # Ok::<(), winddown::StripeCountError>(())
     /// ```
     pub fn with_stripes(stripes: usize) -> Result<Self, StripeCountError> {
         if !(1..=MAX_STRIPES).contains(&stripes) {
@@ -191,7 +195,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let parent = Shutdown::new();
     /// let child = parent.child();
@@ -206,7 +211,7 @@ impl Shutdown {
     /// drop(request); // the child drains, then gives back its unit in the parent
     /// assert!(child.is_drained());
     /// assert!(parent.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn child(&self) -> Shutdown {
         // The unit we are admitted with is the guard the child holds here: its raw stripe
@@ -295,7 +300,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
@@ -306,7 +312,7 @@ impl Shutdown {
     /// shutdown.close();
     /// assert!(shutdown.enter().is_err());
     /// assert_eq!(shutdown.refused(), 1);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
@@ -330,12 +336,13 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let write = shutdown.enter_labeled("db-write")?;
     /// # #[cfg(feature = "track")]
     /// assert_eq!(shutdown.guard_sites()[0].label(), Some("db-write"));
     /// # drop(write);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
@@ -356,10 +363,11 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use std::time::Duration;
-    /// use winddown_core::runtime::Runtime;
-    /// use winddown_core::testing::VirtualRuntime;
-    /// use winddown_core::Shutdown;
+    /// use winddown::runtime::Runtime;
+    /// use winddown::testing::VirtualRuntime;
+    /// use winddown::Shutdown;
     ///
     /// let runtime = VirtualRuntime::new();
     /// let shutdown = Shutdown::new();
@@ -372,7 +380,7 @@ impl Shutdown {
     /// # #[cfg(feature = "track")]
     /// assert_eq!(shutdown.guard_sites()[0].oldest(), Some(Duration::from_secs(12)));
     /// # drop(request);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn set_guard_clock(
         &self,
@@ -405,7 +413,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let request = shutdown.enter()?;
@@ -419,7 +428,7 @@ impl Shutdown {
     ///
     /// drop((request, batch));
     /// assert!(shutdown.guard_sites().is_empty());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     #[cfg(feature = "track")]
     #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
@@ -434,7 +443,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guards: Vec<_> = (0..3).map(|_| shutdown.enter().unwrap()).collect();
     /// assert_eq!(shutdown.in_flight(), 3);
     /// # drop(guards);
@@ -449,7 +459,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let parent = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let parent = winddown::Shutdown::new();
     /// let library = parent.child();
     /// let jobs: Vec<_> = (0..3).map(|_| library.enter().unwrap()).collect();
     /// assert_eq!(parent.in_flight(), 1); // the child, as one
@@ -465,7 +476,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// shutdown.close();
     /// let _ = shutdown.enter();
     /// assert_eq!(shutdown.refused(), 1);
@@ -479,9 +491,10 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::with_stripes(4)?;
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::with_stripes(4)?;
     /// assert_eq!(shutdown.stripes(), 4);
-    /// # Ok::<(), winddown_core::StripeCountError>(())
+    /// # Ok::<(), winddown::StripeCountError>(())
     /// ```
     pub fn stripes(&self) -> usize {
         self.shared().stripe_count()
@@ -492,7 +505,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     /// let a = Shutdown::new();
     /// assert!(a.same_as(&a.clone()));
     /// assert!(!a.same_as(&Shutdown::new()));
@@ -515,7 +529,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let first = shutdown.trigger(Reason::requested_because("deploy"));
@@ -537,7 +552,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -565,9 +581,10 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use std::sync::Arc;
-    /// use winddown_core::{Reason, Shutdown};
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let ready = Arc::new(AtomicBool::new(true));
@@ -594,7 +611,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.close();
@@ -616,7 +634,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -644,7 +663,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.advance(Phase::Draining).is_err()); // not triggered
@@ -661,7 +681,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     /// assert_eq!(Shutdown::new().phase(), Phase::Running);
     /// ```
     pub fn phase(&self) -> Phase {
@@ -673,7 +694,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert!(!shutdown.is_triggered());
     /// shutdown.trigger(Reason::requested());
@@ -691,7 +713,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert!(shutdown.is_ready());
     /// shutdown.trigger(Reason::requested());
@@ -708,7 +731,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// assert!(!shutdown.is_closed());
     /// shutdown.close();
     /// assert!(shutdown.is_closed());
@@ -722,13 +746,14 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.close();
     /// assert!(!shutdown.is_drained());
     /// drop(guard);
     /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn is_drained(&self) -> bool {
         self.shared().is_drained()
@@ -739,7 +764,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.reason(), None);
     /// shutdown.trigger(Reason::error("disk full"));
@@ -756,7 +782,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(2));
     /// shutdown.trigger(Reason::Signal(2));
@@ -775,7 +802,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// let waiter = shutdown.triggered_owned();
@@ -810,7 +838,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::requested());
@@ -842,7 +871,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
@@ -867,7 +897,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::Shutdown;
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
     ///
     /// let shutdown = Shutdown::new();
     /// let guard = shutdown.enter()?;
@@ -875,7 +906,7 @@ impl Shutdown {
     /// shutdown.close();
     /// futures_lite::future::block_on(shutdown.drained());
     /// assert_eq!(shutdown.in_flight(), 0);
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     ///
     /// # Cancel safety
@@ -908,7 +939,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Reason, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Reason, Shutdown};
     /// let shutdown = Shutdown::new();
     /// std::thread::spawn({
     ///     let shutdown = shutdown.clone();
@@ -930,8 +962,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// let shutdown = winddown::Shutdown::new();
     /// assert!(!shutdown.wait_triggered_timeout(Duration::ZERO));
     /// ```
     pub fn wait_triggered_timeout(&self, timeout: core::time::Duration) -> bool {
@@ -948,7 +981,8 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Phase, Shutdown};
+    /// # use winddown_core as winddown;
+    /// use winddown::{Phase, Shutdown};
     /// let shutdown = Shutdown::new();
     /// shutdown.close();
     /// assert_eq!(shutdown.wait_reached(Phase::Initiated), Phase::StoppingNewRequests);
@@ -968,8 +1002,9 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// use winddown_core::{Phase, Shutdown};
+    /// use winddown::{Phase, Shutdown};
     /// let shutdown = Shutdown::new();
     /// assert_eq!(shutdown.wait_reached_timeout(Phase::Draining, Duration::ZERO), None);
     /// ```
@@ -990,13 +1025,14 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// std::thread::spawn(move || drop(guard));
     /// shutdown.close();
     /// shutdown.wait_drained();
     /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn wait_drained(&self) {
         crate::futures::block_until(self.shared(), Until::Drained, None);
@@ -1011,14 +1047,15 @@ impl Shutdown {
     /// # Examples
     ///
     /// ```
+    /// # use winddown_core as winddown;
     /// use core::time::Duration;
-    /// let shutdown = winddown_core::Shutdown::new();
+    /// let shutdown = winddown::Shutdown::new();
     /// let guard = shutdown.enter()?;
     /// shutdown.close();
     /// assert!(!shutdown.wait_drained_timeout(Duration::from_millis(1)));
     /// drop(guard);
     /// assert!(shutdown.wait_drained_timeout(Duration::ZERO));
-    /// # Ok::<(), winddown_core::Closed>(())
+    /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn wait_drained_timeout(&self, timeout: core::time::Duration) -> bool {
         self.block(Until::Drained, timeout).is_some()

@@ -12,9 +12,10 @@
 //! # Examples
 //!
 //! ```
+//! # use winddown_core as winddown;
 //! use std::time::Duration;
-//! use winddown_core::runtime::Runtime;
-//! use winddown_core::testing::VirtualRuntime;
+//! use winddown::runtime::Runtime;
+//! use winddown::testing::VirtualRuntime;
 //!
 //! let runtime = VirtualRuntime::new();
 //! let elapsed = runtime.block_on({

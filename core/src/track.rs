@@ -200,7 +200,8 @@ pub(crate) fn guard_sites(shared: &Shared) -> Vec<GuardSite> {
 /// # Examples
 ///
 /// ```
-/// use winddown_core::Shutdown;
+/// # use winddown_core as winddown;
+/// use winddown::Shutdown;
 ///
 /// let shutdown = Shutdown::new();
 /// let guards: Vec<_> = (0..3).map(|_| shutdown.enter().unwrap()).collect();

@@ -921,10 +921,34 @@ fn progress_follows_the_sequence() {
     });
     let seen = seen.lock().unwrap().take().unwrap();
     assert_eq!(seen.running.as_deref(), Some("cache"));
+    // The cache's close started at 1 s, with the default 5 s close deadline.
+    assert_eq!(seen.step_deadline, Some(secs(6)));
     assert_eq!(outcomes(&seen.resources), [("db", Outcome::Ok, secs(1))]);
     assert_eq!(seen.status, None);
     assert!(seen.drain.is_some());
     let done = plan.progress();
+    assert_eq!(done.step_deadline, None);
     assert_eq!(done.status, Some(report.status));
     assert_eq!(done.resources, report.resources);
+}
+
+#[test]
+fn a_clean_stop_that_exits_1_says_why_on_the_headline() {
+    let (runtime, _shutdown, plan, _log) = setup(Config::default());
+    plan.collect_failures(|failures| {
+        failures.push(winddown_core::TaskFailure::error("indexer", "disk full"));
+    });
+    let report = run_with(&runtime, &plan, async {});
+    assert_eq!((report.status, report.exit_code()), (Status::Completed, 1));
+    let table = report.to_string();
+    assert!(
+        table.starts_with(
+            "shutdown completed in 0.000s (reason: signal 15); exit 1: 1 task failed\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("task indexer failed: disk full\n"),
+        "{table}"
+    );
 }

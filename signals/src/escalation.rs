@@ -25,7 +25,8 @@ use core::fmt;
 /// # Examples
 ///
 /// ```
-/// use winddown_signals::{Action, Event};
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
+/// use winddown::signals::{Action, Event};
 ///
 /// fn log(event: &Event) {
 ///     match event.action() {

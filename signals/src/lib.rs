@@ -149,16 +149,17 @@
 //! SIGTERM that systemd would send.
 //!
 //! ```
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
-//! use winddown_core::{Phase, Reason, Shutdown};
+//! use winddown::{Phase, Reason, Shutdown};
 //!
 //! let shutdown = Shutdown::new();
 //! // Registered when this returns: a signal from here on is never lost.
-//! let _listener = winddown_signals::listen(&shutdown)?;
+//! let _listener = winddown::signals::listen(&shutdown)?;
 //!
 //! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
-//! signal_hook::low_level::raise(winddown_signals::SIGTERM)?;
+//! signal_hook::low_level::raise(winddown::signals::SIGTERM)?;
 //!
 //! shutdown.wait_triggered();
 //! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
@@ -173,10 +174,11 @@
 //! Add SIGQUIT, and log each step:
 //!
 //! ```
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
-//! use winddown_core::Shutdown;
-//! use winddown_signals::{Listener, SIGQUIT};
+//! use winddown::Shutdown;
+//! use winddown::signals::{Listener, SIGQUIT};
 //!
 //! let shutdown = Shutdown::new();
 //! let listener = Listener::builder()

@@ -80,13 +80,14 @@ type Hook = Box<dyn FnMut(&Event) + Send + 'static>;
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
-/// use winddown_core::Shutdown;
+/// use winddown::Shutdown;
 ///
 /// let shutdown = Shutdown::new();
-/// let listener = winddown_signals::listen(&shutdown)?;
-/// assert_eq!(listener.signals(), [winddown_signals::SIGTERM, winddown_signals::SIGINT]);
+/// let listener = winddown::signals::listen(&shutdown)?;
+/// assert_eq!(listener.signals(), [winddown::signals::SIGTERM, winddown::signals::SIGINT]);
 /// # Ok(())
 /// # }
 /// # #[cfg(not(unix))]
@@ -111,10 +112,11 @@ pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
-/// use winddown_core::Shutdown;
-/// use winddown_signals::{Builder, SIGHUP, SIGQUIT};
+/// use winddown::Shutdown;
+/// use winddown::signals::{Builder, SIGHUP, SIGQUIT};
 ///
 /// let shutdown = Shutdown::new();
 /// let listener = Builder::new()
@@ -141,8 +143,9 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown_signals::{Builder, SIGINT, SIGTERM};
+    /// use winddown::signals::{Builder, SIGINT, SIGTERM};
     /// assert_eq!(Builder::new().signals(), [SIGTERM, SIGINT]);
     /// # }
     /// ```
@@ -161,8 +164,9 @@ impl Builder {
     /// Only SIGTERM, leaving Ctrl-C to kill the process as usual:
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown_signals::{Builder, SIGTERM};
+    /// use winddown::signals::{Builder, SIGTERM};
     /// assert_eq!(Builder::empty().signal(SIGTERM).signals(), [SIGTERM]);
     /// # }
     /// ```
@@ -182,8 +186,9 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown_signals::{Builder, SIGINT, SIGQUIT, SIGTERM};
+    /// use winddown::signals::{Builder, SIGINT, SIGQUIT, SIGTERM};
     /// let builder = Builder::new().signal(SIGQUIT).signal(SIGTERM);
     /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
     /// # }
@@ -200,8 +205,9 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// assert!(winddown_signals::Builder::empty().signals().is_empty());
+    /// assert!(winddown::signals::Builder::empty().signals().is_empty());
     /// # }
     /// ```
     pub fn signals(&self) -> &[i32] {
@@ -223,10 +229,11 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
-    /// use winddown_core::Shutdown;
-    /// use winddown_signals::{Action, Builder};
+    /// use winddown::Shutdown;
+    /// use winddown::signals::{Action, Builder};
     ///
     /// let shutdown = Shutdown::new();
     /// let listener = Builder::new()
@@ -275,10 +282,11 @@ impl Builder {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
-    /// use winddown_core::{Reason, Shutdown};
-    /// use winddown_signals::{Builder, SIGUSR1};
+    /// use winddown::{Reason, Shutdown};
+    /// use winddown::signals::{Builder, SIGUSR1};
     ///
     /// let shutdown = Shutdown::new();
     /// let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown)?;
@@ -426,10 +434,11 @@ impl fmt::Debug for Builder {
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
-/// use winddown_core::{Phase, Shutdown};
-/// use winddown_signals::{Listener, SIGUSR1};
+/// use winddown::{Phase, Shutdown};
+/// use winddown::signals::{Listener, SIGUSR1};
 ///
 /// let shutdown = Shutdown::new();
 /// let listener = Listener::builder().signal(SIGUSR1).listen(&shutdown)?;
@@ -478,8 +487,9 @@ impl Listener {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown_signals::{Listener, SIGINT, SIGQUIT, SIGTERM};
+    /// use winddown::signals::{Listener, SIGINT, SIGQUIT, SIGTERM};
     /// let builder = Listener::builder().signal(SIGQUIT);
     /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
     /// # }
@@ -493,10 +503,11 @@ impl Listener {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
-    /// use winddown_core::Shutdown;
-    /// use winddown_signals::{Builder, SIGUSR2};
+    /// use winddown::Shutdown;
+    /// use winddown::signals::{Builder, SIGUSR2};
     ///
     /// let listener = Builder::empty().signal(SIGUSR2).listen(&Shutdown::new())?;
     /// assert_eq!(listener.signals(), [SIGUSR2]);
@@ -548,11 +559,12 @@ impl fmt::Debug for Listener {
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
 /// use std::sync::mpsc;
-/// use winddown_core::Shutdown;
-/// use winddown_signals::{Action, Builder, SIGUSR2};
+/// use winddown::Shutdown;
+/// use winddown::signals::{Action, Builder, SIGUSR2};
 ///
 /// let (tx, rx) = mpsc::channel();
 /// let shutdown = Shutdown::new();

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
+use winddown_core::PhaseRecord;
 
 /// How long any single receive may wait before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -102,42 +103,28 @@ fn no_lease_once_the_step_overran_its_own_deadline() {
 }
 
 #[test]
-fn each_step_has_its_own_deadline() {
+fn the_running_step_bounds_the_lease_and_the_graceful_deadline_bounds_the_gaps() {
     let config = Config::builder()
         .graceful(Duration::from_secs(30))
-        .drain(Duration::from_secs(10))
-        .close(Duration::from_secs(4))
-        .flush(Duration::from_secs(2))
         .build()
         .unwrap();
     let s = Duration::from_secs;
-    assert_eq!(step_end(Phase::Draining, s(1), s(1), &config), Some(s(11)));
-    // The closer running now, from when it started, not from the phase.
-    assert_eq!(
-        step_end(Phase::ClosingResources, s(5), s(8), &config),
-        Some(s(12))
-    );
-    assert_eq!(
-        step_end(Phase::FlushingBuffers, s(9), s(9), &config),
-        Some(s(11))
-    );
-    // Phases that do not wait: the graceful deadline only.
-    assert_eq!(
-        step_end(Phase::StoppingNewRequests, s(0), s(0), &config),
-        Some(s(30))
-    );
-    assert_eq!(step_end(Phase::Initiated, s(0), s(0), &config), Some(s(30)));
-    assert_eq!(step_end(Phase::Completed, s(9), s(9), &config), None);
-    assert_eq!(step_end(Phase::Forced, s(9), s(9), &config), None);
-
-    let pre_stop = Config::builder()
-        .pre_stop(Duration::from_secs(3))
-        .build()
-        .unwrap();
-    assert_eq!(
-        step_end(Phase::Initiated, s(0), s(0), &pre_stop),
-        Some(s(3))
-    );
+    let at = |phase| PhaseRecord::new(phase, s(1), Duration::ZERO);
+    let mut progress = Progress::default();
+    // Not started: nothing to extend.
+    assert_eq!(current_step_end(&progress, &config), None);
+    // A step under way: its own deadline, from the core.
+    progress.phases.push(at(Phase::ClosingResources));
+    progress.step_deadline = Some(s(12));
+    assert_eq!(current_step_end(&progress, &config), Some(s(12)));
+    // Between steps of a stop: the graceful deadline only.
+    progress.step_deadline = None;
+    assert_eq!(current_step_end(&progress, &config), Some(s(30)));
+    // Ended: none.
+    progress.phases.push(at(Phase::Completed));
+    assert_eq!(current_step_end(&progress, &config), None);
+    progress.phases.push(at(Phase::Forced));
+    assert_eq!(current_step_end(&progress, &config), None);
 }
 
 // ===== Sending =====
