@@ -23,10 +23,11 @@ pin_project! {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use bytes::Bytes;
     /// use http_body_util::{BodyExt, Full};
-    /// use winddown_core::{Reason, Shutdown};
-    /// use winddown_http::EndOnShutdown;
+    /// use winddown::{Reason, Shutdown};
+    /// use winddown::http::EndOnShutdown;
     ///
     /// # futures_lite::future::block_on(async {
     /// let shutdown = Shutdown::new();

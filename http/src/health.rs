@@ -23,9 +23,10 @@ use winddown_core::Shutdown;
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::Router;
-/// use winddown_core::Shutdown;
-/// use winddown_http::{Liveness, Readiness};
+/// use winddown::Shutdown;
+/// use winddown::http::{Liveness, Readiness};
 ///
 /// let shutdown = Shutdown::new();
 /// let app: Router = Router::new()

@@ -27,9 +27,10 @@
 //!
 #![cfg_attr(all(feature = "hyper", feature = "tokio"), doc = "```no_run")]
 #![cfg_attr(not(all(feature = "hyper", feature = "tokio")), doc = "```ignore")]
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 //! use axum::{routing::get, Router};
-//! use winddown_core::{Config, Plan, Shutdown};
-//! use winddown_http::{Readiness, ShutdownLayer};
+//! use winddown::{Config, Plan, Shutdown};
+//! use winddown::http::{Readiness, ShutdownLayer};
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let plan = Plan::new(Shutdown::new(), Config::default());
@@ -38,8 +39,8 @@
 //!     .route_service("/readyz", Readiness::new(plan.shutdown()))
 //!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! let server = winddown_http::tokio::serve(&plan, listener, app);
-//! let report = winddown_adapters::tokio::run_until_shutdown(&plan, server).await;
+//! let server = winddown::http::tokio::serve(&plan, listener, app);
+//! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
 //! std::process::exit(report.exit_code());
 //! # }
 //! ```

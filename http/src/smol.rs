@@ -163,9 +163,10 @@ pub fn server(plan: &Plan) -> Server<SmolSpawner, SmolTimer> {
 /// # Examples
 ///
 /// ```no_run
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::{routing::get, Router};
-/// use winddown_core::{Config, Plan, Shutdown};
-/// use winddown_http::ShutdownLayer;
+/// use winddown::{Config, Plan, Shutdown};
+/// use winddown::http::ShutdownLayer;
 ///
 /// # fn main() -> std::io::Result<()> {
 /// smol::block_on(async {
@@ -174,7 +175,7 @@ pub fn server(plan: &Plan) -> Server<SmolSpawner, SmolTimer> {
 ///         .route("/", get(|| async { "hello" }))
 ///         .layer(ShutdownLayer::new(plan.shutdown()));
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
-///     winddown_http::smol::serve(&plan, listener, app).await
+///     winddown::http::smol::serve(&plan, listener, app).await
 /// })
 /// # }
 /// ```

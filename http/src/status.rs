@@ -39,9 +39,10 @@ use crate::ShutdownLayer;
 /// # Examples
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::Router;
-/// use winddown_core::{Config, Plan, Shutdown};
-/// use winddown_http::StatusService;
+/// use winddown::{Config, Plan, Shutdown};
+/// use winddown::http::StatusService;
 ///
 /// let plan = Plan::new(Shutdown::new(), Config::default());
 /// let app: Router = Router::new().route_service("/status", StatusService::new(&plan));
@@ -85,9 +86,10 @@ impl StatusService {
     /// # Examples
     ///
     /// ```
-    /// use winddown_core::{Config, Plan, Shutdown};
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use winddown::{Config, Plan, Shutdown};
     /// let plan = Plan::new(Shutdown::new(), Config::default());
-    /// let json = winddown_http::StatusService::new(&plan).snapshot();
+    /// let json = winddown::http::StatusService::new(&plan).snapshot();
     /// assert!(json.starts_with(r#"{"phase":"running","ready":true,"reason":null,"#), "{json}");
     /// ```
     pub fn snapshot(&self) -> String {

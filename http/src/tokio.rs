@@ -24,9 +24,10 @@ pub fn server(plan: &Plan) -> Server<TokioExecutor, TokioTimer> {
 /// # Examples
 ///
 /// ```no_run
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::{routing::get, Router};
-/// use winddown_core::{Config, Plan, Shutdown};
-/// use winddown_http::ShutdownLayer;
+/// use winddown::{Config, Plan, Shutdown};
+/// use winddown::http::ShutdownLayer;
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let plan = Plan::new(Shutdown::new(), Config::default());
@@ -34,7 +35,7 @@ pub fn server(plan: &Plan) -> Server<TokioExecutor, TokioTimer> {
 ///     .route("/", get(|| async { "hello" }))
 ///     .layer(ShutdownLayer::new(plan.shutdown()));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// winddown_http::tokio::serve(&plan, listener, app).await
+/// winddown::http::tokio::serve(&plan, listener, app).await
 /// # }
 /// ```
 ///

@@ -43,9 +43,10 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// With axum:
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::{routing::get, Router};
-/// use winddown_core::{Config, Plan, Shutdown};
-/// use winddown_http::ShutdownLayer;
+/// use winddown::{Config, Plan, Shutdown};
+/// use winddown::http::ShutdownLayer;
 ///
 /// let shutdown = Shutdown::new();
 /// let plan = Plan::new(shutdown.clone(), Config::default());
@@ -103,9 +104,10 @@ impl ShutdownLayer {
     /// # Examples
     ///
     /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
-    /// # let shutdown = winddown_core::Shutdown::new();
-    /// let layer = winddown_http::ShutdownLayer::new(&shutdown).retry_after(Duration::from_secs(2));
+    /// # let shutdown = winddown::Shutdown::new();
+    /// let layer = winddown::http::ShutdownLayer::new(&shutdown).retry_after(Duration::from_secs(2));
     /// ```
     pub fn retry_after(self, after: Duration) -> Self {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

@@ -40,9 +40,10 @@ pub const RESOURCE_PRIORITY: i32 = 1000;
 /// A listener that hands out connections from a channel:
 ///
 /// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use std::io;
 /// use std::net::SocketAddr;
-/// use winddown_http::server::Listener;
+/// use winddown::http::server::Listener;
 ///
 /// struct Channel<I> {
 ///     incoming: std::sync::mpsc::Receiver<(I, SocketAddr)>,
