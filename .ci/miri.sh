@@ -17,4 +17,4 @@ export MIRIFLAGS="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check"
 cargo +nightly miri setup
 # The unit tests, and the integration tests that exercise the unsafe code: waiters, guard
 # lifetimes, real threads (counts shrunk under miri), and the sequence.
-cargo +nightly miri test -p winddown-core --lib --test waiters --test alloc_free --test threads --test sequence
+cargo +nightly miri test -p winddown-core --lib --test waiters --test waiter_memory --test alloc_free --test threads --test sequence

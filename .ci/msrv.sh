@@ -23,3 +23,4 @@ cargo "+$msrv" check -p winddown-signals
 # The systemd notifier is runtime-free: it must not need more than the MSRV.
 cargo "+$msrv" check -p winddown-adapters --features systemd
 cargo "+$msrv" check -p winddown
+cargo "+$msrv" check -p winddown-http --features tower

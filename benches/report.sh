@@ -3,6 +3,8 @@
 #
 #   bash benches/report.sh            # the whole suite, then BENCHMARKS.md
 #
+# Then benches/http.sh appends the HTTP sections (wrk and haproxy against examples/axum.rs).
+#
 # Every number in BENCHMARKS.md comes from this run: criterion's estimates.json for P1, P4 and
 # P8 (and for P7, which benches/p7.sh runs and prints as records), the machine-readable lines the
 # `scaling` (P2), `wakeall` (P3), `sizes` (P5) and `stop`
@@ -776,3 +778,7 @@ with open(out_path, "w", encoding="utf-8") as f:
     f.write("\n".join(lines))
 print(f"report.sh: wrote {out_path}", file=sys.stderr)
 PY
+
+# The HTTP benches (H1 to H3: the layer's cost, load through a SIGTERM, a rolling restart
+# behind haproxy) append their own sections.
+bash benches/http.sh >> "$root/BENCHMARKS.md"

@@ -77,6 +77,12 @@
 //!   `READY=1` when the run helpers start the application, `STOPPING=1` at the trigger,
 //!   `STATUS=` at each phase, `EXTEND_TIMEOUT_USEC=` while a slow stop is within its
 //!   deadlines, `WATCHDOG=1`. Silent when the variable is unset.
+//! - `tower`: [`http`] (winddown-http): a tower layer that admits each request through the
+//!   shutdown and answers `503` once admissions close, names the requests in flight, and
+//!   readiness, liveness and status services. Runtime-neutral.
+//! - `hyper`: `http::Server`, a hyper 1 server that drains idle, half-sent, streaming and
+//!   upgraded connections and cuts what is left at the drain deadline; `http::tokio` and
+//!   `http::smol` with those features.
 #![cfg_attr(
     feature = "test-util",
     doc = "- `test-util`: the core's virtual-clock runtime, [`testing`]."
@@ -188,6 +194,14 @@ cfg_feature! {
     "signals",
     #[doc(inline)]
     pub use winddown_signals as signals;
+}
+
+// One module for HTTP, not items at the root: its `tokio` and `smol` server modules would
+// clash with the runtime modules, and HTTP is an area of its own, like `signals`.
+cfg_feature! {
+    "tower",
+    #[doc(inline)]
+    pub use winddown_http as http;
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -29,7 +29,7 @@ use core::ptr::{self, NonNull};
 
 use crate::state::{self, CLOSED, ONE, RELEASED};
 use crate::sync::{
-    abort, fence, spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Lock, Ordering, UnsafeCell,
+    abort, acquire_fence, spin_loop, AtomicBool, AtomicPtr, AtomicUsize, Lock, Ordering, UnsafeCell,
 };
 use crate::waiters::WaitList;
 use crate::{Closed, Phase, Reason};
@@ -260,8 +260,8 @@ impl Shared {
         if this.handles.fetch_sub(1, Ordering::Release) != 1 {
             return;
         }
-        // memory ordering: pairs with the Release decrements of the other handles.
-        fence(Ordering::Acquire);
+        // memory ordering: Acquire, pairing with the Release decrements of the other handles.
+        acquire_fence(&this.handles);
         let stripes: *const [Stripe] = &*this.stripes;
         let len = stripes.len();
         for index in 0..len {
@@ -356,7 +356,7 @@ impl Shared {
         if weak.fetch_sub(1, Ordering::Release) != 1 {
             return;
         }
-        fence(Ordering::Acquire);
+        acquire_fence(weak);
         // SAFETY: invariant 6: the last weak unit is gone, so nothing refers to the allocation;
         // it was made by `Box::into_raw` in `allocate`.
         drop(unsafe { Box::from_raw(shared.as_ptr()) });
@@ -454,7 +454,8 @@ unsafe fn enter_cold(stripe: NonNull<Stripe>, previous: usize, count_refusal: bo
     // memory ordering: Acquire, pairing with the Release of the closing compare-and-swap our RMW
     // read from (or followed in the word's release sequence), so the phase read below is at
     // least the one that closed admissions.
-    fence(Ordering::Acquire);
+    // SAFETY: the caller's handle pins the stripe.
+    acquire_fence(unsafe { word_of(stripe) });
     // SAFETY: the caller's handle pins the stripe.
     let shared = unsafe { Shared::of(stripe) };
     if count_refusal {
@@ -519,7 +520,10 @@ unsafe fn release_slow(stripe: NonNull<Stripe>, new: usize) {
     // ours (the other guards' decrements and the closer's swap form one release sequence): their
     // work happens before the drain notification or the free below, and the closer's payment of
     // our weak unit (invariant 9) happens before we give it back.
-    fence(Ordering::Acquire);
+    // SAFETY: nothing has been given up since our decrement: by invariant 5 (count zero, not
+    // closed) nobody else retires the stripe, and by invariant 9 (closed) our paid weak unit
+    // keeps the allocation alive.
+    acquire_fence(unsafe { word_of(stripe) });
     if !state::is_closed(new) {
         // Count zero: nothing else pins the stripe, and by invariant 5 we are the one party
         // that retires it.

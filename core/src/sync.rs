@@ -7,9 +7,38 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// An Acquire fence, placed after an RMW on `atomic` that read from (or followed, in a release
+/// sequence) another thread's Release RMW on it: what that thread did before its Release
+/// happens before what this thread does after the fence.
+///
+/// ThreadSanitizer does not model fences, and would report every access ordered only by one as
+/// a data race. Under it (`cfg(winddown_sanitize_thread)`, set by `build.rs`) this is an Acquire
+/// load of `atomic` instead, as the standard library's `Arc` does (its `acquire!` macro). The
+/// two synchronize with the same Release operations: every write to the atomics passed here
+/// is an RMW, so the load, which comes after our RMW in program order, reads our RMW's value or
+/// a later one of the same unbroken chain of RMWs, that is, a value in the release sequence of
+/// every Release the fence would have paired with. The load costs more than the fence on some
+/// targets, which is why it is not used everywhere.
+#[inline]
+pub(crate) fn acquire_fence(atomic: &AtomicUsize) {
+    #[cfg(not(winddown_sanitize_thread))]
+    {
+        let _ = atomic;
+        #[cfg(not(loom))]
+        core::sync::atomic::fence(Ordering::Acquire);
+        #[cfg(loom)]
+        loom::sync::atomic::fence(Ordering::Acquire);
+    }
+    #[cfg(winddown_sanitize_thread)]
+    {
+        // memory ordering: Acquire, standing for the fence; see above.
+        atomic.load(Ordering::Acquire);
+    }
+}
 
 #[cfg(not(loom))]
 pub(crate) use core::hint::spin_loop;

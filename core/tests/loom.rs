@@ -342,6 +342,61 @@ fn drain_waiter_dropped_while_the_last_guard_leaves() {
     });
 }
 
+/// Waiters invariants 2 and 6: the last two waiters of the phase list leave on two threads while
+/// a third parks. Whichever leaves last empties the list, which starts over from slot zero in
+/// the same generation, before or after the newcomer took a slot: the newcomer's slot must
+/// survive both (or the trigger would not wake it, and loom reports a deadlock), and no ticket
+/// may name a slot past the emptied vector (an index panic).
+#[test]
+fn waiters_leaving_an_emptying_list_while_another_parks() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let (mut first, mut second) = (shutdown.triggered_owned(), shutdown.triggered_owned());
+        park_once(&mut first);
+        park_once(&mut second);
+        let leaver = thread::spawn(move || drop(first));
+        let trigger = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                drop(second);
+                shutdown.trigger(Reason::Signal(15));
+            })
+        };
+        block_on(shutdown.triggered());
+        leaver.join().unwrap();
+        trigger.join().unwrap();
+    });
+}
+
+/// Waiters invariants 2 and 5: the two waiters at the end of the phase list leave, so the list
+/// is cut back past both (the first leaves a stale index in the free list), while a newcomer
+/// parks and the waiter parked first stays, parked again by its own thread. The newcomer must
+/// skip the stale index or keep a slot of its own, and the one that stays must keep its slot:
+/// the trigger wakes both (loom reports a deadlock otherwise).
+#[test]
+fn the_end_of_the_list_cut_back_while_a_waiter_parks() {
+    loom::model(|| {
+        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let mut stays = shutdown.triggered_owned();
+        let (mut middle, mut last) = (shutdown.triggered_owned(), shutdown.triggered_owned());
+        park_once(&mut stays);
+        park_once(&mut middle);
+        park_once(&mut last);
+        let stayer = thread::spawn(move || block_on(stays));
+        let leaver = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || {
+                drop(middle);
+                drop(last);
+                shutdown.trigger(Reason::Signal(15));
+            })
+        };
+        block_on(shutdown.triggered());
+        leaver.join().unwrap();
+        stayer.join().unwrap();
+    });
+}
+
 /// The leak finder (feature `track`): two guards on one stripe leave on two threads while the
 /// close races them and a third admission; every site is recorded and forgotten under the
 /// stripe's lock before the unit is given back, so when the drain is seen the registry is empty

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# The HTTP benches: prints their BENCHMARKS.md sections (markdown) on stdout.
+#
+#   bash benches/http.sh               # the sections, on stdout
+#   bash benches/http.sh >> BENCHMARKS.md
+#
+# benches/report.sh runs it after the rest and appends its output. Everything runs against the
+# release build of examples/axum.rs (and examples/http_smol.rs) on 127.0.0.1, with Debian's
+# `wrk` as the load tool and `haproxy` as the load balancer (installed here with apt-get when
+# missing). Bounded: every run has a fixed duration; the whole script takes about a minute and
+# a half after the build. Every number printed comes from this run.
+#
+#   H1  the layer's cost: hello-world throughput with the layer ÷ without it, alternated.
+#   H2  load through a SIGTERM: wrk (HTTP/1) and h2load (HTTP/2) against the example, SIGTERM
+#       mid-run, responses by status and socket errors, on tokio and on smol.
+#   H4  the layer's own cost per request, without the network (criterion).
+#
+# WINDDOWN_HTTP_ONLY=layer runs H1 and H4 only; WINDDOWN_HTTP_ROUNDS sets H1's round count.
+#
+#   H3  a rolling restart behind haproxy (health check on /readyz), with --pre-stop longer
+#       than two check intervals, and without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+target=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
+if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null || ! command -v h2load >/dev/null; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy nghttp2-client >&2
+fi
+cargo build --release --example axum --example http_smol --features full >&2
+# H4: the layer's own cost per request (criterion, no network).
+rm -rf "$target/criterion/h4"
+cargo bench -p winddown-benches --bench http_layer >&2
+
+export WD_TARGET=$target WD_ROOT=$root
+export WD_ROUNDS=${WINDDOWN_HTTP_ROUNDS:-20}
+python3 - <<'PY'
+import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+
+target = os.environ["WD_TARGET"]
+root = os.environ["WD_ROOT"]
+rounds = int(os.environ["WD_ROUNDS"])
+lua = os.path.join(root, "benches", "http", "count.lua")
+examples = {"tokio": os.path.join(target, "release", "examples", "axum"),
+            "smol": os.path.join(target, "release", "examples", "http_smol")}
+out = []
+w = out.append
+logdir = tempfile.mkdtemp(prefix="winddown-http-bench.")
+
+
+def log(msg):
+    print(f"http.sh: {msg}", file=sys.stderr, flush=True)
+
+
+class Instance:
+    """One example process; reads `listening on ADDR` and `ready` from its stdout."""
+
+    def __init__(self, runtime, *args, pin=None):
+        self.name = f"{runtime}{' ' + ' '.join(args) if args else ''}"
+        self.err = open(os.path.join(logdir, f"{runtime}-{time.monotonic_ns()}.err"), "w")
+        cmd = [examples[runtime], *args]
+        env = None
+        if pin is not None:
+            # One CPU, one tokio worker: the server never competes with its own load tool.
+            cmd = ["taskset", "-c", str(pin), *cmd]
+            env = dict(os.environ, TOKIO_WORKER_THREADS="1")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, text=True,
+                                     env=env)
+        first = self.proc.stdout.readline()
+        m = re.match(r"listening on (\S+)", first)
+        if not m:
+            raise SystemExit(f"{self.name}: expected `listening on ADDR`, got {first!r}")
+        self.addr = m.group(1)
+        ready = self.proc.stdout.readline()
+        if ready.strip() != "ready":
+            raise SystemExit(f"{self.name}: expected `ready`, got {ready!r}")
+
+    def stop(self, timeout=30):
+        """SIGTERM; waits for the exit; returns (exit code, what it printed after `ready`)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rest, _ = self.proc.communicate()
+        self.err.close()
+        return self.proc.returncode, rest
+
+
+def wrk(url, seconds, connections, threads, script=True, during=None):
+    """Runs wrk; `during(t0)` runs in a thread alongside. Returns (stdout, record or None)."""
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
+    if script:
+        cmd += ["-s", lua]
+    cmd.append(url)
+    t0 = time.monotonic()
+    side = None
+    if during:
+        side = threading.Thread(target=during, args=(t0,))
+        side.start()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    if side:
+        side.join()
+    record = None
+    for line in res.stdout.splitlines():
+        if line.startswith("winddown-http-record "):
+            record = json.loads(line[len("winddown-http-record "):])
+    return res.stdout, record
+
+
+def rps(text):
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    return float(m.group(1)) if m else float("nan")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sleep_until(t0, at):
+    delay = t0 + at - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def statuses(record):
+    if not record:
+        return "(no record)"
+    parts = [f"{k}: {v}" for k, v in sorted(record["statuses"].items())]
+    return ", ".join(parts) if parts else "none"
+
+
+def errors(record):
+    if not record:
+        return "(no record)"
+    e = record["errors"]
+    return f"connect {e['connect']}, read {e['read']}, write {e['write']}, timeout {e['timeout']}"
+
+
+def summary_lines(text):
+    """The report's status line, drain line and connection counts, from an example's stdout."""
+    keep = []
+    for line in text.splitlines():
+        if line.startswith("shutdown ") or line.strip().startswith("draining") or line.startswith("connections:") or "http 127.0.0.1" in line:
+            keep.append(line.strip())
+    return keep
+
+
+def tool_version(cmd, word):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    words = (res.stdout + res.stderr).split()
+    return words[word] if len(words) > word else "unknown"
+
+
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip() or "no commit"
+dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=root).stdout.strip()
+w("## HTTP (H1 to H4)")
+w("")
+w(f"From `benches/http.sh` (which `report.sh` runs after the rest), {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())},")
+w(f"source {rev}{' (with uncommitted changes)' if dirty else ''}, `wrk` {tool_version(['wrk', '-v'], 1)},")
+w(f"HAProxy {tool_version(['haproxy', '-v'], 2)}. Load only to 127.0.0.1.")
+w("")
+
+# ----- H1: the layer's cost -----
+log("H1: layer cost")
+pinned = (os.cpu_count() or 1) >= 2
+with_layer = Instance("tokio", pin=0 if pinned else None)
+without = Instance("tokio", "--no-layer", pin=0 if pinned else None)
+servers = {"with": with_layer, "without": without}
+
+
+def load(inst, seconds):
+    cmd = ["wrk", "-t1", "-c16", f"-d{seconds}s", f"http://{inst.addr}/"]
+    if pinned:
+        cmd = ["taskset", "-c", "1", *cmd]
+    return rps(subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout)
+
+
+for inst in servers.values():  # warm-up
+    load(inst, 1)
+runs = []
+for r in range(rounds):
+    order = ["with", "without"] if r % 2 == 0 else ["without", "with"]
+    runs.append({arm: load(servers[arm], 1) for arm in order})
+
+
+def cpu_ticks(inst):
+    """The server's user + system CPU time so far, in clock ticks (/proc/PID/stat)."""
+    with open(f"/proc/{inst.proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+CPU_REQUESTS = 40000
+cpu_runs = []
+for r in range(max(rounds // 2, 1)):
+    order = ["with", "without"] if r % 2 == 0 else ["without", "with"]
+    row = {}
+    for arm in order:
+        inst = servers[arm]
+        before = cpu_ticks(inst)
+        cmd = ["h2load", "--h1", f"-n{CPU_REQUESTS}", "-c16", f"http://{inst.addr}/"]
+        if pinned:
+            cmd = ["taskset", "-c", "1", *cmd]
+        subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        row[arm] = (cpu_ticks(inst) - before) / os.sysconf("SC_CLK_TCK") / CPU_REQUESTS * 1e6
+    cpu_runs.append(row)
+with_layer.stop()
+without.stop()
+ratios = [r["with"] / r["without"] for r in runs]
+ratio = statistics.median(ratios)
+w("### H1: the HTTP layer's cost")
+w("")
+w("Hello-world (`GET /`, 6 bytes) throughput of `examples/axum.rs` (tokio, release) with")
+w("`ShutdownLayer` (admission, request names on) ÷ the same binary with `--no-layer`, both")
+w("servers up at once" + (" on CPU 0 with one tokio worker each (`taskset`,"
+  " `TOKIO_WORKER_THREADS=1`), `wrk -t1 -c16 -d1s` on CPU 1," if pinned else ", `wrk -t1 -c16 -d1s`,"))
+w(f"alternating (the order flips every round), {rounds} rounds after a warm-up. The ratio is")
+w("the median of the rounds' ratios, short rounds so that the two arms of a round see the same")
+w("machine. Target: at least 0.97. The machine is shared with other builds, whose load comes")
+w("and goes within seconds: read the spread of the ratios before the median, and H4 for the")
+w("layer's own cost.")
+w("")
+w("| round | with the layer, requests/s | without, requests/s | ratio |")
+w("|---:|---:|---:|---:|")
+for i, r in enumerate(runs):
+    w(f"| {i + 1} | {r['with']:,.0f} | {r['without']:,.0f} | {r['with'] / r['without']:.3f} |")
+w("")
+w(f"Median ratio **{ratio:.3f}** ({'meets' if ratio >= 0.97 else 'misses'} the 0.97 target).")
+w("")
+cpu_ratios = [r["without"] / r["with"] for r in cpu_runs]
+cpu_ratio = statistics.median(cpu_ratios)
+w("The same two servers by CPU time instead of throughput: a fixed count of requests")
+w(f"(`h2load --h1 -n{CPU_REQUESTS} -c16`, HTTP/1.1 keep-alive), and the server's user + system CPU")
+w("time over it (`/proc/PID/stat`), per request. CPU time is what the layer adds; unlike")
+w("throughput it does not move when another process takes the CPU away. Ratio = without ÷")
+w("with, comparable to the throughput ratio (a CPU-bound server's throughput is the inverse")
+w("of its CPU time per request).")
+w("")
+w("| round | with the layer, µs CPU/request | without, µs CPU/request | without ÷ with |")
+w("|---:|---:|---:|---:|")
+for i, r in enumerate(cpu_runs):
+    w(f"| {i + 1} | {r['with']:.2f} | {r['without']:.2f} | {r['without'] / r['with']:.3f} |")
+w("")
+w(f"Median ratio **{cpu_ratio:.3f}** ({'meets' if cpu_ratio >= 0.97 else 'misses'} the 0.97 target).")
+w("")
+
+# ----- H4: the layer's own cost per request -----
+import glob
+h4 = {}
+for bench in glob.glob(os.path.join(target, "criterion", "h4", "*", "new", "benchmark.json")):
+    meta = json.load(open(bench))
+    est = json.load(open(os.path.join(os.path.dirname(bench), "estimates.json")))
+    e = est.get("slope") or est["mean"]
+    h4[meta["function_id"]] = (e["point_estimate"], e["confidence_interval"]["lower_bound"],
+                               e["confidence_interval"]["upper_bound"])
+bare = h4.get("bare service", (float("nan"),))[0]
+w("### H4: the layer's own cost per request")
+w("")
+w("`benches/benches/http_layer.rs` (criterion, one thread, no network): a trivial service")
+w("answering `hello`, called on a clone (as hyper does) with a `GET /export/report.csv`, its")
+w("body polled to the end; bare, through the layer, and through the layer naming requests.")
+w("The difference to the bare service is what the layer adds to every request; H1's")
+w("throughput ratio is that against the whole request (parse, route, write, syscalls).")
+w("")
+w("| arm | ns | 95% interval | added |")
+w("|---|---:|---:|---:|")
+for name in ("bare service", "with the layer", "with the layer, naming requests"):
+    if name in h4:
+        t, lo, hi = h4[name]
+        w(f"| {name} | {t:.0f} | {lo:.0f} to {hi:.0f} | {t - bare:+.0f} |")
+w("")
+
+if os.environ.get("WINDDOWN_HTTP_ONLY") == "layer":
+    # H1 and H4 only (for working on the layer's cost).
+    print("\n".join(out))
+    sys.exit(0)
+
+# ----- H2: load through a SIGTERM -----
+log("H2: load through a SIGTERM")
+w("### H2: load through a SIGTERM")
+w("")
+w("`wrk -t2 -c64 -d5s` (keep-alive, the count.lua script tallies statuses) against `GET /` of")
+w("the example started with `--drain-timeout 5`; SIGTERM 2.5 s into the run. After the")
+w("signal the listener is closed, so wrk's reconnects are refused by the kernel (its")
+w("`connect` errors, which it retries in a loop until the run ends); requests on open")
+w("connections get a 200 or the layer's 503; idle connections are closed. wrk counts a")
+w("refused reconnect as a `write` error (its connect is non-blocking and fails at the first")
+w("write), so that count is wrk spinning on the closed port until its run ends. Goal: no")
+w("timeouts, no read errors beyond one keep-alive race per connection (64 here).")
+w("")
+w("| runtime | responses by status | socket errors | exit | report |")
+w("|---|---|---|---:|---|")
+for runtime in ("tokio", "smol"):
+    inst = Instance(runtime, "--drain-timeout", "5")
+    def term(t0, inst=inst):
+        sleep_until(t0, 2.5)
+        inst.proc.send_signal(signal.SIGTERM)
+    _, record = wrk(f"http://{inst.addr}/", 5, 64, 2, during=term)
+    code, rest = inst.stop()
+    w(f"| {runtime} | {statuses(record)} | {errors(record)} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("")
+w("The same over HTTP/2: `h2load -c16 -m8 -D5` (16 connections, 8 streams each), SIGTERM")
+w("2.5 s in. Streams the clients opened before they read the GOAWAY get the layer's 503;")
+w("every other stream a 200.")
+w("")
+w("| runtime | requests | status codes | exit | report |")
+w("|---|---|---|---:|---|")
+for runtime in ("tokio", "smol"):
+    inst = Instance(runtime, "--drain-timeout", "5")
+    def term(inst=inst):
+        time.sleep(2.5)
+        inst.proc.send_signal(signal.SIGTERM)
+    side = threading.Thread(target=term)
+    side.start()
+    res = subprocess.run(["h2load", "-c16", "-m8", "-D5", f"http://{inst.addr}/"],
+                         capture_output=True, text=True, timeout=60)
+    side.join()
+    code, rest = inst.stop()
+    requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
+    codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
+    w(f"| {runtime} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("")
+
+# ----- H3: a rolling restart behind haproxy -----
+log("H3: rolling restart behind haproxy")
+def rolling(pre_stop):
+    ports = {"a": free_port(), "b": free_port()}
+    front = free_port()
+    cfg = open(os.path.join(root, "benches", "http", "haproxy.cfg.in")).read()
+    cfg = cfg.replace("@FRONT@", str(front)).replace("@PORT_A@", str(ports["a"])).replace("@PORT_B@", str(ports["b"]))
+    cfg_path = os.path.join(logdir, f"haproxy-{pre_stop}.cfg")
+    open(cfg_path, "w").write(cfg)
+    flags = ["--pre-stop", pre_stop, "--drain-timeout", "5"]
+    insts = {k: Instance("tokio", "--port", str(p), *flags) for k, p in ports.items()}
+    ha = subprocess.Popen(["haproxy", "-db", "-f", cfg_path], stdout=subprocess.DEVNULL,
+                          stderr=open(os.path.join(logdir, f"haproxy-{pre_stop}.err"), "w"))
+    time.sleep(1.0)  # two health checks (rise 2, inter 200 ms) and then some
+    events = []
+    def restart(t0):
+        for name, at in (("a", 1.5), ("b", 5.0)):
+            sleep_until(t0, at)
+            code, rest = insts[name].stop()
+            events.append((name, code, summary_lines(rest)))
+            insts[name] = Instance("tokio", "--port", str(ports[name]), *flags)
+    _, record = wrk(f"http://127.0.0.1:{front}/", 9, 32, 2, during=restart)
+    for inst in insts.values():
+        inst.stop()
+    ha.terminate()
+    ha.wait(timeout=10)
+    return record, events
+
+w("### H3: a rolling restart behind haproxy")
+w("")
+w("haproxy (Debian's, `benches/http/haproxy.cfg.in`) in front of two instances of")
+w("`examples/axum.rs`, round robin, HTTP health check `GET /readyz` every 200 ms (down after")
+w("2 failures, up after 2 successes), no retries on another instance. `wrk -t2 -c32 -d9s`")
+w("through haproxy; at 1.5 s instance a gets SIGTERM, and once it has exited it is started")
+w("again on its port; at 5 s the same for instance b. Once with `--pre-stop 1` (longer than")
+w("two check intervals), once with `--pre-stop 0`. Goal with the pre-stop: zero non-200")
+w("responses and zero socket errors at the client.")
+w("")
+w("| pre-stop | responses by status | socket errors | instances' reports |")
+w("|---|---|---|---|")
+for pre_stop in ("1", "0"):
+    record, events = rolling(pre_stop)
+    reports = "<br>".join(f"{n}: exit {c}; " + "; ".join(lines) for n, c, lines in events)
+    w(f"| {pre_stop} s | {statuses(record)} | {errors(record)} | {reports} |")
+w("")
+print("\n".join(out))
+log(f"logs in {logdir}")
+PY

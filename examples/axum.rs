@@ -1,0 +1,99 @@
+//! An axum service on tokio that stops well: the `winddown::http` layer, probes and server.
+//!
+//! ```text
+//! cargo run --release --example axum --features full -- --help
+//! ```
+//!
+//! Routes `/` (fast), `/slow?ms=N`, `/sse` (an event every 100 ms until the shutdown, then a
+//! clean end), `/readyz`, `/livez`, `/status`. On SIGTERM or Ctrl-C: `/readyz` says 503 for
+//! `--pre-stop` seconds while requests are still served, then the listener closes, idle
+//! connections close, requests in flight finish, and at `--drain-timeout` what is left is cut
+//! and named in the report. The report and the connection counts go to stdout, progress to
+//! stderr, and the exit code is the report's. `examples/http_smol.rs` is the same on smol.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use winddown::tokio::run_until_shutdown;
+use winddown::Shutdown;
+
+#[path = "shared/http_app.rs"]
+mod app;
+
+use app::say;
+
+const NAME: &str = "axum";
+
+fn main() -> ExitCode {
+    let args = match app::parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            app::out(&format!("{NAME}: {}", app::USAGE));
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            say!("{NAME}: {message}\n\n{}", app::USAGE);
+            return ExitCode::from(64); // EX_USAGE
+        }
+    };
+    let shutdown = Shutdown::new();
+    // Signals first, before the runtime starts its threads.
+    let signals = match winddown::signals::Builder::new()
+        .on_event(|event| say!("{NAME}: {event}"))
+        .listen(&shutdown)
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("{NAME}: cannot listen for signals: {err}");
+            return ExitCode::from(71); // EX_OSERR
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            say!("{NAME}: cannot start the runtime: {err}");
+            return ExitCode::from(71);
+        }
+    };
+    let code = runtime.block_on(run(args, shutdown));
+    // Exit now, without waiting for the runtime's threads (a connection the report gave up on
+    // may still be parked there); a third signal still ends the process until then.
+    std::mem::forget(signals);
+    std::process::exit(code);
+}
+
+async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
+    let plan = match app::plan(NAME, &args, &shutdown) {
+        Ok(plan) => plan,
+        Err(err) => {
+            say!("{NAME}: {err}");
+            return 64;
+        }
+    };
+    let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("{NAME}: cannot listen on port {}: {err}", args.port);
+            return 69; // EX_UNAVAILABLE
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => app::out(&format!("listening on {addr}")),
+        Err(err) => {
+            say!("{NAME}: {err}");
+            return 71;
+        }
+    }
+    let sleep: app::Sleep = Arc::new(|duration| Box::pin(tokio::time::sleep(duration)));
+    let router = app::router(&plan, sleep, args.layer);
+    let server = winddown::http::tokio::server(&plan);
+    let connections = server.stats();
+    app::out("ready");
+    let report = run_until_shutdown(&plan, server.serve(listener, router)).await;
+    app::finish(&report, &connections)
+}

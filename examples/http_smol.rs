@@ -1,0 +1,86 @@
+//! The service of `examples/axum.rs` on smol: the same axum router, flags, output and exit
+//! codes, served by `winddown::http::smol` (hyper on smol's executor and async-io).
+//!
+//! ```text
+//! cargo run --release --example http_smol --features full -- --help
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use smol::net::TcpListener;
+use winddown::smol::run_until_shutdown;
+use winddown::Shutdown;
+
+#[path = "shared/http_app.rs"]
+mod app;
+
+use app::say;
+
+const NAME: &str = "http_smol";
+
+fn main() -> ExitCode {
+    let args = match app::parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            app::out(&format!("{NAME}: {}", app::USAGE));
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            say!("{NAME}: {message}\n\n{}", app::USAGE);
+            return ExitCode::from(64); // EX_USAGE
+        }
+    };
+    let shutdown = Shutdown::new();
+    // Signals first, before smol starts its executor threads.
+    let signals = match winddown::signals::Builder::new()
+        .on_event(|event| say!("{NAME}: {event}"))
+        .listen(&shutdown)
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("{NAME}: cannot listen for signals: {err}");
+            return ExitCode::from(71); // EX_OSERR
+        }
+    };
+    let code = smol::block_on(run(args, shutdown));
+    // As the tokio example: exit without waiting for the executor's threads.
+    std::mem::forget(signals);
+    std::process::exit(code);
+}
+
+async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
+    let plan = match app::plan(NAME, &args, &shutdown) {
+        Ok(plan) => plan,
+        Err(err) => {
+            say!("{NAME}: {err}");
+            return 64;
+        }
+    };
+    let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("{NAME}: cannot listen on port {}: {err}", args.port);
+            return 69; // EX_UNAVAILABLE
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => app::out(&format!("listening on {addr}")),
+        Err(err) => {
+            say!("{NAME}: {err}");
+            return 71;
+        }
+    }
+    let sleep: app::Sleep = Arc::new(|duration| {
+        Box::pin(async move {
+            smol::Timer::after(duration).await;
+        })
+    });
+    let router = app::router(&plan, sleep, args.layer);
+    let server = winddown::http::smol::server(&plan);
+    let connections = server.stats();
+    app::out("ready");
+    let report = run_until_shutdown(&plan, server.serve(listener, router)).await;
+    app::finish(&report, &connections)
+}

@@ -1,0 +1,252 @@
+//! What `examples/axum.rs` (tokio) and `examples/http_smol.rs` (smol) share: the flags, the
+//! router, the plan, and the output. Each example brings its runtime: a listener, a sleep.
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, Response, Uri};
+use axum::routing::get;
+use axum::Router;
+use winddown::http::{
+    ConnectionStats, EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService,
+};
+use winddown::{Config, Plan, Report, Shutdown};
+
+/// `eprintln!` in one write, best effort.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::app::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Writes one line to stderr in one `write_all`, best effort.
+pub(crate) fn say_line(args: std::fmt::Arguments<'_>) {
+    let mut line = std::fmt::format(args);
+    line.push('\n');
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Writes `text` and a newline to stdout and flushes, ignoring errors (a closed pipe must not
+/// panic the server the way `println!` would).
+pub(crate) fn out(text: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.write_all(b"\n");
+    let _ = stdout.flush();
+}
+
+pub(crate) const USAGE: &str = "\
+An HTTP service on 127.0.0.1 that shuts down gracefully.
+
+OPTIONS:
+    --port PORT            port to listen on (default 0: any free port)
+    --drain-timeout SECS   how long to wait for requests in flight (default 10)
+    --pre-stop SECS        how long /readyz says 503 before admissions close
+                           (default 0); fractions allowed: --pre-stop 1.5
+    --no-layer             serve without the shutdown layer (for benchmarks:
+                           no admission, no 503, no request names)
+    -h, --help             print this help
+
+Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
+100 ms until the shutdown, then a clean end), /readyz, /livez, /status.
+
+It prints `listening on ADDR`, then `ready`, on stdout. On SIGTERM or Ctrl-C:
+/readyz says 503 for --pre-stop, then the listener closes, idle connections
+close, requests in flight finish (new ones on open connections get 503), and at
+--drain-timeout what is left is cut and named. It prints the report and the
+connection counts on stdout and exits with the report's exit code: 0 completed,
+1 failed, 2 timed out, 3 forced. A second signal forces the exit; a third ends
+the process at once (143 for SIGTERM, 130 for SIGINT).";
+
+/// The command line.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) port: u16,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) pre_stop: Duration,
+    pub(crate) layer: bool,
+}
+
+/// The flags, `Ok(None)` for `--help`.
+pub(crate) fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        port: 0,
+        drain_timeout: Duration::from_secs(10),
+        pre_stop: Duration::ZERO,
+        layer: true,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(flag) = words.next() {
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--no-layer" => {
+                args.layer = false;
+                continue;
+            }
+            _ => {}
+        }
+        let value = words
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let seconds = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e6)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
+        };
+        match flag.as_str() {
+            "--port" => {
+                args.port = value
+                    .parse()
+                    .map_err(|_| format!("--port takes a port, not {value:?}"))?
+            }
+            "--drain-timeout" => args.drain_timeout = seconds()?,
+            "--pre-stop" => args.pre_stop = seconds()?,
+            _ => return Err(format!("unknown option {flag:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+/// The plan: the drain and pre-stop from the flags, room for the rest, progress on stderr.
+pub(crate) fn plan(name: &str, args: &Args, shutdown: &Shutdown) -> Result<Plan, String> {
+    let drain = if args.drain_timeout.is_zero() {
+        Duration::from_millis(1)
+    } else {
+        args.drain_timeout
+    };
+    let config = Config::builder()
+        .pre_stop(args.pre_stop)
+        .drain(drain)
+        // The pre-stop and the drain, and room to close and flush after them.
+        .graceful(args.pre_stop + drain + Duration::from_secs(10))
+        .build()
+        .map_err(|err| err.to_string())?;
+    let plan = Plan::new(shutdown.clone(), config);
+    let name = name.to_owned();
+    plan.on_phase(move |phase, at| {
+        let millis = at.as_millis();
+        say!(
+            "{name}: [{:>3}.{:03}s] {phase}",
+            millis / 1000,
+            millis % 1000
+        );
+    });
+    Ok(plan)
+}
+
+/// How the example's runtime sleeps.
+pub(crate) type Sleep =
+    Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The routes. The probes sit outside the layer: they answer through the whole shutdown
+/// (the liveness probe must, and the readiness probe says 503 by itself).
+pub(crate) fn router(plan: &Plan, sleep: Sleep, with_layer: bool) -> Router {
+    let shutdown = plan.shutdown().clone();
+    let slow_sleep = sleep.clone();
+    let sse_shutdown = shutdown.clone();
+    let app = Router::new()
+        .route("/", get(|| async { "hello\n" }))
+        .route(
+            "/slow",
+            get(move |uri: Uri| {
+                let sleep = slow_sleep.clone();
+                async move {
+                    let ms = query_ms(&uri).unwrap_or(1000);
+                    sleep(Duration::from_millis(ms)).await;
+                    "ok\n"
+                }
+            }),
+        )
+        .route(
+            "/sse",
+            get(move || {
+                let body = Ticks::new(sleep.clone(), Duration::from_millis(100));
+                let body = EndOnShutdown::new(body, &sse_shutdown);
+                let mut response = Response::new(Body::new(body));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                async move { response }
+            }),
+        );
+    let app = if with_layer {
+        let layer = ShutdownLayer::new(&shutdown)
+            .retry_after(Duration::from_secs(1))
+            .name_requests(plan);
+        app.layer(layer.clone())
+            .route_service("/status", StatusService::new(plan).requests(&layer))
+    } else {
+        app.route_service("/status", StatusService::new(plan))
+    };
+    app.route_service("/readyz", Readiness::new(&shutdown))
+        .route_service("/livez", Liveness::new())
+}
+
+fn query_ms(uri: &Uri) -> Option<u64> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("ms="))?
+        .parse()
+        .ok()
+}
+
+/// Server-sent events: `data: tick N` every `every`, forever (until [`EndOnShutdown`] ends it).
+struct Ticks {
+    sleep: Sleep,
+    every: Duration,
+    next: Pin<Box<dyn Future<Output = ()> + Send>>,
+    count: u64,
+}
+
+impl Ticks {
+    fn new(sleep: Sleep, every: Duration) -> Self {
+        // The first event at once, so a client knows the stream is open.
+        let next: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async {});
+        Ticks {
+            sleep,
+            every,
+            next,
+            count: 0,
+        }
+    }
+}
+
+impl http_body::Body for Ticks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if this.next.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        this.count += 1;
+        this.next = (this.sleep)(this.every);
+        let event = format!("data: tick {}\n\n", this.count);
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(event)))))
+    }
+}
+
+/// Prints the report and the connection counts on stdout; returns the exit code.
+pub(crate) fn finish(report: &Report, connections: &ConnectionStats) -> i32 {
+    let mut text = report.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&connections.snapshot().to_string());
+    out(&text);
+    report.exit_code()
+}

@@ -1,0 +1,344 @@
+//! The record of admitted requests: method, path and start time of each, written and erased
+//! without a lock, read when a drain runs past its deadline.
+//!
+//! # Invariants
+//!
+//! 1. A slot's `state` word is `generation << 2 | tag`, tag one of [`FREE`], [`WRITING`],
+//!    [`LIVE`]. Only the request that moved a slot from `FREE` to `WRITING` (by compare and
+//!    swap) writes its fields, and it alone moves it on, to `LIVE` and back to `FREE`.
+//! 2. Every move to `LIVE` and every move back to `FREE` bumps the generation, so a reader that
+//!    sees the same `LIVE` word before and after reading the fields read one request's fields
+//!    (a seqlock: see [`Table::name_into`]).
+//! 3. A reader never writes: a torn or stale read is detected by (2) and skipped, and a
+//!    skipped slot is one that was no longer (or not yet) in flight while it was read.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes of `METHOD path` kept per request; longer ones are cut (and marked with `…`).
+pub(crate) const TEXT_BYTES: usize = 96;
+const WORDS: usize = TEXT_BYTES / 8;
+/// Slots probed for a free one before a request is counted as unnamed: enough for the requests
+/// one thread has in flight at once to find a slot near the one it took last (the probes read
+/// lines that are already in its cache).
+const PROBES: usize = 64;
+
+const FREE: u64 = 0;
+const WRITING: u64 = 1;
+const LIVE: u64 = 2;
+const TAG: u64 = 0b11;
+const ONE_GENERATION: u64 = 0b100;
+
+/// One request's record. 128 bytes, aligned to them, so that two threads writing neighbouring
+/// slots never share a cache line (nor the adjacent-line prefetch pair).
+#[repr(align(128))]
+struct Slot {
+    /// `generation << 2 | tag`: see the module's invariants.
+    state: AtomicU64,
+    /// Nanoseconds from the table's origin to the request's admission.
+    started: AtomicU64,
+    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]), and bit 63 when it
+    /// was cut.
+    len: AtomicU64,
+    /// `METHOD path`, little-endian, eight bytes a word.
+    text: [AtomicU64; WORDS],
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            state: AtomicU64::new(FREE),
+            started: AtomicU64::new(0),
+            len: AtomicU64::new(0),
+            text: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+const CUT: u64 = 1 << 63;
+
+/// The slots, shared by the layer, its bodies and the namer registered with the plan.
+pub(crate) struct Table {
+    slots: Box<[Slot]>,
+    origin: Instant,
+    /// Admitted requests that found no free slot, in flight now.
+    unnamed: AtomicUsize,
+}
+
+thread_local! {
+    /// Where this thread starts looking for a free slot: the last one it took. A thread keeps
+    /// reusing the few slots its requests free, lines already in its cache, instead of walking
+    /// the whole table (measured: walking it made each record a cache miss, a quarter of a
+    /// microsecond per request); threads start at spots of their own, so they rarely meet.
+    static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// What one admitted request holds: its slot, erased on drop.
+pub(crate) struct Entry {
+    table: Arc<Table>,
+    /// The slot index, or `usize::MAX` when the request found no slot (counted in `unnamed`).
+    index: usize,
+}
+
+impl Table {
+    pub(crate) fn new(slots: usize) -> Self {
+        Table {
+            slots: (0..slots.max(1)).map(|_| Slot::new()).collect(),
+            origin: Instant::now(),
+            unnamed: AtomicUsize::new(0),
+        }
+    }
+
+    /// Records `method path`, admitted now.
+    pub(crate) fn record(self: &Arc<Self>, method: &str, path: &str) -> Entry {
+        let n = self.slots.len();
+        let start = CURSOR.with(|cursor| {
+            let mut at = cursor.get();
+            if at == usize::MAX {
+                // A new thread starts at a spot of its own.
+                at = thread_seed();
+            }
+            at
+        });
+        let mut next = start % n;
+        for _ in 0..PROBES.min(n) {
+            let index = next;
+            next = if next + 1 == n { 0 } else { next + 1 };
+            let slot = &self.slots[index];
+            let state = slot.state.load(Ordering::Relaxed);
+            if state & TAG != FREE {
+                continue;
+            }
+            // Relaxed is enough for the claim: nobody reads what a WRITING slot holds (a reader
+            // skips it), and the fence below orders our field stores after this store for a
+            // reader that does read them (invariant 2).
+            if slot
+                .state
+                .compare_exchange(state, state | WRITING, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            // memory ordering: a reader that reads any of the field stores below also sees the
+            // WRITING state (or a later one) on its second load, and skips the slot: this fence
+            // pairs with the reader's Acquire fence (the seqlock writer's side).
+            fence(Ordering::Release);
+            let started = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            slot.started.store(started, Ordering::Relaxed);
+            write_text(slot, method, path);
+            // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
+            slot.state
+                .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
+            CURSOR.with(|cursor| cursor.set(index));
+            return Entry {
+                table: Arc::clone(self),
+                index,
+            };
+        }
+        // Relaxed: a count read only by the namer, which tolerates a moment's lag.
+        self.unnamed.fetch_add(1, Ordering::Relaxed);
+        Entry {
+            table: Arc::clone(self),
+            index: usize::MAX,
+        }
+    }
+
+    /// Pushes `METHOD path  12.3s` for each request in flight now, oldest first, and a line for
+    /// the requests that found no slot.
+    pub(crate) fn name_into(&self, names: &mut Vec<String>) {
+        let now = self.origin.elapsed();
+        let mut found: Vec<(Duration, String)> = Vec::new();
+        for slot in self.slots.iter() {
+            // memory ordering: Acquire pairs with the writer's Release store of LIVE, so the
+            // fields read below are at least as new as that publication.
+            let before = slot.state.load(Ordering::Acquire);
+            if before & TAG != LIVE {
+                continue;
+            }
+            let started = slot.started.load(Ordering::Relaxed);
+            let len = slot.len.load(Ordering::Relaxed);
+            let mut bytes = [0u8; TEXT_BYTES];
+            for (word, chunk) in slot.text.iter().zip(bytes.chunks_exact_mut(8)) {
+                chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+            }
+            // memory ordering: the seqlock reader's fence. If any field load above saw a store
+            // of a later writer, that writer's Release fence makes its earlier state store
+            // visible to the load below, and the words differ (invariant 2).
+            fence(Ordering::Acquire);
+            if slot.state.load(Ordering::Relaxed) != before {
+                continue;
+            }
+            let cut = len & CUT != 0;
+            let len = usize::try_from(len & !CUT).unwrap_or(0).min(TEXT_BYTES);
+            let mut text = String::from_utf8_lossy(&bytes[..len]).into_owned();
+            if cut {
+                text.push('…');
+            }
+            found.push((now.saturating_sub(Duration::from_nanos(started)), text));
+        }
+        found.sort_by_key(|(age, _)| std::cmp::Reverse(*age));
+        for (age, text) in found {
+            let mut line = text;
+            let _ = write!(line, "  {:.1}s", age.as_secs_f64());
+            names.push(line);
+        }
+        let unnamed = self.unnamed.load(Ordering::Relaxed);
+        if unnamed > 0 {
+            names.push(format!(
+                "{unnamed} more request(s) (no free slot to record them)"
+            ));
+        }
+    }
+
+    /// Requests recorded (with a slot or without) and in flight now.
+    pub(crate) fn len(&self) -> usize {
+        let live = self
+            .slots
+            .iter()
+            .filter(|slot| slot.state.load(Ordering::Relaxed) & TAG == LIVE)
+            .count();
+        live + self.unnamed.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("slots", &self.slots.len())
+            .field("in_flight", &self.len())
+            .finish()
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if self.index == usize::MAX {
+            // Relaxed: a count read only by the namer, as in `record`.
+            self.table.unnamed.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let slot = &self.table.slots[self.index];
+        // Only this entry moves its slot on (invariant 1), so a load and a store suffice.
+        let state = slot.state.load(Ordering::Relaxed);
+        // memory ordering: Release so that a later writer's claim (which reads FREE) cannot be
+        // reordered before our last use of the slot; nothing else is published.
+        slot.state.store(
+            (state & !TAG).wrapping_add(ONE_GENERATION) | FREE,
+            Ordering::Release,
+        );
+    }
+}
+
+fn write_text(slot: &Slot, method: &str, path: &str) {
+    let mut bytes = [0u8; TEXT_BYTES];
+    let mut len = 0;
+    let mut cut = false;
+    for part in [method.as_bytes(), b" ", path.as_bytes()] {
+        let room = TEXT_BYTES - len;
+        let take = part.len().min(room);
+        bytes[len..len + take].copy_from_slice(&part[..take]);
+        len += take;
+        if take < part.len() {
+            cut = true;
+            break;
+        }
+    }
+    if cut {
+        // Do not leave half a UTF-8 sequence at the end.
+        while len > 0 && std::str::from_utf8(&bytes[..len]).is_err() {
+            len -= 1;
+        }
+    }
+    for (word, chunk) in slot.text.iter().zip(bytes.chunks_exact(8)) {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(chunk);
+        word.store(u64::from_le_bytes(eight), Ordering::Relaxed);
+    }
+    let len = len as u64 | if cut { CUT } else { 0 };
+    slot.len.store(len, Ordering::Relaxed);
+}
+
+/// A per-thread starting slot, spread by the address of a thread-local.
+fn thread_seed() -> usize {
+    thread_local!(static MARK: u8 = const { 0 });
+    MARK.with(|mark| (mark as *const u8 as usize) >> 7)
+        .wrapping_mul(0x9E37_79B9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_what_is_in_flight_and_forgets_what_left() {
+        let table = Arc::new(Table::new(4));
+        let a = table.record("GET", "/export");
+        let b = table.record("POST", "/upload");
+        drop(b);
+        let mut names = Vec::new();
+        table.name_into(&mut names);
+        assert_eq!(names.len(), 1);
+        assert!(names[0].starts_with("GET /export  "), "{names:?}");
+        assert!(names[0].ends_with('s'));
+        assert_eq!(table.len(), 1);
+        drop(a);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn full_table_counts_the_rest() {
+        let table = Arc::new(Table::new(1));
+        let _a = table.record("GET", "/a");
+        let b = table.record("GET", "/b");
+        let mut names = Vec::new();
+        table.name_into(&mut names);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names[1].starts_with("1 more request"));
+        drop(b);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn long_paths_are_cut_on_a_char_boundary() {
+        let table = Arc::new(Table::new(1));
+        let path = format!("/{}", "é".repeat(100));
+        let _a = table.record("GET", &path);
+        let mut names = Vec::new();
+        table.name_into(&mut names);
+        assert!(names[0].contains('…'), "{names:?}");
+    }
+
+    #[test]
+    fn concurrent_writers_and_a_reader_never_see_torn_text() {
+        let table = Arc::new(Table::new(8));
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let table = table.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20_000 {
+                        let path = format!("/t{t}/{}", "x".repeat(i % 40));
+                        let entry = table.record("GET", &path);
+                        drop(entry);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..2_000 {
+            let mut names = Vec::new();
+            table.name_into(&mut names);
+            for name in names {
+                let (text, _) = name.split_once("  ").unwrap();
+                let rest = text.strip_prefix("GET /t").unwrap();
+                let (_, xs) = rest.split_once('/').unwrap();
+                assert!(xs.bytes().all(|b| b == b'x'), "{name}");
+            }
+        }
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(table.len(), 0);
+    }
+}

@@ -1,0 +1,117 @@
+//! The response body that carries the request's admission until it has been sent.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use winddown_core::{Guard, Phase};
+
+use crate::in_flight::Entry;
+
+/// An admitted request: its guard and its record. Dropped when the response body ends.
+pub(crate) struct Admission {
+    /// Dropped with the record: the request leaves the record as it leaves the drain count.
+    guard: Guard,
+    _entry: Option<Entry>,
+    http1: bool,
+}
+
+impl Admission {
+    pub(crate) fn new(guard: Guard, entry: Option<Entry>, http1: bool) -> Self {
+        Admission {
+            guard,
+            _entry: entry,
+            http1,
+        }
+    }
+
+    /// Whether the response should say `Connection: close`: HTTP/1, and admissions have closed
+    /// since it was admitted.
+    pub(crate) fn should_close(&self) -> bool {
+        self.http1 && self.guard.phase() >= Phase::StoppingNewRequests
+    }
+}
+
+pin_project! {
+    /// The response body of [`ShutdownService`](crate::ShutdownService): the inner body, and
+    /// the request's admission, released when the body has yielded its last frame, failed, or
+    /// been dropped (the client went away, or the connection was cut). A refused request's
+    /// body is empty.
+    pub struct GuardedBody<B> {
+        #[pin]
+        inner: Option<B>,
+        admission: Option<Admission>,
+    }
+}
+
+impl<B> GuardedBody<B> {
+    pub(crate) fn admitted(inner: B, admission: Admission) -> Self {
+        GuardedBody {
+            inner: Some(inner),
+            admission: Some(admission),
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        GuardedBody {
+            inner: None,
+            admission: None,
+        }
+    }
+
+    /// Whether this body still holds its request's admission (the drain waits for it).
+    pub fn is_admitted(&self) -> bool {
+        self.admission.is_some()
+    }
+
+    /// The inner body; `None` for a refused request's empty body.
+    pub fn get_ref(&self) -> Option<&B> {
+        self.inner.as_ref()
+    }
+}
+
+impl<B: Body> Body for GuardedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let Some(mut inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(inner.as_mut().poll_frame(cx));
+        let done = match &frame {
+            Some(Ok(_)) => inner.is_end_stream(),
+            None | Some(Err(_)) => true,
+        };
+        if done {
+            // The response has been sent to the end (or failed): the request leaves the drain.
+            this.admission.take();
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().map_or(true, Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Some(inner) => inner.size_hint(),
+            None => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for GuardedBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardedBody")
+            .field("refused", &self.inner.is_none())
+            .field("admitted", &self.admission.is_some())
+            .finish()
+    }
+}

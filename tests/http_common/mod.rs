@@ -1,0 +1,941 @@
+//! The HTTP scenario suite, written once and run on every runtime: `tests/http_tokio.rs` and
+//! `tests/http_smol.rs` implement [`Net`] for their runtime and expand [`http_scenarios!`].
+//!
+//! Real sockets on 127.0.0.1, real clients (hyper's client connections, and raw sockets where
+//! the scenario needs bytes hyper's client would never send: half a request head, nothing at
+//! all). Order comes from the core's events (`reached`, `drained`, the report) and from what
+//! the clients observe; handlers hand over through [`Gate`]s, never sleeps. Every scenario
+//! runs under a 30-second watchdog, so a broken one fails instead of hanging.
+
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::body::Body as AxumBody;
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper::rt::{Read, ReadBuf, Write};
+use winddown::http::{ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer};
+use winddown::runtime::BoxFuture;
+use winddown::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
+
+/// What a scenario needs from a runtime.
+pub(crate) trait Net: 'static {
+    /// A client socket.
+    type Io: Read + Write + Unpin + Send + 'static;
+
+    /// Runs `future` to completion on this runtime, from a plain thread.
+    fn block_on<F: Future>(future: F) -> F::Output;
+
+    /// Spawns `future`; the returned future yields its output.
+    fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> BoxFuture<T>;
+
+    /// Sleeps (only the SSE handler's tick uses it).
+    fn sleep(duration: Duration) -> BoxFuture<()>;
+
+    /// Connects to `addr`.
+    fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>>;
+
+    /// Binds 127.0.0.1:0 and serves `app` with this runtime's server; returns the address,
+    /// the connection counts and the server's (spawned) future.
+    fn serve(
+        plan: &Plan,
+        app: Router,
+    ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)>;
+
+    /// Runs `plan` on this runtime's adapter, spawned.
+    fn run_plan(plan: &Plan) -> BoxFuture<Report>;
+
+    /// A client socket with tokio's IO traits, for the `h2` crate's client.
+    type H2Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+
+    /// Connects to `addr`, for the `h2` crate's client.
+    fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<Self::H2Io>>;
+}
+
+pub(crate) type H1Sender = http1::SendRequest<Empty<Bytes>>;
+
+/// Expands to one `#[test]` per scenario, for the runtime given.
+macro_rules! http_scenarios {
+    ($net:ty) => {
+        http_scenarios!(@each $net;
+            keep_alive_load_gets_200_or_503_and_nothing_is_cut,
+            idle_and_silent_connections_do_not_hold_the_drain,
+            sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain,
+            a_request_past_the_drain_deadline_is_cut_and_named,
+            readiness_fails_first_and_requests_are_served_during_pre_stop,
+            http2_gets_goaway_and_its_streams_finish,
+            an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline,
+        );
+    };
+    (@each $net:ty; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                http_common::watchdog(stringify!($name), || {
+                    <$net as http_common::Net>::block_on(http_common::$name::<$net>())
+                });
+            }
+        )*
+    };
+}
+
+// ===== helpers =====
+
+const LONG: Duration = Duration::from_secs(10);
+
+/// Runs `scenario` on its own thread and fails if it does not finish in 30 seconds.
+pub(crate) fn watchdog(name: &str, scenario: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            scenario();
+            let _ = done.send(());
+        })
+        .expect("spawn the scenario thread");
+    match finished.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => thread.join().expect("the scenario thread"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // It panicked: fail with its panic.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("scenario {name} did not finish within 30 s (the watchdog)")
+        }
+    }
+}
+
+/// A counter that tasks can wait on: handlers `add` when they start, the scenario waits for
+/// a count.
+#[derive(Default)]
+pub(crate) struct Gate {
+    state: Mutex<(usize, Vec<Waker>)>,
+}
+
+impl Gate {
+    pub(crate) fn add(&self) {
+        let wakers = {
+            let mut state = self.state.lock().unwrap();
+            state.0 += 1;
+            std::mem::take(&mut state.1)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    pub(crate) async fn at_least(&self, n: usize) {
+        poll_fn(|cx| {
+            let mut state = self.state.lock().unwrap();
+            if state.0 >= n {
+                return Poll::Ready(());
+            }
+            state.1.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// What a scenario's server is made of.
+pub(crate) struct Rig {
+    pub(crate) _plan: Plan,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) addr: SocketAddr,
+    pub(crate) stats: ConnectionStats,
+    pub(crate) served: BoxFuture<io::Result<()>>,
+    pub(crate) report: BoxFuture<Report>,
+    /// Handlers of `/hold` add here when they start.
+    pub(crate) entered: Arc<Gate>,
+    /// Opened (to 1) to let `/hold` answer.
+    pub(crate) release: Arc<Gate>,
+    /// The pending upgrades of `/upgrade` requests (`entered` counts them too).
+    pub(crate) upgrades: Arc<Mutex<Vec<hyper::upgrade::OnUpgrade>>>,
+}
+
+impl Rig {
+    /// Waits until the server has accepted `n` connections: a connection still in the
+    /// listener's backlog when admissions close is reset by the kernel, never served.
+    pub(crate) async fn accepted<N: Net>(&self, n: u64) {
+        while self.stats.snapshot().accepted < n {
+            N::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Waits for the report and the server's end.
+    pub(crate) async fn finish(self) -> (Report, ConnectionCounts) {
+        let report = self.report.await;
+        self.served.await.expect("the server's result");
+        (report, self.stats.snapshot())
+    }
+}
+
+/// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
+/// (never answers), `/sse` (ticks until the close), behind the layer; `/readyz` outside it.
+pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), config);
+    let entered = Arc::new(Gate::default());
+    let release = Arc::new(Gate::default());
+    let layer = ShutdownLayer::new(&shutdown).name_requests(&plan);
+    let (hold_entered, hold_release, stuck_entered) =
+        (entered.clone(), release.clone(), entered.clone());
+    let sse_shutdown = shutdown.clone();
+    let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let (upgrade_list, upgrade_entered) = (upgrades.clone(), entered.clone());
+    let app = Router::new()
+        .route("/", get(|| async { "hello\n" }))
+        .route("/work", get(|| async { "work\n" }))
+        .route(
+            "/hold",
+            get(move || {
+                let (entered, release) = (hold_entered.clone(), hold_release.clone());
+                async move {
+                    entered.add();
+                    release.at_least(1).await;
+                    "held\n"
+                }
+            }),
+        )
+        .route(
+            "/stuck",
+            get(move || {
+                let entered = stuck_entered.clone();
+                async move {
+                    entered.add();
+                    std::future::pending::<()>().await;
+                    "never\n"
+                }
+            }),
+        )
+        .route(
+            "/sse",
+            get(move || {
+                let body = EndOnShutdown::new(Ticks::<N>::new(), &sse_shutdown);
+                async move { AxumBody::new(body) }
+            }),
+        )
+        .route(
+            "/upgrade",
+            get(move |mut request: axum::extract::Request| {
+                upgrade_list
+                    .lock()
+                    .unwrap()
+                    .push(hyper::upgrade::on(&mut request));
+                upgrade_entered.add();
+                async move {
+                    http::Response::builder()
+                        .status(StatusCode::SWITCHING_PROTOCOLS)
+                        .header(http::header::CONNECTION, "upgrade")
+                        .header(http::header::UPGRADE, "echo")
+                        .body(AxumBody::empty())
+                        .unwrap()
+                }
+            }),
+        )
+        .layer(layer)
+        .route_service("/readyz", Readiness::new(&shutdown));
+    let (addr, stats, served) = N::serve(&plan, app).await;
+    let report = N::run_plan(&plan);
+    Rig {
+        _plan: plan,
+        shutdown,
+        addr,
+        stats,
+        served,
+        report,
+        entered,
+        release,
+        upgrades,
+    }
+}
+
+fn config(drain: Duration) -> Config {
+    Config::builder()
+        .drain(drain)
+        .graceful(LONG + LONG)
+        .build()
+        .unwrap()
+}
+
+/// `data: tick N` every 20 ms, forever.
+struct Ticks<N> {
+    next: BoxFuture<()>,
+    count: u64,
+    _net: std::marker::PhantomData<fn() -> N>,
+}
+
+impl<N: Net> Ticks<N> {
+    fn new() -> Self {
+        Ticks {
+            next: Box::pin(async {}),
+            count: 0,
+            _net: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<N: Net> http_body::Body for Ticks<N> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if self.next.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.count += 1;
+        self.next = N::sleep(Duration::from_millis(20));
+        let event = format!("data: tick {}\n\n", self.count);
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(event)))))
+    }
+}
+
+/// An HTTP/1 client connection; the second value resolves when the connection ends.
+pub(crate) async fn h1<N: Net>(
+    addr: SocketAddr,
+) -> io::Result<(H1Sender, BoxFuture<hyper::Result<()>>)> {
+    let io = N::connect(addr).await?;
+    let (sender, conn) = http1::handshake(io).await.map_err(io::Error::other)?;
+    Ok((sender, N::spawn(conn)))
+}
+
+/// A GET request.
+pub(crate) fn get_request(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path)
+        .header(http::header::HOST, "127.0.0.1")
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// A response, read to its end.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// How a request on a connection ended.
+#[derive(Debug)]
+pub(crate) enum Exchange {
+    /// A whole response.
+    Answered(Answer),
+    /// The request was never sent: the client found its connection closed first.
+    Unsent(hyper::Error),
+    /// The request failed before any of the response arrived.
+    NoResponse(hyper::Error),
+    /// The response started, then its body failed: cut mid-body.
+    CutMidBody(hyper::Error),
+}
+
+pub(crate) async fn send1(sender: &mut H1Sender, path: &str) -> Exchange {
+    if let Err(err) = sender.ready().await {
+        return Exchange::Unsent(err);
+    }
+    match sender.send_request(get_request(path)).await {
+        Err(err) if err.is_canceled() => Exchange::Unsent(err),
+        response => collect(response).await,
+    }
+}
+
+async fn collect(response: hyper::Result<http::Response<hyper::body::Incoming>>) -> Exchange {
+    let response = match response {
+        Ok(response) => response,
+        Err(err) => return Exchange::NoResponse(err),
+    };
+    let (parts, body) = response.into_parts();
+    match body.collect().await {
+        Ok(body) => Exchange::Answered(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.to_bytes(),
+        }),
+        Err(err) => Exchange::CutMidBody(err),
+    }
+}
+
+fn answered(sent: Exchange) -> Answer {
+    match sent {
+        Exchange::Answered(answer) => answer,
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+/// Writes all of `bytes`.
+pub(crate) async fn write_all<I: Write + Unpin>(io: &mut I, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let n = poll_fn(|cx| Pin::new(&mut *io).poll_write(cx, bytes)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        bytes = &bytes[n..];
+    }
+    poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
+}
+
+/// Reads what is there (at most 8 KiB); an empty result is the end of the stream.
+pub(crate) async fn read_some<I: Read + Unpin>(io: &mut I) -> io::Result<Vec<u8>> {
+    let mut storage = vec![0u8; 8192];
+    let mut buf = ReadBuf::new(&mut storage);
+    poll_fn(|cx| Pin::new(&mut *io).poll_read(cx, buf.unfilled())).await?;
+    let n = buf.filled().len();
+    storage.truncate(n);
+    Ok(storage)
+}
+
+/// Reads until the end of the stream; what came, and whether it ended cleanly (EOF rather
+/// than a reset).
+pub(crate) async fn read_to_end<I: Read + Unpin>(
+    io: &mut I,
+    mut seen: Vec<u8>,
+) -> (Vec<u8>, io::Result<()>) {
+    loop {
+        match read_some(io).await {
+            Ok(chunk) if chunk.is_empty() => return (seen, Ok(())),
+            Ok(chunk) => seen.extend_from_slice(&chunk),
+            Err(err) => return (seen, Err(err)),
+        }
+    }
+}
+
+/// Reads until `needle` has arrived; everything read so far.
+pub(crate) async fn read_until<I: Read + Unpin>(io: &mut I, needle: &[u8]) -> Vec<u8> {
+    let mut seen = Vec::new();
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let chunk = read_some(io).await.expect("read");
+        assert!(
+            !chunk.is_empty(),
+            "the stream ended before {needle:?}: {seen:?}"
+        );
+        seen.extend_from_slice(&chunk);
+    }
+    seen
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The layer's refusal (HTTP/1): 503, `Connection: close`, `Retry-After`.
+fn is_refusal(answer: &Answer) -> bool {
+    answer.status == StatusCode::SERVICE_UNAVAILABLE
+        && answer
+            .headers
+            .get(http::header::CONNECTION)
+            .is_some_and(|v| v == "close")
+        && answer.headers.contains_key(http::header::RETRY_AFTER)
+}
+
+// ===== scenarios =====
+
+/// 1. Eight keep-alive clients send requests back to back; the 60th response triggers the
+///    shutdown. Every request sent gets a whole `200` or the layer's `503`: none is cut or
+///    reset. A request whose idle keep-alive connection was closed at the close is sent again
+///    on a new connection, which the closed listener refuses: whether the client knew before
+///    sending (not sent) or sent it just as the server closed the connection without reading
+///    it (the keep-alive race every HTTP/1 client retries; at most one per connection).
+pub(crate) async fn keep_alive_load_gets_200_or_503_and_nothing_is_cut<N: Net>() {
+    const CLIENTS: usize = 8;
+    const PER_CLIENT: usize = 40;
+    let rig = rig::<N>(config(LONG)).await;
+    let answered_total = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let (addr, shutdown, answered_total) =
+            (rig.addr, rig.shutdown.clone(), answered_total.clone());
+        clients.push(N::spawn(async move {
+            let mut tally = Tally::default();
+            // The sender, and the connection's driver (dropping a smol task cancels it).
+            let mut conn: Option<(H1Sender, BoxFuture<hyper::Result<()>>)> = None;
+            let mut reused = false;
+            let mut i = 0;
+            while i < PER_CLIENT {
+                let sender = match &mut conn {
+                    Some((sender, _driver)) => sender,
+                    None => match h1::<N>(addr).await {
+                        Ok(connected) => {
+                            reused = false;
+                            &mut conn.insert(connected).0
+                        }
+                        Err(_) => {
+                            // The listener is closed: the kernel refuses the connection.
+                            tally.connect_refused += 1;
+                            break;
+                        }
+                    },
+                };
+                let sent = send1(sender, "/work").await;
+                match sent {
+                    Exchange::Answered(answer) if answer.status == StatusCode::OK => {
+                        assert_eq!(answer.body, "work\n");
+                        tally.ok += 1;
+                        i += 1;
+                        reused = true;
+                        if answered_total.fetch_add(1, Ordering::SeqCst) + 1 == 60 {
+                            shutdown.trigger(Reason::requested());
+                        }
+                        if answer
+                            .headers
+                            .get(http::header::CONNECTION)
+                            .is_some_and(|v| v == "close")
+                        {
+                            conn = None;
+                        }
+                    }
+                    Exchange::Answered(answer) => {
+                        assert!(
+                            is_refusal(&answer),
+                            "neither 200 nor the layer's 503: {answer:?}"
+                        );
+                        tally.refused += 1;
+                        i += 1;
+                        conn = None;
+                    }
+                    Exchange::Unsent(err) => {
+                        // The connection was closed while idle, and the client knew before
+                        // sending: send it on a new connection.
+                        assert!(err.is_closed() || err.is_canceled(), "{err}");
+                        tally.not_sent += 1;
+                        conn = None;
+                    }
+                    Exchange::NoResponse(err) if reused && err.is_incomplete_message() => {
+                        // The keep-alive race: sent on an idle connection just as the server
+                        // closed it, never read. Every HTTP/1 client retries it.
+                        tally.races += 1;
+                        conn = None;
+                    }
+                    other => {
+                        tally.failures.push(format!("{other:?}"));
+                        i += 1;
+                        conn = None;
+                    }
+                }
+            }
+            tally.sent = i;
+            tally
+        }));
+    }
+    let mut total = Tally::default();
+    for client in clients {
+        total.add(client.await);
+    }
+    let (report, counts) = rig.finish().await;
+    eprintln!("load: {total:?}\n{counts}");
+    assert!(
+        total.failures.is_empty(),
+        "cut or reset: {:?}",
+        total.failures
+    );
+    assert_eq!(total.ok + total.refused, total.sent, "{total:?}");
+    assert!(total.ok >= 60, "{total:?}");
+    assert!(total.races <= CLIENTS, "{total:?}");
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert!(!report.drain.timed_out);
+    assert_eq!(counts.cut, 0, "{counts}");
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    sent: usize,
+    ok: usize,
+    refused: usize,
+    connect_refused: usize,
+    not_sent: usize,
+    races: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.sent += other.sent;
+        self.ok += other.ok;
+        self.refused += other.refused;
+        self.connect_refused += other.connect_refused;
+        self.not_sent += other.not_sent;
+        self.races += other.races;
+        self.failures.extend(other.failures);
+    }
+}
+
+/// 2. A hundred idle keep-alive connections and ten that never sent a byte close as soon as
+///    admissions close, while one request is still in flight: the drain then waits for that
+///    request alone, and ends when it does.
+pub(crate) async fn idle_and_silent_connections_do_not_hold_the_drain<N: Net>() {
+    let rig = rig::<N>(config(LONG)).await;
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        let (mut sender, driver) = h1::<N>(rig.addr).await.expect("connect");
+        let answer = answered(send1(&mut sender, "/").await);
+        assert_eq!(answer.status, StatusCode::OK);
+        idle.push((sender, driver));
+    }
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(N::connect(rig.addr).await.expect("connect"));
+    }
+    let (mut busy, _busy_driver) = h1::<N>(rig.addr).await.expect("connect");
+    rig.accepted::<N>(111).await;
+    let held_done = Arc::new(AtomicBool::new(false));
+    let held = N::spawn({
+        let held_done = held_done.clone();
+        async move {
+            let sent = send1(&mut busy, "/hold").await;
+            held_done.store(true, Ordering::SeqCst);
+            sent
+        }
+    });
+    rig.entered.at_least(1).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    for (_sender, driver) in idle {
+        driver.await.expect("an idle connection closes cleanly");
+    }
+    for mut io in silent {
+        let (bytes, end) = read_to_end(&mut io, Vec::new()).await;
+        assert!(bytes.is_empty(), "{}", text(&bytes));
+        end.expect("closed with an end of file, not a reset");
+    }
+    // All 110 closed; the held request is what the drain waits for.
+    assert_eq!(rig.shutdown.phase(), Phase::Draining);
+    assert!(!rig.shutdown.is_drained());
+    assert!(!held_done.load(Ordering::SeqCst));
+
+    rig.release.add();
+    let answer = answered(held.await);
+    assert_eq!(
+        (answer.status, &answer.body[..]),
+        (StatusCode::OK, &b"held\n"[..])
+    );
+    assert_eq!(
+        answer.headers.get(http::header::CONNECTION).unwrap(),
+        "close"
+    );
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert!(!report.drain.timed_out);
+    assert_eq!(report.drain.left, 0);
+    assert_eq!(counts.closed_idle, 110, "{counts}");
+    assert_eq!(counts.drained, 1, "{counts}");
+    assert_eq!(counts.cut, 0, "{counts}");
+}
+
+/// 3. An SSE stream open at the close ends with the chunked body's last chunk, and a
+///    connection holding half a request head is closed at once (no response: the request was
+///    never admitted), so neither holds the drain.
+pub(crate) async fn sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain<N: Net>() {
+    let rig = rig::<N>(config(LONG)).await;
+    let mut sse = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut sse, b"GET /sse HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let seen = read_until(&mut sse, b"data: tick 2").await;
+    let mut half = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut half, b"GET / HTTP/1.1\r\nhost: t\r\n")
+        .await
+        .unwrap();
+    rig.accepted::<N>(2).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    let (stream, end) = read_to_end(&mut sse, seen).await;
+    end.expect("the SSE connection ends with an end of file, not a reset");
+    let stream = text(&stream);
+    assert!(stream.contains("transfer-encoding: chunked"), "{stream}");
+    assert!(
+        stream.ends_with("\n\r\n0\r\n\r\n"),
+        "no last chunk: {stream:?}"
+    );
+    let (bytes, end) = read_to_end(&mut half, Vec::new()).await;
+    assert!(bytes.is_empty(), "{}", text(&bytes));
+    end.expect("the half head's connection ends with an end of file");
+
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert!(!report.drain.timed_out, "{report}");
+    assert_eq!(counts.cut, 0, "{counts}");
+    assert_eq!(counts.drained, 1, "the SSE connection: {counts}");
+}
+
+/// 4. A request that outlives the drain deadline is cut, and the report names it (method and
+///    path) and its connection; the server's resource says how many connections it cut.
+pub(crate) async fn a_request_past_the_drain_deadline_is_cut_and_named<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(200))).await;
+    let (mut sender, _driver) = h1::<N>(rig.addr).await.expect("connect");
+    let stuck = N::spawn(async move { send1(&mut sender, "/stuck").await });
+    rig.entered.at_least(1).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    let sent = stuck.await;
+    assert!(matches!(sent, Exchange::NoResponse(_)), "{sent:?}");
+    let addr = rig.addr;
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    assert!(report.drain.timed_out);
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names.iter().any(|n| n.starts_with("GET /stuck  ")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:")
+                && n.ends_with("1 request in flight")),
+        "{names:?}"
+    );
+    let server = report
+        .resources
+        .iter()
+        .find(|r| r.name == format!("http {addr}"))
+        .expect("the server's resource");
+    assert_eq!(
+        server.outcome,
+        Outcome::Error("cut 1 connection at the drain deadline".into())
+    );
+    assert_eq!(counts.cut, 1, "{counts}");
+}
+
+/// 5. With `pre_stop`, `/readyz` says 503 from the trigger while requests are still served
+///    `200`; only after the pre-stop delay do admissions close, and from then on no request is
+///    answered `200`: it gets the layer's `503` or finds its connection closed.
+pub(crate) async fn readiness_fails_first_and_requests_are_served_during_pre_stop<N: Net>() {
+    let config = Config::builder()
+        .pre_stop(Duration::from_secs(1))
+        .drain(LONG)
+        .graceful(LONG + LONG)
+        .build()
+        .unwrap();
+    let rig = rig::<N>(config).await;
+    let (mut probe, _probe_driver) = h1::<N>(rig.addr).await.expect("connect");
+    let (mut client, _client_driver) = h1::<N>(rig.addr).await.expect("connect");
+    assert_eq!(
+        answered(send1(&mut probe, "/readyz").await).status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answered(send1(&mut client, "/").await).status,
+        StatusCode::OK
+    );
+
+    rig.shutdown.trigger(Reason::requested());
+    let ready = answered(send1(&mut probe, "/readyz").await);
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Not ready, and still served: these answers came while admissions were open.
+    let mut served_after_not_ready = 0;
+    loop {
+        let answer = answered(send1(&mut client, "/").await);
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        if rig.shutdown.phase() != Phase::Initiated {
+            break;
+        }
+        served_after_not_ready += 1;
+        if served_after_not_ready == 20 {
+            break;
+        }
+    }
+    assert!(served_after_not_ready >= 1);
+    assert_eq!(
+        rig.shutdown.phase(),
+        Phase::Initiated,
+        "the pre-stop delay is a second long"
+    );
+
+    rig.shutdown.reached(Phase::StoppingNewRequests).await;
+    // Admissions are closed: a request on the open connection is refused by the layer if the
+    // server read it, or finds the connection closed; never served.
+    match send1(&mut client, "/").await {
+        Exchange::Answered(answer) => assert!(is_refusal(&answer), "{answer:?}"),
+        Exchange::Unsent(_) | Exchange::NoResponse(_) => {}
+        Exchange::CutMidBody(err) => panic!("cut mid-body: {err}"),
+    }
+    // And the layer itself refuses after the close, whoever calls it.
+    let refused = refusal_from_the_layer(&rig.shutdown).await;
+    assert!(is_refusal(&refused), "{refused:?}");
+    let (report, _counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    let initiated = report.phase(Phase::Initiated).unwrap();
+    assert!(initiated.duration >= Duration::from_secs(1), "{report}");
+}
+
+async fn refusal_from_the_layer(shutdown: &Shutdown) -> Answer {
+    use tower_service::Service as _;
+    let mut service = tower_layer::Layer::layer(
+        &ShutdownLayer::new(shutdown),
+        tower_service_fn(|| http::Response::new(Empty::<Bytes>::new())),
+    );
+    let response = service.call(get_request("/")).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+/// A service that answers `make()` to every request.
+fn tower_service_fn<B, F: FnMut() -> http::Response<B>>(make: F) -> FnService<F> {
+    FnService(make)
+}
+
+struct FnService<F>(F);
+
+impl<B, F: FnMut() -> http::Response<B>> tower_service::Service<Request<Empty<Bytes>>>
+    for FnService<F>
+{
+    type Response = http::Response<B>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<http::Response<B>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<Empty<Bytes>>) -> Self::Future {
+        std::future::ready(Ok((self.0)()))
+    }
+}
+
+/// 6. An HTTP/2 connection (the `h2` crate's client: hyper's client tears its connection
+///    down when a new stream meets a GOAWAY) with three streams in flight at the close gets
+///    GOAWAY: new streams are refused (or, before the GOAWAY arrives, answered by the layer's
+///    `503`), the three finish with whole `200`s, and then the connection ends cleanly.
+pub(crate) async fn http2_gets_goaway_and_its_streams_finish<N: Net>() {
+    let rig = rig::<N>(config(LONG)).await;
+    let io = N::connect_h2(rig.addr).await.expect("connect");
+    let (client, connection) = h2::client::handshake(io)
+        .await
+        .expect("an HTTP/2 connection");
+    let driver = N::spawn(connection);
+    let mut client = client.ready().await.expect("ready");
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let (response, _send) = client
+            .send_request(h2_request("/hold"), true)
+            .expect("a stream");
+        streams.push(N::spawn(h2_answer(response)));
+    }
+    rig.entered.at_least(3).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    rig.shutdown.reached(Phase::Draining).await;
+    let goaway = loop {
+        let sent = match client.clone().ready().await {
+            Ok(mut ready) => ready.send_request(h2_request("/"), true),
+            Err(err) => Err(err),
+        };
+        match sent {
+            Ok((response, _send)) => match h2_answer(response).await {
+                Ok((status, _)) => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE),
+                Err(err) => break err,
+            },
+            Err(err) => break err,
+        }
+    };
+    assert!(goaway.is_go_away(), "{goaway:?}");
+    assert_eq!(goaway.reason(), Some(h2::Reason::NO_ERROR), "{goaway:?}");
+    assert!(!rig.shutdown.is_drained());
+
+    rig.release.add();
+    for stream in streams {
+        let (status, body) = stream.await.expect("a held stream finishes");
+        assert_eq!((status, &body[..]), (StatusCode::OK, &b"held\n"[..]));
+    }
+    drop(client);
+    driver
+        .await
+        .expect("the HTTP/2 connection ends cleanly after its streams");
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(counts.drained, 1, "{counts}");
+    assert_eq!(counts.cut, 0, "{counts}");
+}
+
+fn h2_request(path: &str) -> Request<()> {
+    Request::get(format!("http://127.0.0.1{path}"))
+        .body(())
+        .unwrap()
+}
+
+async fn h2_answer(
+    response: h2::client::ResponseFuture,
+) -> Result<(StatusCode, Vec<u8>), h2::Error> {
+    let response = response.await?;
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((status, bytes))
+}
+
+/// 7. An upgraded connection (a protocol of its own after `101 Switching Protocols`, as a
+///    WebSocket is) counts as in flight while its handler holds the socket; the handler sees
+///    the trigger through the shutdown handle; one that ignores it is cut at the drain deadline
+///    (its read fails) and named in the report as upgraded.
+pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(
+        &mut client,
+        b"GET /upgrade HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    rig.entered.at_least(1).await;
+    let on_upgrade = rig.upgrades.lock().unwrap().pop().expect("the upgrade");
+    let mut upgraded = on_upgrade.await.expect("upgraded");
+
+    // The new protocol: an echo.
+    write_all(&mut client, b"ping\n").await.unwrap();
+    let line = read_some(&mut upgraded).await.unwrap();
+    write_all(&mut upgraded, &line).await.unwrap();
+    assert_eq!(read_until(&mut client, b"ping\n").await, b"ping\n");
+
+    // The handler sees the trigger, says so, and then (badly) keeps the socket.
+    let handler = {
+        let shutdown = rig.shutdown.clone();
+        N::spawn(async move {
+            shutdown.triggered().await;
+            write_all(&mut upgraded, b"bye\n").await.unwrap();
+            let end = read_some(&mut upgraded).await;
+            drop(upgraded);
+            end
+        })
+    };
+    rig.shutdown.trigger(Reason::requested());
+    assert_eq!(read_until(&mut client, b"bye\n").await, b"bye\n");
+    let end = handler.await;
+    let err = end.expect_err("the handler's read fails when the connection is cut");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+    let (bytes, _) = read_to_end(&mut client, Vec::new()).await;
+    assert!(bytes.is_empty(), "{}", text(&bytes));
+
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:") && n.ends_with(": upgraded")),
+        "{names:?}"
+    );
+    assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
+}

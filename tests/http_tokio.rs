@@ -1,0 +1,80 @@
+//! The HTTP scenario suite on tokio (a two-worker runtime).
+#![cfg(all(feature = "hyper", feature = "tokio"))]
+
+#[macro_use]
+mod http_common;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use winddown::http::ConnectionStats;
+use winddown::runtime::BoxFuture;
+use winddown::tokio::TokioRuntime;
+use winddown::{Plan, Report};
+
+struct Tokio;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
+impl http_common::Net for Tokio {
+    type Io = TokioIo<TcpStream>;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        runtime().block_on(future)
+    }
+
+    fn spawn<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> BoxFuture<T> {
+        let task = tokio::spawn(future);
+        Box::pin(async move { task.await.expect("a spawned task") })
+    }
+
+    fn sleep(duration: std::time::Duration) -> BoxFuture<()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>> {
+        Box::pin(async move { Ok(TokioIo::new(TcpStream::connect(addr).await?)) })
+    }
+
+    fn serve(
+        plan: &Plan,
+        app: Router,
+    ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
+        let plan = plan.clone();
+        Box::pin(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().unwrap();
+            let server = winddown::http::tokio::server(&plan);
+            let stats = server.stats();
+            let served = Self::spawn(server.serve(listener, app));
+            (addr, stats, served)
+        })
+    }
+
+    fn run_plan(plan: &Plan) -> BoxFuture<Report> {
+        let plan = plan.clone();
+        Self::spawn(async move { plan.run(TokioRuntime::new()).await })
+    }
+
+    type H2Io = TcpStream;
+
+    fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<TcpStream>> {
+        Box::pin(TcpStream::connect(addr))
+    }
+}
+
+http_scenarios!(Tokio);
