@@ -26,3 +26,15 @@ cargo build --manifest-path "$manifest" --target "$target" --release
 
 # The core's critical-section lock (used only without `std`), on the embedded target.
 cargo check -p winddown-core --no-default-features --features critical-section --target "$target"
+
+# The core's footprint budget (BENCHMARKS.md, F3): what the probe's use of the core adds to
+# `.text` in the `size` profile (opt-level "z", LTO) stays under 8 KiB.
+text() {
+    size -A "tests/no-std/target/$target/size/winddown-no-std-probe" | awk '$1 == ".text" { print $2 }'
+}
+cargo build --manifest-path "$manifest" --target "$target" --profile size --no-default-features
+without=$(text)
+cargo build --manifest-path "$manifest" --target "$target" --profile size
+with=$(text)
+echo "winddown-core adds $((with - without)) B of .text on $target (budget 8192)"
+[ $((with - without)) -lt 8192 ]

@@ -6,11 +6,13 @@
 //!
 //! It listens on 127.0.0.1, echoes every line back, runs two background workers, holds a
 //! pretend connection pool and cache client (closed in priority order) and a buffered log
-//! file (flushed in the flush phase). On SIGTERM or Ctrl-C it runs the whole shutdown
-//! sequence with progress on stderr, prints the report on stdout, and exits with the report's
-//! exit code. A second signal forces the exit; a third ends it at once (143 for SIGTERM).
-//! Run by systemd as a `Type=notify` service, it tells systemd when it is ready, stopping, in
-//! which phase, and that a slow stop is still within its deadlines.
+//! file (flushed in the flush phase), written through a job queue (`examples/jobs`, the
+//! runtime-free library that the smol daemon, `examples/daemon_smol.rs`, uses too). On SIGTERM
+//! or Ctrl-C it runs the whole shutdown sequence with progress on stderr, prints the report on
+//! stdout, and exits with the report's exit code. A second signal forces the exit; a third
+//! ends it at once (143 for SIGTERM). Run by systemd as a `Type=notify` service, it tells
+//! systemd when it is ready, stopping, in which phase, and that a slow stop is still within its
+//! deadlines.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -20,6 +22,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jobs::JobQueue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
@@ -243,15 +246,26 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             return 73; // EX_CANTCREAT
         }
     };
-    if let Err(err) = register_resources(&plan, &args, &log) {
-        if !shutdown.is_triggered() {
+    let jobs = match register_resources(&plan, &args, &log) {
+        Ok(jobs) => jobs,
+        Err(err) if !shutdown.is_triggered() => {
             say!("daemon: {err}");
             return 70;
         }
-        // A signal while starting: registering is refused once the shutdown is triggered.
-        // Nothing is served yet; stop cleanly with what is set up.
-        say!("daemon: stopped while starting ({err})");
-        return finish(&plan, std::future::pending()).await;
+        Err(err) => {
+            // A signal while starting: registering is refused once the shutdown is triggered.
+            // Nothing is served yet; stop cleanly with what is set up.
+            say!("daemon: stopped while starting ({err})");
+            return finish(&plan, std::future::pending()).await;
+        }
+    };
+    // The library's worker runs on our runtime, spawned plainly (see examples/jobs).
+    match jobs.worker() {
+        Ok(worker) => drop(tokio::spawn(worker)),
+        Err(err) => {
+            say!("daemon: job queue: {err}");
+            return 70;
+        }
     }
 
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
@@ -298,7 +312,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
     }
     tell!("ready");
-    finish(&plan, accept(listener, shutdown.clone(), log)).await
+    finish(&plan, accept(listener, shutdown.clone(), log, jobs)).await
 }
 
 /// Runs `app` until the shutdown sequence ends, prints the report, and returns its exit code.
@@ -325,12 +339,15 @@ fn config(args: &Args) -> Result<Config, winddown::ConfigError> {
         .build()
 }
 
-/// The pool and the cache client close in priority order; the log file is flushed last.
+/// The job queue (the library: it registers its own closer), the pool and the cache client
+/// close in priority order; the log file is flushed last.
 fn register_resources(
     plan: &Plan,
     args: &Args,
     log: &LogFile,
-) -> Result<(), winddown::RegisterError> {
+) -> Result<JobQueue, winddown::RegisterError> {
+    // 64 slots, allocated up front (32 B each): see `JobQueue::new`.
+    let jobs = JobQueue::new(plan, 64)?;
     let slow = args.slow_close;
     plan.register(
         Resource::new("connection pool", move || async move {
@@ -362,11 +379,11 @@ fn register_resources(
     )?;
     let log = log.clone();
     plan.flush(Resource::blocking("log file", move || log.flush()).kind(ResourceKind::File))?;
-    Ok(())
+    Ok(jobs)
 }
 
 /// Accepts connections until admissions close; each request (a line) holds a guard.
-async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile) {
+async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile, jobs: JobQueue) {
     let closed = shutdown.reached(Phase::StoppingNewRequests);
     tokio::pin!(closed);
     loop {
@@ -376,8 +393,9 @@ async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile) {
                 Ok((stream, peer)) => {
                     let shutdown = shutdown.clone();
                     let log = log.clone();
+                    let jobs = jobs.clone();
                     tokio::spawn(async move {
-                        if let Err(err) = echo(stream, &shutdown, &log).await {
+                        if let Err(err) = echo(stream, &shutdown, &log, &jobs).await {
                             say!("daemon: connection {peer}: {err}");
                         }
                     });
@@ -393,7 +411,12 @@ async fn accept(listener: TcpListener, shutdown: Shutdown, log: LogFile) {
 
 /// Echoes lines until the peer leaves or admissions close between requests. A request starts
 /// with its first byte: from then on it holds a guard, so the drain waits for its echo.
-async fn echo(stream: TcpStream, shutdown: &Shutdown, log: &LogFile) -> io::Result<()> {
+async fn echo(
+    stream: TcpStream,
+    shutdown: &Shutdown,
+    log: &LogFile,
+    jobs: &JobQueue,
+) -> io::Result<()> {
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
     let mut line = String::new();
@@ -415,7 +438,17 @@ async fn echo(stream: TcpStream, shutdown: &Shutdown, log: &LogFile) -> io::Resu
             return Ok(());
         }
         writer.write_all(line.as_bytes()).await?;
-        log.line(&format!("echo {}", line.trim_end()));
+        log_later(jobs, log, format!("echo {}", line.trim_end()));
+    }
+}
+
+/// Writes `text` to the log through the job queue, or at once if the queue refuses it (full,
+/// or closed: this request was admitted before the close, the job would not be).
+fn log_later(jobs: &JobQueue, log: &LogFile, text: String) {
+    let job_log = log.clone();
+    let job_text = text.clone();
+    if jobs.push(async move { job_log.line(&job_text) }).is_err() {
+        log.line(&text);
     }
 }
 

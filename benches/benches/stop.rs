@@ -243,7 +243,18 @@ fn status(status: &str, reason: &str) {
 /// The demo daemon: `WINDDOWN_P6_DAEMON`, or `examples/daemon` in this bench's profile
 /// directory (`<target>/release` under `cargo bench`).
 fn demo_daemon() -> PathBuf {
-    if let Some(path) = std::env::var_os("WINDDOWN_P6_DAEMON") {
+    example("WINDDOWN_P6_DAEMON", "daemon")
+}
+
+/// The smol demo daemon: `WINDDOWN_P6_DAEMON_SMOL`, or `examples/daemon_smol` beside the
+/// tokio one.
+fn smol_daemon() -> PathBuf {
+    example("WINDDOWN_P6_DAEMON_SMOL", "daemon_smol")
+}
+
+/// `$variable`, or the example `name` in this bench's profile directory.
+fn example(variable: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the bench binary's path");
@@ -251,7 +262,7 @@ fn demo_daemon() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("<target>/<profile>/deps/<bench>");
-    profile_dir.join("examples").join("daemon")
+    profile_dir.join("examples").join(name)
 }
 
 fn main() {
@@ -269,7 +280,8 @@ fn main() {
         }
         return;
     }
-    let arms = [
+    let smol = smol_daemon();
+    let mut arms = vec![
         Arm {
             name: "winddown demo daemon, as shipped",
             tag: "winddown",
@@ -296,6 +308,26 @@ fn main() {
             asked: Duration::ZERO,
         },
     ];
+    if smol.is_file() {
+        // Before the baseline: the baseline stays last.
+        arms.insert(
+            2,
+            Arm {
+                name: "winddown smol demo daemon, as shipped",
+                tag: "winddown-smol",
+                path: smol,
+                args: &[],
+                reports: true,
+                asked: Duration::ZERO,
+            },
+        );
+    } else {
+        eprintln!(
+            "stop: the smol demo daemon is not built at {} (build it with `cargo build \
+             --release --example daemon_smol --features smol,signals,systemd`): its arm is left out",
+            smol.display()
+        );
+    }
     let bare = arms.len() - 1;
     let runs = if timing {
         std::env::var("WINDDOWN_P6_RUNS")

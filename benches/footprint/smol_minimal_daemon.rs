@@ -1,0 +1,44 @@
+//! The footprint report's split between winddown on smol and the demo: the least a winddown
+//! daemon on smol does, and nothing of the demo's service.
+//!
+//! Like the signal-hook daemon it binds a port on 127.0.0.1, prints `listening on ADDR` and
+//! `ready`, and waits for SIGTERM; here through winddown's signal listener, on one smol
+//! executor run by the main thread, and on SIGTERM it runs a `Plan` with no resources and
+//! prints its report before exiting with the report's exit code. Beside the smol demo daemon it
+//! shows what the demo's own service (the echo protocol, workers, log file, flags, pretend
+//! closers, the job queue) adds; beside the signal-hook daemon, what winddown and smol add.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use smol::net::TcpListener;
+use smol::Executor;
+use winddown::smol::SmolRuntime;
+use winddown::{run_until_shutdown, Config, Plan, Shutdown};
+
+fn main() -> io::Result<()> {
+    let shutdown = Shutdown::new();
+    let signals = winddown::signals::listen(&shutdown)?;
+    let executor = Arc::new(Executor::new());
+    let runtime = SmolRuntime::with_executor(executor.clone());
+    let code = smol::block_on(executor.run(async {
+        let plan = Plan::new(shutdown.clone(), Config::default());
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+        writeln!(stdout, "ready")?;
+        stdout.flush()?;
+        drop(stdout);
+        let app = shutdown.reached_owned(winddown::Phase::StoppingNewRequests);
+        let report = run_until_shutdown(&plan, runtime, async move {
+            app.await;
+            drop(listener);
+        })
+        .await;
+        let _ = writeln!(io::stdout(), "{report}");
+        Ok::<_, io::Error>(report.exit_code())
+    }))?;
+    std::mem::forget(signals);
+    std::process::exit(code);
+}

@@ -1,0 +1,514 @@
+//! The winddown demo daemon on smol: the same TCP line-echo service as `examples/daemon.rs`
+//! (tokio), with the same flags, output, exit codes, escalation and systemd notifications.
+//!
+//! ```text
+//! cargo run --release --example daemon_smol --features smol,signals,systemd -- --help
+//! ```
+//!
+//! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
+//! runs the service, the workers, the job queue's worker and the shutdown sequence. Two more
+//! threads exist, each sleeping until it has work: async-io's reactor thread (started by
+//! async-io on first use; it waits on epoll while the main thread is busy) and the signal
+//! listener's (`winddown-signals`). The job queue (`examples/jobs`) is the same runtime-free
+//! library the tokio daemon uses.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jobs::JobQueue;
+use smol::future;
+use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use smol::net::{TcpListener, TcpStream};
+use smol::{Executor, Timer};
+use winddown::smol::SmolRuntime;
+use winddown::{
+    run_until_shutdown, Config, Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet,
+};
+
+/// `eprintln!`, without the panic: one line on stderr, best effort (see [`say`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+/// `println!`, without the panic: one line on stdout, best effort (see [`tell`]).
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        tell(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stderr in one `write_all` (`eprintln!` makes a system call for each
+/// piece of its format), and ignores errors: a closed or broken log pipe must not take the
+/// service down, and `eprintln!` would panic on it.
+fn say(args: std::fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_all(line(args).as_bytes());
+}
+
+/// Writes one line to stdout in one `write_all`, and ignores errors: `daemon | head -1`
+/// closes the pipe after the first line, and `println!` would panic on the next one. Rust
+/// ignores SIGPIPE, so such a write fails with EPIPE instead of killing the process.
+fn tell(args: std::fmt::Arguments<'_>) {
+    let mut stdout = io::stdout().lock();
+    // stdout is line-buffered: flush, so that the line is out before the next step.
+    let _ = stdout
+        .write_all(line(args).as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+/// The text of `args`, ending with one newline.
+fn line(args: std::fmt::Arguments<'_>) -> String {
+    let mut line = std::fmt::format(args);
+    if !line.ends_with('\n') {
+        line.push('\n');
+    }
+    line
+}
+
+const USAGE: &str = "\
+winddown demo daemon on smol: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.
+
+USAGE:
+    daemon_smol [OPTIONS]
+
+OPTIONS:
+    --port PORT            port to listen on (default 0: any free port)
+    --slow-close SECS      make the connection pool take SECS to close (default
+                           0: it has nothing to wait for and closes at once)
+    --stuck-close SECS     make the cache client block its thread for SECS while
+                           closing (a closer that ignores cancellation: only a
+                           third signal ends the process before it returns;
+                           default 0: it closes at once)
+    --drain-timeout SECS   how long to wait for requests in flight (default 10)
+    --close-timeout SECS   how long each resource may take to close (default 5)
+    --block-hook           testing only: the signal listener's log hook blocks
+                           forever on the first signal, as a hook stuck on a full
+                           log pipe would; a third signal still ends the process
+    -h, --help             print this help
+
+It prints `listening on ADDR`, then `ready`, on stdout. Send it SIGTERM or press
+Ctrl-C to stop it: it stops accepting, lets requests in flight finish, closes the
+pool and the cache client (highest priority first), flushes its log file, prints
+a report and exits with the report's exit code: 0 completed, 1 failed, 2 timed
+out, 3 forced. A second signal forces the exit; a third ends the process at once
+(exit status 143 for SIGTERM, 130 for SIGINT).
+
+Run by systemd as a Type=notify service (NOTIFY_SOCKET set), it also sends
+READY=1 once serving, STOPPING=1 at the first signal, STATUS= at each phase,
+EXTEND_TIMEOUT_USEC= while a slow stop is within its deadlines (never past the
+graceful one), and WATCHDOG=1 when WatchdogSec= is set.
+
+Try: daemon_smol --slow-close 30, then SIGTERM: the pool overruns its close deadline.
+Or: daemon_smol --stuck-close 60, then SIGTERM three times.";
+
+/// The command line.
+#[derive(Debug)]
+struct Args {
+    port: u16,
+    /// Zero unless asked for: an idle pool has nothing to wait for.
+    slow_close: Duration,
+    /// Zero unless asked for.
+    stuck_close: Duration,
+    drain_timeout: Duration,
+    close_timeout: Duration,
+    /// Testing only: the signal hook blocks forever on the first event.
+    block_hook: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        port: 0,
+        slow_close: Duration::ZERO,
+        stuck_close: Duration::ZERO,
+        drain_timeout: Duration::from_secs(10),
+        close_timeout: Duration::from_secs(5),
+        block_hook: false,
+    };
+    let mut words = std::env::args().skip(1);
+    while let Some(flag) = words.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        if flag == "--block-hook" {
+            args.block_hook = true;
+            continue;
+        }
+        let value = words
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let seconds = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e9)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
+        };
+        match flag.as_str() {
+            "--port" => {
+                args.port = value
+                    .parse()
+                    .map_err(|_| format!("--port takes a port, not {value:?}"))?
+            }
+            "--slow-close" => args.slow_close = seconds()?,
+            "--stuck-close" => args.stuck_close = seconds()?,
+            "--drain-timeout" => args.drain_timeout = seconds()?,
+            "--close-timeout" => args.close_timeout = seconds()?,
+            _ => return Err(format!("unknown option {flag:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            tell!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            say!("daemon: {message}\n\n{USAGE}");
+            return ExitCode::from(64); // EX_USAGE
+        }
+    };
+
+    let shutdown = Shutdown::new();
+    // Signals first, before async-io starts its thread; each step is logged.
+    let block_hook = args.block_hook;
+    let signals = match winddown::signals::Builder::new()
+        .on_event(move |event| {
+            say!("daemon: {event}");
+            // Testing only (`--block-hook`): the listener thread never comes back.
+            if block_hook {
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
+        .listen(&shutdown)
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("daemon: cannot listen for signals: {err}");
+            return ExitCode::from(71); // EX_OSERR
+        }
+    };
+
+    // One executor, run by the main thread: the service, the workers and the shutdown
+    // sequence all run here (tokio's current-thread runtime does the same for the tokio one).
+    let executor = Arc::new(Executor::new());
+    let code = smol::block_on(executor.run(serve(args, shutdown, executor.clone())));
+    // Exit now, as the tokio daemon does: connections the report gave up on may still be in
+    // the executor, and the listener is not dropped (`exit` runs no destructors), so a third
+    // signal still ends the process at once until it is gone.
+    std::mem::forget(signals);
+    std::process::exit(code);
+}
+
+/// Runs the service until the shutdown sequence ends; returns the exit code.
+async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>) -> i32 {
+    let config = match config(&args) {
+        Ok(config) => config,
+        Err(err) => {
+            say!("daemon: {err}");
+            return 64;
+        }
+    };
+    let plan = Plan::new(shutdown.clone(), config);
+    plan.on_phase(|phase, at| {
+        // Milliseconds, truncated, as in the report's table.
+        let millis = at.as_millis();
+        say!(
+            "daemon: [{:>3}.{:03}s] {phase}",
+            millis / 1000,
+            millis % 1000
+        );
+    });
+
+    let log = match LogFile::create() {
+        Ok(log) => log,
+        Err(err) => {
+            say!("daemon: cannot create the log file: {err}");
+            return 73; // EX_CANTCREAT
+        }
+    };
+    let runtime = SmolRuntime::with_executor(executor.clone());
+    let jobs = match register_resources(&plan, &args, &log) {
+        Ok(jobs) => jobs,
+        Err(err) if !shutdown.is_triggered() => {
+            say!("daemon: {err}");
+            return 70;
+        }
+        Err(err) => {
+            // A signal while starting: registering is refused once the shutdown is triggered.
+            // Nothing is served yet; stop cleanly with what is set up.
+            say!("daemon: stopped while starting ({err})");
+            return finish(&plan, runtime, future::pending()).await;
+        }
+    };
+    // The library's worker runs on our executor, spawned plainly (see examples/jobs).
+    match jobs.worker() {
+        Ok(worker) => executor.spawn(worker).detach(),
+        Err(err) => {
+            say!("daemon: job queue: {err}");
+            return 70;
+        }
+    }
+
+    let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("daemon: cannot listen on port {}: {err}", args.port);
+            return 69; // EX_UNAVAILABLE
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => {
+            tell!("listening on {addr}");
+        }
+        Err(err) => {
+            say!("daemon: {err}");
+            return 71;
+        }
+    }
+
+    let workers = TaskSet::new(&plan, runtime.clone());
+    for name in ["ticker", "janitor"] {
+        let log = log.clone();
+        let spawned = workers.spawn(name, move |shutdown| async move {
+            let mut ticks = 0u64;
+            loop {
+                let tick = async {
+                    Timer::after(Duration::from_secs(1)).await;
+                    true
+                };
+                if !future::or(
+                    async {
+                        shutdown.triggered().await;
+                        false
+                    },
+                    tick,
+                )
+                .await
+                {
+                    break;
+                }
+                ticks += 1;
+                log.line(&format!("{name}: tick {ticks}"));
+            }
+            log.line(&format!("{name}: stopped after {ticks} ticks"));
+        });
+        if let Err(err) = spawned {
+            say!("daemon: cannot start {name}: {err}");
+            return 70;
+        }
+    }
+
+    say!("daemon: log file {}", log.path.display());
+    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
+    // the stop's notifications after it. Said here only so the log shows it.
+    if winddown::systemd::Systemd::from_env().is_active() {
+        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
+    }
+    tell!("ready");
+    let app = accept(listener, shutdown.clone(), log, jobs, executor);
+    finish(&plan, runtime, app).await
+}
+
+/// Runs `app` until the shutdown sequence ends, prints the report, and returns its exit code.
+async fn finish(plan: &Plan, runtime: SmolRuntime, app: impl Future<Output = ()>) -> i32 {
+    let report = run_until_shutdown(plan, runtime, app).await;
+    // One write for the whole table: stdout is line-buffered, and a write per line costs a
+    // system call each while the process is on its way out. A closed stdout only loses the
+    // report: the exit code still says how the shutdown went.
+    let text = line(format_args!("{report}"));
+    if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
+        say!("daemon: cannot print the report: {err}");
+    }
+    report.exit_code()
+}
+
+/// Deadlines from the flags; the graceful deadline leaves room for all of them.
+fn config(args: &Args) -> Result<Config, winddown::ConfigError> {
+    let graceful = args.drain_timeout + args.close_timeout * 2 + Duration::from_secs(5);
+    Config::builder()
+        .graceful(graceful)
+        .drain(args.drain_timeout)
+        .close(args.close_timeout)
+        .flush(Duration::from_secs(5).min(graceful))
+        .build()
+}
+
+/// The job queue (the library: it registers its own closer), the pool and the cache client
+/// close in priority order; the log file is flushed last.
+fn register_resources(
+    plan: &Plan,
+    args: &Args,
+    log: &LogFile,
+) -> Result<JobQueue, winddown::RegisterError> {
+    let jobs = JobQueue::new(plan, 64)?;
+    let slow = args.slow_close;
+    plan.register(
+        Resource::new("connection pool", move || async move {
+            // A real pool would wait for its connections to be returned and close them; an idle
+            // one has none out, so it closes without touching a timer.
+            if slow.is_zero() {
+                say!("daemon: connection pool: closing");
+            } else {
+                say!("daemon: connection pool: closing, taking {slow:?}");
+                Timer::after(slow).await;
+            }
+            Ok::<(), io::Error>(())
+        })
+        .priority(10)
+        .kind(ResourceKind::Database),
+    )?;
+    let stuck = args.stuck_close;
+    plan.register(
+        Resource::new("cache client", move || async move {
+            say!("daemon: cache client: closing");
+            if !stuck.is_zero() {
+                // Blocks the executor's only thread: the sequence cannot even notice a force.
+                std::thread::sleep(stuck);
+            }
+            Ok::<(), io::Error>(())
+        })
+        .priority(5)
+        .kind(ResourceKind::Cache),
+    )?;
+    let log = log.clone();
+    plan.flush(Resource::blocking("log file", move || log.flush()).kind(ResourceKind::File))?;
+    Ok(jobs)
+}
+
+/// Accepts connections until admissions close; each request (a line) holds a guard.
+async fn accept(
+    listener: TcpListener,
+    shutdown: Shutdown,
+    log: LogFile,
+    jobs: JobQueue,
+    executor: Arc<Executor<'static>>,
+) {
+    let mut closed = pin!(shutdown.reached(Phase::StoppingNewRequests));
+    loop {
+        let stop = async {
+            closed.as_mut().await;
+            None
+        };
+        let Some(accepted) = future::or(stop, async { Some(listener.accept().await) }).await else {
+            break;
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let shutdown = shutdown.clone();
+                let log = log.clone();
+                let jobs = jobs.clone();
+                executor
+                    .spawn(async move {
+                        if let Err(err) = echo(stream, &shutdown, &log, &jobs).await {
+                            say!("daemon: connection {peer}: {err}");
+                        }
+                    })
+                    .detach();
+            }
+            Err(err) => say!("daemon: accept: {err}"),
+        }
+    }
+    // Stop accepting; connections finish their request in flight on their own tasks.
+    drop(listener);
+    future::pending::<()>().await;
+}
+
+/// Echoes lines until the peer leaves or admissions close between requests. A request starts
+/// with its first byte: from then on it holds a guard, so the drain waits for its echo.
+async fn echo(
+    stream: TcpStream,
+    shutdown: &Shutdown,
+    log: &LogFile,
+    jobs: &JobQueue,
+) -> io::Result<()> {
+    let mut writer = stream.clone();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        let closed = async {
+            shutdown.reached(Phase::StoppingNewRequests).await;
+            None
+        };
+        let started = future::or(closed, async {
+            Some(reader.fill_buf().await.map(|buf| !buf.is_empty()))
+        })
+        .await;
+        match started {
+            None => return Ok(()), // idle at the close: hang up
+            Some(started) => {
+                if !started? {
+                    return Ok(()); // the peer left
+                }
+            }
+        }
+        let Ok(_request) = shutdown.enter() else {
+            writer.write_all(b"ERR shutting down\n").await?;
+            return Ok(());
+        };
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        writer.write_all(line.as_bytes()).await?;
+        log_later(jobs, log, format!("echo {}", line.trim_end()));
+    }
+}
+
+/// Writes `text` to the log through the job queue, or at once if the queue refuses it (full,
+/// or closed: this request was admitted before the close, the job would not be).
+fn log_later(jobs: &JobQueue, log: &LogFile, text: String) {
+    let job_log = log.clone();
+    let job_text = text.clone();
+    if jobs.push(async move { job_log.line(&job_text) }).is_err() {
+        log.line(&text);
+    }
+}
+
+/// A buffered log file, flushed by the shutdown's flush phase.
+#[derive(Clone)]
+struct LogFile {
+    path: Arc<PathBuf>,
+    writer: Arc<Mutex<BufWriter<File>>>,
+}
+
+impl LogFile {
+    fn create() -> io::Result<Self> {
+        let path = std::env::temp_dir().join(format!("winddown-daemon-{}.log", std::process::id()));
+        let file = File::create(&path)?;
+        Ok(LogFile {
+            path: Arc::new(path),
+            writer: Arc::new(Mutex::new(BufWriter::new(file))),
+        })
+    }
+
+    fn line(&self, text: &str) {
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Best effort: a full disk must not take the service down; the flush reports it.
+        let _ = writeln!(writer, "{text}");
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .flush()
+    }
+}
