@@ -79,8 +79,7 @@ async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
     });
     let router = app::router(&plan, sleep, args.layer);
     let server = winddown::http::smol::server(&plan);
-    let connections = server.stats();
     app::out("ready");
     let report = run_until_shutdown(&plan, server.serve(listener, router)).await;
-    app::finish(&report, &connections)
+    app::finish(&report)
 }

@@ -259,7 +259,7 @@ impl<T: Serialize> Serialize for List<'_, T> {
 impl Serialize for Report {
     /// The shape documented on [`Report`] (`version` 1).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Report", 13)?;
+        let mut out = serializer.serialize_struct("Report", 14)?;
         out.serialize_field("version", &REPORT_JSON_VERSION)?;
         out.serialize_field("status", &self.status)?;
         out.serialize_field("exit_code", &self.exit_code())?;
@@ -272,6 +272,7 @@ impl Serialize for Report {
         out.serialize_field("resources", &List(&self.resources))?;
         out.serialize_field("flushes", &List(&self.flushes))?;
         out.serialize_field("task_failures", &List(&self.task_failures))?;
+        out.serialize_field("notes", &self.notes)?;
         out.serialize_field("observer_panics", &List(&self.observer_panics))?;
         out.end()
     }

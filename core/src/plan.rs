@@ -31,6 +31,9 @@ pub(crate) type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
 /// Reports the tasks that failed or panicked, when the sequence ends.
 pub(crate) type FailureCollector = Box<dyn FnMut(&mut Vec<TaskFailure>) + Send>;
 
+/// Adds lines to the report's notes, when the sequence ends.
+pub(crate) type NoteWriter = Box<dyn FnMut(&mut Vec<String>) + Send>;
+
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///
 /// A plan is a cheap handle (clone it to give libraries a way to register their resources).
@@ -106,6 +109,7 @@ pub(crate) struct Entries {
     pub(crate) observers: Vec<Observer>,
     pub(crate) namers: Vec<InFlightNamer>,
     pub(crate) collectors: Vec<FailureCollector>,
+    pub(crate) notes: Vec<NoteWriter>,
 }
 
 /// Which run of the plan owns the sequence.
@@ -394,6 +398,29 @@ impl Plan {
             .lock()
             .collectors
             .push(Box::new(collector));
+    }
+
+    /// Registers a source of notes: when the sequence ends, `writer` pushes lines into the
+    /// report's [`notes`](crate::Report::notes) (an integration's own counts, such as an HTTP
+    /// server's connections: accepted, closed idle, drained, cut).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use winddown::testing::VirtualRuntime;
+    /// use winddown::{Config, Plan, Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// let plan = Plan::new(shutdown.clone(), Config::default());
+    /// plan.note(|notes| notes.push("http 127.0.0.1:8080: 3 connections, 1 cut".into()));
+    /// shutdown.trigger(Reason::requested());
+    /// let runtime = VirtualRuntime::new();
+    /// let report = runtime.block_on(plan.run(&runtime));
+    /// assert_eq!(report.notes, ["http 127.0.0.1:8080: 3 connections, 1 cut"]);
+    /// ```
+    pub fn note(&self, writer: impl FnMut(&mut Vec<String>) + Send + 'static) {
+        self.inner.entries.lock().notes.push(Box::new(writer));
     }
 
     /// What the sequence has done so far: the phases entered, the drain once it ended, the

@@ -335,6 +335,7 @@ impl DrainRecord {
 ///                  "started_ms": 2000.0, "duration_ms": 1500.0}],
 ///   "flushes": [],
 ///   "task_failures": [{"name": "poller", "panicked": true, "message": null}],
+///   "notes": ["http 127.0.0.1:8080 connections: 12 accepted, 10 closed idle, 1 drained, 1 cut"],
 ///   "observer_panics": [{"phase": "draining", "message": "exporter down"}]
 /// }
 /// ```
@@ -379,6 +380,9 @@ pub struct Report {
     /// the exit code non-zero even when the sequence completed: see
     /// [`exit_code`](Self::exit_code).
     pub task_failures: Vec<TaskFailure>,
+    /// Lines the integrations added ([`Plan::note`](crate::Plan::note)): an HTTP server's
+    /// connection counts, for example.
+    pub notes: Vec<String>,
     /// From the trigger to the end.
     pub total: Duration,
 }
@@ -545,6 +549,9 @@ impl fmt::Display for Report {
         }
         for failure in &self.task_failures {
             writeln!(f, "task {failure}")?;
+        }
+        for note in &self.notes {
+            writeln!(f, "{note}")?;
         }
         for panic in &self.observer_panics {
             write!(f, "phase observer panicked at {}", panic.phase)?;

@@ -29,7 +29,7 @@ use core::pin::pin;
 use core::task::Poll;
 use core::time::Duration;
 
-use crate::plan::{order, FailureCollector, InFlightNamer, Observer, PlanInner};
+use crate::plan::{order, FailureCollector, InFlightNamer, NoteWriter, Observer, PlanInner};
 use crate::report::{
     DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord, Status,
     TaskFailure,
@@ -57,6 +57,7 @@ pub(crate) struct Draft {
     queued_flushes: Vec<ResourceRecord>,
     observer_panics: Vec<ObserverPanic>,
     task_failures: Vec<TaskFailure>,
+    notes: Vec<String>,
     forced_by: Option<ForcedBy>,
     deadline_passed_in: Option<Phase>,
     timed_out: bool,
@@ -130,6 +131,7 @@ impl Draft {
             flushes: self.flushes,
             observer_panics: self.observer_panics,
             task_failures: self.task_failures,
+            notes: self.notes,
             total,
         }
     }
@@ -586,7 +588,16 @@ impl<R: Runtime> Sequence<'_, R> {
             collector(&mut failures);
         }
         self.inner.entries.lock().collectors.append(&mut collectors);
-        self.with_draft(|draft| draft.task_failures = failures);
+        let mut writers: Vec<NoteWriter> = core::mem::take(&mut self.inner.entries.lock().notes);
+        let mut notes = Vec::new();
+        for writer in &mut writers {
+            writer(&mut notes);
+        }
+        self.inner.entries.lock().notes.append(&mut writers);
+        self.with_draft(|draft| {
+            draft.task_failures = failures;
+            draft.notes = notes;
+        });
         self.finished = true;
         let total = self.offset();
         let (report, waiters) = {

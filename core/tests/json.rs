@@ -38,6 +38,7 @@ fn a_timed_out_stop_in_json() {
         .unwrap();
     plan.name_in_flight(|names| names.push("GET /export".into()));
     plan.collect_failures(|failures| failures.push(TaskFailure::panic("poller", None)));
+    plan.note(|notes| notes.push("http 127.0.0.1:8080 connections: 1 cut".into()));
     let _stuck = shutdown.enter().unwrap();
     shutdown.trigger(Reason::Signal(15));
     let report = runtime.block_on(plan.run(&runtime));
@@ -77,6 +78,10 @@ fn a_timed_out_stop_in_json() {
         json!([{"name": "poller", "panicked": true, "message": null}])
     );
     assert_eq!(value["observer_panics"], json!([]));
+    assert_eq!(
+        value["notes"],
+        json!(["http 127.0.0.1:8080 connections: 1 cut"])
+    );
 }
 
 #[test]

@@ -12,9 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Response, Uri};
 use axum::routing::get;
 use axum::Router;
-use winddown::http::{
-    ConnectionStats, EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService,
-};
+use winddown::http::{EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService};
 use winddown::{Config, Plan, Report, Shutdown};
 
 /// `eprintln!` in one write, best effort.
@@ -240,13 +238,10 @@ impl http_body::Body for Ticks {
     }
 }
 
-/// Prints the report and the connection counts on stdout; returns the exit code.
-pub(crate) fn finish(report: &Report, connections: &ConnectionStats) -> i32 {
-    let mut text = report.to_string();
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str(&connections.snapshot().to_string());
-    out(&text);
+/// Prints the report (with the server's connection counts, a note of the report) on stdout;
+/// returns the exit code.
+pub(crate) fn finish(report: &Report) -> i32 {
+    // The server's connection counts are in the report, as a note.
+    out(&report.to_string());
     report.exit_code()
 }

@@ -237,6 +237,9 @@ where
         let registry = self.registry.clone();
         self.plan
             .name_in_flight(move |names| registry.name_into(names));
+        let stats = self.stats();
+        self.plan
+            .note(move |notes| notes.push(format!("http {addr} {}", stats.snapshot())));
         let registry = self.registry.clone();
         let resource = Resource::new(format!("http {addr}"), move || async move {
             poll_fn(|cx| registry.poll_empty(cx)).await;
