@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs::JobQueue;
+
+#[path = "shared/report_json.rs"]
+mod report_json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
@@ -85,6 +88,8 @@ OPTIONS:
                            default 0: it closes at once)
     --drain-timeout SECS   how long to wait for requests in flight (default 10)
     --close-timeout SECS   how long each resource may take to close (default 5)
+    --report-json PATH     also write the report as JSON to PATH (atomically: a
+                           temporary file in the same directory, then a rename)
     --block-hook           testing only: the signal listener's log hook blocks
                            forever on the first signal, as a hook stuck on a full
                            log pipe would; a third signal still ends the process
@@ -117,6 +122,8 @@ struct Args {
     close_timeout: Duration,
     /// Testing only: the signal hook blocks forever on the first event.
     block_hook: bool,
+    /// Where to write the report as JSON, too.
+    report_json: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -127,6 +134,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         drain_timeout: Duration::from_secs(10),
         close_timeout: Duration::from_secs(5),
         block_hook: false,
+        report_json: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -158,6 +166,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--stuck-close" => args.stuck_close = seconds()?,
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--close-timeout" => args.close_timeout = seconds()?,
+            "--report-json" => args.report_json = Some(value.into()),
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
@@ -228,6 +237,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             return 64;
         }
     };
+    let json = args.report_json.clone();
     let plan = Plan::new(shutdown.clone(), config);
     plan.on_phase(|phase, at| {
         // Milliseconds, truncated, as in the report's table.
@@ -256,7 +266,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             // A signal while starting: registering is refused once the shutdown is triggered.
             // Nothing is served yet; stop cleanly with what is set up.
             say!("daemon: stopped while starting ({err})");
-            return finish(&plan, std::future::pending()).await;
+            return finish(&plan, json.as_deref(), std::future::pending()).await;
         }
     };
     // The library's worker runs on our runtime, spawned plainly (see examples/jobs).
@@ -312,11 +322,21 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
     }
     tell!("ready");
-    finish(&plan, accept(listener, shutdown.clone(), log, jobs)).await
+    finish(
+        &plan,
+        json.as_deref(),
+        accept(listener, shutdown.clone(), log, jobs),
+    )
+    .await
 }
 
-/// Runs `app` until the shutdown sequence ends, prints the report, and returns its exit code.
-async fn finish(plan: &Plan, app: impl std::future::Future<Output = ()>) -> i32 {
+/// Runs `app` until the shutdown sequence ends, prints the report (and writes it as JSON to
+/// `json`, if given), and returns its exit code.
+async fn finish(
+    plan: &Plan,
+    json: Option<&std::path::Path>,
+    app: impl std::future::Future<Output = ()>,
+) -> i32 {
     let report = run_until_shutdown(plan, app).await;
     // One write for the whole table: stdout is line-buffered, and a write per line costs a
     // system call each while the process is on its way out. A closed stdout only loses the
@@ -324,6 +344,14 @@ async fn finish(plan: &Plan, app: impl std::future::Future<Output = ()>) -> i32 
     let text = line(format_args!("{report}"));
     if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
         say!("daemon: cannot print the report: {err}");
+    }
+    if let Some(path) = json {
+        if let Err(err) = report_json::write(path, &report) {
+            say!(
+                "daemon: cannot write the report to {}: {err}",
+                path.display()
+            );
+        }
     }
     report.exit_code()
 }

@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jobs::JobQueue;
+
+#[cfg(feature = "serde")]
+#[path = "shared/report_json.rs"]
+mod report_json;
 use smol::future;
 use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use smol::net::{TcpListener, TcpStream};
@@ -89,6 +93,8 @@ OPTIONS:
                            default 0: it closes at once)
     --drain-timeout SECS   how long to wait for requests in flight (default 10)
     --close-timeout SECS   how long each resource may take to close (default 5)
+    --report-json PATH     also write the report as JSON to PATH (atomically: a
+                           temporary file in the same directory, then a rename)
     --block-hook           testing only: the signal listener's log hook blocks
                            forever on the first signal, as a hook stuck on a full
                            log pipe would; a third signal still ends the process
@@ -121,6 +127,8 @@ struct Args {
     close_timeout: Duration,
     /// Testing only: the signal hook blocks forever on the first event.
     block_hook: bool,
+    /// Where to write the report as JSON, too.
+    report_json: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -131,6 +139,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         drain_timeout: Duration::from_secs(10),
         close_timeout: Duration::from_secs(5),
         block_hook: false,
+        report_json: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -162,6 +171,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--stuck-close" => args.stuck_close = seconds()?,
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--close-timeout" => args.close_timeout = seconds()?,
+            "--report-json" => args.report_json = Some(value.into()),
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
@@ -223,6 +233,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
             return 64;
         }
     };
+    let json = args.report_json.clone();
     let plan = Plan::new(shutdown.clone(), config);
     plan.on_phase(|phase, at| {
         // Milliseconds, truncated, as in the report's table.
@@ -252,7 +263,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
             // A signal while starting: registering is refused once the shutdown is triggered.
             // Nothing is served yet; stop cleanly with what is set up.
             say!("daemon: stopped while starting ({err})");
-            return finish(&plan, runtime, future::pending()).await;
+            return finish(&plan, json.as_deref(), runtime, future::pending()).await;
         }
     };
     // The library's worker runs on our executor, spawned plainly (see examples/jobs).
@@ -321,11 +332,17 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
     }
     tell!("ready");
     let app = accept(listener, shutdown.clone(), log, jobs, executor);
-    finish(&plan, runtime, app).await
+    finish(&plan, json.as_deref(), runtime, app).await
 }
 
-/// Runs `app` until the shutdown sequence ends, prints the report, and returns its exit code.
-async fn finish(plan: &Plan, runtime: SmolRuntime, app: impl Future<Output = ()>) -> i32 {
+/// Runs `app` until the shutdown sequence ends, prints the report (and writes it as JSON to
+/// `json`, if given), and returns its exit code.
+async fn finish(
+    plan: &Plan,
+    json: Option<&std::path::Path>,
+    runtime: SmolRuntime,
+    app: impl Future<Output = ()>,
+) -> i32 {
     let report = run_until_shutdown(plan, runtime, app).await;
     // One write for the whole table: stdout is line-buffered, and a write per line costs a
     // system call each while the process is on its way out. A closed stdout only loses the
@@ -333,6 +350,20 @@ async fn finish(plan: &Plan, runtime: SmolRuntime, app: impl Future<Output = ()>
     let text = line(format_args!("{report}"));
     if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
         say!("daemon: cannot print the report: {err}");
+    }
+    if let Some(path) = json {
+        #[cfg(feature = "serde")]
+        if let Err(err) = report_json::write(path, &report) {
+            say!(
+                "daemon: cannot write the report to {}: {err}",
+                path.display()
+            );
+        }
+        #[cfg(not(feature = "serde"))]
+        say!(
+            "daemon: cannot write the report to {}: built without the serde feature",
+            path.display()
+        );
     }
     report.exit_code()
 }
