@@ -204,6 +204,22 @@ cfg_feature! {
     pub use winddown_http as http;
 }
 
+/// The guide (`docs/guide.md`): the sequence and its deadlines on a timeline, choosing them
+/// against systemd and Kubernetes, HTTP behind a load balancer, troubleshooting, testing with
+/// the virtual clock, and moving over from other crates. Its examples need every feature, so
+/// the guide is rendered, and its examples run as doctests, with `--all-features`.
+#[cfg(any(doc, doctest))]
+#[cfg_attr(
+    all(feature = "full", feature = "test-util", feature = "track"),
+    doc = include_str!("../docs/guide.md")
+)]
+#[cfg_attr(
+    not(all(feature = "full", feature = "test-util", feature = "track")),
+    doc = "The guide: build the docs with `--all-features` to read it here, or read \
+           `docs/guide.md` in the repository."
+)]
+pub mod guide {}
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(all(doctest, feature = "full"))]
 #[doc = include_str!("../README.md")]
