@@ -297,6 +297,15 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             // A force that came while the previous closer was finishing: do not start this one.
             self.notice_escalation();
+            // Nor when the graceful deadline has been reached meanwhile (the previous closer
+            // ended just at it): its timer would fire at the first poll, before this closer
+            // could run, and the report would call a closer that ran "cancelled".
+            if self.deadline_passed_in().is_none()
+                && self.forced_by().is_none()
+                && self.now() >= self.graceful_end
+            {
+                self.graceful_passed(phase);
+            }
             let start_it = self.forced_by().is_none() && !own.is_zero();
             self.with_draft(|draft| {
                 let queue = draft.queue(phase);

@@ -952,3 +952,34 @@ fn a_clean_stop_that_exits_1_says_why_on_the_headline() {
         "{table}"
     );
 }
+
+/// Found by the sequence proptest: a closer that blocks until exactly the graceful deadline,
+/// then another: the second is not started (it would be reported cancelled after it ran).
+#[test]
+fn no_closer_starts_once_the_graceful_deadline_is_reached() {
+    let config = Config::builder()
+        .graceful(secs(3))
+        .drain(secs(1))
+        .close(secs(1))
+        .flush(secs(1))
+        .build()
+        .unwrap();
+    let (runtime, _shutdown, plan, log) = setup(config);
+    plan.register(blocks_its_thread(&runtime, "first", secs(3)).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "second", secs(0), Ok(()), &log))
+        .unwrap();
+    let report = run_with(&runtime, &plan, async {});
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("first", Outcome::Late(Box::new(Outcome::Ok)), secs(3)),
+            ("second", Outcome::Skipped, secs(0)),
+        ]
+    );
+    assert_eq!(
+        report.forced_by,
+        Some(ForcedBy::Deadline(Phase::ClosingResources))
+    );
+    assert!(log.lock().unwrap().is_empty());
+}

@@ -226,6 +226,17 @@ impl Daemon {
         }
     }
 
+    /// Reads stderr until each of `texts` is in some line, whichever order they come in (lines
+    /// already read count too): for lines from two threads, the signal listener's and the
+    /// runtime's, whose order is not fixed.
+    fn wait_for_logs(&mut self, texts: &[&str]) {
+        for text in texts {
+            if !self.err.iter().any(|line| line.contains(text)) {
+                self.wait_for_log(text);
+            }
+        }
+    }
+
     /// Reads stderr until a line contains `text`, and returns that line.
     fn wait_for_log(&mut self, text: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
@@ -557,8 +568,12 @@ fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
     // closer keeps the sequence itself from ending the process first.
     let mut daemon = Daemon::start(&["--block-hook", "--stuck-close", "60"]);
     daemon.signal(Signal::SIGTERM);
-    daemon.wait_for_log("SIGTERM (signal #1): shutdown triggered");
-    daemon.wait_for_log("cache client: closing");
+    // The hook has logged (and is now stuck) and the stuck closer runs: the two lines come
+    // from two threads, in either order.
+    daemon.wait_for_logs(&[
+        "SIGTERM (signal #1): shutdown triggered",
+        "cache client: closing",
+    ]);
     daemon.signal(Signal::SIGTERM);
     daemon.wait_delivered(Signal::SIGTERM);
     daemon.signal(Signal::SIGTERM);
