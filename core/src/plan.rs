@@ -25,14 +25,17 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.
 pub(crate) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
 
+/// A source of report lines, called by the sequence (outside every lock) to push into a list.
+pub(crate) type Source<T> = Box<dyn FnMut(&mut Vec<T>) + Send>;
+
 /// Names what is still in flight when the drain deadline passes.
-pub(crate) type InFlightNamer = Box<dyn FnMut(&mut Vec<String>) + Send>;
+pub(crate) type InFlightNamer = Source<String>;
 
 /// Reports the tasks that failed or panicked, when the sequence ends.
-pub(crate) type FailureCollector = Box<dyn FnMut(&mut Vec<TaskFailure>) + Send>;
+pub(crate) type FailureCollector = Source<TaskFailure>;
 
 /// Adds lines to the report's notes, when the sequence ends.
-pub(crate) type NoteWriter = Box<dyn FnMut(&mut Vec<String>) + Send>;
+pub(crate) type NoteWriter = Source<String>;
 
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///

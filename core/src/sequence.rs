@@ -29,7 +29,7 @@ use core::pin::pin;
 use core::task::Poll;
 use core::time::Duration;
 
-use crate::plan::{order, FailureCollector, InFlightNamer, NoteWriter, Observer, PlanInner};
+use crate::plan::{order, Entries, Observer, PlanInner, Source};
 use crate::report::{
     DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord, Status,
     TaskFailure,
@@ -243,16 +243,21 @@ impl<R: Runtime> Sequence<'_, R> {
 
     /// Calls the plan's namers (outside every lock) for what is still in flight.
     fn name_in_flight(&self, drain: &mut DrainRecord) {
-        let mut namers: Vec<InFlightNamer> = core::mem::take(&mut self.inner.entries.lock().namers);
-        for namer in &mut namers {
-            namer(&mut drain.still_in_flight);
-        }
+        self.call_sources(|entries| &mut entries.namers, &mut drain.still_in_flight);
         #[cfg(feature = "track")]
         {
             drain.guard_sites = self.shutdown.guard_sites();
         }
-        // Put them back for a later look (an abandoned run names nothing, but keeps them).
-        self.inner.entries.lock().namers.append(&mut namers);
+    }
+
+    /// Calls each of the plan's sources in `list` to push into `out`: taken out of the entries
+    /// so that they run outside the lock (they are user code), then put back.
+    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Vec<Source<T>>, out: &mut Vec<T>) {
+        let mut sources = core::mem::take(list(&mut self.inner.entries.lock()));
+        for source in &mut sources {
+            source(out);
+        }
+        list(&mut self.inner.entries.lock()).append(&mut sources);
     }
 
     /// Takes the resources and flush hooks (sealing registration), ordered, and queues their
@@ -589,20 +594,10 @@ impl<R: Runtime> Sequence<'_, R> {
 
     /// Stores the report for every run of the plan and returns it.
     fn finish(&mut self) -> Report {
-        // The failed tasks, from the plan's collectors (user code: outside every lock).
-        let mut collectors: Vec<FailureCollector> =
-            core::mem::take(&mut self.inner.entries.lock().collectors);
         let mut failures = Vec::new();
-        for collector in &mut collectors {
-            collector(&mut failures);
-        }
-        self.inner.entries.lock().collectors.append(&mut collectors);
-        let mut writers: Vec<NoteWriter> = core::mem::take(&mut self.inner.entries.lock().notes);
+        self.call_sources(|entries| &mut entries.collectors, &mut failures);
         let mut notes = Vec::new();
-        for writer in &mut writers {
-            writer(&mut notes);
-        }
-        self.inner.entries.lock().notes.append(&mut writers);
+        self.call_sources(|entries| &mut entries.notes, &mut notes);
         self.with_draft(|draft| {
             draft.task_failures = failures;
             draft.notes = notes;
