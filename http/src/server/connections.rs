@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use winddown_core::Shutdown;
+
 /// What one connection shares between its task, its IO and its requests' bodies.
 ///
 /// The flags and the request count use `SeqCst`: they are per-connection words (no other
@@ -21,8 +23,12 @@ pub(crate) struct ConnShared {
     requests: AtomicUsize,
     /// Set when admissions closed and the connection got hyper's graceful shutdown.
     closing: AtomicBool,
-    /// Whether any request was in flight when it started closing.
+    /// Whether any request was in flight when admissions closed: set by `start_closing`, or by
+    /// a request that ends after the close but before the connection's task got to it. Only
+    /// ever set, never cleared.
     busy_at_close: AtomicBool,
+    /// The server's shutdown: a request that ends tells by it whether admissions had closed.
+    shutdown: Shutdown,
     /// Set when a request came over HTTP/2.
     http2: AtomicBool,
     /// Set when a response switched protocols: the IO now belongs to the upgrade's handler.
@@ -39,9 +45,10 @@ pub(crate) struct ConnShared {
 }
 
 impl ConnShared {
-    pub(crate) fn new(peer: SocketAddr) -> Self {
+    pub(crate) fn new(peer: SocketAddr, shutdown: Shutdown) -> Self {
         ConnShared {
             peer,
+            shutdown,
             requests: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
@@ -66,6 +73,12 @@ impl ConnShared {
     }
 
     pub(crate) fn request_done(&self) {
+        // A request that ends once admissions have closed was in flight at the close, even if
+        // the connection's task has not seen the close yet (the body ending at the close, an
+        // SSE stream, may run first): the connection drained.
+        if self.shutdown.is_closed() {
+            self.busy_at_close.store(true, Ordering::SeqCst);
+        }
         if self.requests.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst)
         {
             wake(&self.reader);
@@ -77,8 +90,9 @@ impl ConnShared {
     }
 
     pub(crate) fn start_closing(&self) {
-        self.busy_at_close
-            .store(self.requests() > 0, Ordering::SeqCst);
+        if self.requests() > 0 {
+            self.busy_at_close.store(true, Ordering::SeqCst);
+        }
         self.closing.store(true, Ordering::SeqCst);
     }
 

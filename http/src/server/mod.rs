@@ -219,7 +219,7 @@ where
                     // connection close before it sent anything).
                     break;
                 };
-                let shared = Arc::new(ConnShared::new(peer));
+                let shared = Arc::new(ConnShared::new(peer, shutdown.clone()));
                 let id = self.registry.add(shared.clone());
                 let io = ConnIo::new(io, shared.clone(), self.registry.clone(), id, guard);
                 let service = ConnService::new(service.clone(), shared.clone());
