@@ -116,6 +116,8 @@ impl Conn {
         };
         match stream.write_all(bytes).await {
             Ok(()) => Ok(()),
+            // The reset is the fact; a read after it would only say "end of stream".
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => Err(Cut::Reset),
             Err(err) => {
                 let mut probe = [0u8; 1];
                 match stream.read(&mut probe).await {
@@ -128,19 +130,20 @@ impl Conn {
     }
 
     /// Splits off the write half (for a writer task); the read half keeps the buffer.
-    pub fn into_split(self) -> (Conn, tokio::net::tcp::OwnedWriteHalf) {
+    /// `None` if it was split before.
+    pub fn into_split(self) -> Option<(Conn, tokio::net::tcp::OwnedWriteHalf)> {
         let Stream::Full(stream) = self.stream else {
-            unreachable!("split twice")
+            return None;
         };
         let (read, write) = stream.into_split();
-        (
+        Some((
             Conn {
                 stream: Stream::Read(read),
                 buf: self.buf,
                 started: self.started,
             },
             write,
-        )
+        ))
     }
 
     /// Whether a byte of the current response has arrived.

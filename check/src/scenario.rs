@@ -317,7 +317,7 @@ pub(crate) async fn http2_in_flight(ctx: Arc<Ctx>) {
         .unwrap_or(Outcome::TimedOut);
     let end = Instant::now();
     // The GOAWAY may come after the stream ended: wait for the connection's end.
-    drop(ctx.until_over(&mut conn.ended).await);
+    let _ended = ctx.until_over(&mut conn.ended).await;
     let mut record =
         Record::new(Class::Http2InFlight, start, end, outcome).with_note(format!("GET {path}"));
     record.goaway = conn.view.seen().goaway.map(|(at, _, _)| at);
@@ -449,7 +449,9 @@ pub(crate) async fn slow_upload(ctx: Arc<Ctx>) {
         "POST {} HTTP/1.1\r\nhost: {}\r\nuser-agent: winddown-check\r\ncontent-type: application/octet-stream\r\ncontent-length: 1048576\r\n\r\n",
         ctx.opts.upload_path, ctx.addr
     );
-    let (read, mut write) = conn.into_split();
+    let Some((read, mut write)) = conn.into_split() else {
+        return;
+    };
     let trickle = {
         let ctx = ctx.clone();
         async move {

@@ -640,10 +640,7 @@ fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
         .filter(|probe| probe.start >= marks.t)
         .find(|probe| matches!(probe.outcome, Outcome::Refused503 | Outcome::OtherStatus(_)));
     let Some(turned) = turned else {
-        let last = probes
-            .iter()
-            .filter(|probe| probe.start >= marks.t)
-            .next_back();
+        let last = probes.iter().rfind(|probe| probe.start >= marks.t);
         return check(
             name,
             Status::Failed,
