@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(last = true, value_name = "COMMAND", required_unless_present = "url")]
     pub command: Vec<String>,
 
-    /// Attach to a running server at this URL (http://127.0.0.1:PORT or http://[::1]:PORT)
+    /// Attach to a running server at this URL (`http://127.0.0.1:PORT` or `http://[::1]:PORT`)
     /// instead of starting one; needs --pid.
     #[arg(long, value_name = "URL", requires = "pid", conflicts_with = "command")]
     pub url: Option<String>,

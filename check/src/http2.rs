@@ -29,6 +29,9 @@ const GOAWAY: u8 = 0x7;
 pub struct Seen {
     /// When the first GOAWAY arrived, its last stream id and error code.
     pub goaway: Option<(Instant, u32, u32)>,
+    /// How many frames the server has sent (its SETTINGS first: a server that sent none
+    /// never answered the connection preface).
+    pub frames: u64,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +56,7 @@ impl Scanner {
                 self.header_len += take;
                 bytes = &bytes[take..];
                 if self.header_len == 9 {
+                    self.seen.frames += 1;
                     let length =
                         u32::from_be_bytes([0, self.header[0], self.header[1], self.header[2]]);
                     self.payload_left = length as usize;
@@ -239,8 +243,14 @@ pub fn classify(err: &h2::Error, started: bool, seen: &TapView) -> Outcome {
     }
     let reset = match err.get_io() {
         Some(io_err) => !matches!(io_err.kind(), io::ErrorKind::UnexpectedEof),
-        // A RST_STREAM, a GOAWAY with an error code: a reset.
-        None => err.is_reset() || err.is_go_away(),
+        // A RST_STREAM, a GOAWAY, any error code: a reset.
+        None => {
+            err.is_reset()
+                || err.is_go_away()
+                || err
+                    .reason()
+                    .is_some_and(|reason| reason != h2::Reason::NO_ERROR)
+        }
     };
     match (reset, started) {
         (true, false) => Outcome::ResetBeforeResponse,
@@ -268,6 +278,16 @@ mod tests {
             let (_, last, code) = scanner.seen.goaway.expect("a GOAWAY");
             assert_eq!((last, code), (3, 0), "split at {split}");
         }
+    }
+
+    #[test]
+    fn a_refused_stream_is_goaway_refused_and_a_reset_is_a_reset() {
+        let view = TapView(Arc::default());
+        let refused = h2::Error::from(h2::Reason::REFUSED_STREAM);
+        assert_eq!(classify(&refused, false, &view), Outcome::GoawayRefused);
+        let reset = h2::Error::from(h2::Reason::INTERNAL_ERROR);
+        assert_eq!(classify(&reset, false, &view), Outcome::ResetBeforeResponse);
+        assert_eq!(classify(&reset, true, &view), Outcome::ResetMidBody);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Stop {
     pub exit: Option<Exit>,
     /// Whether it was killed at the end of the budget.
     pub killed: bool,
+    /// When it was killed, if it was.
+    pub killed_at: Option<Instant>,
     /// Whether it has a ready path (its probe answered 200, not 404).
     pub has_ready: bool,
     /// Whether it speaks HTTP/2 over cleartext.
@@ -50,7 +52,7 @@ pub type Relaunch = Box<dyn FnMut() -> Pin<Box<dyn Future<Output = Result<Target
 /// The escalation run: when each signal went out and when the target ended.
 #[derive(Clone, Debug)]
 pub struct Escalation {
-    /// When the stuck request got its answer or was cut (before the second signal: not stuck).
+    /// When the first signal was sent.
     pub first_at: Instant,
     /// When the second signal was sent, if it was.
     pub second_at: Option<Instant>,
@@ -141,6 +143,7 @@ pub async fn stop(opts: &Options, target: &Target, has_ready: bool) -> Result<St
     target.signal(opts.signal);
     let mut exit = target.wait_exit(signal_at + opts.budget).await;
     let killed = exit.is_none();
+    let killed_at = killed.then(Instant::now);
     if killed {
         target.kill();
         exit = target.wait_exit(Instant::now() + AFTER_KILL).await;
@@ -170,6 +173,7 @@ pub async fn stop(opts: &Options, target: &Target, has_ready: bool) -> Result<St
         signal_at,
         exit,
         killed,
+        killed_at,
         has_ready,
         http2,
         knows_code: target.knows_code,

@@ -365,8 +365,14 @@ pub(crate) async fn http2_idle(ctx: Arc<Ctx>, warm: bool) {
         Some(Err(_)) => (Instant::now(), Outcome::Closed),
         None => (Instant::now(), Outcome::TimedOut),
     };
+    let seen = conn.view.seen();
+    let which = if seen.frames == 0 {
+        "no stream, preface never answered"
+    } else {
+        which
+    };
     let mut record = Record::new(Class::Http2Idle, start, end, outcome).with_note(which);
-    if let Some((at, last, code)) = conn.view.seen().goaway {
+    if let Some((at, last, code)) = seen.goaway {
         record.goaway = Some(at);
         record.note = Some(format!("{which}: GOAWAY last stream {last}, code {code}"));
     }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use crate::options::Options;
-use crate::outcome::{Class, Record, Tone};
+use crate::outcome::{Class, Outcome, Record, Tone};
 use crate::run::Stop;
 use crate::verdict::Marks;
 
@@ -48,11 +48,16 @@ pub fn render(stop: &Stop, opts: &Options, title: &str) -> String {
         };
         LEFT + (secs / span).min(1.0) * WIDTH
     };
+    // A row whose path answered 404 (its check skipped) is left out.
     let rows: Vec<Class> = Class::ALL
         .into_iter()
-        .filter(|class| stop.records.iter().any(|record| record.class == *class))
+        .filter(|class| {
+            stop.records
+                .iter()
+                .any(|record| record.class == *class && record.outcome != Outcome::OtherStatus(404))
+        })
         .collect();
-    let height = TOP + ROW * rows.len() as f64 + 60.0;
+    let height = TOP + ROW * rows.len() as f64 + 78.0;
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -106,24 +111,48 @@ pub fn render(stop: &Stop, opts: &Options, title: &str) -> String {
         }
     }
     let bottom = TOP + ROW * rows.len() as f64;
+    // The time axis: seconds from the signal.
+    let step = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0]
+        .into_iter()
+        .find(|step| span / step <= 12.0)
+        .unwrap_or(300.0);
+    let before = marks.t.saturating_duration_since(start).as_secs_f64();
+    let mut tick = -(before / step).floor() * step;
+    while tick <= span - before {
+        let tx = LEFT + ((before + tick) / span) * WIDTH;
+        let sign = if tick > 0.0 { "+" } else { "" };
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{tx:.1}" y1="{bottom}" x2="{tx:.1}" y2="{:.1}" stroke="#999999"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle" fill="#666666" font-size="10">{sign}{tick} s</text>"##,
+            bottom + 4.0,
+            bottom + 14.0
+        );
+        tick = ((tick + step) * 1000.0).round() / 1000.0;
+    }
     let exit_label = if stop.killed { "killed" } else { "exit" };
+    let exit_colour = if stop.killed { "#d33a2c" } else { "#000000" };
     let mut lines = vec![
         (marks.t, opts.signal.as_str(), "#000000"),
         (marks.a, "admissions closed", "#777777"),
     ];
     if stop.exit.is_some() {
-        lines.push((marks.end, exit_label, "#000000"));
+        lines.push((marks.end, exit_label, exit_colour));
     }
     for (index, (at, label, stroke)) in lines.into_iter().enumerate() {
         let lx = x(at);
+        let anchor = if lx > LEFT + WIDTH - 60.0 {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = writeln!(
             svg,
             r#"<line x1="{lx:.1}" y1="{TOP}" x2="{lx:.1}" y2="{bottom}" stroke="{stroke}" stroke-dasharray="4 3"/>"#
         );
         let _ = writeln!(
             svg,
-            r#"<text x="{lx:.1}" y="{:.1}" text-anchor="middle" fill="{stroke}">{label}</text>"#,
-            bottom + 14.0 + 13.0 * index as f64
+            r#"<text x="{lx:.1}" y="{:.1}" text-anchor="{anchor}" fill="{stroke}">{label}</text>"#,
+            bottom + 28.0 + 13.0 * index as f64
         );
     }
     let legend_y = height - 8.0;

@@ -374,19 +374,21 @@ fn lingering(stop: &Stop, marks: &Marks, name: &'static str, class: Class) -> Ch
             };
             check(name, Status::Passed, format!("{how}{when}"))
         }
-        Outcome::Closed => {
-            check(
-                name,
-                Status::Failed,
-                format!(
+        Outcome::Closed => check(
+            name,
+            Status::Failed,
+            format!(
                 "{how}still open {:.2} s after the in-flight work ended ({}): closed only at {}{}",
                 (record.end - marks.w).as_secs_f64(),
                 rel(marks.t, marks.w),
                 rel(marks.t, record.end),
-                if stop.killed && record.end >= marks.end { ", by the kill" } else { "" }
+                if stop.killed_at.is_some_and(|kill| record.end >= kill) {
+                    ", by the kill"
+                } else {
+                    ""
+                }
             ),
-            )
-        }
+        ),
         Outcome::TimedOut => check(
             name,
             Status::Failed,
@@ -465,6 +467,12 @@ fn goaway(stop: &Stop, marks: &Marks) -> Check {
                 rel(marks.t, at),
                 rel(marks.t, idle.end)
             )),
+            (Outcome::Closed, None) if which.contains("never answered") && idle.end <= marks.d => {
+                good.push(format!(
+                    "idle ({which}): closed at {}",
+                    rel(marks.t, idle.end)
+                ))
+            }
             (Outcome::Closed, None) => problems.push(format!(
                 "idle ({which}): closed at {} without GOAWAY",
                 rel(marks.t, idle.end)
@@ -563,7 +571,7 @@ fn sse(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
             format!(
                 "{other} at {}{}",
                 rel(marks.t, record.end),
-                if stop.killed && record.end >= marks.end {
+                if stop.killed_at.is_some_and(|kill| record.end >= kill) {
                     " (the kill)"
                 } else {
                     ""
@@ -663,8 +671,8 @@ fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
             name,
             Status::Failed,
             format!(
-                "GET {path} turned {} at {} but admissions closed at {}: no pre-stop window for a load balancer to notice",
-                turned.outcome,
+                "GET {path} {} at {} but admissions closed at {}: no pre-stop window for a load balancer to notice",
+                answered(turned.outcome),
                 rel(marks.t, turned.end),
                 rel(marks.t, marks.a)
             ),
@@ -688,8 +696,8 @@ fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
             name,
             Status::Failed,
             format!(
-                "GET {path} turned {} at {}, admissions closed at {}, and no request was served in between",
-                turned.outcome,
+                "GET {path} {} at {}, admissions closed at {}, and no request was served in between",
+                answered(turned.outcome),
                 rel(marks.t, turned.end),
                 rel(marks.t, marks.a)
             ),
@@ -699,12 +707,21 @@ fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
         name,
         Status::Passed,
         format!(
-            "{} at {}, admissions closed at {}: {served} requests served in between",
-            turned.outcome,
+            "GET {path} {} at {}, admissions closed at {}: {served} requests served in between",
+            answered(turned.outcome),
             rel(marks.t, turned.end),
             rel(marks.t, marks.a)
         ),
     )
+}
+
+/// "turned 503", "turned 500".
+fn answered(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Refused503 => "turned 503".into(),
+        Outcome::OtherStatus(status) => format!("turned {status}"),
+        other => format!("ended with {other}"),
+    }
 }
 
 // ===== the exit =====
@@ -753,7 +770,8 @@ fn exit(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
 
 // ===== escalation =====
 
-fn escalation_checks(escalation: Option<&Escalation>, opts: &Options) -> Vec<Check> {
+/// The two escalation checks of an escalation run (`None`: not run).
+pub fn escalation_checks(escalation: Option<&Escalation>, opts: &Options) -> Vec<Check> {
     let (second, third) = ("escalation-second", "escalation-third");
     let Some(run) = escalation else {
         let why = if opts.escalate {

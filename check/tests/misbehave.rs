@@ -6,6 +6,7 @@
 //!
 //! The good server passes every check; each fault flips exactly what it should.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,11 @@ enum Fault {
     ExitNonZero,
     /// The signal is ignored.
     IgnoreSignal,
+    /// A second signal does not end the stop (a third does).
+    IgnoreSecond,
+    /// The slow request is never answered, and its connection outlives the server's exit
+    /// (as when a child process holds the socket).
+    HeldAfterExit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,27 +96,56 @@ fn serve(fault: Fault) -> Target {
     };
     let phase_tx = Arc::new(phase_tx);
     let handle = tokio::runtime::Handle::current();
+    let main = Arc::new(main);
+    let signals = Arc::new(AtomicUsize::new(0));
+    let end = {
+        let main = main.clone();
+        let exit_tx = exit_tx.clone();
+        move |code: Option<i32>, signal: Option<i32>| {
+            main.abort();
+            let _ = exit_tx.send(Some(Exit {
+                at: Instant::now(),
+                code,
+                signal,
+            }));
+        }
+    };
+    let forced = end.clone();
+    let kill_exit_tx = exit_tx.clone();
     let signal = Box::new(move || {
         if fault == Fault::IgnoreSignal {
             return;
         }
-        let phase_tx = phase_tx.clone();
-        handle.spawn(async move {
-            if fault != Fault::NoPreStop {
-                let _ = phase_tx.send(Phase::NotReady);
-                tokio::time::sleep(PRE_STOP).await;
+        match signals.fetch_add(1, Ordering::SeqCst) {
+            0 => {
+                let phase_tx = phase_tx.clone();
+                handle.spawn(async move {
+                    if fault != Fault::NoPreStop {
+                        let _ = phase_tx.send(Phase::NotReady);
+                        tokio::time::sleep(PRE_STOP).await;
+                    }
+                    let _ = phase_tx.send(Phase::Closing);
+                });
             }
-            let _ = phase_tx.send(Phase::Closing);
-        });
+            // The second forces the stop (exit 3, as winddown's examples), the third ends
+            // the process (128 + SIGTERM).
+            1 if fault != Fault::IgnoreSecond => forced(Some(3), None),
+            1 => {}
+            _ => forced(Some(143), None),
+        }
     });
+    // Aborting the server's task drops its connections' JoinSet, which aborts them.
     let kill = Box::new(move || {
-        // Aborting the server's task drops its connections' JoinSet, which aborts them.
-        main.abort();
-        let _ = exit_tx.send(Some(Exit {
-            at: Instant::now(),
-            code: None,
-            signal: Some(9),
-        }));
+        if fault == Fault::HeldAfterExit {
+            // The process is gone, its sockets are not.
+            let _ = kill_exit_tx.send(Some(Exit {
+                at: Instant::now(),
+                code: None,
+                signal: Some(9),
+            }));
+            return;
+        }
+        end(None, Some(9));
     });
     Target::in_process(addr, signal, kill, exit)
 }
@@ -243,10 +278,15 @@ async fn http1(mut stream: TcpStream, fault: Fault, mut phase: watch::Receiver<P
                 let _ = stream.write_all(&response(status, "", false)).await;
             }
             ("GET", "/slow") => {
-                if fault == Fault::NeverAnswer {
+                if matches!(fault, Fault::NeverAnswer | Fault::HeldAfterExit) {
                     std::future::pending::<()>().await;
                 }
-                tokio::time::sleep(Duration::from_millis(1000)).await;
+                let ms = target
+                    .split("ms=")
+                    .nth(1)
+                    .and_then(|ms| ms.parse().ok())
+                    .unwrap_or(1000);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
                 if fault == Fault::CutMidBody {
                     let _ = stream
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhalf")
@@ -557,4 +597,59 @@ async fn an_ignored_signal_is_killed_at_the_budget() {
     let exit = status(&checks, "exit");
     assert_eq!(exit.status, Status::Failed);
     assert!(exit.detail.contains("still running 4 s"), "{}", exit.detail);
+}
+
+/// The escalation run against a fresh server with `fault`.
+async fn escalation(fault: Fault) -> Vec<Check> {
+    let opts = Options {
+        escalate: true,
+        ..options()
+    };
+    let target = serve(fault);
+    target
+        .wait_ready(opts.ready_path.as_deref(), Duration::from_secs(10))
+        .await
+        .expect("the test server starts");
+    let run = run::escalate(&opts, &target).await;
+    winddown_check::verdict::escalation_checks(Some(&run), &opts)
+}
+
+#[tokio::test]
+async fn a_second_signal_ends_a_stuck_stop() {
+    let checks = escalation(Fault::None).await;
+    let second = status(&checks, "escalation-second");
+    assert_eq!(second.status, Status::Passed, "{}", second.detail);
+    assert!(second.detail.contains("status 3"), "{}", second.detail);
+    assert_eq!(status(&checks, "escalation-third").status, Status::Skipped);
+}
+
+#[tokio::test]
+async fn a_second_signal_ignored_fails_and_the_third_is_checked() {
+    let checks = escalation(Fault::IgnoreSecond).await;
+    assert_eq!(status(&checks, "escalation-second").status, Status::Failed);
+    let third = status(&checks, "escalation-third");
+    assert_eq!(third.status, Status::Passed, "{}", third.detail);
+    assert!(third.detail.contains("status 143"), "{}", third.detail);
+}
+
+#[tokio::test]
+async fn a_stop_that_ignores_every_signal_fails_both() {
+    let checks = escalation(Fault::IgnoreSignal).await;
+    assert_eq!(status(&checks, "escalation-second").status, Status::Failed);
+    let third = status(&checks, "escalation-third");
+    assert_eq!(third.status, Status::Failed, "{}", third.detail);
+    assert!(third.detail.contains("killed"), "{}", third.detail);
+}
+
+#[tokio::test]
+async fn a_request_the_exit_does_not_end_times_out() {
+    let (checks, outcomes) = check(Fault::HeldAfterExit).await;
+    let in_flight = status(&checks, "in-flight");
+    assert_eq!(in_flight.status, Status::Failed);
+    assert!(
+        in_flight.detail.contains("timed out"),
+        "{}",
+        in_flight.detail
+    );
+    assert!(outcomes.contains(&Outcome::TimedOut));
 }
