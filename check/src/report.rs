@@ -28,8 +28,8 @@
 //!   may change in any version).
 //! - `exit`: how the target ended. `code`: its exit code, or null (killed by a signal, or
 //!   unknown in attach mode); `signal`: the number of the signal that ended it, or null;
-//!   `seconds`: from the stop signal to the end (to the kill when killed); `killed`: whether
-//!   it was still running at the end of the budget and was killed.
+//!   `seconds`: from the stop signal to its end (after the kill, when killed); `killed`:
+//!   whether it was still running at the end of the budget and was killed.
 //! - `outcomes`: how many requests, streams and connections ended each way, every key
 //!   present: `ok`, `refused_503`, `refused_at_connect`, `goaway_refused`,
 //!   `eof_before_response`, `closed`, `ws_close_1001`, `ws_close_other_code`,

@@ -130,13 +130,9 @@ pub async fn stop(opts: &Options, target: &Target, has_ready: bool) -> Result<St
         if let Some(progress) = progress {
             progress.abort();
         }
-        return Err(StartError::DiedOnStart {
-            exit: format!(
-                "{} {:.2} s after it was ready, before the signal,",
-                crate::target::describe_exit(&exit),
-                exit.at.duration_since(ready_at).as_secs_f64()
-            ),
-            last: None,
+        return Err(StartError::DiedBeforeSignal {
+            exit: crate::target::describe_exit(&exit),
+            after: exit.at.duration_since(ready_at),
         });
     }
     let signal_at = Instant::now();

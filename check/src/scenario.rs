@@ -88,37 +88,48 @@ impl Ctx {
     }
 
     /// Connects and sends one warm-up request on the load path, so that the connection is
-    /// known to be accepted and served. On failure, records it under `class`.
-    async fn warm_conn(&self, class: Class) -> Option<Conn> {
+    /// known to be accepted and served. A server that closes the connection after its answer
+    /// (no keep-alive) gets a fresh connection when `fresh_if_closed`, and a record with the
+    /// note [`NO_KEEP_ALIVE`] otherwise. Any other failure is recorded under `class`.
+    async fn warm_conn(&self, class: Class, fresh_if_closed: bool) -> Option<Conn> {
         let start = Instant::now();
         let fail = |outcome: Outcome, why: String| {
             self.push(Record::new(class, start, Instant::now(), outcome).with_note(why));
         };
-        let mut conn = match self.until_over(Conn::connect(self.addr)).await? {
-            Ok(conn) => conn,
-            Err(err) => {
-                fail(
-                    http1::connect_outcome(&err),
-                    format!("the warm-up connect failed: {err}"),
-                );
-                return None;
+        let connect = || async {
+            match self.until_over(Conn::connect(self.addr)).await? {
+                Ok(conn) => Some(conn),
+                Err(err) => {
+                    fail(
+                        http1::connect_outcome(&err),
+                        format!("the warm-up connect failed: {err}"),
+                    );
+                    None
+                }
             }
         };
+        let mut conn = connect().await?;
         let request = self.get(&self.opts.load_path);
         let (outcome, head) = self.until_over(conn.exchange(&request)).await?;
         match head {
             Some(head) if outcome == Outcome::Ok && !head.close => Some(conn),
+            Some(_) if outcome == Outcome::Ok && fresh_if_closed => connect().await,
+            Some(_) if outcome == Outcome::Ok => {
+                fail(Outcome::Closed, NO_KEEP_ALIVE.to_owned());
+                None
+            }
             _ => {
                 let path = &self.opts.load_path;
-                fail(
-                    outcome,
-                    format!("the warm-up GET {path} on a keep-alive connection: {outcome}"),
-                );
+                fail(outcome, format!("the warm-up GET {path} failed: {outcome}"));
                 None
             }
         }
     }
 }
+
+/// The note of a record whose connection the server closed after its first answer.
+pub(crate) const NO_KEEP_ALIVE: &str =
+    "no keep-alive: the server closed the connection after its first answer";
 
 // ===== the load =====
 
@@ -259,7 +270,7 @@ pub(crate) async fn in_flight(ctx: Arc<Ctx>) {
     let Some(path) = ctx.opts.slow_path.clone() else {
         return;
     };
-    let Some(mut conn) = ctx.warm_conn(Class::InFlight).await else {
+    let Some(mut conn) = ctx.warm_conn(Class::InFlight, true).await else {
         return;
     };
     if !ctx.sleep_until(ctx.signal_at - ctx.opts.lead).await {
@@ -384,7 +395,7 @@ pub(crate) async fn http2_idle(ctx: Arc<Ctx>, warm: bool) {
 /// A keep-alive connection, idle after one request.
 pub(crate) async fn idle_keep_alive(ctx: Arc<Ctx>) {
     let start = Instant::now();
-    let Some(conn) = ctx.warm_conn(Class::IdleKeepAlive).await else {
+    let Some(conn) = ctx.warm_conn(Class::IdleKeepAlive, false).await else {
         return;
     };
     watch_close(&ctx, Class::IdleKeepAlive, start, conn, None).await;
@@ -515,7 +526,7 @@ async fn watch_close(
 /// Requests sent on idle keep-alive connections at fixed delays after the signal: each gets
 /// an answer, or a clean close, never a reset.
 pub(crate) async fn racer(ctx: Arc<Ctx>, delay: usize) {
-    let Some(mut conn) = ctx.warm_conn(Class::Race).await else {
+    let Some(mut conn) = ctx.warm_conn(Class::Race, false).await else {
         return;
     };
     let send_at =

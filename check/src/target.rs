@@ -43,6 +43,13 @@ pub enum StartError {
         /// Its last line of output, if any.
         last: Option<String>,
     },
+    /// The target exited after it was ready, before the signal was due.
+    DiedBeforeSignal {
+        /// How it exited.
+        exit: String,
+        /// How long after it was ready.
+        after: Duration,
+    },
     /// The port never accepted a connection within the start timeout.
     NeverOpened(SocketAddr, Duration, bool),
     /// The port accepted connections but what came back was not HTTP.
@@ -64,6 +71,11 @@ impl fmt::Display for StartError {
                 }
                 Ok(())
             }
+            StartError::DiedBeforeSignal { exit, after } => write!(
+                f,
+                "the target {exit} {:.2} s after it was ready, before the signal (did the checker's clients crash it?)",
+                after.as_secs_f64()
+            ),
             StartError::NeverOpened(addr, timeout, placeholder) => {
                 write!(
                     f,

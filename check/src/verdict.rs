@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::options::Options;
 use crate::outcome::{Class, Outcome, Record};
 use crate::run::{Escalation, Stop, SECOND_WITHIN, THIRD_WITHIN};
+use crate::scenario::NO_KEEP_ALIVE;
 use crate::target::{describe_exit, signal_name};
 
 /// A check's verdict.
@@ -348,6 +349,9 @@ fn lingering(stop: &Stop, marks: &Marks, name: &'static str, class: Class) -> Ch
     {
         return check(name, Status::Failed, note);
     }
+    if record.note.as_deref() == Some(NO_KEEP_ALIVE) {
+        return check(name, Status::Skipped, NO_KEEP_ALIVE);
+    }
     let how = match &record.note {
         Some(note) => format!("{note}; "),
         None => String::new(),
@@ -409,9 +413,16 @@ fn lingering(stop: &Stop, marks: &Marks, name: &'static str, class: Class) -> Ch
 
 fn race(stop: &Stop, marks: &Marks) -> Check {
     let name = "keep-alive-race";
-    let records = of_class(stop, Class::Race);
-    if records.is_empty() {
+    let all = of_class(stop, Class::Race);
+    if all.is_empty() {
         return check(name, Status::Failed, "no racing connection was opened");
+    }
+    let records: Vec<&Record> = all
+        .into_iter()
+        .filter(|record| record.note.as_deref() != Some(NO_KEEP_ALIVE))
+        .collect();
+    if records.is_empty() {
+        return check(name, Status::Skipped, NO_KEEP_ALIVE);
     }
     let clean = |outcome: Outcome| {
         matches!(
