@@ -11,7 +11,8 @@
 # GracefulShutdown with a plain accept loop (both check/reference/src/bin), and Go's
 # net/http Server.Shutdown (check/reference/go; skipped, loudly, when Go is missing).
 # Each reference server hangs on something, so each is killed at its budget: 10 s here
-# (docker's default), about 15 s a server.
+# (docker's default), about 20 s a server with the escalation runs (--escalate: two fresh
+# starts, a request holding the stop, a second and a third signal).
 #
 # Everything talks to 127.0.0.1 only. Scorecards go to target/check/NAME.{txt,json,svg}.
 set -euo pipefail
@@ -47,7 +48,7 @@ run() {
     local name=$1 expect=$2 budget=$3
     shift 3
     local code=0
-    "$checker" --budget "$budget" --json "$out/$name.json" --svg "$out/$name.svg" \
+    "$checker" --escalate --budget "$budget" --json "$out/$name.json" --svg "$out/$name.svg" \
         -- "$@" >"$out/$name.txt" || code=$?
     cat "$out/$name.txt"
     local passed

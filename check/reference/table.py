@@ -57,8 +57,8 @@ def main(out_dir, markdown):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     lines.append("")
-    lines.append("(`bash check/reference/run.sh` at %s; reference servers with `--budget 10`.)"
-                 % (commit or "?"))
+    lines.append("(`bash check/reference/run.sh` at %s: `--escalate`, and `--budget 10` for the "
+                 "reference servers.)" % (commit or "?"))
     with open(markdown) as f:
         text = f.read()
     text = replace(text, "check-table", "\n".join(lines))
