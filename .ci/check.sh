@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # winddown-check against winddown's HTTP examples (each must pass every check: at least 8
 # passed, none failed) and against the reference servers (each must fail a check: exit 1).
-# About a minute and a half: each reference server is killed at its 10 s budget, and each
-# server is also started twice more for the escalation checks. Go (for the net/http
+# About two minutes: a reference server that hangs is killed at its 15 s budget, and each
+# server is started once more for the escalation checks. Go (for the net/http
 # reference) is installed if missing; if it cannot be, that one server is skipped, loudly.
 set -euxo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

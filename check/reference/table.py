@@ -57,7 +57,7 @@ def main(out_dir, markdown):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     lines.append("")
-    lines.append("(`bash check/reference/run.sh` at %s: `--escalate`, and `--budget 10` for the "
+    lines.append("(`bash check/reference/run.sh` at %s: `--escalate`, and `--budget 15` for the "
                  "reference servers.)" % (commit or "?"))
     with open(markdown) as f:
         text = f.read()
