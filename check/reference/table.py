@@ -64,8 +64,7 @@ def main(out_dir, markdown):
     text = replace(text, "check-table", "\n".join(lines))
     with open(os.path.join(out_dir, "winddown-axum.txt")) as f:
         scorecard = f.read()
-    command = ("$ winddown-check --json stop.json --svg stop.svg -- "
-               "target/debug/examples/axum --port {port} --pre-stop 1")
+    command = "$ winddown-check --escalate -- target/debug/examples/axum --port {port} --pre-stop 1"
     text = replace(text, "check-output", "```text\n" + command + "\n" + scorecard + "```")
     with open(markdown, "w") as f:
         f.write(text)
