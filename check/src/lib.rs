@@ -53,7 +53,12 @@
 //!   a TLS-terminating proxy in front (or a cleartext port for the check).
 //! - The checker cannot see inside the server: "in flight" means sent half a second before
 //!   the signal and not yet answered; a connection still in the kernel's accept queue when
-//!   the listener closes is reset by the kernel, and counts against the server.
+//!   the listener closes is reset by the kernel, and counts against the server; on HTTP/1.1
+//!   a connection closed cleanly before any byte of an answer counts as a clean refusal (a
+//!   request racing a keep-alive close, which a client may retry), whether or not the server
+//!   had read the request.
+//! - The slow upload needs a path that reads its body (`--upload-path`); where the server
+//!   answers without reading it, the check is skipped.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -666,11 +666,10 @@ pub(crate) async fn websocket(ctx: Arc<Ctx>) {
             return;
         }
     };
-    let mut outcome = None;
     loop {
         match ctx.until_over(ws.next()).await {
             None => {
-                ctx.push(record(outcome.unwrap_or(Outcome::TimedOut)));
+                ctx.push(record(Outcome::TimedOut));
                 return;
             }
             Some(Some(Ok(Message::Close(frame)))) => {
@@ -689,8 +688,7 @@ pub(crate) async fn websocket(ctx: Arc<Ctx>) {
             }
             Some(Some(Ok(_))) => {}
             Some(Some(Err(err))) => {
-                outcome = Some(ws_error(&err));
-                ctx.push(record(outcome.unwrap_or(Outcome::WsNoClose)));
+                ctx.push(record(ws_error(&err)));
                 return;
             }
             Some(None) => {

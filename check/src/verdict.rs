@@ -9,6 +9,12 @@
 //! - `W`, the in-flight work done: the later of `A` and the end of the slow requests;
 //! - `D = W + slack`: by then every idle, silent, half-sent and slow-upload connection and
 //!   every stream must have ended.
+//!
+//! On HTTP/1.1, "EOF before response" (the server closed the connection, cleanly, before any
+//! byte of an answer) counts as a clean refusal: it is what a request racing the close of an
+//! idle keep-alive connection sees, and a client may retry it (RFC 9112, section 9.3.1). A
+//! reset never does: the server's kernel resets a connection closed with a request unread.
+//! On HTTP/2 a server must say GOAWAY instead, so there the same EOF is a failure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
