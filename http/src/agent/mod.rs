@@ -18,7 +18,7 @@
 //!
 //! # Why an agent check and not only the HTTP health check
 //!
-//! [`Readiness`](crate::Readiness) says `503` from the trigger, but haproxy takes a server out
+//! The `/readyz` probe (`Readiness`) says `503` from the trigger, but haproxy takes a server out
 //! only after `fall` failed checks, `inter` apart (3 × 2 s by default): the plan's `pre_stop`
 //! has to cover all of it. The agent's `drain` acts on the first reply, so `pre_stop` only has
 //! to cover one `agent-inter`. And the server shows as `DRAIN (agent)` then `MAINT` on
