@@ -51,9 +51,11 @@
 //!     .build()
 //!     .expect("a valid config");
 //! let plan = Plan::new(shutdown.clone(), config);
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! // After the service's own listener: `ready` must mean connections are accepted.
 //! let agent_listener = tokio::net::TcpListener::bind("0.0.0.0:8081").await?;
 //! tokio::spawn(Agent::new(&shutdown).serve(agent_listener));
-//! // ... serve the application on 8080 and run the plan ...
+//! // ... serve the application on `listener` and run the plan ...
 //! # Ok(())
 //! # }
 //! ```

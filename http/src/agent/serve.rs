@@ -59,7 +59,8 @@ impl Agent {
     /// the drain; it ends, closing `listener`, when the shutdown reaches
     /// [`Completed`](Phase::Completed) or [`Forced`](Phase::Forced) (haproxy then keeps the
     /// last word it read, `maint`, until an instance on this port answers `ready`). An accept
-    /// error makes it wait 10 ms and accept again. Spawn it: it runs beside the server.
+    /// error makes it wait 10 ms and accept again. Spawn it, beside the server, once the
+    /// server's listener is bound: `ready` tells haproxy to send traffic at once.
     ///
     /// Keep the agent port where only the load balancer can reach it, as any admin port: it
     /// tells whoever asks what the service is doing.
