@@ -123,36 +123,33 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod blocking;
-mod config;
-mod error;
-pub mod futures;
-mod guard;
-#[cfg(feature = "serde")]
-mod json;
+mod engine;
 #[cfg(all(feature = "std", not(loom)))]
 mod panic;
-mod phase;
-mod plan;
-mod progress;
-mod reason;
-mod report;
-mod resource;
-pub mod runtime;
+mod raw;
 mod sequence;
-mod shared;
-mod shutdown;
-mod state;
 mod sync;
+
+#[doc(inline)]
+pub use engine::futures;
+#[doc(inline)]
+pub use sequence::runtime;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-pub mod testing;
-#[cfg(feature = "track")]
-mod track;
-mod waiters;
+#[doc(inline)]
+pub use sequence::testing;
 
+// Old module paths, kept for the move; removed as each file's imports are rewritten.
 #[cfg(all(feature = "std", not(loom)))]
-mod global;
+use engine::global;
+#[cfg(feature = "track")]
+use engine::track;
+use engine::{error, guard, phase, reason, shutdown, waiters};
+use raw::header as shared;
+use raw::word as state;
+#[cfg(feature = "serde")]
+use sequence::json;
+use sequence::{config, plan, progress, report, resource};
 
 pub use config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
 pub use error::{Closed, StripeCountError};

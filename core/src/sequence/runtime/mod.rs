@@ -9,7 +9,9 @@ use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
 
-pub use crate::blocking::{Blocking, BlockingTask};
+pub(crate) mod blocking;
+
+pub use blocking::{Blocking, BlockingTask};
 
 /// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -18,7 +18,7 @@ use core::time::Duration;
 use crate::report::{Progress, TaskFailure};
 use crate::resource::Exclusive;
 use crate::runtime::Runtime;
-use crate::sequence::{self, Draft};
+use crate::sequence::run::{self as sequence, Draft};
 use crate::sync::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
