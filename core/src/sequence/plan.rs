@@ -15,11 +15,11 @@ use core::future::poll_fn;
 use core::task::{Poll, Waker};
 use core::time::Duration;
 
-use crate::report::{Progress, TaskFailure};
-use crate::resource::Exclusive;
+use super::report::{Progress, TaskFailure};
+use crate::raw::Exclusive;
+use crate::raw::Lock;
 use crate::runtime::Runtime;
 use crate::sequence::run::{self as sequence, Draft};
-use crate::sync::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.

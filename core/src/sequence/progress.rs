@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use crate::report::{DrainRecord, ResourceRecord, Status};
+use super::report::{DrainRecord, ResourceRecord, Status};
 use crate::{Phase, Report};
 
 /// The sequence entered `phase`, `at` after the trigger.

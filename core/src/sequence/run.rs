@@ -29,14 +29,14 @@ use core::pin::pin;
 use core::task::Poll;
 use core::time::Duration;
 
-use crate::plan::{order, Entries, Observer, PlanInner, Source};
-use crate::report::{
+use super::plan::{order, Entries, Observer, PlanInner, Source};
+use super::report::{
     DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord, Status,
     TaskFailure,
 };
-use crate::resource::Closer;
+use super::resource::Closer;
+use crate::raw::Lock;
 use crate::runtime::{Runtime, TaskOutcome};
-use crate::sync::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// The report as the sequence writes it.
@@ -221,7 +221,7 @@ impl<R: Runtime> Sequence<'_, R> {
         if drain.left > 0 {
             self.name_in_flight(&mut drain);
         }
-        crate::progress::drain(&drain);
+        super::progress::drain(&drain);
         self.with_draft(|draft| {
             draft.timed_out |= drain.timed_out;
             draft.drain = Some(drain);
@@ -344,7 +344,7 @@ impl<R: Runtime> Sequence<'_, R> {
                 Some(record)
             });
             if let Some(record) = record {
-                crate::progress::resource(phase, &record);
+                super::progress::resource(phase, &record);
             }
         }
     }
@@ -558,7 +558,7 @@ impl<R: Runtime> Sequence<'_, R> {
                 duration: Duration::ZERO,
             });
         });
-        crate::progress::phase(phase, at);
+        super::progress::phase(phase, at);
         let inner = self.inner;
         for slot in &mut self.observers {
             let Some(observer) = slot else { continue };
@@ -613,7 +613,7 @@ impl<R: Runtime> Sequence<'_, R> {
         for waker in waiters {
             waker.wake();
         }
-        crate::progress::report(&report);
+        super::progress::report(&report);
         report
     }
 
@@ -690,7 +690,7 @@ impl<R: Runtime> Sequence<'_, R> {
         for waker in waiters {
             waker.wake();
         }
-        crate::progress::report(&report);
+        super::progress::report(&report);
         // The closers it took are dropped here, outside every lock.
         drop(untaken);
     }

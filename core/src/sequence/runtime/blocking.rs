@@ -142,8 +142,8 @@ mod thread {
     use core::task::{Context, Poll, Waker};
 
     use super::BlockingTask;
+    use crate::raw::Lock;
     use crate::runtime::TaskOutcome;
-    use crate::sync::Lock;
 
     /// Where the thread leaves the outcome and the future leaves its waker.
     #[derive(Default)]
