@@ -155,10 +155,11 @@ pub use engine::shutdown::{Shutdown, TriggerCount};
 #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
 pub use engine::track::GuardSite;
 pub use sequence::config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
+pub use sequence::error::{Refused, RegisterError};
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use sequence::json::REPORT_JSON_VERSION;
-pub use sequence::plan::{Plan, Refused, RegisterError};
+pub use sequence::plan::Plan;
 pub use sequence::report::{
     DrainRecord, ForcedBy, Incomplete, ObserverPanic, Outcome, PhaseRecord, Progress, Report,
     ResourceRecord, Status, TaskFailure,

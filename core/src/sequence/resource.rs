@@ -7,7 +7,6 @@ use core::fmt;
 use core::future::Future;
 use core::time::Duration;
 
-use super::config::MAX_DEADLINE;
 use crate::raw::Exclusive;
 use crate::runtime::BoxFuture;
 
@@ -186,21 +185,6 @@ impl Resource {
         match self.closer.into_inner() {
             Closer::Async(closer) => closer(),
             Closer::Blocking(closer) => Box::pin(async move { closer() }),
-        }
-    }
-
-    /// Checks what registration checks.
-    pub(crate) fn validate(&self) -> Result<(), crate::RegisterError> {
-        match self.deadline {
-            Some(deadline) if deadline.is_zero() => Err(crate::RegisterError::ZeroDeadline {
-                name: self.name.to_string(),
-            }),
-            Some(deadline) if deadline > MAX_DEADLINE => {
-                Err(crate::RegisterError::DeadlineTooLarge {
-                    name: self.name.to_string(),
-                })
-            }
-            _ => Ok(()),
         }
     }
 }
