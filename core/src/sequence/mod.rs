@@ -1,6 +1,7 @@
 //! The stop sequence.
 
 pub(crate) mod config;
+mod draft;
 pub(crate) mod error;
 #[cfg(feature = "serde")]
 pub(crate) mod json;

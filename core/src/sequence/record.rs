@@ -1,6 +1,6 @@
-//! The report keeping of a run: the [`Draft`] report, shared in the plan's run state so that
-//! [`Plan::progress`](crate::Plan::progress) can read it, and the [`Recorder`] that writes it,
-//! one method per event of the sequence (a phase entered, the drain begun and ended, a closer
+//! The report keeping of a run: the [`Recorder`] that writes the draft report (`draft.rs`,
+//! shared in the plan's run state so that [`Plan::progress`](crate::Plan::progress) can read
+//! it), one method per event of the sequence (a phase entered, the drain begun and ended, a closer
 //! begun and ended, a deadline passed, a force), each one short lock of the run state.
 //!
 //! `run.rs` decides what happens; this module only writes down what did. What it promises
@@ -13,117 +13,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::report::{
-    DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord, Status,
-    TaskFailure,
-};
+use super::draft::Draft;
+use super::report::{DrainRecord, ForcedBy, ObserverPanic, Outcome, ResourceRecord, TaskFailure};
 use super::state::PlanInner;
-use crate::{Phase, Report, Resource, Shutdown};
-
-/// The report as the sequence writes it.
-#[derive(Default)]
-pub(super) struct Draft {
-    phases: Vec<PhaseRecord>,
-    /// Set when the drain begins (`drain_open`), completed when it ends.
-    drain: Option<DrainRecord>,
-    drain_open: bool,
-    resources: Vec<ResourceRecord>,
-    flushes: Vec<ResourceRecord>,
-    /// The closer or flush hook running now, with the phase whose list it belongs to.
-    running: Option<(Phase, ResourceRecord)>,
-    /// When the bounded step running now passes its own deadline, from the start.
-    step_end: Option<Duration>,
-    /// Taken from the plan, not started yet, in the order they will run.
-    queued_resources: Vec<ResourceRecord>,
-    queued_flushes: Vec<ResourceRecord>,
-    observer_panics: Vec<ObserverPanic>,
-    task_failures: Vec<TaskFailure>,
-    notes: Vec<String>,
-    forced_by: Option<ForcedBy>,
-    deadline_passed_in: Option<Phase>,
-    timed_out: bool,
-    failed: bool,
-}
-
-impl Draft {
-    /// What [`Plan::progress`](crate::Plan::progress) shows of a sequence still running.
-    pub(super) fn progress(&self) -> Progress {
-        Progress {
-            phases: self.phases.clone(),
-            drain: if self.drain_open {
-                None
-            } else {
-                self.drain.clone()
-            },
-            resources: self.resources.clone(),
-            flushes: self.flushes.clone(),
-            running: self.running.as_ref().map(|(_, record)| record.name.clone()),
-            step_deadline: self.step_end,
-            status: None,
-        }
-    }
-
-    fn list(&mut self, phase: Phase) -> &mut Vec<ResourceRecord> {
-        if phase == Phase::FlushingBuffers {
-            &mut self.flushes
-        } else {
-            &mut self.resources
-        }
-    }
-
-    fn queue(&mut self, phase: Phase) -> &mut Vec<ResourceRecord> {
-        if phase == Phase::FlushingBuffers {
-            &mut self.queued_flushes
-        } else {
-            &mut self.queued_resources
-        }
-    }
-
-    fn status(&self) -> Status {
-        if self.forced_by.is_some() {
-            Status::Forced
-        } else if self.timed_out {
-            Status::TimedOut
-        } else if self.failed {
-            Status::Failed
-        } else {
-            Status::Completed
-        }
-    }
-
-    /// Ends the last phase record at `at` and starts one for `phase`.
-    fn push_phase(&mut self, phase: Phase, at: Duration) {
-        self.close_last_phase(at);
-        self.phases
-            .push(PhaseRecord::new(phase, at, Duration::ZERO));
-    }
-
-    /// Ends the last phase record at `at`.
-    fn close_last_phase(&mut self, at: Duration) {
-        if let Some(last) = self.phases.last_mut() {
-            last.duration = at.saturating_sub(last.started);
-        }
-    }
-
-    /// Moves the draft into a report.
-    fn into_report(mut self, shutdown: &Shutdown, total: Duration) -> Report {
-        self.close_last_phase(total);
-        Report {
-            status: self.status(),
-            reason: shutdown.reason().cloned(),
-            forced_by: self.forced_by,
-            deadline_passed_in: self.deadline_passed_in,
-            phases: self.phases,
-            drain: self.drain.unwrap_or_default(),
-            resources: self.resources,
-            flushes: self.flushes,
-            observer_panics: self.observer_panics,
-            task_failures: self.task_failures,
-            notes: self.notes,
-            total,
-        }
-    }
-}
+use crate::{Phase, Report, Resource};
 
 /// Writes one run's report into the plan's shared draft. Offsets (`at`) are from the moment
 /// the sequence saw the trigger.

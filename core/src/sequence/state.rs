@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use core::task::Waker;
 use core::time::Duration;
 
-use super::record::Draft;
+use super::draft::Draft;
 use super::report::TaskFailure;
 use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
