@@ -94,6 +94,15 @@
 //!   stripe's lock is otherwise a spin lock the interrupted code may hold.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
+//! # How it is built
+//!
+//! Two parts: the admission engine ([`Shutdown`], [`Guard`], phases, waiters, scopes, the leak
+//! finder) and the stop sequence ([`Plan`], [`Report`], [`Config`], [`Resource`], the
+//! [`runtime::Runtime`] trait), which uses the engine only through the public API shown here,
+//! as an integration would. Every `unsafe` line is in one internal module beneath both. The
+//! repository's `core/ARCHITECTURE.md` maps the files, the invariants, and where a change of
+//! each kind goes.
+//!
 //! # Limitations
 //!
 //! - Without `std` (and without `critical-section`), the lock that guards a scope's waiter

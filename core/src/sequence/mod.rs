@@ -1,4 +1,9 @@
-//! The stop sequence.
+//! The stop sequence: a [`Plan`](crate::Plan) of resources and flush hooks, run over a
+//! [`Runtime`](crate::runtime::Runtime) to a [`Report`](crate::Report).
+//!
+//! It uses the admission engine only through the crate's public re-exports, as an
+//! integration would. `run.rs` is the control flow, `record.rs` the report keeping; see
+//! `core/ARCHITECTURE.md` for the whole map.
 
 pub(crate) mod config;
 mod draft;
