@@ -146,7 +146,7 @@ impl Resource {
     }
 
     /// Its own close deadline, instead of the config's. Checked at registration: zero, or more
-    /// than [`MAX_DEADLINE`], is refused.
+    /// than [`MAX_DEADLINE`](crate::MAX_DEADLINE), is refused.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
