@@ -25,7 +25,7 @@ pub(super) struct Draft {
     pub(super) running: Option<(Phase, ResourceRecord)>,
     /// When the bounded step running now passes its own deadline, from the start.
     pub(super) step_end: Option<Duration>,
-    /// Taken from the plan, not started yet, in the order they will run.
+    /// Taken from the plan, not started yet, last to run first (the next one is popped).
     pub(super) queued_resources: Vec<ResourceRecord>,
     pub(super) queued_flushes: Vec<ResourceRecord>,
     pub(super) observer_panics: Vec<ObserverPanic>,

@@ -72,8 +72,9 @@ impl<'a> Recorder<'a> {
     /// The sequence took the resources and flush hooks it will close, in order: until each
     /// begins, it is reported skipped if the run is abandoned.
     pub(super) fn closers_taken(&self, resources: &[Resource], flushes: &[Resource], at: Duration) {
-        let resources = resources.iter().map(|r| skipped(r, at)).collect();
-        let flushes = flushes.iter().map(|r| skipped(r, at)).collect();
+        // Queued last first: each closer that begins pops its record off the end.
+        let resources = resources.iter().rev().map(|r| skipped(r, at)).collect();
+        let flushes = flushes.iter().rev().map(|r| skipped(r, at)).collect();
         self.with(|draft| {
             draft.queued_resources = resources;
             draft.queued_flushes = flushes;
@@ -84,11 +85,9 @@ impl<'a> Recorder<'a> {
     /// an abandoned run reports it cancelled (or skipped).
     pub(super) fn closer_began(&self, phase: Phase, at: Duration, runs: bool) {
         self.with(|draft| {
-            let queue = draft.queue(phase);
-            if queue.is_empty() {
+            let Some(mut record) = draft.queue(phase).pop() else {
                 return;
-            }
-            let mut record = queue.remove(0);
+            };
             record.started = at;
             record.outcome = if runs {
                 Outcome::Cancelled
@@ -108,16 +107,18 @@ impl<'a> Recorder<'a> {
             Outcome::TimedOut => (false, true),
             _ => (false, false),
         };
-        let record = self.with(|draft| {
+        let logged = self.with(|draft| {
             draft.failed |= failed;
             draft.timed_out |= timed_out;
             let (_, mut record) = draft.running.take()?;
             record.outcome = outcome;
             record.duration = at.saturating_sub(record.started);
-            draft.list(phase).push(record.clone());
-            Some(record)
+            // A copy for the progress event, sent outside the lock, only if it goes anywhere.
+            let logged = super::progress::ENABLED.then(|| record.clone());
+            draft.list(phase).push(record);
+            logged
         });
-        if let Some(record) = record {
+        if let Some(record) = logged {
             super::progress::resource(phase, &record);
         }
     }
@@ -191,7 +192,7 @@ impl<'a> Recorder<'a> {
                 let queued = core::mem::take(draft.queue(phase));
                 draft
                     .list(phase)
-                    .extend(queued.into_iter().map(|mut record| {
+                    .extend(queued.into_iter().rev().map(|mut record| {
                         record.started = at;
                         record
                     }));
