@@ -60,6 +60,7 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         observers: observers.into_iter().map(Some).collect(),
         forced_by: None,
         deadline_passed_in: None,
+        results: Results::default(),
         finished: false,
     };
     sequence.run().await
@@ -96,8 +97,51 @@ struct Sequence<'a, R: Runtime> {
     forced_by: Option<ForcedBy>,
     /// The phase in which the graceful deadline passed, once it did: it bounds no more steps.
     deadline_passed_in: Option<Phase>,
+    /// Where the closers leave their results.
+    results: Results,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
+}
+
+/// Where each closer's task leaves its result: one slot for the whole run (the closers run one
+/// at a time), with a ticket per closer so that a closer abandoned at its deadline (a blocking
+/// one runs on, detached) cannot leave its result for the next one.
+#[derive(Clone, Default)]
+struct Results(Arc<Lock<(u64, Option<Result<(), String>>)>>);
+
+impl Results {
+    /// The ticket of the next closer; the slot now waits for its result only.
+    fn next(&self) -> u64 {
+        let mut slot = self.0.lock();
+        slot.0 += 1;
+        slot.1 = None;
+        slot.0
+    }
+
+    /// Leaves the result of the closer with `ticket`, unless another closer has begun since.
+    fn put(&self, ticket: u64, result: Result<(), String>) {
+        let stale = {
+            let mut slot = self.0.lock();
+            if slot.0 == ticket {
+                slot.1 = Some(result);
+                None
+            } else {
+                Some(result)
+            }
+        };
+        // A stale result (its error text) is dropped outside the lock.
+        drop(stale);
+    }
+
+    /// The result the closer with `ticket` left, if it left one.
+    fn take(&self, ticket: u64) -> Option<Result<(), String>> {
+        let mut slot = self.0.lock();
+        if slot.0 == ticket {
+            slot.1.take()
+        } else {
+            None
+        }
+    }
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -231,27 +275,25 @@ impl<R: Runtime> Sequence<'_, R> {
         own: Duration,
         phase: Phase,
     ) -> Outcome {
-        let slot: Arc<Lock<Option<Result<(), String>>>> = Arc::new(Lock::new(None));
+        let ticket = self.results.next();
         let end = match closer {
             Closer::Async(closer) => {
-                let slot = slot.clone();
+                let results = self.results.clone();
                 let join = self.runtime.spawn(Box::pin(async move {
-                    let result = closer().await;
-                    *slot.lock() = Some(result);
+                    results.put(ticket, closer().await);
                 }));
                 self.bounded(join, now, own, phase).await
             }
             Closer::Blocking(closer) => {
-                let slot = slot.clone();
+                let results = self.results.clone();
                 let join = self.runtime.spawn_blocking(Box::new(move || {
-                    let result = closer();
-                    *slot.lock() = Some(result);
+                    results.put(ticket, closer());
                 }));
                 self.bounded(join, now, own, phase).await
             }
         };
         let (outcome, late) = match end {
-            StepEnd::Done(TaskOutcome::Finished, late) => match slot.lock().take() {
+            StepEnd::Done(TaskOutcome::Finished, late) => match self.results.take(ticket) {
                 Some(Ok(())) => (Outcome::Ok, late),
                 Some(Err(message)) => (Outcome::Error(message), late),
                 // Finished without storing a result cannot happen; count it as a failure.
