@@ -107,23 +107,30 @@ struct Sequence<'a, R: Runtime> {
 /// at a time), with a ticket per closer so that a closer abandoned at its deadline (a blocking
 /// one runs on, detached) cannot leave its result for the next one.
 #[derive(Clone, Default)]
-struct Results(Arc<Lock<(u64, Option<Result<(), String>>)>>);
+struct Results(Arc<Lock<Slot>>);
+
+/// The slot [`Results`] shares: whose result it waits for, and the result once left.
+#[derive(Default)]
+struct Slot {
+    ticket: u64,
+    result: Option<Result<(), String>>,
+}
 
 impl Results {
     /// The ticket of the next closer; the slot now waits for its result only.
     fn next(&self) -> u64 {
         let mut slot = self.0.lock();
-        slot.0 += 1;
-        slot.1 = None;
-        slot.0
+        slot.ticket += 1;
+        slot.result = None;
+        slot.ticket
     }
 
     /// Leaves the result of the closer with `ticket`, unless another closer has begun since.
     fn put(&self, ticket: u64, result: Result<(), String>) {
         let stale = {
             let mut slot = self.0.lock();
-            if slot.0 == ticket {
-                slot.1 = Some(result);
+            if slot.ticket == ticket {
+                slot.result = Some(result);
                 None
             } else {
                 Some(result)
@@ -136,8 +143,8 @@ impl Results {
     /// The result the closer with `ticket` left, if it left one.
     fn take(&self, ticket: u64) -> Option<Result<(), String>> {
         let mut slot = self.0.lock();
-        if slot.0 == ticket {
-            slot.1.take()
+        if slot.ticket == ticket {
+            slot.result.take()
         } else {
             None
         }
