@@ -29,7 +29,6 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
@@ -39,9 +38,9 @@ use core::time::Duration;
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
 use super::resource::Closer;
+use super::results::Results;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
-use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -101,54 +100,6 @@ struct Sequence<'a, R: Runtime> {
     results: Results,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
-}
-
-/// Where each closer's task leaves its result: one slot for the whole run (the closers run one
-/// at a time), with a ticket per closer so that a closer abandoned at its deadline (a blocking
-/// one runs on, detached) cannot leave its result for the next one.
-#[derive(Clone, Default)]
-struct Results(Arc<Lock<Slot>>);
-
-/// The slot [`Results`] shares: whose result it waits for, and the result once left.
-#[derive(Default)]
-struct Slot {
-    ticket: u64,
-    result: Option<Result<(), String>>,
-}
-
-impl Results {
-    /// The ticket of the next closer; the slot now waits for its result only.
-    fn next(&self) -> u64 {
-        let mut slot = self.0.lock();
-        slot.ticket += 1;
-        slot.result = None;
-        slot.ticket
-    }
-
-    /// Leaves the result of the closer with `ticket`, unless another closer has begun since.
-    fn put(&self, ticket: u64, result: Result<(), String>) {
-        let stale = {
-            let mut slot = self.0.lock();
-            if slot.ticket == ticket {
-                slot.result = Some(result);
-                None
-            } else {
-                Some(result)
-            }
-        };
-        // A stale result (its error text) is dropped outside the lock.
-        drop(stale);
-    }
-
-    /// The result the closer with `ticket` left, if it left one.
-    fn take(&self, ticket: u64) -> Option<Result<(), String>> {
-        let mut slot = self.0.lock();
-        if slot.ticket == ticket {
-            slot.result.take()
-        } else {
-            None
-        }
-    }
 }
 
 impl<R: Runtime> Sequence<'_, R> {
