@@ -81,20 +81,22 @@ impl<'a> Recorder<'a> {
         });
     }
 
-    /// The next closer of `phase` begins at `at`, or is skipped (`runs` false). Until it ends,
-    /// an abandoned run reports it cancelled (or skipped).
-    pub(super) fn closer_began(&self, phase: Phase, at: Duration, runs: bool) {
+    /// The next closer of `phase` begins at `at` and runs until `step_end` at most (its own
+    /// deadline, from the start), or is skipped (`None`). Until it ends, an abandoned run
+    /// reports it cancelled (or skipped).
+    pub(super) fn closer_began(&self, phase: Phase, at: Duration, step_end: Option<Duration>) {
         self.with(|draft| {
             let Some(mut record) = draft.queue(phase).pop() else {
                 return;
             };
             record.started = at;
-            record.outcome = if runs {
+            record.outcome = if step_end.is_some() {
                 Outcome::Cancelled
             } else {
                 Outcome::Skipped
             };
             draft.running = Some((phase, record));
+            draft.step_end = step_end;
         });
     }
 
@@ -110,6 +112,7 @@ impl<'a> Recorder<'a> {
         let logged = self.with(|draft| {
             draft.failed |= failed;
             draft.timed_out |= timed_out;
+            draft.step_end = None;
             let (_, mut record) = draft.running.take()?;
             record.outcome = outcome;
             record.duration = at.saturating_sub(record.started);

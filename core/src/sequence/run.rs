@@ -208,7 +208,9 @@ impl<R: Runtime> Sequence<'_, R> {
                 self.graceful_passed(phase);
             }
             let runs = self.forced_by.is_none() && !own.is_zero();
-            self.record.closer_began(phase, self.offset(now), runs);
+            // Its step's own deadline is recorded with it (one lock, not two).
+            let step_end = runs.then(|| self.offset(now.saturating_add(own)));
+            self.record.closer_began(phase, self.offset(now), step_end);
             let outcome = if self.forced_by.is_some() {
                 Outcome::Skipped
             } else if own.is_zero() {
@@ -240,14 +242,16 @@ impl<R: Runtime> Sequence<'_, R> {
                 let join = self.runtime.spawn(Box::pin(async move {
                     results.put(ticket, closer().await);
                 }));
-                self.bounded(join, now, own, phase).await
+                self.bounded_step(join, now, now.saturating_add(own), phase)
+                    .await
             }
             Closer::Blocking(closer) => {
                 let results = self.results.clone();
                 let join = self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
                 }));
-                self.bounded(join, now, own, phase).await
+                self.bounded_step(join, now, now.saturating_add(own), phase)
+                    .await
             }
         };
         let (outcome, late) = match end {
@@ -293,7 +297,8 @@ impl<R: Runtime> Sequence<'_, R> {
         end
     }
 
-    /// [`bounded`](Self::bounded), once the step's own end is known.
+    /// [`bounded`](Self::bounded), once the step's own end is known, without recording the
+    /// step's deadline (a closer's is recorded with the closer).
     async fn bounded_step<F: Future>(
         &mut self,
         step: F,
