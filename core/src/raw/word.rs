@@ -1,7 +1,7 @@
 //! The layout of a stripe's admission word, and the invariants the rest of the crate keeps.
 //!
 //! A [`Shutdown`](crate::Shutdown) spreads its in-flight count over one or more *stripes*, each a
-//! cache-padded `AtomicUsize` (see `shared.rs`). A stripe's word holds two flags and a count:
+//! cache-padded `AtomicUsize` (see `header.rs`). A stripe's word holds two flags and a count:
 //!
 //! ```text
 //!  usize::BITS-1                              2     1          0
@@ -38,7 +38,7 @@
 //!    takes a closed stripe's count to zero (a guard's drop, an undone refusal) and whoever closes
 //!    the last stripe then reads every stripe with an RMW (`fetch_or(0)`). RMWs always read the
 //!    latest value of a word, so of two stripes that reach zero at the same moment at least one
-//!    reader sees the other's zero (see `Shared::check_drained`). The first to see all stripes
+//!    reader sees the other's zero (see `Header::check_drained` in `admission.rs`). The first to see all stripes
 //!    closed and zero completes the drain, once: a `swap` on the header's `drained` flag.
 //! 5. **Retiring a stripe happens exactly once**: by the RMW that makes its word exactly
 //!    `RELEASED` (+ maybe `CLOSED`) with count zero — either the last handle's `fetch_or(RELEASED)`

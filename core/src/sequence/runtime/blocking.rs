@@ -17,7 +17,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::runtime::TaskOutcome;
+use super::outcome::TaskOutcome;
 
 /// A blocking task, as [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)
 /// takes it.
@@ -141,9 +141,9 @@ mod thread {
     use alloc::sync::Arc;
     use core::task::{Context, Poll, Waker};
 
+    use super::super::outcome::TaskOutcome;
     use super::BlockingTask;
-    use crate::runtime::TaskOutcome;
-    use crate::sync::Lock;
+    use crate::raw::Lock;
 
     /// Where the thread leaves the outcome and the future leaves its waker.
     #[derive(Default)]

@@ -3,8 +3,12 @@
 
 use core::time::Duration;
 
-use crate::report::{DrainRecord, ResourceRecord, Status};
+use super::report::{DrainRecord, ResourceRecord, Status};
 use crate::{Phase, Report};
+
+/// Whether the events go anywhere (feature `log` or `tracing`): without either, the sequence
+/// need not prepare what they would carry.
+pub(crate) const ENABLED: bool = cfg!(any(feature = "log", feature = "tracing"));
 
 /// The sequence entered `phase`, `at` after the trigger.
 pub(crate) fn phase(phase: Phase, at: Duration) {

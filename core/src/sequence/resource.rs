@@ -7,7 +7,7 @@ use core::fmt;
 use core::future::Future;
 use core::time::Duration;
 
-use crate::config::MAX_DEADLINE;
+use crate::raw::Exclusive;
 use crate::runtime::BoxFuture;
 
 /// The closer a [`Resource`] runs, once: `Ok` or an error's text.
@@ -19,30 +19,6 @@ pub(crate) enum Closer {
     /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
     /// its deadline.
     Blocking(Box<dyn FnOnce() -> Result<(), String> + Send>),
-}
-
-/// Holds a value that is only ever reached through `&mut` or by value, which makes it `Sync`
-/// whatever the value is: no two threads can share a reference to it. The same reasoning as
-/// the standard library's unstable `Exclusive`.
-///
-/// It lets [`Resource`] (and the [`Refused`](crate::Refused) error that hands one back) be
-/// `Sync`, so `?` can turn them into `Box<dyn Error + Send + Sync>`, without asking every
-/// closer to be `Sync`.
-pub(crate) struct Exclusive<T>(T);
-
-// SAFETY: `Exclusive` gives no access to its value through `&self` (it has no method taking
-// `&self`), so a shared reference to it on another thread can reach nothing; a `T: Send` may
-// then be shared freely.
-unsafe impl<T: Send> Sync for Exclusive<T> {}
-
-impl<T> Exclusive<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Exclusive(value)
-    }
-
-    pub(crate) fn into_inner(self) -> T {
-        self.0
-    }
 }
 
 /// What kind of thing a resource is: shown in the report, nothing else depends on it.
@@ -170,7 +146,7 @@ impl Resource {
     }
 
     /// Its own close deadline, instead of the config's. Checked at registration: zero, or more
-    /// than [`MAX_DEADLINE`], is refused.
+    /// than [`MAX_DEADLINE`](crate::MAX_DEADLINE), is refused.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
@@ -209,21 +185,6 @@ impl Resource {
         match self.closer.into_inner() {
             Closer::Async(closer) => closer(),
             Closer::Blocking(closer) => Box::pin(async move { closer() }),
-        }
-    }
-
-    /// Checks what registration checks.
-    pub(crate) fn validate(&self) -> Result<(), crate::RegisterError> {
-        match self.deadline {
-            Some(deadline) if deadline.is_zero() => Err(crate::RegisterError::ZeroDeadline {
-                name: self.name.to_string(),
-            }),
-            Some(deadline) if deadline > MAX_DEADLINE => {
-                Err(crate::RegisterError::DeadlineTooLarge {
-                    name: self.name.to_string(),
-                })
-            }
-            _ => Ok(()),
         }
     }
 }

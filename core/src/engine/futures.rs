@@ -8,14 +8,15 @@
 //!
 //! [`Shutdown::triggered`]: crate::Shutdown::triggered
 
+use core::borrow::Borrow;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::shared::Shared;
-use crate::waiters::{Ticket, WaitList};
-use crate::{Phase, Shutdown};
+use super::waiters::{Ticket, WaitList};
+use crate::raw::{Header, RawHandle};
+use crate::Phase;
 
 /// What a waiter waits for.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +31,7 @@ pub(crate) enum Until {
 
 impl Until {
     /// The phase if the condition holds.
-    pub(crate) fn check(self, shared: &Shared) -> Option<Phase> {
+    pub(crate) fn check(self, shared: &Header) -> Option<Phase> {
         let phase = shared.phase();
         match self {
             Until::Phase(wanted) => (phase >= wanted).then_some(phase),
@@ -42,7 +43,7 @@ impl Until {
     }
 
     /// The list woken when the condition may have become true.
-    pub(crate) fn list(self, shared: &Shared) -> &WaitList {
+    pub(crate) fn list(self, shared: &Header) -> &WaitList {
         match self {
             Until::Phase(_) | Until::Escalated => shared.phase_waiters(),
             Until::Drained => shared.drain_waiters(),
@@ -66,7 +67,7 @@ impl Waiter {
         }
     }
 
-    fn poll(&mut self, shared: &Shared, cx: &mut Context<'_>) -> Poll<Phase> {
+    fn poll(&mut self, shared: &Header, cx: &mut Context<'_>) -> Poll<Phase> {
         let until = self.until;
         let list = until.list(shared);
         // The cheap path: already true. A waiter woken by the list finds its generation gone
@@ -82,18 +83,19 @@ impl Waiter {
         }
     }
 
-    fn cancel(&mut self, shared: &Shared) {
+    fn cancel(&mut self, shared: &Header) {
         self.until.list(shared).cancel(&mut self.ticket);
     }
 }
 
-/// The state machine shared by every future here: a waiter and the handle it waits on.
-struct Wait<S: AsRef<Shutdown>> {
+/// The state machine shared by every future here: a waiter and the handle it waits on
+/// (borrowed, or an owned clone).
+struct Wait<S: Borrow<RawHandle>> {
     shutdown: S,
     waiter: Waiter,
 }
 
-impl<S: AsRef<Shutdown>> Wait<S> {
+impl<S: Borrow<RawHandle>> Wait<S> {
     fn new(shutdown: S, until: Until) -> Self {
         Self {
             shutdown,
@@ -102,19 +104,19 @@ impl<S: AsRef<Shutdown>> Wait<S> {
     }
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Phase> {
-        self.waiter.poll(self.shutdown.as_ref().shared(), cx)
+        self.waiter.poll(self.shutdown.borrow().header(), cx)
     }
 }
 
-impl<S: AsRef<Shutdown>> Drop for Wait<S> {
+impl<S: Borrow<RawHandle>> Drop for Wait<S> {
     fn drop(&mut self) {
         // Cancel safety: leave the list (a no-op once resumed or never parked). Runs before the
         // owned forms drop their handle, so the list is still alive.
-        self.waiter.cancel(self.shutdown.as_ref().shared());
+        self.waiter.cancel(self.shutdown.borrow().header());
     }
 }
 
-impl<S: AsRef<Shutdown>> fmt::Debug for Wait<S> {
+impl<S: Borrow<RawHandle>> fmt::Debug for Wait<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("until", &self.waiter.until)
@@ -170,7 +172,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing, since the trigger is a state, not a message.
-    Triggered<'a>, &'a Shutdown, (), |_phase| ()
+    Triggered<'a>, &'a RawHandle, (), |_phase| ()
 }
 
 wait_future! {
@@ -180,7 +182,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe, like [`Triggered`].
-    TriggeredOwned, Shutdown, (), |_phase| ()
+    TriggeredOwned, RawHandle, (), |_phase| ()
 }
 
 wait_future! {
@@ -190,7 +192,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing.
-    Reached<'a>, &'a Shutdown, Phase, |phase| phase
+    Reached<'a>, &'a RawHandle, Phase, |phase| phase
 }
 
 wait_future! {
@@ -200,7 +202,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe, like [`Reached`].
-    ReachedOwned, Shutdown, Phase, |phase| phase
+    ReachedOwned, RawHandle, Phase, |phase| phase
 }
 
 wait_future! {
@@ -210,7 +212,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing.
-    Escalated<'a>, &'a Shutdown, Phase, |phase| phase
+    Escalated<'a>, &'a RawHandle, Phase, |phase| phase
 }
 
 wait_future! {
@@ -220,7 +222,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing; the drain is a state that stays reached.
-    Drained<'a>, &'a Shutdown, (), |_phase| ()
+    Drained<'a>, &'a RawHandle, (), |_phase| ()
 }
 
 wait_future! {
@@ -230,7 +232,7 @@ wait_future! {
     /// # Cancel safety
     ///
     /// Cancel-safe, like [`Drained`].
-    DrainedOwned, Shutdown, (), |_phase| ()
+    DrainedOwned, RawHandle, (), |_phase| ()
 }
 
 /// Blocks the current thread until `until` holds or `deadline` passes; `None` on timeout.
@@ -238,7 +240,7 @@ wait_future! {
 /// Parks on the same list as the futures, with a waker that unparks this thread.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) fn block_until(
-    shared: &Shared,
+    shared: &Header,
     until: Until,
     deadline: Option<std::time::Instant>,
 ) -> Option<Phase> {

@@ -1,9 +1,8 @@
 //! The owned admission guard.
 
 use core::fmt;
-use core::ptr::NonNull;
 
-use crate::shared::{self, Shared, Stripe};
+use crate::raw::{Header, RawGuard};
 use crate::Phase;
 
 /// One unit of work in flight, admitted by [`Shutdown::enter`](crate::Shutdown::enter).
@@ -44,57 +43,26 @@ use crate::Phase;
 #[must_use = "dropping the guard at once ends the unit of work it stands for"]
 #[clippy::has_significant_drop]
 pub struct Guard {
-    /// The stripe this guard's unit is counted on.
-    ///
-    /// WARNING: this is not a reference-counted pointer. It stays valid because the count on the
-    /// stripe is at least one while this guard lives (invariant 2 in `state.rs`), and it came from
-    /// a live handle's stripe in `Shutdown::enter`.
-    stripe: NonNull<Stripe>,
+    /// This guard's unit of its stripe's count. With `track`, dropped after `Drop::drop` has
+    /// emptied the registry slot (fields drop after it), so the stripe is still pinned then.
+    raw: RawGuard,
     /// This guard's slot in its stripe's registry of call sites (feature `track`).
     #[cfg(feature = "track")]
     slot: usize,
 }
 
-// SAFETY: a guard only performs atomic operations on a `Sync` stripe and header (and, with
-// `track`, takes the stripe's lock, which is `Sync`), and owns its unit of the count: moving it
-// to another thread and dropping it there is what it is for.
-unsafe impl Send for Guard {}
-// SAFETY: `&Guard` only reads the phase, an atomic load.
-unsafe impl Sync for Guard {}
-
 impl Guard {
-    /// Builds a guard from a unit the caller has just been admitted on `stripe`.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns one unit of `stripe`'s count and hands it to the guard.
-    ///
-    /// With `track`, records the caller's location in the stripe's registry.
-    #[cfg_attr(feature = "track", track_caller)]
-    pub(crate) unsafe fn from_admitted(stripe: NonNull<Stripe>) -> Self {
-        // SAFETY: the caller's contract.
-        unsafe { Self::from_admitted_labeled(stripe, None) }
-    }
-
-    /// As [`from_admitted`](Self::from_admitted), with a label for the leak finder (ignored
-    /// without `track`).
-    ///
-    /// # Safety
-    ///
-    /// As [`from_admitted`](Self::from_admitted).
+    /// Wraps a unit just admitted; with `track`, records the caller's location (and `label`)
+    /// in the stripe's registry. Without `track` the label is ignored.
     #[cfg_attr(feature = "track", track_caller)]
     #[inline]
-    pub(crate) unsafe fn from_admitted_labeled(
-        stripe: NonNull<Stripe>,
-        label: Option<&'static str>,
-    ) -> Self {
+    pub(crate) fn new(raw: RawGuard, label: Option<&'static str>) -> Self {
         #[cfg(not(feature = "track"))]
         let _ = label;
         Self {
-            stripe,
-            // SAFETY: the unit the caller hands us pins the stripe.
             #[cfg(feature = "track")]
-            slot: unsafe { crate::track::record(stripe, label) },
+            slot: crate::engine::track::record(&raw, label),
+            raw,
         }
     }
 
@@ -128,10 +96,7 @@ impl Guard {
     /// ```
     #[cfg_attr(feature = "track", track_caller)]
     pub fn fork(&self) -> Guard {
-        // SAFETY: `self` is alive for the call, and its unit pins the stripe (invariant 2).
-        unsafe { shared::fork(self.stripe) };
-        // SAFETY: `fork` just added the unit we hand to the new guard.
-        unsafe { Guard::from_admitted(self.stripe) }
+        Guard::new(self.raw.fork(), None)
     }
 
     /// The shutdown's current phase.
@@ -177,24 +142,17 @@ impl Guard {
         self.shared().phase() != Phase::Running
     }
 
-    fn shared(&self) -> &Shared {
-        // SAFETY: invariant 2: our unit pins the stripe, so the header is alive while `self` is
-        // borrowed.
-        unsafe { Shared::of(self.stripe) }
+    fn shared(&self) -> &Header {
+        self.raw.header()
     }
 }
 
+#[cfg(feature = "track")]
 impl Drop for Guard {
-    #[inline]
     fn drop(&mut self) {
-        // SAFETY: our unit still pins the stripe: it is given back only below.
-        #[cfg(feature = "track")]
-        unsafe {
-            crate::track::forget(self.stripe, self.slot)
-        };
-        // SAFETY: the guard owns one unit of the stripe's count (made by `from_admitted`) and
-        // gives it up here, once; `self.stripe` is not used afterwards.
-        unsafe { shared::release(self.stripe) };
+        // Before the unit is given back (the `raw` field drops after this), so the stripe is
+        // still pinned.
+        crate::engine::track::forget(&self.raw, self.slot);
     }
 }
 

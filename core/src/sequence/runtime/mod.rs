@@ -2,28 +2,19 @@
 //! a task and learn how it ended.
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::sync::Arc;
-use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::time::Duration;
 
-pub use crate::blocking::{Blocking, BlockingTask};
+pub(crate) mod blocking;
+mod outcome;
+
+pub use blocking::{Blocking, BlockingTask};
+pub use outcome::TaskOutcome;
 
 /// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`].
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-
-/// How a spawned task ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskOutcome {
-    /// It ran to completion.
-    Finished,
-    /// It panicked; the panic message when it was a string.
-    Panicked(Option<String>),
-    /// The runtime stopped it before it finished (for example, it is shutting down).
-    Cancelled,
-}
 
 /// What the shutdown sequence needs from an executor.
 ///
@@ -152,14 +143,3 @@ macro_rules! forward_runtime {
 }
 
 forward_runtime!(&R, Box<R>, Arc<R>);
-
-impl fmt::Display for TaskOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TaskOutcome::Finished => f.write_str("finished"),
-            TaskOutcome::Panicked(Some(message)) => write!(f, "panicked: {message}"),
-            TaskOutcome::Panicked(None) => f.write_str("panicked"),
-            TaskOutcome::Cancelled => f.write_str("cancelled"),
-        }
-    }
-}

@@ -45,6 +45,9 @@ impl fmt::Display for Closed {
 
 impl core::error::Error for Closed {}
 
+/// The most stripes a [`Shutdown`](crate::Shutdown) may have.
+pub const MAX_STRIPES: usize = 256;
+
 /// A stripe count outside `1..=`[`MAX_STRIPES`](crate::MAX_STRIPES).
 ///
 /// # Examples
@@ -78,8 +81,7 @@ impl fmt::Display for StripeCountError {
         write!(
             f,
             "a shutdown needs between 1 and {} stripes, not {}",
-            crate::MAX_STRIPES,
-            self.requested
+            MAX_STRIPES, self.requested
         )
     }
 }

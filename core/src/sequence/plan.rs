@@ -1,4 +1,5 @@
-//! The shutdown sequence: a `Plan` of resources and flush hooks, run over a `Runtime`.
+//! The [`Plan`] handle: registration, progress, and `run` (which hands the sequence itself to
+//! `run.rs`).
 //!
 //! The sequence, once triggered: `Initiated` (not ready; the pre-stop delay) →
 //! `StoppingNewRequests` (admissions closed) → `Draining` (until drained or the drain deadline)
@@ -7,35 +8,21 @@
 //! moves it to `Forced` from wherever it is.
 
 use alloc::boxed::Box;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::poll_fn;
-use core::task::{Poll, Waker};
+use core::task::Poll;
 use core::time::Duration;
 
-use crate::report::{Progress, TaskFailure};
-use crate::resource::Exclusive;
-use crate::runtime::Runtime;
-use crate::sequence::{self, Draft};
-use crate::sync::Lock;
+use super::config::MAX_DEADLINE;
+use super::error::{Refused, RegisterError};
+use super::report::{Progress, TaskFailure};
+use super::runtime::Runtime;
+use super::state::{Entries, PlanInner, RunState, Stage};
+use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
-
-/// A subscriber to phase changes: called with the phase and its offset from the trigger.
-pub(crate) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
-
-/// A source of report lines, called by the sequence (outside every lock) to push into a list.
-pub(crate) type Source<T> = Box<dyn FnMut(&mut Vec<T>) + Send>;
-
-/// Names what is still in flight when the drain deadline passes.
-pub(crate) type InFlightNamer = Source<String>;
-
-/// Reports the tasks that failed or panicked, when the sequence ends.
-pub(crate) type FailureCollector = Source<TaskFailure>;
-
-/// Adds lines to the report's notes, when the sequence ends.
-pub(crate) type NoteWriter = Source<String>;
 
 /// Resources, flush hooks and deadlines for one [`Shutdown`], and the sequence that uses them.
 ///
@@ -93,201 +80,6 @@ pub(crate) type NoteWriter = Source<String>;
 pub struct Plan {
     inner: Arc<PlanInner>,
 }
-
-pub(crate) struct PlanInner {
-    pub(crate) shutdown: Shutdown,
-    pub(crate) config: Config,
-    pub(crate) entries: Lock<Entries>,
-    /// Who runs the sequence, what it has done so far, and its report once it ends.
-    pub(crate) run: Lock<RunState>,
-}
-
-#[derive(Default)]
-pub(crate) struct Entries {
-    /// Set when the sequence takes the resources and flush hooks (it starts closing, or its run
-    /// was abandoned before); registration is refused from then on.
-    pub(crate) sealed: bool,
-    pub(crate) resources: Vec<Resource>,
-    pub(crate) flushes: Vec<Resource>,
-    pub(crate) observers: Vec<Observer>,
-    pub(crate) namers: Vec<InFlightNamer>,
-    pub(crate) collectors: Vec<FailureCollector>,
-    pub(crate) notes: Vec<NoteWriter>,
-}
-
-/// Which run of the plan owns the sequence.
-#[derive(Default)]
-pub(crate) enum Stage {
-    /// No run has started the sequence yet.
-    #[default]
-    Idle,
-    /// A run is carrying out the sequence; other runs wait for its report.
-    Running,
-    /// The sequence ended (or its run was abandoned); every run returns this report.
-    Done(Box<Report>),
-}
-
-/// The sequence's shared state: what [`Plan::progress`] reads, what a waiting run waits for.
-#[derive(Default)]
-pub(crate) struct RunState {
-    pub(crate) stage: Stage,
-    pub(crate) draft: Draft,
-    /// Runs waiting for the report of the run that owns the sequence.
-    pub(crate) waiters: Vec<Waker>,
-}
-
-impl RunState {
-    /// Stores the final report and takes the waiters to wake (outside the lock).
-    pub(crate) fn finish(&mut self, report: Report) -> Vec<Waker> {
-        self.stage = Stage::Done(Box::new(report));
-        core::mem::take(&mut self.waiters)
-    }
-}
-
-/// A refused registration: why, and the resource, handed back unrun so the caller can close
-/// it itself.
-///
-/// # Examples
-///
-/// ```
-/// # use winddown_core as winddown;
-/// use winddown::{Config, Plan, RegisterError, Resource, Shutdown};
-/// use std::time::Duration;
-///
-/// let plan = Plan::new(Shutdown::new(), Config::default());
-/// let db = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::ZERO);
-/// let refused = plan.register(db).unwrap_err();
-/// assert_eq!(refused.error(), &RegisterError::ZeroDeadline { name: "db".into() });
-/// assert_eq!(refused.to_string(), "cannot register \"db\": its deadline is zero");
-/// let db = refused.into_resource(); // still ours to close
-/// assert_eq!(db.name(), "db");
-/// ```
-pub struct Refused {
-    /// Boxed: the error path should not make every `Result` of `register` large.
-    inner: Box<RefusedInner>,
-}
-
-struct RefusedInner {
-    error: RegisterError,
-    resource: Exclusive<Resource>,
-}
-
-impl Refused {
-    fn new(error: RegisterError, resource: Resource) -> Self {
-        Refused {
-            inner: Box::new(RefusedInner {
-                error,
-                resource: Exclusive::new(resource),
-            }),
-        }
-    }
-
-    /// Why it was refused.
-    pub fn error(&self) -> &RegisterError {
-        &self.inner.error
-    }
-
-    /// The resource, unrun: close it yourself.
-    pub fn into_resource(self) -> Resource {
-        self.inner.resource.into_inner()
-    }
-
-    /// Both parts.
-    pub fn into_parts(self) -> (RegisterError, Resource) {
-        let inner = *self.inner;
-        (inner.error, inner.resource.into_inner())
-    }
-}
-
-impl fmt::Debug for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refused")
-            .field("error", self.error())
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.error(), f)
-    }
-}
-
-impl core::error::Error for Refused {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        Some(self.error())
-    }
-}
-
-impl From<Refused> for RegisterError {
-    fn from(refused: Refused) -> Self {
-        refused.inner.error
-    }
-}
-
-/// Why a registration was refused ([`Refused::error`]).
-///
-/// # Examples
-///
-/// ```
-/// # use winddown_core as winddown;
-/// use winddown::{Config, Plan, Reason, RegisterError, Resource, Shutdown};
-/// use winddown::testing::VirtualRuntime;
-///
-/// let shutdown = Shutdown::new();
-/// let plan = Plan::new(shutdown.clone(), Config::default());
-/// shutdown.trigger(Reason::requested());
-/// // Triggered, but not closing yet: still accepted.
-/// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
-///
-/// let runtime = VirtualRuntime::new();
-/// runtime.block_on(plan.run(&runtime));
-/// let refused = plan.register(Resource::blocking("cache", || Ok::<(), String>(()))).unwrap_err();
-/// assert_eq!(refused.error(), &RegisterError::Closing { name: "cache".into() });
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegisterError {
-    /// The sequence has started closing resources (or its run was abandoned): the resource
-    /// would never be closed by it.
-    Closing {
-        /// The resource's name.
-        name: String,
-    },
-    /// The resource's own deadline is zero.
-    ZeroDeadline {
-        /// The resource's name.
-        name: String,
-    },
-    /// The resource's own deadline is larger than [`MAX_DEADLINE`](crate::MAX_DEADLINE).
-    DeadlineTooLarge {
-        /// The resource's name.
-        name: String,
-    },
-}
-
-impl fmt::Display for RegisterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegisterError::Closing { name } => write!(
-                f,
-                "cannot register {name:?}: the shutdown sequence has already started closing \
-                 resources; close it directly"
-            ),
-            RegisterError::ZeroDeadline { name } => {
-                write!(f, "cannot register {name:?}: its deadline is zero")
-            }
-            RegisterError::DeadlineTooLarge { name } => write!(
-                f,
-                "cannot register {name:?}: its deadline is larger than {} seconds",
-                crate::MAX_DEADLINE.as_secs()
-            ),
-        }
-    }
-}
-
-impl core::error::Error for RegisterError {}
 
 impl Plan {
     /// A plan for `shutdown` with `config`'s deadlines.
@@ -472,7 +264,7 @@ impl Plan {
         resource: Resource,
         list: impl FnOnce(&mut Entries) -> &mut Vec<Resource>,
     ) -> Result<(), Refused> {
-        if let Err(error) = resource.validate() {
+        if let Err(error) = validate(&resource) {
             return Err(Refused::new(error, resource));
         }
         let mut entries = self.inner.entries.lock();
@@ -514,7 +306,7 @@ impl Plan {
             }
         };
         if claimed {
-            sequence::run(&self.inner, &runtime).await
+            super::run::run(&self.inner, &runtime).await
         } else {
             self.wait_for_report().await
         }
@@ -549,10 +341,15 @@ impl fmt::Debug for Plan {
     }
 }
 
-/// Higher priority first; equal priorities in reverse registration order.
-pub(crate) fn order(mut resources: Vec<Resource>) -> Vec<Resource> {
-    resources.reverse();
-    // Stable: among equal priorities the reversed registration order stays.
-    resources.sort_by_key(|resource| core::cmp::Reverse(resource.priority));
-    resources
+/// Checks what registration checks of a resource: its own deadline.
+fn validate(resource: &Resource) -> Result<(), RegisterError> {
+    match resource.deadline {
+        Some(deadline) if deadline.is_zero() => Err(RegisterError::ZeroDeadline {
+            name: resource.name.to_string(),
+        }),
+        Some(deadline) if deadline > MAX_DEADLINE => Err(RegisterError::DeadlineTooLarge {
+            name: resource.name.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }

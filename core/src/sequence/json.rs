@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use serde::ser::{Serialize, SerializeSeq, SerializeStruct, Serializer};
 
-use crate::report::{
+use super::report::{
     DrainRecord, ForcedBy, ObserverPanic, Outcome, PhaseRecord, Progress, ResourceRecord,
     TaskFailure,
 };

@@ -62,7 +62,8 @@ use core::mem;
 use core::num::NonZeroUsize;
 use core::task::Waker;
 
-use crate::sync::{AtomicUsize, Lock, Ordering};
+use crate::raw::Lock;
+use crate::sync::{AtomicUsize, Ordering};
 
 /// A broadcast list of parked wakers. See the module docs.
 pub(crate) struct WaitList {

@@ -2,18 +2,15 @@
 
 use core::fmt;
 use core::num::NonZeroUsize;
-use core::ptr::NonNull;
 
+use super::error::MAX_STRIPES;
 use crate::futures::{
     Drained, DrainedOwned, Escalated, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
 };
-use crate::shared::{self, ParentParts, Shared, Stripe};
+use crate::raw::{Header, RawHandle};
 #[cfg(feature = "track")]
 use crate::GuardSite;
 use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
-
-/// The most stripes a [`Shutdown`] may have.
-pub const MAX_STRIPES: usize = 256;
 
 /// A handle to one shutdown: its phase, its admissions, its waiters.
 ///
@@ -75,19 +72,9 @@ pub const MAX_STRIPES: usize = 256;
 /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
 /// ```
 pub struct Shutdown {
-    /// This handle's stripe.
-    ///
-    /// WARNING: this is not a reference-counted pointer to the stripe itself: the handle is
-    /// counted in the header's `handles` (invariant 3 in `state.rs`), which keeps every stripe
-    /// alive while any handle lives.
-    stripe: NonNull<Stripe>,
+    /// One counted handle on the scope (its stripe pointer); it keeps the scope alive.
+    raw: RawHandle,
 }
-
-// SAFETY: a handle only reaches `Sync` shared state (atomics, waiter lists behind a lock) and
-// its own count in `handles`; it may be used and dropped from any thread.
-unsafe impl Send for Shutdown {}
-// SAFETY: as above; every method takes `&self` and is safe to call concurrently.
-unsafe impl Sync for Shutdown {}
 
 /// The result of [`Shutdown::trigger`]: which trigger this was.
 ///
@@ -144,7 +131,9 @@ impl Shutdown {
     /// assert_eq!(shutdown.in_flight(), 0);
     /// ```
     pub fn new() -> Self {
-        Self::from_stripe(Shared::allocate(default_stripes(), None))
+        Self {
+            raw: RawHandle::new(default_stripes()),
+        }
     }
 
     /// A running shutdown with `stripes` stripes. One stripe is the smallest configuration (one
@@ -169,7 +158,9 @@ impl Shutdown {
         if !(1..=MAX_STRIPES).contains(&stripes) {
             return Err(StripeCountError::new(stripes));
         }
-        Ok(Self::from_stripe(Shared::allocate(stripes, None)))
+        Ok(Self {
+            raw: RawHandle::new(stripes),
+        })
     }
 
     /// A child scope: triggered when this one is triggered, with its admissions closed when
@@ -214,47 +205,15 @@ impl Shutdown {
     /// # Ok::<(), winddown::Closed>(())
     /// ```
     pub fn child(&self) -> Shutdown {
-        // The unit we are admitted with is the guard the child holds here: its raw stripe
-        // pointer, not a `Guard` (nor a call site for `track`: the child is not a leak).
-        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
-        let guard = unsafe { shared::enter_uncounted(self.stripe) }
-            .ok()
-            .map(|()| self.stripe);
-        let parent = self.clone().into_raw();
+        let (raw, parent_phase) = self.raw.child();
         #[cfg(feature = "track")]
-        let clock = self.shared().guard_clock();
-        let child = Shared::allocate(
-            self.stripes(),
-            Some(ParentParts {
-                handle: parent,
-                guard,
-            }),
-        );
-        #[cfg(feature = "track")]
-        // SAFETY: `child` is the first handle of the scope just made, still ours.
-        unsafe { Shared::of(child) }.set_guard_clock(clock);
-        // SAFETY: `child` is the first handle of a scope just made with a link to us; we wrap it
-        // in a `Shutdown` right after, which the caller holds.
-        unsafe { self.shared().adopt(child) };
-        Self::from_stripe(child)
+        raw.header().set_guard_clock(self.shared().guard_clock());
+        raw.header().follow_parent(parent_phase);
+        Shutdown { raw }
     }
 
-    fn from_stripe(stripe: NonNull<Stripe>) -> Self {
-        Self { stripe }
-    }
-
-    /// Gives up this handle without dropping it: the raw stripe pointer, to be turned back into
-    /// a handle (and dropped) by `Shared::drop_handle`.
-    fn into_raw(self) -> NonNull<Stripe> {
-        let stripe = self.stripe;
-        core::mem::forget(self);
-        stripe
-    }
-
-    pub(crate) fn shared(&self) -> &Shared {
-        // SAFETY: invariant 3: this handle keeps every stripe and the header alive while `self`
-        // is borrowed.
-        unsafe { Shared::of(self.stripe) }
+    pub(crate) fn shared(&self) -> &Header {
+        self.raw.header()
     }
 }
 
@@ -317,10 +276,7 @@ impl Shutdown {
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
     pub fn enter(&self) -> Result<Guard, Closed> {
-        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
-        unsafe { shared::enter(self.stripe) }?;
-        // SAFETY: we were just admitted on this stripe and own that unit.
-        Ok(unsafe { Guard::from_admitted(self.stripe) })
+        Ok(Guard::new(self.raw.enter()?, None))
     }
 
     /// [`enter`](Self::enter), with a label for the leak finder: with the `track` feature,
@@ -347,10 +303,7 @@ impl Shutdown {
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
     pub fn enter_labeled(&self, label: &'static str) -> Result<Guard, Closed> {
-        // SAFETY: `self` is a live handle, so its stripe is pinned for the call.
-        unsafe { shared::enter(self.stripe) }?;
-        // SAFETY: we were just admitted on this stripe and own that unit.
-        Ok(unsafe { Guard::from_admitted_labeled(self.stripe, Some(label)) })
+        Ok(Guard::new(self.raw.enter()?, Some(label)))
     }
 
     /// Sets the clock the leak finder (feature `track`) stamps this scope's guards with, so
@@ -433,7 +386,7 @@ impl Shutdown {
     #[cfg(feature = "track")]
     #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
     pub fn guard_sites(&self) -> alloc::vec::Vec<GuardSite> {
-        crate::track::guard_sites(self.shared())
+        crate::engine::track::guard_sites(self.shared())
     }
 
     /// Guards in flight now, over all stripes: a snapshot, in which child scopes count as one
@@ -819,7 +772,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn triggered(&self) -> Triggered<'_> {
-        Triggered::new(self, Until::Phase(Phase::Initiated))
+        Triggered::new(&self.raw, Until::Phase(Phase::Initiated))
     }
 
     /// The owned form of [`triggered`](Self::triggered), holding a handle clone.
@@ -828,7 +781,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn triggered_owned(&self) -> TriggeredOwned {
-        TriggeredOwned::new(self.clone(), Until::Phase(Phase::Initiated))
+        TriggeredOwned::new(self.raw.clone(), Until::Phase(Phase::Initiated))
     }
 
     /// Waits until the phase is `phase` or later, and yields the phase it found. Since
@@ -852,7 +805,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn reached(&self, phase: Phase) -> Reached<'_> {
-        Reached::new(self, Until::Phase(phase))
+        Reached::new(&self.raw, Until::Phase(phase))
     }
 
     /// The owned form of [`reached`](Self::reached), holding a handle clone.
@@ -861,7 +814,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn reached_owned(&self, phase: Phase) -> ReachedOwned {
-        ReachedOwned::new(self.clone(), Until::Phase(phase))
+        ReachedOwned::new(self.raw.clone(), Until::Phase(phase))
     }
 
     /// Waits until the shutdown escalates: a second [`trigger`](Self::trigger), or the move
@@ -885,7 +838,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn escalated(&self) -> Escalated<'_> {
-        Escalated::new(self, Until::Escalated)
+        Escalated::new(&self.raw, Until::Escalated)
     }
 
     /// Waits until the drain completes: admissions closed and every guard dropped. It completes
@@ -913,7 +866,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn drained(&self) -> Drained<'_> {
-        Drained::new(self, Until::Drained)
+        Drained::new(&self.raw, Until::Drained)
     }
 
     /// The owned form of [`drained`](Self::drained), holding a handle clone.
@@ -922,7 +875,7 @@ impl Shutdown {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub fn drained_owned(&self) -> DrainedOwned {
-        DrainedOwned::new(self.clone(), Until::Drained)
+        DrainedOwned::new(self.raw.clone(), Until::Drained)
     }
 }
 
@@ -1076,14 +1029,9 @@ impl Shutdown {
 impl Clone for Shutdown {
     /// Another handle to the same shutdown, assigned the next stripe.
     fn clone(&self) -> Self {
-        Self::from_stripe(self.shared().clone_handle())
-    }
-}
-
-impl Drop for Shutdown {
-    fn drop(&mut self) {
-        // SAFETY: this handle is ours and is given up here, once.
-        unsafe { Shared::drop_handle(self.stripe) };
+        Self {
+            raw: self.raw.clone(),
+        }
     }
 }
 
