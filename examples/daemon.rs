@@ -161,11 +161,11 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
     let workers = TaskSet::new(&plan, TokioRuntime::new());
     for name in ["ticker", "janitor"] {
         let log = log.clone();
-        let spawned = workers.spawn(name, move |shutdown| async move {
+        let spawned = workers.spawn(name, move |ctx| async move {
             let mut ticks = 0u64;
             loop {
                 tokio::select! {
-                    () = shutdown.triggered() => break,
+                    () = ctx.shutdown().triggered() => break,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {
                         ticks += 1;
                         log.line(&format!("{name}: tick {ticks}"));

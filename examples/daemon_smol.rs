@@ -158,7 +158,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
     let workers = TaskSet::new(&plan, runtime.clone());
     for name in ["ticker", "janitor"] {
         let log = log.clone();
-        let spawned = workers.spawn(name, move |shutdown| async move {
+        let spawned = workers.spawn(name, move |ctx| async move {
             let mut ticks = 0u64;
             loop {
                 let tick = async {
@@ -167,7 +167,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
                 };
                 if !future::or(
                     async {
-                        shutdown.triggered().await;
+                        ctx.shutdown().triggered().await;
                         false
                     },
                     tick,
