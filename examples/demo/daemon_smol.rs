@@ -1,19 +1,19 @@
-//! The winddown demo daemon on smol: the same TCP line-echo service as `examples/daemon.rs`
+//! The winddown demo daemon on smol: the same TCP line-echo service as `daemon.rs`
 //! (tokio), with the same flags, output, exit codes, escalation and systemd notifications.
 //!
 //! ```text
-//! cargo run --release --example daemon_smol --features smol,signals,systemd -- --help
+//! cargo run --release -p winddown-demo --example daemon_smol --features smol -- --help
 //! ```
 //!
 //! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
-//! runs the service, the workers, the job queue's worker and the shutdown sequence. Two more
+//! runs the service, the workers, the job queue's worker and the shutdown sequence. Four more
 //! threads exist, each sleeping until it has work: async-io's reactor thread (started by
-//! async-io on first use; it waits on epoll while the main thread is busy) and the signal
-//! listener's (`winddown-signals`). The job queue (`examples/jobs`) is the same runtime-free
-//! library the tokio daemon uses.
+//! async-io on first use; it waits on epoll while the main thread is busy), the signal
+//! listener's (`winddown-signals`) and its hook's (`winddown-signals-hook`), and the output
+//! writer (`output`: nothing the daemon prints can block it). The job queue
+//! (`examples/jobs`) is the same runtime-free library the tokio daemon uses.
 
-use std::future::Future;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::process::ExitCode;
@@ -22,73 +22,45 @@ use std::time::Duration;
 
 use jobs::JobQueue;
 
-#[macro_use]
-#[path = "shared/daemon_cli.rs"]
-mod cli;
-use cli::{config, line, parse_args, Args, LogFile};
+#[path = "../shared/output.rs"]
+mod output;
 
-#[cfg(feature = "serde")]
-#[path = "shared/report_json.rs"]
+#[macro_use]
+#[path = "cli.rs"]
+mod cli;
+use cli::{config, finish, log_later, register_resources, Args, LogFile};
+
+#[cfg(feature = "json")]
+#[path = "report_json.rs"]
 mod report_json;
 use smol::future;
 use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 use winddown::smol::SmolRuntime;
-use winddown::{run_until_shutdown, Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet};
+use winddown::{run_until_shutdown, Phase, Plan, Shutdown, TaskSet};
 
 /// The first line of `--help`.
 const ABOUT: &str =
     "winddown demo daemon on smol: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.";
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            tell!("{}", cli::usage("daemon_smol", ABOUT));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            say!("daemon: {message}\n\n{}", cli::usage("daemon_smol", ABOUT));
-            return ExitCode::from(64); // EX_USAGE
-        }
-    };
+    cli::main("daemon_smol", ABOUT, |args, shutdown| {
+        // One executor, run by the main thread: the service, the workers and the shutdown
+        // sequence all run here (tokio's current-thread runtime does the same for the tokio
+        // one). Dropped on return, with whatever tasks the report gave up on.
+        let executor = Arc::new(Executor::new());
+        smol::block_on(executor.run(serve(args, shutdown, executor.clone())))
+    })
+}
 
-    let shutdown = Shutdown::new();
-    // Signals first, before async-io starts its thread; each step is logged.
-    let block_hook = args.block_hook;
-    let signals = match winddown::signals::Builder::new()
-        .on_event(move |event| {
-            say!("daemon: {event}");
-            // Testing only (`--block-hook`): the listener thread never comes back.
-            if block_hook {
-                loop {
-                    std::thread::park();
-                }
-            }
-        })
-        .listen(&shutdown)
-    {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("daemon: cannot listen for signals: {err}");
-            return ExitCode::from(71); // EX_OSERR
-        }
-    };
-
-    // One executor, run by the main thread: the service, the workers and the shutdown
-    // sequence all run here (tokio's current-thread runtime does the same for the tokio one).
-    let executor = Arc::new(Executor::new());
-    let code = smol::block_on(executor.run(serve(args, shutdown, executor.clone())));
-    // Exit now, as the tokio daemon does: connections the report gave up on may still be in
-    // the executor, and the listener is not dropped (`exit` runs no destructors), so a third
-    // signal still ends the process at once until it is gone.
-    std::mem::forget(signals);
-    std::process::exit(code);
+/// The runtime's timer, for the slow pool.
+async fn sleep(duration: Duration) {
+    Timer::after(duration).await;
 }
 
 /// Runs the service until the shutdown sequence ends; returns the exit code.
-async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>) -> i32 {
+async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>) -> u8 {
     let config = match config(&args) {
         Ok(config) => config,
         Err(err) => {
@@ -116,7 +88,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
         }
     };
     let runtime = SmolRuntime::with_executor(executor.clone());
-    let jobs = match register_resources(&plan, &args, &log) {
+    let jobs = match register_resources(&plan, &args, &log, sleep) {
         Ok(jobs) => jobs,
         Err(err) if !shutdown.is_triggered() => {
             say!("daemon: {err}");
@@ -126,7 +98,8 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
             // A signal while starting: registering is refused once the shutdown is triggered.
             // Nothing is served yet; stop cleanly with what is set up.
             say!("daemon: stopped while starting ({err})");
-            return finish(&plan, json.as_deref(), runtime, future::pending()).await;
+            let stop = run_until_shutdown(&plan, runtime, future::pending::<()>());
+            return finish(stop, json.as_deref()).await;
         }
     };
     // The library's worker runs on our executor, spawned plainly (see examples/jobs).
@@ -195,88 +168,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
     }
     tell!("ready");
     let app = accept(listener, shutdown.clone(), log, jobs, executor);
-    finish(&plan, json.as_deref(), runtime, app).await
-}
-
-/// Runs `app` until the shutdown sequence ends, prints the report (and writes it as JSON to
-/// `json`, if given), and returns its exit code.
-async fn finish(
-    plan: &Plan,
-    json: Option<&std::path::Path>,
-    runtime: SmolRuntime,
-    app: impl Future<Output = ()>,
-) -> i32 {
-    let report = run_until_shutdown(plan, runtime, app).await;
-    // One write for the whole table: stdout is line-buffered, and a write per line costs a
-    // system call each while the process is on its way out. A closed stdout only loses the
-    // report: the exit code still says how the shutdown went.
-    let text = line(format_args!("{report}"));
-    if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
-        say!("daemon: cannot print the report: {err}");
-    }
-    if let Some(path) = json {
-        #[cfg(feature = "serde")]
-        if let Err(err) = report_json::write(path, &report) {
-            say!(
-                "daemon: cannot write the report to {}: {err}",
-                path.display()
-            );
-        }
-        #[cfg(not(feature = "serde"))]
-        say!(
-            "daemon: cannot write the report to {}: built without the serde feature",
-            path.display()
-        );
-    }
-    report.exit_code()
-}
-
-/// The job queue (the library: it registers its own closer), the pool and the cache client
-/// close in priority order; the log file is flushed last.
-fn register_resources(
-    plan: &Plan,
-    args: &Args,
-    log: &LogFile,
-) -> Result<JobQueue, winddown::RegisterError> {
-    let jobs = JobQueue::new(plan, 64)?;
-    let slow = args.slow_close;
-    plan.register(
-        Resource::new("connection pool", move || async move {
-            // A real pool would wait for its connections to be returned and close them; an idle
-            // one has none out, so it closes without touching a timer.
-            if slow.is_zero() {
-                say!("daemon: connection pool: closing");
-            } else {
-                say!("daemon: connection pool: closing, taking {slow:?}");
-                Timer::after(slow).await;
-            }
-            Ok::<(), io::Error>(())
-        })
-        .priority(10)
-        .kind(ResourceKind::Database),
-    )?;
-    let stuck = args.stuck_close;
-    plan.register(
-        Resource::new("cache client", move || async move {
-            say!("daemon: cache client: closing");
-            if !stuck.is_zero() {
-                // Blocks the executor's only thread: the sequence cannot even notice a force.
-                std::thread::sleep(stuck);
-            }
-            Ok::<(), io::Error>(())
-        })
-        .priority(5)
-        .kind(ResourceKind::Cache),
-    )?;
-    let log = log.clone();
-    // Flushing an 8 KiB buffer to a local file takes microseconds, so it runs in a task like
-    // an async closer. A close that might hang (a network file system, a synchronous client's
-    // `close`) belongs in `Resource::blocking`, which runs on a thread of its own so that its
-    // deadline still fires; that thread costs a few hundred microseconds of the stop.
-    plan.flush(
-        Resource::new("log file", move || async move { log.flush() }).kind(ResourceKind::File),
-    )?;
-    Ok(jobs)
+    finish(run_until_shutdown(&plan, runtime, app), json.as_deref()).await
 }
 
 /// Accepts connections until admissions close; each request (a line) holds a guard.
@@ -355,15 +247,5 @@ async fn echo(
         }
         writer.write_all(line.as_bytes()).await?;
         log_later(jobs, log, format!("echo {}", line.trim_end()));
-    }
-}
-
-/// Writes `text` to the log through the job queue, or at once if the queue refuses it (full,
-/// or closed: this request was admitted before the close, the job would not be).
-fn log_later(jobs: &JobQueue, log: &LogFile, text: String) {
-    let job_log = log.clone();
-    let job_text = text.clone();
-    if jobs.push(async move { job_log.line(&job_text) }).is_err() {
-        log.line(&text);
     }
 }

@@ -1,100 +1,69 @@
 //! The winddown demo daemon: a small TCP line-echo service that stops well.
 //!
 //! ```text
-//! cargo run --release --example daemon --features full -- --help
+//! cargo run --release -p winddown-demo --example daemon -- --help
 //! ```
 //!
 //! It listens on 127.0.0.1, echoes every line back, runs two background workers, holds a
 //! pretend connection pool and cache client (closed in priority order) and a buffered log
 //! file (flushed in the flush phase), written through a job queue (`examples/jobs`, the
-//! runtime-free library that the smol daemon, `examples/daemon_smol.rs`, uses too). On SIGTERM
+//! runtime-free library that the smol daemon, `daemon_smol.rs`, uses too). On SIGTERM
 //! or Ctrl-C it runs the whole shutdown sequence with progress on stderr, prints the report on
 //! stdout, and exits with the report's exit code. A second signal forces the exit; a third
 //! ends it at once (143 for SIGTERM). Run by systemd as a `Type=notify` service, it tells
 //! systemd when it is ready, stopping, in which phase, and that a slow stop is still within its
 //! deadlines.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use jobs::JobQueue;
 
-#[macro_use]
-#[path = "shared/daemon_cli.rs"]
-mod cli;
-use cli::{config, line, parse_args, Args, LogFile};
+#[path = "../shared/output.rs"]
+mod output;
 
-#[cfg(feature = "serde")]
-#[path = "shared/report_json.rs"]
+#[macro_use]
+#[path = "cli.rs"]
+mod cli;
+use cli::{config, finish, log_later, register_resources, Args, LogFile};
+
+#[cfg(feature = "json")]
+#[path = "report_json.rs"]
 mod report_json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
-use winddown::{Phase, Plan, Resource, ResourceKind, Shutdown, TaskSet};
+use winddown::{Phase, Plan, Shutdown, TaskSet};
 
 /// The first line of `--help`.
 const ABOUT: &str =
     "winddown demo daemon: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.";
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            tell!("{}", cli::usage("daemon", ABOUT));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            say!("daemon: {message}\n\n{}", cli::usage("daemon", ABOUT));
-            return ExitCode::from(64); // EX_USAGE
-        }
-    };
-
-    let shutdown = Shutdown::new();
-    // Signals first, before the runtime starts any thread; each step is logged.
-    let block_hook = args.block_hook;
-    let signals = match winddown::signals::Builder::new()
-        .on_event(move |event| {
-            say!("daemon: {event}");
-            if block_hook {
-                // Testing only (`--block-hook`): the listener thread never comes back.
-                loop {
-                    std::thread::park();
-                }
+    cli::main("daemon", ABOUT, |args, shutdown| {
+        // One thread runs everything: the service, the workers and the shutdown sequence.
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(err) => {
+                say!("daemon: cannot start the runtime: {err}");
+                return 71; // EX_OSERR
             }
-        })
-        .listen(&shutdown)
-    {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("daemon: cannot listen for signals: {err}");
-            return ExitCode::from(71); // EX_OSERR
-        }
-    };
-
-    // One thread runs everything: the service, the workers and the shutdown sequence.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            say!("daemon: cannot start the runtime: {err}");
-            return ExitCode::from(71);
-        }
-    };
-    let code = runtime.block_on(serve(args, shutdown));
-    // Exit now: the runtime's threads may still hold connections the report gave up on. The
-    // listener is not dropped (`exit` runs no destructors): dropping it would wake its thread
-    // and wait for it, only for the process to end the thread a moment later anyway. Until the
-    // process is gone a signal still escalates: a third one ends it at once.
-    std::mem::forget(signals);
-    std::process::exit(code);
+        };
+        let code = runtime.block_on(serve(args, shutdown));
+        // Connections the report gave up on are dropped with their tasks; nothing here waits
+        // for a thread (the daemon starts none), so this returns at once.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        code
+    })
 }
 
 /// Runs the service until the shutdown sequence ends; returns the exit code.
-async fn serve(args: Args, shutdown: Shutdown) -> i32 {
+async fn serve(args: Args, shutdown: Shutdown) -> u8 {
     let config = match config(&args) {
         Ok(config) => config,
         Err(err) => {
@@ -121,7 +90,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             return 73; // EX_CANTCREAT
         }
     };
-    let jobs = match register_resources(&plan, &args, &log) {
+    let jobs = match register_resources(&plan, &args, &log, tokio::time::sleep) {
         Ok(jobs) => jobs,
         Err(err) if !shutdown.is_triggered() => {
             say!("daemon: {err}");
@@ -131,7 +100,8 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
             // A signal while starting: registering is refused once the shutdown is triggered.
             // Nothing is served yet; stop cleanly with what is set up.
             say!("daemon: stopped while starting ({err})");
-            return finish(&plan, json.as_deref(), std::future::pending()).await;
+            let stop = run_until_shutdown(&plan, std::future::pending::<()>());
+            return finish(stop, json.as_deref()).await;
         }
     };
     // The library's worker runs on our runtime, spawned plainly (see examples/jobs).
@@ -187,87 +157,8 @@ async fn serve(args: Args, shutdown: Shutdown) -> i32 {
         say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
     }
     tell!("ready");
-    finish(
-        &plan,
-        json.as_deref(),
-        accept(listener, shutdown.clone(), log, jobs),
-    )
-    .await
-}
-
-/// Runs `app` until the shutdown sequence ends, prints the report (and writes it as JSON to
-/// `json`, if given), and returns its exit code.
-async fn finish(
-    plan: &Plan,
-    json: Option<&std::path::Path>,
-    app: impl std::future::Future<Output = ()>,
-) -> i32 {
-    let report = run_until_shutdown(plan, app).await;
-    // One write for the whole table: stdout is line-buffered, and a write per line costs a
-    // system call each while the process is on its way out. A closed stdout only loses the
-    // report: the exit code still says how the shutdown went.
-    let text = line(format_args!("{report}"));
-    if let Err(err) = io::stdout().lock().write_all(text.as_bytes()) {
-        say!("daemon: cannot print the report: {err}");
-    }
-    if let Some(path) = json {
-        if let Err(err) = report_json::write(path, &report) {
-            say!(
-                "daemon: cannot write the report to {}: {err}",
-                path.display()
-            );
-        }
-    }
-    report.exit_code()
-}
-
-/// The job queue (the library: it registers its own closer), the pool and the cache client
-/// close in priority order; the log file is flushed last.
-fn register_resources(
-    plan: &Plan,
-    args: &Args,
-    log: &LogFile,
-) -> Result<JobQueue, winddown::RegisterError> {
-    // 64 slots, allocated up front (32 B each): see `JobQueue::new`.
-    let jobs = JobQueue::new(plan, 64)?;
-    let slow = args.slow_close;
-    plan.register(
-        Resource::new("connection pool", move || async move {
-            // A real pool would wait for its connections to be returned and close them; an idle
-            // one has none out, so it closes without touching a timer.
-            if slow.is_zero() {
-                say!("daemon: connection pool: closing");
-            } else {
-                say!("daemon: connection pool: closing, taking {slow:?}");
-                tokio::time::sleep(slow).await;
-            }
-            Ok::<(), io::Error>(())
-        })
-        .priority(10)
-        .kind(ResourceKind::Database),
-    )?;
-    let stuck = args.stuck_close;
-    plan.register(
-        Resource::new("cache client", move || async move {
-            say!("daemon: cache client: closing");
-            if !stuck.is_zero() {
-                // Blocks the runtime's only thread: the sequence cannot even notice a force.
-                std::thread::sleep(stuck);
-            }
-            Ok::<(), io::Error>(())
-        })
-        .priority(5)
-        .kind(ResourceKind::Cache),
-    )?;
-    let log = log.clone();
-    // Flushing an 8 KiB buffer to a local file takes microseconds, so it runs in a task like
-    // an async closer. A close that might hang (a network file system, a synchronous client's
-    // `close`) belongs in `Resource::blocking`, which runs on a thread of its own so that its
-    // deadline still fires; that thread costs a few hundred microseconds of the stop.
-    plan.flush(
-        Resource::new("log file", move || async move { log.flush() }).kind(ResourceKind::File),
-    )?;
-    Ok(jobs)
+    let app = accept(listener, shutdown.clone(), log, jobs);
+    finish(run_until_shutdown(&plan, app), json.as_deref()).await
 }
 
 /// Accepts connections until admissions close; each request (a line) holds a guard.
@@ -327,15 +218,5 @@ async fn echo(
         }
         writer.write_all(line.as_bytes()).await?;
         log_later(jobs, log, format!("echo {}", line.trim_end()));
-    }
-}
-
-/// Writes `text` to the log through the job queue, or at once if the queue refuses it (full,
-/// or closed: this request was admitted before the close, the job would not be).
-fn log_later(jobs: &JobQueue, log: &LogFile, text: String) {
-    let job_log = log.clone();
-    let job_text = text.clone();
-    if jobs.push(async move { job_log.line(&job_text) }).is_err() {
-        log.line(&text);
     }
 }
