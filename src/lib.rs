@@ -26,12 +26,13 @@
 //!
 #![cfg_attr(all(feature = "tokio", feature = "signals"), doc = "```")]
 #![cfg_attr(not(all(feature = "tokio", feature = "signals")), doc = "```ignore")]
+//! use std::process::ExitCode;
 //! use std::time::Duration;
 //! use winddown::tokio::{run_until_shutdown, TokioRuntime};
 //! use winddown::{Config, Plan, Reason, Resource, Shutdown, ShutdownExt, TaskSet};
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
 //!     let shutdown = Shutdown::new();
 //!     let _signals = winddown::signals::listen(&shutdown)?; // SIGTERM and SIGINT trigger it
 //!     let config = Config::builder().drain(Duration::from_secs(10)).build()?;
@@ -57,7 +58,8 @@
 //!
 //!     let report = run_until_shutdown(&plan, app).await;
 //!     eprintln!("{report}");
-//!     std::process::exit(report.exit_code()); // 0 if all went well; see `Report::exit_code`
+//!     // Returned, not `process::exit`: destructors run. 0 if all went well (`Report::exit_code`).
+//!     Ok(ExitCode::from(report.exit_code() as u8))
 //! }
 //! ```
 //!
