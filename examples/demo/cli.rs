@@ -267,7 +267,7 @@ pub(crate) fn report_json_temporary(path: &Path) -> PathBuf {
 }
 
 /// Deadlines from the flags; the graceful deadline leaves room for all of them.
-pub(crate) fn config(args: &Args) -> Result<Config, winddown::ConfigError> {
+fn config(args: &Args) -> Result<Config, winddown::ConfigError> {
     let graceful = args.drain_timeout + args.close_timeout * 2 + Duration::from_secs(5);
     Config::builder()
         .graceful(graceful)
@@ -311,9 +311,70 @@ impl LogFile {
     }
 }
 
+/// What both daemons set up before their runtime's own parts: the plan (its deadlines from the
+/// flags, its progress on stderr), the log file, and the resources.
+pub(crate) struct Service {
+    pub(crate) plan: Plan,
+    pub(crate) log: LogFile,
+    /// `None` when a signal came while starting: registering was refused, and the daemon stops
+    /// cleanly with what is set up.
+    pub(crate) jobs: Option<JobQueue>,
+}
+
+/// Sets the [`Service`] up; `Err` with the exit code if it cannot be. `sleep` is the runtime's
+/// timer.
+pub(crate) fn setup<S, F>(args: &Args, shutdown: &Shutdown, sleep: S) -> Result<Service, u8>
+where
+    S: Fn(Duration) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let config = config(args).map_err(|err| {
+        say!("daemon: {err}");
+        64 // EX_USAGE
+    })?;
+    let plan = Plan::new(shutdown.clone(), config);
+    plan.on_phase(|phase, at| {
+        // Milliseconds, truncated, as in the report's table.
+        let millis = at.as_millis();
+        say!(
+            "daemon: [{:>3}.{:03}s] {phase}",
+            millis / 1000,
+            millis % 1000
+        );
+    });
+    let log = LogFile::create().map_err(|err| {
+        say!("daemon: cannot create the log file: {err}");
+        73 // EX_CANTCREAT
+    })?;
+    let jobs = match register_resources(&plan, args, &log, sleep) {
+        Ok(jobs) => Some(jobs),
+        Err(err) if !shutdown.is_triggered() => {
+            say!("daemon: {err}");
+            return Err(70); // EX_SOFTWARE
+        }
+        Err(err) => {
+            // A signal while starting: registering is refused once the shutdown is triggered.
+            say!("daemon: stopped while starting ({err})");
+            None
+        }
+    };
+    Ok(Service { plan, log, jobs })
+}
+
+/// Says where the log goes and, run by systemd, that it is told; then `ready` on stdout.
+pub(crate) fn ready(log: &LogFile) {
+    say!("daemon: log file {}", log.path.display());
+    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
+    // the stop's notifications after it. Said here only so the log shows it.
+    if winddown::systemd::Systemd::from_env().is_active() {
+        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
+    }
+    tell!("ready");
+}
+
 /// The job queue (the library: it registers its own closer), the pool and the cache client
 /// close in priority order; the log file is flushed last. `sleep` is the runtime's timer.
-pub(crate) fn register_resources<S, F>(
+fn register_resources<S, F>(
     plan: &Plan,
     args: &Args,
     log: &LogFile,

@@ -28,7 +28,7 @@ mod output;
 #[macro_use]
 #[path = "cli.rs"]
 mod cli;
-use cli::{config, finish, log_later, register_resources, Args, LogFile};
+use cli::{finish, log_later, Args, LogFile, Service};
 
 #[cfg(feature = "json")]
 #[path = "report_json.rs"]
@@ -38,7 +38,7 @@ use smol::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 use winddown::smol::SmolRuntime;
-use winddown::{run_until_shutdown, Phase, Plan, Shutdown, TaskSet};
+use winddown::{run_until_shutdown, Phase, Shutdown, TaskSet};
 
 /// The first line of `--help`.
 const ABOUT: &str =
@@ -61,46 +61,19 @@ async fn sleep(duration: Duration) {
 
 /// Runs the service until the shutdown sequence ends; returns the exit code.
 async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>) -> u8 {
-    let config = match config(&args) {
-        Ok(config) => config,
-        Err(err) => {
-            say!("daemon: {err}");
-            return 64;
-        }
-    };
     let json = args.report_json.clone();
-    let plan = Plan::new(shutdown.clone(), config);
-    plan.on_phase(|phase, at| {
-        // Milliseconds, truncated, as in the report's table.
-        let millis = at.as_millis();
-        say!(
-            "daemon: [{:>3}.{:03}s] {phase}",
-            millis / 1000,
-            millis % 1000
-        );
-    });
-
-    let log = match LogFile::create() {
-        Ok(log) => log,
-        Err(err) => {
-            say!("daemon: cannot create the log file: {err}");
-            return 73; // EX_CANTCREAT
-        }
+    let Service { plan, log, jobs } = match cli::setup(&args, &shutdown, sleep) {
+        Ok(service) => service,
+        Err(code) => return code,
     };
     let runtime = SmolRuntime::with_executor(executor.clone());
-    let jobs = match register_resources(&plan, &args, &log, sleep) {
-        Ok(jobs) => jobs,
-        Err(err) if !shutdown.is_triggered() => {
-            say!("daemon: {err}");
-            return 70;
-        }
-        Err(err) => {
-            // A signal while starting: registering is refused once the shutdown is triggered.
-            // Nothing is served yet; stop cleanly with what is set up.
-            say!("daemon: stopped while starting ({err})");
-            let stop = run_until_shutdown(&plan, runtime, future::pending::<()>());
-            return finish(stop, json.as_deref()).await;
-        }
+    let Some(jobs) = jobs else {
+        // Nothing is served yet: stop with what is set up.
+        return finish(
+            run_until_shutdown(&plan, runtime, future::pending::<()>()),
+            json.as_deref(),
+        )
+        .await;
     };
     // The library's worker runs on our executor, spawned plainly (see examples/jobs).
     match jobs.worker() {
@@ -160,13 +133,7 @@ async fn serve(args: Args, shutdown: Shutdown, executor: Arc<Executor<'static>>)
         }
     }
 
-    say!("daemon: log file {}", log.path.display());
-    // Run by systemd as `Type=notify`: the run helper sends READY=1 as it starts serving, and
-    // the stop's notifications after it. Said here only so the log shows it.
-    if winddown::systemd::Systemd::from_env().is_active() {
-        say!("daemon: systemd: notifying the service manager through NOTIFY_SOCKET");
-    }
-    tell!("ready");
+    cli::ready(&log);
     let app = accept(listener, shutdown.clone(), log, jobs, executor);
     finish(run_until_shutdown(&plan, runtime, app), json.as_deref()).await
 }
