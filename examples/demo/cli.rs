@@ -31,9 +31,9 @@ macro_rules! tell {
 }
 
 /// What `main` does in both daemons: reads the flags, listens for signals (before any thread
-/// starts), runs `serve` (the daemon on its runtime) and returns its exit code, after the
-/// listener is dropped and the output is written (at most a second: see `output::finish`).
-/// Nothing calls `process::exit`: every destructor runs.
+/// starts), runs `serve` (the daemon on its runtime) and returns its exit code once the output
+/// is written (at most a second: see `output::finish`). Nothing calls `process::exit`: the
+/// daemon's destructors run.
 pub(crate) fn main(name: &str, about: &str, serve: impl FnOnce(Args, Shutdown) -> u8) -> ExitCode {
     let code = match parse_args() {
         Ok(Some(args)) => {
@@ -41,10 +41,12 @@ pub(crate) fn main(name: &str, about: &str, serve: impl FnOnce(Args, Shutdown) -
             match listen(&shutdown, args.block_hook) {
                 Ok(signals) => {
                     let code = serve(args, shutdown);
-                    // The output first, the listener last: until the process is gone, a
-                    // third signal still ends it at once (143).
                     output::finish("daemon");
-                    drop(signals);
+                    // Not dropped: until the process is gone a third signal still ends it at
+                    // once (143), and dropping it would only restore the signals' old
+                    // behaviour and wait for its threads, a moment before they end with the
+                    // process anyway.
+                    std::mem::forget(signals);
                     code
                 }
                 Err(err) => {

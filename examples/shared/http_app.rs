@@ -33,8 +33,7 @@ pub(crate) fn out(text: &str) {
 /// What `main` does in both examples: reads the flags, listens for signals (before any thread
 /// starts; each is logged, in order with the stop), runs `serve` (the service on its runtime),
 /// and returns its exit code once the output is written (at most a second: see
-/// `output::finish`) and the listener dropped. Nothing calls `process::exit`: every destructor
-/// runs.
+/// `output::finish`). Nothing calls `process::exit`: the service's destructors run.
 pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8) -> ExitCode {
     let code = match parse_args() {
         Ok(Some(args)) => {
@@ -45,10 +44,12 @@ pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8)
             {
                 Ok(signals) => {
                     let code = serve(args, shutdown);
-                    // The output first, the listener last: until the process is gone, a third
-                    // signal still ends it at once (143).
                     output::finish(name);
-                    drop(signals);
+                    // Not dropped: until the process is gone a third signal still ends it at
+                    // once (143), and dropping it would only restore the signals' old
+                    // behaviour and wait for its threads, a moment before they end with the
+                    // process anyway.
+                    std::mem::forget(signals);
                     code
                 }
                 Err(err) => {

@@ -77,8 +77,10 @@ struct Output {
 
 struct State {
     queue: VecDeque<(Stream, String)>,
-    /// The writer has taken a line off the queue and not finished with it.
+    /// The writer has taken lines off the queue and not finished with them.
     writing: bool,
+    /// The writer waits for lines: a new one must wake it (else it is awake, and takes it).
+    parked: bool,
     /// Lines dropped, per stream.
     dropped: [u64; 2],
     /// Of those, the ones [`finish`] has said were dropped.
@@ -120,6 +122,7 @@ fn output() -> &'static Output {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 writing: false,
+                parked: false,
                 dropped: [0, 0],
                 reported: [0, 0],
             }),
@@ -141,36 +144,52 @@ pub(crate) fn line(stream: Stream, text: fmt::Arguments<'_>) {
         return;
     }
     state.queue.push_back((stream, line));
-    output.changed.notify_all();
+    if state.parked {
+        output.changed.notify_all();
+    }
 }
 
-/// The writer thread: writes the queue out, in order.
+/// The writer thread: writes the queue out, in order, a run of lines for one stream at a time
+/// (up to [`CHUNK`] bytes: one `poll` and one `write`).
 fn write_out(files: [Option<File>; 2]) {
     let output = output();
     let mut stuck = [false, false];
     let mut state = lock(output);
     loop {
-        let Some((stream, line)) = state.queue.pop_front() else {
+        let Some((stream, first)) = state.queue.pop_front() else {
             state.writing = false;
+            // Whoever waits in `finish` wants to know.
             output.changed.notify_all();
+            state.parked = true;
             state = output
                 .changed
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.parked = false;
             continue;
         };
+        let mut run = first;
+        let mut lines = 1;
+        while let Some((next, line)) = state.queue.front() {
+            if *next != stream || run.len() + line.len() > CHUNK {
+                break;
+            }
+            run.push_str(line);
+            state.queue.pop_front();
+            lines += 1;
+        }
         state.writing = true;
         drop(state);
         let i = stream as usize;
-        // Once a stream is stuck, a line goes only if it can go now.
+        // Once a stream is stuck, lines go only if they can go now.
         let wait = if stuck[i] { Duration::ZERO } else { STALL };
         let written = files[i]
             .as_ref()
-            .is_some_and(|file| write_line(file, line.as_bytes(), wait));
+            .is_some_and(|file| write_line(file, run.as_bytes(), wait));
         stuck[i] = !written;
         state = lock(output);
         if !written {
-            state.dropped[i] += 1;
+            state.dropped[i] += lines;
         }
     }
 }
