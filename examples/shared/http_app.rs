@@ -126,7 +126,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.layer = false;
                 continue;
             }
-            "--port" | "--drain-timeout" | "--pre-stop" => {}
+            "--port" | "--drain-timeout" | "--pre-stop" | "--agent-port" => {}
             _ => return Err(format!("unknown option {flag:?}")),
         }
         let value = words
