@@ -17,7 +17,7 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         shutdown,
         Config::builder().drain(Duration::from_secs(2)).build()?,
     );
-    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+    plan.register(Resource::new("queue", || async { Ok(()) }))?;
 
     let tasks = TaskSet::new(&plan, AsyncStdRuntime::new());
     tasks.spawn("worker", |ctx| async move {

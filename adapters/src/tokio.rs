@@ -10,7 +10,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::default());
-//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//! plan.register(Resource::new("db", || async { Ok(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, TokioRuntime::new());
 //! tasks.spawn("ticker", |ctx| async move {
@@ -280,7 +280,7 @@ where
 /// fn main() -> std::io::Result<()> {
 ///     let shutdown = Shutdown::new();
 ///     let plan = Plan::new(shutdown.clone(), Config::default());
-///     plan.register(Resource::blocking("log file", || Ok::<(), String>(()))).unwrap();
+///     plan.register(Resource::blocking("log file", || Ok(()))).unwrap();
 ///
 ///     let worker = shutdown.enter().unwrap();
 ///     std::thread::spawn(move || {
@@ -380,9 +380,8 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 ///
 /// # Caveats
 ///
-/// The cancel triggers the shutdown only if nothing did before
-/// ([`trigger_if_untriggered`](winddown_core::Shutdown::trigger_if_untriggered)), so it never
-/// counts as a second trigger and never forces it.
+/// The cancel triggers the shutdown if nothing did before, and otherwise changes nothing (a
+/// trigger is idempotent): it never forces it.
 ///
 /// # Panics
 ///
@@ -390,10 +389,9 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 pub fn trigger_on_cancel(shutdown: &Shutdown, token: CancellationToken, reason: Reason) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let triggered = shutdown.triggered_owned();
+        let triggered = shutdown.triggered();
         if first(token.cancelled_owned(), triggered).await == Which::First {
-            // Never a repeat: a cancel after another trigger must not force the shutdown.
-            shutdown.trigger_if_untriggered(reason);
+            shutdown.trigger(reason);
         }
     });
 }

@@ -30,7 +30,7 @@ fn main() -> io::Result<()> {
         writeln!(stdout, "ready")?;
         stdout.flush()?;
         drop(stdout);
-        let app = shutdown.reached_owned(winddown::Phase::StoppingNewRequests);
+        let app = shutdown.reached(winddown::Phase::StoppingNewRequests);
         let report = run_until_shutdown(&plan, runtime, async move {
             app.await;
             drop(listener);

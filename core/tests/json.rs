@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use winddown_core::testing::VirtualRuntime;
-use winddown_core::{Config, Plan, Reason, Resource, ResourceKind, Shutdown, TaskFailure};
+use winddown_core::{Config, Plan, Reason, Report, Resource, ResourceKind, Shutdown, TaskFailure};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -27,15 +27,14 @@ fn a_timed_out_stop_in_json() {
             let runtime = runtime.clone();
             move || async move {
                 runtime.advance(Duration::from_millis(1500)); // blocks past its 1 s
-                Err::<(), _>("connection reset")
+                Err("connection reset".into())
             }
         })
         .priority(10)
         .kind(ResourceKind::Database),
     )
     .unwrap();
-    plan.flush(Resource::blocking("log", || Ok::<(), String>(())))
-        .unwrap();
+    plan.flush(Resource::blocking("log", || Ok(()))).unwrap();
     plan.name_in_flight(|names| names.push("GET /export".into()));
     plan.collect_failures(|failures| failures.push(TaskFailure::panic("poller", None)));
     plan.note(|notes| notes.push("http 127.0.0.1:8080 connections: 1 cut".into()));
@@ -44,7 +43,8 @@ fn a_timed_out_stop_in_json() {
     let report = runtime.block_on(plan.run(&runtime));
 
     let value = serde_json::to_value(&report).unwrap();
-    assert_eq!(value["version"], 1);
+    assert_eq!(value["version"], 2);
+    assert_eq!(value["version"], Report::JSON_VERSION);
     assert_eq!(value["status"], "timed_out");
     assert_eq!(value["exit_code"], 2);
     assert_eq!(value["reason"], json!({"kind": "signal", "signal": 15}));
@@ -111,4 +111,19 @@ fn a_forced_stop_in_json() {
         value["reason"],
         json!({"kind": "requested", "message": "deploy"})
     );
+}
+
+#[test]
+fn a_force_in_json() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let _stuck = shutdown.enter().unwrap();
+    shutdown.trigger(Reason::Signal(15));
+    shutdown.force(Reason::Signal(15));
+    let report = runtime.block_on(plan.run(&runtime));
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["status"], "forced");
+    assert_eq!(value["exit_code"], 3);
+    assert_eq!(value["forced_by"], json!({"kind": "requested"}));
 }

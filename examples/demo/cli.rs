@@ -402,7 +402,7 @@ where
                         wait.await;
                     }
                 }
-                Ok::<(), io::Error>(())
+                Ok(())
             }
         })
         .priority(10)
@@ -416,7 +416,7 @@ where
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
                 std::thread::sleep(stuck);
             }
-            Ok::<(), io::Error>(())
+            Ok(())
         })
         .priority(5)
         .kind(ResourceKind::Cache),
@@ -427,7 +427,7 @@ where
     // `close`) belongs in `Resource::blocking`, which runs on a thread of its own so that its
     // deadline still fires; that thread costs a few hundred microseconds of the stop.
     plan.flush(
-        Resource::new("log file", move || async move { log.flush() }).kind(ResourceKind::File),
+        Resource::new("log file", move || async move { Ok(log.flush()?) }).kind(ResourceKind::File),
     )?;
     Ok(jobs)
 }

@@ -53,7 +53,7 @@ pub(crate) type Never = <fn() -> ! as ReturnOf>::Output;
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()).on_failure(OnFailure::Record);
 /// let plain = tasks.spawn("plain", |_| async {})?;
-/// let fallible = tasks.spawn("fallible", |_| async { Err::<(), _>("disk full") })?;
+/// let fallible = tasks.spawn("fallible", |_| async { Err("disk full") })?;
 /// assert_eq!(plain.await, TaskExit::Finished);
 /// assert_eq!(fallible.await, TaskExit::Failed("disk full"));
 /// # Ok(())
@@ -159,7 +159,7 @@ impl<E: fmt::Display + Send + 'static> TaskResult for Result<(), E> {
 /// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()); // OnFailure::Trigger
-/// tasks.spawn("indexer", |_| async { Err::<(), _>("disk full") })?.await;
+/// tasks.spawn("indexer", |_| async { Err("disk full") })?.await;
 /// assert_eq!(
 ///     shutdown.reason(),
 ///     Some(&Reason::error("task indexer failed: disk full"))

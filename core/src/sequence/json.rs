@@ -15,10 +15,6 @@ use super::report::{
 };
 use crate::{Phase, Reason, Report, ResourceKind, Status};
 
-/// The version of the JSON shape, in the report's `version` field. Raised when a field is
-/// removed or changes meaning; adding a field does not raise it.
-pub const REPORT_JSON_VERSION: u32 = 1;
-
 /// A duration as milliseconds, a number with microsecond precision.
 struct Millis(Duration);
 
@@ -92,13 +88,12 @@ impl Serialize for Reason {
 }
 
 impl Serialize for ForcedBy {
-    /// `{"kind": "escalation" | "external" | "abandoned"}` or
+    /// `{"kind": "requested" | "abandoned"}` or
     /// `{"kind": "deadline", "phase": "closing_resources"}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("ForcedBy", 2)?;
         match self {
-            ForcedBy::Escalation => out.serialize_field("kind", "escalation")?,
-            ForcedBy::External => out.serialize_field("kind", "external")?,
+            ForcedBy::Requested => out.serialize_field("kind", "requested")?,
             ForcedBy::Abandoned => out.serialize_field("kind", "abandoned")?,
             ForcedBy::Deadline(phase) => {
                 out.serialize_field("kind", "deadline")?;
@@ -210,7 +205,7 @@ impl Serialize for DrainRecord {
 }
 
 #[cfg(feature = "track")]
-impl Serialize for crate::GuardSite {
+impl Serialize for crate::track::GuardSite {
     /// `{"file", "line", "column", "label", "count", "oldest_ms"}` (label and age may be null).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("GuardSite", 6)?;
@@ -260,7 +255,7 @@ impl Serialize for Report {
     /// The shape documented on [`Report`] (`version` 1).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("Report", 14)?;
-        out.serialize_field("version", &REPORT_JSON_VERSION)?;
+        out.serialize_field("version", &Report::JSON_VERSION)?;
         out.serialize_field("status", &self.status)?;
         out.serialize_field("exit_code", &self.exit_code())?;
         out.serialize_field("reason", &self.reason)?;

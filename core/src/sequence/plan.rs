@@ -50,8 +50,8 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 /// let shutdown = Shutdown::new();
 /// let config = Config::builder().drain(Duration::from_secs(2)).build()?;
 /// let plan = Plan::new(shutdown.clone(), config);
-/// plan.register(Resource::new("db", || async { Ok::<(), String>(()) }).priority(10))?;
-/// plan.flush(Resource::blocking("log", || Ok::<(), String>(())))?;
+/// plan.register(Resource::new("db", || async { Ok(()) }).priority(10))?;
+/// plan.flush(Resource::blocking("log", || Ok(())))?;
 ///
 /// let request = shutdown.enter()?;
 /// let runtime = VirtualRuntime::new();
@@ -232,7 +232,7 @@ impl Plan {
     ///
     /// let shutdown = Shutdown::new();
     /// let plan = Plan::new(shutdown.clone(), Config::default());
-    /// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
+    /// plan.register(Resource::blocking("db", || Ok(())))?;
     /// shutdown.trigger(Reason::requested());
     /// let runtime = VirtualRuntime::new();
     /// runtime.block_on(plan.run(&runtime));

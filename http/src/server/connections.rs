@@ -76,7 +76,7 @@ impl ConnShared {
         // A request that ends once admissions have closed was in flight at the close, even if
         // the connection's task has not seen the close yet (the body ending at the close, an
         // SSE stream, may run first): the connection drained.
-        if self.shutdown.is_closed() {
+        if self.shutdown.phase().admissions_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
         if self.requests.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst)

@@ -245,8 +245,8 @@ where
             poll_fn(|cx| registry.poll_empty(cx)).await;
             match registry.cut_count() {
                 0 => Ok(()),
-                1 => Err("cut 1 connection at the drain deadline".to_owned()),
-                n => Err(format!("cut {n} connections at the drain deadline")),
+                1 => Err("cut 1 connection at the drain deadline".into()),
+                n => Err(format!("cut {n} connections at the drain deadline").into()),
             }
         })
         .priority(RESOURCE_PRIORITY);
