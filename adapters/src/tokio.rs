@@ -248,7 +248,7 @@ impl fmt::Debug for TokioJoin {
 ///     };
 ///     let report = run_until_shutdown(&plan, app).await;
 ///     eprintln!("{report}");
-///     assert_eq!(report.exit_code(), 0); // a service returns ExitCode::from(it as u8) from main
+///     assert_eq!(report.exit_code(), 0); // a service's `main` returns the report: exit 0
 /// }
 /// ```
 ///

@@ -100,13 +100,8 @@ pub(crate) async fn finish(run: impl Future<Output = Report>, json: Option<&Path
             );
         }
     }
-    exit_code(&report)
-}
-
-/// The report's exit code as a process status.
-pub(crate) fn exit_code(report: &Report) -> u8 {
     // 0 to 3: see `Report::exit_code`.
-    u8::try_from(report.exit_code()).unwrap_or(1)
+    report.exit_code()
 }
 
 #[cfg(feature = "json")]
