@@ -172,8 +172,8 @@ impl<E: fmt::Display + Send + 'static> TaskResult for Result<(), E> {
 pub enum OnFailure {
     /// Trigger the set's shutdown (if nothing has yet) with
     /// [`Reason::Error`](winddown_core::Reason::Error) naming the task and its error or panic
-    /// message. A trigger that already happened is left alone: a failure never counts as a
-    /// second trigger, so it never forces the shutdown. For a set on a child scope
+    /// message. A trigger that already happened is left alone (a trigger is idempotent), so a
+    /// failure never forces the shutdown. For a set on a child scope
     /// ([`TaskSet::with_shutdown`](crate::TaskSet::with_shutdown)), that is the scope, not
     /// the service: a library's failed task stops the library.
     #[default]

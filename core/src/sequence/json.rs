@@ -1,7 +1,8 @@
 //! The report's JSON shape (feature `serde`): `Serialize` for [`Report`] and what it holds.
 //!
-//! Written by hand, not derived, so that the shape is stable and documented (see the
-//! [`Report`] docs) rather than whatever the Rust types happen to be: a `version` field,
+//! One vocabulary for the report and for a status page ([`Progress`]: what an HTTP `/status`
+//! answers with). Written by hand, not derived, so that the shape is stable and documented
+//! (see the [`Report`] docs) rather than whatever the Rust types happen to be: a `version` field,
 //! durations as milliseconds (numbers, with microsecond precision), statuses, phases and
 //! outcomes as lower-case `snake_case` strings, and the exit code included.
 
@@ -274,17 +275,21 @@ impl Serialize for Report {
 }
 
 impl Serialize for Progress {
-    /// `{"phases", "drain", "resources", "flushes", "running", "step_deadline_ms", "status"}`,
-    /// each shaped as in the report (`drain`, `status` and the rest are null until they exist).
+    /// The shape documented on [`Progress`]: the report's names and units, with its version.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Progress", 7)?;
+        let mut out = serializer.serialize_struct("Progress", 12)?;
+        out.serialize_field("version", &Report::JSON_VERSION)?;
+        out.serialize_field("phase", &self.phase)?;
+        out.serialize_field("reason", &self.reason)?;
+        out.serialize_field("in_flight", &self.in_flight)?;
+        out.serialize_field("refused", &self.refused)?;
+        out.serialize_field("status", &self.status)?;
         out.serialize_field("phases", &List(&self.phases))?;
         out.serialize_field("drain", &self.drain)?;
         out.serialize_field("resources", &List(&self.resources))?;
         out.serialize_field("flushes", &List(&self.flushes))?;
         out.serialize_field("running", &self.running.as_deref())?;
         out.serialize_field("step_deadline_ms", &self.step_deadline.map(Millis))?;
-        out.serialize_field("status", &self.status)?;
         out.end()
     }
 }

@@ -476,8 +476,37 @@ impl std::process::Termination for Report {
     }
 }
 
-/// What a sequence has done so far: [`Plan::progress`](crate::Plan::progress), for status
-/// pages and dashboards while a stop is under way.
+/// What a sequence has done so far, and where the shutdown stands:
+/// [`Plan::progress`](crate::Plan::progress), for status pages and dashboards while a stop is
+/// under way.
+///
+/// # JSON
+///
+/// With the `serde` feature it serializes with the report's names and units (see
+/// [`Report`](crate::Report#json)), the one vocabulary for a report and a status page:
+///
+/// ```json
+/// {
+///   "version": 2,
+///   "phase": "closing_resources",
+///   "reason": {"kind": "signal", "signal": 15},
+///   "in_flight": 0,
+///   "refused": 17,
+///   "status": null,
+///   "phases": [{"phase": "initiated", "started_ms": 0.0, "duration_ms": 0.0}, "..."],
+///   "drain": {"in_flight_at_start": 3, "drained": 3, "left": 0, "timed_out": false,
+///             "skipped": false, "still_in_flight": [], "guard_sites": []},
+///   "resources": [{"name": "http 127.0.0.1:8080", "kind": null, "priority": 1000,
+///                  "outcome": "ok", "message": null, "late_result": null,
+///                  "started_ms": 1.2, "duration_ms": 0.3}],
+///   "flushes": [],
+///   "running": "db pool",
+///   "step_deadline_ms": 6250.0
+/// }
+/// ```
+///
+/// `version` is [`Report::JSON_VERSION`](crate::Report::JSON_VERSION); `drain`, `running`,
+/// `step_deadline_ms` and `status` are `null` until there is one.
 ///
 /// # Examples
 ///
@@ -493,6 +522,14 @@ impl std::process::Termination for Report {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Progress {
+    /// The shutdown's phase when the snapshot was taken.
+    pub phase: Phase,
+    /// Why it was triggered (the first trigger's reason), once it was.
+    pub reason: Option<Reason>,
+    /// Guards in flight then ([`Shutdown::in_flight`](crate::Shutdown::in_flight)).
+    pub in_flight: usize,
+    /// Admissions refused so far ([`Shutdown::refused`](crate::Shutdown::refused)).
+    pub refused: usize,
     /// The phases entered so far, with their timings (the last one's duration is up to its
     /// latest event, not to now).
     pub phases: Vec<PhaseRecord>,
