@@ -178,6 +178,15 @@ pub use winddown_core::{track, tuning};
 /// Waiting on a shutdown: the core's futures ([`Shutdown::triggered`], [`Shutdown::drained`],
 /// …) and, with `std`, its blocking waits ([`Shutdown::blocking`]) and the adapters'
 /// combinators (`ShutdownExt::guarded`, `ShutdownExt::until_shutdown`).
+///
+#[cfg_attr(
+    feature = "std",
+    doc = "[`Shutdown::blocking`]: crate::Shutdown::blocking"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`Shutdown::blocking`]: https://docs.rs/winddown/0.1/winddown/struct.Shutdown.html#method.blocking"
+)]
 pub mod futures {
     #[doc(inline)]
     pub use winddown_core::futures::*;

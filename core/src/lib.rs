@@ -116,6 +116,24 @@
 //!
 //! [winddown]: https://docs.rs/winddown
 
+// The links above to items of a feature: to this build's item with the feature on, else to
+// docs.rs, which documents every feature.
+#![cfg_attr(
+    all(feature = "std", not(loom)),
+    doc = "[`Shutdown::blocking`]: Shutdown::blocking"
+)]
+#![cfg_attr(
+    not(all(feature = "std", not(loom))),
+    doc = "[`Shutdown::blocking`]: https://docs.rs/winddown-core/0.1/winddown_core/struct.Shutdown.html#method.blocking"
+)]
+#![cfg_attr(
+    all(feature = "test-util", not(loom)),
+    doc = "[`testing::VirtualRuntime`]: testing::VirtualRuntime"
+)]
+#![cfg_attr(
+    not(all(feature = "test-util", not(loom))),
+    doc = "[`testing::VirtualRuntime`]: https://docs.rs/winddown-core/0.1/winddown_core/testing/struct.VirtualRuntime.html"
+)]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // All of the crate's `unsafe` is in `raw/` (the one `allow` below); `.ci/core-rooms.sh` also

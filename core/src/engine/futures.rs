@@ -6,6 +6,15 @@
 //! `Unpin`, and executor-free: they park on the scope's own waiter lists (`waiters.rs`), so any
 //! executor, or a plain `block_on`, can poll them. The blocking waits park the thread on the
 //! same lists.
+//!
+#![cfg_attr(
+    all(feature = "std", not(loom)),
+    doc = "[`BlockingWait`]: BlockingWait"
+)]
+#![cfg_attr(
+    not(all(feature = "std", not(loom))),
+    doc = "[`BlockingWait`]: https://docs.rs/winddown-core/0.1/winddown_core/futures/struct.BlockingWait.html"
+)]
 
 use core::fmt;
 use core::future::Future;

@@ -224,7 +224,7 @@ impl Shutdown {
     }
 
     /// [`enter`](Self::enter), with a label for the leak finder: with the `track` feature,
-    /// [`track::guard_sites`](crate::track::guard_sites) and the report group the live guards by
+    /// [`track::guard_sites`] and the report group the live guards by
     /// call site *and* label (`src/db.rs:40:9 [db-write] (x2, oldest 12.300s)`). Without
     /// `track` the label is dropped at compile time: this is exactly `enter`, so a library can
     /// label its guards unconditionally at no cost.
@@ -244,6 +244,14 @@ impl Shutdown {
     /// # drop(write);
     /// # Ok::<(), winddown::Closed>(())
     /// ```
+    #[cfg_attr(
+        feature = "track",
+        doc = "[`track::guard_sites`]: crate::track::guard_sites"
+    )]
+    #[cfg_attr(
+        not(feature = "track"),
+        doc = "[`track::guard_sites`]: https://docs.rs/winddown-core/0.1/winddown_core/track/fn.guard_sites.html"
+    )]
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
     pub fn enter_labeled(&self, label: &'static str) -> Result<Guard, Closed> {

@@ -306,7 +306,7 @@ impl DrainRecord {
 /// and each resource's outcome.
 ///
 /// Print it (`Display` is a small aligned table for a log), return it from `main` (with `std`
-/// it is a [`Termination`](std::process::Termination): the process exits with
+/// it is a [`Termination`](https://doc.rust-lang.org/std/process/trait.Termination.html): the process exits with
 /// [`exit_code`](Self::exit_code), after every destructor ran), or turn it into an error with
 /// [`into_result`](Self::into_result).
 ///
@@ -421,7 +421,8 @@ impl Report {
     /// | forced: a second signal, a force, the graceful deadline, or the run abandoned | 3 |
     /// | (ended by a third signal: no report) | 128 + the signal |
     ///
-    /// A `u8`, as [`ExitCode::from`](std::process::ExitCode) takes it; returning the report
+    /// A `u8`, as [`ExitCode::from`](https://doc.rust-lang.org/std/process/struct.ExitCode.html)
+    /// takes it; returning the report
     /// from `main` exits with it (see [`Report`]).
     ///
     /// # Examples

@@ -6,7 +6,7 @@
 //! [`guard_sites`] says where they were entered (file, line, column, with the label of
 //! [`Shutdown::enter_labeled`]), how many from each place, and how old the oldest is, and a
 //! [`Plan`](crate::Plan)'s report names those sites when its drain ends with guards in flight
-//! ([`DrainRecord::guard_sites`](crate::DrainRecord::guard_sites)). The adapters that enter
+//! ([`DrainRecord::guard_sites`]). The adapters that enter
 //! for you (`ShutdownExt::guarded`, `TaskSet::spawn`) record their caller's site too.
 //!
 //! The leak finder is a debugging aid, off by default: with it, a guard is two words instead
@@ -59,6 +59,16 @@
 //! (`None`) until one is set. [`set_guard_clock`] replaces it, for example with a runtime's
 //! clock (a test's virtual clock, an embedded target's tick counter). Child scopes made
 //! afterwards inherit it.
+//!
+// The links above to items of `track`: to this build's with the feature on, else to docs.rs.
+#![cfg_attr(
+    feature = "track",
+    doc = "[`guard_sites`]: guard_sites\n[`DrainRecord::guard_sites`]: crate::DrainRecord::guard_sites"
+)]
+#![cfg_attr(
+    not(feature = "track"),
+    doc = "[`guard_sites`]: https://docs.rs/winddown-core/0.1/winddown_core/track/fn.guard_sites.html\n[`DrainRecord::guard_sites`]: https://docs.rs/winddown-core/0.1/winddown_core/struct.DrainRecord.html#structfield.guard_sites"
+)]
 
 use crate::Shutdown;
 
@@ -157,6 +167,11 @@ pub fn guard_sites(shutdown: &Shutdown) -> alloc::vec::Vec<GuardSite> {
 /// # drop(request);
 /// # Ok::<(), winddown::Closed>(())
 /// ```
+#[cfg_attr(feature = "track", doc = "[`GuardSite::oldest`]: GuardSite::oldest")]
+#[cfg_attr(
+    not(feature = "track"),
+    doc = "[`GuardSite::oldest`]: https://docs.rs/winddown-core/0.1/winddown_core/track/struct.GuardSite.html#method.oldest"
+)]
 pub fn set_guard_clock(
     shutdown: &Shutdown,
     clock: impl Fn() -> core::time::Duration + Send + Sync + 'static,
