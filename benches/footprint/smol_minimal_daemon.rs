@@ -40,5 +40,5 @@ fn main() -> io::Result<()> {
         Ok::<_, io::Error>(report.exit_code())
     }))?;
     std::mem::forget(signals);
-    std::process::exit(code);
+    std::process::exit(code.into());
 }

@@ -23,7 +23,7 @@ fn site(site: &Location<'_>, count: usize) -> (String, u32, u32, usize) {
 }
 
 fn sites(shutdown: &Shutdown) -> Vec<(String, u32, u32, usize)> {
-    track::guard_sites(&shutdown)
+    track::guard_sites(shutdown)
         .iter()
         .map(|s| (s.file().to_owned(), s.line(), s.column(), s.count()))
         .collect()
