@@ -150,6 +150,7 @@ pub(crate) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         graceful_end: start.saturating_add(inner.config.graceful()),
         observers: observers.into_iter().map(Some).collect(),
         finished: false,
+        left_at_force: None,
     };
     sequence.run().await
 }
@@ -180,6 +181,10 @@ struct Sequence<'a, R: Runtime> {
     observers: Vec<Option<Observer>>,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
+    /// What was in flight when a force came during the drain (its count and names in a drain
+    /// record), taken before anyone heard of the force from the sequence: see
+    /// [`force`](Self::force).
+    left_at_force: Option<DrainRecord>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -194,6 +199,7 @@ impl<R: Runtime> Sequence<'_, R> {
         }
 
         let mut drain = DrainRecord::default();
+        let mut named = false;
         if self.forced_by().is_none() {
             self.advance(Phase::StoppingNewRequests);
             self.advance(Phase::Draining);
@@ -212,13 +218,24 @@ impl<R: Runtime> Sequence<'_, R> {
                 StepEnd::Graceful | StepEnd::Forced => {}
             }
             drain.left = self.shutdown.in_flight();
+            if let Some(at_force) = self.left_at_force.take() {
+                // Forced during the drain: what was in flight then is what the force left,
+                // whether or not the `Forced` observers have ended it since.
+                drain.left = at_force.left;
+                drain.still_in_flight = at_force.still_in_flight;
+                #[cfg(feature = "track")]
+                {
+                    drain.guard_sites = at_force.guard_sites;
+                }
+                named = true;
+            }
         } else {
             // Forced in the pre-stop delay: what is in flight now is abandoned, undrained.
             drain.skipped = true;
             drain.in_flight_at_start = self.shutdown.in_flight();
             drain.left = drain.in_flight_at_start;
         }
-        if drain.left > 0 {
+        if drain.left > 0 && !named {
             self.name_in_flight(&mut drain);
         }
         crate::progress::drain(&drain);
@@ -534,6 +551,19 @@ impl<R: Runtime> Sequence<'_, R> {
         if first {
             // Not a trigger: the escalation (if any) was already counted.
             let _ = self.shutdown.advance(Phase::Forced);
+            // The drain's left-overs are counted and named before the observers hear of the
+            // force: an observer of `Forced` may end them at once (an HTTP server cuts its
+            // connections there), and what a force cuts is left, not drained.
+            if self.with_draft(|draft| draft.drain_open) {
+                let mut at_force = DrainRecord {
+                    left: self.shutdown.in_flight(),
+                    ..DrainRecord::default()
+                };
+                if at_force.left > 0 {
+                    self.name_in_flight(&mut at_force);
+                }
+                self.left_at_force = Some(at_force);
+            }
             self.enter_phase(Phase::Forced);
         }
     }
@@ -544,7 +574,9 @@ impl<R: Runtime> Sequence<'_, R> {
         if self.shutdown.advance(to).is_ok() {
             self.enter_phase(to);
         } else if self.shutdown.phase() == Phase::Forced && self.forced_by().is_none() {
-            self.force(ForcedBy::External);
+            // Forced while the step before ended on its own (a drain whose last guard went
+            // as the second signal landed): the cause is whatever forced it.
+            self.force(self.escalation_cause(Phase::Forced));
         }
     }
 
