@@ -2,28 +2,24 @@
 #![cfg(all(feature = "hyper", feature = "smol"))]
 
 #[macro_use]
-mod http_common;
+mod common;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-
-use smol::io::{AsyncRead, AsyncWrite};
 
 use axum::Router;
 use smol::net::{TcpListener, TcpStream};
-use winddown::http::smol::SmolIo;
-use winddown::http::ConnectionStats;
-use winddown::runtime::BoxFuture;
-use winddown::smol::SmolRuntime;
-use winddown::{Plan, Report};
+use winddown_adapters::smol::SmolRuntime;
+use winddown_core::runtime::BoxFuture;
+use winddown_core::{Plan, Report};
+use winddown_http::server::FuturesIo;
+use winddown_http::ConnectionStats;
 
 struct Smol;
 
-impl http_common::Net for Smol {
-    type Io = SmolIo<TcpStream>;
+impl common::Net for Smol {
+    type Io = FuturesIo<TcpStream>;
 
     fn block_on<F: Future>(future: F) -> F::Output {
         smol::block_on(future)
@@ -40,7 +36,7 @@ impl http_common::Net for Smol {
     }
 
     fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>> {
-        Box::pin(async move { Ok(SmolIo::new(TcpStream::connect(addr).await?)) })
+        Box::pin(async move { Ok(FuturesIo::new(TcpStream::connect(addr).await?)) })
     }
 
     fn serve(
@@ -51,7 +47,7 @@ impl http_common::Net for Smol {
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().unwrap();
-            let server = winddown::http::smol::server(&plan);
+            let server = winddown_http::smol::server(&plan);
             let stats = server.stats();
             let served = Self::spawn(server.serve(listener, app));
             (addr, stats, served)
@@ -63,43 +59,18 @@ impl http_common::Net for Smol {
         Self::spawn(async move { plan.run(SmolRuntime::new()).await })
     }
 
-    type H2Io = TokioCompat;
+    type H2Io = common::TokioCompat<TcpStream>;
 
-    fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<TokioCompat>> {
-        Box::pin(async move { Ok(TokioCompat(TcpStream::connect(addr).await?)) })
-    }
-}
-
-/// tokio's IO traits over smol's socket, for the `h2` crate's client.
-struct TokioCompat(TcpStream);
-
-impl tokio::io::AsyncRead for TokioCompat {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = ready!(Pin::new(&mut self.0).poll_read(cx, buf.initialize_unfilled()))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncWrite for TokioCompat {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+    fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<Self::H2Io>> {
+        Box::pin(async move { Ok(common::TokioCompat(TcpStream::connect(addr).await?)) })
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+    fn block_executor() -> common::Blocker {
+        // smol's global executor runs on one thread unless SMOL_THREADS says otherwise.
+        let (body, started, release) = common::blocking_task();
+        smol::spawn(async move { body() }).detach();
+        started.recv().expect("the blocking task runs");
+        common::Blocker(release)
     }
 }
 

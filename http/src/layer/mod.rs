@@ -3,7 +3,9 @@
 
 mod body;
 mod future;
+pub(crate) mod handoff;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +17,8 @@ use winddown_core::{Plan, Shutdown};
 
 use crate::in_flight::Table;
 
+#[cfg(feature = "hyper")]
+pub(crate) use body::Admission;
 pub use body::GuardedBody;
 pub use future::ResponseFuture;
 
@@ -85,6 +89,8 @@ struct Settings {
     shutdown: Shutdown,
     retry_after: HeaderValue,
     table: Option<Arc<Table>>,
+    /// Requests answered `503` (shared by every layer built from this one's settings).
+    refused: Arc<AtomicU64>,
 }
 
 impl ShutdownLayer {
@@ -95,6 +101,7 @@ impl ShutdownLayer {
                 shutdown: shutdown.clone(),
                 retry_after: HeaderValue::from_static("5"),
                 table: None,
+                refused: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -117,7 +124,9 @@ impl ShutdownLayer {
     /// Records the method, path and admission time of each request, with room for
     /// [`DEFAULT_NAMED_SLOTS`] at once, and registers them with `plan`
     /// ([`Plan::name_in_flight`]) so that a drain that ends with requests in flight names them
-    /// in the report. See the type's docs for the cost.
+    /// in the report. It also adds a note to the report: how many requests the layer
+    /// answered `503` (`http requests: 17 answered 503 after the close`). See the type's docs
+    /// for the cost.
     pub fn name_requests(self, plan: &Plan) -> Self {
         self.name_requests_with(plan, DEFAULT_NAMED_SLOTS)
     }
@@ -128,6 +137,14 @@ impl ShutdownLayer {
         let table = Arc::new(Table::new(slots));
         let for_plan = table.clone();
         plan.name_in_flight(move |names| for_plan.name_into(names));
+        let refused = self.settings.refused.clone();
+        plan.note(move |notes| {
+            // Relaxed: a count read once for the report.
+            let refused = refused.load(Ordering::Relaxed);
+            notes.push(format!(
+                "http requests: {refused} answered 503 after the close"
+            ));
+        });
         self.with(|settings| settings.table = Some(table))
     }
 
@@ -135,6 +152,14 @@ impl ShutdownLayer {
     /// without [`name_requests`](Self::name_requests)).
     pub fn requests_in_flight(&self) -> Option<usize> {
         self.settings.table.as_ref().map(|table| table.len())
+    }
+
+    /// Requests the layer has answered `503` (refused because admissions had closed), by this
+    /// layer and every clone of it. [`Shutdown::refused`] counts these and every other
+    /// refused admission (a connection, a task).
+    pub fn refused(&self) -> u64 {
+        // Relaxed: a count for status pages and reports; nothing else hangs on it.
+        self.settings.refused.load(Ordering::Relaxed)
     }
 
     /// The shutdown the layer admits through.
@@ -147,6 +172,7 @@ impl ShutdownLayer {
             shutdown: shared.shutdown.clone(),
             retry_after: shared.retry_after.clone(),
             table: shared.table.clone(),
+            refused: shared.refused.clone(),
         });
         change(&mut settings);
         ShutdownLayer {
@@ -212,7 +238,11 @@ where
                 let admission = body::Admission::new(guard, entry, http1);
                 ResponseFuture::admitted(self.inner.call(request), admission)
             }
-            Err(_) => ResponseFuture::refused(settings.retry_after.clone(), http1),
+            Err(_) => {
+                // Relaxed: a count, as in `refused`.
+                settings.refused.fetch_add(1, Ordering::Relaxed);
+                ResponseFuture::refused(settings.retry_after.clone(), http1)
+            }
         }
     }
 }
@@ -291,6 +321,11 @@ mod tests {
             assert_eq!(response.headers()["retry-after"], "2");
             assert!(!response.body().is_admitted());
             assert_eq!(shutdown.refused(), 1);
+            assert_eq!(
+                ShutdownLayer::new(&shutdown).refused(),
+                0,
+                "a layer of its own"
+            );
             let h2 = service.call(request(Version::HTTP_2)).await.unwrap();
             assert_eq!(h2.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(!h2.headers().contains_key("connection"));

@@ -1,0 +1,182 @@
+//! The server's races, with the order of its tasks chosen by the test: every task (the
+//! server's accept loop, each connection, the plan's sequence) is polled by hand, in an order
+//! the test sets, over in-memory sockets, with no timer that fires on its own. Nothing here
+//! depends on a scheduler's luck.
+#![cfg(all(feature = "hyper", feature = "tokio"))]
+
+mod manual;
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use manual::{MemListener, Order, Tasks};
+use winddown_core::testing::VirtualRuntime;
+use winddown_core::{Config, ForcedBy, Phase, Plan, Reason, Shutdown, Status};
+use winddown_http::ShutdownLayer;
+
+/// A second signal while a request is in flight forces the stop; the report counts what the
+/// force cut as left, names it (request and connection), and gives the escalation as the
+/// cause, whether the connections' tasks or the sequence run first after the signal.
+fn a_second_signal_reports_what_it_cut(order: Order) {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(
+        shutdown.clone(),
+        Config::builder()
+            .drain(Duration::from_secs(30))
+            .graceful(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    );
+    let entered = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/slow",
+            get({
+                let entered = entered.clone();
+                move || {
+                    entered.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending::<&'static str>()
+                }
+            }),
+        )
+        .layer(ShutdownLayer::new(&shutdown).name_requests(&plan));
+    let tasks = Tasks::new();
+    let listener = MemListener::new();
+    let mut client = listener.connect();
+    tasks.spawn_server(&plan, listener, app);
+    let report = tasks.run_plan(&plan);
+
+    client.write(b"GET /slow HTTP/1.1\r\nhost: t\r\n\r\n");
+    tasks.run(Order::Spawned);
+    assert_eq!(entered.load(Ordering::SeqCst), 1);
+    shutdown.trigger(Reason::Signal(15));
+    tasks.run(Order::Spawned);
+    assert_eq!(shutdown.phase(), Phase::Draining);
+
+    // The second SIGTERM, as the signal listener delivers it: a repeat trigger, then the move
+    // to `Forced` for those who watch phases only.
+    shutdown.trigger(Reason::Signal(15));
+    let _ = shutdown.advance(Phase::Forced);
+    tasks.run(order);
+    let report = report.take().expect("the sequence ended");
+
+    assert_eq!(report.status, Status::Forced, "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Escalation), "{report}");
+    // The connection and its request were in flight when the force came.
+    assert_eq!(report.drain.left, 2, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names.iter().any(|n| n.starts_with("GET /slow  ")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from ") && n.ends_with(": 1 request in flight")),
+        "{names:?}"
+    );
+    assert!(
+        client.read_to_end().is_empty(),
+        "no response for the cut request"
+    );
+}
+
+#[test]
+fn a_second_signal_reports_what_it_cut_connections_first() {
+    a_second_signal_reports_what_it_cut(Order::ConnectionsFirst);
+}
+
+#[test]
+fn a_second_signal_reports_what_it_cut_sequence_first() {
+    a_second_signal_reports_what_it_cut(Order::SequenceFirst);
+}
+
+/// A listener whose every accept fails with `EMFILE` (out of file descriptors): the server
+/// backs off (up to a second between tries) instead of spinning, and still sees the close
+/// at once while it waits. On the virtual clock: ten seconds of failing accepts, then the
+/// close.
+#[test]
+fn a_permanent_accept_error_neither_spins_nor_hides_the_close() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let listener = manual::FailingListener {
+        accepts: accepts.clone(),
+        error: || io::Error::from_raw_os_error(24),
+    };
+    let app = Router::new().route("/", get(|| async { "hello" }));
+    let server = manual::virtual_server(&runtime, &plan);
+    let stats = server.stats();
+    let (closed_at, returned_at) = runtime.block_on({
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            let served = winddown_core::runtime::Runtime::spawn(
+                &runtime,
+                Box::pin(async move {
+                    let _ = server.serve(listener, app).await;
+                }),
+            );
+            winddown_core::runtime::Runtime::sleep(&runtime, Duration::from_secs(10)).await;
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let closed_at = winddown_core::runtime::Runtime::now(&runtime);
+            served.await;
+            (closed_at, winddown_core::runtime::Runtime::now(&runtime))
+        }
+    });
+    let tries = accepts.load(Ordering::SeqCst);
+    // Backing off up to a second: a dozen or two tries in ten seconds, not a thousand.
+    assert!((5..=25).contains(&tries), "{tries} accepts in 10 s");
+    assert_eq!(returned_at, closed_at, "the close waited for the back-off");
+    let counts = stats.snapshot().to_string();
+    assert!(counts.contains(&format!("{tries} at accept")), "{counts}");
+}
+
+/// Connection errors at accept (a peer that reset before it was accepted) are skipped at once,
+/// without a back-off: the next good connection is accepted on the same instant.
+#[test]
+fn a_connection_reset_before_accept_is_skipped_at_once() {
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let listener = manual::FailingListener {
+        accepts: accepts.clone(),
+        error: || io::ErrorKind::ConnectionReset.into(),
+    };
+    let app = Router::new().route("/", get(|| async { "hello" }));
+    let server = manual::virtual_server(&runtime, &plan);
+    let at = runtime.block_on({
+        let runtime = runtime.clone();
+        async move {
+            let served = winddown_core::runtime::Runtime::spawn(
+                &runtime,
+                Box::pin(async move {
+                    let _ = server.serve(listener, app).await;
+                }),
+            );
+            // Let it run for a while without moving the clock (yielding keeps this task
+            // runnable, so the virtual clock stands still).
+            for _ in 0..10_000 {
+                futures_lite::future::yield_now().await;
+            }
+            let at = winddown_core::runtime::Runtime::now(&runtime);
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            served.await;
+            at
+        }
+    });
+    assert_eq!(at, Duration::ZERO);
+    let tries = accepts.load(Ordering::SeqCst);
+    assert!(
+        tries >= 1000,
+        "{tries} accepts: reset connections were waited on"
+    );
+}
