@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Once;
 
 use async_std::net::{TcpListener, TcpStream};
-use axum::Router;
 use winddown_adapters::async_std::AsyncStdRuntime;
 use winddown_core::runtime::BoxFuture;
 use winddown_core::{Plan, Report};
+use winddown_http::server::ConnectionService;
 use winddown_http::server::FuturesIo;
 use winddown_http::ConnectionStats;
 
@@ -47,9 +47,10 @@ impl common::Net for AsyncStd {
         Box::pin(async move { Ok(FuturesIo::new(TcpStream::connect(addr).await?)) })
     }
 
-    fn serve(
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -57,7 +58,11 @@ impl common::Net for AsyncStd {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::async_std::server(&plan);
             let stats = server.stats();
-            let served = Self::spawn(server.serve(listener, app));
+            let served = if admin {
+                Self::spawn(server.serve_admin(listener, service))
+            } else {
+                Self::spawn(server.serve(listener, service))
+            };
             (addr, stats, served)
         })
     }

@@ -180,3 +180,65 @@ fn a_connection_reset_before_accept_is_skipped_at_once() {
         "{tries} accepts: reset connections were waited on"
     );
 }
+
+/// With the `log` feature, an accept error that backs off is an error-level event under the
+/// target `winddown::http`, naming the listener, the error and the wait.
+#[cfg(feature = "log")]
+#[test]
+fn accept_errors_are_logged() {
+    use std::sync::Mutex;
+
+    struct Capture(Mutex<Vec<(log::Level, String, String)>>);
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            self.0.lock().unwrap().push((
+                record.level(),
+                record.target().to_owned(),
+                record.args().to_string(),
+            ));
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+    log::set_logger(&CAPTURE).expect("the only logger of this test binary");
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let runtime = VirtualRuntime::new();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let listener = manual::FailingListener {
+        accepts: Arc::new(AtomicUsize::new(0)),
+        error: || io::Error::from_raw_os_error(24),
+    };
+    let app = Router::new().route("/", get(|| async { "hello" }));
+    let server = manual::virtual_server(&runtime, &plan);
+    runtime.block_on({
+        let runtime = runtime.clone();
+        async move {
+            let served = winddown_core::runtime::Runtime::spawn(
+                &runtime,
+                Box::pin(async move {
+                    let _ = server.serve(listener, app).await;
+                }),
+            );
+            winddown_core::runtime::Runtime::sleep(&runtime, Duration::from_millis(15)).await;
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            served.await;
+        }
+    });
+    let records = CAPTURE.0.lock().unwrap();
+    let first = records
+        .iter()
+        .find(|(_, target, _)| target == "winddown::http")
+        .expect("an event of the server");
+    assert_eq!(first.0, log::Level::Error, "{records:?}");
+    assert!(
+        first.2.starts_with("http 127.0.0.1:8080: accept error: ")
+            && first.2.ends_with("(next try in 10ms)"),
+        "{records:?}"
+    );
+}

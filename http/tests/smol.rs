@@ -8,11 +8,11 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use axum::Router;
 use smol::net::{TcpListener, TcpStream};
 use winddown_adapters::smol::SmolRuntime;
 use winddown_core::runtime::BoxFuture;
 use winddown_core::{Plan, Report};
+use winddown_http::server::ConnectionService;
 use winddown_http::server::FuturesIo;
 use winddown_http::ConnectionStats;
 
@@ -39,9 +39,10 @@ impl common::Net for Smol {
         Box::pin(async move { Ok(FuturesIo::new(TcpStream::connect(addr).await?)) })
     }
 
-    fn serve(
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -49,7 +50,11 @@ impl common::Net for Smol {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::smol::server(&plan);
             let stats = server.stats();
-            let served = Self::spawn(server.serve(listener, app));
+            let served = if admin {
+                Self::spawn(server.serve_admin(listener, service))
+            } else {
+                Self::spawn(server.serve(listener, service))
+            };
             (addr, stats, served)
         })
     }

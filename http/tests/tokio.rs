@@ -10,12 +10,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::Router;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use winddown_adapters::tokio::TokioRuntime;
 use winddown_core::runtime::BoxFuture;
 use winddown_core::{Plan, Report};
+use winddown_http::server::ConnectionService;
 use winddown_http::ConnectionStats;
 
 struct Tokio;
@@ -51,9 +51,10 @@ impl common::Net for Tokio {
         Box::pin(async move { Ok(TokioIo::new(TcpStream::connect(addr).await?)) })
     }
 
-    fn serve(
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -61,7 +62,11 @@ impl common::Net for Tokio {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::tokio::server(&plan);
             let stats = server.stats();
-            let served = Self::spawn(server.serve(listener, app));
+            let served = if admin {
+                Self::spawn(server.serve_admin(listener, service))
+            } else {
+                Self::spawn(server.serve(listener, service))
+            };
             (addr, stats, served)
         })
     }

@@ -28,7 +28,10 @@ use hyper::client::conn::http1;
 use hyper::rt::{Read, ReadBuf, Write};
 use winddown_core::runtime::BoxFuture;
 use winddown_core::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
-use winddown_http::{ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer};
+use winddown_http::server::ConnectionService;
+use winddown_http::{
+    AdminService, ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer,
+};
 
 /// What a scenario needs from a runtime.
 pub(crate) trait Net: 'static {
@@ -47,11 +50,13 @@ pub(crate) trait Net: 'static {
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>>;
 
-    /// Binds 127.0.0.1:0 and serves `app` with this runtime's server; returns the address,
-    /// the connection counts and the server's (spawned) future.
-    fn serve(
+    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server (as its admin
+    /// listener when `admin`); returns the address, the connection counts and the server's
+    /// (spawned) future.
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)>;
 
     /// Runs `plan` on this runtime's adapter, spawned.
@@ -149,6 +154,9 @@ macro_rules! http_scenarios {
             a_connect_tunnel_is_cut_at_the_deadline_and_named,
             an_upgraded_handler_blocked_in_a_write_is_cut_and_serve_returns,
             an_upgraded_socket_nobody_polls_counts_as_gone_at_the_deadline,
+            axum_connect_info_finds_the_peer_address,
+            status_is_reachable_on_the_admin_listener_through_the_stop,
+            connection_errors_are_counted_and_the_close_causes_none,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
@@ -248,6 +256,8 @@ pub(crate) struct Rig {
     pub(crate) upgrades: Arc<Mutex<Vec<hyper::upgrade::OnUpgrade>>>,
     /// The layer, for its counts.
     pub(crate) layer: ShutdownLayer,
+    /// The admin listener's address and future, when there is one.
+    pub(crate) admin: Option<(SocketAddr, BoxFuture<io::Result<()>>)>,
 }
 
 impl Rig {
@@ -272,6 +282,11 @@ impl Rig {
 /// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
 /// (never answers), `/sse` (ticks until the close), behind the layer; `/readyz` outside it.
 pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
+    rig_with::<N>(config, false).await
+}
+
+/// [`rig`], with an admin listener ([`AdminService`]) when `with_admin`.
+pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
     let shutdown = Shutdown::new();
     let plan = Plan::new(shutdown.clone(), config);
     let entered = Arc::new(Gate::default());
@@ -358,7 +373,14 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
         })
         .layer(layer.clone())
         .route_service("/readyz", Readiness::new(&shutdown));
-    let (addr, stats, served) = N::serve(&plan, app).await;
+    let admin = if with_admin {
+        let service = AdminService::new(&plan).requests(&layer);
+        let (addr, _stats, served) = N::serve(&plan, service, true).await;
+        Some((addr, served))
+    } else {
+        None
+    };
+    let (addr, stats, served) = N::serve(&plan, app, false).await;
     let report = N::run_plan(&plan);
     Rig {
         _plan: plan,
@@ -371,6 +393,7 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
         release,
         upgrades,
         layer,
+        admin,
     }
 }
 
@@ -1444,4 +1467,135 @@ pub(crate) async fn an_upgraded_socket_nobody_polls_counts_as_gone_at_the_deadli
     );
     drop(socket);
     drop(client);
+}
+
+/// 15. A per-connection factory (axum's `into_make_service_with_connect_info`) is served as
+///     `axum::serve` serves it: its `ConnectInfo` extractor finds the peer's address.
+pub(crate) async fn axum_connect_info_finds_the_peer_address<N: Net>() {
+    use axum::extract::ConnectInfo;
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), config(LONG));
+    let app = Router::new()
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .layer(ShutdownLayer::new(&shutdown));
+    let (addr, stats, served) = N::serve(
+        &plan,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+        false,
+    )
+    .await;
+    let report = N::run_plan(&plan);
+    let (mut sender, _driver) = h1::<N>(addr).await.expect("connect");
+    let answer = answered(send1(&mut sender, "/peer").await);
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let peer: SocketAddr = text(&answer.body).parse().expect("an address");
+    assert_eq!(peer.ip(), addr.ip());
+    assert_ne!(
+        peer.port(),
+        addr.port(),
+        "the client's port, not the server's"
+    );
+
+    shutdown.trigger(Reason::requested());
+    let report = report.await;
+    served.await.expect("the server's result");
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_partition(&stats.snapshot());
+}
+
+/// 16. The admin listener keeps `/readyz`, `/livez` and `/status` reachable while the main
+///     listener is closed and a request drains; it closes once the sequence has ended.
+pub(crate) async fn status_is_reachable_on_the_admin_listener_through_the_stop<N: Net>() {
+    let mut rig = rig_with::<N>(config(LONG), true).await;
+    let (admin, admin_served) = rig.admin.take().expect("an admin listener");
+    let (mut busy, _busy_driver) = h1::<N>(rig.addr).await.expect("connect");
+    let held = N::spawn(async move { send1(&mut busy, "/hold").await });
+    rig.entered.at_least(1).await;
+    let (mut probe, _probe_driver) = h1::<N>(admin).await.expect("connect to admin");
+    assert_eq!(
+        answered(send1(&mut probe, "/readyz").await).status,
+        StatusCode::OK
+    );
+
+    rig.shutdown.trigger(Reason::requested());
+    rig.shutdown.reached(Phase::Draining).await;
+    // The main listener closes (its server's task drops it); the admin listener answers, on
+    // a new connection too.
+    while N::connect(rig.addr).await.is_ok() {
+        N::sleep(Duration::from_millis(1)).await;
+    }
+    let (mut late, _late_driver) = h1::<N>(admin).await.expect("connect to admin");
+    let status = answered(send1(&mut late, "/status").await);
+    assert_eq!(status.status, StatusCode::OK);
+    let json = text(&status.body);
+    assert!(
+        json.starts_with(r#"{"phase":"draining","ready":false"#),
+        "{json}"
+    );
+    assert!(json.contains(r#""requests_in_flight":1,"#), "{json}");
+    assert_eq!(
+        answered(send1(&mut probe, "/readyz").await).status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        answered(send1(&mut probe, "/livez").await).status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answered(send1(&mut probe, "/nothing").await).status,
+        StatusCode::NOT_FOUND
+    );
+
+    rig.release.add();
+    assert_eq!(answered(held.await).status, StatusCode::OK);
+    let (report, _counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    // The sequence has ended: the admin listener closes.
+    admin_served.await.expect("the admin server's result");
+    assert!(
+        N::connect(admin).await.is_err(),
+        "the admin listener still accepts"
+    );
+}
+
+/// 17. A connection whose peer sends something that is not HTTP ends with an error, counted
+///     in the report's connection line; a half-sent head that the close ends, and a request
+///     cut at the drain deadline, end on purpose and are not counted.
+pub(crate) async fn connection_errors_are_counted_and_the_close_causes_none<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut garbage = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut garbage, b"NOT HTTP AT ALL\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_to_end(&mut garbage, Vec::new()).await;
+    assert!(
+        text(&answer).starts_with("HTTP/1.1 400 "),
+        "{}",
+        text(&answer)
+    );
+    let mut half = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut half, b"GET / HTTP/1.1\r\nhost: t\r\n")
+        .await
+        .unwrap();
+    let (mut stuck, _driver) = h1::<N>(rig.addr).await.expect("connect");
+    let stuck = N::spawn(async move { send1(&mut stuck, "/stuck").await });
+    rig.entered.at_least(1).await;
+    rig.accepted::<N>(3).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    let (bytes, _) = read_to_end(&mut half, Vec::new()).await;
+    assert!(bytes.is_empty(), "{}", text(&bytes));
+    let _ = stuck.await;
+    let (report, counts) = rig.finish().await;
+    assert_eq!(counts.errors, 1, "{counts}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("errors: 1 on connections, 0 at accept")),
+        "{report}"
+    );
 }
