@@ -108,6 +108,7 @@ fn a_permanent_accept_error_neither_spins_nor_hides_the_close() {
     let listener = manual::FailingListener {
         accepts: accepts.clone(),
         error: || io::Error::from_raw_os_error(24),
+        port: 8080,
     };
     let app = Router::new().route("/", get(|| async { "hello" }));
     let server = manual::virtual_server(&runtime, &plan);
@@ -149,6 +150,7 @@ fn a_connection_reset_before_accept_is_skipped_at_once() {
     let listener = manual::FailingListener {
         accepts: accepts.clone(),
         error: || io::ErrorKind::ConnectionReset.into(),
+        port: 8082,
     };
     let app = Router::new().route("/", get(|| async { "hello" }));
     let server = manual::virtual_server(&runtime, &plan);
@@ -212,6 +214,7 @@ fn accept_errors_are_logged() {
     let listener = manual::FailingListener {
         accepts: Arc::new(AtomicUsize::new(0)),
         error: || io::Error::from_raw_os_error(24),
+        port: 8081,
     };
     let app = Router::new().route("/", get(|| async { "hello" }));
     let server = manual::virtual_server(&runtime, &plan);
@@ -230,14 +233,20 @@ fn accept_errors_are_logged() {
             served.await;
         }
     });
-    let records = CAPTURE.0.lock().unwrap();
-    let first = records
+    // Other tests of this binary log too: this one's listener is on port 8081.
+    let records: Vec<_> = CAPTURE
+        .0
+        .lock()
+        .unwrap()
         .iter()
-        .find(|(_, target, _)| target == "winddown::http")
-        .expect("an event of the server");
+        .filter(|(_, _, message)| message.starts_with("http 127.0.0.1:8081: "))
+        .cloned()
+        .collect();
+    let first = records.first().expect("an event of the server");
     assert_eq!(first.0, log::Level::Error, "{records:?}");
+    assert_eq!(first.1, "winddown::http", "{records:?}");
     assert!(
-        first.2.starts_with("http 127.0.0.1:8080: accept error: ")
+        first.2.starts_with("http 127.0.0.1:8081: accept error: ")
             && first.2.ends_with("(next try in 10ms)"),
         "{records:?}"
     );

@@ -30,10 +30,11 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// once admissions close.
 ///
 /// - **Admitted** (before admissions close, including during the plan's `pre_stop` delay): the
-///   request holds a [`Guard`](winddown_core::Guard) until its response body has been sent to
-///   the end, or dropped (the client went away, the connection was cut). The drain waits for
-///   it. A response produced after admissions closed carries `Connection: close` on HTTP/1, so
-///   the client does not reuse a connection that is about to go.
+///   request holds a [`Guard`](winddown_core::Guard) until its response has been sent (see
+///   below for what "sent" can mean), or its body dropped (the client went away, the
+///   connection was cut). The drain waits for it. A response produced after admissions closed
+///   carries `Connection: close` on HTTP/1, so the client does not reuse a connection that is
+///   about to go.
 /// - **Refused** (once admissions close): `503 Service Unavailable` with `Connection: close`
 ///   (HTTP/1; HTTP/2 has no such header), `Retry-After` (5 seconds unless set with
 ///   [`retry_after`](Self::retry_after)) and an empty body. The inner service is not called.
@@ -41,6 +42,28 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// With [`name_requests`](Self::name_requests), the layer also records the method, path and
 /// admission time of each request, and a drain that runs past its deadline names them in the
 /// report (`GET /export  12.3s`), next to the task names it already lists.
+///
+/// # What the layer knows, and what it cannot
+///
+/// A tower layer sees its response body's frames leave for the server; it never sees the
+/// socket. So:
+///
+/// - **Alone** (behind hyper-util's server, axum's, any other), the guard leaves when the body
+///   has yielded its last frame to the server. The bytes may still be in the server's buffer
+///   or the socket's: a client that reads slowly, a response larger than the socket's
+///   buffers, an HTTP/2 stream waiting for flow control. The drain can then end (and the
+///   process exit) with a response half sent, and the report does not name it.
+/// - **Behind [`Server`](crate::Server)**, the body hands its guard and its record to the
+///   server instead, which keeps them until the response is written out: for HTTP/1, until a
+///   flush of the socket completes after the last frame (hyper flushes only once its own
+///   buffer is empty, so every byte is in the kernel); for HTTP/2, until flow control has let
+///   all but the last 64 KiB go (the server hands hyper the data in pieces of that size, and
+///   hyper asks for the next piece only when the stream's window has room). A response stuck
+///   behind a client that does not read is then in flight, named (`GET /export  12.3s`, with
+///   `http connection from …: 1 response being written`), and cut at the drain deadline.
+///
+/// Neither can know whether the client has read the bytes: the kernel's buffers are beyond
+/// any server.
 ///
 /// # Examples
 ///

@@ -347,6 +347,11 @@ pub struct ConnectionCounts {
     /// Accepts that failed (out of file descriptors, a connection reset before it was
     /// accepted).
     pub accept_errors: u64,
+    /// Connections the server closed after admissions closed with bytes still unread in their
+    /// socket (asked of the kernel as the socket is dropped): a request that arrived after the
+    /// server had found the connection idle, whose client sees a reset. Not counted: what
+    /// arrives after the socket is closed (the client's own late write) and cut connections.
+    pub unread_at_close: u64,
 }
 
 /// A live view of a server's connection counts. Cheap to clone; take it before serving with
@@ -373,6 +378,7 @@ impl ConnectionStats {
             http2: load(&r.http2),
             errors: load(&r.errors),
             accept_errors: load(&r.accept_errors),
+            unread_at_close: load(&r.unread_at_close),
         }
     }
 }
@@ -382,7 +388,8 @@ impl std::fmt::Display for ConnectionCounts {
         write!(
             f,
             "connections: {} accepted: {} ended before the close, {} closed idle, {} drained, \
-             {} cut, {} open; {} upgraded, {} HTTP/2; errors: {} on connections, {} at accept",
+             {} cut, {} open; {} upgraded, {} HTTP/2; errors: {} on connections, {} at accept; \
+             {} closed with bytes unread",
             self.accepted,
             self.ended_before_close,
             self.closed_idle,
@@ -393,6 +400,7 @@ impl std::fmt::Display for ConnectionCounts {
             self.http2,
             self.errors,
             self.accept_errors,
+            self.unread_at_close,
         )
     }
 }
@@ -411,6 +419,7 @@ pub(crate) struct Registry {
     http2: AtomicU64,
     errors: AtomicU64,
     accept_errors: AtomicU64,
+    unread_at_close: AtomicU64,
     /// Set when the plan's sequence runs with the server's phase observer: from then on the
     /// observer cuts (at `ClosingResources` or `Forced`), after the drain is recorded.
     sequenced: AtomicBool,
@@ -504,6 +513,11 @@ impl Registry {
     pub(crate) fn count_error(&self) {
         // Relaxed: a report counter.
         self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_unread_at_close(&self) {
+        // Relaxed: a report counter.
+        self.unread_at_close.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_accept_error(&self) {

@@ -52,7 +52,17 @@ pin_project! {
     impl<I> PinnedDrop for ConnIo<I> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            this.registry.remove(this.shared);
+            let shared = &**this.shared;
+            // Closed by the server after the close (not cut, not handed to an upgrade that
+            // dropped it), with a request in the socket: its client will see a reset.
+            if shared.is_closing()
+                && !shared.is_cut()
+                && !shared.is_upgraded()
+                && (this.bytes_waiting)(&*this.inner) == Some(true)
+            {
+                this.registry.count_unread_at_close();
+            }
+            this.registry.remove(shared);
         }
     }
 }

@@ -76,13 +76,15 @@ pub trait Listener: Send + 'static {
 
     /// Whether bytes from the peer are waiting in `io`'s socket now, asked of the operating
     /// system (a non-blocking peek), not of a runtime's readiness cache: `Some(true)` when
-    /// they are (or the peer has sent its end of file), `Some(false)` when not, `None` when it
-    /// cannot tell (the default).
+    /// they are, `Some(false)` when not (nothing, or only the peer's end of file), `None` when
+    /// it cannot tell (the default).
     ///
     /// The server asks it at the close, before it ends an idle HTTP/1 connection whose read
     /// found nothing: a runtime may answer "nothing" from a cache it has not refreshed
     /// (tokio's, while a busy worker has not turned its I/O driver), and a request that has
     /// arrived must be read and answered, not lost. With `None` the server trusts the read.
+    /// It asks again as it drops a connection it closed, to count the ones closed with bytes
+    /// unread ([`ConnectionCounts::unread_at_close`](super::ConnectionCounts::unread_at_close)).
     /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket.
     fn bytes_waiting(io: &Self::Io) -> Option<bool> {
         let _ = io;
@@ -91,7 +93,8 @@ pub trait Listener: Send + 'static {
 }
 
 /// Answers [`Listener::bytes_waiting`] for a socket: a non-blocking one-byte peek
-/// (`recv(MSG_PEEK)`), which asks the kernel and never takes the byte.
+/// (`recv(MSG_PEEK)`), which asks the kernel and never takes the byte. The socket must be in
+/// non-blocking mode (every runtime's is), or the peek waits for a byte.
 ///
 /// # Examples
 ///
@@ -131,7 +134,7 @@ fn peek(socket: socket2::SockRef<'_>) -> Option<bool> {
     // A runtime's socket is non-blocking, so the peek never waits: it answers what the kernel
     // holds now.
     match socket.peek(&mut byte) {
-        Ok(_) => Some(true),
+        Ok(n) => Some(n > 0),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => Some(false),
         Err(_) => None,
     }

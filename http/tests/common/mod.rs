@@ -1222,6 +1222,7 @@ pub(crate) fn requests_already_in_the_socket_at_the_close_are_answered<N: Net>()
     let (report, counts) = N::block_on(rig.finish());
     assert_eq!(report.status, Status::Completed, "{report}");
     assert_eq!(counts.drained, CONNECTIONS as u64, "{counts}");
+    assert_eq!(counts.unread_at_close, 0, "{counts}");
 }
 
 /// 9. A response whose client does not read (32 MiB, a `Full` body that ends at its first

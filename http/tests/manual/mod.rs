@@ -264,10 +264,12 @@ impl MemClient {
     }
 }
 
-/// A listener whose every accept fails with `error()`, after yielding once.
+/// A listener on 127.0.0.1:`port` whose every accept fails with `error()`, after yielding
+/// once.
 pub(crate) struct FailingListener {
     pub(crate) accepts: Arc<AtomicUsize>,
     pub(crate) error: fn() -> io::Error,
+    pub(crate) port: u16,
 }
 
 impl Listener for FailingListener {
@@ -280,7 +282,7 @@ impl Listener for FailingListener {
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        Ok(SocketAddr::from(([127, 0, 0, 1], self.port)))
     }
 }
 
