@@ -54,13 +54,18 @@ OPTIONS:
     --admin-port PORT      also serve /readyz, /livez and /status on this port,
                            open until the end of the shutdown sequence (0: any
                            free port); prints `admin listening on ADDR`
+    --agent-port PORT      also answer haproxy's agent check on PORT (0: any
+                           free port): ready, drain from the signal, maint
+                           once admissions close; prints `agent listening on
+                           ADDR` before `ready`
     -h, --help             print this help
 
 Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
 100 ms until the shutdown, then a clean end), /readyz, /livez, /status.
 
-It prints `listening on ADDR` (and `admin listening on ADDR` with
---admin-port), then `ready`, on stdout. On SIGTERM or Ctrl-C:
+It prints `listening on ADDR` (then `admin listening on ADDR` with
+--admin-port, `agent listening on ADDR` with --agent-port), then `ready`, on
+stdout. On SIGTERM or Ctrl-C:
 /readyz says 503 for --pre-stop, then the listener closes, idle connections
 close, requests in flight finish (new ones on open connections get 503), and at
 --drain-timeout what is left is cut and named. It prints the report and the
@@ -76,6 +81,7 @@ pub(crate) struct Args {
     pub(crate) pre_stop: Duration,
     pub(crate) layer: bool,
     pub(crate) admin_port: Option<u16>,
+    pub(crate) agent_port: Option<u16>,
 }
 
 /// The flags, `Ok(None)` for `--help`.
@@ -86,6 +92,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         pre_stop: Duration::ZERO,
         layer: true,
         admin_port: None,
+        agent_port: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -119,6 +126,13 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                     value
                         .parse()
                         .map_err(|_| format!("--admin-port takes a port, not {value:?}"))?,
+                )
+            }
+            "--agent-port" => {
+                args.agent_port = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--agent-port takes a port, not {value:?}"))?,
                 )
             }
             "--drain-timeout" => args.drain_timeout = seconds()?,

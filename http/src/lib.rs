@@ -19,6 +19,8 @@
 //!   and cuts and names what is left at the drain deadline. [`EndOnShutdown`] ends a
 //!   streaming body cleanly at the close. [`Server::serve_admin`] keeps the probes and
 //!   [`AdminService`]'s status page reachable on a port of their own through the whole stop.
+//! - [`agent::Agent`] answers haproxy's agent check in its own words: `ready`, `drain` from
+//!   the trigger, `maint` once admissions close.
 //!
 //! Not for you if your server already sits behind something that drains for it and you never
 //! stream; the layer alone ([`ShutdownLayer`]) is still useful with any server.
@@ -81,6 +83,8 @@
 //!   (hyper's executor and timer over it: [`server::HyperRuntime`]).
 //! - `tokio`, `smol`, `async-std` (with `hyper`): [`tokio::serve`], [`smol::serve`],
 //!   [`async_std::serve`] on those runtimes' `TcpListener`s.
+//! - `tokio` or `smol` (hyper not needed): [`Agent::serve`](agent::Agent::serve), the haproxy
+//!   agent on that runtime's `TcpListener`. [`agent`]'s replies need no feature.
 //! - `log`, `tracing`: the server's accept and connection errors as events, under the target
 //!   `winddown::http` (accept errors that back off at error level, the peer's connection
 //!   errors at debug level, other connection errors at warn level).
@@ -124,6 +128,8 @@ mod in_flight;
 mod layer;
 #[cfg(feature = "tower")]
 mod status;
+
+pub mod agent;
 
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
