@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use manual::{MemListener, Order, Tasks};
+use manual::{mem_listener, Order, Tasks};
 use winddown_core::testing::VirtualRuntime;
 use winddown_core::{Config, ForcedBy, Phase, Plan, Reason, Shutdown, Status};
 use winddown_http::ShutdownLayer;
@@ -45,8 +45,8 @@ fn a_second_signal_reports_what_it_cut(order: Order) {
         )
         .layer(ShutdownLayer::new(&shutdown).name_requests(&plan));
     let tasks = Tasks::new();
-    let listener = MemListener::new();
-    let mut client = listener.connect();
+    let (listener, connector) = mem_listener();
+    let mut client = connector.connect();
     tasks.spawn_server(&plan, listener, app);
     let report = tasks.run_plan(&plan);
 
@@ -93,6 +93,49 @@ fn a_second_signal_reports_what_it_cut_connections_first() {
 #[test]
 fn a_second_signal_reports_what_it_cut_sequence_first() {
     a_second_signal_reports_what_it_cut(Order::SequenceFirst);
+}
+
+/// Nothing that tells a client to come back (the `503` for a request already in a keep-alive
+/// connection's socket, its `Connection: close`, the end of the connection) goes out before
+/// the listener is closed, even when the connections' tasks run before the accept loop: a
+/// client that reconnects is refused, never left in the backlog of a listener about to close
+/// (the kernel resets those).
+#[test]
+fn nothing_tells_a_client_to_come_back_before_the_listener_is_closed() {
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    let app = Router::new()
+        .route("/", get(|| async { "hello" }))
+        .layer(ShutdownLayer::new(&shutdown));
+    let tasks = Tasks::new();
+    let (listener, connector) = mem_listener();
+    let mut client = connector.connect();
+    tasks.spawn_server(&plan, listener, app);
+    let report = tasks.run_plan(&plan);
+    client.write(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n");
+    tasks.run(Order::Spawned);
+    let first = String::from_utf8(client.read_to_end()).unwrap();
+    assert!(first.starts_with("HTTP/1.1 200 "), "{first}");
+
+    // The next request is in the socket, unread, when admissions close.
+    client.write(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n");
+    connector.watch(&shutdown);
+    shutdown.trigger(Reason::requested());
+    shutdown.close();
+    tasks.run(Order::ConnectionsFirst);
+    assert!(connector.is_closed());
+    assert_eq!(
+        connector.early_writes(),
+        0,
+        "written before the listener closed"
+    );
+    let second = String::from_utf8(client.read_to_end()).unwrap();
+    assert!(second.starts_with("HTTP/1.1 503 "), "{second}");
+    assert!(second.contains("connection: close\r\n"), "{second}");
+    assert_eq!(
+        report.take().expect("the sequence ended").status,
+        Status::Completed
+    );
 }
 
 /// A listener whose every accept fails with `EMFILE` (out of file descriptors): the server

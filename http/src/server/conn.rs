@@ -106,10 +106,16 @@ where
     let service = ConnService::new(service, Some(shared.clone()));
     let mut http = pin!(ctx.builder.serve_connection_with_upgrades(io, service));
     let mut close = ctx.shutdown.reached(Phase::StoppingNewRequests);
+    let mut admissions_closed = false;
     let mut closing = false;
     let mut graceful = false;
     poll_fn(|cx| loop {
-        if !closing && Pin::new(&mut close).poll(cx).is_ready() {
+        // The connection closes once admissions have closed and the listener too (see
+        // `ListenerState`): a client told to come back then finds the port refusing.
+        if !admissions_closed && Pin::new(&mut close).poll(cx).is_ready() {
+            admissions_closed = true;
+        }
+        if admissions_closed && !closing && shared.listener.poll_closed(cx).is_ready() {
             closing = true;
             shared.start_closing();
         }

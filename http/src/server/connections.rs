@@ -12,6 +12,48 @@ use winddown_core::{Guard, Shutdown};
 
 use crate::layer::Admission;
 
+/// Whether the server's listening socket is closed yet, and who waits for it to be.
+///
+/// At the close, nothing a client could take as "come back on a new connection" (a `503`, a
+/// response with `Connection: close`, the end of an idle connection) goes out before the
+/// listener is closed: a client that reconnects then is refused by the kernel, instead of
+/// landing in the backlog of a listener about to close, whose connections the kernel resets.
+#[derive(Debug, Default)]
+pub(crate) struct ListenerState {
+    closed: AtomicBool,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl ListenerState {
+    pub(crate) fn is_closed(&self) -> bool {
+        // SeqCst: written, then the waiters taken under their lock; a waiter reads it under
+        // the same lock before it parks (no lost wake-up), and outside it as a fast path.
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The listener has been dropped.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Ready once the listener is closed.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_closed() {
+            return Poll::Ready(());
+        }
+        let mut waiters = lock(&self.waiters);
+        if self.is_closed() {
+            return Poll::Ready(());
+        }
+        // Each task parks here about once (after the close, until the accept loop drops the
+        // listener): no search for a waker already in the list.
+        waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 /// What one connection shares between its task, its socket ([`ConnIo`](super::io::ConnIo))
 /// and its requests' bodies.
 ///
@@ -28,7 +70,9 @@ pub(crate) struct ConnShared {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
     /// The server's shutdown: a response that ends tells by it whether admissions had closed.
-    shutdown: Shutdown,
+    pub(crate) shutdown: Shutdown,
+    /// The server's listener, closed or not.
+    pub(crate) listener: Arc<ListenerState>,
     /// The connection's admission: released when its socket goes, or at the cut.
     guard: Mutex<Option<Guard>>,
     /// Requests from the service call until hyper drops their response body.
@@ -37,7 +81,8 @@ pub(crate) struct ConnShared {
     /// the socket that completes. Mirrors `held.responses`, for reads without the lock.
     writing: AtomicUsize,
     held: Mutex<Held>,
-    /// Set when admissions closed and the connection task saw it.
+    /// Set when admissions have closed and the listener is closed, and the connection's task
+    /// saw both.
     closing: AtomicBool,
     /// Whether a request or response was busy when admissions closed: set by
     /// `start_closing`, or by a response that ends after the close but before the
@@ -79,11 +124,18 @@ struct Held {
 }
 
 impl ConnShared {
-    pub(crate) fn new(id: u64, peer: SocketAddr, shutdown: Shutdown, guard: Guard) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        shutdown: Shutdown,
+        listener: Arc<ListenerState>,
+        guard: Guard,
+    ) -> Self {
         ConnShared {
             id,
             peer,
             shutdown,
+            listener,
             guard: Mutex::new(Some(guard)),
             requests: AtomicUsize::new(0),
             writing: AtomicUsize::new(0),

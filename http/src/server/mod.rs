@@ -30,9 +30,23 @@ pub use rt::HyperRuntime;
 pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
 use conn::ConnCtx;
-use connections::{ConnShared, Registry};
+use connections::{ConnShared, ListenerState, Registry};
 use io::ConnIo;
 use listener::Backoff;
+
+/// The listening socket while the server accepts. Dropped (by the accept loop at the close,
+/// or with the server's future), it closes the socket first, then tells the connections.
+struct OpenListener<L> {
+    listener: Option<L>,
+    state: Arc<ListenerState>,
+}
+
+impl<L> Drop for OpenListener<L> {
+    fn drop(&mut self) {
+        drop(self.listener.take());
+        self.state.close();
+    }
+}
 
 /// Priority of the server's resource in the plan (see [`Server::serve`]): above the default
 /// (0), so connections are known closed before the resources they use close.
@@ -175,7 +189,7 @@ where
     /// ```
     pub fn serve<L, M, K>(
         self,
-        mut listener: L,
+        listener: L,
         mut service: M,
     ) -> impl Future<Output = std::io::Result<()>> + Send
     where
@@ -204,7 +218,11 @@ where
             });
             let mut close = shutdown.reached(Phase::StoppingNewRequests);
             let mut backoff = Backoff::new();
-            loop {
+            let mut open = OpenListener {
+                listener: Some(listener),
+                state: Arc::new(ListenerState::default()),
+            };
+            while let Some(listener) = open.listener.as_mut() {
                 let ready = poll_fn(|cx| {
                     if Pin::new(&mut close).poll(cx).is_ready() {
                         return Poll::Ready(None);
@@ -218,7 +236,7 @@ where
                     Some(Err(err)) => return Err(std::io::Error::other(err)),
                 }
                 let accepted = listener::accept(
-                    &mut listener,
+                    listener,
                     addr,
                     &mut close,
                     &mut backoff,
@@ -236,6 +254,7 @@ where
                     registry.next_id(),
                     peer,
                     shutdown.clone(),
+                    open.state.clone(),
                     guard,
                 ));
                 registry.add(shared.clone());
@@ -243,8 +262,9 @@ where
                 let task = conn::run(ctx.clone(), io, shared, service.make(peer));
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
-            // Close the listening socket now: new connects are refused by the kernel.
-            drop(listener);
+            // Close the listening socket now: new connects are refused by the kernel. Only then
+            // do the connections start closing (see `ListenerState`).
+            drop(open);
             let mut cut_phase = shutdown.reached(Phase::ClosingResources);
             poll_fn(|cx| loop {
                 if registry.poll_empty(cx).is_ready() {

@@ -228,6 +228,7 @@ pin_project! {
     /// The future of one request on a connection: `poll_ready`, then `call`, on a clone of
     /// the service (what tower's `Oneshot` does), counting the request on its connection.
     #[must_use = "futures do nothing unless polled"]
+    #[project = RequestFutureProj]
     pub(crate) struct RequestFuture<S: HttpService> {
         #[pin]
         state: CallState<S>,
@@ -241,6 +242,8 @@ pin_project! {
     enum CallState<S: HttpService> {
         Ready { service: S, request: Option<Request<Incoming>> },
         Called { #[pin] future: S::Future },
+        // Answered after admissions closed, before the listener has: held until it has.
+        Held { response: Option<Response<S::ResBody>> },
     }
 }
 
@@ -261,27 +264,56 @@ impl<S: HttpService> Future for RequestFuture<S> {
                 }
                 CallStateProj::Called { future } => {
                     let response = ready!(future.poll(cx))?;
-                    let in_flight = this.in_flight.take();
-                    if let Some(in_flight) = &in_flight {
-                        // hyper upgrades on `101 Switching Protocols` and on a `2xx` to
-                        // `CONNECT`; any other answer leaves the connection HTTP.
-                        let status = response.status();
-                        let switches = status == http::StatusCode::SWITCHING_PROTOCOLS
-                            || (*this.connect && status.is_success());
-                        if !switches && in_flight.shared.may_upgrade() {
-                            in_flight.shared.upgrade_declined();
-                        }
+                    // A response once admissions have closed (a `503`, or one that says
+                    // `Connection: close`) tells its client to reconnect: not before the
+                    // listener is closed, so that the reconnect is refused rather than reset
+                    // in the backlog of a listener about to close.
+                    let hold = this.in_flight.as_ref().is_some_and(|f| {
+                        !f.shared.listener.is_closed() && f.shared.shutdown.is_closed()
+                    });
+                    if hold {
+                        this.state.set(CallState::Held {
+                            response: Some(response),
+                        });
+                        continue;
                     }
-                    let http2 = in_flight.as_ref().is_some_and(|f| f.shared.is_http2());
-                    return Poll::Ready(Ok(response.map(|inner| CountedBody {
-                        inner: Some(inner),
-                        in_flight,
-                        http2,
-                        rest: None,
-                    })));
+                    return Poll::Ready(Ok(this.respond(response)));
+                }
+                CallStateProj::Held { response } => {
+                    if let Some(in_flight) = this.in_flight.as_ref() {
+                        ready!(in_flight.shared.listener.poll_closed(cx));
+                    }
+                    let response = response
+                        .take()
+                        .expect("RequestFuture polled after completion");
+                    return Poll::Ready(Ok(this.respond(response)));
                 }
             }
         }
+    }
+}
+
+impl<S: HttpService> RequestFutureProj<'_, S> {
+    /// The response with its body counted on the connection.
+    fn respond(&mut self, response: Response<S::ResBody>) -> Response<CountedBody<S::ResBody>> {
+        let in_flight = self.in_flight.take();
+        if let Some(in_flight) = &in_flight {
+            // hyper upgrades on `101 Switching Protocols` and on a `2xx` to `CONNECT`; any
+            // other answer leaves the connection HTTP.
+            let status = response.status();
+            let switches = status == http::StatusCode::SWITCHING_PROTOCOLS
+                || (*self.connect && status.is_success());
+            if !switches && in_flight.shared.may_upgrade() {
+                in_flight.shared.upgrade_declined();
+            }
+        }
+        let http2 = in_flight.as_ref().is_some_and(|f| f.shared.is_http2());
+        response.map(|inner| CountedBody {
+            inner: Some(inner),
+            in_flight,
+            http2,
+            rest: None,
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
 use winddown_core::testing::VirtualRuntime;
-use winddown_core::{Plan, Report};
+use winddown_core::{Plan, Report, Shutdown};
 use winddown_http::server::{Listener, Server};
 
 /// A waker that does nothing: every task is polled in every round anyway.
@@ -192,37 +192,83 @@ impl Runtime for Manual {
     }
 }
 
-/// A listener over in-memory connections ([`MemListener::connect`]).
-#[derive(Clone, Default)]
+/// A listener over in-memory connections, made by its [`Connector`].
 pub(crate) struct MemListener {
-    queue: Arc<Mutex<VecDeque<DuplexStream>>>,
-    next_port: Arc<AtomicUsize>,
+    shared: Arc<MemShared>,
 }
 
-impl MemListener {
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
+/// What a [`MemListener`] shares with its [`Connector`].
+#[derive(Default)]
+struct MemShared {
+    queue: Mutex<VecDeque<DuplexStream>>,
+    next_port: AtomicUsize,
+    /// Set when the listener is dropped (closed).
+    closed: AtomicBool,
+    /// The shutdown whose close the sockets watch, and what they saw: a write after
+    /// admissions closed while the listener was still open.
+    shutdown: Mutex<Option<Shutdown>>,
+    early_writes: AtomicUsize,
+}
 
+/// Makes connections to a [`MemListener`], and tells whether it is closed.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    shared: Arc<MemShared>,
+}
+
+/// A listener and its connector.
+pub(crate) fn mem_listener() -> (MemListener, Connector) {
+    let shared = Arc::new(MemShared::default());
+    (
+        MemListener {
+            shared: shared.clone(),
+        },
+        Connector { shared },
+    )
+}
+
+impl Drop for MemListener {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Connector {
     /// A new connection: the client's end.
     pub(crate) fn connect(&self) -> MemClient {
         let (client, server) = tokio::io::duplex(1 << 20);
-        self.queue.lock().unwrap().push_back(server);
+        self.shared.queue.lock().unwrap().push_back(server);
         MemClient(client)
+    }
+
+    /// From now on, the server's sockets count the writes they make once `shutdown`'s
+    /// admissions have closed and while the listener is still open.
+    pub(crate) fn watch(&self, shutdown: &Shutdown) {
+        *self.shared.shutdown.lock().unwrap() = Some(shutdown.clone());
+    }
+
+    /// Writes made after admissions closed while the listener was still open.
+    pub(crate) fn early_writes(&self) -> usize {
+        self.shared.early_writes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
     }
 }
 
 impl Listener for MemListener {
-    type Io = TokioIo<DuplexStream>;
+    type Io = Watched;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
-        std::future::poll_fn(|_| match self.queue.lock().unwrap().pop_front() {
+        std::future::poll_fn(|_| match self.shared.queue.lock().unwrap().pop_front() {
             Some(io) => {
-                let port = 40000 + self.next_port.fetch_add(1, Ordering::SeqCst) as u16;
-                Poll::Ready(Ok((
-                    TokioIo::new(io),
-                    SocketAddr::from(([127, 0, 0, 1], port)),
-                )))
+                let port = 40000 + self.shared.next_port.fetch_add(1, Ordering::SeqCst) as u16;
+                let io = Watched {
+                    inner: TokioIo::new(io),
+                    shared: self.shared.clone(),
+                };
+                Poll::Ready(Ok((io, SocketAddr::from(([127, 0, 0, 1], port)))))
             }
             None => Poll::Pending,
         })
@@ -231,6 +277,51 @@ impl Listener for MemListener {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+/// The server's end of an in-memory connection, watching its writes (see
+/// [`Connector::watch`]).
+pub(crate) struct Watched {
+    inner: TokioIo<DuplexStream>,
+    shared: Arc<MemShared>,
+}
+
+impl hyper::rt::Read for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let closed = self
+            .shared
+            .shutdown
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_some_and(Shutdown::is_closed);
+        if closed && !self.shared.closed.load(Ordering::SeqCst) {
+            self.shared.early_writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
