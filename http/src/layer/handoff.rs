@@ -16,6 +16,10 @@ use super::body::Admission;
 thread_local! {
     /// Set while a server polls or drops a body of the layer.
     static COLLECTING: Cell<bool> = const { Cell::new(false) };
+    /// Set when a body handed its admission over (in `HANDED`): the one word the server reads
+    /// after every poll, without touching `HANDED` (whose destructor makes each access cost
+    /// more) unless something is there.
+    static WAITING: Cell<bool> = const { Cell::new(false) };
     /// The admission a body handed over during that call.
     static HANDED: RefCell<Option<Admission>> = const { RefCell::new(None) };
 }
@@ -33,7 +37,11 @@ pub(crate) fn collect<T>(f: impl FnOnce() -> T) -> (T, Option<Admission>) {
     let restore = Restore(COLLECTING.with(|collecting| collecting.replace(true)));
     let out = f();
     drop(restore);
-    let handed = HANDED.with(|handed| handed.borrow_mut().take());
+    let handed = if WAITING.with(|waiting| waiting.replace(false)) {
+        HANDED.with(|handed| handed.borrow_mut().take())
+    } else {
+        None
+    };
     (out, handed)
 }
 
@@ -44,6 +52,7 @@ pub(crate) fn release(admission: Admission) {
         // A second body of the layer in the same call (two layers stacked) hands over too;
         // the first one's admission is released then, one response's worth early.
         let earlier = HANDED.with(|handed| handed.borrow_mut().replace(admission));
+        WAITING.with(|waiting| waiting.set(true));
         drop(earlier);
     } else {
         drop(admission);

@@ -261,6 +261,15 @@ impl ConnShared {
             && self.writing() == 0
     }
 
+    /// Whether a waiting reader must be parked where the cut and the last response can wake
+    /// it: once closing (a read may end the connection when the last response leaves), and
+    /// when the socket may belong to an upgrade's handler (from the request that may upgrade
+    /// it on, before hyper hands the socket over: the handler may read before this
+    /// connection's task knows).
+    pub(crate) fn reader_may_be_woken(&self) -> bool {
+        self.is_closing() || self.may_upgrade() || self.is_upgraded()
+    }
+
     // ----- kinds -----
 
     pub(crate) fn set_http2(&self) {

@@ -53,9 +53,9 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             let shared = &**this.shared;
-            // Closed by the server after the close (not cut, not handed to an upgrade that
-            // dropped it), with a request in the socket: its client will see a reset.
-            if shared.is_closing()
+            // Closed after admissions closed (not cut, not handed to an upgrade that dropped
+            // it), with a request in the socket: its client will see a reset.
+            if shared.shutdown.is_closed()
                 && !shared.is_cut()
                 && !shared.is_upgraded()
                 && (this.bytes_waiting)(&*this.inner) == Some(true)
@@ -147,6 +147,12 @@ impl<I: Read> Read for ConnIo<I> {
         }
         let this = self.project();
         let shared = &**this.shared;
+        if !shared.reader_may_be_woken() {
+            // Serving HTTP before the close: hyper's reads wait on its task, which the close
+            // (and the cut after it) wakes itself. No lock on this path, taken by every
+            // keep-alive request.
+            return Poll::Pending;
+        }
         // Parked first, then the checks (the cut, and what `may_end` reads): a cut or the last
         // response leaving after this point finds the waker.
         shared.park_reader(cx.waker());

@@ -64,8 +64,11 @@ pub const RESOURCE_PRIORITY: i32 = 1000;
 /// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered; requests in flight finish, answered with `Connection: close` (HTTP/1); every HTTP/2 connection gets GOAWAY and its open streams finish; upgraded connections are their handlers' |
 /// | drain deadline, or forced | | what is left is cut (after the report has counted and named it): every read and write on it fails, and it counts as gone at once |
 ///
-/// The [crate docs](crate#what-a-client-sees-at-the-close) say what a client sees in each
-/// case. Requests are admitted (and refused with `503` once admissions close) by
+/// Nothing that tells a client to come back (a `503`, `Connection: close`, the end of an idle
+/// connection) goes out before the listener is closed, so a client that reconnects is refused
+/// at once rather than accepted into the backlog of a listener about to close (whose
+/// connections the kernel resets). The [crate docs](crate#what-a-client-sees-at-the-close)
+/// say what a client sees in each case. Requests are admitted (and refused with `503` once admissions close) by
 /// [`ShutdownLayer`](crate::ShutdownLayer): put it on the service. Long responses end at the
 /// close when wrapped in [`EndOnShutdown`](crate::EndOnShutdown).
 ///

@@ -75,38 +75,62 @@ where
 
 impl<R> hyper::rt::Timer for HyperRuntime<R>
 where
-    R: Runtime,
+    R: Runtime + 'static,
     R::Sleep: 'static,
 {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep {
-            inner: Mutex::new(Box::pin(self.runtime.sleep(duration))),
-        })
+        let now = Instant::now();
+        self.sleep_until(now.checked_add(duration).unwrap_or(now + FAR))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        self.sleep(deadline.saturating_duration_since(Instant::now()))
+        Box::pin(HyperSleep {
+            runtime: self.runtime.clone(),
+            deadline,
+            started: Mutex::new(None),
+        })
     }
 }
 
-/// A runtime's sleep as hyper's [`Sleep`](hyper::rt::Sleep), which must be `Sync`: the mutex
-/// makes it so without asking the runtime's sleep to be (async-std's is not). It is never
-/// locked: polling goes through `&mut` ([`Mutex::get_mut`]).
-struct HyperSleep<S> {
-    inner: Mutex<Pin<Box<S>>>,
+/// Far enough to never come, for a deadline that overflows `Instant`.
+const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// A runtime's sleep as hyper's [`Sleep`](hyper::rt::Sleep), started at its first poll: hyper
+/// makes one for each request head it reads (the header read timeout) and drops it unpolled
+/// when the head is there at once, so most never need a timer of the runtime at all.
+///
+/// hyper's `Sleep` must be `Sync`: the mutex makes it so without asking the runtime's sleep to
+/// be (async-std's is not). It is never locked: polling goes through `&mut`
+/// ([`Mutex::get_mut`]).
+struct HyperSleep<R: Runtime> {
+    runtime: Arc<R>,
+    deadline: Instant,
+    started: Mutex<Option<Pin<Box<R::Sleep>>>>,
 }
 
-impl<S: Future<Output = ()>> Future for HyperSleep<S> {
+impl<R: Runtime> Future for HyperSleep<R> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let inner = self
-            .get_mut()
-            .inner
+        let this = self.get_mut();
+        let started = this
+            .started
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.as_mut().poll(cx)
+        let sleep = match started {
+            Some(sleep) => sleep,
+            None => {
+                let left = this.deadline.saturating_duration_since(Instant::now());
+                started.insert(Box::pin(this.runtime.sleep(left)))
+            }
+        };
+        sleep.as_mut().poll(cx)
     }
 }
 
-impl<S: Future<Output = ()> + Send + 'static> hyper::rt::Sleep for HyperSleep<S> {}
+impl<R> hyper::rt::Sleep for HyperSleep<R>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+{
+}
