@@ -408,7 +408,14 @@ def second_signal(runtime):
         except OSError:
             break
     inst.proc.send_signal(signal.SIGTERM)
-    code, rest = inst.stop()
+    # Wait for the exit without `stop()`: a third SIGTERM would end the process at once.
+    try:
+        rest, _ = inst.proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        inst.proc.kill()
+        rest, _ = inst.proc.communicate()
+    inst.err.close()
+    code = inst.proc.returncode
     slow.close()
     lines = [l.strip() for l in rest.splitlines()]
     forced = next((l for l in lines if l.startswith("forced")), "")
