@@ -78,9 +78,12 @@ pub(crate) struct ConnShared {
     /// Requests from the service call until hyper drops their response body.
     requests: AtomicUsize,
     /// Responses whose body hyper has dropped, not yet written out: until the next flush of
-    /// the socket that completes. Mirrors `held.responses`, for reads without the lock.
+    /// the socket that completes.
     writing: AtomicUsize,
+    /// The layer's admissions those responses hold, and whether there are any (read without
+    /// the lock: a connection served without the layer never takes it).
     held: Mutex<Held>,
+    holding: AtomicBool,
     /// Set when admissions have closed and the listener is closed, and the connection's task
     /// saw both.
     closing: AtomicBool,
@@ -116,7 +119,6 @@ pub(crate) struct ConnShared {
 /// ended (see [`crate::layer::handoff`]), released once the bytes are out.
 #[derive(Debug, Default)]
 struct Held {
-    responses: usize,
     /// The one admission an HTTP/1 connection holds at a time, without an allocation.
     first: Option<Admission>,
     /// More, on HTTP/2.
@@ -140,6 +142,7 @@ impl ConnShared {
             requests: AtomicUsize::new(0),
             writing: AtomicUsize::new(0),
             held: Mutex::new(Held::default()),
+            holding: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
             http2: AtomicBool::new(false),
@@ -184,18 +187,18 @@ impl ConnShared {
         if self.shutdown.is_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
-        {
+        if let Some(admission) = admission {
             let mut held = lock(&self.held);
-            held.responses += 1;
-            if let Some(admission) = admission {
-                if held.first.is_none() {
-                    held.first = Some(admission);
-                } else {
-                    held.more.push(admission);
-                }
+            if held.first.is_none() {
+                held.first = Some(admission);
+            } else {
+                held.more.push(admission);
             }
-            self.writing.store(held.responses, Ordering::SeqCst);
+            self.holding.store(true, Ordering::SeqCst);
         }
+        // Counted as being written before it stops counting as a request: whoever reads the
+        // request count, then this one (`may_end`), never sees the response in neither.
+        self.writing.fetch_add(1, Ordering::SeqCst);
         self.requests.fetch_sub(1, Ordering::SeqCst);
     }
 
@@ -205,27 +208,25 @@ impl ConnShared {
         if self.writing.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let (first, more) = {
-            let mut held = lock(&self.held);
-            held.responses = 0;
-            self.writing.store(0, Ordering::SeqCst);
-            (held.first.take(), std::mem::take(&mut held.more))
-        };
-        // Released outside the lock: a guard's release may wake the drain's waiters.
-        drop((first, more));
+        self.release_held();
         if self.is_closing() {
             wake(&self.reader);
         }
     }
 
-    /// Drops what responses still hold (the socket went).
+    /// The responses being written are done with (written, or the socket went): their count
+    /// goes to zero and what they hold is released. On HTTP/2 a stream's response that ends
+    /// on another thread meanwhile may be released with them, one flush early.
     fn release_held(&self) {
+        self.writing.store(0, Ordering::SeqCst);
+        if !self.holding.swap(false, Ordering::SeqCst) {
+            return;
+        }
         let (first, more) = {
             let mut held = lock(&self.held);
-            held.responses = 0;
-            self.writing.store(0, Ordering::SeqCst);
             (held.first.take(), std::mem::take(&mut held.more))
         };
+        // Released outside the lock: a guard's release may wake the drain's waiters.
         drop((first, more));
     }
 
