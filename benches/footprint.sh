@@ -4,8 +4,8 @@
 #
 # - F1, static daemons: five daemons built for x86_64-unknown-linux-musl in the `size` profile
 #   (root Cargo.toml: opt-level "z", fat LTO, one codegen unit, panic = "abort"), in this run:
-#   the smol demo daemon (examples/daemon_smol.rs), the tokio demo daemon (examples/daemon.rs),
-#   and from benches/footprint: the least a winddown daemon on smol does (no demo service), a
+#   the smol demo daemon (examples/demo/daemon_smol.rs), the tokio demo daemon
+#   (examples/demo/daemon.rs), and from benches/footprint: the least a winddown daemon on smol does (no demo service), a
 #   std-only signal-hook daemon and the bare tokio daemon of P6. For each:
 #   the stripped size (`strip` of a copy), and the peak RSS at `ready` (VmHWM in
 #   /proc/PID/status, read once the daemon has printed `ready`, median of a few starts), with
@@ -33,7 +33,7 @@ for t in "$triple" "$embedded"; do
 done
 
 # Built without -D warnings: a new lint must not stop a measurement.
-cargo build --profile size --target "$triple" --features full \
+cargo build --profile size --target "$triple" -p winddown-demo --all-features \
     --example daemon_smol --example daemon >&2
 cargo build --profile size --target "$triple" -p winddown-footprint --bins >&2
 (

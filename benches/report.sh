@@ -27,7 +27,7 @@ trap 'rm -f "$log"' EXIT
 rm -rf "$target/criterion/p1" "$target/criterion/p4" "$target/criterion/p8"
 
 # P6 (`stop`) starts the demo daemons from <target>/release/examples/.
-cargo build --release --example daemon --example daemon_smol --features full
+cargo build --release -p winddown-demo --all-features --example daemon --example daemon_smol
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cargo bench -p winddown-benches 2>&1 | tee "$log"
@@ -106,7 +106,7 @@ w("that run. Do not edit by hand: rerun the script.")
 w("")
 w("| | |")
 w("|---|---|")
-w(f"| reproduce | `bash benches/report.sh` (runs `cargo build --release --example daemon --example daemon_smol --features full`, then `cargo bench -p winddown-benches`, then `benches/footprint.sh`) |")
+w(f"| reproduce | `bash benches/report.sh` (runs `cargo build --release -p winddown-demo --all-features --example daemon --example daemon_smol`, then `cargo bench -p winddown-benches`, then `benches/footprint.sh`) |")
 w(f"| date (UTC) | {env['WD_STARTED']} to {env['WD_FINISHED']} |")
 w(f"| machine | {env['WD_NPROC']} CPUs (`nproc`), {env['WD_CPU']}, {env['WD_KERNEL']} |")
 w(f"| toolchain | {env['WD_RUSTC']} |")
@@ -331,7 +331,7 @@ w("")
 w("Each run starts a daemon as a child process, reads its stdout until `ready`, lets it sit")
 w("idle, sends SIGTERM and times until `waitid(2)` reports the exit (with `WNOWAIT`; the child")
 w("is reaped right after, and its exit status checked: 0, and for the demo daemon a completed")
-w("report on stdout). The demo daemon is `examples/daemon.rs` in release, as shipped: on SIGTERM")
+w("report on stdout). The demo daemon is `examples/demo/daemon.rs` in release, as shipped: on SIGTERM")
 w("the signal listener's thread (`winddown-signals`) triggers the shutdown, and the runtime")
 w("thread runs the whole sequence (stop admissions, drain, close its pretend connection pool and")
 w("cache client in priority order, flush its log file), prints progress on stderr and the report")
@@ -346,7 +346,7 @@ w("one warm-up run each; a daemon that does not print `ready` or does not exit w
 w("is killed and the measure fails. Ratio = median ÷ the bare daemon's median; max ÷ = max ÷ the")
 w("bare daemon's max. A run is *slow* when it takes more than twice its arm's 10th percentile.")
 w("Target for the demo daemon as shipped: at most 1.5x while running the whole sequence and")
-w("printing the report, and no slow path. The smol demo daemon (`examples/daemon_smol.rs`, same")
+w("printing the report, and no slow path. The smol demo daemon (`examples/demo/daemon_smol.rs`, same")
 w("sequence and output, on one `smol::Executor` run by the main thread) is a third arm; its")
 w("target is the tokio demo daemon's median or less.")
 w("")
@@ -525,7 +525,7 @@ w("")
 w("From `benches/footprint.sh`, in this run. **F1**: five daemons built for")
 w("`x86_64-unknown-linux-musl` (static) in the `size` profile of the root `Cargo.toml`")
 w("(`opt-level = \"z\"`, fat LTO, one codegen unit, `panic = \"abort\"`), then stripped: the smol")
-w("demo daemon (`examples/daemon_smol.rs`), the tokio demo daemon (`examples/daemon.rs`), a")
+w("demo daemon (`examples/demo/daemon_smol.rs`), the tokio demo daemon (`examples/demo/daemon.rs`), a")
 w("std-only daemon that binds a port and waits for SIGTERM with signal-hook")
 w("(`benches/footprint/sighook_daemon.rs`, the floor), the bare tokio daemon of P6, and the least")
 w("a winddown daemon on smol does (`benches/footprint/smol_minimal_daemon.rs`: the signal")

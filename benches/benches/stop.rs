@@ -6,8 +6,8 @@
 //! `WNOWAIT`: the time stops when the exit status is there to reap); the child is then reaped
 //! and its exit status and output checked. Arms:
 //!
-//! - the demo daemon (`examples/daemon.rs`, built by `report.sh` with `cargo build --release
-//!   --example daemon --features full`) as shipped, the arm the target is about: on SIGTERM it
+//! - the demo daemon (`examples/demo/daemon.rs`, built by `report.sh` with `cargo build
+//!   --release -p winddown-demo --all-features --example daemon`) as shipped, the arm the target is about: on SIGTERM it
 //!   runs the whole sequence (stop admissions, drain, close its pretend connection pool and cache
 //!   client in priority order, flush its log file), prints progress on stderr and the report on
 //!   stdout, and exits 0. Idle, its closers have nothing to wait for and return at once;
@@ -324,7 +324,7 @@ fn main() {
     } else {
         eprintln!(
             "stop: the smol demo daemon is not built at {} (build it with `cargo build \
-             --release --example daemon_smol --features smol,signals,systemd`): its arm is left out",
+             --release -p winddown-demo --features smol --example daemon_smol`): its arm is left out",
             smol.display()
         );
     }

@@ -21,7 +21,11 @@
 //!   no logging. Everything is async-signal-safe.
 //! - **The listener thread**, named `winddown-signals`, sleeps on the wake socket. When it wakes,
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
-//!   byte. So every delivery counts, even three that arrive before the thread is scheduled.
+//!   byte. So every delivery counts, even three that arrive before the thread is scheduled. It
+//!   runs no code of yours.
+//! - **The hook thread**, named `winddown-signals-hook`, only with a
+//!   [`Builder::on_event`] hook: it runs the hook for each event, so a hook that blocks cannot
+//!   hold a trigger or a force back.
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
 //!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
@@ -85,7 +89,11 @@
 //!
 //! A library should not write to your terminal: by default the listener is silent. Give it a
 //! hook with [`Builder::on_event`]; each [`Event`] has a `Display` made for a log line
-//! (`SIGTERM (signal #1): shutdown triggered`).
+//! (`SIGTERM (signal #1): shutdown triggered`). The hook runs inside the trigger, before any
+//! waiter of the shutdown wakes, and just before the force, so its line comes before what the
+//! application logs in response; the listener waits for it for at most half a second, so a
+//! hook stuck on a full log pipe does not hold the stop. Make the hook's writes non-blocking
+//! too (hand the line to a logger's queue), or a blocked hook loses the later events' lines.
 //!
 //! # Limitations
 //!
@@ -134,9 +142,11 @@
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
 //!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
 //!   it is in a listener's set; it is ignored again once the listener is dropped.
-//! - **The hook runs on the listener thread.** A slow hook delays the trigger or force of the
-//!   next signal, never the exit on the third one, which the signal handler carries out. A
-//!   panic in the hook is caught; the panic hook prints it and the listener goes on.
+//! - **The hook runs on a thread of its own**, and the listener waits for it for at most half a
+//!   second per event (not at all while an earlier event's hook has not returned). A hook that
+//!   blocks delays the trigger or the force by that half second once; its later events wait
+//!   for it, and are lost if it never returns. A panic in the hook is caught; the panic hook
+//!   prints it and the hook thread goes on.
 //!
 //! # Portability
 //!
@@ -228,6 +238,8 @@ mod disposition;
 mod escalation;
 #[cfg(unix)]
 mod exit;
+#[cfg(unix)]
+mod hook;
 #[cfg(unix)]
 mod listener;
 #[cfg(unix)]
