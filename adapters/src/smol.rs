@@ -171,6 +171,13 @@ impl Runtime for SmolRuntime {
             task: task.fallible(),
         }
     }
+
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        match &self.executor {
+            Some(executor) => executor.spawn(task).detach(),
+            None => smol::spawn(task).detach(),
+        }
+    }
 }
 
 /// The future [`SmolRuntime::sleep`](Runtime::sleep) returns: an async-io [`Timer`].
