@@ -125,6 +125,8 @@ extern crate std;
 
 mod blocking;
 mod config;
+#[cfg(all(feature = "std", not(loom)))]
+mod cpus;
 mod error;
 pub mod futures;
 mod guard;
