@@ -309,6 +309,20 @@ impl Builder {
     /// - The OS error if a signal number is not valid (`EINVAL`), or if a socket pair or the
     ///   thread cannot be created.
     pub fn listen(self, shutdown: &Shutdown) -> io::Result<Listener> {
+        let (mut listener, worker, wake) = self.register(shutdown)?;
+        // On an error, dropping the listener unregisters everything.
+        listener.start_thread(worker, wake)?;
+        Ok(listener)
+    }
+
+    /// Everything [`listen`](Self::listen) does but start the thread: registers the signals
+    /// and returns the listener (with no thread yet), the work its thread would do, and the
+    /// read end of the wake socket, which whoever runs the worker waits on. The listener
+    /// thread and the listener tasks (`crate::task`) share it.
+    pub(crate) fn register(
+        self,
+        shutdown: &Shutdown,
+    ) -> io::Result<(Listener, Worker, UnixStream)> {
         let Builder {
             signals,
             on_event,
@@ -373,25 +387,21 @@ impl Builder {
 
         let worker = Worker {
             shutdown: shutdown.clone(),
-            wake: wake_read,
             counters,
             escalation: Escalation::default(),
             closed: Arc::clone(&closed),
             on_event,
             exit,
         };
-        let thread = thread::Builder::new()
-            .name(THREAD_NAME.into())
-            .spawn(move || worker.run())?;
-
-        Ok(Listener {
+        let listener = Listener {
             signals,
             claim,
             registrations,
             closed,
             wake: wake_write,
-            thread: Some(thread),
-        })
+            thread: None,
+        };
+        Ok((listener, worker, wake_read))
     }
 }
 
@@ -518,6 +528,19 @@ impl Listener {
     /// ```
     pub fn signals(&self) -> &[i32] {
         &self.signals
+    }
+}
+
+impl Listener {
+    /// Starts the listener thread, which runs `worker` on the blocking `wake` socket until the
+    /// listener is dropped.
+    pub(crate) fn start_thread(&mut self, worker: Worker, wake: UnixStream) -> io::Result<()> {
+        wake.set_nonblocking(false)?;
+        let thread = thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || worker.run(wake))?;
+        self.thread = Some(thread);
+        Ok(())
     }
 }
 
@@ -690,10 +713,10 @@ struct Counter {
     socket: UnixStream,
 }
 
-/// The state the listener thread owns.
-struct Worker {
+/// The state the listener thread (or a listener task) owns: everything but the wake socket,
+/// which the thread reads blocking and a task through its runtime's reactor.
+pub(crate) struct Worker {
     shutdown: Shutdown,
-    wake: UnixStream,
     counters: Vec<Counter>,
     escalation: Escalation,
     closed: Arc<AtomicBool>,
@@ -702,31 +725,41 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self) {
+    /// The listener thread: waits on the blocking `wake` socket, one round per wake-up, until
+    /// the listener is dropped.
+    fn run(mut self, mut wake: UnixStream) {
         let mut buf = [0_u8; 64];
         loop {
             // Invariant 3: first the wake socket (blocking)...
-            let open = match self.wake.read(&mut buf) {
+            let open = match wake.read(&mut buf) {
                 Ok(n) => n > 0,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // Cannot happen on a connected socket we own; stop rather than spin.
                 Err(_) => false,
             };
-            // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
-            // delivered, so the counts below are the last; a drop that comes later writes
-            // another wake-up, and the next round sees `closed`.
-            let last = !open || self.closed.load(Ordering::SeqCst);
-            // ...then the counts, then the actions.
-            for i in 0..self.counters.len() {
-                let signal = self.counters[i].signal;
-                for _ in 0..drain(&mut self.counters[i].socket, &mut buf) {
-                    self.deliver(signal);
-                }
-            }
-            if last {
+            if !self.round(open) {
                 return;
             }
         }
+    }
+
+    /// One round, after the wake socket was read (or drained: `open` is `false` once it is
+    /// closed or broken): acts on every delivery counted so far. Returns whether to go on
+    /// waiting: `false` once the listener is dropped (or the wake socket is gone).
+    pub(crate) fn round(&mut self, open: bool) -> bool {
+        let mut buf = [0_u8; 64];
+        // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
+        // delivered, so the counts below are the last; a drop that comes later writes
+        // another wake-up, and the next round sees `closed`.
+        let last = !open || self.closed.load(Ordering::SeqCst);
+        // ...then the counts, then the actions.
+        for i in 0..self.counters.len() {
+            let signal = self.counters[i].signal;
+            for _ in 0..drain(&self.counters[i].socket, &mut buf) {
+                self.deliver(signal);
+            }
+        }
+        !last
     }
 
     /// Counts one delivery of `signal` and carries out its action.
@@ -783,7 +816,7 @@ impl Worker {
 }
 
 /// Reads every byte available on a non-blocking socket and returns how many there were.
-fn drain(socket: &mut UnixStream, buf: &mut [u8]) -> usize {
+pub(crate) fn drain(mut socket: &UnixStream, buf: &mut [u8]) -> usize {
     let mut total = 0;
     loop {
         match socket.read(buf) {
