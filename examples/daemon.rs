@@ -51,29 +51,8 @@ fn main() -> ExitCode {
         }
     };
 
-    let shutdown = Shutdown::new();
-    // Signals first, before the runtime starts any thread; each step is logged.
-    let block_hook = args.block_hook;
-    let signals = match winddown::signals::Builder::new()
-        .on_event(move |event| {
-            say!("daemon: {event}");
-            if block_hook {
-                // Testing only (`--block-hook`): the listener thread never comes back.
-                loop {
-                    std::thread::park();
-                }
-            }
-        })
-        .listen(&shutdown)
-    {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("daemon: cannot listen for signals: {err}");
-            return ExitCode::from(71); // EX_OSERR
-        }
-    };
-
-    // One thread runs everything: the service, the workers and the shutdown sequence.
+    // One thread runs everything: the service, the workers, the signal listener and the
+    // shutdown sequence. Building a current-thread runtime starts no thread.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -84,12 +63,37 @@ fn main() -> ExitCode {
             return ExitCode::from(71);
         }
     };
+    let shutdown = Shutdown::new();
+    // Signals first, before anything else starts; each step is logged. The listener is a task
+    // on the runtime, woken by its I/O driver: no thread between the signal and the stop. A
+    // third signal ends the process from the signal handler, even with the runtime stuck.
+    let block_hook = args.block_hook;
+    let entered = runtime.enter();
+    let signals = match winddown::signals::Builder::new()
+        .on_event(move |event| {
+            say!("daemon: {event}");
+            if block_hook {
+                // Testing only (`--block-hook`): the hook never comes back, and with it the
+                // runtime's only thread.
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
+        .listen_tokio(&shutdown)
+    {
+        Ok(listener) => listener,
+        Err(err) => {
+            say!("daemon: cannot listen for signals: {err}");
+            return ExitCode::from(71); // EX_OSERR
+        }
+    };
+    drop(runtime.spawn(signals));
+    drop(entered);
     let code = runtime.block_on(serve(args, shutdown));
-    // Exit now: the runtime's threads may still hold connections the report gave up on. The
-    // listener is not dropped (`exit` runs no destructors): dropping it would wake its thread
-    // and wait for it, only for the process to end the thread a moment later anyway. Until the
-    // process is gone a signal still escalates: a third one ends it at once.
-    std::mem::forget(signals);
+    // Exit now: the runtime may still hold connections the report gave up on. `exit` runs no
+    // destructors: the listener task stays in the runtime, and until the process is gone a
+    // signal still escalates (a third one ends it at once).
     std::process::exit(code);
 }
 

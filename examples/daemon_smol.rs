@@ -6,10 +6,10 @@
 //! ```
 //!
 //! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
-//! runs the service, the workers, the job queue's worker and the shutdown sequence. Two more
-//! threads exist, each sleeping until it has work: async-io's reactor thread (started by
-//! async-io on first use; it waits on epoll while the main thread is busy) and the signal
-//! listener's (`winddown-signals`). The job queue (`examples/jobs`) is the same runtime-free
+//! runs the service, the workers, the job queue's worker, the signal listener's task and the
+//! shutdown sequence. One more thread exists, sleeping until it has work: async-io's reactor
+//! thread (started by async-io on first use; it waits on epoll while the main thread is busy).
+//! The job queue (`examples/jobs`) is the same runtime-free
 //! library the tokio daemon uses.
 
 use std::future::Future;
@@ -55,19 +55,22 @@ fn main() -> ExitCode {
     };
 
     let shutdown = Shutdown::new();
-    // Signals first, before async-io starts its thread; each step is logged.
+    // Signals first, before async-io starts its thread; each step is logged. The listener is
+    // a task on the executor, woken by async-io's reactor: no thread of its own. A third
+    // signal ends the process from the signal handler, even with the executor stuck.
     let block_hook = args.block_hook;
     let signals = match winddown::signals::Builder::new()
         .on_event(move |event| {
             say!("daemon: {event}");
-            // Testing only (`--block-hook`): the listener thread never comes back.
+            // Testing only (`--block-hook`): the hook never comes back, and with it the
+            // executor's only thread.
             if block_hook {
                 loop {
                     std::thread::park();
                 }
             }
         })
-        .listen(&shutdown)
+        .listen_async_io(&shutdown)
     {
         Ok(listener) => listener,
         Err(err) => {
@@ -79,11 +82,11 @@ fn main() -> ExitCode {
     // One executor, run by the main thread: the service, the workers and the shutdown
     // sequence all run here (tokio's current-thread runtime does the same for the tokio one).
     let executor = Arc::new(Executor::new());
+    executor.spawn(signals).detach();
     let code = smol::block_on(executor.run(serve(args, shutdown, executor.clone())));
     // Exit now, as the tokio daemon does: connections the report gave up on may still be in
-    // the executor, and the listener is not dropped (`exit` runs no destructors), so a third
+    // the executor, and so is the listener task (`exit` runs no destructors), so a third
     // signal still ends the process at once until it is gone.
-    std::mem::forget(signals);
     std::process::exit(code);
 }
 
