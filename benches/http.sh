@@ -18,7 +18,9 @@
 # WINDDOWN_HTTP_ONLY=layer runs H1 and H4 only; WINDDOWN_HTTP_ROUNDS sets H1's round count.
 #
 #   H3  a rolling restart behind haproxy (health check on /readyz), with --pre-stop longer
-#       than two check intervals, and without it.
+#       than two check intervals, and without it; then with haproxy's agent check too
+#       (--agent-port), with a pre-stop of one second and one shorter than the HTTP check
+#       needs (and that shorter one with the HTTP check alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -55,7 +57,8 @@ def log(msg):
 
 
 class Instance:
-    """One example process; reads `listening on ADDR` and `ready` from its stdout."""
+    """One example process; reads `listening on ADDR` (and, with `--agent-port`, `agent
+    listening on ADDR`) and then `ready` from its stdout."""
 
     def __init__(self, runtime, *args, pin=None):
         self.name = f"{runtime}{' ' + ' '.join(args) if args else ''}"
@@ -74,6 +77,9 @@ class Instance:
             raise SystemExit(f"{self.name}: expected `listening on ADDR`, got {first!r}")
         self.addr = m.group(1)
         ready = self.proc.stdout.readline()
+        if ready.startswith("agent listening on "):
+            self.agent = ready.split()[-1]
+            ready = self.proc.stdout.readline()
         if ready.strip() != "ready":
             raise SystemExit(f"{self.name}: expected `ready`, got {ready!r}")
 
@@ -331,17 +337,26 @@ w("")
 
 # ----- H3: a rolling restart behind haproxy -----
 log("H3: rolling restart behind haproxy")
-def rolling(pre_stop):
+def rolling(pre_stop, agent=False):
+    """Two instances behind haproxy, each restarted once under load; with `agent`, haproxy
+    also runs the agent check against each instance's `--agent-port`."""
     ports = {"a": free_port(), "b": free_port()}
+    agents = {"a": free_port(), "b": free_port()}
     front = free_port()
-    cfg = open(os.path.join(root, "benches", "http", "haproxy.cfg.in")).read()
+    template = "haproxy_agent.cfg.in" if agent else "haproxy.cfg.in"
+    cfg = open(os.path.join(root, "benches", "http", template)).read()
     cfg = cfg.replace("@FRONT@", str(front)).replace("@PORT_A@", str(ports["a"])).replace("@PORT_B@", str(ports["b"]))
-    cfg_path = os.path.join(logdir, f"haproxy-{pre_stop}.cfg")
+    cfg = cfg.replace("@AGENT_A@", str(agents["a"])).replace("@AGENT_B@", str(agents["b"]))
+    tag = f"{'agent' if agent else 'http'}-{pre_stop}"
+    cfg_path = os.path.join(logdir, f"haproxy-{tag}.cfg")
     open(cfg_path, "w").write(cfg)
-    flags = ["--pre-stop", pre_stop, "--drain-timeout", "5"]
-    insts = {k: Instance("tokio", "--port", str(p), *flags) for k, p in ports.items()}
+    flags = {k: ["--pre-stop", pre_stop, "--drain-timeout", "5"] for k in ports}
+    if agent:
+        for k in ports:
+            flags[k] += ["--agent-port", str(agents[k])]
+    insts = {k: Instance("tokio", "--port", str(p), *flags[k]) for k, p in ports.items()}
     ha = subprocess.Popen(["haproxy", "-db", "-f", cfg_path], stdout=subprocess.DEVNULL,
-                          stderr=open(os.path.join(logdir, f"haproxy-{pre_stop}.err"), "w"))
+                          stderr=open(os.path.join(logdir, f"haproxy-{tag}.err"), "w"))
     time.sleep(1.0)  # two health checks (rise 2, inter 200 ms) and then some
     events = []
     def restart(t0):
@@ -349,13 +364,25 @@ def rolling(pre_stop):
             sleep_until(t0, at)
             code, rest = insts[name].stop()
             events.append((name, code, summary_lines(rest)))
-            insts[name] = Instance("tokio", "--port", str(ports[name]), *flags)
+            insts[name] = Instance("tokio", "--port", str(ports[name]), *flags[name])
     _, record = wrk(f"http://127.0.0.1:{front}/", 9, 32, 2, during=restart)
+    seen = haproxy_saw(os.path.join(logdir, f"haproxy-{tag}.err"))
     for inst in insts.values():
         inst.stop()
     ha.terminate()
     ha.wait(timeout=10)
-    return record, events
+    return record, events, seen
+
+
+def haproxy_saw(path):
+    """haproxy's state changes for each server, from its log: `a: enters drain state → is
+    DOWN → is UP`."""
+    seen = {}
+    for line in open(path):
+        m = re.search(r"Server instances/(\w+) (.*?)(?:, reason|\. \d| \d+ active|$)", line)
+        if m:
+            seen.setdefault(m.group(1), []).append(m.group(2).strip().rstrip("."))
+    return "<br>".join(f"{k}: " + " → ".join(v) for k, v in sorted(seen.items())) or "(nothing)"
 
 w("### H3: a rolling restart behind haproxy")
 w("")
@@ -363,16 +390,32 @@ w("haproxy (Debian's, `benches/http/haproxy.cfg.in`) in front of two instances o
 w("`examples/axum.rs`, round robin, HTTP health check `GET /readyz` every 200 ms (down after")
 w("2 failures, up after 2 successes), no retries on another instance. `wrk -t2 -c32 -d9s`")
 w("through haproxy; at 1.5 s instance a gets SIGTERM, and once it has exited it is started")
-w("again on its port; at 5 s the same for instance b. Once with `--pre-stop 1` (longer than")
-w("two check intervals), once with `--pre-stop 0`. Goal with the pre-stop: zero non-200")
-w("responses and zero socket errors at the client.")
+w("again on its port; at 5 s the same for instance b. With the HTTP check alone, once with")
+w("`--pre-stop 1` (longer than two check intervals), once with `--pre-stop 0`. With the agent")
+w("check as well (`benches/http/haproxy_agent.cfg.in`: `agent-check agent-inter 200ms`")
+w("against each instance's `--agent-port`, which answers `drain` from the SIGTERM and `maint`")
+w("once admissions close), with `--pre-stop 1`, and with `--pre-stop 0.3`: longer than one")
+w("agent interval but shorter than the two failed HTTP checks haproxy needs, run with the")
+w("HTTP check alone too for comparison. Goal with the agent check and a pre-stop: zero")
+w("non-200 responses and zero socket errors at the client. The machine may be shared with")
+w("other work (see the load average below): haproxy's checks and the instances compete with")
+w("it, which is the condition a pre-stop must hold under.")
 w("")
-w("| pre-stop | responses by status | socket errors | instances' reports |")
-w("|---|---|---|---|")
-for pre_stop in ("1", "0"):
-    record, events = rolling(pre_stop)
+w("The 0.3 s pair runs three times, alternating. The last column is haproxy's own log of each")
+w("server's state during the run (the stop of both instances at the end left out).")
+w("")
+w("| check | pre-stop | responses by status | socket errors | instances' reports | haproxy's log |")
+w("|---|---|---|---|---|---|")
+runs = [(False, "1"), (False, "0"), (True, "1")] + [(True, "0.3"), (False, "0.3")] * 3
+load_before = " ".join(open("/proc/loadavg").read().split()[:3])
+for agent, pre_stop in runs:
+    record, events, seen = rolling(pre_stop, agent)
     reports = "<br>".join(f"{n}: exit {c}; " + "; ".join(lines) for n, c, lines in events)
-    w(f"| {pre_stop} s | {statuses(record)} | {errors(record)} | {reports} |")
+    check = "HTTP + agent" if agent else "HTTP"
+    w(f"| {check} | {pre_stop} s | {statuses(record)} | {errors(record)} | {reports} | {seen} |")
+w("")
+load_after = " ".join(open("/proc/loadavg").read().split()[:3])
+w(f"Load average (1, 5, 15 min) on {os.cpu_count()} CPUs: {load_before} before H3, {load_after} after.")
 w("")
 print("\n".join(out))
 log(f"logs in {logdir}")

@@ -116,11 +116,14 @@ def normalize(body):
 def hot_code(binary):
     funcs = functions(binary)
     cold = {}
-    for name in ("winddown_core::shared::enter_cold", "winddown_core::shared::release_slow"):
-        bodies = funcs.get(name, [])
+    # Found by their last path segment, so that the comparison survives a move of the module
+    # (shared.rs became raw/admission.rs).
+    for suffix in ("::enter_cold", "::release_slow"):
+        names = [n for n in funcs if n.startswith("winddown_core::") and n.endswith(suffix)]
+        bodies = funcs[names[0]] if len(names) == 1 else []
         if len(bodies) != 1 or not bodies[0]:
             return None
-        cold[name] = bodies[0]
+        cold[suffix.lstrip(":")] = bodies[0]
     slots = [got_slot(binary, cold[n][0][0]) for n in cold]
     if None in slots:
         return None

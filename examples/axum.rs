@@ -9,13 +9,15 @@
 //! `--pre-stop` seconds while requests are still served, then the listener closes, idle
 //! connections close, requests in flight finish, and at `--drain-timeout` what is left is cut
 //! and named in the report. The report and the connection counts go to stdout, progress to
-//! stderr, and the exit code is the report's. `examples/http_smol.rs` is the same on smol.
+//! stderr, and the exit code is the report's. With `--agent-port`, it also answers haproxy's
+//! agent check (`winddown::http::agent`). `examples/http_smol.rs` is the same on smol.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use winddown::http::agent::Agent;
 use winddown::tokio::run_until_shutdown;
 use winddown::Shutdown;
 
@@ -87,6 +89,21 @@ async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
         Err(err) => {
             say!("{NAME}: {err}");
             return 71;
+        }
+    }
+    if let Some(port) = args.agent_port {
+        // haproxy's agent check, beside the HTTP one: `ready`, `drain`, `maint`.
+        match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(agent) => {
+                if let Ok(addr) = agent.local_addr() {
+                    app::out(&format!("agent listening on {addr}"));
+                }
+                tokio::spawn(Agent::new(&shutdown).serve(agent));
+            }
+            Err(err) => {
+                say!("{NAME}: cannot listen on agent port {port}: {err}");
+                return 69;
+            }
         }
     }
     let sleep: app::Sleep = Arc::new(|duration| Box::pin(tokio::time::sleep(duration)));

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use smol::net::TcpListener;
+use winddown::http::agent::Agent;
 use winddown::smol::run_until_shutdown;
 use winddown::Shutdown;
 
@@ -70,6 +71,21 @@ async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
         Err(err) => {
             say!("{NAME}: {err}");
             return 71;
+        }
+    }
+    if let Some(port) = args.agent_port {
+        // haproxy's agent check, beside the HTTP one: `ready`, `drain`, `maint`.
+        match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(agent) => {
+                if let Ok(addr) = agent.local_addr() {
+                    app::out(&format!("agent listening on {addr}"));
+                }
+                smol::spawn(Agent::new(&shutdown).serve(agent)).detach();
+            }
+            Err(err) => {
+                say!("{NAME}: cannot listen on agent port {port}: {err}");
+                return 69;
+            }
         }
     }
     let sleep: app::Sleep = Arc::new(|duration| {

@@ -223,6 +223,65 @@ fn pre_stop_fails_readiness_and_still_serves() {
     }
 }
 
+/// With `--agent-port`, haproxy's agent check reads `ready`, then `drain` from the SIGTERM
+/// through the pre-stop, then `maint` while a request in flight holds the drain; the request
+/// still gets its 200, the service exits 0, and then the agent's port is closed.
+#[test]
+fn the_agent_check_reads_ready_then_drain_then_maint() {
+    for name in EXAMPLES {
+        let args = [
+            "--agent-port",
+            "0",
+            "--pre-stop",
+            "1",
+            "--drain-timeout",
+            "10",
+        ];
+        let service = Service::start(name, &args);
+        let agent = service
+            .out
+            .iter()
+            .find_map(|line| line.strip_prefix("agent listening on "))
+            .unwrap_or_else(|| panic!("{name}: no agent line before `ready`: {:?}", service.out))
+            .to_owned();
+        let ask = || {
+            let mut stream = TcpStream::connect(&agent).expect("connect to the agent");
+            stream.set_read_timeout(Some(PATIENCE)).unwrap();
+            let mut line = String::new();
+            stream.read_to_string(&mut line).expect("the agent's line");
+            line
+        };
+        assert_eq!(ask(), "ready\n", "{name}");
+        let mut slow = service.connect();
+        send(&mut slow, "/slow?ms=2500");
+        service.status_at_least("requests_in_flight", 1);
+        service.signal(Signal::SIGTERM);
+        // Each distinct answer, in order, until `maint`.
+        let mut answers = vec!["ready\n".to_owned()];
+        let deadline = Instant::now() + PATIENCE;
+        while answers.last().map(String::as_str) != Some("maint\n") {
+            let answer = ask();
+            if answers.last() != Some(&answer) {
+                answers.push(answer);
+            }
+            assert!(Instant::now() < deadline, "{name}: answers {answers:?}");
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(answers, ["ready\n", "drain\n", "maint\n"], "{name}");
+        let response = read_all(&mut slow);
+        assert!(
+            response.starts_with("HTTP/1.1 200 OK"),
+            "{name}: {response}"
+        );
+        let (code, out) = service.wait();
+        assert_eq!(code, Some(0), "{name}: {out}");
+        assert!(
+            TcpStream::connect(&agent).is_err(),
+            "{name}: agent still open"
+        );
+    }
+}
+
 /// A request that outlives `--drain-timeout` is cut and named; the exit code says timed out.
 #[test]
 fn a_stuck_request_is_named_and_the_exit_code_is_2() {

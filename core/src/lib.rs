@@ -94,6 +94,15 @@
 //!   stripe's lock is otherwise a spin lock the interrupted code may hold.
 //! - `loom`: the crate's model-checking build, for its own tests. Not covered by semver.
 //!
+//! # How it is built
+//!
+//! Two parts: the admission engine ([`Shutdown`], [`Guard`], phases, waiters, scopes, the leak
+//! finder) and the stop sequence ([`Plan`], [`Report`], [`Config`], [`Resource`], the
+//! [`runtime::Runtime`] trait), which uses the engine only through the public API shown here,
+//! as an integration would. Every `unsafe` line is in one internal module beneath both. The
+//! repository's `core/ARCHITECTURE.md` maps the files, the invariants, and where a change of
+//! each kind goes.
+//!
 //! # Limitations
 //!
 //! - Without `std` (and without `critical-section`), the lock that guards a scope's waiter
@@ -109,6 +118,9 @@
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// All of the crate's `unsafe` is in `raw/` (the one `allow` below); `.ci/core-rooms.sh` also
+// checks that the word appears nowhere else.
+#![deny(unsafe_code)]
 #![warn(
     clippy::alloc_instead_of_core,
     clippy::std_instead_of_alloc,
@@ -123,60 +135,45 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod blocking;
-mod config;
-#[cfg(all(feature = "std", not(loom)))]
-mod cpus;
-mod error;
-pub mod futures;
-mod guard;
-#[cfg(feature = "serde")]
-mod json;
+mod engine;
 #[cfg(all(feature = "std", not(loom)))]
 mod panic;
-mod phase;
-mod plan;
-mod progress;
-mod reason;
-mod report;
-mod resource;
-pub mod runtime;
+#[allow(unsafe_code)]
+mod raw;
 mod sequence;
-mod shared;
-mod shutdown;
-mod state;
 mod sync;
+
+#[doc(inline)]
+pub use engine::futures;
+#[doc(inline)]
+pub use sequence::runtime;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
-pub mod testing;
-#[cfg(feature = "track")]
-mod track;
-mod waiters;
+#[doc(inline)]
+pub use sequence::testing;
 
-#[cfg(all(feature = "std", not(loom)))]
-mod global;
-
-pub use config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
-pub use error::{Closed, StripeCountError};
+pub use engine::error::{Closed, StripeCountError, MAX_STRIPES};
 #[cfg(all(feature = "std", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use global::global;
-pub use guard::Guard;
+pub use engine::global::global;
+pub use engine::guard::Guard;
+pub use engine::phase::{Phase, TransitionError};
+pub use engine::reason::Reason;
+pub use engine::shutdown::{Shutdown, TriggerCount};
+#[cfg(feature = "track")]
+#[cfg_attr(docsrs, doc(cfg(feature = "track")))]
+pub use engine::track::GuardSite;
+pub use sequence::config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
+pub use sequence::error::{Refused, RegisterError};
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use json::REPORT_JSON_VERSION;
-pub use phase::{Phase, TransitionError};
-pub use plan::{Plan, Refused, RegisterError};
-pub use reason::Reason;
-pub use report::{
+pub use sequence::json::REPORT_JSON_VERSION;
+pub use sequence::plan::Plan;
+pub use sequence::report::{
     DrainRecord, ForcedBy, Incomplete, ObserverPanic, Outcome, PhaseRecord, Progress, Report,
     ResourceRecord, Status, TaskFailure,
 };
-pub use resource::{Resource, ResourceKind};
-pub use shutdown::{Shutdown, TriggerCount, MAX_STRIPES};
-#[cfg(feature = "track")]
-#[cfg_attr(docsrs, doc(cfg(feature = "track")))]
-pub use track::GuardSite;
+pub use sequence::resource::{Resource, ResourceKind};
 
 /// Compile-time checks of the sizes and auto traits the docs promise.
 const _: () = {

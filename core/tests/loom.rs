@@ -1,6 +1,6 @@
 //! Loom models of the core's interleavings. Each names the invariants it checks: those of the
-//! admission word (in `src/state.rs`), or the waiter list's ("waiters invariant N", in
-//! `src/waiters.rs`).
+//! admission word (in `src/raw/word.rs`), or the waiter list's ("waiters invariant N", in
+//! `src/engine/waiters.rs`).
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" cargo test -p winddown-core --release --test loom --features loom`

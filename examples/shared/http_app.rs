@@ -49,6 +49,10 @@ OPTIONS:
                            (default 0); fractions allowed: --pre-stop 1.5
     --no-layer             serve without the shutdown layer (for benchmarks:
                            no admission, no 503, no request names)
+    --agent-port PORT      also answer haproxy's agent check on PORT (0: any
+                           free port): ready, drain from the signal, maint
+                           once admissions close; prints `agent listening on
+                           ADDR` before `ready`
     -h, --help             print this help
 
 Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
@@ -69,6 +73,7 @@ pub(crate) struct Args {
     pub(crate) drain_timeout: Duration,
     pub(crate) pre_stop: Duration,
     pub(crate) layer: bool,
+    pub(crate) agent_port: Option<u16>,
 }
 
 /// The flags, `Ok(None)` for `--help`.
@@ -78,6 +83,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         drain_timeout: Duration::from_secs(10),
         pre_stop: Duration::ZERO,
         layer: true,
+        agent_port: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
@@ -105,6 +111,13 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.port = value
                     .parse()
                     .map_err(|_| format!("--port takes a port, not {value:?}"))?
+            }
+            "--agent-port" => {
+                args.agent_port = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--agent-port takes a port, not {value:?}"))?,
+                )
             }
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--pre-stop" => args.pre_stop = seconds()?,

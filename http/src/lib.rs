@@ -16,6 +16,8 @@
 //! - [`Server`] (hyper 1, HTTP/1 and HTTP/2) closes its listener at the close, closes idle
 //!   connections at once, lets requests in flight finish, and cuts and names what is left at
 //!   the drain deadline. [`EndOnShutdown`] ends a streaming body cleanly at the close.
+//! - [`agent::Agent`] answers haproxy's agent check in its own words: `ready`, `drain` from
+//!   the trigger, `maint` once admissions close.
 //!
 //! Not for you if your server already sits behind something that drains for it and you never
 //! stream; the layer alone ([`ShutdownLayer`]) is still useful with any server.
@@ -55,6 +57,8 @@
 //! - `tokio` (with `hyper`): [`tokio::serve`] on `tokio::net::TcpListener`.
 //! - `smol` (with `hyper`): [`smol::serve`] on `smol::net::TcpListener`, through a small safe
 //!   IO wrapper ([`smol::SmolIo`]) and async-io's timers ([`smol::SmolTimer`]).
+//! - `tokio` or `smol` (hyper not needed): [`Agent::serve`](agent::Agent::serve), the haproxy
+//!   agent on that runtime's `TcpListener`. [`agent`]'s replies need no feature.
 //!
 //! # Limitations
 //!
@@ -86,6 +90,8 @@ mod in_flight;
 mod layer;
 #[cfg(feature = "tower")]
 mod status;
+
+pub mod agent;
 
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]

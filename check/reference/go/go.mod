@@ -1,0 +1,3 @@
+module winddown.example/reference
+
+go 1.19

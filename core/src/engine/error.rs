@@ -1,0 +1,89 @@
+//! The core's error types.
+
+use core::fmt;
+
+use crate::Phase;
+
+/// An admission refused because admissions are closed.
+///
+/// Returned by [`Shutdown::enter`](crate::Shutdown::enter) once the shutdown has reached
+/// [`Phase::StoppingNewRequests`] or later.
+///
+/// # Examples
+///
+/// ```
+/// # use winddown_core as winddown;
+/// use winddown::{Phase, Shutdown};
+///
+/// let shutdown = Shutdown::new();
+/// shutdown.close();
+/// let err = shutdown.enter().unwrap_err();
+/// assert_eq!(err.phase(), Phase::StoppingNewRequests);
+/// assert_eq!(err.to_string(), "admissions are closed: shutdown is stopping new requests");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    phase: Phase,
+}
+
+impl Closed {
+    pub(crate) const fn new(phase: Phase) -> Self {
+        Self { phase }
+    }
+
+    /// The phase the shutdown was in when the admission was refused.
+    pub const fn phase(&self) -> Phase {
+        self.phase
+    }
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "admissions are closed: shutdown is {}", self.phase)
+    }
+}
+
+impl core::error::Error for Closed {}
+
+/// The most stripes a [`Shutdown`](crate::Shutdown) may have.
+pub const MAX_STRIPES: usize = 256;
+
+/// A stripe count outside `1..=`[`MAX_STRIPES`](crate::MAX_STRIPES).
+///
+/// # Examples
+///
+/// ```
+/// # use winddown_core as winddown;
+/// use winddown::Shutdown;
+///
+/// let err = Shutdown::with_stripes(0).unwrap_err();
+/// assert_eq!(err.requested(), 0);
+/// assert_eq!(err.to_string(), "a shutdown needs between 1 and 256 stripes, not 0");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StripeCountError {
+    requested: usize,
+}
+
+impl StripeCountError {
+    pub(crate) const fn new(requested: usize) -> Self {
+        Self { requested }
+    }
+
+    /// The stripe count that was asked for.
+    pub const fn requested(&self) -> usize {
+        self.requested
+    }
+}
+
+impl fmt::Display for StripeCountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a shutdown needs between 1 and {} stripes, not {}",
+            MAX_STRIPES, self.requested
+        )
+    }
+}
+
+impl core::error::Error for StripeCountError {}

@@ -1,0 +1,201 @@
+//! Resources to close (and buffers to flush) during the shutdown sequence.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+
+use crate::raw::Exclusive;
+use crate::runtime::BoxFuture;
+
+/// The closer a [`Resource`] runs, once: `Ok` or an error's text.
+pub(crate) enum Closer {
+    /// An async closer: runs as a task on the runtime, and is cancelled (dropped) at its
+    /// deadline.
+    Async(Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>),
+    /// A blocking closer: runs where the runtime's
+    /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
+    /// its deadline.
+    Blocking(Box<dyn FnOnce() -> Result<(), String> + Send>),
+}
+
+/// What kind of thing a resource is: shown in the report, nothing else depends on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResourceKind {
+    /// A database connection or pool.
+    Database,
+    /// A cache client.
+    Cache,
+    /// An HTTP client.
+    HttpClient,
+    /// A message queue producer or consumer.
+    Queue,
+    /// A file or buffered writer.
+    File,
+    /// Anything else, named.
+    Custom(Cow<'static, str>),
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ResourceKind::Database => "database",
+            ResourceKind::Cache => "cache",
+            ResourceKind::HttpClient => "http client",
+            ResourceKind::Queue => "queue",
+            ResourceKind::File => "file",
+            ResourceKind::Custom(name) => name,
+        })
+    }
+}
+
+/// A named thing to close during the shutdown (a pool, a client, a file), or a buffer to flush.
+///
+/// Register it with [`Plan::register`](crate::Plan::register) (closed in the
+/// `ClosingResources` phase) or [`Plan::flush`](crate::Plan::flush) (run in the
+/// `FlushingBuffers` phase). Higher [`priority`](Self::priority) runs first; equal priorities
+/// run in reverse registration order (last opened, first closed). Each runs as its own task on
+/// the runtime, within its deadline; an error, a panic or an overrun is recorded in the report
+/// and the rest still run.
+///
+/// # Examples
+///
+/// ```
+/// # use winddown_core as winddown;
+/// use std::time::Duration;
+/// use winddown::{Resource, ResourceKind};
+///
+/// let pool = Resource::new("postgres", || async {
+///     // pool.close().await
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .priority(10)
+/// .deadline(Duration::from_secs(3))
+/// .kind(ResourceKind::Database);
+/// assert_eq!(pool.name(), "postgres");
+///
+/// let log = Resource::blocking("audit log", || -> Result<(), std::io::Error> {
+///     // file.sync_all()
+///     Ok(())
+/// });
+/// # let _ = log;
+/// ```
+pub struct Resource {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) priority: i32,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) kind: Option<ResourceKind>,
+    pub(crate) closer: Exclusive<Closer>,
+}
+
+impl Resource {
+    /// A resource closed by an async closure returning `Result<(), E>`. Priority 0, the
+    /// config's close deadline, no kind.
+    pub fn new<F, Fut, E>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        Self::with_closer(
+            name.into(),
+            Closer::Async(Box::new(move || {
+                let future = closer();
+                Box::pin(async move { future.await.map_err(|err| err.to_string()) })
+            })),
+        )
+    }
+
+    /// A resource closed by a plain, blocking closure returning `Result<(), E>` (flushing or
+    /// syncing a file, a synchronous client's `close`).
+    ///
+    /// A blocking closure cannot be cancelled, only abandoned. With `std` it runs on a thread
+    /// of its own (see [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)), so
+    /// one that hangs holds up no runtime: its deadline fires on every runtime, the report
+    /// records it as timed out, the sequence goes on, and the process can exit while the
+    /// abandoned thread still runs. Without `std` it runs inline, in the sequence's own poll,
+    /// and should be quick.
+    pub fn blocking<F, E>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
+    where
+        F: FnOnce() -> Result<(), E> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        Self::with_closer(
+            name.into(),
+            Closer::Blocking(Box::new(move || closer().map_err(|err| err.to_string()))),
+        )
+    }
+
+    fn with_closer(name: Cow<'static, str>, closer: Closer) -> Self {
+        Resource {
+            name,
+            priority: 0,
+            deadline: None,
+            kind: None,
+            closer: Exclusive::new(closer),
+        }
+    }
+
+    /// The order among resources: higher closes first (default 0).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Its own close deadline, instead of the config's. Checked at registration: zero, or more
+    /// than [`MAX_DEADLINE`](crate::MAX_DEADLINE), is refused.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// What kind of resource it is, for the report.
+    pub fn kind(mut self, kind: ResourceKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs its closer now, without a plan: for a resource that a plan refused and handed back
+    /// ([`Refused::into_resource`](crate::Refused::into_resource)). No deadline applies; a
+    /// blocking closer runs inline, in the future's first poll.
+    ///
+    /// # Errors
+    ///
+    /// The closer's error, as text.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use winddown::Resource;
+    ///
+    /// let db = Resource::blocking("db", || Err::<(), _>("already closed"));
+    /// let result = futures_lite::future::block_on(db.close());
+    /// assert_eq!(result, Err("already closed".to_string()));
+    /// ```
+    pub fn close(self) -> BoxFuture<Result<(), String>> {
+        match self.closer.into_inner() {
+            Closer::Async(closer) => closer(),
+            Closer::Blocking(closer) => Box::pin(async move { closer() }),
+        }
+    }
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.name)
+            .field("priority", &self.priority)
+            .field("deadline", &self.deadline)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}

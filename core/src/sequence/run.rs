@@ -1,0 +1,501 @@
+//! The shutdown sequence itself: one run of a [`Plan`](crate::Plan), step by step. This file is
+//! its control flow; what it records is written by `record.rs`.
+//!
+//! `Initiated` (not ready; the pre-stop delay) → `StoppingNewRequests` (admissions closed) →
+//! `Draining` (until drained or the drain deadline) → `ClosingResources` (by priority, each
+//! within its deadline) → `FlushingBuffers` (within the flush deadline) → `Completed`. A second
+//! trigger, a force from outside, or the graceful deadline with forcing on moves it to `Forced`
+//! from wherever it is.
+//!
+//! Every wait is a *bounded step* ([`Sequence::bounded`]): it ends when it finishes, when its
+//! own deadline passes, when the graceful deadline passes (forcing, if on), or when the
+//! shutdown escalates (forcing). After a force, nothing more starts: the drain is skipped and
+//! the closers not yet run are skipped.
+//!
+//! # What the report promises
+//!
+//! 1. It is never kinder than the clock. Every bounded step compares the clock with its
+//!    deadlines when it ends, not only when a timer fires: a step that could not be stopped in
+//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`], a drain
+//!    that ended late is timed out, and a graceful deadline that passed meanwhile is recorded
+//!    (and forces, when forcing is on) as if its timer had fired.
+//! 2. It is written as the sequence goes, in the plan's shared draft (`record.rs`):
+//!    [`Plan::progress`] reads it, and if the future carrying out the sequence is dropped, its
+//!    `Drop` finishes the draft truthfully (the closer running is cancelled, the rest skipped,
+//!    the status forced).
+//! 3. User code (closers, observers, namers) never runs under the plan's locks.
+//!
+//! [`Plan::progress`]: crate::Plan::progress
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
+use core::time::Duration;
+
+use super::record::Recorder;
+use super::report::{DrainRecord, ForcedBy, Outcome};
+use super::resource::Closer;
+use super::results::Results;
+use super::runtime::{Runtime, TaskOutcome};
+use super::state::{Entries, Observer, PlanInner, Source};
+use crate::{Config, Phase, Report, Resource, Shutdown};
+
+/// Carries out the sequence for the run that claimed it (`Stage::Running`).
+pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
+    let observers = core::mem::take(&mut inner.entries.lock().observers);
+    let start = runtime.now();
+    let mut sequence = Sequence {
+        inner,
+        shutdown: &inner.shutdown,
+        config: &inner.config,
+        runtime,
+        record: Recorder::new(inner),
+        start,
+        now: start,
+        graceful_end: start.saturating_add(inner.config.graceful()),
+        observers: observers.into_iter().map(Some).collect(),
+        forced_by: None,
+        deadline_passed_in: None,
+        results: Results::default(),
+        finished: false,
+    };
+    sequence.run().await
+}
+
+/// How a bounded step ended.
+enum StepEnd<T> {
+    /// It finished; `true` if only after its own deadline had passed.
+    Done(T, bool),
+    /// Its own deadline passed.
+    OwnDeadline,
+    /// The graceful deadline passed and forcing is on.
+    Graceful,
+    /// The shutdown was forced (escalation or from outside).
+    Forced,
+}
+
+/// One run of the sequence. Dropped before it finishes, it abandons the sequence (promise 2).
+struct Sequence<'a, R: Runtime> {
+    inner: &'a PlanInner,
+    shutdown: &'a Shutdown,
+    config: &'a Config,
+    runtime: &'a R,
+    record: Recorder<'a>,
+    /// The runtime's clock when the sequence saw the trigger.
+    start: Duration,
+    /// The runtime's clock at the last reading ([`clock`](Self::clock)).
+    now: Duration,
+    /// When the graceful deadline passes, on the runtime's clock.
+    graceful_end: Duration,
+    /// `None` once an observer has panicked: it is called no more.
+    observers: Vec<Option<Observer>>,
+    /// Why the sequence was forced, once it was: nothing more starts.
+    forced_by: Option<ForcedBy>,
+    /// The phase in which the graceful deadline passed, once it did: it bounds no more steps.
+    deadline_passed_in: Option<Phase>,
+    /// Where the closers leave their results.
+    results: Results,
+    /// Set when the report is stored; until then, dropping abandons.
+    finished: bool,
+}
+
+impl<R: Runtime> Sequence<'_, R> {
+    async fn run(&mut self) -> Report {
+        self.enter_phase(Phase::Initiated);
+
+        // Pre-stop: not ready, still admitting, for load balancers to notice.
+        if !self.config.pre_stop().is_zero() {
+            let delay = self.config.pre_stop();
+            let now = self.clock();
+            self.bounded(core::future::pending::<()>(), now, delay, Phase::Initiated)
+                .await;
+        }
+
+        let drain = self.drain().await;
+        self.record.drain_ended(drain);
+
+        let (resources, flushes) = self.take_closers();
+        self.close_all(resources, Phase::ClosingResources, None)
+            .await;
+        let flush_end = self.clock().saturating_add(self.config.flush());
+        self.close_all(flushes, Phase::FlushingBuffers, Some(flush_end))
+            .await;
+
+        if self.forced_by.is_none() {
+            self.advance(Phase::Completed);
+        }
+        self.finish()
+    }
+
+    /// Closes admissions and waits for the drain within its deadline; or, forced in the
+    /// pre-stop delay, abandons what is in flight undrained.
+    async fn drain(&mut self) -> DrainRecord {
+        let mut drain = DrainRecord::default();
+        if self.forced_by.is_none() {
+            self.advance(Phase::StoppingNewRequests);
+            self.advance(Phase::Draining);
+            drain.in_flight_at_start = self.shutdown.in_flight();
+            self.record.drain_started(drain.in_flight_at_start);
+            let (drained, now) = (self.shutdown.drained(), self.clock());
+            match self
+                .bounded(drained, now, self.config.drain(), Phase::Draining)
+                .await
+            {
+                StepEnd::Done((), late) => drain.timed_out = late,
+                StepEnd::OwnDeadline => drain.timed_out = true,
+                StepEnd::Graceful | StepEnd::Forced => {}
+            }
+            drain.left = self.shutdown.in_flight();
+        } else {
+            drain.skipped = true;
+            drain.in_flight_at_start = self.shutdown.in_flight();
+            drain.left = drain.in_flight_at_start;
+        }
+        if drain.left > 0 {
+            self.call_sources(|entries| &mut entries.namers, &mut drain.still_in_flight);
+            #[cfg(feature = "track")]
+            {
+                drain.guard_sites = self.shutdown.guard_sites();
+            }
+        }
+        drain
+    }
+
+    /// Calls each of the plan's sources in `list` to push into `out`: taken out of the entries
+    /// so that they run outside the lock (they are user code), then put back.
+    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Vec<Source<T>>, out: &mut Vec<T>) {
+        let mut sources = core::mem::take(list(&mut self.inner.entries.lock()));
+        for source in &mut sources {
+            source(out);
+        }
+        list(&mut self.inner.entries.lock()).append(&mut sources);
+    }
+
+    /// Takes the resources and flush hooks (sealing registration), ordered.
+    fn take_closers(&mut self) -> (Vec<Resource>, Vec<Resource>) {
+        // Nothing else takes them while this run lives (an abandoned run takes them in its
+        // `Drop`, after this run is over).
+        let (resources, flushes) = self.inner.take_closers().unwrap_or_default();
+        let at = self.elapsed();
+        self.record.closers_taken(&resources, &flushes, at);
+        (resources, flushes)
+    }
+
+    /// Runs the closers of one phase, in order; after a force, the rest are skipped.
+    async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
+        if self.forced_by.is_none() {
+            self.advance(phase);
+        }
+        for resource in closers {
+            let Resource {
+                deadline, closer, ..
+            } = resource;
+            let now = self.clock();
+            let own = deadline.unwrap_or(self.config.close());
+            let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+            // A force that came while the previous closer was finishing: do not start this one.
+            self.notice_escalation();
+            // Nor when the graceful deadline has been reached meanwhile (the previous closer
+            // ended just at it): its timer would fire at the first poll, before this closer
+            // could run, and the report would call a closer that ran "cancelled".
+            if self.deadline_passed_in.is_none()
+                && self.forced_by.is_none()
+                && now >= self.graceful_end
+            {
+                self.graceful_passed(phase);
+            }
+            let runs = self.forced_by.is_none() && !own.is_zero();
+            // Its step's own deadline is recorded with it (one lock, not two).
+            let step_end = runs.then(|| self.offset(now.saturating_add(own)));
+            self.record.closer_began(phase, self.offset(now), step_end);
+            let outcome = if self.forced_by.is_some() {
+                Outcome::Skipped
+            } else if own.is_zero() {
+                // The phase's own deadline has passed: no time to start this one.
+                self.record.out_of_time();
+                Outcome::Skipped
+            } else {
+                self.close_one(closer.into_inner(), now, own, phase).await
+            };
+            // The clock as the closer's step ended (read there), or as it was skipped.
+            self.record
+                .closer_ended(phase, outcome, self.offset(self.now));
+        }
+    }
+
+    /// Runs one closer (an async one as its own task, a blocking one where the runtime puts
+    /// blocking work) from `now`, within `own` (and the graceful deadline).
+    async fn close_one(
+        &mut self,
+        closer: Closer,
+        now: Duration,
+        own: Duration,
+        phase: Phase,
+    ) -> Outcome {
+        let ticket = self.results.next();
+        let end = match closer {
+            Closer::Async(closer) => {
+                let results = self.results.clone();
+                let join = self.runtime.spawn(Box::pin(async move {
+                    results.put(ticket, closer().await);
+                }));
+                self.bounded_step(join, now, now.saturating_add(own), phase)
+                    .await
+            }
+            Closer::Blocking(closer) => {
+                let results = self.results.clone();
+                let join = self.runtime.spawn_blocking(Box::new(move || {
+                    results.put(ticket, closer());
+                }));
+                self.bounded_step(join, now, now.saturating_add(own), phase)
+                    .await
+            }
+        };
+        let (outcome, late) = match end {
+            StepEnd::Done(TaskOutcome::Finished, late) => match self.results.take(ticket) {
+                Some(Ok(())) => (Outcome::Ok, late),
+                Some(Err(message)) => (Outcome::Error(message), late),
+                // Finished without storing a result cannot happen; count it as a failure.
+                None => (Outcome::Panicked(None), late),
+            },
+            StepEnd::Done(TaskOutcome::Panicked(message), late) => {
+                (Outcome::Panicked(message), late)
+            }
+            StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
+                return Outcome::Cancelled
+            }
+            StepEnd::OwnDeadline => return Outcome::TimedOut,
+        };
+        if late {
+            Outcome::Late(Box::new(outcome))
+        } else {
+            outcome
+        }
+    }
+
+    /// Runs `step`, begun at `now`, until it finishes, its own deadline `own` passes, the
+    /// graceful deadline passes (forcing, if on), or the shutdown escalates (forcing).
+    ///
+    /// With forcing off, a step running when the graceful deadline passes keeps its own
+    /// deadline: the passing is recorded and the step goes on. A step that finishes is checked
+    /// against the clock (promise 1): past its own deadline it is late; past the graceful one,
+    /// the passing is recorded and acted on now.
+    async fn bounded<F: Future>(
+        &mut self,
+        step: F,
+        now: Duration,
+        own: Duration,
+        phase: Phase,
+    ) -> StepEnd<F::Output> {
+        let own_end = now.saturating_add(own);
+        self.record.step_began(own_end.saturating_sub(self.start));
+        let end = self.bounded_step(step, now, own_end, phase).await;
+        self.record.step_ended();
+        end
+    }
+
+    /// [`bounded`](Self::bounded), once the step's own end is known, without recording the
+    /// step's deadline (a closer's is recorded with the closer).
+    async fn bounded_step<F: Future>(
+        &mut self,
+        step: F,
+        mut now: Duration,
+        own_end: Duration,
+        phase: Phase,
+    ) -> StepEnd<F::Output> {
+        let mut step = pin!(step);
+        loop {
+            let graceful_first = self.deadline_passed_in.is_none() && self.graceful_end <= own_end;
+            let wait = if graceful_first {
+                self.graceful_end
+            } else {
+                own_end
+            };
+            let end = {
+                let mut timer = pin!(self.runtime.sleep(wait.saturating_sub(now)));
+                let mut escalated = pin!(self.shutdown.escalated());
+                poll_fn(|cx| {
+                    // The step first: a closer that finished at the very moment of a force or a
+                    // deadline did finish, and the report says so.
+                    if let Poll::Ready(output) = step.as_mut().poll(cx) {
+                        return Poll::Ready((StepEnd::Done(output, false), None));
+                    }
+                    if let Poll::Ready(found) = escalated.as_mut().poll(cx) {
+                        return Poll::Ready((StepEnd::Forced, Some(found)));
+                    }
+                    if timer.as_mut().poll(cx).is_ready() {
+                        let end = if graceful_first {
+                            StepEnd::Graceful
+                        } else {
+                            StepEnd::OwnDeadline
+                        };
+                        return Poll::Ready((end, None));
+                    }
+                    Poll::Pending
+                })
+                .await
+            };
+            return match end {
+                (StepEnd::Done(output, _), _) => {
+                    let now = self.clock();
+                    if self.deadline_passed_in.is_none() && now > self.graceful_end {
+                        self.graceful_passed(phase);
+                    }
+                    StepEnd::Done(output, now > own_end)
+                }
+                (StepEnd::Forced, Some(found)) => {
+                    self.clock();
+                    self.force(self.escalation_cause(found));
+                    StepEnd::Forced
+                }
+                (StepEnd::Graceful, _) => {
+                    now = self.clock();
+                    if !self.graceful_passed(phase) {
+                        continue;
+                    }
+                    StepEnd::Graceful
+                }
+                (end, _) => {
+                    self.clock();
+                    end
+                }
+            };
+        }
+    }
+
+    /// Records that the graceful deadline passed during `phase`, and forces if forcing is on
+    /// (returns whether it forced). With forcing off it counts as a timeout.
+    fn graceful_passed(&mut self, phase: Phase) -> bool {
+        let force = self.config.force_after_deadline();
+        self.deadline_passed_in = Some(phase);
+        self.record.graceful_passed(phase, force);
+        if force {
+            self.force(ForcedBy::Deadline(phase));
+        }
+        force
+    }
+
+    /// Why the shutdown escalated, given the phase found when it did.
+    fn escalation_cause(&self, found: Phase) -> ForcedBy {
+        if found == Phase::Forced && self.shutdown.trigger_count() < 2 {
+            ForcedBy::External
+        } else {
+            ForcedBy::Escalation
+        }
+    }
+
+    /// Forces the sequence now if the shutdown has escalated (checked without waiting).
+    fn notice_escalation(&mut self) {
+        let phase = self.shutdown.phase();
+        if self.forced_by.is_none()
+            && (phase == Phase::Forced || self.shutdown.trigger_count() >= 2)
+        {
+            self.force(self.escalation_cause(phase));
+        }
+    }
+
+    fn force(&mut self, by: ForcedBy) {
+        if self.forced_by.is_some() {
+            return;
+        }
+        self.forced_by = Some(by);
+        self.record.forced(by);
+        // Not a trigger: the escalation (if any) was already counted.
+        let _ = self.shutdown.advance(Phase::Forced);
+        self.enter_phase(Phase::Forced);
+    }
+
+    /// Moves the shutdown forward and records the phase. A refusal means the shutdown moved
+    /// past `to` from outside (forced): that is noticed by the escalation watch.
+    fn advance(&mut self, to: Phase) {
+        if self.shutdown.advance(to).is_ok() {
+            self.enter_phase(to);
+        } else if self.shutdown.phase() == Phase::Forced && self.forced_by.is_none() {
+            self.force(ForcedBy::External);
+        }
+    }
+
+    /// Records `phase` and tells the observers (outside every lock).
+    fn enter_phase(&mut self, phase: Phase) {
+        let at = self.elapsed();
+        self.record.phase_entered(phase, at);
+        for slot in &mut self.observers {
+            let Some(observer) = slot else { continue };
+            if let Err(message) = call_observer(observer, phase, at) {
+                *slot = None;
+                self.record.observer_panicked(phase, message);
+            }
+        }
+    }
+
+    /// Reads the runtime's clock (and keeps the reading).
+    fn clock(&mut self) -> Duration {
+        self.now = self.runtime.now();
+        self.now
+    }
+
+    /// Reads the runtime's clock (and keeps the reading), as an offset from the start.
+    fn elapsed(&mut self) -> Duration {
+        let now = self.clock();
+        self.offset(now)
+    }
+
+    /// `now` as an offset from the start.
+    fn offset(&self, now: Duration) -> Duration {
+        now.saturating_sub(self.start)
+    }
+
+    /// Stores the report for every run of the plan and returns it.
+    fn finish(&mut self) -> Report {
+        let mut failures = Vec::new();
+        self.call_sources(|entries| &mut entries.collectors, &mut failures);
+        let mut notes = Vec::new();
+        self.call_sources(|entries| &mut entries.notes, &mut notes);
+        self.finished = true;
+        let total = self.elapsed();
+        self.record.finish(failures, notes, total)
+    }
+
+    /// The run was dropped before it finished: finish the draft truthfully (promise 2). Runs
+    /// no user code but the drop of the closers it takes (after the locks are released).
+    fn abandon(&mut self) {
+        let at = self.offset(self.runtime.now());
+        let untaken = self.inner.take_closers();
+        let in_flight = self.shutdown.in_flight();
+        let moved = self.shutdown.advance(Phase::Forced).is_ok();
+        let untaken_lists = untaken.as_ref().map(|(r, f)| (r.as_slice(), f.as_slice()));
+        self.record.abandoned(at, in_flight, moved, untaken_lists);
+        // The closers it took are dropped here, outside every lock.
+        drop(untaken);
+    }
+}
+
+impl<R: Runtime> Drop for Sequence<'_, R> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.abandon();
+        }
+    }
+}
+
+/// Calls an observer, catching its panic where unwinding can be caught: `Err` with the panic
+/// message.
+fn call_observer(
+    observer: &mut Observer,
+    phase: Phase,
+    at: Duration,
+) -> Result<(), Option<String>> {
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| observer(phase, at)))
+            .map_err(|payload| crate::panic::message(&*payload))
+    }
+    #[cfg(not(all(feature = "std", not(loom))))]
+    {
+        observer(phase, at);
+        Ok(())
+    }
+}
