@@ -62,6 +62,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation refuses")]
     fn counts_the_cpus_of_the_affinity_mask() {
         assert_eq!(super::available(), allowed_list());
     }
