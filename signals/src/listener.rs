@@ -270,6 +270,11 @@ impl Builder {
 
     /// Registers the signals and starts the listener thread.
     ///
+    /// A program that runs tokio, smol or async-std can do without the thread:
+    /// [`listen_tokio`](Self::listen_tokio) and [`listen_async_io`](Self::listen_async_io)
+    /// register the same way and return the listener as a task for the runtime (crate docs,
+    /// [Listener tasks](crate#listener-tasks)).
+    ///
     /// When this returns `Ok`, every signal of the set is caught (invariant 1 in the module
     /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
     /// listener holds a clone of `shutdown`.
