@@ -12,9 +12,10 @@ usage: doc_paths.py DOC_DIR [SKIP_PREFIX...]
   caller.
 """
 import html
-import os
 import re
 import sys
+
+import doc_pages
 
 doc_dir = sys.argv[1]
 skip = sys.argv[2:]
@@ -24,21 +25,13 @@ inner = re.compile(r'\bwinddown_(core|adapters|signals)\b')
 
 found = 0
 pages = 0
-for root, _, files in os.walk(doc_dir):
-    for name in files:
-        if not name.endswith('.html'):
-            continue
-        path = os.path.join(root, name)
-        rel = os.path.relpath(path, doc_dir)
-        if any(rel.startswith(prefix) for prefix in skip):
-            continue
-        pages += 1
-        text = open(path, encoding='utf-8').read()
-        for code in block.findall(text):
-            code = html.unescape(tag.sub('', code))
-            for number, line in enumerate(code.splitlines(), 1):
-                if inner.search(line):
-                    found += 1
-                    print(f'{rel}: example line {number}: {line.strip()}')
+for rel, text in doc_pages.pages(doc_dir, skip):
+    pages += 1
+    for code in block.findall(text):
+        code = html.unescape(tag.sub('', code))
+        for number, line in enumerate(code.splitlines(), 1):
+            if inner.search(line):
+                found += 1
+                print(f'{rel}: example line {number}: {line.strip()}')
 print(f'doc_paths: {pages} pages checked, {found} example lines name an inner crate')
 sys.exit(1 if found else 0)

@@ -2,8 +2,8 @@
 # Static builds for small Linux boards and scratch containers.
 #
 # - x86_64-unknown-linux-musl: both demo daemons built static (checked: no ELF interpreter),
-#   and the real-process signal suite (tests/daemon_suite) run against them: the host test
-#   binaries start the musl daemons through WINDDOWN_EXAMPLES_DIR.
+#   and the real-process signal suite (examples/demo/tests/daemon_suite) run against them: the
+#   host test binaries start the musl daemons through WINDDOWN_EXAMPLES_DIR.
 # - aarch64-unknown-linux-musl: the smol demo daemon built and linked with the Debian cross
 #   gcc (installed here if missing); `cargo check` only if no cross linker can be installed.
 # - armv7-unknown-linux-musleabihf: `cargo check` of the published crates (the facade with
@@ -20,7 +20,7 @@ add_target() {
 # ----- x86_64 musl: build, prove static, run the signal suite -----
 musl=x86_64-unknown-linux-musl
 add_target "$musl"
-cargo build --target "$musl" --all-features --example daemon --example daemon_smol
+cargo build --target "$musl" -p winddown-demo --all-features --example daemon --example daemon_smol
 dir="target/$musl/debug/examples"
 for daemon in daemon daemon_smol; do
     if readelf -l "$dir/$daemon" | grep -q INTERP; then
@@ -29,7 +29,7 @@ for daemon in daemon daemon_smol; do
     fi
 done
 # The host test binaries (as built by the test step), run against the static daemons.
-WINDDOWN_EXAMPLES_DIR="$dir" cargo test --workspace --all-features --test daemon --test daemon_smol
+WINDDOWN_EXAMPLES_DIR="$dir" cargo test -p winddown-demo --all-features --test daemon --test daemon_smol
 
 # ----- aarch64 musl: a real build where a cross linker is at hand -----
 arm64=aarch64-unknown-linux-musl
@@ -39,11 +39,11 @@ if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
 fi
 if command -v aarch64-linux-gnu-gcc >/dev/null; then
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc \
-        cargo build --target "$arm64" --features smol,signals,systemd --example daemon_smol
+        cargo build --target "$arm64" -p winddown-demo --features smol --example daemon_smol
     readelf -h "target/$arm64/debug/examples/daemon_smol" | grep -q AArch64
 else
     echo "no aarch64 cross linker: checking only"
-    cargo check --target "$arm64" --features smol,signals,systemd --example daemon_smol
+    cargo check --target "$arm64" -p winddown-demo --features smol --example daemon_smol
 fi
 
 # ----- armv7 musl: a check -----

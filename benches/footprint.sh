@@ -4,10 +4,11 @@
 #
 # - F1, static daemons: six daemons built for x86_64-unknown-linux-musl in the `size` profile
 #   (root Cargo.toml: opt-level "z", fat LTO, one codegen unit, panic = "abort"), in this run:
-#   the smol demo daemon (examples/daemon_smol.rs), the tokio demo daemon (examples/daemon.rs),
-#   and from benches/footprint: the least a winddown daemon on smol does (no demo service), the
-#   same daemon written by hand on smol without winddown (async-signal, no report), a std-only
-#   signal-hook daemon and the bare tokio daemon of P6. For each:
+#   the smol demo daemon (examples/demo/daemon_smol.rs), the tokio demo daemon
+#   (examples/demo/daemon.rs), and from benches/footprint: the least a winddown daemon on smol
+#   does (no demo service), the same daemon written by hand on smol without winddown
+#   (async-signal, no report), a std-only signal-hook daemon and the bare tokio daemon of P6.
+#   For each:
 #   the stripped size (`strip` of a copy), and the peak RSS at `ready` (VmHWM in
 #   /proc/PID/status, read once the daemon has printed `ready`, median of a few starts), with
 #   its thread count.
@@ -20,7 +21,7 @@
 #   `.rodata` is what winddown-core adds.
 #
 # Installs the two Rust targets with rustup if they are missing. Takes a few minutes on two
-# cores (fat LTO of four binaries).
+# cores (fat LTO of six binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,7 +37,7 @@ for t in "$triple" "$embedded"; do
 done
 
 # Built without -D warnings: a new lint must not stop a measurement.
-cargo build --profile size --target "$triple" --features full \
+cargo build --profile size --target "$triple" -p winddown-demo --all-features \
     --example daemon_smol --example daemon >&2
 cargo build --profile size --target "$triple" -p winddown-footprint --bins >&2
 (

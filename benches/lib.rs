@@ -17,7 +17,7 @@
 //! - `wakeall`: P3, trigger until N parked tasks have all finished, on tokio's current-thread and
 //!   two-worker runtimes, for winddown, the [`FlagEvent`] floor and the peers; each arm runs in a
 //!   process of its own (the binary starts itself once per arm and round).
-//! - `stop`: P6, the demo daemon (`examples/daemon.rs`, release build) idle, from SIGTERM sent
+//! - `stop`: P6, the demo daemon (`examples/demo/daemon.rs`, release build) idle, from SIGTERM sent
 //!   until the process has exited, beside `bare_daemon` (`benches/bin/bare_daemon.rs`, a bare
 //!   tokio daemon built as a binary of this package), child processes run interleaved.
 //!

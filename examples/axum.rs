@@ -15,11 +15,15 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use winddown::http::agent::Agent;
 use winddown::tokio::run_until_shutdown;
 use winddown::Shutdown;
+
+#[path = "shared/output.rs"]
+mod output;
 
 #[path = "shared/http_app.rs"]
 mod app;
@@ -29,47 +33,26 @@ use app::say;
 const NAME: &str = "axum";
 
 fn main() -> ExitCode {
-    let args = match app::parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            app::out(&format!("{NAME}: {}", app::USAGE));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            say!("{NAME}: {message}\n\n{}", app::USAGE);
-            return ExitCode::from(64); // EX_USAGE
-        }
-    };
-    let shutdown = Shutdown::new();
-    // Signals first, before the runtime starts its threads.
-    let signals = match winddown::signals::Builder::new()
-        .on_event(|event| say!("{NAME}: {event}"))
-        .listen(&shutdown)
-    {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("{NAME}: cannot listen for signals: {err}");
-            return ExitCode::from(71); // EX_OSERR
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            say!("{NAME}: cannot start the runtime: {err}");
-            return ExitCode::from(71);
-        }
-    };
-    let code = runtime.block_on(run(args, shutdown));
-    // Exit now, without waiting for the runtime's threads (a connection the report gave up on
-    // may still be parked there); a third signal still ends the process until then.
-    std::mem::forget(signals);
-    std::process::exit(code);
+    app::main(NAME, |args, shutdown| {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(err) => {
+                say!("{NAME}: cannot start the runtime: {err}");
+                return 71; // EX_OSERR
+            }
+        };
+        let code = runtime.block_on(run(args, shutdown));
+        // A connection the report gave up on may still be parked on a worker: it is dropped,
+        // and the workers are given a second to stop, no more.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        code
+    })
 }
 
-async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
+async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
     let plan = match app::plan(NAME, &args, &shutdown) {
         Ok(plan) => plan,
         Err(err) => {

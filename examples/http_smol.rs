@@ -14,6 +14,9 @@ use winddown::http::agent::Agent;
 use winddown::smol::run_until_shutdown;
 use winddown::Shutdown;
 
+#[path = "shared/output.rs"]
+mod output;
+
 #[path = "shared/http_app.rs"]
 mod app;
 
@@ -22,36 +25,11 @@ use app::say;
 const NAME: &str = "http_smol";
 
 fn main() -> ExitCode {
-    let args = match app::parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            app::out(&format!("{NAME}: {}", app::USAGE));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            say!("{NAME}: {message}\n\n{}", app::USAGE);
-            return ExitCode::from(64); // EX_USAGE
-        }
-    };
-    let shutdown = Shutdown::new();
-    // Signals first, before smol starts its executor threads.
-    let signals = match winddown::signals::Builder::new()
-        .on_event(|event| say!("{NAME}: {event}"))
-        .listen(&shutdown)
-    {
-        Ok(listener) => listener,
-        Err(err) => {
-            say!("{NAME}: cannot listen for signals: {err}");
-            return ExitCode::from(71); // EX_OSERR
-        }
-    };
-    let code = smol::block_on(run(args, shutdown));
-    // As the tokio example: exit without waiting for the executor's threads.
-    std::mem::forget(signals);
-    std::process::exit(code);
+    // smol's executor threads stop with the process; nothing here waits for them.
+    app::main(NAME, |args, shutdown| smol::block_on(run(args, shutdown)))
 }
 
-async fn run(args: app::Args, shutdown: Shutdown) -> i32 {
+async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
     let plan = match app::plan(NAME, &args, &shutdown) {
         Ok(plan) => plan,
         Err(err) => {

@@ -4,13 +4,14 @@
 //! async-std is discontinued upstream; smol is its successor.
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use async_std::task;
 use winddown::async_std::{run_until_shutdown, AsyncStdRuntime};
 use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     let plan = Plan::new(
         shutdown,
@@ -19,8 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
 
     let tasks = TaskSet::new(&plan, AsyncStdRuntime::new());
-    tasks.spawn("worker", |shutdown| async move {
-        while shutdown
+    tasks.spawn("worker", |ctx| async move {
+        while ctx
+            .shutdown()
             .until_shutdown(task::sleep(Duration::from_millis(100)))
             .await
             .is_some()
@@ -34,5 +36,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = task::sleep(Duration::from_millis(500));
     let report = task::block_on(run_until_shutdown(&plan, app));
     let _ = writeln!(std::io::stdout(), "{report}");
-    std::process::exit(report.exit_code());
+    // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
+    Ok(ExitCode::from(report.exit_code() as u8))
 }

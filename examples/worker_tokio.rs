@@ -3,13 +3,14 @@
 //! (worker_smol.rs and worker_async_std.rs are the same service on the other runtimes.)
 
 use std::io::Write;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
 use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     let plan = Plan::new(
         shutdown,
@@ -18,9 +19,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
 
     let tasks = TaskSet::new(&plan, TokioRuntime::new());
-    tasks.spawn("worker", |shutdown| async move {
+    tasks.spawn("worker", |ctx| async move {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        while shutdown.until_shutdown(tick.tick()).await.is_some() {
+        while ctx.shutdown().until_shutdown(tick.tick()).await.is_some() {
             // A log line, best effort: a closed stdout must not panic the service.
             let _ = writeln!(std::io::stdout(), "working");
         }
@@ -30,5 +31,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = tokio::time::sleep(Duration::from_millis(500));
     let report = run_until_shutdown(&plan, app).await;
     let _ = writeln!(std::io::stdout(), "{report}");
-    std::process::exit(report.exit_code());
+    // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
+    Ok(ExitCode::from(report.exit_code() as u8))
 }

@@ -26,12 +26,13 @@
 //!
 #![cfg_attr(all(feature = "tokio", feature = "signals"), doc = "```")]
 #![cfg_attr(not(all(feature = "tokio", feature = "signals")), doc = "```ignore")]
+//! use std::process::ExitCode;
 //! use std::time::Duration;
 //! use winddown::tokio::{run_until_shutdown, TokioRuntime};
 //! use winddown::{Config, Plan, Reason, Resource, Shutdown, ShutdownExt, TaskSet};
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
 //!     let shutdown = Shutdown::new();
 //!     let _signals = winddown::signals::listen(&shutdown)?; // SIGTERM and SIGINT trigger it
 //!     let config = Config::builder().drain(Duration::from_secs(10)).build()?;
@@ -42,9 +43,9 @@
 //!
 //!     // Background tasks hold a guard each; the drain waits for them.
 //!     let tasks = TaskSet::new(&plan, TokioRuntime::new());
-//!     tasks.spawn("worker", |shutdown| async move {
+//!     tasks.spawn("worker", |ctx| async move {
 //!         let mut tick = tokio::time::interval(Duration::from_millis(10));
-//!         while shutdown.until_shutdown(tick.tick()).await.is_some() {
+//!         while ctx.shutdown().until_shutdown(tick.tick()).await.is_some() {
 //!             // ... one unit of work ...
 //!         }
 //!     })?;
@@ -57,7 +58,8 @@
 //!
 //!     let report = run_until_shutdown(&plan, app).await;
 //!     eprintln!("{report}");
-//!     std::process::exit(report.exit_code()); // 0 if all went well; see `Report::exit_code`
+//!     // Returned, not `process::exit`: destructors run. 0 if all went well (`Report::exit_code`).
+//!     Ok(ExitCode::from(report.exit_code() as u8))
 //! }
 //! ```
 //!
@@ -107,7 +109,47 @@
 //!   a closer blocked in synchronous code is abandoned, not stopped.
 //! - A runtime feature needs the Rust version that runtime needs, which may be newer than this
 //!   crate's own minimum.
-
+//!
+// The links above to items of a feature: to this build's page with the feature on, else to
+// docs.rs, which documents every feature.
+#![cfg_attr(
+    feature = "std",
+    doc = "[`global`]: global\n[`ShutdownExt`]: ShutdownExt\n[`ShutdownExt::guarded`]: ShutdownExt::guarded\n[`TaskSet`]: TaskSet\n[`TaskSet::spawn`]: TaskSet::spawn\n[`task_set`]: task_set\n[`run_until_shutdown`]: run_until_shutdown"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`global`]: https://docs.rs/winddown/0.1/winddown/fn.global.html\n[`ShutdownExt`]: https://docs.rs/winddown/0.1/winddown/trait.ShutdownExt.html\n[`ShutdownExt::guarded`]: https://docs.rs/winddown/0.1/winddown/trait.ShutdownExt.html#tymethod.guarded\n[`TaskSet`]: https://docs.rs/winddown/0.1/winddown/task_set/struct.TaskSet.html\n[`TaskSet::spawn`]: https://docs.rs/winddown/0.1/winddown/task_set/struct.TaskSet.html#method.spawn\n[`task_set`]: https://docs.rs/winddown/0.1/winddown/task_set/index.html\n[`run_until_shutdown`]: https://docs.rs/winddown/0.1/winddown/fn.run_until_shutdown.html"
+)]
+#![cfg_attr(feature = "tokio", doc = "[`tokio`]: tokio")]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`tokio`]: https://docs.rs/winddown/0.1/winddown/tokio/index.html"
+)]
+#![cfg_attr(feature = "smol", doc = "[`smol`]: smol")]
+#![cfg_attr(
+    not(feature = "smol"),
+    doc = "[`smol`]: https://docs.rs/winddown/0.1/winddown/smol/index.html"
+)]
+#![cfg_attr(feature = "async-std", doc = "[`async_std`]: async_std")]
+#![cfg_attr(
+    not(feature = "async-std"),
+    doc = "[`async_std`]: https://docs.rs/winddown/0.1/winddown/async_std/index.html"
+)]
+#![cfg_attr(feature = "signals", doc = "[`signals`]: signals")]
+#![cfg_attr(
+    not(feature = "signals"),
+    doc = "[`signals`]: https://docs.rs/winddown/0.1/winddown/signals/index.html"
+)]
+#![cfg_attr(feature = "systemd", doc = "[`systemd`]: systemd")]
+#![cfg_attr(
+    not(feature = "systemd"),
+    doc = "[`systemd`]: https://docs.rs/winddown/0.1/winddown/systemd/index.html"
+)]
+#![cfg_attr(feature = "tower", doc = "[`http`]: http")]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = "[`http`]: https://docs.rs/winddown/0.1/winddown/http/index.html"
+)]
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -121,18 +163,50 @@ mod cfg;
 
 #[doc(inline)]
 pub use winddown_core::{
-    Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete, Outcome,
-    Phase, PhaseRecord, Plan, Reason, RegisterError, Report, Resource, ResourceKind,
-    ResourceRecord, Shutdown, Status, StripeCountError, TaskFailure, TransitionError, TriggerCount,
-    MAX_DEADLINE, MAX_STRIPES,
+    Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete,
+    ObserverPanic, Outcome, Phase, PhaseRecord, Plan, Progress, Reason, Refused, RegisterError,
+    Report, Resource, ResourceKind, ResourceRecord, Shutdown, Status, TaskFailure, TransitionError,
+    TriggerCount, MAX_DEADLINE,
 };
 
 #[doc(inline)]
 pub use winddown_core::runtime;
 
+pub mod tuning {
+    //! Tuning the admission count, for measured needs only: the defaults fit.
+    //!
+    //! A [`Shutdown`](crate::Shutdown) spreads its in-flight count over cache-padded stripes,
+    //! one per handle clone (up to the number of CPUs), so that threads that each keep their own
+    //! handle do not contend on one atomic word.
+    //! [`Shutdown::with_stripes`](crate::Shutdown::with_stripes) picks the number instead: one
+    //! stripe for the smallest footprint, more for a machine with many cores; [`MAX_STRIPES`] is
+    //! the most it takes, and a number out of range is a [`StripeCountError`].
+    //!
+    //! # Examples
+    //!
+    //! ```
+    //! use winddown::tuning::{StripeCountError, MAX_STRIPES};
+    //! use winddown::Shutdown;
+    //!
+    //! let small = Shutdown::with_stripes(1)?;
+    //! assert_eq!(small.stripes(), 1);
+    //! assert!(Shutdown::with_stripes(MAX_STRIPES + 1).is_err());
+    //! # Ok::<(), StripeCountError>(())
+    //! ```
+
+    #[doc(inline)]
+    pub use winddown_core::{StripeCountError, MAX_STRIPES};
+}
+
+cfg_feature! {
+    "serde",
+    #[doc(inline)]
+    pub use winddown_core::REPORT_JSON_VERSION;
+}
+
 /// The named futures: the core's waits ([`Shutdown::triggered`], [`Shutdown::drained`], …)
-/// and, with `std`, the adapters' combinators ([`ShutdownExt::guarded`],
-/// [`ShutdownExt::until_shutdown`]).
+/// and, with `std`, the adapters' combinators (`ShutdownExt::guarded`,
+/// `ShutdownExt::until_shutdown`).
 pub mod futures {
     #[doc(inline)]
     pub use winddown_core::futures::*;

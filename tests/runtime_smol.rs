@@ -59,7 +59,7 @@ fn a_dropped_executor_cancels_its_tasks() {
     assert_eq!(smol::block_on(join), TaskOutcome::Cancelled);
 }
 
-/// Item 13: `!Send` tasks in a `LocalTaskSet` on a `LocalExecutor`: they see the trigger, a
+/// Item 13: `!Send` tasks in a `TaskSet` on a `Local` smol `LocalExecutor`: they see the trigger, a
 /// stuck one is named in the report, a panic is listed, and dropping the set cancels what is
 /// left.
 #[test]
@@ -67,8 +67,8 @@ fn local_task_set_on_a_local_executor() {
     use std::cell::Cell;
     use std::rc::Rc;
     use winddown::smol::SmolLocal;
-    use winddown::task_set::{LocalTaskSet, OnFailure, TaskExit};
-    use winddown::{Config, Reason, Shutdown, Status, TaskFailure};
+    use winddown::task_set::{Local, OnFailure, TaskExit};
+    use winddown::{Config, Reason, Shutdown, Status, TaskFailure, TaskSet};
 
     let executor = Rc::new(smol::LocalExecutor::new());
     smol::block_on(executor.run(async {
@@ -77,14 +77,14 @@ fn local_task_set_on_a_local_executor() {
             .build()
             .unwrap();
         let plan = Plan::new(Shutdown::new(), config);
-        let tasks = LocalTaskSet::new(&plan, SmolLocal::new(executor.clone()))
+        let tasks = TaskSet::new(&plan, Local(SmolLocal::new(executor.clone())))
             .on_failure(OnFailure::Record);
         let ticks = Rc::new(Cell::new(0u32)); // !Send
         let polite = tasks
             .spawn("polite", {
                 let ticks = ticks.clone();
                 move |ctx| async move {
-                    while !ctx.is_triggered() {
+                    while !ctx.shutdown().is_triggered() {
                         ticks.set(ticks.get() + 1);
                         smol::future::yield_now().await;
                     }

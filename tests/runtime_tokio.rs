@@ -163,15 +163,15 @@ fn trigger_on_cancel_triggers_once() {
     });
 }
 
-/// Item 13: `!Send` tasks in a `LocalTaskSet` on a `LocalSet`: they see the trigger, a stuck one
+/// Item 13: `!Send` tasks in a `TaskSet` on a `Local` tokio `LocalSet`: they see the trigger, a stuck one
 /// is named in the report, a failure is listed, and dropping the set cancels what is left.
 #[test]
 fn local_task_set_on_a_local_set() {
     use std::cell::Cell;
     use std::rc::Rc;
-    use winddown::task_set::{LocalTaskSet, OnFailure, TaskExit};
+    use winddown::task_set::{Local, OnFailure, TaskExit};
     use winddown::tokio::TokioLocal;
-    use winddown::{Config, Status, TaskFailure};
+    use winddown::{Config, Status, TaskFailure, TaskSet};
 
     block_on_current_thread(async {
         let local = tokio::task::LocalSet::new();
@@ -182,13 +182,13 @@ fn local_task_set_on_a_local_set() {
                     .build()
                     .unwrap();
                 let plan = Plan::new(Shutdown::new(), config);
-                let tasks = LocalTaskSet::new(&plan, TokioLocal).on_failure(OnFailure::Record);
+                let tasks = TaskSet::new(&plan, Local(TokioLocal)).on_failure(OnFailure::Record);
                 let ticks = Rc::new(Cell::new(0u32)); // !Send
                 let polite = tasks
                     .spawn("polite", {
                         let ticks = ticks.clone();
                         move |ctx| async move {
-                            while !ctx.is_triggered() {
+                            while !ctx.shutdown().is_triggered() {
                                 ticks.set(ticks.get() + 1);
                                 tokio::task::yield_now().await;
                             }

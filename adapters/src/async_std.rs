@@ -16,9 +16,9 @@
 //! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, AsyncStdRuntime::new());
-//! tasks.spawn("ticker", |shutdown| async move {
+//! tasks.spawn("ticker", |ctx| async move {
 //!     let tick = || async_std::task::sleep(Duration::from_millis(5));
-//!     while shutdown.until_shutdown(tick()).await.is_some() {}
+//!     while ctx.shutdown().until_shutdown(tick()).await.is_some() {}
 //! })?;
 //!
 //! // The application: here it stops by itself after a while (a signal would do the same).

@@ -112,7 +112,7 @@ pub trait ShutdownExt: sealed::Sealed {
     ///
     /// # Streams
     ///
-    /// Given a [`Stream`](futures_core::Stream) (futures-core's, which tokio-stream, futures
+    /// Given a [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html) (futures-core's, which tokio-stream, futures
     /// and smol use), the result is a stream of its items that ends at the trigger: the trigger
     /// is checked before each item, so even an always-ready stream ends there.
     /// [`into_inner`](UntilShutdown::into_inner) gives the inner stream back, to drain what is

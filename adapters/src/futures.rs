@@ -134,6 +134,8 @@ pin_project_lite::pin_project! {
     /// # Cancel safety
     ///
     /// As cancel-safe as the inner future: dropping this drops it, and loses nothing else.
+    ///
+    /// [`Stream`]: https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html
     #[must_use = "futures do nothing unless polled"]
     pub struct UntilShutdown<F> {
         #[pin]

@@ -11,7 +11,7 @@
 //! - [`TaskSet`]: background tasks that each hold a guard, see the trigger, and are named in
 //!   the report when they outlast the drain deadline; their failures and panics are reported
 //!   (and trigger the shutdown by default), each has a [`TaskHandle`](task_set::TaskHandle),
-//!   and [`LocalTaskSet`](task_set::LocalTaskSet) does the same for `!Send` tasks.
+//!   and on a [`Local`](task_set::Local) runtime the same set runs `!Send` tasks.
 //! - [`run_until_shutdown`]: the application future and the shutdown sequence together,
 //!   returning the [`Report`](winddown_core::Report).
 //!
@@ -60,7 +60,35 @@
 //!   crate's own minimum.
 //!
 //! [winddown]: https://docs.rs/winddown
-
+//!
+// Links to feature-gated modules: to this build's page with the feature on, else to docs.rs,
+// which documents every feature.
+#![cfg_attr(
+    feature = "tokio",
+    doc = "[`tokio::TokioRuntime`]: tokio::TokioRuntime"
+)]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`tokio::TokioRuntime`]: https://docs.rs/winddown-adapters/0.1/winddown_adapters/tokio/struct.TokioRuntime.html"
+)]
+#![cfg_attr(feature = "smol", doc = "[`smol::SmolRuntime`]: smol::SmolRuntime")]
+#![cfg_attr(
+    not(feature = "smol"),
+    doc = "[`smol::SmolRuntime`]: https://docs.rs/winddown-adapters/0.1/winddown_adapters/smol/struct.SmolRuntime.html"
+)]
+#![cfg_attr(
+    feature = "async-std",
+    doc = "[`async_std::AsyncStdRuntime`]: async_std::AsyncStdRuntime"
+)]
+#![cfg_attr(
+    not(feature = "async-std"),
+    doc = "[`async_std::AsyncStdRuntime`]: https://docs.rs/winddown-adapters/0.1/winddown_adapters/async_std/struct.AsyncStdRuntime.html"
+)]
+#![cfg_attr(feature = "systemd", doc = "[`systemd::Systemd`]: systemd::Systemd")]
+#![cfg_attr(
+    not(feature = "systemd"),
+    doc = "[`systemd::Systemd`]: https://docs.rs/winddown-adapters/0.1/winddown_adapters/systemd/struct.Systemd.html"
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(

@@ -8,14 +8,18 @@ use std::task::Poll;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Plan, Reason, Report};
 
+use crate::task_set::Never;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for () {}
+    impl Sealed for crate::task_set::Never {}
     impl<T, E: core::fmt::Display> Sealed for Result<T, E> {}
 }
 
 /// What the application future given to [`run_until_shutdown`] may return: `()`, or a
-/// `Result` whose error is `Display`.
+/// `Result` whose error is `Display`; or nothing: an application that never returns (an
+/// accept loop, `async { loop { .. } }`) needs no annotation.
 ///
 /// When the application future ends before the shutdown was triggered, its output becomes the
 /// trigger's [`Reason`]: an `Err(e)` is [`Reason::error`]`(e)`, and `()` or `Ok(_)` is a
@@ -44,6 +48,13 @@ impl AppExit for () {
     }
 }
 
+/// An application that never returns: it only ends with the sequence, which drops it.
+impl AppExit for Never {
+    fn into_reason(self) -> Reason {
+        self
+    }
+}
+
 impl<T, E: fmt::Display> AppExit for Result<T, E> {
     fn into_reason(self) -> Reason {
         match self {
@@ -64,12 +75,11 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 /// - When the sequence ends, `app` is dropped if it is still running, and the report is
 ///   returned.
 /// - With the `systemd` feature, it tells systemd the service is ready (`READY=1`) when it
-///   starts, and sends the stop's notifications (see [`systemd`](crate::systemd)); nothing
-///   when `NOTIFY_SOCKET` is unset.
+///   starts, and sends the stop's notifications (see the `systemd` module); nothing when
+///   `NOTIFY_SOCKET` is unset.
 ///
 /// Each runtime module has a shorthand that picks the runtime (for example
-/// [`tokio::run_until_shutdown`](crate::tokio::run_until_shutdown)); use this one for a
-/// runtime of your own.
+/// `tokio::run_until_shutdown`); use this one for a runtime of your own.
 ///
 /// [`Shutdown::trigger`]: winddown_core::Shutdown::trigger
 ///

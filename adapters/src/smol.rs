@@ -12,9 +12,9 @@
 //! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, SmolRuntime::new());
-//! tasks.spawn("ticker", |shutdown| async move {
+//! tasks.spawn("ticker", |ctx| async move {
 //!     let mut tick = smol::Timer::interval(Duration::from_millis(5));
-//!     while shutdown.until_shutdown(smol::stream::StreamExt::next(&mut tick)).await.is_some() {}
+//!     while ctx.shutdown().until_shutdown(smol::stream::StreamExt::next(&mut tick)).await.is_some() {}
 //! })?;
 //!
 //! // The application: here it stops by itself after a while (a signal would do the same).
@@ -41,6 +41,10 @@
 //! dropped at its next await point, or at once if it is idle. A panic in a task is caught
 //! around the task's future (smol would otherwise let it unwind through the executor's thread)
 //! and reported as [`TaskOutcome::Panicked`].
+//!
+//! [`Executor`]: https://docs.rs/smol/2/smol/struct.Executor.html
+//! [`smol::Timer`]: https://docs.rs/smol/2/smol/struct.Timer.html
+//! [`smol::Task`]: https://docs.rs/smol/2/smol/struct.Task.html
 
 use std::fmt;
 use std::future::Future;
@@ -186,6 +190,8 @@ impl Runtime for SmolRuntime {
 
 /// The future [`SmolRuntime::sleep`](Runtime::sleep) returns: an async-io [`Timer`].
 ///
+/// [`Timer`]: https://docs.rs/async-io/2/async_io/struct.Timer.html
+///
 /// # Examples
 ///
 /// ```
@@ -303,20 +309,20 @@ pub fn run_blocking(plan: &Plan) -> Report {
 
 // ===== local tasks =====
 
-/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's [`LocalExecutor`](smol::LocalExecutor), for a
-/// [`LocalTaskSet`](crate::task_set::LocalTaskSet) of `!Send` tasks. Tasks run while something
-/// runs the executor; dropping a task's handle cancels it.
+/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on smol's `LocalExecutor`: a
+/// [`TaskSet`](crate::TaskSet) on `Local(SmolLocal::new(executor))` runs `!Send` tasks. Tasks
+/// run while something runs the executor; dropping a task's handle cancels it.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::rc::Rc;
 /// use winddown::smol::SmolLocal;
-/// use winddown::task_set::{LocalTaskSet, TaskExit};
-/// use winddown::Shutdown;
+/// use winddown::task_set::{Local, TaskExit};
+/// use winddown::{Shutdown, TaskSet};
 ///
 /// let executor = Rc::new(smol::LocalExecutor::new());
-/// let tasks = LocalTaskSet::with_shutdown(&Shutdown::new(), SmolLocal::new(executor.clone()));
+/// let tasks = TaskSet::with_shutdown(&Shutdown::new(), Local(SmolLocal::new(executor.clone())));
 /// let shared = Rc::new(std::cell::Cell::new(1)); // !Send
 /// let double = tasks
 ///     .spawn("double", move |_| async move { shared.set(shared.get() * 2) })

@@ -227,8 +227,10 @@ impl Systemd {
 
     /// Sets how often [`keepalive`](Self::keepalive) sends `WATCHDOG=1` (`None`: never).
     /// [`from_env`](Self::from_env) sets half of `WATCHDOG_USEC`, as `sd_watchdog_enabled(3)`
-    /// advises. No effect on an inactive notifier; call it before handing out clones (it
-    /// changes only a notifier that has none).
+    /// advises. A period under 10 ms is raised to 10 ms: at most 100 pings a second, whatever
+    /// `WATCHDOG_USEC` says (a watchdog that short cannot be kept anyway, and pinging it as
+    /// often as it asks would take a core). No effect on an inactive notifier; call it before
+    /// handing out clones (it changes only a notifier that has none).
     ///
     /// # Examples
     ///
@@ -240,7 +242,9 @@ impl Systemd {
     #[must_use = "`watchdog` returns the changed notifier"]
     pub fn watchdog(mut self, every: Option<Duration>) -> Self {
         if let Some(inner) = self.inner.as_mut().and_then(Arc::get_mut) {
-            inner.watchdog = every.filter(|every| !every.is_zero());
+            inner.watchdog = every
+                .filter(|every| !every.is_zero())
+                .map(|every| every.max(MIN_WATCHDOG_PERIOD));
         }
         self
     }
@@ -516,6 +520,9 @@ fn current_step_end(progress: &Progress, config: &Config) -> Option<Duration> {
 fn stopping(phase: Phase) -> bool {
     !matches!(phase, Phase::Running | Phase::Completed | Phase::Forced)
 }
+
+/// The shortest period of the watchdog pings (see [`Systemd::watchdog`]).
+const MIN_WATCHDOG_PERIOD: Duration = Duration::from_millis(10);
 
 /// Half of `WATCHDOG_USEC`, if it is set for this process.
 fn watchdog_from_env() -> Option<Duration> {

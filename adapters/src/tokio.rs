@@ -13,9 +13,9 @@
 //! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, TokioRuntime::new());
-//! tasks.spawn("ticker", |shutdown| async move {
+//! tasks.spawn("ticker", |ctx| async move {
 //!     let mut tick = tokio::time::interval(Duration::from_secs(1));
-//!     while shutdown.until_shutdown(tick.tick()).await.is_some() {}
+//!     while ctx.shutdown().until_shutdown(tick.tick()).await.is_some() {}
 //! })?;
 //!
 //! // The application: here it stops by itself after a while (a signal would do the same).
@@ -59,6 +59,8 @@ use crate::AppExit;
 /// and sets timers on that runtime from any thread; made outside a tokio runtime, it uses the
 /// one current when it is used. Its clock is tokio's, so a paused clock (`start_paused`,
 /// `tokio::time::pause`) moves it too. Cheap to clone.
+///
+/// [`Handle::try_current`]: https://docs.rs/tokio/1/tokio/runtime/struct.Handle.html#method.try_current
 ///
 /// # Examples
 ///
@@ -246,7 +248,7 @@ impl fmt::Debug for TokioJoin {
 ///     };
 ///     let report = run_until_shutdown(&plan, app).await;
 ///     eprintln!("{report}");
-///     assert_eq!(report.exit_code(), 0); // std::process::exit(report.exit_code()) in a service
+///     assert_eq!(report.exit_code(), 0); // a service returns ExitCode::from(it as u8) from main
 /// }
 /// ```
 ///
@@ -340,6 +342,8 @@ pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
 ///
 /// Until the trigger, the shutdown keeps a clone of the token (in its trigger hook), so the
 /// token's memory lives as long as the shutdown's handles do.
+///
+/// [`CancellationToken`]: https://docs.rs/tokio-util/0.7/tokio_util/sync/struct.CancellationToken.html
 pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
     let token = CancellationToken::new();
     shutdown.on_trigger({
@@ -419,12 +423,12 @@ async fn first(a: impl Future, b: impl Future) -> Which {
 // ===== local tasks =====
 
 /// A [`LocalRuntime`](crate::task_set::LocalRuntime) on tokio's `LocalSet`
-/// (`tokio::task::spawn_local`), for a [`LocalTaskSet`](crate::task_set::LocalTaskSet) of
+/// (`tokio::task::spawn_local`): a [`TaskSet`](crate::TaskSet) on `Local(TokioLocal)` runs
 /// `!Send` tasks. Dropping a task's handle aborts it.
 ///
 /// # Examples
 ///
-/// See [`LocalTaskSet`](crate::task_set::LocalTaskSet).
+/// See [`Local`](crate::task_set::Local).
 ///
 /// # Panics
 ///

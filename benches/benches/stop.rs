@@ -7,16 +7,18 @@
 //! and its exit status and output checked. Between `ready` and the exit the bench reads neither
 //! pipe ([`Output`]): nothing of the bench wakes up while the time runs. Arms:
 //!
-//! - the demo daemon (`examples/daemon.rs`, built by `report.sh` with `cargo build --release
-//!   --example daemon --features full`) as shipped, the arm the target is about: on SIGTERM its
-//!   signal listener's task triggers the shutdown on the runtime's only thread, which runs the
-//!   whole sequence (stop admissions, drain, close its job queue, pretend connection pool and
-//!   cache client in priority order, flush its log file), prints progress on stderr and the
-//!   report on stdout, and exits 0. Idle, its closers have nothing to wait for and return at once;
+//! - the demo daemon (`examples/demo/daemon.rs`, built by `report.sh` with `cargo build
+//!   --release -p winddown-demo --all-features --example daemon`) as shipped, the arm the
+//!   target is about: on SIGTERM its signal listener's task triggers the shutdown on the
+//!   runtime's only thread (once its log hook, on the listener's hook thread, has queued the
+//!   signal's line), which runs the whole sequence (stop admissions, drain, close its job
+//!   queue, pretend connection pool and cache client in priority order, flush its log file),
+//!   prints progress on stderr and the report on stdout, and exits 0. Idle, its closers have
+//!   nothing to wait for and return at once;
 //! - the same daemon with pretend slow closers (`--slow-close 0.02 --stuck-close 0.005`: the pool
 //!   sleeps 20 ms, then the cache client blocks its thread 5 ms), for information: the same
 //!   sequence carrying 25 ms of work the flags ask for (recorded as `asked_ms`);
-//! - the smol demo daemon (`examples/daemon_smol.rs`), when built;
+//! - the smol demo daemon (`examples/demo/daemon_smol.rs`), when built;
 //! - for information, the demo daemon and the baseline with their exit seen by polling every
 //!   [`POLL`] ([`Observe::Poll`]), as a probe from outside that polls sees them: each against the
 //!   baseline seen the same way;
@@ -321,8 +323,8 @@ fn main() {
     let daemon = demo_daemon();
     if !daemon.is_file() {
         let reason = format!(
-            "the demo daemon is not built at {} (build it with `cargo build --release --example \
-             daemon --features full`, as benches/report.sh does)",
+            "the demo daemon is not built at {} (build it with `cargo build --release -p \
+             winddown-demo --all-features --example daemon`, as benches/report.sh does)",
             daemon.display()
         );
         eprintln!("stop: P6 skipped: {reason}");
@@ -366,7 +368,7 @@ fn main() {
     } else {
         eprintln!(
             "stop: the smol demo daemon is not built at {} (build it with `cargo build \
-             --release --example daemon_smol --features smol,signals,systemd`): its arm is left out",
+             --release -p winddown-demo --features smol --example daemon_smol`): its arm is left out",
             smol.display()
         );
     }

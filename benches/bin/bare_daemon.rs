@@ -1,6 +1,6 @@
 //! The baseline of P6: a bare tokio daemon that does nothing at shutdown.
 //!
-//! Like the demo daemon (`examples/daemon.rs`) it runs on one current-thread runtime, listens on
+//! Like the demo daemon (`examples/demo/daemon.rs`) it runs on one current-thread runtime, listens on
 //! 127.0.0.1 (any free port), prints `listening on ADDR` and then `ready` on stdout, and accepts
 //! connections (dropping them) until SIGTERM, which it handles through `tokio::signal::unix`
 //! (registered before `ready`, so the default action never ends it). On SIGTERM it returns from

@@ -2,8 +2,8 @@
 //! router, the plan, and the output. Each example brings its runtime: a listener, a sleep.
 
 use std::future::Future;
-use std::io::{self, Write};
 use std::pin::Pin;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,28 +15,61 @@ use axum::Router;
 use winddown::http::{EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService};
 use winddown::{Config, Plan, Report, Shutdown};
 
-/// `eprintln!` in one write, best effort.
+use crate::output::{self, Stream};
+
+/// `eprintln!` that never blocks: one line of progress on stderr (see `output`).
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::app::say_line(format_args!($($arg)*))
+        $crate::output::line($crate::output::Stream::Err, format_args!($($arg)*))
     };
 }
 pub(crate) use say;
 
-/// Writes one line to stderr in one `write_all`, best effort.
-pub(crate) fn say_line(args: std::fmt::Arguments<'_>) {
-    let mut line = std::fmt::format(args);
-    line.push('\n');
-    let _ = io::stderr().lock().write_all(line.as_bytes());
+/// Prints `text` as a line on stdout, without ever blocking (see `output`).
+pub(crate) fn out(text: &str) {
+    output::line(Stream::Out, format_args!("{text}"));
 }
 
-/// Writes `text` and a newline to stdout and flushes, ignoring errors (a closed pipe must not
-/// panic the server the way `println!` would).
-pub(crate) fn out(text: &str) {
-    let mut stdout = io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.write_all(b"\n");
-    let _ = stdout.flush();
+/// What `main` does in both examples: reads the flags, listens for signals (before any thread
+/// starts; each is logged, in order with the stop), runs `serve` (the service on its runtime),
+/// and returns its exit code once the output is written (at most a second: see
+/// `output::finish`). Nothing calls `process::exit`: the service's destructors run.
+pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8) -> ExitCode {
+    let code = match parse_args() {
+        Ok(Some(args)) => {
+            let shutdown = Shutdown::new();
+            match winddown::signals::Builder::new()
+                .on_event(move |event| say!("{name}: {event}"))
+                .listen(&shutdown)
+            {
+                Ok(signals) => {
+                    let code = serve(args, shutdown);
+                    output::finish(name);
+                    // Not dropped: until the process is gone a third signal still ends it at
+                    // once (143), and dropping it would only restore the signals' old
+                    // behaviour and wait for its threads, a moment before they end with the
+                    // process anyway.
+                    std::mem::forget(signals);
+                    code
+                }
+                Err(err) => {
+                    say!("{name}: cannot listen for signals: {err}");
+                    71 // EX_OSERR
+                }
+            }
+        }
+        Ok(None) => {
+            out(&format!("{name}: {USAGE}"));
+            0
+        }
+        Err(message) => {
+            say!("{name}: {message}\n\n{USAGE}");
+            64 // EX_USAGE
+        }
+    };
+    // A no-op where it ran above.
+    output::finish(name);
+    ExitCode::from(code)
 }
 
 pub(crate) const USAGE: &str = "\
@@ -93,7 +126,8 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.layer = false;
                 continue;
             }
-            _ => {}
+            "--port" | "--drain-timeout" | "--pre-stop" | "--agent-port" => {}
+            _ => return Err(format!("unknown option {flag:?}")),
         }
         let value = words
             .next()
@@ -253,8 +287,9 @@ impl http_body::Body for Ticks {
 
 /// Prints the report (with the server's connection counts, a note of the report) on stdout;
 /// returns the exit code.
-pub(crate) fn finish(report: &Report) -> i32 {
+pub(crate) fn finish(report: &Report) -> u8 {
     // The server's connection counts are in the report, as a note.
     out(&report.to_string());
-    report.exit_code()
+    // 0 to 3: see `Report::exit_code`.
+    u8::try_from(report.exit_code()).unwrap_or(1)
 }

@@ -24,10 +24,15 @@
 //!   no logging. Everything is async-signal-safe.
 //! - **The listener thread**, named `winddown-signals`, sleeps on the wake socket. When it wakes,
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
-//!   byte. So every delivery counts, even three that arrive before the thread is scheduled.
+//!   byte. So every delivery counts, even three that arrive before the thread is scheduled. It
+//!   runs no code of yours.
 //! - **Or a listener task** ([`TokioListener`], [`AsyncIoListener`]), spawned on the
 //!   application's runtime, does the thread's work with the wake socket registered with the
-//!   runtime's reactor, as `tokio::signal` does: no thread of its own.
+//!   runtime's reactor, as `tokio::signal` does: no thread of its own, and no code of yours
+//!   either.
+//! - **The hook thread**, named `winddown-signals-hook`, only with a
+//!   [`Builder::on_event`] hook: it runs the hook for each event, so a hook that blocks cannot
+//!   hold a trigger or a force back, nor the runtime thread of a listener task.
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
 //!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
@@ -75,12 +80,16 @@
 //!   runtime's reactor, and the task triggers the shutdown on the runtime thread that then
 //!   runs the sequence.
 //! - **The first two signals are acted on when the runtime polls the task.** If every runtime
-//!   thread is blocked (a closer that never yields, a hook that blocks), they wait in their
+//!   thread is blocked (a closer that never yields, a write to a full pipe), they wait in their
 //!   sockets, counted, until a thread is free. The third still ends the process from the
 //!   signal handler at once: a blocked runtime cannot delay it, as a blocked listener thread
 //!   cannot.
-//! - **The hook runs on a runtime thread**: keep it short and never blocking, as any code in a
-//!   task.
+//! - **The hook still runs on the hook thread**, never on the runtime's: the task hands each
+//!   event over just before its action and waits for the hook without blocking (at most half
+//!   a second, on the runtime's timer), so a hook that blocks holds neither the stop nor the
+//!   runtime. For a `Trigger`, the hook sees the shutdown not yet triggered (with the thread,
+//!   it runs inside the trigger). The hand-off costs two wake-ups between threads before the
+//!   action, as the listener thread did: without a hook, the task has none.
 //!
 //! Use the thread ([`listen`]) in a program without a runtime, or when the first two signals
 //! must act even while every runtime thread may be blocked.
@@ -137,7 +146,11 @@
 //!
 //! A library should not write to your terminal: by default the listener is silent. Give it a
 //! hook with [`Builder::on_event`]; each [`Event`] has a `Display` made for a log line
-//! (`SIGTERM (signal #1): shutdown triggered`).
+//! (`SIGTERM (signal #1): shutdown triggered`). The hook runs inside the trigger (a listener
+//! task: just before it), before any waiter of the shutdown wakes, and just before the force,
+//! so its line comes before what the application logs in response; the listener waits for it
+//! for at most half a second, so a hook stuck on a full log pipe does not hold the stop. Make the hook's writes non-blocking
+//! too (hand the line to a logger's queue), or a blocked hook loses the later events' lines.
 //!
 //! # Limitations
 //!
@@ -186,9 +199,11 @@
 //! - **Ignored signals are taken over.** A signal the process inherited as ignored (SIGHUP under
 //!   `nohup`, SIGINT and SIGQUIT for a background job of a non-interactive shell) is handled while
 //!   it is in a listener's set; it is ignored again once the listener is dropped.
-//! - **The hook runs on the listener thread.** A slow hook delays the trigger or force of the
-//!   next signal, never the exit on the third one, which the signal handler carries out. A
-//!   panic in the hook is caught; the panic hook prints it and the listener goes on.
+//! - **The hook runs on a thread of its own**, and the listener waits for it for at most half a
+//!   second per event (not at all while an earlier event's hook has not returned). A hook that
+//!   blocks delays the trigger or the force by that half second once; its later events wait
+//!   for it, and are lost if it never returns. A panic in the hook is caught; the panic hook
+//!   prints it and the hook thread goes on.
 //!
 //! # Portability
 //!
@@ -264,10 +279,29 @@
 //!
 //! The crate needs `std` (a thread and sockets). None is on by default.
 //!
-//! - `tokio`: [`Builder::listen_tokio`] and [`TokioListener`] (tokio's `net` and `rt`).
+//! - `tokio`: [`Builder::listen_tokio`] and [`TokioListener`] (tokio's `net`, `rt` and
+//!   `time`).
 //! - `async-io`: [`Builder::listen_async_io`] and [`AsyncIoListener`], for smol, async-std
 //!   and other executors on async-io's reactor.
-
+//!
+// Links to feature-gated items: to this build's page with the feature on, else to docs.rs,
+// which documents every feature.
+#![cfg_attr(
+    all(unix, feature = "tokio"),
+    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio\n[`TokioListener`]: TokioListener"
+)]
+#![cfg_attr(
+    not(all(unix, feature = "tokio")),
+    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio\n[`TokioListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.TokioListener.html"
+)]
+#![cfg_attr(
+    all(unix, feature = "async-io"),
+    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io\n[`AsyncIoListener`]: AsyncIoListener"
+)]
+#![cfg_attr(
+    not(all(unix, feature = "async-io")),
+    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io\n[`AsyncIoListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.AsyncIoListener.html"
+)]
 // Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
 // `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
 // code" above).
@@ -284,6 +318,8 @@ mod disposition;
 mod escalation;
 #[cfg(unix)]
 mod exit;
+#[cfg(unix)]
+mod hook;
 #[cfg(unix)]
 mod listener;
 #[cfg(unix)]

@@ -34,6 +34,15 @@
 //!    after the claim ([`crate::mask`]): signal-hook-registry swallows a delivery made while it
 //!    installs its handler for a signal the first time, so none may reach this thread then.
 //!    Deliveries held back meanwhile arrive after the claim, and reach the listener.
+//! 8. The thread runs no code of the application's: the hook runs on the hook thread
+//!    ([`crate::hook`]). The event of a delivery is handed over before its action takes
+//!    effect: a `Force` just before the force; a `Trigger` that starts the shutdown from inside
+//!    the trigger, by the trigger hook `listen` registered, which recognises this thread's
+//!    trigger by `TRIGGERING` (set only on this thread, for the duration of its
+//!    `trigger_if_untriggered`). Handing over waits at most `HOOK_WAIT` (hook invariant 2).
+//!    A listener task (`crate::task`) runs no code of the application's either: it hands every
+//!    event over just before its action ([`Worker::event`], then [`Worker::act`]) and waits
+//!    for the hook as a future, so neither the hook nor the wait holds its runtime's thread.
 //!
 //! # Memory ordering
 //!
@@ -41,11 +50,11 @@
 //! matter here. It is also paired with a socket write and read, which order it anyway. The
 //! handler count's ordering is explained in [`crate::exit`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -58,6 +67,7 @@ use winddown_core::{Reason, Shutdown};
 use crate::disposition::{self, Claim};
 use crate::escalation::{Action, Escalation};
 use crate::exit;
+use crate::hook::{Hand, Hook, HookThread};
 use crate::mask::Blocked;
 
 /// The name of the listener thread.
@@ -66,8 +76,15 @@ const THREAD_NAME: &str = "winddown-signals";
 /// The default set: SIGTERM (systemd, Kubernetes, `kill`), then SIGINT (Ctrl-C).
 const DEFAULT_SIGNALS: [i32; 2] = [SIGTERM, SIGINT];
 
-/// The hook type: see [`Builder::on_event`].
-type Hook = Box<dyn FnMut(&Event) + Send + 'static>;
+/// Numbers the listeners of the process, so that a trigger hook knows its own listener's
+/// thread. Relaxed: only uniqueness matters.
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// On a listener thread, while it triggers the shutdown for a signal: that listener's
+    /// number and the event to report if the trigger is its (see `Worker::deliver`).
+    static TRIGGERING: Cell<Option<(u64, Event)>> = const { Cell::new(None) };
+}
 
 // ===== listen =====
 
@@ -214,17 +231,32 @@ impl Builder {
         &self.signals
     }
 
-    /// Calls `hook` on the listener thread for each signal received, to log it.
+    /// Calls `hook` for each signal received, to log it, on a thread of its own
+    /// (`winddown-signals-hook`, started by [`listen`](Self::listen) or a listener task's
+    /// `listen_*`), never on the listener thread nor on a runtime's thread. Replaces any
+    /// earlier hook.
     ///
-    /// For [`Action::Trigger`] and [`Action::Force`] the hook runs after the shutdown was
-    /// triggered or forced. It never sees the third signal: that one ends the process inside
-    /// the signal handler, where nothing can be logged (the second signal's event says that the
-    /// next one ends the process). Replaces any earlier hook.
+    /// **In order with the stop.** For an [`Action::Trigger`] that starts the shutdown, the hook
+    /// runs inside the trigger: the phase is [`Initiated`](winddown_core::Phase::Initiated),
+    /// and no waiter of the shutdown has woken yet. (A listener task runs it just before the
+    /// trigger instead, the phase still `Running`: it cannot wait inside the trigger without
+    /// blocking its runtime's thread. Should something else trigger the shutdown in that moment,
+    /// the event's [`started_shutdown`](Event::started_shutdown) says `true` although the
+    /// other trigger won.) For an [`Action::Force`], it runs just before the force. So a line
+    /// the hook writes comes before whatever the application writes in response (the
+    /// sequence's first phase, the forced stop), provided the hook returns within half a
+    /// second: the listener waits no longer for it.
     ///
-    /// Keep it short: the next signal's trigger or force waits for it. A hook that blocks (a
-    /// write to a pipe nobody reads, a lock) cannot delay the third signal's exit, which does
-    /// not involve the listener thread. A panic in the hook is caught, and the listener goes
-    /// on.
+    /// **It cannot hold the stop.** A hook that blocks (a write to a pipe nobody reads, a
+    /// lock) delays the listener by that half second once; the signals after it trigger and force
+    /// at once, and their events wait for the hook. A listener task waits without blocking its
+    /// runtime's thread, which goes on running everything else meanwhile. The third signal's
+    /// exit does not involve any of these threads. A panic in the hook is caught, and the hook
+    /// thread goes on.
+    ///
+    /// It never sees the third signal: that one ends the process inside the signal handler,
+    /// where nothing can be logged (the second signal's event says that the next one ends the
+    /// process).
     ///
     /// # Examples
     ///
@@ -271,9 +303,8 @@ impl Builder {
     /// Registers the signals and starts the listener thread.
     ///
     /// A program that runs tokio, smol or async-std can do without the thread:
-    /// [`listen_tokio`](Self::listen_tokio) and [`listen_async_io`](Self::listen_async_io)
-    /// register the same way and return the listener as a task for the runtime (crate docs,
-    /// [Listener tasks](crate#listener-tasks)).
+    /// [`listen_tokio`] and [`listen_async_io`] register the same way and return the listener
+    /// as a task for the runtime (crate docs, [Listener tasks](crate#listener-tasks)).
     ///
     /// When this returns `Ok`, every signal of the set is caught (invariant 1 in the module
     /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
@@ -313,20 +344,38 @@ impl Builder {
     ///   handled (signal-hook's `FORBIDDEN`: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV).
     /// - The OS error if a signal number is not valid (`EINVAL`), or if a socket pair or the
     ///   thread cannot be created.
+    ///
+    // Links to feature-gated methods: to this build's page with the feature on, else to
+    // docs.rs, which documents every feature.
+    #[cfg_attr(feature = "tokio", doc = "[`listen_tokio`]: Self::listen_tokio")]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        doc = "[`listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio"
+    )]
+    #[cfg_attr(
+        feature = "async-io",
+        doc = "[`listen_async_io`]: Self::listen_async_io"
+    )]
+    #[cfg_attr(
+        not(feature = "async-io"),
+        doc = "[`listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io"
+    )]
     pub fn listen(self, shutdown: &Shutdown) -> io::Result<Listener> {
-        let (mut listener, worker, wake) = self.register(shutdown)?;
+        let (mut listener, worker, wake) = self.register(shutdown, Runner::Thread)?;
         // On an error, dropping the listener unregisters everything.
         listener.start_thread(worker, wake)?;
         Ok(listener)
     }
 
     /// Everything [`listen`](Self::listen) does but start the thread: registers the signals
-    /// and returns the listener (with no thread yet), the work its thread would do, and the
-    /// read end of the wake socket, which whoever runs the worker waits on. The listener
-    /// thread and the listener tasks (`crate::task`) share it.
+    /// (and starts the hook thread, with a hook) and returns the listener (with no listener
+    /// thread yet), the work its thread would do, and the read end of the wake socket, which
+    /// whoever runs the worker waits on. The listener thread and the listener tasks
+    /// (`crate::task`) share it; `runner` says which will run the worker.
     pub(crate) fn register(
         self,
         shutdown: &Shutdown,
+        runner: Runner,
     ) -> io::Result<(Listener, Worker, UnixStream)> {
         let Builder {
             signals,
@@ -346,6 +395,33 @@ impl Builder {
                 format!("signal {signal} cannot be handled"),
             ));
         }
+
+        // The hook's thread, and for the listener thread the trigger hook that hands it this
+        // listener's trigger event from inside the trigger (see `Worker::deliver`), registered
+        // before the listener thread starts, so before it can trigger. A listener task hands
+        // its events over before acting, and waits for the hook as a future (`crate::task`):
+        // it cannot wait inside the trigger without blocking its runtime's thread.
+        let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
+        let (hook, hand) = match on_event {
+            Some(hook) => {
+                let (thread, hand) = HookThread::start(hook)?;
+                if runner == Runner::Thread {
+                    shutdown.on_trigger({
+                        let hand = hand.clone();
+                        move |_| {
+                            if let Some((owner, event)) = TRIGGERING.get() {
+                                if owner == id {
+                                    TRIGGERING.set(None);
+                                    hand.deliver(event);
+                                }
+                            }
+                        }
+                    });
+                }
+                (Some(thread), Some(hand))
+            }
+            None => (None, None),
+        };
 
         // Invariant 2 (a): the handler's own count, shared by every signal of the set.
         let handler_count = Arc::new(AtomicU32::new(0));
@@ -395,7 +471,8 @@ impl Builder {
             counters,
             escalation: Escalation::default(),
             closed: Arc::clone(&closed),
-            on_event,
+            id,
+            hand,
             exit,
         };
         let listener = Listener {
@@ -405,6 +482,7 @@ impl Builder {
             closed,
             wake: wake_write,
             thread: None,
+            hook,
         };
         Ok((listener, worker, wake_read))
     }
@@ -474,8 +552,10 @@ impl fmt::Debug for Builder {
 ///
 /// # Blocking
 ///
-/// Dropping the listener joins its thread, so it waits for a running [`on_event`] hook to
-/// return. (A hook that drops the listener itself does not wait for itself.)
+/// Dropping the listener joins its thread, which runs no code of yours, and gives an
+/// [`on_event`] hook at most half a second to finish the events it was handed; a hook still
+/// running after that is left to finish on its own thread (a hook that drops the listener
+/// itself does not wait for itself).
 ///
 /// A process on its way out with [`std::process::exit`] need not drop it first: `exit` runs no
 /// destructors and ends the thread with the process, and until then signals still escalate (a
@@ -494,6 +574,8 @@ pub struct Listener {
     /// A non-blocking writer to the thread's wake socket.
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
+    /// The hook's thread, stopped after the listener thread (see `Drop`).
+    hook: Option<HookThread>,
 }
 
 impl Listener {
@@ -561,11 +643,15 @@ impl Drop for Listener {
         // A full socket (WouldBlock) already wakes the thread; nothing else can fail here.
         let _ = (&self.wake).write(&[0]);
         if let Some(thread) = self.thread.take() {
-            // A hook that drops the listener must not join its own thread.
+            // Code that runs on the listener thread (another trigger hook of the shutdown) and
+            // drops the listener must not join its own thread.
             if thread.thread().id() != thread::current().id() {
                 let _ = thread.join();
             }
         }
+        // Last, so that it has every event the thread reported: the hook gets a moment to
+        // finish them, and is not waited for beyond that.
+        drop(self.hook.take());
     }
 }
 
@@ -691,6 +777,16 @@ impl fmt::Display for Event {
 
 // ===== the listener thread =====
 
+/// Who runs a listener's [`Worker`]: its own thread, or a task on the application's runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runner {
+    /// [`Builder::listen`].
+    Thread,
+    /// `crate::task`: `Builder::listen_tokio`, `Builder::listen_async_io`.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    Task,
+}
+
 /// How the third signal ends the process.
 enum Exit {
     /// For real: in the signal handler ([`crate::exit`]).
@@ -725,7 +821,10 @@ pub(crate) struct Worker {
     counters: Vec<Counter>,
     escalation: Escalation,
     closed: Arc<AtomicBool>,
-    on_event: Option<Hook>,
+    /// This listener's number, for its trigger hook (`TRIGGERING`).
+    id: u64,
+    /// Hands events to the hook thread, if there is a hook.
+    hand: Option<Hand>,
     exit: Exit,
 }
 
@@ -748,10 +847,10 @@ impl Worker {
         }
     }
 
-    /// One round, after the wake socket was read (or drained: `open` is `false` once it is
+    /// One round of the thread, after the wake socket was read (`open` is `false` once it is
     /// closed or broken): acts on every delivery counted so far. Returns whether to go on
     /// waiting: `false` once the listener is dropped (or the wake socket is gone).
-    pub(crate) fn round(&mut self, open: bool) -> bool {
+    fn round(&mut self, open: bool) -> bool {
         let mut buf = [0_u8; 64];
         // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
         // delivered, so the counts below are the last; a drop that comes later writes
@@ -767,17 +866,83 @@ impl Worker {
         !last
     }
 
-    /// Counts one delivery of `signal` and carries out its action.
+    /// Reads the count sockets, and calls `counted` once per delivery found, in the order of
+    /// the set: a listener task's round (invariant 3: after the wake socket was drained).
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn count(&self, mut counted: impl FnMut(i32)) {
+        let mut buf = [0_u8; 64];
+        for counter in &self.counters {
+            for _ in 0..drain(&counter.socket, &mut buf) {
+                counted(counter.signal);
+            }
+        }
+    }
+
+    /// Counts one delivery of `signal` and carries out its action, reporting it to the hook
+    /// first (see [`Builder::on_event`]: in order with the stop). The listener thread's way.
     fn deliver(&mut self, signal: i32) {
         let (count, action) = self.escalation.next(signal);
-        let mut started_shutdown = false;
+        let event = Event {
+            signal,
+            count,
+            action,
+            started_shutdown: false,
+        };
         match action {
             Action::Trigger => {
                 // The escalation counts only this listener's signals. If something else
                 // triggered first, a second `trigger` would be counted by the core as an
                 // escalation and force the sequence; this signal only asks for what is already
                 // happening, so it triggers only if nothing did, atomically.
-                started_shutdown = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                let ours = Event {
+                    started_shutdown: true,
+                    ..event
+                };
+                // If this trigger is the first, the trigger hook registered by `listen` runs
+                // inside it, on this thread, and hands `ours` to the hook before any waiter
+                // wakes; it takes it from here to say so.
+                TRIGGERING.set(Some((self.id, ours)));
+                let started = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                let unreported = TRIGGERING.take().is_some();
+                if !started {
+                    self.report(event);
+                } else if unreported {
+                    // The trigger hook did not run (a panic caught by the core): report late
+                    // rather than never.
+                    self.report(ours);
+                }
+            }
+            Action::Force | Action::Exit { .. } => {
+                self.report(event);
+                self.act(event);
+            }
+        }
+    }
+
+    /// Counts one delivery of `signal` and returns its event, for the hook to see before
+    /// [`act`](Self::act) carries it out: a listener task's way (invariant 8). A `Trigger`
+    /// starts the shutdown if nothing else has triggered it by then, so the event says it does
+    /// when the shutdown is not triggered yet.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn event(&mut self, signal: i32) -> Event {
+        let (count, action) = self.escalation.next(signal);
+        Event {
+            signal,
+            count,
+            action,
+            started_shutdown: action == Action::Trigger && !self.shutdown.is_triggered(),
+        }
+    }
+
+    /// Carries out `event`'s action.
+    pub(crate) fn act(&mut self, event: Event) {
+        let signal = event.signal;
+        match event.action {
+            Action::Trigger => {
+                // The escalation counts only this listener's signals. If something else
+                // triggered first, this signal only asks for what is already happening: it
+                // triggers only if nothing did, atomically.
+                self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
             }
             Action::Force => {
                 // A repeat trigger (the core counts it, and a running plan reports the force
@@ -785,29 +950,20 @@ impl Worker {
                 self.shutdown.trigger(Reason::Signal(signal));
                 let _ = self.shutdown.advance(winddown_core::Phase::Forced);
             }
-            Action::Exit { status } => {
-                self.report(&Event {
-                    signal,
-                    count,
-                    action,
-                    started_shutdown,
-                });
-                self.exit(signal, status);
-                return;
-            }
+            Action::Exit { status } => self.exit(signal, status),
         }
-        self.report(&Event {
-            signal,
-            count,
-            action,
-            started_shutdown,
-        });
     }
 
-    fn report(&mut self, event: &Event) {
-        if let Some(hook) = self.on_event.as_mut() {
-            // A panicking hook must not stop the listener. The panic hook has printed it.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(event)));
+    /// The hook thread's hand, if there is a hook.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn hand(&self) -> Option<&Hand> {
+        self.hand.as_ref()
+    }
+
+    /// Hands `event` to the hook thread (which waits a moment for the hook, never long).
+    fn report(&self, event: Event) {
+        if let Some(hand) = &self.hand {
+            hand.deliver(event);
         }
     }
 
@@ -983,7 +1139,7 @@ mod tests {
         raise(SIGUSR1).unwrap(); // counted after the thread's drain of this round
         open_gate.send(()).unwrap();
         drop(listener);
-        assert_eq!(shutdown.phase(), Phase::Forced);
+        assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
         assert_eq!(event_rx.try_iter().collect::<Vec<_>>(), [2]);
     }
 

@@ -43,6 +43,14 @@ fn next(events: &Receiver<Event>) -> Event {
     events.recv_timeout(TIMEOUT).expect("no event in time")
 }
 
+/// Waits for the force that follows a `Force` event (the hook sees the event just before it).
+fn forced(shutdown: &Shutdown) {
+    assert_eq!(
+        shutdown.wait_reached_timeout(Phase::Forced, TIMEOUT),
+        Some(Phase::Forced)
+    );
+}
+
 #[test]
 fn first_signal_triggers_with_its_reason() {
     let _serial = serial();
@@ -72,7 +80,7 @@ fn second_signal_forces() {
     let event = next(&events);
     assert_eq!((event.count(), event.action()), (2, Action::Force));
     assert!(!event.started_shutdown());
-    assert_eq!(shutdown.phase(), Phase::Forced);
+    forced(&shutdown);
     // The first reason is kept.
     assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
 }
@@ -91,7 +99,7 @@ fn signals_of_the_set_count_together() {
         (event.signal(), event.count(), event.action()),
         (SIGUSR2, 2, Action::Force)
     );
-    assert_eq!(shutdown.phase(), Phase::Forced);
+    forced(&shutdown);
     assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
 }
 
@@ -143,27 +151,78 @@ fn second_signal_after_another_trigger_forces() {
     raise(SIGUSR2).unwrap();
     next(&events);
     assert_eq!(next(&events).action(), Action::Force);
-    assert_eq!(shutdown.phase(), Phase::Forced);
+    forced(&shutdown);
 }
 
+/// The hook runs inside the trigger (the phase has moved, no waiter has woken: the shutdown's
+/// own trigger hooks run in order, and one registered after `listen` comes after it) and just
+/// before the force, so what it writes comes before what the stop writes in response. Before,
+/// it ran on the listener thread after the action, racing the woken waiters.
 #[test]
-fn hook_runs_after_the_action() {
+fn the_hook_runs_inside_the_trigger_and_before_the_force() {
     let _serial = serial();
     let shutdown = Shutdown::new();
-    let (tx, phases) = mpsc::channel();
+    let (tx, seen) = mpsc::channel();
     let _listener = Builder::empty()
         .signal(SIGUSR1)
         .on_event({
-            let shutdown = shutdown.clone();
-            move |_| tx.send(shutdown.phase()).unwrap()
+            let (shutdown, tx) = (shutdown.clone(), tx.clone());
+            move |event| {
+                // Slow enough that anything not waiting for the hook would be seen first.
+                std::thread::sleep(Duration::from_millis(10));
+                tx.send(format!("hook #{}: {:?}", event.count(), shutdown.phase()))
+                    .unwrap();
+            }
+        })
+        .listen(&shutdown)
+        .unwrap();
+    shutdown.on_trigger({
+        let tx = tx.clone();
+        move |_| tx.send("trigger hook".to_string()).unwrap()
+    });
+    let waiter = std::thread::spawn({
+        let shutdown = shutdown.clone();
+        move || {
+            // Not parked before the first signal for sure, so it only waits for the force: the
+            // phase moves to `Forced` after the hook, whenever this thread looks.
+            shutdown.wait_reached(Phase::Forced);
+            tx.send("woken: forced".to_string()).unwrap();
+        }
+    });
+
+    raise(SIGUSR1).unwrap();
+    assert_eq!(seen.recv_timeout(TIMEOUT).unwrap(), "hook #1: Initiated");
+    assert_eq!(seen.recv_timeout(TIMEOUT).unwrap(), "trigger hook");
+    raise(SIGUSR1).unwrap();
+    assert_eq!(seen.recv_timeout(TIMEOUT).unwrap(), "hook #2: Initiated");
+    assert_eq!(seen.recv_timeout(TIMEOUT).unwrap(), "woken: forced");
+    waiter.join().unwrap();
+}
+
+/// A hook that never returns (a log write to a pipe nobody reads) cannot hold the stop: the
+/// first signal triggers, the second forces. Before, the hook ran on the listener thread, which
+/// never came back from it: the second signal did nothing.
+#[test]
+fn a_blocked_hook_cannot_hold_the_trigger_or_the_force() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (release, blocked) = mpsc::channel::<()>();
+    let blocked = Mutex::new(blocked);
+    let listener = Builder::empty()
+        .signal(SIGUSR1)
+        .on_event(move |_| {
+            let _ = blocked.lock().unwrap().recv();
         })
         .listen(&shutdown)
         .unwrap();
 
     raise(SIGUSR1).unwrap();
-    assert_eq!(phases.recv_timeout(TIMEOUT).unwrap(), Phase::Initiated);
+    assert!(shutdown.wait_triggered_timeout(TIMEOUT));
     raise(SIGUSR1).unwrap();
-    assert_eq!(phases.recv_timeout(TIMEOUT).unwrap(), Phase::Forced);
+    forced(&shutdown);
+    // The drop does not wait for the blocked hook either.
+    drop(listener);
+    drop(release);
 }
 
 #[test]
@@ -184,7 +243,7 @@ fn a_panicking_hook_does_not_stop_the_listener() {
     assert_eq!(next(&events).count(), 1);
     raise(SIGUSR1).unwrap();
     assert_eq!(next(&events).action(), Action::Force);
-    assert_eq!(shutdown.phase(), Phase::Forced);
+    forced(&shutdown);
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn next(events: &Receiver<(Event, ThreadId)>) -> (Event, ThreadId) {
 }
 
 #[test]
-fn the_first_signal_triggers_on_the_runtime_thread() {
+fn the_first_signal_triggers_and_the_hook_runs_on_its_own_thread() {
     let _serial = serial();
     for runtime in RUNTIMES {
         let shutdown = Shutdown::new();
@@ -114,13 +114,118 @@ fn the_first_signal_triggers_on_the_runtime_thread() {
             "{runtime:?}"
         );
         assert!(event.started_shutdown(), "{runtime:?}");
-        // No listener thread: the runtime's own thread (this one) ran the hook.
-        assert_eq!(thread, thread::current().id(), "{runtime:?}");
+        // The hook thread ran the hook, not the runtime's own thread (this one).
+        assert_ne!(thread, thread::current().id(), "{runtime:?}");
         assert_eq!(
             shutdown.reason(),
             Some(&Reason::Signal(SIGUSR1)),
             "{runtime:?}"
         );
+    }
+}
+
+/// The hook runs on `winddown-signals-hook`, and each event reaches it before its action: the
+/// trigger's while the shutdown still runs, the force's before the force. So a line the hook
+/// writes comes before what the stop writes in response.
+#[test]
+fn the_hook_sees_each_event_before_its_action() {
+    let _serial = serial();
+    for runtime in RUNTIMES {
+        let shutdown = Shutdown::new();
+        let (tx, seen) = mpsc::channel();
+        let builder = Builder::empty().signal(SIGUSR1).on_event({
+            let shutdown = shutdown.clone();
+            move |event| {
+                // Slow enough that an action not waiting for the hook would come first.
+                thread::sleep(Duration::from_millis(10));
+                let name = thread::current().name().map(String::from);
+                tx.send((event.count(), shutdown.phase(), name)).unwrap();
+            }
+        });
+        run(runtime, builder, &shutdown, || {}, async {
+            raise(SIGUSR1).unwrap();
+            shutdown.triggered().await;
+            raise(SIGUSR1).unwrap();
+            shutdown.reached(Phase::Forced).await;
+        });
+        let hook = Some("winddown-signals-hook".to_string());
+        assert_eq!(
+            seen.try_iter().collect::<Vec<_>>(),
+            [
+                (1, Phase::Running, hook.clone()),
+                (2, Phase::Initiated, hook)
+            ],
+            "{runtime:?}"
+        );
+    }
+}
+
+/// While the hook has an event, the task waits for it without holding the runtime's only
+/// thread: here the test's own future, on that thread, sees the hook running, the shutdown not
+/// yet triggered, and lets the hook return; then the trigger follows. (A task that waited
+/// blocking would hold the thread until the hook's half second ran out, and the trigger would
+/// come first.)
+#[test]
+fn the_runtime_runs_on_while_the_hook_has_an_event() {
+    let _serial = serial();
+    for runtime in RUNTIMES {
+        let shutdown = Shutdown::new();
+        // Triggered by the hook when it starts: an event the runtime's thread can await.
+        let entered = Shutdown::new();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let builder = Builder::empty().signal(SIGUSR1).on_event({
+            let entered = entered.clone();
+            move |_| {
+                entered.trigger(Reason::requested());
+                let _ = released.lock().unwrap().recv_timeout(TIMEOUT);
+            }
+        });
+        run(runtime, builder, &shutdown, || {}, async {
+            raise(SIGUSR1).unwrap();
+            entered.triggered().await;
+            assert!(
+                !shutdown.is_triggered(),
+                "{runtime:?}: acted before the hook returned"
+            );
+            release.send(()).unwrap();
+            shutdown.triggered().await;
+        });
+    }
+}
+
+/// A hook that never returns (a log write to a pipe nobody reads) holds neither the trigger
+/// nor the force, with the listener task on a one-thread runtime: the first signal triggers
+/// (after the hook's half second), the second forces at once, and the runtime's thread runs
+/// throughout.
+#[test]
+fn a_hook_blocked_for_good_holds_neither_the_trigger_nor_the_force() {
+    let _serial = serial();
+    for runtime in RUNTIMES {
+        let shutdown = Shutdown::new();
+        let (release, blocked) = mpsc::channel::<()>();
+        let blocked = Mutex::new(blocked);
+        let builder = Builder::empty().signal(SIGUSR1).on_event(move |_| {
+            let _ = blocked.lock().unwrap().recv();
+        });
+        // `run`'s timeout is the runtime's own: a hook that held the runtime's thread would
+        // hold it too. This one fails the test from outside instead of letting it hang.
+        let (finished, watched) = mpsc::channel::<()>();
+        thread::spawn(move || {
+            if watched.recv_timeout(TIMEOUT) == Err(mpsc::RecvTimeoutError::Timeout) {
+                eprintln!("{runtime:?}: the blocked hook held the runtime's thread");
+                std::process::abort();
+            }
+        });
+        run(runtime, builder, &shutdown, || {}, async {
+            raise(SIGUSR1).unwrap();
+            shutdown.triggered().await;
+            raise(SIGUSR1).unwrap();
+            shutdown.reached(Phase::Forced).await;
+        });
+        // The task was dropped with its runtime, and did not wait for the hook for good.
+        drop(finished);
+        drop(release);
     }
 }
 

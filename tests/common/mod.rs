@@ -66,6 +66,9 @@ macro_rules! scenarios {
             a_task_set_on_a_scope_is_named_by_the_plan,
             until_shutdown_ends_a_stream,
             short_graceful_deadline_shrinks_the_defaults,
+            a_task_error_whose_display_panics_is_still_a_failure,
+            a_destructor_that_panics_at_the_set_drop_is_recorded,
+            trigger_when_idle_keeps_its_first_reason,
         );
     };
     (@each $harness:ty; $($name:ident,)*) => {
@@ -203,9 +206,10 @@ pub(crate) fn clean_run<H: Harness>() {
         tasks
             .spawn("worker", {
                 let (log, started, runtime) = (log.clone(), started.clone(), runtime.clone());
-                move |shutdown| async move {
+                move |ctx| async move {
                     started.set();
-                    while shutdown
+                    while ctx
+                        .shutdown()
                         .until_shutdown(runtime.sleep(ms(1)))
                         .await
                         .is_some()
@@ -262,8 +266,8 @@ pub(crate) fn drain_overrun_names_the_stuck_task<H: Harness>() {
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks.spawn("stuck upload", |_| pending::<()>()).unwrap();
         let polite = tasks
-            .spawn("polite", |shutdown| async move {
-                shutdown.triggered().await;
+            .spawn("polite", |ctx| async move {
+                ctx.shutdown().triggered().await;
             })
             .unwrap();
 
@@ -508,22 +512,27 @@ pub(crate) fn tasks_see_the_trigger<H: Harness>() {
 
         let (l, r) = (log.clone(), runtime.clone());
         tasks
-            .spawn("until_shutdown", move |shutdown| async move {
-                while shutdown.until_shutdown(r.sleep(ms(1))).await.is_some() {}
+            .spawn("until_shutdown", move |ctx| async move {
+                while ctx
+                    .shutdown()
+                    .until_shutdown(r.sleep(ms(1)))
+                    .await
+                    .is_some()
+                {}
                 l.push("until_shutdown stopped");
             })
             .unwrap();
         let l = log.clone();
         tasks
-            .spawn("triggered", move |shutdown| async move {
-                shutdown.triggered().await;
+            .spawn("triggered", move |ctx| async move {
+                ctx.shutdown().triggered().await;
                 l.push("triggered stopped");
             })
             .unwrap();
         let (l, r) = (log.clone(), runtime.clone());
         tasks
-            .spawn("is_triggered", move |shutdown| async move {
-                while !shutdown.is_triggered() {
+            .spawn("is_triggered", move |ctx| async move {
+                while !ctx.shutdown().is_triggered() {
                     r.sleep(ms(1)).await;
                 }
                 l.push("is_triggered stopped");
@@ -564,9 +573,9 @@ pub(crate) fn task_panic_is_recorded_and_releases_its_guard<H: Harness>() {
         let shutdown = plan.shutdown().clone();
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks
-            .spawn("parser", |shutdown| async move {
-                shutdown.triggered().await;
-                if shutdown.is_triggered() {
+            .spawn("parser", |ctx| async move {
+                ctx.shutdown().triggered().await;
+                if ctx.shutdown().is_triggered() {
                     panic!("bad input");
                 }
             })
@@ -605,9 +614,9 @@ pub(crate) fn until_shutdown_returns_at_the_trigger<H: Harness>() {
         tasks
             .spawn("waiter", {
                 let (waiting, got, runtime) = (waiting.clone(), got.clone(), runtime.clone());
-                move |shutdown| async move {
+                move |ctx| async move {
                     waiting.set();
-                    let slept = shutdown.until_shutdown(runtime.sleep(LONG)).await;
+                    let slept = ctx.shutdown().until_shutdown(runtime.sleep(LONG)).await;
                     *got.lock().unwrap() = Some(slept);
                 }
             })

@@ -119,7 +119,10 @@ pub(crate) fn a_failed_task_triggers_and_the_stop_exits_1<H: Harness>() {
         let shutdown = plan.shutdown().clone();
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks
-            .spawn("worker", |ctx| async move { ctx.triggered().await })
+            .spawn(
+                "worker",
+                |ctx| async move { ctx.shutdown().triggered().await },
+            )
             .unwrap();
         let indexer = tasks
             .spawn("indexer", |_| async { Err::<(), _>("disk full") })
@@ -311,7 +314,9 @@ pub(crate) fn a_task_set_on_a_scope_is_named_by_the_plan<H: Harness>() {
         tasks.report_to(&plan);
         tasks.spawn("stuck poller", |_| pending::<()>()).unwrap();
         let polite = tasks
-            .spawn("polite poller", |ctx| async move { ctx.triggered().await })
+            .spawn("polite poller", |ctx| async move {
+                ctx.shutdown().triggered().await
+            })
             .unwrap();
 
         plan.shutdown().trigger(Reason::Signal(15));
@@ -335,7 +340,9 @@ pub(crate) fn until_shutdown_ends_a_stream<H: Harness>() {
         let tasks = TaskSet::with_shutdown(&shutdown, runtime.clone());
         let waiting = tasks
             .spawn("waiting consumer", |ctx| async move {
-                let mut never = ctx.until_shutdown(smol::stream::pending::<u32>());
+                let mut never = ctx
+                    .shutdown()
+                    .until_shutdown(smol::stream::pending::<u32>());
                 assert_eq!(never.next().await, None);
             })
             .unwrap();
@@ -349,6 +356,101 @@ pub(crate) fn until_shutdown_ends_a_stream<H: Harness>() {
         assert_eq!(jobs.get_mut().next().await, Some(3));
         assert_eq!(jobs.into_inner().next().await, Some(4));
         assert_eq!(waiting.await, TaskExit::Finished);
+    });
+}
+
+/// An error whose `Display` panics: it cannot say what went wrong, but the task still failed.
+#[derive(Debug)]
+struct Unprintable;
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("no words")
+    }
+}
+
+/// Issue 21, item 8: a task error whose `Display` panics is still a failure: it triggers the
+/// shutdown, is listed in the report, and makes the exit code 1. (Before, the panic escaped
+/// while the failure was being recorded: no failure, no trigger, exit 0.)
+pub(crate) fn a_task_error_whose_display_panics_is_still_a_failure<H: Harness>() {
+    run::<H, _, _>(|runtime| async move {
+        let plan = plan(LONG);
+        let shutdown = plan.shutdown().clone();
+        let tasks = TaskSet::new(&plan, runtime.clone());
+        let task = tasks
+            .spawn("mute", |_| async { Err::<(), _>(Unprintable) })
+            .unwrap();
+        assert!(matches!(task.await, TaskExit::Failed(Unprintable)));
+        let failure = TaskFailure::error("mute", "(the error's Display panicked: no words)");
+        assert_eq!(tasks.failures(), std::slice::from_ref(&failure));
+        assert_eq!(
+            shutdown.reason(),
+            Some(&Reason::error(format_args!("task {failure}")))
+        );
+        let report = plan.run(runtime).await;
+        assert_eq!(report.task_failures, [failure]);
+        assert_eq!(report.exit_code(), 1, "{report}");
+    });
+}
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("destructor")
+    }
+}
+
+/// Issue 21, item 8: a task whose destructor panics, cancelled by dropping its set, ends as a
+/// panic and is recorded as one, on every runtime. (Before, smol cancelled it inside its task
+/// handle's drop, where a panic aborts the process: SIGABRT.)
+pub(crate) fn a_destructor_that_panics_at_the_set_drop_is_recorded<H: Harness>() {
+    run::<H, _, _>(|runtime| async move {
+        let plan = plan(LONG);
+        let tasks = TaskSet::new(&plan, runtime.clone()).on_failure(OnFailure::Record);
+        let started = Latch::default();
+        let doomed = tasks
+            .spawn("doomed", {
+                let started = started.clone();
+                move |_| async move {
+                    let _bomb = PanicsOnDrop;
+                    started.set();
+                    pending::<()>().await
+                }
+            })
+            .unwrap();
+        started.wait().await;
+        drop(tasks);
+        assert_eq!(doomed.await, TaskExit::Panicked(Some("destructor".into())));
+        plan.shutdown().trigger(Reason::requested());
+        let report = plan.run(runtime).await;
+        assert_eq!(
+            report.task_failures,
+            [TaskFailure::panic("doomed", Some("destructor".into()))]
+        );
+    });
+}
+
+/// Issue 21, item 8: `trigger_when_idle` called twice fires once, with the first reason.
+/// (Before, the second call's reason replaced the first.)
+pub(crate) fn trigger_when_idle_keeps_its_first_reason<H: Harness>() {
+    run::<H, _, _>(|runtime| async move {
+        let plan = plan(LONG);
+        let tasks = TaskSet::new(&plan, runtime.clone());
+        let release = Latch::default();
+        tasks
+            .spawn("batch", {
+                let release = release.clone();
+                move |_| async move { release.wait().await }
+            })
+            .unwrap();
+        tasks.trigger_when_idle(Reason::requested_because("first"));
+        tasks.trigger_when_idle(Reason::requested_because("second"));
+        release.set();
+        let report = H::run_until_shutdown(&plan, pending::<()>()).await;
+        assert_eq!(report.reason, Some(Reason::requested_because("first")));
+        assert_eq!(plan.shutdown().trigger_count(), 1);
     });
 }
 

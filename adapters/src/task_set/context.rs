@@ -3,21 +3,18 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
-use std::ops::Deref;
 use std::sync::Weak;
 
-use winddown_core::runtime::Runtime;
 use winddown_core::{Closed, Guard, Shutdown};
 
 use super::handle::TaskHandle;
-use super::outcome::TaskResult;
+use super::runtime::{SpawnTask, TaskRuntime};
 use super::Inner;
 
 /// What a [`TaskSet`](crate::TaskSet) task's closure is called with: the task's
-/// [`name`](Self::name), the [`Shutdown`] it is admitted to (the context derefs to it, so
-/// `ctx.triggered()` and `ctx.until_shutdown(..)` work as on the handle), and a
-/// [`Spawner`] to start more tasks in the same set.
+/// [`name`](Self::name), the [`shutdown`](Self::shutdown) it is admitted to (to watch the
+/// trigger: `ctx.shutdown().triggered()`, `ctx.shutdown().until_shutdown(..)`), and a
+/// [`spawner`](Self::spawner) to start more tasks in the same set.
 ///
 /// The context holds no strong reference to the set: a task that keeps it (or its spawner)
 /// still lets the set be dropped, and so be cancelled, like any other.
@@ -38,7 +35,7 @@ use super::Inner;
 ///     // A sibling for each page found, in the same set.
 ///     for page in 0..3 {
 ///         ctx.spawner().spawn(format!("page {page}"), |ctx| async move {
-///             ctx.triggered().await;
+///             ctx.shutdown().triggered().await;
 ///         })?;
 ///     }
 ///     Ok::<(), winddown::task_set::SpawnError>(())
@@ -48,13 +45,13 @@ use super::Inner;
 /// # Ok(())
 /// # }
 /// ```
-pub struct TaskContext<R: Runtime> {
+pub struct TaskContext<R: TaskRuntime> {
     name: Cow<'static, str>,
     shutdown: Shutdown,
     spawner: Spawner<R>,
 }
 
-impl<R: Runtime> TaskContext<R> {
+impl<R: TaskRuntime> TaskContext<R> {
     pub(super) fn new(name: Cow<'static, str>, shutdown: Shutdown, spawner: Spawner<R>) -> Self {
         TaskContext {
             name,
@@ -72,7 +69,7 @@ impl<R: Runtime> TaskContext<R> {
         &self.name
     }
 
-    /// The shutdown the task is admitted to (also reachable through `Deref`).
+    /// The shutdown the task is admitted to: watch it to stop soon after the trigger.
     ///
     /// # Examples
     ///
@@ -103,15 +100,7 @@ impl<R: Runtime> TaskContext<R> {
     }
 }
 
-impl<R: Runtime> Deref for TaskContext<R> {
-    type Target = Shutdown;
-
-    fn deref(&self) -> &Shutdown {
-        &self.shutdown
-    }
-}
-
-impl<R: Runtime> fmt::Debug for TaskContext<R> {
+impl<R: TaskRuntime> fmt::Debug for TaskContext<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskContext")
             .field("name", &self.name)
@@ -145,11 +134,11 @@ impl<R: Runtime> fmt::Debug for TaskContext<R> {
 /// assert!(matches!(spawner.spawn("two", |_| async {}), Err(SpawnError::SetDropped)));
 /// # }
 /// ```
-pub struct Spawner<R: Runtime> {
+pub struct Spawner<R: TaskRuntime> {
     pub(super) inner: Weak<Inner<R>>,
 }
 
-impl<R: Runtime + 'static> Spawner<R> {
+impl<R: TaskRuntime> Spawner<R> {
     /// As [`TaskSet::spawn`](crate::TaskSet::spawn), while the set is alive.
     ///
     /// # Examples
@@ -165,15 +154,14 @@ impl<R: Runtime + 'static> Spawner<R> {
         &self,
         name: impl Into<Cow<'static, str>>,
         task: F,
-    ) -> Result<TaskHandle<<Fut::Output as TaskResult>::Error>, SpawnError>
+    ) -> Result<TaskHandle<R::Error>, SpawnError>
     where
         F: FnOnce(TaskContext<R>) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: TaskResult,
+        R: SpawnTask<F>,
     {
         let inner = self.inner.upgrade().ok_or(SpawnError::SetDropped)?;
         let guard = inner.shutdown.enter()?;
-        Ok(super::spawn_admitted(&inner, name.into(), guard, task))
+        Ok(inner.spawn(name.into(), guard, task))
     }
 
     /// As [`TaskSet::spawn_with_guard`](crate::TaskSet::spawn_with_guard), while the set is
@@ -192,18 +180,17 @@ impl<R: Runtime + 'static> Spawner<R> {
         name: impl Into<Cow<'static, str>>,
         guard: Guard,
         task: F,
-    ) -> Result<TaskHandle<<Fut::Output as TaskResult>::Error>, SpawnError>
+    ) -> Result<TaskHandle<R::Error>, SpawnError>
     where
         F: FnOnce(TaskContext<R>) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: TaskResult,
+        R: SpawnTask<F>,
     {
         let inner = self.inner.upgrade().ok_or(SpawnError::SetDropped)?;
-        Ok(super::spawn_admitted(&inner, name.into(), guard, task))
+        Ok(inner.spawn(name.into(), guard, task))
     }
 }
 
-impl<R: Runtime> Clone for Spawner<R> {
+impl<R: TaskRuntime> Clone for Spawner<R> {
     fn clone(&self) -> Self {
         Spawner {
             inner: self.inner.clone(),
@@ -211,7 +198,7 @@ impl<R: Runtime> Clone for Spawner<R> {
     }
 }
 
-impl<R: Runtime> fmt::Debug for Spawner<R> {
+impl<R: TaskRuntime> fmt::Debug for Spawner<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Spawner")
             .field("set_alive", &(self.inner.strong_count() > 0))

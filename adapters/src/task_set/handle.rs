@@ -149,7 +149,7 @@ impl<E> TaskHandle<E> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), winddown::Closed> {
     /// # let tasks = TaskSet::with_shutdown(&winddown::Shutdown::new(), TokioRuntime::new());
-    /// let handle = tasks.spawn("idle", |ctx| async move { ctx.triggered().await })?;
+    /// let handle = tasks.spawn("idle", |ctx| async move { ctx.shutdown().triggered().await })?;
     /// handle.abort();
     /// assert_eq!(handle.await, TaskExit::Cancelled);
     /// assert!(tasks.is_empty());

@@ -1,8 +1,9 @@
 //! [`TaskSet`]: background tasks that each hold a guard, see the trigger, and are named in the
 //! report when they outlast the drain; and what goes with it: the [`TaskContext`] a task is
 //! called with, the weak [`Spawner`], per-task [`TaskHandle`]s and their [`TaskExit`], the
-//! [`OnFailure`] policy, and the [`Idle`] future; and [`LocalTaskSet`], the same for `!Send`
-//! tasks on a single-threaded executor.
+//! [`OnFailure`] policy, and the [`Idle`] future. A set runs on any core runtime (`Send`
+//! tasks) or on a [`Local`] one (`!Send` tasks, on a single-threaded executor): the same type,
+//! the same methods.
 //!
 //! # Invariants
 //!
@@ -24,27 +25,25 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
 
-use winddown_core::runtime::Runtime;
 use winddown_core::{Closed, Guard, Plan, Reason, Shutdown, TaskFailure};
 
-use crate::panic::CatchUnwind;
-
 mod context;
+mod drive;
 mod handle;
-mod local;
 mod outcome;
 mod registry;
+mod runtime;
 
 pub use context::{SpawnError, Spawner, TaskContext};
 pub use handle::TaskHandle;
-pub use local::{LocalBoxFuture, LocalRuntime, LocalSpawner, LocalTaskContext, LocalTaskSet};
+pub(crate) use outcome::Never;
 pub use outcome::{OnFailure, TaskExit, TaskResult};
 pub use registry::Idle;
+pub use runtime::{Local, LocalBoxFuture, LocalRuntime, SpawnTask, TaskRuntime};
 
+use drive::Start;
 use handle::Cell;
 use registry::{Registry, TaskEnd};
 
@@ -53,9 +52,10 @@ use registry::{Registry, TaskEnd};
 /// running when the drain deadline passes are named in the [`Report`]'s
 /// [`still_in_flight`](winddown_core::DrainRecord::still_in_flight).
 ///
-/// The set is generic over the core's [`Runtime`] trait, so it works the same on tokio, smol
-/// and async-std (the `TokioRuntime`, `SmolRuntime` and `AsyncStdRuntime` types of this
-/// crate), or on a runtime of your own.
+/// The set is generic over the core's [`Runtime`](winddown_core::runtime::Runtime) trait, so
+/// it works the same on tokio, smol and async-std (the `TokioRuntime`, `SmolRuntime` and
+/// `AsyncStdRuntime` types of this crate), or on a runtime of your own; and on a [`Local`]
+/// runtime (tokio's `LocalSet`, smol's `LocalExecutor`) its tasks need not be `Send`.
 ///
 /// A task is done when its future completes, panics, or is cancelled. The drain needs nothing
 /// else from the set: the task's guard is released as its future ends, and the last release
@@ -113,9 +113,9 @@ use registry::{Registry, TaskEnd};
 /// let tasks = TaskSet::new(&plan, TokioRuntime::new());
 ///
 /// // A worker that ticks until the trigger, then finishes its tick and stops.
-/// tasks.spawn("ticker", |shutdown| async move {
+/// tasks.spawn("ticker", |ctx| async move {
 ///     let mut tick = tokio::time::interval(Duration::from_millis(100));
-///     while shutdown.until_shutdown(tick.tick()).await.is_some() {}
+///     while ctx.shutdown().until_shutdown(tick.tick()).await.is_some() {}
 /// })?;
 /// // A worker that ignores the trigger.
 /// tasks.spawn("stuck upload", |_| std::future::pending::<()>())?;
@@ -128,12 +128,12 @@ use registry::{Registry, TaskEnd};
 /// # Ok(())
 /// # }
 /// ```
-pub struct TaskSet<R: Runtime> {
+pub struct TaskSet<R: TaskRuntime> {
     /// The only strong reference (invariant 3).
     inner: Arc<Inner<R>>,
 }
 
-pub(crate) struct Inner<R: Runtime> {
+pub(crate) struct Inner<R: TaskRuntime> {
     runtime: R,
     shutdown: Shutdown,
     registry: Arc<Registry>,
@@ -156,114 +156,61 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Spawns `task` as `name`, admitted with `guard`, into the set of `inner`.
-#[cfg_attr(feature = "track", track_caller)]
-fn spawn_admitted<R, F, Fut>(
-    inner: &Arc<Inner<R>>,
-    name: Cow<'static, str>,
-    guard: Guard,
-    task: F,
-) -> TaskHandle<<Fut::Output as TaskResult>::Error>
-where
-    R: Runtime + 'static,
-    F: FnOnce(TaskContext<R>) -> Fut,
-    Fut: Future + Send + 'static,
-    Fut::Output: TaskResult,
-{
-    let (end, handle) = start(&inner.registry, name.clone(), guard);
-    let id = end.id;
-    let spawner = Spawner {
-        inner: Arc::downgrade(inner),
-    };
-    let context = TaskContext::new(name.clone(), inner.shutdown.clone(), spawner);
-    let future = task(context);
-    let join = inner.runtime.spawn(Box::pin(drive(future, end, name)));
-    store(&inner.joins, &inner.registry, id, join);
-    handle
-}
-
-/// Registers a task named `name` holding `guard`: what ends it, and its handle.
-fn start<E>(
-    registry: &Arc<Registry>,
-    name: Cow<'static, str>,
-    guard: Guard,
-) -> (TaskEnd<E>, TaskHandle<E>) {
-    let id = registry.start(name.clone());
-    let cell = Arc::new(Cell::new());
-    let end = TaskEnd {
-        registry: registry.clone(),
-        id,
-        guard: Some(guard),
-        cell: cell.clone(),
-        exit: None,
-    };
-    (end, TaskHandle::new(cell, name.into_owned()))
-}
-
-/// The spawned future of a task: runs `future` (catching a panic, stopping at an abort),
-/// records a failure, and ends the task with `end`. `Send` when `future` is.
-async fn drive<Fut>(
-    future: Fut,
-    mut end: TaskEnd<<Fut::Output as TaskResult>::Error>,
-    name: Cow<'static, str>,
-) where
-    Fut: Future,
-    Fut::Output: TaskResult,
-{
-    let mut future = Box::pin(CatchUnwind::new(future));
-    let cell = end.cell.clone();
-    // An abort wins over the task: checked first at every poll.
-    let result = poll_fn(|cx| {
-        if cell.aborted(cx) {
-            return Poll::Ready(None);
-        }
-        future.as_mut().poll(cx).map(Some)
-    })
-    .await;
-    // The task's future is gone before the task ends (its guard is released).
-    drop(future);
-    end.exit = Some(match result {
-        None => TaskExit::Cancelled,
-        Some(Ok(output)) => match output.into_result() {
-            Ok(()) => TaskExit::Finished,
-            Err(error) => {
-                let message = <Fut::Output as TaskResult>::describe(&error);
-                end.registry.failed(TaskFailure::error(name, message));
-                TaskExit::Failed(error)
-            }
-        },
-        Some(Err(message)) => {
-            end.registry
-                .failed(TaskFailure::panic(name, message.clone()));
-            TaskExit::Panicked(message)
-        }
-    });
-    drop(end);
-}
-
-/// Keeps `join` while task `id` runs, and drops the handles of tasks that have ended
-/// (invariant 2).
-fn store<J>(joins: &Mutex<Joins<J>>, registry: &Registry, id: u64, join: J) {
-    let mut dead = Vec::new();
+impl<R: TaskRuntime> Inner<R> {
+    /// Spawns `task` as `name`, admitted with `guard`, into this set.
+    #[cfg_attr(feature = "track", track_caller)]
+    fn spawn<F>(
+        self: &Arc<Self>,
+        name: Cow<'static, str>,
+        guard: Guard,
+        task: F,
+    ) -> TaskHandle<R::Error>
+    where
+        R: SpawnTask<F>,
     {
-        let mut joins = lock(joins);
-        if joins.ended_early.remove(&id) {
-            dead.push(join);
-        } else {
-            joins.live.insert(id, join);
-        }
-        let ended = std::mem::take(&mut lock(&registry.tasks).ended);
-        for ended in ended {
-            match joins.live.remove(&ended) {
-                Some(join) => dead.push(join),
-                None => {
-                    joins.ended_early.insert(ended);
+        let id = self.registry.start(name.clone());
+        let cell = Arc::new(Cell::new());
+        let end = TaskEnd {
+            registry: self.registry.clone(),
+            id,
+            guard: Some(guard),
+            cell: cell.clone(),
+            exit: None,
+        };
+        let handle = TaskHandle::new(cell, name.to_string());
+        let spawner = Spawner {
+            inner: Arc::downgrade(self),
+        };
+        let context = TaskContext::new(name.clone(), self.shutdown.clone(), spawner);
+        let join = self.runtime.spawn_task(task, Start { context, end, name });
+        self.store(id, join);
+        handle
+    }
+
+    /// Keeps `join` while task `id` runs, and drops the handles of tasks that have ended
+    /// (invariant 2).
+    fn store(&self, id: u64, join: R::Join) {
+        let mut dead = Vec::new();
+        {
+            let mut joins = lock(&self.joins);
+            if joins.ended_early.remove(&id) {
+                dead.push(join);
+            } else {
+                joins.live.insert(id, join);
+            }
+            let ended = std::mem::take(&mut lock(&self.registry.tasks).ended);
+            for ended in ended {
+                match joins.live.remove(&ended) {
+                    Some(join) => dead.push(join),
+                    None => {
+                        joins.ended_early.insert(ended);
+                    }
                 }
             }
         }
+        // Outside the lock: dropping a handle may call into the executor.
+        drop(dead);
     }
-    // Outside the lock: dropping a handle may call into the executor.
-    drop(dead);
 }
 
 impl<J> Joins<J> {
@@ -277,7 +224,7 @@ impl<J> Joins<J> {
 
 // ===== impl TaskSet =====
 
-impl<R: Runtime + 'static> TaskSet<R> {
+impl<R: TaskRuntime> TaskSet<R> {
     /// An empty set for `plan`'s shutdown, spawning on `runtime`, that
     /// [reports to](Self::report_to) the plan: its tasks still running at the drain deadline
     /// are named in the report, and its failed tasks are listed there.
@@ -320,7 +267,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
     /// let service = Shutdown::new();
     /// let library = service.child();
     /// let tasks = TaskSet::with_shutdown(&library, TokioRuntime::new());
-    /// tasks.spawn("poller", |ctx| async move { ctx.triggered().await })?;
+    /// tasks.spawn("poller", |ctx| async move { ctx.shutdown().triggered().await })?;
     ///
     /// service.trigger(Reason::requested());
     /// service.close();
@@ -402,10 +349,12 @@ impl<R: Runtime + 'static> TaskSet<R> {
     }
 
     /// Spawns a task named `name`: admits it (one guard, held until it ends), calls `task`
-    /// with a [`TaskContext`] (it derefs to the [`Shutdown`], to watch the trigger), and spawns
-    /// the future it returns, which may return `()` or `Result<(), E>` ([`TaskResult`]).
+    /// with a [`TaskContext`] (its name, its shutdown, a spawner for siblings), and spawns the
+    /// future it returns. The future may return `()`, `Result<(), E>`, or never return
+    /// ([`TaskResult`]); on a [`Runtime`](winddown_core::runtime::Runtime) it must be `Send`,
+    /// on a [`Local`] runtime it need not be ([`SpawnTask`]).
     ///
-    /// A task should stop soon after the trigger: use the context with
+    /// A task should stop soon after the trigger: watch `ctx.shutdown()` with
     /// [`ShutdownExt::until_shutdown`](crate::ShutdownExt::until_shutdown),
     /// [`Shutdown::triggered`] or [`Shutdown::is_triggered`].
     ///
@@ -423,8 +372,8 @@ impl<R: Runtime + 'static> TaskSet<R> {
     /// let plan = Plan::new(shutdown.clone(), Config::default());
     /// let tasks = TaskSet::new(&plan, TokioRuntime::new());
     ///
-    /// tasks.spawn("cache refresher", |shutdown| async move {
-    ///     shutdown.triggered().await;
+    /// tasks.spawn("cache refresher", |ctx| async move {
+    ///     ctx.shutdown().triggered().await;
     ///     // ... write the cache out ...
     /// })?;
     /// assert_eq!(tasks.names(), ["cache refresher"]);
@@ -443,20 +392,19 @@ impl<R: Runtime + 'static> TaskSet<R> {
     /// # Panics
     ///
     /// If the runtime's `spawn` panics: tokio's does outside a tokio runtime unless the
-    /// [`TokioRuntime`](crate::tokio::TokioRuntime) was made inside one.
+    /// `TokioRuntime` was made inside one; and a [`Local`] runtime's may outside its executor.
     #[cfg_attr(feature = "track", track_caller)]
     pub fn spawn<F, Fut>(
         &self,
         name: impl Into<Cow<'static, str>>,
         task: F,
-    ) -> Result<TaskHandle<<Fut::Output as TaskResult>::Error>, Closed>
+    ) -> Result<TaskHandle<R::Error>, Closed>
     where
         F: FnOnce(TaskContext<R>) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: TaskResult,
+        R: SpawnTask<F>,
     {
         let guard = self.inner.shutdown.enter()?;
-        Ok(spawn_admitted(&self.inner, name.into(), guard, task))
+        Ok(self.inner.spawn(name.into(), guard, task))
     }
 
     /// Spawns a task that holds `guard` instead of a new admission: for admitted work that
@@ -498,13 +446,12 @@ impl<R: Runtime + 'static> TaskSet<R> {
         name: impl Into<Cow<'static, str>>,
         guard: Guard,
         task: F,
-    ) -> TaskHandle<<Fut::Output as TaskResult>::Error>
+    ) -> TaskHandle<R::Error>
     where
         F: FnOnce(TaskContext<R>) -> Fut,
-        Fut: Future + Send + 'static,
-        Fut::Output: TaskResult,
+        R: SpawnTask<F>,
     {
-        spawn_admitted(&self.inner, name.into(), guard, task)
+        self.inner.spawn(name.into(), guard, task)
     }
 
     /// A handle that spawns into this set without keeping it alive (see [`Spawner`]).
@@ -517,9 +464,7 @@ impl<R: Runtime + 'static> TaskSet<R> {
             inner: Arc::downgrade(&self.inner),
         }
     }
-}
 
-impl<R: Runtime> TaskSet<R> {
     /// The shutdown the tasks are admitted to.
     ///
     /// # Examples
@@ -550,7 +495,7 @@ impl<R: Runtime> TaskSet<R> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), winddown::Closed> {
     /// # let tasks = TaskSet::new(&Plan::new(Shutdown::new(), Config::default()), TokioRuntime::new());
-    /// tasks.spawn("idle", |shutdown| async move { shutdown.triggered().await })?;
+    /// tasks.spawn("idle", |ctx| async move { ctx.shutdown().triggered().await })?;
     /// assert_eq!(tasks.len(), 1);
     /// # Ok(())
     /// # }
@@ -588,8 +533,8 @@ impl<R: Runtime> TaskSet<R> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), winddown::Closed> {
     /// # let tasks = TaskSet::new(&Plan::new(Shutdown::new(), Config::default()), TokioRuntime::new());
-    /// tasks.spawn("a", |shutdown| async move { shutdown.triggered().await })?;
-    /// tasks.spawn(format!("b{}", 2), |shutdown| async move { shutdown.triggered().await })?;
+    /// tasks.spawn("a", |ctx| async move { ctx.shutdown().triggered().await })?;
+    /// tasks.spawn(format!("b{}", 2), |ctx| async move { ctx.shutdown().triggered().await })?;
     /// assert_eq!(tasks.names(), ["a", "b2"]);
     /// # Ok(())
     /// # }
@@ -725,7 +670,7 @@ impl<R: Runtime> TaskSet<R> {
     }
 }
 
-impl<R: Runtime> fmt::Debug for TaskSet<R> {
+impl<R: TaskRuntime> fmt::Debug for TaskSet<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskSet")
             .field("running", &self.names())

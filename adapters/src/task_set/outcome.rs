@@ -7,12 +7,33 @@ use std::fmt;
 mod sealed {
     pub trait Sealed {}
     impl Sealed for () {}
+    impl Sealed for super::Never {}
     impl<E> Sealed for Result<(), E> {}
 }
 
+/// The output type of a function type.
+pub trait ReturnOf {
+    /// What the function returns.
+    type Output;
+}
+
+impl<T> ReturnOf for fn() -> T {
+    type Output = T;
+}
+
+/// The never type, `!`, which stable Rust lets a program name only as a function's return
+/// type: here through the return type of `fn() -> !`.
+///
+/// A task whose body never returns (`loop { .. }`) or ends in `panic!` has the output `!`
+/// (edition 2024; earlier editions fall back to `()` but warn that the fallback changes).
+/// Implementing [`TaskResult`] for it is what lets such a body spawn without an annotation,
+/// as with `tokio::spawn`.
+pub(crate) type Never = <fn() -> ! as ReturnOf>::Output;
+
 /// What a [`TaskSet`](crate::TaskSet) task's future may return: `()`, or `Result<(), E>` with
 /// an error that can be displayed (any `std::error::Error`, `Box<dyn Error + Send + Sync>`,
-/// `anyhow::Error`, a `String`).
+/// `anyhow::Error`, a `String`); or nothing at all: a body that never returns (a worker's
+/// `loop`) or ends in a `panic!` spawns as it would with `tokio::spawn`.
 ///
 /// An `Err` is a failed task: recorded with its text in the report's
 /// [`task_failures`](winddown_core::Report::task_failures), handled by the set's
@@ -38,9 +59,35 @@ mod sealed {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// A body that never returns, or ends in a panic, needs no annotation, in edition 2024 too
+/// (where its output is `!`):
+///
+#[cfg_attr(feature = "tokio", doc = "```edition2024")]
+#[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+/// use std::time::Duration;
+/// use winddown::task_set::TaskExit;
+/// use winddown::{tokio::TokioRuntime, Shutdown, TaskSet};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), winddown::Closed> {
+/// let tasks = TaskSet::with_shutdown(&Shutdown::new(), TokioRuntime::new());
+/// let ticker = tasks.spawn("ticker", |_| async {
+///     loop {
+///         tokio::time::sleep(Duration::from_secs(1)).await;
+///     }
+/// })?;
+/// let unfinished = tasks.spawn("unfinished", |_| async { todo!() })?;
+/// ticker.abort();
+/// unfinished.abort();
+/// assert_eq!(ticker.await, TaskExit::Cancelled);
+/// assert_eq!(unfinished.await, TaskExit::Cancelled);
+/// # Ok(())
+/// # }
+/// ```
 pub trait TaskResult: sealed::Sealed + Send + 'static {
     /// The error a failed task hands to its [`TaskHandle`](crate::task_set::TaskHandle);
-    /// [`Infallible`] for `()`.
+    /// [`Infallible`] for `()` and `!`.
     type Error: Send + 'static;
 
     /// `Err` if the task failed.
@@ -57,6 +104,19 @@ impl TaskResult for () {
 
     fn into_result(self) -> Result<(), Infallible> {
         Ok(())
+    }
+
+    fn describe(error: &Infallible) -> String {
+        match *error {}
+    }
+}
+
+/// A body that never returns: it can only end by being cancelled or by panicking.
+impl TaskResult for Never {
+    type Error = Infallible;
+
+    fn into_result(self) -> Result<(), Infallible> {
+        self
     }
 
     fn describe(error: &Infallible) -> String {

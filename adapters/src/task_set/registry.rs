@@ -118,14 +118,15 @@ impl Registry {
             .collect()
     }
 
-    /// See `TaskSet::trigger_when_idle` (invariant 4).
+    /// See `TaskSet::trigger_when_idle` (invariant 4). The first reason waiting stays: a later
+    /// call before the set empties changes nothing.
     pub(super) fn trigger_when_idle(&self, reason: Reason) {
         let now = {
             let mut tasks = lock(&self.tasks);
             if tasks.running.is_empty() {
                 Some(reason)
             } else {
-                tasks.trigger_when_idle = Some(reason);
+                tasks.trigger_when_idle.get_or_insert(reason);
                 None
             }
         };

@@ -7,7 +7,7 @@
 //! by worker futures that the application spawns on whatever executor it has. It depends on
 //! `winddown-core` and `async-channel` and on nothing that names a runtime (check it:
 //! `cargo tree -p winddown-example-jobs`). The demo daemons use it unchanged, the tokio one
-//! (`examples/daemon.rs`) and the smol one (`examples/daemon_smol.rs`).
+//! (`examples/demo/daemon.rs`) and the smol one (`examples/demo/daemon_smol.rs`).
 //!
 //! # How it follows the shutdown
 //!

@@ -8,11 +8,12 @@ use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_io::Async;
+use async_io::{Async, Timer};
 use winddown_core::Shutdown;
 
-use super::{Builder, Core};
-use crate::listener::drain;
+use super::{Builder, Core, Deadline};
+use crate::hook::HOOK_WAIT;
+use crate::listener::{drain, Runner};
 
 impl Builder {
     /// Registers the signals like [`listen`](Self::listen), but starts no thread: returns the
@@ -57,11 +58,11 @@ impl Builder {
     /// socket. Nothing of the listener is left registered after an error.
     #[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
     pub fn listen_async_io(self, shutdown: &Shutdown) -> io::Result<AsyncIoListener> {
-        let (listener, worker, wake) = self.register(shutdown)?;
+        let (listener, worker, wake) = self.register(shutdown, Runner::Task)?;
         // On an error, `listener` is dropped here: its signals do what they did before.
         let wake = Async::new(wake)?;
         Ok(AsyncIoListener {
-            core: Core::new(listener, worker),
+            core: Core::new(listener, worker, Timer::never),
             wake,
         })
     }
@@ -78,23 +79,25 @@ impl Builder {
 /// # Compared with the listener thread
 ///
 /// - **The third signal** ends the process from inside the signal handler, as with the thread:
-///   an executor whose every thread is blocked (a closer that never yields, a hook that blocks,
-///   a write to a full pipe) cannot delay it.
+///   an executor whose every thread is blocked (a closer that never yields, a write to a full
+///   pipe) cannot delay it.
 /// - **The first and second signals** are acted on when the executor polls this task. While
 ///   every executor thread is blocked, they wait, counted, in their sockets; the thread would
 ///   have triggered and forced the shutdown (and called the hook) meanwhile, with nothing in a
 ///   blocked executor to act on it.
-/// - **The [`on_event`](Builder::on_event) hook** runs on the executor's thread: keep it
-///   short, and never blocking, as any code in a task.
+/// - **The [`on_event`](Builder::on_event) hook** runs on the hook thread, as with the
+///   listener thread. The task hands it each event just before the action and waits for it
+///   to return without blocking the executor's thread, for at most half a second (on
+///   async-io's timer): a hook that blocks delays the action that once, and holds nothing else.
 /// - **No thread, one wake-up fewer**: the handler's byte wakes the executor's thread through
 ///   the reactor, where the thread would wake the listener thread, which would then wake the
-///   executor.
+///   executor. (A hook's hand-off, above, adds the hook thread and its two wake-ups.)
 /// - If the reactor ever failed to wait for the socket, the task would drop the listener and
 ///   end: the signals would get their old behaviour back (SIGTERM ends the process), never be
 ///   silently lost.
 #[must_use = "a listener task delivers signals only while it is polled: spawn it"]
 pub struct AsyncIoListener {
-    core: Core,
+    core: Core<Timer>,
     /// The wake socket, on async-io's reactor.
     wake: Async<UnixStream>,
 }
@@ -128,26 +131,23 @@ impl Future for AsyncIoListener {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if !this.core.listening() {
-            return Poll::Ready(());
-        }
-        let mut buf = [0_u8; 64];
-        loop {
-            // Invariants 1 and 2: a round (the wake socket drained, then the counts), then the
-            // wait. Reading the socket directly is what async-io expects: its readiness is
-            // one-shot, re-armed by the next `poll_readable`.
-            drain(this.wake.get_ref(), &mut buf);
-            this.core.act();
-            match this.wake.poll_readable(cx) {
-                Poll::Ready(Ok(())) => continue,
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => break,
-            }
-        }
-        // Invariant 4.
-        this.core.give_up();
-        Poll::Ready(())
+        let AsyncIoListener { core, wake } = self.get_mut();
+        // Reading the socket directly is what async-io expects: its readiness is one-shot,
+        // re-armed by the next `poll_readable` (task invariant 2).
+        let empty = || {
+            drain(wake.get_ref(), &mut [0_u8; 64]);
+        };
+        core.poll(cx, empty, |cx| wake.poll_readable(cx))
+    }
+}
+
+impl Deadline for Timer {
+    fn start(&mut self) {
+        self.set_after(HOOK_WAIT);
+    }
+
+    fn poll_passed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(self).poll(cx).map(drop)
     }
 }
 

@@ -7,9 +7,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::net::UnixStream;
+use tokio::time::{Instant, Sleep};
 use winddown_core::Shutdown;
 
-use super::{Builder, Core};
+use super::{Builder, Core, Deadline};
+use crate::hook::HOOK_WAIT;
+use crate::listener::Runner;
 
 impl Builder {
     /// Registers the signals like [`listen`](Self::listen), but starts no thread: returns the
@@ -64,7 +67,9 @@ impl Builder {
     /// # Panics
     ///
     /// Like `tokio::signal` and `tokio::net`, if the runtime was built without its I/O driver
-    /// (`enable_io` or `enable_all`).
+    /// (`enable_io` or `enable_all`); with an [`on_event`](Self::on_event) hook, like
+    /// `tokio::time`, if it was built without its timer too (`enable_time` or `enable_all`):
+    /// the wait for the hook is bounded by it.
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub fn listen_tokio(self, shutdown: &Shutdown) -> io::Result<TokioListener> {
         // Before anything is registered: outside a runtime, `from_std` would panic.
@@ -73,12 +78,14 @@ impl Builder {
                 "listen_tokio must be called from inside a tokio runtime",
             ));
         }
-        let (listener, worker, wake) = self.register(shutdown)?;
+        let (listener, worker, wake) = self.register(shutdown, Runner::Task)?;
         wake.set_nonblocking(true)?;
         // On an error, `listener` is dropped here: its signals do what they did before.
         let wake = UnixStream::from_std(wake)?;
         Ok(TokioListener {
-            core: Core::new(listener, worker),
+            // With a hook, the timer is made here, so that a runtime without one panics now,
+            // not at the first signal.
+            core: Core::new(listener, worker, || Box::pin(tokio::time::sleep(HOOK_WAIT))),
             wake,
         })
     }
@@ -95,23 +102,25 @@ impl Builder {
 /// # Compared with the listener thread
 ///
 /// - **The third signal** ends the process from inside the signal handler, as with the thread:
-///   a runtime whose every thread is blocked (a closer that never yields, a hook that blocks,
-///   a write to a full pipe) cannot delay it.
+///   a runtime whose every thread is blocked (a closer that never yields, a write to a full
+///   pipe) cannot delay it.
 /// - **The first and second signals** are acted on when the runtime polls this task. While
 ///   every runtime thread is blocked, they wait, counted, in their sockets; the thread would
 ///   have triggered and forced the shutdown (and called the hook) meanwhile, with nothing in a
 ///   blocked runtime to act on it.
-/// - **The [`on_event`](Builder::on_event) hook** runs on a runtime thread: keep it short,
-///   and never blocking, as any code in a task.
+/// - **The [`on_event`](Builder::on_event) hook** runs on the hook thread, as with the
+///   listener thread. The task hands it each event just before the action and waits for it
+///   to return without blocking the runtime's thread, for at most half a second (on the
+///   runtime's timer): a hook that blocks delays the action that once, and holds nothing else.
 /// - **No thread, one wake-up fewer**: the handler's byte wakes the runtime's thread through
 ///   its I/O driver, where the thread would wake the listener thread, which would then wake
-///   the runtime.
+///   the runtime. (A hook's hand-off, above, adds the hook thread and its two wake-ups.)
 /// - If the driver ever failed to wait for the socket, the task would drop the listener and
 ///   end: the signals would get their old behaviour back (SIGTERM ends the process), never be
 ///   silently lost.
 #[must_use = "a listener task delivers signals only while it is polled: spawn it"]
 pub struct TokioListener {
-    core: Core,
+    core: Core<Pin<Box<Sleep>>>,
     /// The wake socket, on tokio's I/O driver.
     wake: UnixStream,
 }
@@ -146,16 +155,13 @@ impl Future for TokioListener {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if !this.core.listening() {
-            return Poll::Ready(());
-        }
-        let mut buf = [0_u8; 64];
-        loop {
-            // Invariants 1 and 2: a round (the wake socket drained, then the counts), then the
-            // wait. `try_read` clears tokio's readiness when it finds the socket empty.
+        let TokioListener { core, wake } = self.get_mut();
+        let empty = || {
+            // `try_read` clears tokio's readiness when it finds the socket empty (task
+            // invariant 2).
+            let mut buf = [0_u8; 64];
             loop {
-                match this.wake.try_read(&mut buf) {
+                match wake.try_read(&mut buf) {
                     Ok(0) => break, // cannot happen: the listener holds the other end
                     Ok(_) => {}
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -163,16 +169,18 @@ impl Future for TokioListener {
                     Err(_) => break,
                 }
             }
-            this.core.act();
-            match this.wake.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => continue,
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => break,
-            }
-        }
-        // Invariant 4.
-        this.core.give_up();
-        Poll::Ready(())
+        };
+        core.poll(cx, empty, |cx| wake.poll_read_ready(cx))
+    }
+}
+
+impl Deadline for Pin<Box<Sleep>> {
+    fn start(&mut self) {
+        self.as_mut().reset(Instant::now() + HOOK_WAIT);
+    }
+
+    fn poll_passed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.as_mut().poll(cx)
     }
 }
 

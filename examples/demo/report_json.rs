@@ -3,17 +3,18 @@
 //! Included by both daemons (`#[path]`), so the file is written the same way on tokio and
 //! on smol: into a temporary file in the same directory, synced, then renamed over `PATH`, so
 //! that a reader (a supervisor, a CI job) sees the old file or the whole new one, never half.
+//! The path is checked when the daemon starts (`cli::parse_args`).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use winddown::Report;
 
 /// Writes `report` as JSON (the documented shape, see `winddown::Report`) to `path`.
 pub(crate) fn write(path: &Path, report: &Report) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
-    let temporary = temporary_beside(path)?;
+    let temporary = crate::cli::report_json_temporary(path);
     let written = (|| {
         let mut file = File::create(&temporary)?;
         file.write_all(&json)?;
@@ -26,18 +27,4 @@ pub(crate) fn write(path: &Path, report: &Report) -> io::Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     written
-}
-
-/// `DIR/.NAME.PID.tmp` for `DIR/NAME`: same directory, so the rename is atomic.
-fn temporary_beside(path: &Path) -> io::Result<PathBuf> {
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("--report-json needs a file name, not {}", path.display()),
-        )
-    })?;
-    let mut temporary = std::ffi::OsString::from(".");
-    temporary.push(name);
-    temporary.push(format!(".{}.tmp", std::process::id()));
-    Ok(path.with_file_name(temporary))
 }

@@ -7,7 +7,7 @@
 //! variable), stops it with a real SIGTERM, and checks the datagrams that arrived, in order.
 //! Every receive and every wait has its own deadline: a hang fails the test. The start and wait
 //! helpers are a small copy of `tests/daemon.rs`'s.
-#![cfg(all(unix, feature = "full"))]
+#![cfg(all(unix, feature = "tokio"))]
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::net::UnixDatagram;

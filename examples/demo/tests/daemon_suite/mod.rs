@@ -25,13 +25,16 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+
+#[path = "../../../../tests/support/pipes.rs"]
+mod pipes;
 
 /// How long any single wait may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -52,12 +55,15 @@ fn daemon_path() -> std::path::PathBuf {
 
 /// What a test does with one of the daemon's output pipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-// `Unread` is for a Linux-only test.
+// `Unread` and `ReadUntil` are for Linux-only tests.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Pipe {
     /// Read line by line (the default).
     Read,
-    /// Kept open and never read, so it can be filled up (see [`Daemon::fill_stderr`]).
+    /// Read until a line that starts with this, then kept open and never read again, so that
+    /// it can be filled up (see [`Daemon::fill`]).
+    ReadUntil(&'static str),
+    /// Kept open and never read, so it can be filled up (see [`Daemon::fill`]).
     Unread,
     /// Closed at once: every write to it fails with EPIPE, as for `daemon | head -0`.
     Broken,
@@ -70,8 +76,9 @@ struct Daemon {
     pid: Pid,
     stdout: Option<Receiver<String>>,
     stderr: Option<Receiver<String>>,
-    /// The read end of an unread stderr, kept open so that writes block instead of failing.
-    _unread: Option<ChildStderr>,
+    /// The read ends of pipes no longer read, kept open so that writes block instead of
+    /// failing.
+    _held: Vec<pipes::Hold>,
     /// Everything read from stdout so far.
     out: Vec<String>,
     /// Everything read from stderr so far.
@@ -102,32 +109,30 @@ impl Daemon {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let stdout = match stdout {
-            Pipe::Read => Some(lines(out)),
-            Pipe::Broken => {
-                // Our read end is the only one: closing it breaks the pipe.
-                drop(out);
+        let mut held = Vec::new();
+        let mut take = |pipe: Box<dyn Read + Send>, how: Pipe| match how {
+            Pipe::Read => Some(pipes::lines(pipe, None).0),
+            Pipe::ReadUntil(last) => {
+                let (lines, hold) = pipes::lines(pipe, Some(last));
+                held.push(hold);
+                Some(lines)
+            }
+            Pipe::Unread => {
+                held.push(pipes::unread(pipe));
                 None
             }
-            Pipe::Unread => unimplemented!("only stderr can be left unread"),
+            // Our read end is the only one: dropping it breaks the pipe.
+            Pipe::Broken => None,
         };
-        let (stderr, unread) = match stderr {
-            Pipe::Read => (Some(lines(err)), None),
-            Pipe::Unread => (None, Some(err)),
-            Pipe::Broken => {
-                drop(err);
-                (None, None)
-            }
-        };
+        let out = take(Box::new(child.stdout.take().unwrap()), stdout);
+        let err = take(Box::new(child.stderr.take().unwrap()), stderr);
         let pid = Pid::from_raw(child.id() as i32);
         Daemon {
             child,
             pid,
-            stdout,
-            stderr,
-            _unread: unread,
+            stdout: out,
+            stderr: err,
+            _held: held,
             out: Vec::new(),
             err: Vec::new(),
             addr: String::new(),
@@ -154,62 +159,15 @@ impl Daemon {
     /// its own: the kernel merges a signal only with one that is still pending.
     #[cfg(target_os = "linux")]
     fn wait_delivered(&self, signal: Signal) {
-        let bit = 1_u64 << (signal as i32 - 1);
-        let status = format!("/proc/{}/status", self.pid);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let Ok(text) = std::fs::read_to_string(&status) else {
-                return; // gone: nothing is pending any more
-            };
-            // Exited, not yet reaped: it keeps what was still pending at its exit.
-            if text
-                .lines()
-                .find_map(|line| line.strip_prefix("State:"))
-                .is_some_and(|state| state.trim().starts_with('Z'))
-            {
-                return;
-            }
-            let pending = text
-                .lines()
-                .find_map(|line| line.strip_prefix("ShdPnd:"))
-                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-                .expect("a ShdPnd line in /proc/PID/status");
-            if pending & bit == 0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{signal} still pending after {PATIENCE:?}"
-            );
-            thread::sleep(Duration::from_millis(1));
-        }
+        pipes::wait_delivered(self.pid.as_raw() as u32, signal as i32, PATIENCE);
     }
 
-    /// Fills the daemon's unread stderr pipe: from here on every write the daemon makes to
-    /// stderr blocks, as when a stalled log collector stops reading.
+    /// Fills the daemon's pipe on file descriptor `fd` (1 or 2, left unread): from here on
+    /// every write the daemon makes to it blocks, as when a stalled log collector stops
+    /// reading.
     #[cfg(target_os = "linux")]
-    fn fill_stderr(&self) {
-        use std::fs::OpenOptions;
-        use std::io::ErrorKind;
-        use std::os::unix::fs::OpenOptionsExt;
-
-        assert!(self._unread.is_some(), "start it with Pipe::Unread stderr");
-        // A second, non-blocking open of the same pipe: the daemon's own stays blocking.
-        let mut pipe = OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NONBLOCK)
-            .open(format!("/proc/{}/fd/2", self.pid))
-            .expect("open the daemon's stderr pipe");
-        let chunk = [b'.'; 4096];
-        for size in [chunk.len(), 1] {
-            loop {
-                match pipe.write(&chunk[..size]) {
-                    Ok(_) => {}
-                    Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-                    Err(err) => panic!("filling the daemon's stderr: {err}"),
-                }
-            }
-        }
+    fn fill(&self, fd: u32) {
+        pipes::fill(self.pid.as_raw() as u32, fd);
     }
 
     /// Reads stdout until a line starts with `prefix`.
@@ -230,6 +188,17 @@ impl Daemon {
                     self.out,
                     self.child.try_wait()
                 ),
+            }
+        }
+    }
+
+    /// Reads stderr until each of `texts` is in some line, whichever order they come in (lines
+    /// already read count too): for lines whose order is not fixed (the signal hook's, on its
+    /// own thread, and the runtime's, once the hook is stuck).
+    fn wait_for_logs(&mut self, texts: &[&str]) {
+        for text in texts {
+            if !self.err.iter().any(|line| line.contains(text)) {
+                self.wait_for_log(text);
             }
         }
     }
@@ -307,19 +276,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (send, receive) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if send.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receive
 }
 
 /// How long a request is held open after the drain begins.
@@ -545,16 +501,20 @@ const AT_ONCE: Duration = Duration::from_secs(1);
 #[cfg(target_os = "linux")]
 #[test]
 fn three_sigterms_end_the_process_with_143_while_stderr_is_a_full_pipe() {
-    // Every log line of the daemon goes to stderr: its signal hook's, on the listener thread,
-    // and the shutdown sequence's, on the runtime's thread. With the pipe full, both block
-    // on their first line after the first signal, and stay blocked.
-    let mut daemon = Daemon::launch(daemon_command(&[]), Pipe::Read, Pipe::Unread);
+    // The stuck closer blocks the runtime's only thread, so only the third signal can end the
+    // process. stderr is read until the closer says it runs, then filled: the lines after it
+    // (the second signal's among them) are dropped, and nothing waits for them.
+    let mut daemon = Daemon::launch(
+        daemon_command(&["--stuck-close", "60"]),
+        Pipe::Read,
+        Pipe::ReadUntil("daemon: cache client: closing"),
+    );
     daemon.wait_ready();
-    daemon.fill_stderr();
-    for _ in 0..2 {
-        daemon.signal(Signal::SIGTERM);
-        daemon.wait_delivered(Signal::SIGTERM);
-    }
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_for_log("cache client: closing");
+    daemon.fill(2);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_delivered(Signal::SIGTERM);
     daemon.signal(Signal::SIGTERM);
     let status = daemon.exit_within(AT_ONCE);
     assert_eq!(status.code(), Some(143), "{status:?}");
@@ -589,13 +549,15 @@ fn bursts_of_100_sigterms_end_the_process_with_143_while_the_runtime_is_blocked(
 #[cfg(target_os = "linux")]
 #[test]
 fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
-    // `--block-hook`: the signal listener's hook never returns from its first event. It runs
-    // in the listener's task, on the runtime's only thread, so from then on nothing in the
-    // runtime runs: not the sequence, not the listener.
+    // `--block-hook`: the signal hook never returns from its first event. It runs on the
+    // listener's hook thread, not the runtime's: the stuck closer, not the hook, is what keeps
+    // the sequence itself from ending the process first.
     let mut daemon = Daemon::start(&["--block-hook", "--stuck-close", "60"]);
     daemon.signal(Signal::SIGTERM);
-    // The hook has logged, and is now stuck with the runtime's thread.
-    daemon.wait_for_log("SIGTERM (signal #1): shutdown triggered");
+    daemon.wait_for_logs(&[
+        "SIGTERM (signal #1): shutdown triggered",
+        "cache client: closing",
+    ]);
     daemon.signal(Signal::SIGTERM);
     daemon.wait_delivered(Signal::SIGTERM);
     daemon.signal(Signal::SIGTERM);
@@ -605,6 +567,188 @@ fn three_sigterms_end_the_process_with_143_while_the_hook_blocks() {
         Some(143),
         "{status:?}; stderr: {:?}",
         daemon.err
+    );
+}
+
+/// The flags of the full-pipe tests: short deadlines, so that "within the graceful deadline"
+/// is a tight bound: 1 s to drain, 1 s per closer, 8 s in all (see `cli::config`).
+#[cfg(target_os = "linux")]
+const SHORT: [&str; 4] = ["--drain-timeout", "1", "--close-timeout", "1"];
+
+/// The graceful deadline of [`SHORT`].
+#[cfg(target_os = "linux")]
+const SHORT_GRACEFUL: Duration = Duration::from_secs(8);
+
+/// Issue 21, item 7: with stdout a full pipe nobody reads, one SIGTERM still ends the daemon
+/// within its graceful deadline, with exit code 0; the report it could not print is counted
+/// on stderr. (Before, the report's write blocked the runtime's thread forever.)
+#[cfg(target_os = "linux")]
+#[test]
+fn one_sigterm_stops_the_daemon_while_stdout_is_a_full_pipe() {
+    let mut daemon = Daemon::launch(daemon_command(&SHORT), Pipe::ReadUntil("ready"), Pipe::Read);
+    daemon.wait_ready();
+    daemon.fill(1);
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(SHORT_GRACEFUL);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; stderr: {:?}",
+        daemon.err
+    );
+    daemon.wait_for_logs(&[
+        "SIGTERM (signal #1): shutdown triggered",
+        "completed",
+        "lines to stdout dropped",
+    ]);
+}
+
+/// Issue 21, item 7: the same with stderr full, where every progress line goes (the signal
+/// hook's, the phase observer's, the closers'): the daemon stops at once, and prints its whole
+/// report on stdout with the count of what stderr lost. (Before, the first line after the
+/// signal blocked the listener thread and the runtime's thread: the process ran on.)
+#[cfg(target_os = "linux")]
+#[test]
+fn one_sigterm_stops_the_daemon_while_stderr_is_a_full_pipe() {
+    let mut daemon = Daemon::launch(daemon_command(&SHORT), Pipe::Read, Pipe::Unread);
+    daemon.wait_ready();
+    daemon.fill(2);
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(SHORT_GRACEFUL);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let (_, out) = daemon.wait();
+    assert_complete_report(&out);
+    assert!(out.contains("lines to stderr dropped"), "{out}");
+}
+
+/// Issue 21, item 7: with stdout full, a second SIGTERM during a slow close forces the stop:
+/// exit 3, at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_sigterm_forces_the_daemon_while_stdout_is_a_full_pipe() {
+    let args = ["--slow-close", "30", "--close-timeout", "25"];
+    let mut daemon = Daemon::launch(daemon_command(&args), Pipe::ReadUntil("ready"), Pipe::Read);
+    daemon.wait_ready();
+    daemon.fill(1);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_for_log("connection pool: closing");
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(AT_ONCE * 5);
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "{status:?}; stderr: {:?}",
+        daemon.err
+    );
+}
+
+/// Issue 21, item 7: the same with stderr full: the listener's hook cannot block the force.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_second_sigterm_forces_the_daemon_while_stderr_is_a_full_pipe() {
+    let args = ["--slow-close", "30", "--close-timeout", "25"];
+    let mut daemon = Daemon::launch(daemon_command(&args), Pipe::Read, Pipe::Unread);
+    daemon.wait_ready();
+    daemon.fill(2);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_delivered(Signal::SIGTERM);
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(AT_ONCE * 5);
+    assert_eq!(status.code(), Some(3), "{status:?}");
+    let (_, out) = daemon.wait();
+    assert!(out.contains("shutdown forced"), "{out}");
+}
+
+/// A signal hook that never returns cannot hold the stop, though the daemon listens for
+/// signals with a task on its runtime's only thread: one SIGTERM still completes the stop
+/// (exit 0) within its graceful deadline. The hook runs on the listener's hook thread, and the
+/// task waits for it without blocking the runtime. (With the hook run by the task on the
+/// runtime's thread, the daemon never stopped: only a third signal ended it.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_blocked_signal_hook_does_not_hold_the_stop() {
+    let args: Vec<&str> = ["--block-hook"].into_iter().chain(SHORT).collect();
+    let mut daemon = Daemon::start(&args);
+    daemon.signal(Signal::SIGTERM);
+    let status = daemon.exit_within(SHORT_GRACEFUL);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; stderr: {:?}",
+        daemon.err
+    );
+    let (_, out) = daemon.wait();
+    assert_complete_report(&out);
+}
+
+/// Issue 21, item 7: a signal hook that never returns cannot hold the force: the second
+/// SIGTERM forces the stop (exit 3). (Before, the hook held the listener thread, and the
+/// second signal did nothing.)
+#[test]
+fn a_blocked_signal_hook_does_not_hold_the_force() {
+    let mut daemon = Daemon::start(&[
+        "--block-hook",
+        "--slow-close",
+        "30",
+        "--close-timeout",
+        "25",
+    ]);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_for_logs(&[
+        "SIGTERM (signal #1): shutdown triggered",
+        "connection pool: closing",
+    ]);
+    daemon.signal(Signal::SIGTERM);
+    let (status, out) = daemon.wait();
+    assert_eq!(status.code(), Some(3), "{out}");
+    assert!(out.contains("shutdown forced"), "{out}");
+}
+
+/// Issue 21, item 7: the signal listener's line comes in order with the stop's own lines:
+/// before the first phase, and the force's before `forced`. (Before, the listener logged after
+/// the trigger had woken the sequence, so its line came late, or never, in some runs.)
+#[test]
+fn the_signal_lines_come_in_order_with_the_stop() {
+    for _ in 0..3 {
+        let mut daemon = Daemon::start(&["--slow-close", "30", "--close-timeout", "25"]);
+        daemon.signal(Signal::SIGTERM);
+        daemon.wait_for_log("connection pool: closing");
+        daemon.signal(Signal::SIGTERM);
+        daemon.wait_for_log("] forced");
+        let at = |text: &str| {
+            daemon
+                .err
+                .iter()
+                .position(|line| line.contains(text))
+                .unwrap_or_else(|| panic!("no {text:?} in {:?}", daemon.err))
+        };
+        assert!(
+            at("SIGTERM (signal #1)") < at("] initiated"),
+            "{:?}",
+            daemon.err
+        );
+        assert!(
+            at("SIGTERM (signal #2)") < at("] forced"),
+            "{:?}",
+            daemon.err
+        );
+        let (status, out) = daemon.wait();
+        assert_eq!(status.code(), Some(3), "{out}");
+    }
+}
+
+/// Issue 21, item 8: an unknown flag is named as unknown (it used to be "needs a value").
+#[test]
+fn an_unknown_flag_is_named() {
+    let output = daemon_command(&["--frobnicate"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the daemon");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with("daemon: unknown option \"--frobnicate\""),
+        "{stderr}"
     );
 }
 
@@ -740,150 +884,6 @@ fn sigterm_right_after_the_handler_is_installed_is_never_lost() {
     }
 }
 
-/// A directory of its own for one test's report file.
-fn scratch_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "winddown-{}-{test}-{}",
-        super::EXAMPLE,
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a scratch directory");
-    dir
-}
-
-/// Reads the report the daemon wrote, and checks that nothing else (no temporary file) was
-/// left beside it.
-fn read_report_json(dir: &std::path::Path) -> serde_json::Value {
-    let entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("the scratch directory")
-        .map(|entry| entry.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        entries,
-        ["report.json"],
-        "only the report, renamed into place"
-    );
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("the report file");
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("not JSON ({err}):\n{text}"))
-}
-
-/// `--report-json PATH`: the report in the documented JSON shape (version 1), written
-/// atomically, for a clean stop.
-#[test]
-fn the_report_is_written_as_json() {
-    let dir = scratch_dir("json-clean");
-    let path = dir.join("report.json");
-    let daemon = Daemon::start(&["--report-json", path.to_str().unwrap()]);
-    daemon.signal(Signal::SIGTERM);
-    let (status, out) = daemon.wait();
-    assert_eq!(status.code(), Some(0), "{out}");
-    let json = read_report_json(&dir);
-    assert_eq!(json["version"], 1, "{json}");
-    assert_eq!(json["status"], "completed");
-    assert_eq!(json["exit_code"], 0);
-    assert_eq!(
-        json["reason"],
-        serde_json::json!({"kind": "signal", "signal": 15})
-    );
-    assert!(json["forced_by"].is_null());
-    assert!(json["total_ms"].is_number());
-    let phases: Vec<&str> = json["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|phase| phase["phase"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            "initiated",
-            "stopping_new_requests",
-            "draining",
-            "closing_resources",
-            "flushing_buffers",
-            "completed"
-        ]
-    );
-    for field in [
-        "in_flight_at_start",
-        "drained",
-        "left",
-        "timed_out",
-        "skipped",
-    ] {
-        assert!(!json["drain"][field].is_null(), "drain.{field} in {json}");
-    }
-    assert!(json["drain"]["still_in_flight"].is_array());
-    assert!(json["drain"]["guard_sites"].is_array());
-    let resources: Vec<(&str, &str)> = json["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["name"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        resources,
-        [
-            ("job queue", "ok"),
-            ("connection pool", "ok"),
-            ("cache client", "ok")
-        ]
-    );
-    assert_eq!(json["resources"][1]["kind"], "database");
-    assert!(json["resources"][1]["duration_ms"].is_number());
-    assert_eq!(json["flushes"][0]["name"], "log file");
-    assert_eq!(json["task_failures"], serde_json::json!([]));
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A forced stop and a timed-out one write their report too, with their status and exit code.
-#[test]
-fn forced_and_timed_out_stops_write_their_json_too() {
-    let dir = scratch_dir("json-forced");
-    let path = dir.join("report.json");
-    let mut daemon = Daemon::start(&[
-        "--slow-close",
-        "30",
-        "--close-timeout",
-        "25",
-        "--report-json",
-        path.to_str().unwrap(),
-    ]);
-    daemon.signal(Signal::SIGTERM);
-    daemon.wait_for_log("connection pool: closing");
-    daemon.signal(Signal::SIGTERM);
-    let (status, out) = daemon.wait();
-    assert_eq!(status.code(), Some(3), "{out}");
-    let json = read_report_json(&dir);
-    assert_eq!(json["status"], "forced", "{json}");
-    assert_eq!(json["exit_code"], 3);
-    assert_eq!(json["forced_by"], serde_json::json!({"kind": "escalation"}));
-    assert_eq!(json["resources"][1]["name"], "connection pool");
-    assert_eq!(json["resources"][1]["outcome"], "cancelled");
-    assert_eq!(json["flushes"][0]["outcome"], "skipped");
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let dir = scratch_dir("json-late");
-    let path = dir.join("report.json");
-    let daemon = Daemon::start(&[
-        "--stuck-close",
-        "2",
-        "--close-timeout",
-        "1",
-        "--report-json",
-        path.to_str().unwrap(),
-    ]);
-    daemon.signal(Signal::SIGTERM);
-    let (status, out) = daemon.wait();
-    assert_eq!(status.code(), Some(2), "{out}");
-    let json = read_report_json(&dir);
-    assert_eq!(json["status"], "timed_out", "{json}");
-    assert_eq!(json["exit_code"], 2);
-    let cache = &json["resources"][2];
-    assert_eq!(cache["name"], "cache client");
-    assert_eq!(cache["outcome"], "late");
-    assert_eq!(cache["late_result"], "ok");
-    assert!(cache["duration_ms"].as_f64().unwrap() >= 2000.0, "{json}");
-    let _ = std::fs::remove_dir_all(&dir);
-}
+/// `--report-json`, in a build with the `json` feature.
+#[cfg(feature = "json")]
+mod json;
