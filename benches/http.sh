@@ -21,6 +21,9 @@
 #       than two check intervals, and without it; then with haproxy's agent check too
 #       (--agent-port), with a pre-stop of one second and one shorter than the HTTP check
 #       needs (and that shorter one with the HTTP check alone).
+#   H5  50 keep-alive connections through a SIGTERM, several runs on each runtime: wrk's read
+#       errors next to the server's own count of connections it closed with bytes unread.
+#   H6  a second SIGTERM while a slow request is in flight: exit code, cause, what is left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -333,6 +336,106 @@ for runtime in ("tokio", "smol"):
     requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
     codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
     w(f"| {runtime} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("")
+
+# ----- H5: 50 connections through a SIGTERM, read errors told apart -----
+log("H5: 50 connections through a SIGTERM")
+H5_RUNS = int(os.environ.get("WINDDOWN_HTTP_H5_RUNS", "5"))
+
+
+def closed_unread(text):
+    m = re.search(r"(\d+) closed with bytes unread", text)
+    return m.group(1) if m else "?"
+
+
+w("### H5: 50 keep-alive connections through a SIGTERM")
+w("")
+w("`wrk -t2 -c50 -d3s` against `GET /` of the example (`--drain-timeout 5`), SIGTERM 1.5 s in,")
+w(f"{H5_RUNS} runs on each runtime. At the close every keep-alive connection is either busy (its")
+w("request is answered, `200` or the layer's `503`, with `Connection: close`) or idle. An idle")
+w("one is ended by the server only after it has asked the kernel whether bytes have arrived")
+w("(a non-blocking peek: a runtime's readiness cache can be stale), so a request already in")
+w("its socket is read and answered. A read error at wrk is then one of two things, told apart")
+w("by the server, which peeks once more as it drops each connection it closed:")
+w("")
+w("- **a request lost in the socket**: it had arrived when the server closed the connection;")
+w("  the kernel then answers with a reset. The server counts these (`closed with bytes unread`")
+w("  in its connection line). The goal: zero.")
+w("- **the client's own late write**: wrk wrote its next request after the server's end of")
+w("  file was on its way (the keep-alive race every HTTP/1.1 client has, at most one per")
+w("  connection closed idle). It reaches a socket already closed, and the server never saw")
+w("  it. These are the read errors the server does not count.")
+w("")
+w("| runtime | run | responses by status | read errors at wrk | closed with bytes unread (server) | exit |")
+w("|---|---:|---|---:|---:|---:|")
+for runtime in ("tokio", "smol"):
+    for run in range(H5_RUNS):
+        inst = Instance(runtime, "--drain-timeout", "5")
+        def term(t0, inst=inst):
+            sleep_until(t0, 1.5)
+            inst.proc.send_signal(signal.SIGTERM)
+        _, record = wrk(f"http://{inst.addr}/", 3, 50, 2, during=term)
+        code, rest = inst.stop()
+        read = record["errors"]["read"] if record else "?"
+        w(f"| {runtime} | {run + 1} | {statuses(record)} | {read} | {closed_unread(rest)} | {code} |")
+w("")
+
+# ----- H6: a second SIGTERM with a slow request in flight -----
+log("H6: a second SIGTERM with a slow request in flight")
+
+
+def second_signal(runtime):
+    inst = Instance(runtime, "--drain-timeout", "30")
+    host, port = inst.addr.rsplit(":", 1)
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"GET /slow?ms=20000 HTTP/1.1\r\nhost: t\r\n\r\n")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        c = socket.create_connection((host, int(port)))
+        c.sendall(b"GET /status HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        body = b""
+        while chunk := c.recv(65536):
+            body += chunk
+        c.close()
+        if b'"requests_in_flight":1' in body:
+            break
+        time.sleep(0.005)
+    inst.proc.send_signal(signal.SIGTERM)
+    while True:  # the first signal is seen once the listener is closed
+        try:
+            socket.create_connection((host, int(port))).close()
+            time.sleep(0.002)
+        except OSError:
+            break
+    inst.proc.send_signal(signal.SIGTERM)
+    # Wait for the exit without `stop()`: a third SIGTERM would end the process at once.
+    try:
+        rest, _ = inst.proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        inst.proc.kill()
+        rest, _ = inst.proc.communicate()
+    inst.err.close()
+    code = inst.proc.returncode
+    slow.close()
+    lines = [l.strip() for l in rest.splitlines()]
+    forced = next((l for l in lines if l.startswith("forced")), "")
+    drain = next((l for l in lines if l.startswith("draining")), "")
+    return code, forced, drain
+
+
+w("### H6: a second SIGTERM with a slow request in flight")
+w("")
+w("The example with `--drain-timeout 30`, a `GET /slow?ms=20000` in flight, SIGTERM, and once")
+w("the listener has closed a second SIGTERM: the stop is forced (exit 3), the cause is the")
+w("escalation, and what the force cut (the request and its connection) is counted as left")
+w("and named, whichever of the server's tasks and the sequence runs first.")
+w("")
+w("| runtime | run | exit | cause | drain |")
+w("|---|---:|---:|---|---|")
+for runtime in ("tokio", "smol"):
+    for run in range(H5_RUNS):
+        code, forced, drain = second_signal(runtime)
+        w(f"| {runtime} | {run + 1} | {code} | {forced} | {drain} |")
 w("")
 
 # ----- H3: a rolling restart behind haproxy -----

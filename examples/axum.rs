@@ -9,8 +9,10 @@
 //! `--pre-stop` seconds while requests are still served, then the listener closes, idle
 //! connections close, requests in flight finish, and at `--drain-timeout` what is left is cut
 //! and named in the report. The report and the connection counts go to stdout, progress to
-//! stderr, and the exit code is the report's. With `--agent-port`, it also answers haproxy's
-//! agent check (`winddown::http::agent`). `examples/http_smol.rs` is the same on smol.
+//! stderr, and the exit code is the report's. With `--admin-port N` the probes and `/status`
+//! are also served on a port of their own, open until the end of the shutdown sequence (the
+//! main listener closes at the close); with `--agent-port`, it also answers haproxy's agent
+//! check (`winddown::http::agent`). `examples/http_smol.rs` is the same on smol.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -90,7 +92,27 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         }
     }
     let sleep: app::Sleep = Arc::new(|duration| Box::pin(tokio::time::sleep(duration)));
-    let router = app::router(&plan, sleep, args.layer);
+    let (router, layer) = app::router(&plan, sleep, args.layer);
+    if let Some(port) = args.admin_port {
+        let admin = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(admin) => admin,
+            Err(err) => {
+                say!("{NAME}: cannot listen on admin port {port}: {err}");
+                return 69; // EX_UNAVAILABLE
+            }
+        };
+        match admin.local_addr() {
+            Ok(addr) => app::out(&format!("admin listening on {addr}")),
+            Err(err) => {
+                say!("{NAME}: {err}");
+                return 71;
+            }
+        }
+        // Probes and status on a port of their own, open until the sequence ends.
+        let admin = winddown::http::tokio::server(&plan)
+            .serve_admin(admin, app::admin(&plan, layer.as_ref()));
+        tokio::spawn(admin);
+    }
     let server = winddown::http::tokio::server(&plan);
     app::out("ready");
     let report = run_until_shutdown(&plan, server.serve(listener, router)).await;

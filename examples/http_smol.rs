@@ -71,7 +71,27 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             smol::Timer::after(duration).await;
         })
     });
-    let router = app::router(&plan, sleep, args.layer);
+    let (router, layer) = app::router(&plan, sleep, args.layer);
+    if let Some(port) = args.admin_port {
+        let admin = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(admin) => admin,
+            Err(err) => {
+                say!("{NAME}: cannot listen on admin port {port}: {err}");
+                return 69; // EX_UNAVAILABLE
+            }
+        };
+        match admin.local_addr() {
+            Ok(addr) => app::out(&format!("admin listening on {addr}")),
+            Err(err) => {
+                say!("{NAME}: {err}");
+                return 71;
+            }
+        }
+        // Probes and status on a port of their own, open until the sequence ends.
+        let admin = winddown::http::smol::server(&plan)
+            .serve_admin(admin, app::admin(&plan, layer.as_ref()));
+        smol::spawn(admin).detach();
+    }
     let server = winddown::http::smol::server(&plan);
     app::out("ready");
     let report = run_until_shutdown(&plan, server.serve(listener, router)).await;

@@ -82,9 +82,9 @@
 //! - `tower`: [`http`] (winddown-http): a tower layer that admits each request through the
 //!   shutdown and answers `503` once admissions close, names the requests in flight, and
 //!   readiness, liveness and status services. Runtime-neutral.
-//! - `hyper`: `http::Server`, a hyper 1 server that drains idle, half-sent, streaming and
-//!   upgraded connections and cuts what is left at the drain deadline; `http::tokio` and
-//!   `http::smol` with those features.
+//! - `hyper`: `http::Server`, a hyper 1 server on any of the runtimes that drains idle,
+//!   half-sent, streaming and upgraded connections and cuts what is left at the drain
+//!   deadline; `http::tokio`, `http::smol` and `http::async_std` with those features.
 #![cfg_attr(
     feature = "test-util",
     doc = "- `test-util`: the core's virtual-clock runtime, [`testing`]."

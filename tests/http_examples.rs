@@ -320,5 +320,64 @@ fn a_second_signal_forces_with_exit_code_3() {
         let (code, out) = service.wait();
         assert_eq!(code, Some(3), "{name}: {out}");
         assert!(out.contains("shutdown forced"), "{name}: {out}");
+        // What the force cut is left and named, and the cause is the second signal's force.
+        assert!(
+            out.contains("forced: asked to stop at once"),
+            "{name}: {out}"
+        );
+        let draining = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("draining"))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(draining.contains(", 2 left"), "{name}: {draining}");
+        assert!(draining.contains("GET /slow  "), "{name}: {draining}");
+        assert!(
+            draining.contains("http connection from 127.0.0.1:")
+                && draining.contains(": 1 request in flight"),
+            "{name}: {draining}"
+        );
+        assert!(out.contains(" 1 cut, "), "{name}: {out}");
+    }
+}
+
+/// With `--admin-port`, `/status` answers on its own port while the main listener is closed
+/// and a request drains; the admin port closes once the sequence has ended.
+#[test]
+fn the_admin_port_answers_through_the_stop() {
+    for name in EXAMPLES {
+        let service = Service::start(name, &["--drain-timeout", "10", "--admin-port", "0"]);
+        let admin = service
+            .out
+            .iter()
+            .find_map(|line| line.strip_prefix("admin listening on "))
+            .unwrap_or_else(|| panic!("{name}: {:?}", service.out))
+            .to_owned();
+        let mut slow = service.connect();
+        send(&mut slow, "/slow?ms=1500");
+        service.status_at_least("requests_in_flight", 1);
+        service.signal(Signal::SIGTERM);
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(&service.addr).is_ok() {
+            assert!(Instant::now() < deadline, "{name}: still accepting");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut status = TcpStream::connect(&admin).expect("the admin port");
+        send(&mut status, "/status");
+        let status = read_all(&mut status);
+        assert!(status.starts_with("HTTP/1.1 200 "), "{name}: {status}");
+        assert!(
+            status.contains(r#"{"phase":"draining""#),
+            "{name}: {status}"
+        );
+        let mut ready = TcpStream::connect(&admin).expect("the admin port");
+        send(&mut ready, "/readyz");
+        assert!(read_all(&mut ready).starts_with("HTTP/1.1 503 "), "{name}");
+        assert!(read_all(&mut slow).starts_with("HTTP/1.1 200 OK"), "{name}");
+        let (code, out) = service.wait();
+        assert_eq!(code, Some(0), "{name}: {out}");
+        assert!(
+            TcpStream::connect(&admin).is_err(),
+            "{name}: admin still open"
+        );
     }
 }

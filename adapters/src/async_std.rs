@@ -128,6 +128,11 @@ impl Runtime for AsyncStdRuntime {
             abort,
         }
     }
+
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        // Dropping a `JoinHandle` detaches the task.
+        drop(async_std::task::spawn(task));
+    }
 }
 
 /// The future [`AsyncStdRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping

@@ -171,6 +171,17 @@ impl Runtime for TokioRuntime {
         };
         TokioJoin { handle }
     }
+
+    /// # Panics
+    ///
+    /// As [`spawn`](Runtime::spawn).
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        // Dropping a `JoinHandle` detaches the task.
+        drop(match &self.handle {
+            Some(handle) => handle.spawn(task),
+            None => tokio::spawn(task),
+        });
+    }
 }
 
 /// The future [`TokioRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it

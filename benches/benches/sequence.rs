@@ -67,6 +67,10 @@ impl Runtime for Tokio {
     fn spawn(&self, task: BoxFuture<()>) -> TokioJoin {
         TokioJoin(tokio::spawn(task))
     }
+
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        drop(tokio::spawn(task));
+    }
 }
 
 /// A tokio `JoinHandle` that reports how its task ended, and aborts the task if dropped first.

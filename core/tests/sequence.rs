@@ -888,6 +888,108 @@ fn force_from_outside_is_reported_as_requested() {
     );
 }
 
+/// The second signal as the signal listener delivers it: a force.
+fn second_signal(shutdown: &Shutdown) {
+    shutdown.force(Reason::Signal(15));
+}
+
+/// What a `Forced` observer ends (an HTTP server cutting its connections does it there) was
+/// in flight when the force came: the drain counts it as left and names it.
+#[test]
+fn what_a_forced_observer_releases_is_left_and_named() {
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let held = Arc::new(Mutex::new(Some(shutdown.enter().unwrap())));
+    plan.name_in_flight({
+        let held = held.clone();
+        move |names| {
+            if held.lock().unwrap().is_some() {
+                names.push("GET /slow".into());
+            }
+        }
+    });
+    plan.on_phase({
+        let held = held.clone();
+        move |phase, _| {
+            if phase == Phase::Forced {
+                held.lock().unwrap().take();
+            }
+        }
+    });
+    let report = run_with(&runtime, &plan, {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(4)).await;
+            second_signal(&shutdown);
+        }
+    });
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
+    assert_eq!(report.drain.left, 1, "{report}");
+    assert_eq!(report.drain.still_in_flight, ["GET /slow"], "{report}");
+    assert_eq!(shutdown.in_flight(), 0);
+}
+
+/// A guard let go by a task that watches for `Forced` may go before the sequence sees the
+/// force, so that the drain step ends "drained" as the force lands: the cause is still the
+/// force (the second signal), whichever of the two tasks runs first.
+fn a_drain_ended_by_the_second_signal_is_forced_by_it(watcher_first: bool) {
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let held = shutdown.enter().unwrap();
+    let watcher = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.reached(Phase::Forced).await;
+            drop(held);
+        }
+    };
+    let signals = {
+        let runtime = runtime.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            runtime.sleep(secs(4)).await;
+            second_signal(&shutdown);
+        }
+    };
+    shutdown.trigger(Reason::Signal(15));
+    runtime.spawn_detached(signals);
+    let run = {
+        let (plan, runtime) = (plan.clone(), runtime.clone());
+        async move { plan.run(&runtime).await }
+    };
+    let slot = Arc::new(Mutex::new(None));
+    let run = {
+        let slot = slot.clone();
+        async move {
+            *slot.lock().unwrap() = Some(run.await);
+        }
+    };
+    if watcher_first {
+        runtime.spawn_detached(watcher);
+        runtime.spawn_detached(run);
+    } else {
+        runtime.spawn_detached(run);
+        runtime.spawn_detached(watcher);
+    }
+    runtime.block_on(async {
+        while slot.lock().unwrap().is_none() {
+            runtime.sleep(secs(1)).await;
+        }
+    });
+    let report = slot.lock().unwrap().take().unwrap();
+    assert_eq!(report.status, Status::Forced, "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
+}
+
+#[test]
+fn a_drain_ended_by_the_second_signal_is_forced_by_it_watcher_first() {
+    a_drain_ended_by_the_second_signal_is_forced_by_it(true);
+}
+
+#[test]
+fn a_drain_ended_by_the_second_signal_is_forced_by_it_sequence_first() {
+    a_drain_ended_by_the_second_signal_is_forced_by_it(false);
+}
+
 #[test]
 fn a_force_in_the_pre_stop_delay_reports_the_abandoned_guards() {
     let (runtime, shutdown, plan, _log) =

@@ -12,7 +12,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Response, Uri};
 use axum::routing::get;
 use axum::Router;
-use winddown::http::{EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService};
+use winddown::http::{
+    AdminService, EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService,
+};
 use winddown::{Config, Plan, Report, Shutdown};
 
 use crate::output::{self, Stream};
@@ -82,6 +84,9 @@ OPTIONS:
                            (default 0); fractions allowed: --pre-stop 1.5
     --no-layer             serve without the shutdown layer (for benchmarks:
                            no admission, no 503, no request names)
+    --admin-port PORT      also serve /readyz, /livez and /status on this port,
+                           open until the end of the shutdown sequence (0: any
+                           free port); prints `admin listening on ADDR`
     --agent-port PORT      also answer haproxy's agent check on PORT (0: any
                            free port): ready, drain from the signal, maint
                            once admissions close; prints `agent listening on
@@ -91,7 +96,9 @@ OPTIONS:
 Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
 100 ms until the shutdown, then a clean end), /readyz, /livez, /status.
 
-It prints `listening on ADDR`, then `ready`, on stdout. On SIGTERM or Ctrl-C:
+It prints `listening on ADDR` (then `admin listening on ADDR` with
+--admin-port, `agent listening on ADDR` with --agent-port), then `ready`, on
+stdout. On SIGTERM or Ctrl-C:
 /readyz says 503 for --pre-stop, then the listener closes, idle connections
 close, requests in flight finish (new ones on open connections get 503), and at
 --drain-timeout what is left is cut and named. It prints the report and the
@@ -106,6 +113,7 @@ pub(crate) struct Args {
     pub(crate) drain_timeout: Duration,
     pub(crate) pre_stop: Duration,
     pub(crate) layer: bool,
+    pub(crate) admin_port: Option<u16>,
     pub(crate) agent_port: Option<u16>,
 }
 
@@ -116,6 +124,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         drain_timeout: Duration::from_secs(10),
         pre_stop: Duration::ZERO,
         layer: true,
+        admin_port: None,
         agent_port: None,
     };
     let mut words = std::env::args().skip(1);
@@ -126,7 +135,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.layer = false;
                 continue;
             }
-            "--port" | "--drain-timeout" | "--pre-stop" | "--agent-port" => {}
+            "--port" | "--drain-timeout" | "--pre-stop" | "--admin-port" | "--agent-port" => {}
             _ => return Err(format!("unknown option {flag:?}")),
         }
         let value = words
@@ -145,6 +154,13 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.port = value
                     .parse()
                     .map_err(|_| format!("--port takes a port, not {value:?}"))?
+            }
+            "--admin-port" => {
+                args.admin_port = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--admin-port takes a port, not {value:?}"))?,
+                )
             }
             "--agent-port" => {
                 args.agent_port = Some(
@@ -192,9 +208,14 @@ pub(crate) fn plan(name: &str, args: &Args, shutdown: &Shutdown) -> Result<Plan,
 pub(crate) type Sleep =
     Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// The routes. The probes sit outside the layer: they answer through the whole shutdown
-/// (the liveness probe must, and the readiness probe says 503 by itself).
-pub(crate) fn router(plan: &Plan, sleep: Sleep, with_layer: bool) -> Router {
+/// The routes, and the layer on them (none with `--no-layer`). The probes sit outside the
+/// layer: they answer through the whole shutdown (the liveness probe must, and the readiness
+/// probe says 503 by itself).
+pub(crate) fn router(
+    plan: &Plan,
+    sleep: Sleep,
+    with_layer: bool,
+) -> (Router, Option<ShutdownLayer>) {
     let shutdown = plan.shutdown().clone();
     let slow_sleep = sleep.clone();
     let sse_shutdown = shutdown.clone();
@@ -224,17 +245,30 @@ pub(crate) fn router(plan: &Plan, sleep: Sleep, with_layer: bool) -> Router {
                 async move { response }
             }),
         );
-    let app = if with_layer {
+    let (app, layer) = if with_layer {
         let layer = ShutdownLayer::new(&shutdown)
             .retry_after(Duration::from_secs(1))
             .name_requests(plan);
-        app.layer(layer.clone())
-            .route_service("/status", StatusService::new(plan).requests(&layer))
+        let app = app
+            .layer(layer.clone())
+            .route_service("/status", StatusService::new(plan).requests(&layer));
+        (app, Some(layer))
     } else {
-        app.route_service("/status", StatusService::new(plan))
+        (app.route_service("/status", StatusService::new(plan)), None)
     };
-    app.route_service("/readyz", Readiness::new(&shutdown))
-        .route_service("/livez", Liveness::new())
+    let app = app
+        .route_service("/readyz", Readiness::new(&shutdown))
+        .route_service("/livez", Liveness::new());
+    (app, layer)
+}
+
+/// What `--admin-port` serves: the probes and the status page, with the layer's counts.
+pub(crate) fn admin(plan: &Plan, layer: Option<&ShutdownLayer>) -> AdminService {
+    let admin = AdminService::new(plan);
+    match layer {
+        Some(layer) => admin.requests(layer),
+        None => admin,
+    }
 }
 
 fn query_ms(uri: &Uri) -> Option<u64> {

@@ -13,9 +13,12 @@
 //! - [`Readiness`] says `503` from the trigger on, while the layer still serves during the
 //!   plan's `pre_stop` delay: the window for a load balancer to stop routing here.
 //!   [`Liveness`] stays `200`; [`StatusService`] answers a JSON snapshot.
-//! - [`Server`] (hyper 1, HTTP/1 and HTTP/2) closes its listener at the close, closes idle
-//!   connections at once, lets requests in flight finish, and cuts and names what is left at
-//!   the drain deadline. [`EndOnShutdown`] ends a streaming body cleanly at the close.
+//! - [`Server`] (hyper 1, HTTP/1 and HTTP/2, on any winddown runtime: tokio, smol,
+//!   async-std) closes its listener at the close, answers what has already arrived, closes
+//!   idle connections, lets requests in flight finish, sends every HTTP/2 connection GOAWAY,
+//!   and cuts and names what is left at the drain deadline. [`EndOnShutdown`] ends a
+//!   streaming body cleanly at the close. [`Server::serve_admin`] keeps the probes and
+//!   [`AdminService`]'s status page reachable on a port of their own through the whole stop.
 //! - [`agent::Agent`] answers haproxy's agent check in its own words: `ready`, `drain` from
 //!   the trigger, `maint` once admissions close.
 //!
@@ -47,18 +50,44 @@
 //! # }
 //! ```
 //!
+//! # What a client sees at the close
+//!
+//! Per connection state when admissions close, behind [`Server`] with [`ShutdownLayer`] on
+//! the service. Each row is a scenario of the server's test suite (`http/tests/common`, run
+//! on tokio, smol and async-std), named in the last column.
+//!
+//! | connection at the close | what its client sees | scenario |
+//! |---|---|---|
+//! | not accepted yet | the connect is refused (the listener is closed) | `keep_alive_load_gets_200_or_503_and_nothing_is_cut` |
+//! | accepted, no byte sent | end of file | `idle_and_silent_connections_do_not_hold_the_drain` |
+//! | HTTP/1, idle keep-alive | end of file | `idle_and_silent_connections_do_not_hold_the_drain` |
+//! | HTTP/1, idle, a request already in its socket (unread) | that request answered `503` (`Connection: close`, `Retry-After`), then end of file | `requests_already_in_the_socket_at_the_close_are_answered` |
+//! | HTTP/1, half a request head | end of file, no response (the request was never admitted) | `sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain` |
+//! | HTTP/1, a request in flight | its response with `Connection: close`, then end of file | `idle_and_silent_connections_do_not_hold_the_drain` |
+//! | HTTP/1, a response being written (the client reads slowly) | the rest of it, then end of file; still unwritten at the drain deadline: cut, and the report names its request | `a_response_stuck_behind_a_client_that_does_not_read_is_named` |
+//! | a stream in [`EndOnShutdown`] (SSE) | the chunked body's last chunk, then end of file | `sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain` |
+//! | HTTP/2, no request yet | GOAWAY (last stream id 2³¹−1 and a PING, then the final GOAWAY once the PING is answered), then the connection ends | `http2_with_no_request_yet_gets_goaway` |
+//! | HTTP/2, streams open | GOAWAY; streams it opens after it are refused (before it arrives: `503`); open streams finish | `http2_gets_goaway_and_its_streams_finish` |
+//! | HTTP/2, a response held by flow control | the rest, if the client reads before the drain deadline; then cut and named | `an_http2_response_stuck_behind_a_full_window_is_named` |
+//! | upgraded (`101`, a `2xx` to `CONNECT`) | nothing from the server: the handler sees the trigger through the shutdown; at the drain deadline its reads and writes fail and the socket closes | `an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline`, `a_connect_tunnel_is_cut_at_the_deadline_and_named`, `an_upgraded_handler_blocked_in_a_write_is_cut_and_serve_returns`, `an_upgraded_socket_nobody_polls_counts_as_gone_at_the_deadline` |
+//! | anything still open at the drain deadline, or when the stop is forced | the socket closes (end of file, or a reset if it holds unread bytes); the report counts it as left and names it (request and connection) | `a_request_past_the_drain_deadline_is_cut_and_named`, and `tests/ordered.rs` for the force |
+//!
 //! # Features
 //!
 //! Nothing is on by default.
 //!
 //! - `tower`: [`ShutdownLayer`], [`EndOnShutdown`], [`Readiness`], [`Liveness`],
-//!   [`StatusService`]. Runtime-neutral (http 1, http-body 1, tower-service).
-//! - `hyper`: [`Server`], generic over hyper's `rt` traits (executor, timer, IO).
-//! - `tokio` (with `hyper`): [`tokio::serve`] on `tokio::net::TcpListener`.
-//! - `smol` (with `hyper`): [`smol::serve`] on `smol::net::TcpListener`, through a small safe
-//!   IO wrapper ([`smol::SmolIo`]) and async-io's timers ([`smol::SmolTimer`]).
+//!   [`StatusService`], [`AdminService`]. Runtime-neutral (http 1, http-body 1,
+//!   tower-service).
+//! - `hyper`: [`Server`], on any winddown [`Runtime`](winddown_core::runtime::Runtime)
+//!   (hyper's executor and timer over it: [`server::HyperRuntime`]).
+//! - `tokio`, `smol`, `async-std` (with `hyper`): [`tokio::serve`], [`smol::serve`],
+//!   [`async_std::serve`] on those runtimes' `TcpListener`s.
 //! - `tokio` or `smol` (hyper not needed): [`Agent::serve`](agent::Agent::serve), the haproxy
 //!   agent on that runtime's `TcpListener`. [`agent`]'s replies need no feature.
+//! - `log`, `tracing`: the server's accept and connection errors as events, under the target
+//!   `winddown::http` (accept errors that back off at error level, the peer's connection
+//!   errors at debug level, other connection errors at warn level).
 //!
 //! # Limitations
 //!
@@ -66,10 +95,17 @@
 //!   that ration readiness (tower's `ConcurrencyLimit`, `Buffer`) outside the layer.
 //! - The request record keeps `METHOD path` up to 96 bytes (longer ones are cut) and 1024
 //!   requests at once by default (more are counted, not named).
-//! - Upgraded connections (WebSocket) count as in flight until their handler drops the socket;
-//!   they see the shutdown through the handle (`shutdown.triggered()`), and are cut at the
-//!   drain deadline (reads and writes fail from then on). Closing them politely (a close frame)
-//!   is the handler's job.
+//! - Upgraded connections (WebSocket, `CONNECT` tunnels) count as in flight until their
+//!   handler drops the socket; they see the shutdown through the handle
+//!   (`shutdown.triggered()`), and are cut at the drain deadline (reads and writes fail from
+//!   then on, and the connection counts as gone even if the handler never polls it again).
+//!   Closing them politely (a close frame) is the handler's job.
+//! - Behind another server, the layer cannot see the socket: its guard leaves when the last
+//!   frame of the body has been handed to that server, with bytes possibly unsent (see
+//!   [`ShutdownLayer`]).
+//! - If the future running the plan's sequence is dropped before it ends (the plan's run
+//!   abandoned), nothing cuts the server's connections any more: `serve` returns once they
+//!   end by themselves.
 //!
 //! [winddown]: https://docs.rs/winddown
 
@@ -80,6 +116,8 @@
     attr(deny(warnings, rust_2018_idioms), allow(dead_code, unused_variables))
 ))]
 
+#[cfg(feature = "tower")]
+mod admin;
 #[cfg(feature = "tower")]
 mod end_on_shutdown;
 #[cfg(feature = "tower")]
@@ -105,6 +143,13 @@ pub mod tokio;
 #[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "smol"))))]
 pub mod smol;
 
+#[cfg(all(feature = "hyper", feature = "async-std"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "async-std"))))]
+pub mod async_std;
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use admin::AdminService;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use end_on_shutdown::EndOnShutdown;

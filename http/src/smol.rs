@@ -1,164 +1,22 @@
 //! The server on smol: [`serve`] a `smol::net::TcpListener`.
-//!
-//! The glue is small and safe: [`SmolIo`] gives hyper's `rt::Read`/`rt::Write` to any
-//! `futures-io` socket, [`SmolTimer`] gives hyper async-io's timers, and [`SmolSpawner`]
-//! spawns connections and HTTP/2 streams on smol's global executor.
 
-use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
 
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
-use hyper::rt::ReadBufCursor;
-use pin_project_lite::pin_project;
-use smol::io::{AsyncRead, AsyncWrite};
 use smol::net::{TcpListener, TcpStream};
-use tower_service::Service;
+use winddown_adapters::smol::SmolRuntime;
 use winddown_core::Plan;
 
-use crate::server::{Listener, Server};
+use crate::server::{ConnectionService, FuturesIo, Listener, Server};
 
-/// Spawns on smol's global executor ([`smol::spawn`]), detached: hyper's executor for the
-/// connections and HTTP/2 streams of a [`Server`] on smol.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmolSpawner;
-
-impl<F> hyper::rt::Executor<F> for SmolSpawner
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, future: F) {
-        smol::spawn(future).detach();
-    }
-}
-
-/// hyper's timer on async-io's [`smol::Timer`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmolTimer;
-
-pin_project! {
-    /// A [`SmolTimer`] sleep.
-    #[must_use = "futures do nothing unless polled"]
-    #[derive(Debug)]
-    pub struct SmolSleep {
-        #[pin]
-        timer: smol::Timer,
-    }
-}
-
-impl Future for SmolSleep {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().timer.poll(cx).map(drop)
-    }
-}
-
-impl hyper::rt::Sleep for SmolSleep {}
-
-impl hyper::rt::Timer for SmolTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep {
-            timer: smol::Timer::after(duration),
-        })
-    }
-
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(SmolSleep {
-            timer: smol::Timer::at(deadline),
-        })
-    }
-}
-
-pin_project! {
-    /// hyper's `rt::Read` and `rt::Write` for a `futures-io` socket (smol's `TcpStream`).
-    ///
-    /// Reads go through a 16 KiB buffer on the stack and are copied into hyper's buffer (one
-    /// `memcpy` per read): the price of reading into hyper's uninitialised buffer without
-    /// `unsafe`.
-    #[derive(Debug)]
-    pub struct SmolIo<T> {
-        #[pin]
-        inner: T,
-    }
-}
-
-impl<T> SmolIo<T> {
-    /// Wraps `inner`.
-    pub fn new(inner: T) -> Self {
-        SmolIo { inner }
-    }
-
-    /// The socket.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
-
-    /// The socket, unwrapped.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
-}
-
-const SCRATCH: usize = 16 * 1024;
-
-impl<T: AsyncRead> hyper::rt::Read for SmolIo<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let mut scratch = [0u8; SCRATCH];
-        let want = buf.remaining().min(SCRATCH);
-        let n = ready!(self.project().inner.poll_read(cx, &mut scratch[..want]))?;
-        buf.put_slice(&scratch[..n]);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<T: AsyncWrite> hyper::rt::Write for SmolIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_close(cx)
-    }
-}
-
-/// A [`Server`] on smol's global executor and async-io's timers.
-pub fn server(plan: &Plan) -> Server<SmolSpawner, SmolTimer> {
-    Server::new(plan, SmolSpawner, SmolTimer)
+/// A [`Server`] on smol's global executor and async-io's timers ([`SmolRuntime::new`]).
+pub fn server(plan: &Plan) -> Server<SmolRuntime> {
+    Server::new(plan, SmolRuntime::new())
 }
 
 /// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase.
+/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
+/// may be.
 ///
 /// # Examples
 ///
@@ -183,29 +41,31 @@ pub fn server(plan: &Plan) -> Server<SmolSpawner, SmolTimer> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<S, B>(plan: &Plan, listener: TcpListener, service: S) -> io::Result<()>
+pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    M: ConnectionService<K>,
 {
     server(plan).serve(listener, service).await
 }
 
 impl Listener for TcpListener {
-    type Io = SmolIo<TcpStream>;
+    type Io = FuturesIo<TcpStream>;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
         let (stream, peer) = TcpListener::accept(self).await?;
         // Small responses go out at once rather than waiting for an ACK (Nagle).
         let _ = stream.set_nodelay(true);
-        Ok((SmolIo::new(stream), peer))
+        Ok((FuturesIo::new(stream), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         TcpListener::local_addr(self)
+    }
+
+    /// async-io tries the read itself before it waits, so a waiting read already means an
+    /// empty socket; the kernel is asked all the same, at no cost worth counting (only idle
+    /// connections at the close are asked).
+    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+        crate::server::bytes_waiting_in(io.get_ref())
     }
 }

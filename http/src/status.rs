@@ -20,7 +20,7 @@ use crate::ShutdownLayer;
 ///
 /// ```json
 /// {"phase":"closing resources","ready":false,"reason":"signal 15","elapsed_ms":1250,
-///  "in_flight":0,"requests_in_flight":0,"refused":17,"status":null,
+///  "in_flight":0,"requests_in_flight":0,"refused":17,"refused_requests":16,"status":null,
 ///  "phases":[{"phase":"initiated","at_ms":0,"duration_ms":0}, …],
 ///  "drain":{"in_flight_at_start":3,"left":0,"timed_out":false,"still_in_flight":[]},
 ///  "resources":[{"name":"http 127.0.0.1:8080","outcome":"ok","duration_ms":0}],
@@ -30,8 +30,11 @@ use crate::ShutdownLayer;
 /// `elapsed_ms` counts from the trigger (`null` before it); `in_flight` counts every guard of
 /// the shutdown (connections held by [`Server`](crate::Server) and requests admitted by
 /// [`ShutdownLayer`]), `requests_in_flight` the requests alone (when built with
-/// [`requests`](Self::requests) from a layer that names requests), `refused` the admissions
-/// refused since the close. The rest is the plan's [`progress`](Plan::progress): the phases
+/// [`requests`](Self::requests) from a layer that names requests), `refused` every admission
+/// refused since the close ([`Shutdown::refused`](winddown_core::Shutdown::refused):
+/// requests, connections, tasks), and `refused_requests` (with [`requests`](Self::requests))
+/// the requests among them the layer answered `503`. The rest is the plan's
+/// [`progress`](Plan::progress): the phases
 /// entered so far (offsets from the trigger), the drain once it ended, the resources and
 /// flush hooks closed so far with their outcomes, the one running now, and the final status
 /// once there is one.
@@ -75,7 +78,8 @@ impl StatusService {
     }
 
     /// Adds `requests_in_flight`, from a layer built with
-    /// [`name_requests`](ShutdownLayer::name_requests).
+    /// [`name_requests`](ShutdownLayer::name_requests), and `refused_requests`, the layer's
+    /// `503` answers.
     pub fn requests(mut self, layer: &ShutdownLayer) -> Self {
         self.layer = Some(layer.clone());
         self
@@ -117,6 +121,9 @@ impl StatusService {
             let _ = write!(json, ",\"requests_in_flight\":{requests}");
         }
         let _ = write!(json, ",\"refused\":{}", shutdown.refused());
+        if let Some(layer) = &self.layer {
+            let _ = write!(json, ",\"refused_requests\":{}", layer.refused());
+        }
         json.push_str(",\"status\":");
         match progress.status {
             Some(status) => push_str(&mut json, &status.to_string()),

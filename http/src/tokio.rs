@@ -3,23 +3,21 @@
 use std::io;
 use std::net::SocketAddr;
 
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tower_service::Service;
+use winddown_adapters::tokio::TokioRuntime;
 use winddown_core::Plan;
 
-use crate::server::{Listener, Server};
+use crate::server::{ConnectionService, Listener, Server};
 
-/// A [`Server`] on tokio's executor and timers.
-pub fn server(plan: &Plan) -> Server<TokioExecutor, TokioTimer> {
-    Server::new(plan, TokioExecutor::new(), TokioTimer::new())
+/// A [`Server`] on the current tokio runtime ([`TokioRuntime::new`]): call it from inside one.
+pub fn server(plan: &Plan) -> Server<TokioRuntime> {
+    Server::new(plan, TokioRuntime::new())
 }
 
 /// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase.
+/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
+/// may be.
 ///
 /// # Examples
 ///
@@ -42,14 +40,9 @@ pub fn server(plan: &Plan) -> Server<TokioExecutor, TokioTimer> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<S, B>(plan: &Plan, listener: TcpListener, service: S) -> io::Result<()>
+pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    M: ConnectionService<K>,
 {
     server(plan).serve(listener, service).await
 }
@@ -66,5 +59,11 @@ impl Listener for TcpListener {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         TcpListener::local_addr(self)
+    }
+
+    /// tokio answers a read from its readiness cache, refreshed only when a worker turns the
+    /// I/O driver: the kernel is asked instead.
+    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+        crate::server::bytes_waiting_in(io.inner())
     }
 }

@@ -39,6 +39,10 @@ impl<R: Runtime> Runtime for Counted<R> {
     fn spawn(&self, task: BoxFuture<()>) -> R::Join {
         self.runtime.spawn(task)
     }
+
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        self.runtime.spawn_detached(task)
+    }
 }
 
 impl<R> Drop for Counted<R> {

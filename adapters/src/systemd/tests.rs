@@ -196,6 +196,10 @@ impl Runtime for NoTimers {
     fn spawn(&self, _: winddown_core::runtime::BoxFuture<()>) -> Self::Join {
         panic!("an inactive notifier must not spawn a task");
     }
+
+    fn spawn_detached(&self, _: winddown_core::runtime::BoxFuture<()>) {
+        panic!("an inactive notifier must not spawn a task");
+    }
 }
 
 struct NoWake;

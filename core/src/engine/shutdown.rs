@@ -2,8 +2,6 @@
 
 use core::fmt;
 use core::hash::{Hash, Hasher};
-#[cfg(all(feature = "std", not(loom)))]
-use core::num::NonZeroUsize;
 
 #[cfg(all(feature = "std", not(loom)))]
 use crate::futures::BlockingWait;
@@ -165,11 +163,7 @@ impl Shutdown {
 #[cfg(all(feature = "std", not(loom)))]
 fn default_stripes() -> usize {
     static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *STRIPES.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .clamp(1, 16)
-    })
+    *STRIPES.get_or_init(|| crate::raw::cpus::available().clamp(1, 16))
 }
 
 /// One stripe: without `std` there is no portable way to count CPUs, and small targets are

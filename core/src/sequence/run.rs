@@ -67,6 +67,8 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         deadline_passed_in: None,
         results: Results::default(),
         finished: false,
+        draining: false,
+        left_at_force: None,
     };
     sequence.run().await
 }
@@ -109,6 +111,12 @@ struct Sequence<'a, R: Runtime> {
     results: Results,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
+    /// Set while the drain step runs.
+    draining: bool,
+    /// What was in flight when a force came during the drain (its count and names in a drain
+    /// record), taken before anyone heard of the force from the sequence: see
+    /// [`force`](Self::force).
+    left_at_force: Option<DrainRecord>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -149,6 +157,7 @@ impl<R: Runtime> Sequence<'_, R> {
             drain.in_flight_at_start = self.shutdown.in_flight();
             self.record.drain_started(drain.in_flight_at_start);
             let (drained, now) = (self.shutdown.drained(), self.clock());
+            self.draining = true;
             match self
                 .bounded(drained, now, self.config.drain(), Phase::Draining)
                 .await
@@ -157,20 +166,37 @@ impl<R: Runtime> Sequence<'_, R> {
                 StepEnd::OwnDeadline => drain.timed_out = true,
                 StepEnd::Graceful | StepEnd::Forced => {}
             }
+            self.draining = false;
             drain.left = self.shutdown.in_flight();
+            if let Some(at_force) = self.left_at_force.take() {
+                // Forced during the drain: what was in flight then is what the force left,
+                // whether or not the `Forced` observers have ended it since.
+                drain.left = at_force.left;
+                drain.still_in_flight = at_force.still_in_flight;
+                #[cfg(feature = "track")]
+                {
+                    drain.guard_sites = at_force.guard_sites;
+                }
+                return drain;
+            }
         } else {
             drain.skipped = true;
             drain.in_flight_at_start = self.shutdown.in_flight();
             drain.left = drain.in_flight_at_start;
         }
         if drain.left > 0 {
-            self.call_sources(|entries| &mut entries.namers, &mut drain.still_in_flight);
-            #[cfg(feature = "track")]
-            {
-                drain.guard_sites = crate::track::guard_sites(self.shutdown);
-            }
+            self.name_in_flight(&mut drain);
         }
         drain
+    }
+
+    /// Calls the plan's namers (outside every lock) for what is still in flight.
+    fn name_in_flight(&self, drain: &mut DrainRecord) {
+        self.call_sources(|entries| &mut entries.namers, &mut drain.still_in_flight);
+        #[cfg(feature = "track")]
+        {
+            drain.guard_sites = crate::track::guard_sites(self.shutdown);
+        }
     }
 
     /// Calls each of the plan's sources in `list` to push into `out`: taken out of the entries
@@ -436,6 +462,19 @@ impl<R: Runtime> Sequence<'_, R> {
         self.record.forced(by);
         // Already there when the force came from outside.
         let _ = self.shutdown.advance(Phase::Forced);
+        // The drain's left-overs are counted and named before the observers hear of the
+        // force: an observer of `Forced` may end them at once (an HTTP server cuts its
+        // connections there), and what a force cuts is left, not drained.
+        if self.draining {
+            let mut at_force = DrainRecord {
+                left: self.shutdown.in_flight(),
+                ..DrainRecord::default()
+            };
+            if at_force.left > 0 {
+                self.name_in_flight(&mut at_force);
+            }
+            self.left_at_force = Some(at_force);
+        }
         self.enter_phase(Phase::Forced);
     }
 
@@ -445,6 +484,8 @@ impl<R: Runtime> Sequence<'_, R> {
         if self.shutdown.advance(to).is_ok() {
             self.enter_phase(to);
         } else {
+            // Forced while the step before ended on its own (a drain whose last guard went
+            // as the second signal landed).
             self.notice_force();
         }
     }

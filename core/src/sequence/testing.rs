@@ -282,6 +282,10 @@ impl Runtime for VirtualRuntime {
         }
     }
 
+    fn spawn_detached(&self, task: BoxFuture<()>) {
+        VirtualRuntime::spawn_detached(self, task);
+    }
+
     /// Runs `task` inline, in the sequence's own poll, unlike the default (a thread of its
     /// own): the virtual clock moves only when everything waits, so a closer on another thread
     /// would see its deadline pass at once. A test closer that stands for a slow blocking call

@@ -7,9 +7,11 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use winddown_core::{Guard, Phase};
 
+use super::handoff;
 use crate::in_flight::Entry;
 
-/// An admitted request: its guard and its record. Dropped when the response body ends.
+/// An admitted request: its guard and its record. Released when the response body ends (or,
+/// behind [`Server`](crate::Server), once the server has written the response out).
 pub(crate) struct Admission {
     /// Dropped with the record: the request leaves the record as it leaves the drain count.
     guard: Guard,
@@ -36,12 +38,21 @@ impl Admission {
 pin_project! {
     /// The response body of [`ShutdownService`](crate::ShutdownService): the inner body, and
     /// the request's admission, released when the body has yielded its last frame, failed, or
-    /// been dropped (the client went away, or the connection was cut). A refused request's
-    /// body is empty.
+    /// been dropped (the client went away, or the connection was cut). Behind
+    /// [`Server`](crate::Server), the admission goes to the server instead, which releases it
+    /// once the response's bytes are written. A refused request's body is empty.
     pub struct GuardedBody<B> {
         #[pin]
         inner: Option<B>,
         admission: Option<Admission>,
+    }
+
+    impl<B> PinnedDrop for GuardedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(admission) = this.project().admission.take() {
+                handoff::release(admission);
+            }
+        }
     }
 }
 
@@ -89,8 +100,11 @@ impl<B: Body> Body for GuardedBody<B> {
             None | Some(Err(_)) => true,
         };
         if done {
-            // The response has been sent to the end (or failed): the request leaves the drain.
-            this.admission.take();
+            // The response has been handed to the server to the end (or failed): the request
+            // leaves the drain, or its admission goes to the server that writes it out.
+            if let Some(admission) = this.admission.take() {
+                handoff::release(admission);
+            }
         }
         Poll::Ready(frame)
     }
@@ -104,6 +118,14 @@ impl<B: Body> Body for GuardedBody<B> {
             Some(inner) => inner.size_hint(),
             None => SizeHint::with_exact(0),
         }
+    }
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("named", &self._entry.is_some())
+            .finish_non_exhaustive()
     }
 }
 

@@ -3,7 +3,9 @@
 
 mod body;
 mod future;
+pub(crate) mod handoff;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +17,8 @@ use winddown_core::{Plan, Shutdown};
 
 use crate::in_flight::Table;
 
+#[cfg(feature = "hyper")]
+pub(crate) use body::Admission;
 pub use body::GuardedBody;
 pub use future::ResponseFuture;
 
@@ -26,10 +30,11 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// once admissions close.
 ///
 /// - **Admitted** (before admissions close, including during the plan's `pre_stop` delay): the
-///   request holds a [`Guard`](winddown_core::Guard) until its response body has been sent to
-///   the end, or dropped (the client went away, the connection was cut). The drain waits for
-///   it. A response produced after admissions closed carries `Connection: close` on HTTP/1, so
-///   the client does not reuse a connection that is about to go.
+///   request holds a [`Guard`](winddown_core::Guard) until its response has been sent (see
+///   below for what "sent" can mean), or its body dropped (the client went away, the
+///   connection was cut). The drain waits for it. A response produced after admissions closed
+///   carries `Connection: close` on HTTP/1, so the client does not reuse a connection that is
+///   about to go.
 /// - **Refused** (once admissions close): `503 Service Unavailable` with `Connection: close`
 ///   (HTTP/1; HTTP/2 has no such header), `Retry-After` (5 seconds unless set with
 ///   [`retry_after`](Self::retry_after)) and an empty body. The inner service is not called.
@@ -37,6 +42,28 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// With [`name_requests`](Self::name_requests), the layer also records the method, path and
 /// admission time of each request, and a drain that runs past its deadline names them in the
 /// report (`GET /export  12.3s`), next to the task names it already lists.
+///
+/// # What the layer knows, and what it cannot
+///
+/// A tower layer sees its response body's frames leave for the server; it never sees the
+/// socket. So:
+///
+/// - **Alone** (behind hyper-util's server, axum's, any other), the guard leaves when the body
+///   has yielded its last frame to the server. The bytes may still be in the server's buffer
+///   or the socket's: a client that reads slowly, a response larger than the socket's
+///   buffers, an HTTP/2 stream waiting for flow control. The drain can then end (and the
+///   process exit) with a response half sent, and the report does not name it.
+/// - **Behind [`Server`](crate::Server)**, the body hands its guard and its record to the
+///   server instead, which keeps them until the response is written out: for HTTP/1, until a
+///   flush of the socket completes after the last frame (hyper flushes only once its own
+///   buffer is empty, so every byte is in the kernel); for HTTP/2, until flow control has let
+///   all but the last 64 KiB go (the server hands hyper the data in pieces of that size, and
+///   hyper asks for the next piece only when the stream's window has room). A response stuck
+///   behind a client that does not read is then in flight, named (`GET /export  12.3s`, with
+///   `http connection from …: 1 response being written`), and cut at the drain deadline.
+///
+/// Neither can know whether the client has read the bytes: the kernel's buffers are beyond
+/// any server.
 ///
 /// # Examples
 ///
@@ -85,6 +112,8 @@ struct Settings {
     shutdown: Shutdown,
     retry_after: HeaderValue,
     table: Option<Arc<Table>>,
+    /// Requests answered `503` (shared by every layer built from this one's settings).
+    refused: Arc<AtomicU64>,
 }
 
 impl ShutdownLayer {
@@ -95,6 +124,7 @@ impl ShutdownLayer {
                 shutdown: shutdown.clone(),
                 retry_after: HeaderValue::from_static("5"),
                 table: None,
+                refused: Arc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -117,7 +147,9 @@ impl ShutdownLayer {
     /// Records the method, path and admission time of each request, with room for
     /// [`DEFAULT_NAMED_SLOTS`] at once, and registers them with `plan`
     /// ([`Plan::name_in_flight`]) so that a drain that ends with requests in flight names them
-    /// in the report. See the type's docs for the cost.
+    /// in the report. It also adds a note to the report: how many requests the layer
+    /// answered `503` (`http requests: 17 answered 503 after the close`). See the type's docs
+    /// for the cost.
     pub fn name_requests(self, plan: &Plan) -> Self {
         self.name_requests_with(plan, DEFAULT_NAMED_SLOTS)
     }
@@ -128,6 +160,14 @@ impl ShutdownLayer {
         let table = Arc::new(Table::new(slots));
         let for_plan = table.clone();
         plan.name_in_flight(move |names| for_plan.name_into(names));
+        let refused = self.settings.refused.clone();
+        plan.note(move |notes| {
+            // Relaxed: a count read once for the report.
+            let refused = refused.load(Ordering::Relaxed);
+            notes.push(format!(
+                "http requests: {refused} answered 503 after the close"
+            ));
+        });
         self.with(|settings| settings.table = Some(table))
     }
 
@@ -135,6 +175,14 @@ impl ShutdownLayer {
     /// without [`name_requests`](Self::name_requests)).
     pub fn requests_in_flight(&self) -> Option<usize> {
         self.settings.table.as_ref().map(|table| table.len())
+    }
+
+    /// Requests the layer has answered `503` (refused because admissions had closed), by this
+    /// layer and every clone of it. [`Shutdown::refused`] counts these and every other
+    /// refused admission (a connection, a task).
+    pub fn refused(&self) -> u64 {
+        // Relaxed: a count for status pages and reports; nothing else hangs on it.
+        self.settings.refused.load(Ordering::Relaxed)
     }
 
     /// The shutdown the layer admits through.
@@ -147,6 +195,7 @@ impl ShutdownLayer {
             shutdown: shared.shutdown.clone(),
             retry_after: shared.retry_after.clone(),
             table: shared.table.clone(),
+            refused: shared.refused.clone(),
         });
         change(&mut settings);
         ShutdownLayer {
@@ -212,7 +261,11 @@ where
                 let admission = body::Admission::new(guard, entry, http1);
                 ResponseFuture::admitted(self.inner.call(request), admission)
             }
-            Err(_) => ResponseFuture::refused(settings.retry_after.clone(), http1),
+            Err(_) => {
+                // Relaxed: a count, as in `refused`.
+                settings.refused.fetch_add(1, Ordering::Relaxed);
+                ResponseFuture::refused(settings.retry_after.clone(), http1)
+            }
         }
     }
 }
@@ -291,6 +344,11 @@ mod tests {
             assert_eq!(response.headers()["retry-after"], "2");
             assert!(!response.body().is_admitted());
             assert_eq!(shutdown.refused(), 1);
+            assert_eq!(
+                ShutdownLayer::new(&shutdown).refused(),
+                0,
+                "a layer of its own"
+            );
             let h2 = service.call(request(Version::HTTP_2)).await.unwrap();
             assert_eq!(h2.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert!(!h2.headers().contains_key("connection"));

@@ -1,381 +1,198 @@
-//! One connection: its IO wrapper, its service wrapper, and its task.
-//!
-//! The IO wrapper ([`ConnIo`]) holds the connection's guard, so a connection counts as in
-//! flight for exactly as long as its socket is open (an upgraded socket included). While the
-//! connection closes, it turns "no bytes to read now" into end-of-file once no request is in
-//! flight and everything written has been flushed: that is how a connection holding half a
-//! request head (never admitted) or nothing at all stops holding the drain, where hyper's own
-//! graceful shutdown would wait for the rest of the head.
+//! One connection's task. It owns the socket's whole life: it makes the connection's service,
+//! serves HTTP on the socket until the HTTP connection ends, and, if the socket outlives it (an
+//! upgrade), stays until the socket goes or is cut. The connection's guard rides with the
+//! socket ([`ConnShared`]), so whatever runs in here runs inside the drain.
 
+use std::error::Error;
 use std::future::{poll_fn, Future};
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::Poll;
 
-use http::{Request, Response, StatusCode};
-use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::rt::{Read, Write};
 use hyper_util::server::conn::auto;
-use pin_project_lite::pin_project;
-use tower_service::Service;
-use winddown_core::{Guard, Phase, Shutdown};
+use winddown_core::runtime::Runtime;
+use winddown_core::{Phase, Shutdown};
 
 use super::connections::{ConnShared, Registry};
+use super::events;
+use super::io::ConnIo;
+use super::rt::HyperRuntime;
+use super::service::{BoxError, ConnService, HttpService, MakeFuture};
 
-// ===== impl ConnIo =====
-
-pin_project! {
-    /// The socket of one connection, as hyper sees it.
-    pub(crate) struct ConnIo<I> {
-        #[pin]
-        inner: I,
-        shared: Arc<ConnShared>,
-        registry: Arc<Registry>,
-        id: u64,
-        // Written since the last completed flush.
-        dirty: bool,
-        // The connection's admission: released when the socket closes.
-        guard: Guard,
-    }
-
-    impl<I> PinnedDrop for ConnIo<I> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.shared.set_gone();
-            this.registry.remove(*this.id);
-        }
-    }
+/// What every connection task of a server shares.
+pub(crate) struct ConnCtx<R> {
+    pub(crate) builder: auto::Builder<HyperRuntime<R>>,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) registry: Arc<Registry>,
 }
 
-impl<I> ConnIo<I> {
-    pub(crate) fn new(
-        inner: I,
-        shared: Arc<ConnShared>,
-        registry: Arc<Registry>,
-        id: u64,
-        guard: Guard,
-    ) -> Self {
-        ConnIo {
-            inner,
-            shared,
-            registry,
-            id,
-            dirty: false,
-            guard,
-        }
-    }
+/// How the HTTP part of a connection ended.
+enum Ended {
+    /// Cut (at the drain deadline, or when forced): the registry has counted it.
+    Cut,
+    /// The HTTP connection ended by itself; `closing` if admissions had closed by then.
+    Http {
+        result: Result<(), BoxError>,
+        closing: bool,
+    },
 }
 
-fn cut_error() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection cut at the drain deadline",
-    )
-}
-
-impl<I: Read> Read for ConnIo<I> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let shared = &**this.shared;
-        if shared.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        let result = this.inner.poll_read(cx, buf);
-        if result.is_ready() {
-            return result;
-        }
-        if shared.is_upgraded() {
-            // The upgrade's handler reads here: park it so the cut can wake it.
-            shared.park_reader(cx.waker());
-            return if shared.is_cut() {
-                Poll::Ready(Err(cut_error()))
-            } else {
-                Poll::Pending
-            };
-        }
-        if shared.is_closing() && !shared.is_http2() && !*this.dirty && shared.park_read(cx.waker())
-        {
-            // Closing, nothing in flight, everything flushed, and nothing to read now: end of
-            // file. hyper closes an idle connection, and drops a partial request head (it was
-            // never admitted) as an incomplete message. Not for HTTP/2: after its GOAWAY, h2
-            // closes the connection itself once its streams are done, and a peer's frames
-            // (window updates, ping acks) may still be on their way.
-            return Poll::Ready(Ok(()));
-        }
-        Poll::Pending
-    }
-}
-
-impl<I: Write> Write for ConnIo<I> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        *this.dirty = true;
-        this.inner.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
-            return Poll::Ready(Err(cut_error()));
-        }
-        *this.dirty = true;
-        this.inner.poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        let result = ready!(this.inner.poll_flush(cx));
-        if result.is_ok() {
-            *this.dirty = false;
-        }
-        Poll::Ready(result)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
-}
-
-// ===== impl ConnService =====
-
-/// The user's service, counting this connection's requests in flight.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnService<S> {
-    inner: S,
+/// Serves one connection until it ends, or until it is cut.
+pub(crate) async fn run<R, I, S>(
+    ctx: Arc<ConnCtx<R>>,
+    io: ConnIo<I>,
     shared: Arc<ConnShared>,
-}
-
-impl<S> ConnService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<ConnShared>) -> Self {
-        ConnService { inner, shared }
-    }
-}
-
-/// One request in flight on a connection; leaves the count on drop.
-struct InFlight(Arc<ConnShared>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.request_done();
-    }
-}
-
-impl<S, B> hyper::service::Service<Request<Incoming>> for ConnService<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone,
+    make: MakeFuture<S>,
+) where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+    I: Read + Write + Unpin + Send + 'static,
+    S: HttpService,
 {
-    type Response = Response<CountedBody<B>>;
-    type Error = S::Error;
-    type Future = RequestFuture<S, Request<Incoming>>;
-
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.shared
-            .request_started(request.version() == http::Version::HTTP_2);
-        RequestFuture {
-            state: CallState::Ready {
-                service: self.inner.clone(),
-                request: Some(request),
-            },
-            in_flight: Some(InFlight(self.shared.clone())),
+    let service = match make.await {
+        Ok(service) => service,
+        Err(err) => {
+            events::make_service_error(shared.peer, &*err);
+            ctx.registry.count_error();
+            return;
         }
-    }
-}
-
-pin_project! {
-    /// The future of one request on a [`Server`](crate::Server) connection: `poll_ready`,
-    /// then `call`, on a clone of the service (what tower's `Oneshot` does), counting the
-    /// request on its connection.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct RequestFuture<S: Service<R>, R> {
-        #[pin]
-        state: CallState<S, R>,
-        in_flight: Option<InFlight>,
-    }
-}
-
-pin_project! {
-    #[project = CallStateProj]
-    enum CallState<S: Service<R>, R> {
-        Ready { service: S, request: Option<R> },
-        Called { #[pin] future: S::Future },
-    }
-}
-
-impl<S, B> Future for RequestFuture<S, Request<Incoming>>
-where
-    S: Service<Request<Incoming>, Response = Response<B>>,
-{
-    type Output = Result<Response<CountedBody<B>>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                CallStateProj::Ready { service, request } => {
-                    ready!(service.poll_ready(cx))?;
-                    let request = request
-                        .take()
-                        .expect("RequestFuture polled after completion");
-                    let future = service.call(request);
-                    this.state.set(CallState::Called { future });
-                }
-                CallStateProj::Called { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    let in_flight = this.in_flight.take();
-                    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                        if let Some(in_flight) = &in_flight {
-                            in_flight.0.set_upgraded();
-                        }
+    };
+    match serve_http(&ctx, io, service, &shared).await {
+        Ended::Cut => {}
+        Ended::Http { result, closing } => {
+            if let Err(err) = result {
+                report_error(&ctx.registry, &shared, &*err, closing);
+            }
+            if !shared.is_gone() {
+                // The HTTP connection ended and its socket lives on: hyper handed it to an
+                // upgrade (`101 Switching Protocols`, a `2xx` to `CONNECT`, whatever hyper
+                // upgrades on). Its handler owns it now; it counts as in flight until it
+                // drops the socket, and is cut at the drain deadline like the rest.
+                ctx.registry.count_upgraded(&shared);
+                // Where an upgraded connection would hear of the close (a WebSocket's close
+                // frame) if the server spoke its protocol.
+                poll_fn(|cx| {
+                    shared.park_task(cx.waker());
+                    if shared.is_gone() || shared.is_cut() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
                     }
-                    return Poll::Ready(Ok(response.map(|inner| CountedBody { inner, in_flight })));
-                }
+                })
+                .await;
             }
         }
     }
 }
 
-pin_project! {
-    /// A response body on a [`Server`](crate::Server) connection, counted on its connection
-    /// until it ends or drops (a connection closing after the close waits for it).
-    pub struct CountedBody<B> {
-        #[pin]
-        inner: B,
-        in_flight: Option<InFlight>,
-    }
-}
-
-impl<B: Body> Body for CountedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        let done = match &frame {
-            Some(Ok(_)) => this.inner.is_end_stream(),
-            None | Some(Err(_)) => true,
-        };
-        if done {
-            this.in_flight.take();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<S: Service<R>, R> std::fmt::Debug for RequestFuture<S, R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestFuture").finish_non_exhaustive()
-    }
-}
-
-impl<B> std::fmt::Debug for CountedBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CountedBody")
-            .field("counted", &self.in_flight.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-// ===== the connection's task =====
-
-/// Serves one connection until it ends, or until it is cut at the drain deadline.
-pub(crate) async fn run<I, S, B, E>(
-    builder: Arc<auto::Builder<E>>,
+/// Serves HTTP on the socket: hyper's graceful shutdown once admissions close (for what has
+/// something in flight, and for every HTTP/2 connection: its GOAWAY), until the connection
+/// ends or is cut. Drops the HTTP connection (and with it the socket, unless an upgrade took
+/// it) before it returns.
+async fn serve_http<R, I, S>(
+    ctx: &ConnCtx<R>,
     io: ConnIo<I>,
-    service: ConnService<S>,
-    shutdown: Shutdown,
-    shared: Arc<ConnShared>,
-) where
+    service: S,
+    shared: &Arc<ConnShared>,
+) -> Ended
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
     I: Read + Write + Unpin + Send + 'static,
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    E: hyper::rt::bounds::Http2ServerConnExec<RequestFuture<S, Request<Incoming>>, CountedBody<B>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    S: HttpService,
 {
-    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
-    let mut close = shutdown.reached(Phase::StoppingNewRequests);
-    let mut cut = shutdown.reached(Phase::ClosingResources);
+    let service = ConnService::new(service, Some(shared.clone()));
+    let mut http = pin!(ctx.builder.serve_connection_with_upgrades(io, service));
+    let mut close = ctx.shutdown.reached(Phase::StoppingNewRequests);
+    let mut admissions_closed = false;
     let mut closing = false;
-    let ended = poll_fn(|cx| {
-        if !closing && Pin::new(&mut close).poll(cx).is_ready() {
+    let mut graceful = false;
+    poll_fn(|cx| loop {
+        // The connection closes once admissions have closed and the listener too (see
+        // `ListenerState`): a client told to come back then finds the port refusing.
+        if !admissions_closed && Pin::new(&mut close).poll(cx).is_ready() {
+            admissions_closed = true;
+        }
+        if admissions_closed && !closing && shared.listener.poll_closed(cx).is_ready() {
             closing = true;
             shared.start_closing();
-            if shared.requests() > 0 || shared.is_http2() {
-                // Requests in flight finish: HTTP/1 without keep-alive (`Connection: close`),
-                // HTTP/2 after GOAWAY.
-                conn.as_mut().graceful_shutdown();
+        }
+        if closing {
+            // From the close on, the cut may come: it wakes this task.
+            shared.park_task(cx.waker());
+            if shared.is_cut() {
+                return Poll::Ready(Ended::Cut);
             }
-            // A connection with nothing in flight (idle keep-alive, never a byte, half a head)
-            // is not closed by hyper here but by its reads (see `ConnIo`): bytes already in
-            // the socket are still read and answered (a `503` from the layer) rather than
-            // thrown away with a reset, and the first read that would wait ends the connection.
+            // What has something in flight finishes it (HTTP/1 without keep-alive: the
+            // response says `Connection: close`); every HTTP/2 connection gets its GOAWAY,
+            // one that has not sent a request yet included. An idle HTTP/1 connection is not
+            // closed by hyper but by its socket's reads (see `ConnIo`): bytes already in the
+            // socket are read and answered first.
+            if !graceful && (shared.requests() > 0 || shared.writing() > 0 || shared.is_http2()) {
+                graceful = true;
+                http.as_mut().graceful_shutdown();
+            }
         }
-        if let Poll::Ready(result) = conn.as_mut().poll(cx) {
-            return Poll::Ready(Some(result));
+        match http.as_mut().poll(cx) {
+            Poll::Ready(result) => return Poll::Ready(Ended::Http { result, closing }),
+            // This very poll may have read a request, or the HTTP/2 preface: the graceful
+            // shutdown is due now, not at the next wake-up.
+            Poll::Pending
+                if closing && !graceful && (shared.requests() > 0 || shared.is_http2()) => {}
+            Poll::Pending => return Poll::Pending,
         }
-        if Pin::new(&mut cut).poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
     })
-    .await;
-    match ended {
-        // The drain deadline passed (or the shutdown was forced): mark it, then drop it.
-        None => shared.cut(),
-        // Upgraded: the socket now belongs to the upgrade's handler. Stay until it drops the
-        // socket, or cut it at the drain deadline (its reads and writes fail from then on).
-        Some(_) if shared.is_upgraded() => {
-            poll_fn(|cx| {
-                if shared.park_task(cx.waker()) {
-                    return Poll::Ready(());
-                }
-                if Pin::new(&mut cut).poll(cx).is_ready() {
-                    shared.cut();
-                    return Poll::Ready(());
-                }
-                Poll::Pending
-            })
-            .await;
-        }
-        Some(_) => {}
+    .await
+}
+
+/// Counts and logs a connection's error, unless the close or the cut caused it on purpose.
+fn report_error(
+    registry: &Registry,
+    shared: &ConnShared,
+    err: &(dyn Error + Send + Sync + 'static),
+    closing: bool,
+) {
+    if shared.is_cut() {
+        return;
     }
+    let hyper_err = find::<hyper::Error>(err);
+    let io_kind = find::<io::Error>(err).map(io::Error::kind);
+    // The end of file a closing connection's reads give (see `ConnIo`) ends a half-sent head
+    // as an incomplete message, and hyper-util cancels a connection still choosing its
+    // protocol: both on purpose.
+    let ours = closing
+        && (hyper_err.is_some_and(hyper::Error::is_incomplete_message)
+            || io_kind == Some(io::ErrorKind::Interrupted));
+    if ours {
+        return;
+    }
+    // The peer's doing: it left, reset, went silent, or sent something that is not HTTP. A
+    // socket error of another kind, or the service's own error, is the server's.
+    let by_peer = match io_kind {
+        Some(kind) => matches!(
+            kind,
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::TimedOut
+        ),
+        None => hyper_err.is_some_and(|e| !e.is_user()),
+    };
+    registry.count_error();
+    events::connection_error(shared.peer, err, by_peer);
+}
+
+/// The first error of type `E` in `err`'s chain of sources.
+fn find<'a, E: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'a E> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
 }

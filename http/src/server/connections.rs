@@ -1,5 +1,6 @@
-//! The server's live connections: the registry the namer reads, the counts, and the wait for
-//! the last one to go.
+//! The server's live connections: what each one shares between its task, its socket and its
+//! responses, the registry the report's namer reads, the counts, the cut, and the wait for
+//! the last connection to go.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,146 +8,348 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use winddown_core::Shutdown;
+use winddown_core::{Guard, Shutdown};
 
-/// What one connection shares between its task, its IO and its requests' bodies.
+use crate::layer::Admission;
+
+/// Whether the server's listening socket is closed yet, and who waits for it to be.
 ///
-/// The flags and the request count use `SeqCst`: they are per-connection words (no other
-/// connection touches them), so the strongest ordering costs nothing measurable, and it makes
-/// the one handshake that matters simple: a request leaving ([`ConnShared::request_done`])
-/// and the IO parking its read while closing ([`ConnShared::park_read`]) each write, then read
-/// the other's word, so at least one of them sees the other (no lost wake-up).
+/// At the close, nothing a client could take as "come back on a new connection" (a `503`, a
+/// response with `Connection: close`, the end of an idle connection) goes out before the
+/// listener is closed: a client that reconnects then is refused by the kernel, instead of
+/// landing in the backlog of a listener about to close, whose connections the kernel resets.
+#[derive(Debug, Default)]
+pub(crate) struct ListenerState {
+    closed: AtomicBool,
+    waiters: Mutex<Vec<Waker>>,
+}
+
+impl ListenerState {
+    pub(crate) fn is_closed(&self) -> bool {
+        // SeqCst: written, then the waiters taken under their lock; a waiter reads it under
+        // the same lock before it parks (no lost wake-up), and outside it as a fast path.
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The listener has been dropped.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Ready once the listener is closed.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_closed() {
+            return Poll::Ready(());
+        }
+        let mut waiters = lock(&self.waiters);
+        if self.is_closed() {
+            return Poll::Ready(());
+        }
+        // Each task parks here about once (after the close, until the accept loop drops the
+        // listener): no search for a waker already in the list.
+        waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// What one connection shares between its task, its socket ([`ConnIo`](super::io::ConnIo))
+/// and its requests' bodies.
+///
+/// # Orderings
+///
+/// Every atomic here is a per-connection word (no other connection touches it), so `SeqCst`
+/// costs nothing measurable, and it keeps the handshakes simple. The one that matters: a
+/// request or response that leaves ([`response_ended`](Self::response_ended),
+/// [`flushed`](Self::flushed)) and the socket parking its read while closing
+/// ([`park_reader`](Self::park_reader) then [`may_end`](Self::may_end)) each write their word,
+/// then read the other's, so at least one of them sees the other: no lost wake-up.
 #[derive(Debug)]
 pub(crate) struct ConnShared {
+    pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
-    /// Requests on this connection from the service call until their body ended or dropped.
+    /// The server's shutdown: a response that ends tells by it whether admissions had closed.
+    pub(crate) shutdown: Shutdown,
+    /// The server's listener, closed or not.
+    pub(crate) listener: Arc<ListenerState>,
+    /// The connection's admission: released when its socket goes, or at the cut.
+    guard: Mutex<Option<Guard>>,
+    /// Requests from the service call until hyper drops their response body.
     requests: AtomicUsize,
-    /// Set when admissions closed and the connection got hyper's graceful shutdown.
+    /// Responses whose body hyper has dropped, not yet written out: until the next flush of
+    /// the socket that completes.
+    writing: AtomicUsize,
+    /// The layer's admissions those responses hold, and whether there are any (read without
+    /// the lock: a connection served without the layer never takes it).
+    held: Mutex<Held>,
+    holding: AtomicBool,
+    /// Set when admissions have closed and the listener is closed, and the connection's task
+    /// saw both.
     closing: AtomicBool,
-    /// Whether any request was in flight when admissions closed: set by `start_closing`, or by
-    /// a request that ends after the close but before the connection's task got to it. Only
-    /// ever set, never cleared.
+    /// Whether a request or response was busy when admissions closed: set by
+    /// `start_closing`, or by a response that ends after the close but before the
+    /// connection's task got to it. Only ever set.
     busy_at_close: AtomicBool,
-    /// The server's shutdown: a request that ends tells by it whether admissions had closed.
-    shutdown: Shutdown,
-    /// Set when a request came over HTTP/2.
+    /// Set when the connection's first bytes were the HTTP/2 preface.
     http2: AtomicBool,
-    /// Set when a response switched protocols: the IO now belongs to the upgrade's handler.
+    /// Set when the HTTP connection ended with the socket still alive (an upgrade).
     upgraded: AtomicBool,
-    /// Set at the drain deadline: the connection is being cut.
+    /// Set at the cut.
     cut: AtomicBool,
-    /// Set when the IO has been dropped (the connection is gone).
+    /// Set when the socket has been dropped.
     gone: AtomicBool,
-    /// The IO's reader, parked while closing (or while upgraded): woken by the last request
-    /// to leave, or by the cut.
+    /// `METHOD target` of the last request hyper could upgrade the connection for, to name
+    /// an upgraded connection by.
+    upgrade_request: Mutex<Option<String>>,
+    /// Set from such a request until its response turned out not to switch protocols: the
+    /// socket may be about to belong to an upgrade's handler, so its reads must not end it.
+    may_upgrade: AtomicBool,
+    /// Whoever waits to read the socket: hyper, or an upgrade's handler. Woken by the cut, and
+    /// (while closing) by the last request or response to leave.
     reader: Mutex<Option<Waker>>,
-    /// The connection's task, parked after an upgrade: woken when the IO goes.
+    /// Whoever waits to write or flush the socket: woken by the cut.
+    writer: Mutex<Option<Waker>>,
+    /// The connection's task, parked once admissions closed: woken by the cut and when the
+    /// socket goes.
     task: Mutex<Option<Waker>>,
 }
 
+/// What responses being written hold: the layer's admissions, handed over when their bodies
+/// ended (see [`crate::layer::handoff`]), released once the bytes are out.
+#[derive(Debug, Default)]
+struct Held {
+    /// The one admission an HTTP/1 connection holds at a time, without an allocation.
+    first: Option<Admission>,
+    /// More, on HTTP/2.
+    more: Vec<Admission>,
+}
+
 impl ConnShared {
-    pub(crate) fn new(peer: SocketAddr, shutdown: Shutdown) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        shutdown: Shutdown,
+        listener: Arc<ListenerState>,
+        guard: Guard,
+    ) -> Self {
         ConnShared {
+            id,
             peer,
             shutdown,
+            listener,
+            guard: Mutex::new(Some(guard)),
             requests: AtomicUsize::new(0),
+            writing: AtomicUsize::new(0),
+            held: Mutex::new(Held::default()),
+            holding: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
-            upgraded: AtomicBool::new(false),
             http2: AtomicBool::new(false),
+            upgraded: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             gone: AtomicBool::new(false),
+            upgrade_request: Mutex::new(None),
+            may_upgrade: AtomicBool::new(false),
             reader: Mutex::new(None),
+            writer: Mutex::new(None),
             task: Mutex::new(None),
         }
     }
 
-    pub(crate) fn request_started(&self, http2: bool) {
-        if http2 {
-            self.http2.store(true, Ordering::SeqCst);
-        }
+    // ----- requests and responses -----
+
+    pub(crate) fn request_started(&self) {
         self.requests.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub(crate) fn is_http2(&self) -> bool {
-        self.http2.load(Ordering::SeqCst)
+    /// Remembers the request hyper may upgrade the connection for.
+    pub(crate) fn upgrade_requested(&self, name: String) {
+        *lock(&self.upgrade_request) = Some(name);
+        self.may_upgrade.store(true, Ordering::SeqCst);
     }
 
-    pub(crate) fn request_done(&self) {
-        // A request that ends once admissions have closed was in flight at the close, even if
-        // the connection's task has not seen the close yet (the body ending at the close, an
-        // SSE stream, may run first): the connection drained.
+    /// The response to that request does not switch protocols.
+    pub(crate) fn upgrade_declined(&self) {
+        self.may_upgrade.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn may_upgrade(&self) -> bool {
+        self.may_upgrade.load(Ordering::SeqCst)
+    }
+
+    /// A response's body was dropped (at its end, or early): it is being written until the
+    /// next completed flush, holding `admission` (the layer's, if it handed it over).
+    pub(crate) fn response_ended(&self, admission: Option<Admission>) {
+        // A response that ends once admissions have closed was busy at the close, even if the
+        // connection's task has not seen the close yet (a body ending at the close, an SSE
+        // stream, may run first): the connection drained.
         if self.shutdown.phase().admissions_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
-        if self.requests.fetch_sub(1, Ordering::SeqCst) == 1 && self.closing.load(Ordering::SeqCst)
-        {
+        if let Some(admission) = admission {
+            let mut held = lock(&self.held);
+            if held.first.is_none() {
+                held.first = Some(admission);
+            } else {
+                held.more.push(admission);
+            }
+            self.holding.store(true, Ordering::SeqCst);
+        }
+        // Counted as being written before it stops counting as a request: whoever reads the
+        // request count, then this one (`may_end`), never sees the response in neither.
+        self.writing.fetch_add(1, Ordering::SeqCst);
+        self.requests.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A flush of the socket completed: hyper's buffer is empty and the socket took every
+    /// byte, so the responses that ended before it are written.
+    pub(crate) fn flushed(&self) {
+        if self.writing.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        self.release_held();
+        if self.is_closing() {
             wake(&self.reader);
         }
+    }
+
+    /// The responses being written are done with (written, or the socket went): their count
+    /// goes to zero and what they hold is released. On HTTP/2 a stream's response that ends
+    /// on another thread meanwhile may be released with them, one flush early.
+    fn release_held(&self) {
+        self.writing.store(0, Ordering::SeqCst);
+        if !self.holding.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let (first, more) = {
+            let mut held = lock(&self.held);
+            (held.first.take(), std::mem::take(&mut held.more))
+        };
+        // Released outside the lock: a guard's release may wake the drain's waiters.
+        drop((first, more));
     }
 
     pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn writing(&self) -> usize {
+        self.writing.load(Ordering::SeqCst)
+    }
+
+    // ----- the close -----
+
     pub(crate) fn start_closing(&self) {
-        if self.requests() > 0 {
+        self.closing.store(true, Ordering::SeqCst);
+        if self.requests() > 0 || self.writing() > 0 {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
-        self.closing.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
     }
 
-    /// Parks the reader; true if, after parking, no request is in flight (so the read may end).
-    pub(crate) fn park_read(&self, waker: &Waker) -> bool {
-        store(&self.reader, waker);
-        self.requests() == 0
+    /// Whether a read that would wait may end the connection instead: closing, HTTP/1, not
+    /// upgraded (nor about to be), and nothing in flight or being written.
+    pub(crate) fn may_end(&self) -> bool {
+        self.is_closing()
+            && !self.is_http2()
+            && !self.is_upgraded()
+            && !self.may_upgrade()
+            && self.requests() == 0
+            && self.writing() == 0
     }
 
-    pub(crate) fn set_upgraded(&self) {
-        self.upgraded.store(true, Ordering::SeqCst);
+    /// Whether a waiting reader must be parked where the cut and the last response can wake
+    /// it: once closing (a read may end the connection when the last response leaves), and
+    /// when the socket may belong to an upgrade's handler (from the request that may upgrade
+    /// it on, before hyper hands the socket over: the handler may read before this
+    /// connection's task knows).
+    pub(crate) fn reader_may_be_woken(&self) -> bool {
+        self.is_closing() || self.may_upgrade() || self.is_upgraded()
+    }
+
+    // ----- kinds -----
+
+    pub(crate) fn set_http2(&self) {
+        self.http2.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::SeqCst)
     }
 
     pub(crate) fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        wake(&self.reader);
-    }
+    // ----- the cut and the end -----
 
     pub(crate) fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
     }
 
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    /// Marks it cut, lets its admission go, and wakes whoever waits on its socket.
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        let guard = lock(&self.guard).take();
+        drop(guard);
+        self.release_held();
+        wake(&self.reader);
+        wake(&self.writer);
+        wake(&self.task);
+    }
+
+    /// The socket went.
+    fn set_gone(&self) -> Option<Guard> {
+        self.gone.store(true, Ordering::SeqCst);
+        self.release_held();
+        wake(&self.task);
+        lock(&self.guard).take()
+    }
+
+    // ----- wakers -----
+
     pub(crate) fn park_reader(&self, waker: &Waker) {
         store(&self.reader, waker);
     }
 
-    /// The IO went: wakes the task waiting on an upgraded connection.
-    pub(crate) fn set_gone(&self) {
-        self.gone.store(true, Ordering::SeqCst);
-        wake(&self.task);
+    pub(crate) fn park_writer(&self, waker: &Waker) {
+        store(&self.writer, waker);
     }
 
-    /// Parks the task; true if the IO has already gone.
-    pub(crate) fn park_task(&self, waker: &Waker) -> bool {
+    pub(crate) fn park_task(&self, waker: &Waker) {
         store(&self.task, waker);
-        self.gone.load(Ordering::SeqCst)
     }
 
     fn describe(&self) -> String {
         let state = if self.is_upgraded() {
-            "upgraded".to_owned()
+            match &*lock(&self.upgrade_request) {
+                Some(request) => format!("upgraded ({request})"),
+                None => "upgraded".to_owned(),
+            }
         } else {
-            match self.requests() {
-                0 => "no request in flight".to_owned(),
-                1 => "1 request in flight".to_owned(),
-                n => format!("{n} requests in flight"),
+            let (requests, writing) = (self.requests(), self.writing());
+            let requests = match requests {
+                0 => None,
+                1 => Some("1 request in flight".to_owned()),
+                n => Some(format!("{n} requests in flight")),
+            };
+            let writing = match writing {
+                0 => None,
+                1 => Some("1 response being written".to_owned()),
+                n => Some(format!("{n} responses being written")),
+            };
+            match (requests, writing) {
+                (Some(r), Some(w)) => format!("{r}, {w}"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => "no request in flight".to_owned(),
             }
         };
         format!("http connection from {}: {state}", self.peer)
@@ -173,6 +376,11 @@ fn wake(slot: &Mutex<Option<Waker>>) {
 }
 
 /// Counts of a server's connections, from [`ConnectionStats::snapshot`].
+///
+/// The buckets `ended_before_close`, `closed_idle`, `drained`, `cut` and `open` partition
+/// `accepted`: each connection is in exactly one, by how it ended (or that it has not).
+/// `upgraded` and `http2` are kinds across the buckets; `errors` and `accept_errors` count
+/// events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ConnectionCounts {
@@ -182,15 +390,30 @@ pub struct ConnectionCounts {
     pub open: u64,
     /// Ended before admissions closed (the client closed them, or an error).
     pub ended_before_close: u64,
-    /// Had no request in flight when admissions closed (idle keep-alive, never sent a byte,
-    /// half a request head), and were closed at once.
+    /// Had nothing in flight when admissions closed (idle keep-alive, never sent a byte, half
+    /// a request head), and were closed.
     pub closed_idle: u64,
-    /// Had requests in flight when admissions closed, and ended after them, gracefully.
+    /// Had a request in flight or a response being written when admissions closed (or a
+    /// request that arrived with them), and ended after it, gracefully.
     pub drained: u64,
     /// Still open at the drain deadline (or when the shutdown was forced), and cut.
     pub cut: u64,
-    /// Switched protocols (WebSocket and other upgrades).
+    /// Of all of them, the connections that were upgraded (their HTTP ended with the socket
+    /// still alive: `101 Switching Protocols`, a `2xx` to `CONNECT`).
     pub upgraded: u64,
+    /// Of all of them, the HTTP/2 connections.
+    pub http2: u64,
+    /// Connections that ended with an error of their own (the peer left mid-message, a
+    /// protocol or socket error), not counting what the close and the cut end on purpose.
+    pub errors: u64,
+    /// Accepts that failed (out of file descriptors, a connection reset before it was
+    /// accepted).
+    pub accept_errors: u64,
+    /// Connections the server closed after admissions closed with bytes still unread in their
+    /// socket (asked of the kernel as the socket is dropped): a request that arrived after the
+    /// server had found the connection idle, whose client sees a reset. Not counted: what
+    /// arrives after the socket is closed (the client's own late write) and cut connections.
+    pub unread_at_close: u64,
 }
 
 /// A live view of a server's connection counts. Cheap to clone; take it before serving with
@@ -214,6 +437,10 @@ impl ConnectionStats {
             drained: load(&r.drained),
             cut: load(&r.cut),
             upgraded: load(&r.upgraded),
+            http2: load(&r.http2),
+            errors: load(&r.errors),
+            accept_errors: load(&r.accept_errors),
+            unread_at_close: load(&r.unread_at_close),
         }
     }
 }
@@ -222,18 +449,25 @@ impl std::fmt::Display for ConnectionCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "connections: {} accepted, {} ended before the close, {} closed idle, {} drained, {} cut, {} upgraded, {} open",
+            "connections: {} accepted: {} ended before the close, {} closed idle, {} drained, \
+             {} cut, {} open; {} upgraded, {} HTTP/2; errors: {} on connections, {} at accept; \
+             {} closed with bytes unread",
             self.accepted,
             self.ended_before_close,
             self.closed_idle,
             self.drained,
             self.cut,
+            self.open,
             self.upgraded,
-            self.open
+            self.http2,
+            self.errors,
+            self.accept_errors,
+            self.unread_at_close,
         )
     }
 }
 
+/// The live connections of one server, and its counts.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
@@ -244,6 +478,13 @@ pub(crate) struct Registry {
     drained: AtomicU64,
     cut: AtomicU64,
     upgraded: AtomicU64,
+    http2: AtomicU64,
+    errors: AtomicU64,
+    accept_errors: AtomicU64,
+    unread_at_close: AtomicU64,
+    /// Set when the plan's sequence runs with the server's phase observer: from then on the
+    /// observer cuts (at `ClosingResources` or `Forced`), after the drain is recorded.
+    sequenced: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -254,32 +495,31 @@ struct Inner {
 }
 
 impl Registry {
-    /// Adds an accepted connection; returns its id.
-    pub(crate) fn add(&self, shared: Arc<ConnShared>) -> u64 {
-        // Relaxed: the id only needs to be unique (the RMW guarantees it); the counters are
-        // read for reports and publish nothing; the map itself is under the lock.
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner).live.insert(id, shared);
-        id
+    /// A new connection's id.
+    pub(crate) fn next_id(&self) -> u64 {
+        // Relaxed: the id only needs to be unique (the RMW guarantees it).
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Removes a connection whose IO went, and counts how it ended.
-    pub(crate) fn remove(&self, id: u64) {
-        let (shared, waiters) = {
+    /// Adds an accepted connection.
+    pub(crate) fn add(&self, shared: Arc<ConnShared>) {
+        // Relaxed: the counters are read for reports and publish nothing; the map itself is
+        // under the lock.
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner).live.insert(shared.id, shared);
+    }
+
+    /// The socket of `shared` went: counts how the connection ended (unless the cut counted
+    /// it already) and lets its admission go.
+    pub(crate) fn remove(&self, shared: &ConnShared) {
+        let guard = shared.set_gone();
+        let (found, waiters) = {
             let mut inner = lock(&self.inner);
-            let shared = inner.live.remove(&id);
-            let waiters = if inner.live.is_empty() {
-                std::mem::take(&mut inner.waiters)
-            } else {
-                Vec::new()
-            };
-            (shared, waiters)
+            let found = inner.live.remove(&shared.id).is_some();
+            (found, take_waiters_if_empty(&mut inner))
         };
-        if let Some(shared) = shared {
-            let counter = if shared.is_cut() {
-                &self.cut
-            } else if !shared.is_closing() {
+        if found {
+            let counter = if !shared.is_closing() {
                 &self.ended_before_close
             } else if shared.busy_at_close.load(Ordering::SeqCst) {
                 &self.drained
@@ -288,13 +528,63 @@ impl Registry {
             };
             // Relaxed: report counters, as in `add`.
             counter.fetch_add(1, Ordering::Relaxed);
-            if shared.is_upgraded() {
-                self.upgraded.fetch_add(1, Ordering::Relaxed);
-            }
         }
-        for waker in waiters {
-            waker.wake();
+        drop(guard);
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Cuts every open connection: each counts as cut and gone from now on (whether or not
+    /// its task or an upgrade's handler ever polls its socket again), lets its admission go,
+    /// and whoever waits on its socket is woken to find it failing.
+    pub(crate) fn cut_all(&self) {
+        let (live, waiters) = {
+            let mut inner = lock(&self.inner);
+            let live: Vec<_> = inner.live.drain().map(|(_, shared)| shared).collect();
+            (live, take_waiters_if_empty(&mut inner))
+        };
+        // Relaxed: a report counter, as in `add`.
+        self.cut.fetch_add(live.len() as u64, Ordering::Relaxed);
+        for shared in live {
+            shared.cut();
         }
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    pub(crate) fn set_sequenced(&self) {
+        self.sequenced.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the plan's sequence cuts (through the server's observer), rather than the
+    /// server itself.
+    pub(crate) fn is_sequenced(&self) -> bool {
+        self.sequenced.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_upgraded(&self, shared: &ConnShared) {
+        if !shared.upgraded.swap(true, Ordering::SeqCst) {
+            // Relaxed: a report counter.
+            self.upgraded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn count_http2(&self) {
+        // Relaxed: a report counter.
+        self.http2.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_error(&self) {
+        // Relaxed: a report counter.
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_unread_at_close(&self) {
+        // Relaxed: a report counter.
+        self.unread_at_close.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_accept_error(&self) {
+        // Relaxed: a report counter.
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Ready once no connection is open.
@@ -311,13 +601,20 @@ impl Registry {
 
     /// Names the open connections, for the report.
     pub(crate) fn name_into(&self, names: &mut Vec<String>) {
-        let inner = lock(&self.inner);
-        let mut live: Vec<_> = inner.live.iter().collect();
-        live.sort_by_key(|(id, _)| **id);
-        names.extend(live.into_iter().map(|(_, shared)| shared.describe()));
+        let mut live: Vec<Arc<ConnShared>> = lock(&self.inner).live.values().cloned().collect();
+        live.sort_by_key(|shared| shared.id);
+        names.extend(live.iter().map(|shared| shared.describe()));
     }
 
     pub(crate) fn cut_count(&self) -> u64 {
         self.cut.load(Ordering::Relaxed)
+    }
+}
+
+fn take_waiters_if_empty(inner: &mut Inner) -> Vec<Waker> {
+    if inner.live.is_empty() {
+        std::mem::take(&mut inner.waiters)
+    } else {
+        Vec::new()
     }
 }

@@ -1,144 +1,136 @@
-//! The draining server: hyper 1 / hyper-util's auto (HTTP/1 and HTTP/2) connections, accepted
-//! until admissions close, closed or drained after, cut at the drain deadline.
+//! The draining server: hyper 1 / hyper-util's auto (HTTP/1 and HTTP/2) connections on any
+//! winddown [`Runtime`], accepted until admissions close, closed or drained after, cut at the
+//! drain deadline. The table of what a client sees at the close, connection by connection, is
+//! in the [crate docs](crate#what-a-client-sees-at-the-close).
 
+mod admin;
 mod conn;
 mod connections;
+mod events;
+mod futures_io;
+mod io;
+mod listener;
+mod rt;
+mod service;
 
 use std::future::{poll_fn, Future};
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
-use hyper::rt::{Read, Timer, Write};
 use hyper_util::server::conn::auto;
-use tower_service::Service;
+use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Plan, Resource};
 
 pub use connections::{ConnectionCounts, ConnectionStats};
+pub use futures_io::FuturesIo;
+pub use listener::{bytes_waiting_in, Listener};
+pub use rt::HyperRuntime;
+pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
-pub use conn::{CountedBody, RequestFuture};
+use conn::ConnCtx;
+use connections::{ConnShared, ListenerState, Registry};
+use io::ConnIo;
+use listener::Backoff;
 
-use conn::{ConnIo, ConnService};
-use connections::{ConnShared, Registry};
+/// The listening socket while the server accepts. Dropped (by the accept loop at the close,
+/// or with the server's future), it closes the socket first, then tells the connections.
+struct OpenListener<L> {
+    listener: Option<L>,
+    state: Arc<ListenerState>,
+}
+
+impl<L> Drop for OpenListener<L> {
+    fn drop(&mut self) {
+        drop(self.listener.take());
+        self.state.close();
+    }
+}
 
 /// Priority of the server's resource in the plan (see [`Server::serve`]): above the default
 /// (0), so connections are known closed before the resources they use close.
 pub const RESOURCE_PRIORITY: i32 = 1000;
 
-/// A listening socket the server accepts connections from. Implemented for tokio's and smol's
-/// `TcpListener` (features `tokio`, `smol`); implement it for other sockets (Unix sockets,
-/// TLS acceptors).
-///
-/// # Examples
-///
-/// A listener that hands out connections from a channel:
-///
-/// ```
-/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
-/// use std::io;
-/// use std::net::SocketAddr;
-/// use winddown::http::server::Listener;
-///
-/// struct Channel<I> {
-///     incoming: std::sync::mpsc::Receiver<(I, SocketAddr)>,
-///     addr: SocketAddr,
-/// }
-///
-/// impl<I> Listener for Channel<I>
-/// where
-///     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-/// {
-///     type Io = I;
-///
-///     async fn accept(&mut self) -> io::Result<(I, SocketAddr)> {
-///         self.incoming.recv().map_err(|_| io::ErrorKind::BrokenPipe.into())
-///     }
-///
-///     fn local_addr(&self) -> io::Result<SocketAddr> {
-///         Ok(self.addr)
-///     }
-/// }
-/// ```
-pub trait Listener: Send + 'static {
-    /// A connection's socket.
-    type Io: Read + Write + Unpin + Send + 'static;
-
-    /// The next connection and its peer's address.
-    ///
-    /// # Errors
-    ///
-    /// An accept error; the server waits 10 ms and accepts again.
-    ///
-    /// # Cancel safety
-    ///
-    /// Must be cancel-safe: the server drops it when admissions close.
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
-
-    /// The address it listens on.
-    ///
-    /// # Errors
-    ///
-    /// As the socket's `local_addr`.
-    fn local_addr(&self) -> io::Result<SocketAddr>;
-}
-
-/// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown. Generic over hyper's
-/// runtime traits: the executor `E` (spawns connections and HTTP/2 streams) and the timer `T`;
-/// [`tokio::server`](crate::tokio::server) and [`smol::server`](crate::smol::server) build one
-/// for those runtimes.
+/// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
+/// [`Runtime`] (tokio's, smol's, async-std's: [`tokio::server`](crate::tokio::server),
+/// [`smol::server`](crate::smol::server), [`async_std::server`](crate::async_std::server)).
 ///
 /// What it does through the shutdown sequence:
 ///
 /// | phase | listener | connections |
 /// |---|---|---|
 /// | running, and the `pre_stop` delay | accepts | served as usual; each holds a guard while its socket is open |
-/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | hyper's graceful shutdown: idle keep-alive connections, connections that never sent a byte and connections holding half a request head close at once; a request in flight finishes, answered with `Connection: close` (HTTP/1); HTTP/2 gets GOAWAY and its open streams finish |
-/// | drain deadline (or forced) | | what is left is cut; the report names it |
+/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered; requests in flight finish, answered with `Connection: close` (HTTP/1); every HTTP/2 connection gets GOAWAY and its open streams finish; upgraded connections are their handlers' |
+/// | drain deadline, or forced | | what is left is cut (after the report has counted and named it): every read and write on it fails, and it counts as gone at once |
 ///
-/// Requests are admitted (and refused with `503` once admissions close) by
+/// Nothing that tells a client to come back (a `503`, `Connection: close`, the end of an idle
+/// connection) goes out before the listener is closed, so a client that reconnects is refused
+/// at once rather than accepted into the backlog of a listener about to close (whose
+/// connections the kernel resets). The [crate docs](crate#what-a-client-sees-at-the-close)
+/// say what a client sees in each case. Requests are admitted (and refused with `503` once admissions close) by
 /// [`ShutdownLayer`](crate::ShutdownLayer): put it on the service. Long responses end at the
 /// close when wrapped in [`EndOnShutdown`](crate::EndOnShutdown).
 ///
 /// The drain waits for connections as it waits for requests: both are guards of the plan's
 /// shutdown. A connection still open when the drain ends is named in the report
 /// (`http connection from 127.0.0.1:50412: 1 request in flight`), next to its request.
+///
+/// # Examples
+///
+/// On smol (the same on tokio with [`tokio::server`](crate::tokio::server)):
+///
+/// ```no_run
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+/// use axum::{routing::get, Router};
+/// use winddown::http::{Server, ShutdownLayer};
+/// use winddown::smol::SmolRuntime;
+/// use winddown::{Config, Plan, Shutdown};
+///
+/// # fn main() -> std::io::Result<()> {
+/// smol::block_on(async {
+///     let plan = Plan::new(Shutdown::new(), Config::default());
+///     let app = Router::new()
+///         .route("/", get(|| async { "hello" }))
+///         .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan));
+///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
+///     let server = Server::new(&plan, SmolRuntime::new());
+///     let report = winddown::smol::run_until_shutdown(&plan, server.serve(listener, app)).await;
+///     std::process::exit(report.exit_code().into())
+/// })
+/// # }
+/// ```
 #[derive(Debug)]
-pub struct Server<E, T> {
+pub struct Server<R> {
     plan: Plan,
-    builder: auto::Builder<E>,
-    timer: T,
-    executor: E,
+    runtime: HyperRuntime<R>,
+    builder: auto::Builder<HyperRuntime<R>>,
     registry: Arc<Registry>,
 }
 
-impl<E, T> Server<E, T>
+impl<R> Server<R>
 where
-    E: Clone + Send + Sync + 'static,
-    T: Timer + Clone + Send + Sync + 'static,
+    R: Runtime + 'static,
+    R::Sleep: 'static,
 {
-    /// A server for `plan`, spawning with `executor` and timing with `timer`.
-    pub fn new(plan: &Plan, executor: E, timer: T) -> Self {
-        let mut builder = auto::Builder::new(executor.clone());
-        builder.http1().timer(timer.clone());
-        builder.http2().timer(timer.clone());
+    /// A server for `plan`, on `runtime`: it spawns connections (and HTTP/2 streams) with
+    /// [`Runtime::spawn_detached`] and times with [`Runtime::sleep`].
+    pub fn new(plan: &Plan, runtime: R) -> Self {
+        let runtime = HyperRuntime::new(runtime);
+        let mut builder = auto::Builder::new(runtime.clone());
+        builder.http1().timer(runtime.clone());
+        builder.http2().timer(runtime.clone());
         Server {
             plan: plan.clone(),
+            runtime,
             builder,
-            timer,
-            executor,
             registry: Arc::new(Registry::default()),
         }
     }
 
     /// hyper-util's connection builder, to tune HTTP/1 and HTTP/2 (keep-alive, header read
     /// timeout, HTTP/2 limits). Its timer and executor are set already.
-    pub fn builder_mut(&mut self) -> &mut auto::Builder<E> {
+    pub fn builder_mut(&mut self) -> &mut auto::Builder<HyperRuntime<R>> {
         &mut self.builder
     }
 
@@ -151,36 +143,61 @@ where
     }
 
     /// Serves `service` on `listener` until admissions close, then closes the listener and
-    /// returns once every connection has ended (drained, closed, or cut at the drain
-    /// deadline).
+    /// returns once every connection has ended (drained, closed, or cut).
+    ///
+    /// `service` is what `axum::serve` takes: a service for every request (a `Router`, any
+    /// tower service: each connection gets a clone), or a factory called with each
+    /// connection's peer address, such as axum's
+    /// `router.into_make_service_with_connect_info::<SocketAddr>()` (its `ConnectInfo`
+    /// extractor then finds the address); see [`ConnectionService`].
     ///
     /// It registers with the plan, if the shutdown has not been triggered yet: a namer for the
-    /// connections still open when the drain ends, and a resource named `http ADDR`
-    /// (priority [`RESOURCE_PRIORITY`]) that waits for the last connection to go, failing
-    /// with the count when connections had to be cut.
+    /// connections still open when the drain ends, a note with the connection counts, a phase
+    /// observer that cuts what is left once the drain has been recorded (at
+    /// `ClosingResources`, or when forced), and a resource named `http ADDR` (priority
+    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut.
+    /// Without a run of the plan (or when `serve` came after the trigger) the server cuts by
+    /// itself when the shutdown reaches `ClosingResources` or is forced.
     ///
     /// The registration happens when `serve` is called, not when the future is first polled.
     ///
     /// # Errors
     ///
-    /// The listener's `local_addr` error. Accept errors are retried.
-    pub fn serve<L, S, B>(
+    /// The listener's `local_addr` error, or the error of a connection factory's readiness
+    /// (`poll_ready`). Accept errors are logged, counted and retried (see
+    /// [`Listener::accept`]).
+    ///
+    /// # Examples
+    ///
+    /// axum's `ConnectInfo`, on tokio:
+    ///
+    /// ```no_run
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// use axum::{routing::get, Router};
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let app = Router::new().route(
+    ///     "/",
+    ///     get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { format!("hello {peer}") }),
+    /// );
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// winddown::http::tokio::server(&plan)
+    ///     .serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    ///     .await
+    /// # }
+    /// ```
+    pub fn serve<L, M, K>(
         self,
-        mut listener: L,
-        service: S,
-    ) -> impl Future<Output = io::Result<()>> + Send
+        listener: L,
+        mut service: M,
+    ) -> impl Future<Output = std::io::Result<()>> + Send
     where
         L: Listener,
-        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        E: hyper::rt::bounds::Http2ServerConnExec<
-                RequestFuture<S, Request<Incoming>>,
-                CountedBody<B>,
-            > + hyper::rt::Executor<Pin<Box<dyn Future<Output = ()> + Send>>>,
+        M: ConnectionService<K>,
     {
         // Registered now, not at the first poll: a plan run (or a trigger) that comes before
         // the future is first polled still sees the server.
@@ -189,50 +206,86 @@ where
             self.register(addr);
         }
         async move {
-            addr?;
-            let shutdown = self.plan.shutdown().clone();
-            let builder = Arc::new(self.builder);
+            let addr = addr?;
+            let Server {
+                plan,
+                runtime,
+                builder,
+                registry,
+            } = self;
+            let shutdown = plan.shutdown().clone();
+            let ctx = Arc::new(ConnCtx {
+                builder,
+                shutdown: shutdown.clone(),
+                registry: registry.clone(),
+            });
             let mut close = shutdown.reached(Phase::StoppingNewRequests);
-            loop {
-                let accepted = {
-                    let mut accept = std::pin::pin!(listener.accept());
-                    poll_fn(|cx| {
-                        if Pin::new(&mut close).poll(cx).is_ready() {
-                            return Poll::Ready(None);
-                        }
-                        accept.as_mut().poll(cx).map(Some)
-                    })
-                    .await
-                };
-                let (io, peer) = match accepted {
-                    None => break,
-                    Some(Ok(accepted)) => accepted,
-                    Some(Err(_)) => {
-                        // Out of file descriptors, or a connection reset before it was accepted:
-                        // wait a moment rather than spin.
-                        self.timer.sleep(Duration::from_millis(10)).await;
-                        continue;
+            let mut backoff = Backoff::new();
+            let mut open = OpenListener {
+                listener: Some(listener),
+                state: Arc::new(ListenerState::default()),
+            };
+            while let Some(listener) = open.listener.as_mut() {
+                let ready = poll_fn(|cx| {
+                    if Pin::new(&mut close).poll(cx).is_ready() {
+                        return Poll::Ready(None);
                     }
-                };
+                    service.poll_ready(cx).map(Some)
+                })
+                .await;
+                match ready {
+                    None => break,
+                    Some(Ok(())) => {}
+                    Some(Err(err)) => return Err(std::io::Error::other(err)),
+                }
+                let accepted = listener::accept(
+                    listener,
+                    addr,
+                    &mut close,
+                    &mut backoff,
+                    |wait| runtime.runtime().sleep(wait),
+                    || registry.count_accept_error(),
+                )
+                .await;
+                let Some((io, peer)) = accepted else { break };
                 let Ok(guard) = shutdown.enter() else {
-                    // Admissions closed between the accept and now: drop it (the client sees the
-                    // connection close before it sent anything).
+                    // Admissions closed between the accept and now: drop it (the client sees
+                    // the connection close before it sent anything).
                     break;
                 };
-                let shared = Arc::new(ConnShared::new(peer, shutdown.clone()));
-                let id = self.registry.add(shared.clone());
-                let io = ConnIo::new(io, shared.clone(), self.registry.clone(), id, guard);
-                let service = ConnService::new(service.clone(), shared.clone());
-                let task = conn::run(builder.clone(), io, service, shutdown.clone(), shared);
-                hyper::rt::Executor::execute(&self.executor, Box::pin(task) as Pin<Box<_>>);
+                let shared = Arc::new(ConnShared::new(
+                    registry.next_id(),
+                    peer,
+                    shutdown.clone(),
+                    open.state.clone(),
+                    guard,
+                ));
+                registry.add(shared.clone());
+                let io = ConnIo::new(io, shared.clone(), registry.clone(), L::bytes_waiting);
+                let task = conn::run(ctx.clone(), io, shared, service.make(peer));
+                runtime.runtime().spawn_detached(Box::pin(task));
             }
-            // Close the listening socket now: new connects are refused by the kernel.
-            drop(listener);
-            poll_fn(|cx| self.registry.poll_empty(cx)).await;
+            // Close the listening socket now: new connects are refused by the kernel. Only then
+            // do the connections start closing (see `ListenerState`).
+            drop(open);
+            let mut cut_phase = shutdown.reached(Phase::ClosingResources);
+            poll_fn(|cx| loop {
+                if registry.poll_empty(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                if registry.is_sequenced() || Pin::new(&mut cut_phase).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // No run of the plan cuts for the server (it never ran one, or the server
+                // came after the trigger): past the drain, cut here.
+                registry.cut_all();
+            })
+            .await;
             Ok(())
         }
     }
 
+    /// Registers the server's namer, note, observer and resource with the plan.
     fn register(&self, addr: SocketAddr) {
         let registry = self.registry.clone();
         self.plan
@@ -240,6 +293,16 @@ where
         let stats = self.stats();
         self.plan
             .note(move |notes| notes.push(format!("http {addr} {}", stats.snapshot())));
+        // The cut comes from the sequence itself, right after it has recorded the drain (its
+        // count and names): at `ClosingResources`, or when it is forced. Cutting on the phase
+        // alone would race the sequence (a second signal moves the phase to `Forced` from the
+        // signal thread) and let the report count the cut connections as drained.
+        let registry = self.registry.clone();
+        self.plan.on_phase(move |phase, _| match phase {
+            Phase::Initiated => registry.set_sequenced(),
+            Phase::ClosingResources | Phase::Forced => registry.cut_all(),
+            _ => {}
+        });
         let registry = self.registry.clone();
         let resource = Resource::new(format!("http {addr}"), move || async move {
             poll_fn(|cx| registry.poll_empty(cx)).await;

@@ -19,7 +19,8 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// What the shutdown sequence needs from an executor.
 ///
 /// Three things: a monotonic clock, a timer, and spawning a task with a way to learn whether it
-/// finished, panicked or was cancelled. The sequence is written once against this trait, so every
+/// finished, panicked or was cancelled (or with no way at all: [`spawn_detached`], for an
+/// integration's own tasks). The sequence is written once against this trait, so every
 /// executor runs the same logic; `winddown-adapters` implements it for tokio, smol and
 /// async-std, and the `test-util` feature adds a virtual-clock runtime for tests.
 ///
@@ -67,9 +68,16 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///             TaskOutcome::Finished
 ///         })
 ///     }
+///
+///     fn spawn_detached(&self, _task: BoxFuture<()>) {
+///         // Nothing would ever poll it: a runtime that cannot run tasks on their own cannot
+///         // serve connections either.
+///     }
 /// }
 /// # let _ = Immediate { origin: Instant::now() }.now();
 /// ```
+///
+/// [`spawn_detached`]: Runtime::spawn_detached
 pub trait Runtime: Send + Sync {
     /// The future [`sleep`](Runtime::sleep) returns.
     type Sleep: Future<Output = ()> + Send;
@@ -99,6 +107,16 @@ pub trait Runtime: Send + Sync {
     ///
     /// As [`sleep`](Runtime::sleep): may panic outside the runtime's context.
     fn spawn(&self, task: BoxFuture<()>) -> Self::Join;
+
+    /// Starts `task` as a separate task that nobody joins: it runs to its end (or until the
+    /// runtime itself stops), and how it ended is not reported. For integrations that start
+    /// work of their own and need no outcome: an HTTP server's connections (each holds its
+    /// own guard, so the drain still waits for it).
+    ///
+    /// # Panics
+    ///
+    /// As [`sleep`](Runtime::sleep): may panic outside the runtime's context.
+    fn spawn_detached(&self, task: BoxFuture<()>);
 
     /// Starts a blocking `task` (a [`Resource::blocking`](crate::Resource::blocking) closer)
     /// where it cannot hold up the runtime, and returns a future that completes with how it
@@ -142,6 +160,10 @@ macro_rules! forward_runtime {
 
             fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
                 (**self).spawn(task)
+            }
+
+            fn spawn_detached(&self, task: BoxFuture<()>) {
+                (**self).spawn_detached(task)
             }
 
             fn spawn_blocking(&self, task: BlockingTask) -> Blocking {

@@ -1,5 +1,6 @@
-//! The HTTP scenario suite, written once and run on every runtime: `tests/http_tokio.rs` and
-//! `tests/http_smol.rs` implement [`Net`] for their runtime and expand [`http_scenarios!`].
+//! The HTTP scenario suite, written once and run on every runtime: `tests/tokio.rs`,
+//! `tests/smol.rs` and `tests/async_std.rs` implement [`Net`] for their runtime and expand
+//! [`http_scenarios!`].
 //!
 //! Real sockets on 127.0.0.1, real clients (hyper's client connections, and raw sockets where
 //! the scenario needs bytes hyper's client would never send: half a request head, nothing at
@@ -25,9 +26,12 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper::rt::{Read, ReadBuf, Write};
-use winddown::http::{ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer};
-use winddown::runtime::BoxFuture;
-use winddown::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
+use winddown_core::runtime::BoxFuture;
+use winddown_core::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
+use winddown_http::server::ConnectionService;
+use winddown_http::{
+    AdminService, ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer,
+};
 
 /// What a scenario needs from a runtime.
 pub(crate) trait Net: 'static {
@@ -46,11 +50,13 @@ pub(crate) trait Net: 'static {
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>>;
 
-    /// Binds 127.0.0.1:0 and serves `app` with this runtime's server; returns the address,
-    /// the connection counts and the server's (spawned) future.
-    fn serve(
+    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server (as its admin
+    /// listener when `admin`); returns the address, the connection counts and the server's
+    /// (spawned) future.
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)>;
 
     /// Runs `plan` on this runtime's adapter, spawned.
@@ -61,14 +67,80 @@ pub(crate) trait Net: 'static {
 
     /// Connects to `addr`, for the `h2` crate's client.
     fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<Self::H2Io>>;
+
+    /// Blocks the thread(s) of the executor the server runs on, and returns once they are
+    /// blocked; dropping the [`Blocker`] lets them go.
+    fn block_executor() -> Blocker;
+}
+
+/// tokio's IO traits over a `futures-io` socket (smol's, async-std's), for the `h2` crate's
+/// client.
+#[allow(dead_code)] // tokio's harness has tokio's sockets
+pub(crate) struct TokioCompat<T>(pub(crate) T);
+
+impl<T: futures_lite::AsyncRead + Unpin> tokio::io::AsyncRead for TokioCompat<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = std::task::ready!(Pin::new(&mut self.0).poll_read(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: futures_lite::AsyncWrite + Unpin> tokio::io::AsyncWrite for TokioCompat<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+/// Holds an executor's thread until dropped.
+pub(crate) struct Blocker(pub(crate) std::sync::mpsc::Sender<()>);
+
+impl Drop for Blocker {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// A task body that blocks its thread until the returned sender is dropped or sent to; the
+/// receiver hears once it runs. For [`Net::block_executor`].
+pub(crate) fn blocking_task() -> (
+    impl FnOnce() + Send + 'static,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let body = move || {
+        let _ = started_tx.send(());
+        let _ = released.recv();
+    };
+    (body, started, release)
 }
 
 pub(crate) type H1Sender = http1::SendRequest<Empty<Bytes>>;
 
-/// Expands to one `#[test]` per scenario, for the runtime given.
+/// Expands to one `#[test]` per scenario, for the runtime given. Async scenarios run in the
+/// runtime's `block_on`; the `sync` ones drive the runtime themselves (they block threads on
+/// purpose).
 macro_rules! http_scenarios {
     ($net:ty) => {
-        http_scenarios!(@each $net;
+        http_scenarios!(@async $net;
             keep_alive_load_gets_200_or_503_and_nothing_is_cut,
             idle_and_silent_connections_do_not_hold_the_drain,
             sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain,
@@ -76,15 +148,35 @@ macro_rules! http_scenarios {
             readiness_fails_first_and_requests_are_served_during_pre_stop,
             http2_gets_goaway_and_its_streams_finish,
             an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline,
+            a_response_stuck_behind_a_client_that_does_not_read_is_named,
+            an_http2_response_stuck_behind_a_full_window_is_named,
+            http2_with_no_request_yet_gets_goaway,
+            a_connect_tunnel_is_cut_at_the_deadline_and_named,
+            an_upgraded_handler_blocked_in_a_write_is_cut_and_serve_returns,
+            an_upgraded_socket_nobody_polls_counts_as_gone_at_the_deadline,
+            axum_connect_info_finds_the_peer_address,
+            status_is_reachable_on_the_admin_listener_through_the_stop,
+            connection_errors_are_counted_and_the_close_causes_none,
+        );
+        http_scenarios!(@sync $net;
+            requests_already_in_the_socket_at_the_close_are_answered,
         );
     };
-    (@each $net:ty; $($name:ident,)*) => {
+    (@async $net:ty; $($name:ident,)*) => {
         $(
             #[test]
             fn $name() {
-                http_common::watchdog(stringify!($name), || {
-                    <$net as http_common::Net>::block_on(http_common::$name::<$net>())
+                common::watchdog(stringify!($name), || {
+                    <$net as common::Net>::block_on(common::$name::<$net>())
                 });
+            }
+        )*
+    };
+    (@sync $net:ty; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                common::watchdog(stringify!($name), common::$name::<$net>);
             }
         )*
     };
@@ -160,8 +252,12 @@ pub(crate) struct Rig {
     pub(crate) entered: Arc<Gate>,
     /// Opened (to 1) to let `/hold` answer.
     pub(crate) release: Arc<Gate>,
-    /// The pending upgrades of `/upgrade` requests (`entered` counts them too).
+    /// The pending upgrades of `/upgrade` and `CONNECT` requests (`entered` counts them too).
     pub(crate) upgrades: Arc<Mutex<Vec<hyper::upgrade::OnUpgrade>>>,
+    /// The layer, for its counts.
+    pub(crate) layer: ShutdownLayer,
+    /// The admin listener's address and future, when there is one.
+    pub(crate) admin: Option<(SocketAddr, BoxFuture<io::Result<()>>)>,
 }
 
 impl Rig {
@@ -173,17 +269,24 @@ impl Rig {
         }
     }
 
-    /// Waits for the report and the server's end.
+    /// Waits for the report and the server's end; checks that the connection counts add up.
     pub(crate) async fn finish(self) -> (Report, ConnectionCounts) {
         let report = self.report.await;
         self.served.await.expect("the server's result");
-        (report, self.stats.snapshot())
+        let counts = self.stats.snapshot();
+        assert_partition(&counts);
+        (report, counts)
     }
 }
 
 /// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
 /// (never answers), `/sse` (ticks until the close), behind the layer; `/readyz` outside it.
 pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
+    rig_with::<N>(config, false).await
+}
+
+/// [`rig`], with an admin listener ([`AdminService`]) when `with_admin`.
+pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
     let shutdown = Shutdown::new();
     let plan = Plan::new(shutdown.clone(), config);
     let entered = Arc::new(Gate::default());
@@ -194,6 +297,7 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
     let sse_shutdown = shutdown.clone();
     let upgrades = Arc::new(Mutex::new(Vec::new()));
     let (upgrade_list, upgrade_entered) = (upgrades.clone(), entered.clone());
+    let (connect_list, connect_entered) = (upgrades.clone(), entered.clone());
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/work", get(|| async { "work\n" }))
@@ -244,9 +348,39 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
                 }
             }),
         )
-        .layer(layer)
+        .route("/big", get(|| async { AxumBody::from(big_body()) }))
+        .fallback(move |mut request: axum::extract::Request| {
+            // CONNECT host:port: a tunnel, once answered with a 2xx.
+            let tunnel = request.method() == http::Method::CONNECT;
+            if tunnel {
+                connect_list
+                    .lock()
+                    .unwrap()
+                    .push(hyper::upgrade::on(&mut request));
+                connect_entered.add();
+            }
+            async move {
+                let status = if tunnel {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                };
+                http::Response::builder()
+                    .status(status)
+                    .body(AxumBody::empty())
+                    .unwrap()
+            }
+        })
+        .layer(layer.clone())
         .route_service("/readyz", Readiness::new(&shutdown));
-    let (addr, stats, served) = N::serve(&plan, app).await;
+    let admin = if with_admin {
+        let service = AdminService::new(&plan).requests(&layer);
+        let (addr, _stats, served) = N::serve(&plan, service, true).await;
+        Some((addr, served))
+    } else {
+        None
+    };
+    let (addr, stats, served) = N::serve(&plan, app, false).await;
     let report = N::run_plan(&plan);
     Rig {
         _plan: plan,
@@ -258,7 +392,17 @@ pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
         entered,
         release,
         upgrades,
+        layer,
+        admin,
     }
+}
+
+/// The body of `/big`: 32 MiB, more than a socket's buffers hold on both ends, so a client
+/// that does not read leaves most of it unsent.
+pub(crate) fn big_body() -> Bytes {
+    static BIG: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    BIG.get_or_init(|| Bytes::from(vec![b'x'; 32 << 20]))
+        .clone()
 }
 
 fn config(drain: Duration) -> Config {
@@ -424,6 +568,33 @@ pub(crate) async fn read_until<I: Read + Unpin>(io: &mut I, needle: &[u8]) -> Ve
         seen.extend_from_slice(&chunk);
     }
     seen
+}
+
+/// The connection line's buckets add up to `accepted`: `N accepted: a ..., b ..., c open;`
+/// and what follows the `;` are kinds and errors, not buckets.
+pub(crate) fn assert_partition(counts: &ConnectionCounts) {
+    let line = counts.to_string();
+    let rest = line
+        .strip_prefix("connections: ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let (accepted, rest) = rest
+        .split_once(" accepted: ")
+        .unwrap_or_else(|| panic!("no `N accepted: ` in {line}"));
+    let (buckets, _kinds) = rest
+        .split_once(';')
+        .unwrap_or_else(|| panic!("no `;` after the buckets in {line}"));
+    let sum: u64 = buckets
+        .split(", ")
+        .map(|bucket| {
+            bucket
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("bucket {bucket:?} in {line}"))
+        })
+        .sum();
+    assert_eq!(accepted.parse::<u64>().ok(), Some(sum), "{line}");
+    assert!(buckets.ends_with(" open"), "{line}");
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -756,11 +927,22 @@ pub(crate) async fn readiness_fails_first_and_requests_are_served_during_pre_sto
     rig.shutdown.reached(Phase::StoppingNewRequests).await;
     // Admissions are closed: a request on the open connection is refused by the layer if the
     // server read it, or finds the connection closed; never served.
-    match send1(&mut client, "/").await {
-        Exchange::Answered(answer) => assert!(is_refusal(&answer), "{answer:?}"),
-        Exchange::Unsent(_) | Exchange::NoResponse(_) => {}
+    let refused = match send1(&mut client, "/").await {
+        Exchange::Answered(answer) => {
+            assert!(is_refusal(&answer), "{answer:?}");
+            1
+        }
+        Exchange::Unsent(_) | Exchange::NoResponse(_) => 0,
         Exchange::CutMidBody(err) => panic!("cut mid-body: {err}"),
-    }
+    };
+    // The status page tells the layer's 503s apart from the other refused admissions.
+    let status = winddown_http::StatusService::new(&rig._plan)
+        .requests(&rig.layer)
+        .snapshot();
+    assert!(
+        status.contains(&format!("\"refused_requests\":{refused},")),
+        "{status}"
+    );
     // And the layer itself refuses after the close, whoever calls it.
     let refused = refusal_from_the_layer(&rig.shutdown).await;
     assert!(is_refusal(&refused), "{refused:?}");
@@ -934,8 +1116,487 @@ pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_de
     assert!(
         names
             .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:") && n.ends_with(": upgraded")),
+            .any(|n| n.starts_with("http connection from 127.0.0.1:")
+                && n.ends_with(": upgraded (GET /upgrade)")),
         "{names:?}"
     );
     assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
+}
+
+// ===== what the close promises, per connection state =====
+
+/// A blocking client socket with a whole-response reader, for the scenarios that must not
+/// depend on the server's executor (it is blocked on purpose).
+pub(crate) struct StdClient(std::net::TcpStream);
+
+impl StdClient {
+    pub(crate) fn connect(addr: SocketAddr) -> StdClient {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        StdClient(stream)
+    }
+
+    pub(crate) fn send(&mut self, request: &[u8]) {
+        use std::io::Write as _;
+        self.0.write_all(request).expect("write");
+    }
+
+    /// One response: the head, and a body of its `content-length`.
+    pub(crate) fn response(&mut self) -> String {
+        use std::io::Read as _;
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\r\n\r\n") {
+            match self.0.read(&mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                Ok(_) => panic!("end of file after {:?}", text(&seen)),
+                Err(err) => panic!("{err} after {:?}", text(&seen)),
+            }
+        }
+        let head = text(&seen).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        self.0.read_exact(&mut body).expect("the body");
+        seen.extend_from_slice(&body);
+        text(&seen)
+    }
+
+    /// Everything until the end of the stream; whether it ended with an end of file.
+    pub(crate) fn rest(&mut self) -> (String, io::Result<()>) {
+        use std::io::Read as _;
+        let mut seen = Vec::new();
+        let end = self.0.read_to_end(&mut seen).map(drop);
+        (text(&seen), end)
+    }
+}
+
+/// 8. Requests that have arrived on idle keep-alive connections while the server's executor
+///    was busy, and were still unread when admissions closed, are read and answered with the
+///    layer's `503`: a runtime that answers "not readable" from a readiness cache it has not
+///    refreshed (tokio, while its worker has not turned its I/O driver) does not make the
+///    server take them for idle connections and close them.
+pub(crate) fn requests_already_in_the_socket_at_the_close_are_answered<N: Net>() {
+    const CONNECTIONS: usize = 20;
+    let rig = N::block_on(rig::<N>(config(LONG)));
+    let mut clients: Vec<StdClient> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut client = StdClient::connect(rig.addr);
+            client.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n");
+            let answer = client.response();
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+            client
+        })
+        .collect();
+    N::block_on(rig.accepted::<N>(CONNECTIONS as u64));
+
+    let blocker = N::block_executor();
+    for client in &mut clients {
+        client.send(b"GET /work HTTP/1.1\r\nhost: t\r\n\r\n");
+    }
+    rig.shutdown.trigger(Reason::requested());
+    rig.shutdown.close();
+    drop(blocker);
+
+    let mut lost = Vec::new();
+    for (i, client) in clients.iter_mut().enumerate() {
+        let (answer, _end) = client.rest();
+        let refused = answer.starts_with("HTTP/1.1 503 ")
+            && answer
+                .to_ascii_lowercase()
+                .contains("connection: close\r\n");
+        if !refused {
+            lost.push((i, answer));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {CONNECTIONS} requests got no 503: {lost:?}",
+        lost.len()
+    );
+    let (report, counts) = N::block_on(rig.finish());
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(counts.drained, CONNECTIONS as u64, "{counts}");
+    assert_eq!(counts.unread_at_close, 0, "{counts}");
+}
+
+/// 9. A response whose client does not read (32 MiB, a `Full` body that ends at its first
+///    poll) is still being written at the drain deadline: the report names its request, with
+///    its connection, and the connection is cut.
+pub(crate) async fn a_response_stuck_behind_a_client_that_does_not_read_is_named<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut client, b"GET /big HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    // The head has arrived: the body is being written, and the client reads no further.
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+
+    rig.shutdown.trigger(Reason::requested());
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names.iter().any(|n| n.starts_with("GET /big  ")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:")
+                && n.ends_with(": 1 response being written")),
+        "{names:?}"
+    );
+    assert_eq!(counts.cut, 1, "{counts}");
+    drop(client);
+}
+
+/// 10. An HTTP/2 response larger than the peer's flow-control window, whose client never
+///     gives the window back, is named at the drain deadline like an HTTP/1 one.
+pub(crate) async fn an_http2_response_stuck_behind_a_full_window_is_named<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let io = N::connect_h2(rig.addr).await.expect("connect");
+    let (client, connection) = h2::client::handshake(io).await.expect("HTTP/2");
+    let driver = N::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let (response, _send) = client
+        .send_request(h2_request("/big"), true)
+        .expect("a stream");
+    // The head arrives; the body fills the window and waits for a WINDOW_UPDATE that never
+    // comes (the client releases no capacity).
+    let response = response.await.expect("the response head");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    rig.shutdown.trigger(Reason::requested());
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names.iter().any(|n| n.starts_with("GET /big  ")),
+        "{names:?}"
+    );
+    assert_eq!(counts.cut, 1, "{counts}");
+    drop(response);
+    drop(client);
+    driver.await;
+}
+
+/// 11. An HTTP/2 connection that has sent its preface and SETTINGS but no request yet gets
+///     a GOAWAY at the close (the first of the two: last stream id 2^31-1), not a bare end
+///     of file; it then ends cleanly when the client goes.
+pub(crate) async fn http2_with_no_request_yet_gets_goaway<N: Net>() {
+    let rig = rig::<N>(config(LONG)).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    // The preface and an empty SETTINGS frame.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    write_all(&mut client, &hello).await.unwrap();
+    // The server's SETTINGS: it took the connection for HTTP/2.
+    let mut frames = H2Frames::default();
+    let settings = frames.next(&mut client).await.expect("a frame");
+    assert_eq!(settings.kind, 0x4, "{settings:?}");
+    rig.accepted::<N>(1).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    let goaway = loop {
+        match frames.next(&mut client).await {
+            Some(frame) if frame.kind == 0x7 => break frame,
+            Some(_) => continue,
+            None => panic!("end of file before a GOAWAY"),
+        }
+    };
+    let last_stream = u32::from_be_bytes(goaway.payload[..4].try_into().unwrap()) & !(1 << 31);
+    assert_eq!(last_stream, (1 << 31) - 1, "{goaway:?}");
+    let code = u32::from_be_bytes(goaway.payload[4..8].try_into().unwrap());
+    assert_eq!(code, 0, "NO_ERROR: {goaway:?}");
+    drop(client);
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(counts.cut, 0, "{counts}");
+}
+
+/// One HTTP/2 frame as read off the wire.
+#[derive(Debug)]
+pub(crate) struct H2Frame {
+    pub(crate) kind: u8,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Reads HTTP/2 frames off a raw socket.
+#[derive(Default)]
+pub(crate) struct H2Frames {
+    buf: Vec<u8>,
+}
+
+impl H2Frames {
+    /// The next frame; `None` at the end of the stream (or a reset).
+    pub(crate) async fn next<I: Read + Unpin>(&mut self, io: &mut I) -> Option<H2Frame> {
+        loop {
+            if self.buf.len() >= 9 {
+                let len = usize::from(self.buf[0]) << 16
+                    | usize::from(self.buf[1]) << 8
+                    | usize::from(self.buf[2]);
+                if self.buf.len() >= 9 + len {
+                    let frame = H2Frame {
+                        kind: self.buf[3],
+                        payload: self.buf[9..9 + len].to_vec(),
+                    };
+                    self.buf.drain(..9 + len);
+                    return Some(frame);
+                }
+            }
+            match read_some(io).await {
+                Ok(chunk) if !chunk.is_empty() => self.buf.extend_from_slice(&chunk),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// An upgrade's socket, once the server has handed it over.
+async fn upgraded(rig: &Rig) -> hyper::upgrade::Upgraded {
+    rig.entered.at_least(1).await;
+    let on_upgrade = rig.upgrades.lock().unwrap().pop().expect("the upgrade");
+    on_upgrade.await.expect("upgraded")
+}
+
+/// 12. A `CONNECT` tunnel (hyper upgrades a connection on a 2xx to `CONNECT`, not only on
+///     `101`) is an upgraded connection: counted as one, named as one, and cut at the drain
+///     deadline (its handler's read fails).
+pub(crate) async fn a_connect_tunnel_is_cut_at_the_deadline_and_named<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(
+        &mut client,
+        b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let mut tunnel = upgraded(&rig).await;
+    let handler = N::spawn(async move { read_some(&mut tunnel).await });
+
+    rig.shutdown.trigger(Reason::requested());
+    let end = handler.await;
+    let err = end.expect_err("the tunnel's read fails when it is cut");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:")
+                && n.contains(": upgraded")
+                && n.contains("CONNECT example.com:443")),
+        "{names:?}"
+    );
+    assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
+}
+
+/// 13. An upgraded handler blocked writing to a peer that does not read is cut at the drain
+///     deadline like a reader: its write fails, and `serve` returns.
+pub(crate) async fn an_upgraded_handler_blocked_in_a_write_is_cut_and_serve_returns<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(
+        &mut client,
+        b"GET /upgrade HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let mut socket = upgraded(&rig).await;
+    let writing = Arc::new(AtomicUsize::new(0));
+    let handler = N::spawn({
+        let writing = writing.clone();
+        async move {
+            // The peer reads nothing: the writes stop once both ends' buffers are full.
+            let chunk = vec![b'w'; 64 * 1024];
+            loop {
+                if let Err(err) = write_all(&mut socket, &chunk).await {
+                    return err;
+                }
+                writing.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+
+    rig.shutdown.trigger(Reason::requested());
+    let err = handler.await;
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "{err}");
+    assert!(writing.load(Ordering::SeqCst) > 0);
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
+    drop(client);
+}
+
+/// 14. An upgraded socket its handler holds but never polls counts as gone once it is cut:
+///     `serve` returns at the drain deadline whatever the handler does.
+pub(crate) async fn an_upgraded_socket_nobody_polls_counts_as_gone_at_the_deadline<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut client = N::connect(rig.addr).await.expect("connect");
+    write_all(
+        &mut client,
+        b"GET /upgrade HTTP/1.1\r\nhost: t\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = text(&read_until(&mut client, b"\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let socket = upgraded(&rig).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    // `finish` waits for `serve`, with the socket still held here.
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::TimedOut, "{report}");
+    assert_eq!(
+        (counts.upgraded, counts.cut, counts.open),
+        (1, 1, 0),
+        "{counts}"
+    );
+    drop(socket);
+    drop(client);
+}
+
+/// 15. A per-connection factory (axum's `into_make_service_with_connect_info`) is served as
+///     `axum::serve` serves it: its `ConnectInfo` extractor finds the peer's address.
+pub(crate) async fn axum_connect_info_finds_the_peer_address<N: Net>() {
+    use axum::extract::ConnectInfo;
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), config(LONG));
+    let app = Router::new()
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .layer(ShutdownLayer::new(&shutdown));
+    let (addr, stats, served) = N::serve(
+        &plan,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+        false,
+    )
+    .await;
+    let report = N::run_plan(&plan);
+    let (mut sender, _driver) = h1::<N>(addr).await.expect("connect");
+    let answer = answered(send1(&mut sender, "/peer").await);
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let peer: SocketAddr = text(&answer.body).parse().expect("an address");
+    assert_eq!(peer.ip(), addr.ip());
+    assert_ne!(
+        peer.port(),
+        addr.port(),
+        "the client's port, not the server's"
+    );
+
+    shutdown.trigger(Reason::requested());
+    let report = report.await;
+    served.await.expect("the server's result");
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_partition(&stats.snapshot());
+}
+
+/// 16. The admin listener keeps `/readyz`, `/livez` and `/status` reachable while the main
+///     listener is closed and a request drains; it closes once the sequence has ended.
+pub(crate) async fn status_is_reachable_on_the_admin_listener_through_the_stop<N: Net>() {
+    let mut rig = rig_with::<N>(config(LONG), true).await;
+    let (admin, admin_served) = rig.admin.take().expect("an admin listener");
+    let (mut busy, _busy_driver) = h1::<N>(rig.addr).await.expect("connect");
+    let held = N::spawn(async move { send1(&mut busy, "/hold").await });
+    rig.entered.at_least(1).await;
+    let (mut probe, _probe_driver) = h1::<N>(admin).await.expect("connect to admin");
+    assert_eq!(
+        answered(send1(&mut probe, "/readyz").await).status,
+        StatusCode::OK
+    );
+
+    rig.shutdown.trigger(Reason::requested());
+    rig.shutdown.reached(Phase::Draining).await;
+    // The main listener closes (its server's task drops it); the admin listener answers, on
+    // a new connection too.
+    while N::connect(rig.addr).await.is_ok() {
+        N::sleep(Duration::from_millis(1)).await;
+    }
+    let (mut late, _late_driver) = h1::<N>(admin).await.expect("connect to admin");
+    let status = answered(send1(&mut late, "/status").await);
+    assert_eq!(status.status, StatusCode::OK);
+    let json = text(&status.body);
+    assert!(
+        json.starts_with(r#"{"phase":"draining","ready":false"#),
+        "{json}"
+    );
+    assert!(json.contains(r#""requests_in_flight":1,"#), "{json}");
+    assert_eq!(
+        answered(send1(&mut probe, "/readyz").await).status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        answered(send1(&mut probe, "/livez").await).status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        answered(send1(&mut probe, "/nothing").await).status,
+        StatusCode::NOT_FOUND
+    );
+
+    rig.release.add();
+    assert_eq!(answered(held.await).status, StatusCode::OK);
+    let (report, _counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    // The sequence has ended: the admin listener closes.
+    admin_served.await.expect("the admin server's result");
+    assert!(
+        N::connect(admin).await.is_err(),
+        "the admin listener still accepts"
+    );
+}
+
+/// 17. A connection whose peer sends something that is not HTTP ends with an error, counted
+///     in the report's connection line; a half-sent head that the close ends, and a request
+///     cut at the drain deadline, end on purpose and are not counted.
+pub(crate) async fn connection_errors_are_counted_and_the_close_causes_none<N: Net>() {
+    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    let mut garbage = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut garbage, b"NOT HTTP AT ALL\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_to_end(&mut garbage, Vec::new()).await;
+    assert!(
+        text(&answer).starts_with("HTTP/1.1 400 "),
+        "{}",
+        text(&answer)
+    );
+    let mut half = N::connect(rig.addr).await.expect("connect");
+    write_all(&mut half, b"GET / HTTP/1.1\r\nhost: t\r\n")
+        .await
+        .unwrap();
+    let (mut stuck, _driver) = h1::<N>(rig.addr).await.expect("connect");
+    let stuck = N::spawn(async move { send1(&mut stuck, "/stuck").await });
+    rig.entered.at_least(1).await;
+    rig.accepted::<N>(3).await;
+
+    rig.shutdown.trigger(Reason::requested());
+    let (bytes, _) = read_to_end(&mut half, Vec::new()).await;
+    assert!(bytes.is_empty(), "{}", text(&bytes));
+    let _ = stuck.await;
+    let (report, counts) = rig.finish().await;
+    assert_eq!(counts.errors, 1, "{counts}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("errors: 1 on connections, 0 at accept")),
+        "{report}"
+    );
 }

@@ -1,21 +1,22 @@
-//! The HTTP scenario suite on tokio (a two-worker runtime).
+//! The HTTP scenario suite on tokio: a multi-thread runtime with one worker, the shape in
+//! which a busy worker leaves its I/O driver unturned.
 #![cfg(all(feature = "hyper", feature = "tokio"))]
 
 #[macro_use]
-mod http_common;
+mod common;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::Router;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use winddown::http::ConnectionStats;
-use winddown::runtime::BoxFuture;
-use winddown::tokio::TokioRuntime;
-use winddown::{Plan, Report};
+use winddown_adapters::tokio::TokioRuntime;
+use winddown_core::runtime::BoxFuture;
+use winddown_core::{Plan, Report};
+use winddown_http::server::ConnectionService;
+use winddown_http::ConnectionStats;
 
 struct Tokio;
 
@@ -23,14 +24,14 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .enable_all()
             .build()
             .expect("a tokio runtime")
     })
 }
 
-impl http_common::Net for Tokio {
+impl common::Net for Tokio {
     type Io = TokioIo<TcpStream>;
 
     fn block_on<F: Future>(future: F) -> F::Output {
@@ -50,17 +51,22 @@ impl http_common::Net for Tokio {
         Box::pin(async move { Ok(TokioIo::new(TcpStream::connect(addr).await?)) })
     }
 
-    fn serve(
+    fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
-        app: Router,
+        service: M,
+        admin: bool,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().unwrap();
-            let server = winddown::http::tokio::server(&plan);
+            let server = winddown_http::tokio::server(&plan);
             let stats = server.stats();
-            let served = Self::spawn(server.serve(listener, app));
+            let served = if admin {
+                Self::spawn(server.serve_admin(listener, service))
+            } else {
+                Self::spawn(server.serve(listener, service))
+            };
             (addr, stats, served)
         })
     }
@@ -74,6 +80,13 @@ impl http_common::Net for Tokio {
 
     fn connect_h2(addr: SocketAddr) -> BoxFuture<io::Result<TcpStream>> {
         Box::pin(TcpStream::connect(addr))
+    }
+
+    fn block_executor() -> common::Blocker {
+        let (body, started, release) = common::blocking_task();
+        runtime().spawn(async move { body() });
+        started.recv().expect("the blocking task runs");
+        common::Blocker(release)
     }
 }
 

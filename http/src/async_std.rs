@@ -1,0 +1,71 @@
+//! The server on async-std: [`serve`] an `async_std::net::TcpListener`.
+
+use std::io;
+use std::net::SocketAddr;
+
+use async_std::net::{TcpListener, TcpStream};
+use winddown_adapters::async_std::AsyncStdRuntime;
+use winddown_core::Plan;
+
+use crate::server::{ConnectionService, FuturesIo, Listener, Server};
+
+/// A [`Server`] on async-std ([`AsyncStdRuntime::new`]).
+pub fn server(plan: &Plan) -> Server<AsyncStdRuntime> {
+    Server::new(plan, AsyncStdRuntime::new())
+}
+
+/// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
+/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
+/// may be.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{async_std, smol, tokio}; pub mod http { pub use winddown_http::*; } }
+/// use axum::{routing::get, Router};
+/// use winddown::{Config, Plan, Shutdown};
+/// use winddown::http::ShutdownLayer;
+///
+/// # fn main() -> std::io::Result<()> {
+/// async_std::task::block_on(async {
+///     let plan = Plan::new(Shutdown::new(), Config::default());
+///     let app = Router::new()
+///         .route("/", get(|| async { "hello" }))
+///         .layer(ShutdownLayer::new(plan.shutdown()));
+///     let listener = async_std::net::TcpListener::bind("127.0.0.1:8080").await?;
+///     winddown::http::async_std::serve(&plan, listener, app).await
+/// })
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// As [`Server::serve`].
+pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
+where
+    M: ConnectionService<K>,
+{
+    server(plan).serve(listener, service).await
+}
+
+impl Listener for TcpListener {
+    type Io = FuturesIo<TcpStream>;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // Small responses go out at once rather than waiting for an ACK (Nagle).
+        let _ = stream.set_nodelay(true);
+        Ok((FuturesIo::new(stream), peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
+    }
+
+    /// async-std's reads go through async-io, which tries the read itself before it waits;
+    /// the kernel is asked all the same, at no cost worth counting (only idle connections at
+    /// the close are asked).
+    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+        crate::server::bytes_waiting_in(io.get_ref())
+    }
+}

@@ -1,0 +1,133 @@
+//! The admin listener: probes and status on a socket of their own, open through the whole
+//! shutdown sequence.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+
+use hyper::rt::{Read, Write};
+use hyper_util::server::conn::auto;
+use winddown_core::runtime::Runtime;
+use winddown_core::{Phase, Shutdown};
+
+use super::listener::{self, Backoff, Listener};
+use super::rt::HyperRuntime;
+use super::service::{ConnService, ConnectionService, HttpService};
+use super::Server;
+
+impl<R> Server<R>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+{
+    /// Serves `service` on `listener` as an admin listener, open until the shutdown sequence
+    /// ends (its last phase, `Completed` or `Forced`): readiness, liveness and status stay
+    /// reachable while the main listener is closed and its connections drain, so a load
+    /// balancer's probe and an operator's `curl /status` still get answers. Usually
+    /// [`AdminService`](crate::AdminService); any service (`serve` takes the same kinds).
+    ///
+    /// Its connections hold no guard (they never hold the drain) and are not counted or named
+    /// in the report; when the sequence ends, the listener closes, idle connections close, and
+    /// requests in flight finish. Use a `Server` of its own for it (the main listener's
+    /// consumes its server). Returns when the listener has closed.
+    ///
+    /// # Errors
+    ///
+    /// The listener's `local_addr` error, or the error of a connection factory's readiness.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use winddown::http::AdminService;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let admin = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
+    /// tokio::spawn(winddown::http::tokio::server(&plan).serve_admin(admin, AdminService::new(&plan)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn serve_admin<L, M, K>(
+        self,
+        mut listener: L,
+        mut service: M,
+    ) -> impl Future<Output = io::Result<()>> + Send
+    where
+        L: Listener,
+        M: ConnectionService<K>,
+    {
+        let addr = listener.local_addr();
+        async move {
+            let addr = addr?;
+            let Server {
+                plan,
+                runtime,
+                builder,
+                registry,
+            } = self;
+            let shutdown = plan.shutdown().clone();
+            let builder = Arc::new(builder);
+            let mut end = shutdown.reached(Phase::Completed);
+            let mut backoff = Backoff::new();
+            loop {
+                let ready = poll_fn(|cx| {
+                    if Pin::new(&mut end).poll(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                    service.poll_ready(cx).map(Some)
+                })
+                .await;
+                match ready {
+                    None => break,
+                    Some(Ok(())) => {}
+                    Some(Err(err)) => return Err(io::Error::other(err)),
+                }
+                let accepted = listener::accept(
+                    &mut listener,
+                    addr,
+                    &mut end,
+                    &mut backoff,
+                    |wait| runtime.runtime().sleep(wait),
+                    || registry.count_accept_error(),
+                )
+                .await;
+                let Some((io, peer)) = accepted else { break };
+                let task = serve_one(builder.clone(), shutdown.clone(), io, service.make(peer));
+                runtime.runtime().spawn_detached(Box::pin(task));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One admin connection: served until it ends; at the end of the sequence, hyper's graceful
+/// shutdown.
+async fn serve_one<R, I, S>(
+    builder: Arc<auto::Builder<HyperRuntime<R>>>,
+    shutdown: Shutdown,
+    io: I,
+    make: super::service::MakeFuture<S>,
+) where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+    I: Read + Write + Unpin + Send + 'static,
+    S: HttpService,
+{
+    let Ok(service) = make.await else { return };
+    let mut http =
+        pin!(builder.serve_connection_with_upgrades(io, ConnService::new(service, None)));
+    let mut end = shutdown.reached(Phase::Completed);
+    let mut ending = false;
+    let _ = poll_fn(|cx| {
+        if !ending && Pin::new(&mut end).poll(cx).is_ready() {
+            ending = true;
+            http.as_mut().graceful_shutdown();
+        }
+        http.as_mut().poll(cx)
+    })
+    .await;
+}

@@ -1,0 +1,102 @@
+//! hyper's IO traits over the `futures-io` ones (smol's and async-std's sockets).
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use hyper::rt::ReadBufCursor;
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// hyper's `rt::Read` and `rt::Write` for a `futures-io` socket: smol's and async-std's
+    /// `TcpStream`, a `UnixStream`, or anything else that implements `AsyncRead` and
+    /// `AsyncWrite`. The counterpart of hyper-util's `TokioIo` for tokio's.
+    ///
+    /// Reads go through a 16 KiB buffer on the stack and are copied into hyper's buffer (one
+    /// `memcpy` per read): the price of reading into hyper's uninitialised buffer without
+    /// `unsafe`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use winddown::http::server::FuturesIo;
+    ///
+    /// # smol::block_on(async {
+    /// let listener = smol::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let client = smol::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let io = FuturesIo::new(client); // hyper::rt::Read + hyper::rt::Write
+    /// # let _ = io.get_ref();
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[derive(Debug)]
+    pub struct FuturesIo<T> {
+        #[pin]
+        inner: T,
+    }
+}
+
+impl<T> FuturesIo<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> Self {
+        FuturesIo { inner }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The socket, unwrapped.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+const SCRATCH: usize = 16 * 1024;
+
+impl<T: AsyncRead> hyper::rt::Read for FuturesIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut scratch = [0u8; SCRATCH];
+        let want = buf.remaining().min(SCRATCH);
+        let n = ready!(self.project().inner.poll_read(cx, &mut scratch[..want]))?;
+        buf.put_slice(&scratch[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite> hyper::rt::Write for FuturesIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_close(cx)
+    }
+}

@@ -1,0 +1,255 @@
+//! One connection's socket, as hyper (and, after an upgrade, its handler) sees it.
+//!
+//! Three things happen here, and nowhere else:
+//!
+//! - **The HTTP/2 preface is recognised on the first read**, so a connection that has sent
+//!   it (and nothing more yet) is HTTP/2 from then on: it gets a GOAWAY at the close, never
+//!   the end of file below.
+//! - **While the connection closes, "nothing to read now" ends an HTTP/1 connection**, once
+//!   nothing is in flight or being written: that is how an idle keep-alive connection, one
+//!   that never sent a byte, or one holding half a request head (never admitted) stops
+//!   holding the drain, where hyper's own graceful shutdown would wait for the rest of the
+//!   head. Before it says so, it asks the operating system whether bytes have arrived
+//!   ([`Listener::bytes_waiting`]): a runtime may answer "nothing" from a readiness cache it
+//!   has not refreshed (tokio, while its worker has not turned its I/O driver), and a request
+//!   already in the socket is read and answered (the layer's `503`), not thrown away.
+//! - **The cut**: from the drain deadline on, every read, write and flush fails, and whoever
+//!   waits on one (hyper, or an upgrade's handler, reading or writing) is woken to see it.
+//!
+//! [`Listener::bytes_waiting`]: super::Listener::bytes_waiting
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
+use pin_project_lite::pin_project;
+
+use super::connections::{ConnShared, Registry};
+
+/// The HTTP/2 connection preface (RFC 9113, 3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How the server asks whether bytes have arrived on a socket: `Some(true)` they have (or
+/// the peer's end of file), `Some(false)` not, `None` it cannot tell.
+pub(crate) type BytesWaiting<I> = fn(&I) -> Option<bool>;
+
+pin_project! {
+    /// The socket of one connection. Dropping it counts the connection gone.
+    pub(crate) struct ConnIo<I> {
+        #[pin]
+        inner: I,
+        shared: Arc<ConnShared>,
+        registry: Arc<Registry>,
+        bytes_waiting: BytesWaiting<I>,
+        // How much of the HTTP/2 preface the first bytes matched; `None` once decided.
+        preface: Option<u8>,
+        // Written since the last completed flush.
+        dirty: bool,
+    }
+
+    impl<I> PinnedDrop for ConnIo<I> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let shared = &**this.shared;
+            // Closed after admissions closed (not cut, not handed to an upgrade that dropped
+            // it), with a request in the socket: its client will see a reset.
+            if shared.shutdown.phase().admissions_closed()
+                && !shared.is_cut()
+                && !shared.is_upgraded()
+                && (this.bytes_waiting)(&*this.inner) == Some(true)
+            {
+                this.registry.count_unread_at_close();
+            }
+            this.registry.remove(shared);
+        }
+    }
+}
+
+impl<I> ConnIo<I> {
+    pub(crate) fn new(
+        inner: I,
+        shared: Arc<ConnShared>,
+        registry: Arc<Registry>,
+        bytes_waiting: BytesWaiting<I>,
+    ) -> Self {
+        ConnIo {
+            inner,
+            shared,
+            registry,
+            bytes_waiting,
+            preface: Some(0),
+            dirty: false,
+        }
+    }
+}
+
+fn cut_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection cut at the drain deadline",
+    )
+}
+
+impl<I: Read> ConnIo<I> {
+    /// A read of the connection's first bytes, through a small buffer of our own so that they
+    /// can be compared with the HTTP/2 preface (hyper-util reads at most the preface's 24
+    /// bytes first, to choose the protocol).
+    fn poll_read_first(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let matched = usize::from(this.preface.unwrap_or(0));
+        let want = buf.remaining().min(H2_PREFACE.len() - matched);
+        if want == 0 {
+            return this.inner.poll_read(cx, buf);
+        }
+        let mut storage = [0u8; H2_PREFACE.len()];
+        let mut first = ReadBuf::new(&mut storage[..want]);
+        let result = this.inner.poll_read(cx, first.unfilled());
+        if let Poll::Ready(Ok(())) = &result {
+            let got = first.filled();
+            let upto = matched + got.len();
+            if got.is_empty() || got != &H2_PREFACE[matched..upto] {
+                *this.preface = None;
+            } else if upto == H2_PREFACE.len() {
+                *this.preface = None;
+                this.shared.set_http2();
+                this.registry.count_http2();
+            } else {
+                *this.preface = Some(upto as u8);
+            }
+            buf.put_slice(got);
+        }
+        result
+    }
+}
+
+impl<I: Read> Read for ConnIo<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        let result = if self.preface.is_some() {
+            self.as_mut().poll_read_first(cx, buf)
+        } else {
+            self.as_mut().project().inner.poll_read(cx, buf)
+        };
+        if result.is_ready() {
+            return result;
+        }
+        let this = self.project();
+        let shared = &**this.shared;
+        if !shared.reader_may_be_woken() {
+            // Serving HTTP before the close: hyper's reads wait on its task, which the close
+            // (and the cut after it) wakes itself. No lock on this path, taken by every
+            // keep-alive request.
+            return Poll::Pending;
+        }
+        // Parked first, then the checks (the cut, and what `may_end` reads): a cut or the last
+        // response leaving after this point finds the waker.
+        shared.park_reader(cx.waker());
+        if shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        if !*this.dirty && shared.may_end() && (this.bytes_waiting)(&*this.inner) != Some(true) {
+            // Closing, nothing in flight, everything flushed, and nothing in the socket: end
+            // of file. hyper closes an idle connection, and drops a partial request head (it
+            // was never admitted) as an incomplete message. Not for HTTP/2 (`may_end`): after
+            // its GOAWAY, h2 closes the connection itself once its streams are done, and the
+            // peer's frames (window updates, ping acks) may still be on their way.
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
+    }
+}
+
+impl<I: Write> ConnIo<I> {
+    /// Parks a writer that must wait, so that the cut can wake it; the cut's error if it came.
+    fn wait_to_write<T>(shared: &ConnShared, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        shared.park_writer(cx.waker());
+        if shared.is_cut() {
+            Poll::Ready(Err(cut_error()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<I: Write> Write for ConnIo<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        if this.shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        match this.inner.poll_write(cx, buf) {
+            Poll::Pending => Self::wait_to_write(this.shared, cx),
+            ready => {
+                *this.dirty = true;
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        if this.shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        match this.inner.poll_write_vectored(cx, bufs) {
+            Poll::Pending => Self::wait_to_write(this.shared, cx),
+            ready => {
+                *this.dirty = true;
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if this.shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        match this.inner.poll_flush(cx) {
+            Poll::Pending => Self::wait_to_write(this.shared, cx),
+            Poll::Ready(Ok(())) => {
+                *this.dirty = false;
+                // hyper flushes the socket only once its own buffer is empty: the responses
+                // that ended before now are written.
+                this.shared.flushed();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if this.shared.is_cut() {
+            return Poll::Ready(Err(cut_error()));
+        }
+        match this.inner.poll_shutdown(cx) {
+            Poll::Pending => Self::wait_to_write(this.shared, cx),
+            ready => ready,
+        }
+    }
+}
