@@ -1263,3 +1263,26 @@ fn the_graceful_deadline_forces_and_the_flush_hooks_still_run() {
     );
     drop(stuck);
 }
+
+// ===== The report is main's return value =====
+
+/// `fn main() -> Report` exits with the report's code: `Termination` gives the `ExitCode` of
+/// `exit_code()`, a `u8` that needs no cast.
+#[test]
+fn a_report_returned_from_main_exits_with_its_code() {
+    use std::process::{ExitCode, Termination};
+
+    let (runtime, _shutdown, plan, _log) = setup(Config::default());
+    let completed = run_with(&runtime, &plan, async {});
+    assert_eq!(completed.exit_code(), 0u8);
+    assert_eq!(completed.report(), ExitCode::SUCCESS);
+
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let _stuck = shutdown.enter().unwrap();
+    let forced = run_with(&runtime, &plan, {
+        let shutdown = shutdown.clone();
+        async move { shutdown.force(Reason::Signal(15)) }
+    });
+    assert_eq!(forced.exit_code(), 3u8);
+    assert_eq!(forced.report(), ExitCode::from(3));
+}
