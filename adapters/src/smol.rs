@@ -188,9 +188,12 @@ impl Runtime for SmolRuntime {
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
-        match &self.executor {
-            Some(executor) => executor.spawn(task).detach(),
-            None => smol::spawn(task).detach(),
+        // Caught as in `spawn`: a panic ends the task (the panic hook has printed it), never
+        // the thread that runs the executor, as tokio does with a detached task.
+        let task = CatchUnwind::new(task);
+        match &self.spawner {
+            Spawner::Global(spawn) => spawn(task).detach(),
+            Spawner::Own(executor) => executor.spawn(task).detach(),
         }
     }
 }
