@@ -9,7 +9,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::default());
-//! plan.register(Resource::new("db", || async { Ok(()) }))?;
+//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, SmolRuntime::new());
 //! tasks.spawn("ticker", |ctx| async move {
@@ -188,8 +188,8 @@ impl Runtime for SmolRuntime {
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
-        // Through the same spawner as `spawn` (so the global executor is linked only by
-        // `new`), its panic caught as there.
+        // Caught as in `spawn`: a panic ends the task (the panic hook has printed it), never
+        // the thread that runs the executor, as tokio does with a detached task.
         let task = CatchUnwind::new(task);
         match &self.spawner {
             Spawner::Global(spawn) => spawn(task).detach(),
@@ -276,14 +276,9 @@ impl fmt::Debug for SmolJoin {
 /// use winddown::smol::run_until_shutdown;
 /// use winddown::{Config, Plan, Reason, Shutdown};
 ///
-/// /// The application: here it fails at once.
-/// async fn serve() -> std::io::Result<()> {
-///     Err(std::io::Error::other("listener failed"))
-/// }
-///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
-///     let app = serve();
+///     let app = async { Err::<(), _>("listener failed") };
 ///     let report = smol::block_on(run_until_shutdown(&plan, app));
 ///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
 /// }
