@@ -54,6 +54,19 @@ fn run_with(
     runtime.block_on(plan.run(runtime))
 }
 
+/// The second signal, `after` the trigger on the virtual clock: a task that forces `shutdown`.
+fn force_after(
+    runtime: &VirtualRuntime,
+    shutdown: &Shutdown,
+    after: Duration,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (runtime, shutdown) = (runtime.clone(), shutdown.clone());
+    async move {
+        runtime.sleep(after).await;
+        shutdown.force(Reason::Signal(15));
+    }
+}
+
 fn phases(report: &Report) -> Vec<(Phase, Duration, Duration)> {
     report
         .phases
@@ -403,14 +416,7 @@ fn a_force_mid_drain_skips_the_closers_and_still_flushes() {
         .unwrap();
 
     let stuck = shutdown.enter().unwrap();
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(4)).await;
-            shutdown.force(Reason::Signal(15));
-        }
-    });
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(4)));
 
     assert_eq!(report.status, Status::Forced);
     assert_eq!(report.exit_code(), 3);
@@ -602,14 +608,7 @@ fn a_closer_finishing_as_the_force_lands_is_ok_and_the_rest_skipped() {
         .unwrap();
 
     // The force lands at the very instant the first closer finishes.
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(1)).await;
-            shutdown.force(Reason::Signal(15));
-        }
-    });
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
 
     assert_eq!(
         outcomes(&report.resources),
@@ -997,14 +996,7 @@ fn a_force_in_the_pre_stop_delay_reports_the_abandoned_guards() {
     plan.name_in_flight(|names| names.push("GET /export".into()));
     let _a = shutdown.enter().unwrap();
     let _b = shutdown.enter().unwrap();
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(1)).await;
-            shutdown.force(Reason::Signal(15));
-        }
-    });
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
     assert_eq!(report.forced_by, Some(ForcedBy::Requested));
     assert!(report.drain.skipped);
     assert_eq!(report.drain.in_flight_at_start, 2);
@@ -1146,14 +1138,7 @@ fn a_flush_hook_past_the_forced_budget_is_cut_and_the_rest_skipped() {
     plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
         .unwrap();
     let stuck = shutdown.enter().unwrap();
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(2)).await;
-            shutdown.force(Reason::Signal(15));
-        }
-    });
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(2)));
     assert_eq!(report.status, Status::Forced);
     assert_eq!(
         outcomes(&report.flushes),
@@ -1200,14 +1185,7 @@ fn a_flush_hook_running_at_the_force_goes_on_within_the_budget() {
         .unwrap();
     plan.flush(closer(&runtime, "metrics", secs(3), Ok(()), &log))
         .unwrap();
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(1)).await;
-            shutdown.force(Reason::Signal(15));
-        }
-    });
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
     assert_eq!(report.status, Status::Forced);
     assert_eq!(report.forced_by, Some(ForcedBy::Requested));
     // Forced at 1 s, budget 1 s: "log" ends at 1.5 s, "metrics" is cut at 2 s.

@@ -455,17 +455,24 @@ pub(crate) fn hung_blocking_closer_is_abandoned<H: Harness>() {
     drop(release);
 }
 
+/// A plan (drain `LONG`) with a "db" resource and a "log" flush hook, its shutdown, and the
+/// log of the closers that ran.
+fn plan_with_db_and_log() -> (Plan, Shutdown, Log) {
+    let plan = plan(LONG);
+    let shutdown = plan.shutdown().clone();
+    let log = Log::default();
+    plan.register(closer("db", Ok(()), &log)).unwrap();
+    plan.flush(closer("log", Ok(()), &log)).unwrap();
+    (plan, shutdown, log)
+}
+
 /// Two parts of a program that each ask for the stop (a signal, then an admin endpoint during
 /// the drain) get one complete, graceful stop: a repeated trigger changes nothing. Runs
 /// through the adapter's `run_until_shutdown`, whose application future sends the second
 /// trigger.
 pub(crate) fn second_trigger_changes_nothing<H: Harness>() {
     run::<H, _, _>(|runtime| async move {
-        let plan = plan(LONG);
-        let shutdown = plan.shutdown().clone();
-        let log = Log::default();
-        plan.register(closer("db", Ok(()), &log)).unwrap();
-        plan.flush(closer("log", Ok(()), &log)).unwrap();
+        let (plan, shutdown, log) = plan_with_db_and_log();
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks
             .spawn(
@@ -500,11 +507,7 @@ pub(crate) fn second_trigger_changes_nothing<H: Harness>() {
 /// budget, and reports `Forced`, asked to stop at once.
 pub(crate) fn force_forces_and_still_flushes<H: Harness>() {
     run::<H, _, _>(|runtime| async move {
-        let plan = plan(LONG);
-        let shutdown = plan.shutdown().clone();
-        let log = Log::default();
-        plan.register(closer("db", Ok(()), &log)).unwrap();
-        plan.flush(closer("log", Ok(()), &log)).unwrap();
+        let (plan, shutdown, log) = plan_with_db_and_log();
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks.spawn("stuck", |_| pending::<()>()).unwrap();
 
