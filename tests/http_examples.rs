@@ -320,8 +320,11 @@ fn a_second_signal_forces_with_exit_code_3() {
         let (code, out) = service.wait();
         assert_eq!(code, Some(3), "{name}: {out}");
         assert!(out.contains("shutdown forced"), "{name}: {out}");
-        // What the force cut is left and named, and the cause is the escalation.
-        assert!(out.contains("forced: triggered again"), "{name}: {out}");
+        // What the force cut is left and named, and the cause is the second signal's force.
+        assert!(
+            out.contains("forced: asked to stop at once"),
+            "{name}: {out}"
+        );
         let draining = out
             .lines()
             .find(|l| l.trim_start().starts_with("draining"))

@@ -34,7 +34,7 @@ fn main() -> io::Result<()> {
         writeln!(stdout, "ready")?;
         stdout.flush()?;
         drop(stdout);
-        let app = shutdown.reached_owned(winddown::Phase::StoppingNewRequests);
+        let app = shutdown.reached(winddown::Phase::StoppingNewRequests);
         let report = run_until_shutdown(&plan, runtime, async move {
             app.await;
             drop(listener);
@@ -45,5 +45,5 @@ fn main() -> io::Result<()> {
     }))?;
     // `exit` runs no destructors: the listener task stays in the executor, and a signal from
     // here on still escalates (a third one ends the process at once).
-    std::process::exit(code);
+    std::process::exit(code.into());
 }

@@ -107,13 +107,8 @@ pub(crate) async fn finish(run: impl Future<Output = Report>, json: Option<&Path
             );
         }
     }
-    exit_code(&report)
-}
-
-/// The report's exit code as a process status.
-pub(crate) fn exit_code(report: &Report) -> u8 {
     // 0 to 3: see `Report::exit_code`.
-    u8::try_from(report.exit_code()).unwrap_or(1)
+    report.exit_code()
 }
 
 #[cfg(feature = "json")]
@@ -409,7 +404,7 @@ where
                         wait.await;
                     }
                 }
-                Ok::<(), io::Error>(())
+                Ok(())
             }
         })
         .priority(10)
@@ -423,7 +418,7 @@ where
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
                 std::thread::sleep(stuck);
             }
-            Ok::<(), io::Error>(())
+            Ok(())
         })
         .priority(5)
         .kind(ResourceKind::Cache),
@@ -434,7 +429,7 @@ where
     // `close`) belongs in `Resource::blocking`, which runs on a thread of its own so that its
     // deadline still fires; that thread costs a few hundred microseconds of the stop.
     plan.flush(
-        Resource::new("log file", move || async move { log.flush() }).kind(ResourceKind::File),
+        Resource::new("log file", move || async move { Ok(log.flush()?) }).kind(ResourceKind::File),
     )?;
     Ok(jobs)
 }

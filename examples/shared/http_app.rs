@@ -325,5 +325,5 @@ pub(crate) fn finish(report: &Report) -> u8 {
     // The server's connection counts are in the report, as a note.
     out(&report.to_string());
     // 0 to 3: see `Report::exit_code`.
-    u8::try_from(report.exit_code()).unwrap_or(1)
+    report.exit_code()
 }

@@ -57,7 +57,7 @@ impl<B> Service<Request<B>> for Readiness {
     }
 
     fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let response = if self.shutdown.is_ready() {
+        let response = if !self.shutdown.is_triggered() {
             text(StatusCode::OK, "ready\n")
         } else {
             text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")

@@ -46,7 +46,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let server = winddown::http::tokio::serve(&plan, listener, app);
 //! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
-//! std::process::exit(report.exit_code());
+//! std::process::exit(report.exit_code().into());
 //! # }
 //! ```
 //!

@@ -102,7 +102,7 @@ impl StatusService {
         let mut json = String::with_capacity(512);
         json.push_str("{\"phase\":");
         push_str(&mut json, shutdown.phase().as_str());
-        let _ = write!(json, ",\"ready\":{}", shutdown.is_ready());
+        let _ = write!(json, ",\"ready\":{}", !shutdown.is_triggered());
         json.push_str(",\"reason\":");
         match shutdown.reason() {
             Some(reason) => push_str(&mut json, &reason.to_string()),
@@ -237,10 +237,9 @@ mod tests {
     fn snapshot_follows_the_sequence_and_lists_closed_resources() {
         let shutdown = Shutdown::new();
         let plan = Plan::new(shutdown.clone(), Config::default());
-        plan.register(Resource::blocking("db", || Ok::<(), String>(())))
-            .unwrap();
+        plan.register(Resource::blocking("db", || Ok(()))).unwrap();
         plan.register(Resource::blocking("cache", || {
-            Err::<(), _>("refused \"quit\"")
+            Err("refused \"quit\"".into())
         }))
         .unwrap();
         let status = super::StatusService::new(&plan);

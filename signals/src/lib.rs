@@ -35,7 +35,7 @@
 //!   hold a trigger or a force back, nor the runtime thread of a listener task.
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
-//!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
+//!   [`Shutdown::triggered`] (or the orchestration) finds the shutdown already triggered.
 //!   Registration happens in [`listen`], on the caller's thread, before it returns; while it
 //!   runs, the caller's thread holds the listener's signals back (blocks them), and one that
 //!   arrives meanwhile is delivered, and counted, as `listen` returns.
@@ -44,18 +44,17 @@
 //!
 //! | nth signal | [`Action`]          | what happens                                                     |
 //! |------------|---------------------|------------------------------------------------------------------|
-//! | 1st        | `Trigger`           | `shutdown.trigger_if_untriggered(Reason::Signal(n))`: the graceful sequence starts |
-//! | 2nd        | `Force`             | `shutdown.trigger(..)` again, then `Forced`: an escalation        |
+//! | 1st        | `Trigger`           | `shutdown.trigger(Reason::Signal(n))`: the graceful sequence starts |
+//! | 2nd        | `Force`             | `shutdown.force(Reason::Signal(n))`: the stop is forced          |
 //! | 3rd, …     | `Exit { status }`   | the process ends at once; a shell sees status 128 + n (143 for SIGTERM) |
 //!
 //! The count is the listener's own: every delivery of any signal in its set, and nothing else.
 //! A shutdown that something else triggered first (an admin API call, a Kubernetes `preStop`
 //! hook, systemd's `ExecStop=` command, which systemd follows with SIGTERM anyway) is not forced
 //! by the first signal: that signal asks for what is already happening, so the listener leaves
-//! the shutdown alone ([`Event::started_shutdown`] is `false`, and the check and the trigger are
-//! one atomic step, [`Shutdown::trigger_if_untriggered`]): calling `trigger` again would count
-//! as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
-//! answers by forcing the sequence. The listener's second signal forces.
+//! the shutdown alone ([`Event::started_shutdown`] is `false`: a trigger is idempotent and says
+//! whether it started the shutdown). The listener's second signal forces, with
+//! [`Shutdown::force`].
 //!
 //! The third signal ends the process with `_exit(128 + n)`, called by the signal handler itself:
 //! the handler counts the deliveries, so nothing the process does can delay the exit (a hook
@@ -228,7 +227,7 @@
 //! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
 //! signal_hook::low_level::raise(winddown::signals::SIGTERM)?;
 //!
-//! shutdown.wait_triggered();
+//! shutdown.blocking().triggered(None);
 //! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
 //! assert_eq!(shutdown.phase(), Phase::Initiated);
 //! // ... drain, close resources, report ...

@@ -39,7 +39,7 @@
 //!    effect: a `Force` just before the force; a `Trigger` that starts the shutdown from inside
 //!    the trigger, by the trigger hook `listen` registered, which recognises this thread's
 //!    trigger by `TRIGGERING` (set only on this thread, for the duration of its
-//!    `trigger_if_untriggered`). Handing over waits at most `HOOK_WAIT` (hook invariant 2).
+//!    `trigger`). Handing over waits at most `HOOK_WAIT` (hook invariant 2).
 //!    A listener task (`crate::task`) runs no code of the application's either: it hands every
 //!    event over just before its action ([`Worker::event`], then [`Worker::act`]) and waits
 //!    for the hook as a future, so neither the hook nor the wait holds its runtime's thread.
@@ -327,7 +327,7 @@ impl Builder {
     /// let shutdown = Shutdown::new();
     /// let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown)?;
     /// signal_hook::low_level::raise(SIGUSR1)?;
-    /// shutdown.wait_triggered();
+    /// shutdown.blocking().triggered(None);
     /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
     /// # Ok(())
     /// # }
@@ -537,9 +537,9 @@ impl fmt::Debug for Builder {
 /// let listener = Listener::builder().signal(SIGUSR1).listen(&shutdown)?;
 ///
 /// signal_hook::low_level::raise(SIGUSR1)?; // triggers
-/// shutdown.wait_triggered();
+/// shutdown.blocking().triggered(None);
 /// signal_hook::low_level::raise(SIGUSR1)?; // forces
-/// assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+/// assert_eq!(shutdown.blocking().reached(Phase::Forced, None), Some(Phase::Forced));
 ///
 /// // The third would end the process. Stop listening instead: SIGUSR1 has its default action
 /// // again (it would end the process too, as it did before `listen`).
@@ -891,9 +891,8 @@ impl Worker {
         match action {
             Action::Trigger => {
                 // The escalation counts only this listener's signals. If something else
-                // triggered first, a second `trigger` would be counted by the core as an
-                // escalation and force the sequence; this signal only asks for what is already
-                // happening, so it triggers only if nothing did, atomically.
+                // triggered first, this signal only asks for what is already happening: a
+                // trigger is idempotent, and says whether it was the one that started it.
                 let ours = Event {
                     started_shutdown: true,
                     ..event
@@ -902,7 +901,7 @@ impl Worker {
                 // inside it, on this thread, and hands `ours` to the hook before any waiter
                 // wakes; it takes it from here to say so.
                 TRIGGERING.set(Some((self.id, ours)));
-                let started = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                let started = self.shutdown.trigger(Reason::Signal(signal));
                 let unreported = TRIGGERING.take().is_some();
                 if !started {
                     self.report(event);
@@ -940,15 +939,13 @@ impl Worker {
         match event.action {
             Action::Trigger => {
                 // The escalation counts only this listener's signals. If something else
-                // triggered first, this signal only asks for what is already happening: it
-                // triggers only if nothing did, atomically.
-                self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                // triggered first, this signal only asks for what is already happening (a
+                // trigger is idempotent).
+                self.shutdown.trigger(Reason::Signal(signal));
             }
             Action::Force => {
-                // A repeat trigger (the core counts it, and a running plan reports the force
-                // as an escalation), then the move to `Forced` for those who only watch phases.
-                self.shutdown.trigger(Reason::Signal(signal));
-                let _ = self.shutdown.advance(winddown_core::Phase::Forced);
+                // The explicit force (a running plan reports it as asked to stop at once).
+                self.shutdown.force(Reason::Signal(signal));
             }
             Action::Exit { status } => self.exit(signal, status),
         }
@@ -1139,7 +1136,10 @@ mod tests {
         raise(SIGUSR1).unwrap(); // counted after the thread's drain of this round
         open_gate.send(()).unwrap();
         drop(listener);
-        assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+        assert_eq!(
+            shutdown.blocking().reached(Phase::Forced, None),
+            Some(Phase::Forced)
+        );
         assert_eq!(event_rx.try_iter().collect::<Vec<_>>(), [2]);
     }
 

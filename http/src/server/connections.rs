@@ -184,7 +184,7 @@ impl ConnShared {
         // A response that ends once admissions have closed was busy at the close, even if the
         // connection's task has not seen the close yet (a body ending at the close, an SSE
         // stream, may run first): the connection drained.
-        if self.shutdown.is_closed() {
+        if self.shutdown.phase().admissions_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
         if let Some(admission) = admission {

@@ -55,7 +55,7 @@ pin_project! {
             let shared = &**this.shared;
             // Closed after admissions closed (not cut, not handed to an upgrade that dropped
             // it), with a request in the socket: its client will see a reset.
-            if shared.shutdown.is_closed()
+            if shared.shutdown.phase().admissions_closed()
                 && !shared.is_cut()
                 && !shared.is_upgraded()
                 && (this.bytes_waiting)(&*this.inner) == Some(true)

@@ -96,7 +96,7 @@ pub const RESOURCE_PRIORITY: i32 = 1000;
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
 ///     let server = Server::new(&plan, SmolRuntime::new());
 ///     let report = winddown::smol::run_until_shutdown(&plan, server.serve(listener, app)).await;
-///     std::process::exit(report.exit_code())
+///     std::process::exit(report.exit_code().into())
 /// })
 /// # }
 /// ```
@@ -308,8 +308,8 @@ where
             poll_fn(|cx| registry.poll_empty(cx)).await;
             match registry.cut_count() {
                 0 => Ok(()),
-                1 => Err("cut 1 connection at the drain deadline".to_owned()),
-                n => Err(format!("cut {n} connections at the drain deadline")),
+                1 => Err("cut 1 connection at the drain deadline".into()),
+                n => Err(format!("cut {n} connections at the drain deadline").into()),
             }
         })
         .priority(RESOURCE_PRIORITY);

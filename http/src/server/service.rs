@@ -269,7 +269,8 @@ impl<S: HttpService> Future for RequestFuture<S> {
                     // listener is closed, so that the reconnect is refused rather than reset
                     // in the backlog of a listener about to close.
                     let hold = this.in_flight.as_ref().is_some_and(|f| {
-                        !f.shared.listener.is_closed() && f.shared.shutdown.is_closed()
+                        !f.shared.listener.is_closed()
+                            && f.shared.shutdown.phase().admissions_closed()
                     });
                     if hold {
                         this.state.set(CallState::Held {

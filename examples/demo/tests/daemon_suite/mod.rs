@@ -464,11 +464,17 @@ fn a_second_sigterm_forces_the_exit() {
     let (status, out) = daemon.wait();
     assert_eq!(status.code(), Some(3), "exit code of Forced\n{out}");
     assert!(out.contains("shutdown forced"), "{out}");
-    assert!(out.contains("forced: triggered again"), "{out}");
+    assert!(out.contains("forced: asked to stop at once"), "{out}");
     assert!(
         out.contains("cancelled"),
         "the slow close was cancelled\n{out}"
     );
+    // A forced stop still flushes the log, within its short forced budget.
+    let flush = out
+        .lines()
+        .find(|line| line.trim_start().starts_with("log file"))
+        .unwrap_or_else(|| panic!("no log file row\n{out}"));
+    assert!(flush.ends_with(" ok"), "the log was flushed\n{out}");
 }
 
 #[cfg(target_os = "linux")]
