@@ -147,6 +147,10 @@ pub mod smol;
 #[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "async-std"))))]
 pub mod async_std;
 
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
+
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use admin::AdminService;

@@ -27,6 +27,7 @@ use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
 
 use super::connections::{ConnShared, Registry};
+use super::websocket::WsIo;
 
 /// The HTTP/2 connection preface (RFC 9113, 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -47,6 +48,8 @@ pin_project! {
         preface: Option<u8>,
         // Written since the last completed flush.
         dirty: bool,
+        // Its WebSocket frames, once it is one (see `websocket`).
+        ws: Option<Box<WsIo>>,
     }
 
     impl<I> PinnedDrop for ConnIo<I> {
@@ -81,6 +84,7 @@ impl<I> ConnIo<I> {
             bytes_waiting,
             preface: Some(0),
             dirty: false,
+            ws: None,
         }
     }
 }
@@ -90,6 +94,18 @@ fn cut_error() -> io::Error {
         io::ErrorKind::ConnectionAborted,
         "connection cut at the drain deadline",
     )
+}
+
+impl<I> ConnIo<I> {
+    /// Its WebSocket frames, if it has become one: followed from the first read or write
+    /// after the `101` was decided (the response head goes out through here after that).
+    fn websocket(self: Pin<&mut Self>) -> Option<&mut WsIo> {
+        let this = self.project();
+        if this.ws.is_none() && this.shared.is_websocket() {
+            *this.ws = Some(Box::default());
+        }
+        this.ws.as_deref_mut()
+    }
 }
 
 impl<I: Read> ConnIo<I> {
@@ -112,6 +128,9 @@ impl<I: Read> ConnIo<I> {
         let result = this.inner.poll_read(cx, first.unfilled());
         if let Poll::Ready(Ok(())) = &result {
             let got = first.filled();
+            if !got.is_empty() {
+                this.shared.got_first_byte();
+            }
             let upto = matched + got.len();
             if got.is_empty() || got != &H2_PREFACE[matched..upto] {
                 *this.preface = None;
@@ -128,7 +147,7 @@ impl<I: Read> ConnIo<I> {
     }
 }
 
-impl<I: Read> Read for ConnIo<I> {
+impl<I: Read + Write> Read for ConnIo<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -137,7 +156,11 @@ impl<I: Read> Read for ConnIo<I> {
         if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        let result = if self.preface.is_some() {
+        let result = if self.as_mut().websocket().is_some() {
+            let this = self.as_mut().project();
+            let ws = this.ws.as_deref_mut().expect("a WebSocket");
+            ws.poll_read(this.inner, cx, buf, this.shared, this.registry)
+        } else if self.preface.is_some() {
             self.as_mut().poll_read_first(cx, buf)
         } else {
             self.as_mut().project().inner.poll_read(cx, buf)
@@ -171,7 +194,7 @@ impl<I: Read> Read for ConnIo<I> {
     }
 }
 
-impl<I: Write> ConnIo<I> {
+impl<I> ConnIo<I> {
     /// Parks a writer that must wait, so that the cut can wake it; the cut's error if it came.
     fn wait_to_write<T>(shared: &ConnShared, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         shared.park_writer(cx.waker());
@@ -183,16 +206,27 @@ impl<I: Write> ConnIo<I> {
     }
 }
 
-impl<I: Write> Write for ConnIo<I> {
+impl<I: Read + Write> Write for ConnIo<I> {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
+        if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
+        if self.as_mut().websocket().is_some() {
+            let this = self.project();
+            let ws = this.ws.as_deref_mut().expect("a WebSocket");
+            return match ws.poll_write(this.inner, cx, buf, this.shared, this.registry) {
+                Poll::Pending => Self::wait_to_write(this.shared, cx),
+                ready => {
+                    *this.dirty = true;
+                    ready
+                }
+            };
+        }
+        let this = self.project();
         match this.inner.poll_write(cx, buf) {
             Poll::Pending => Self::wait_to_write(this.shared, cx),
             ready => {
@@ -203,14 +237,19 @@ impl<I: Write> Write for ConnIo<I> {
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
+        if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
+        if self.as_mut().websocket().is_some() {
+            // Frame by frame: one slice at a time.
+            let first = bufs.iter().find(|buf| !buf.is_empty());
+            return self.poll_write(cx, first.map_or(&[][..], |buf| &buf[..]));
+        }
+        let this = self.project();
         match this.inner.poll_write_vectored(cx, bufs) {
             Poll::Pending => Self::wait_to_write(this.shared, cx),
             ready => {

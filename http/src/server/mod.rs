@@ -8,16 +8,19 @@ mod conn;
 mod connections;
 mod events;
 mod futures_io;
+mod handshake;
 mod io;
 mod listener;
 mod rt;
 mod service;
+mod websocket;
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
@@ -25,13 +28,15 @@ use winddown_core::{Phase, Plan, Resource};
 
 pub use connections::{ConnectionCounts, ConnectionStats};
 pub use futures_io::FuturesIo;
-pub use listener::{bytes_waiting_in, Listener};
+pub use handshake::{Accept, Handshake, WithHandshake};
+pub use listener::Listener;
+#[cfg(any(unix, windows))]
+pub use listener::{bytes_waiting_in, OsSocket};
 pub use rt::HyperRuntime;
 pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
-use conn::ConnCtx;
+use conn::{ConnCtx, Options};
 use connections::{ConnShared, ListenerState, Registry};
-use io::ConnIo;
 use listener::Backoff;
 
 /// The listening socket while the server accepts. Dropped (by the accept loop at the close,
@@ -51,6 +56,15 @@ impl<L> Drop for OpenListener<L> {
 /// Priority of the server's resource in the plan (see [`Server::serve`]): above the default
 /// (0), so connections are known closed before the resources they use close.
 pub const RESOURCE_PRIORITY: i32 = 1000;
+
+/// The default [first-byte grace](Server::first_byte_grace): one second.
+pub const DEFAULT_FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
+
+/// The default [handshake timeout](Server::handshake_timeout): ten seconds.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default [WebSocket close timeout](Server::websocket_close_timeout): five seconds.
+pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
 /// [`Runtime`] (tokio's, smol's, async-std's: [`tokio::server`](crate::tokio::server),
@@ -106,6 +120,7 @@ pub struct Server<R> {
     runtime: HyperRuntime<R>,
     builder: auto::Builder<HyperRuntime<R>>,
     registry: Arc<Registry>,
+    options: Options,
 }
 
 impl<R> Server<R>
@@ -125,7 +140,100 @@ where
             runtime,
             builder,
             registry: Arc::new(Registry::default()),
+            options: Options {
+                first_byte_grace: DEFAULT_FIRST_BYTE_GRACE,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                websocket_close_timeout: DEFAULT_WEBSOCKET_CLOSE_TIMEOUT,
+            },
         }
+    }
+
+    /// How long a connection accepted just before the close may still send its first byte
+    /// (its request, or its TLS handshake and then its request) before the close ends it;
+    /// [`DEFAULT_FIRST_BYTE_GRACE`] (1 s) unless set. `Duration::ZERO` turns it off.
+    ///
+    /// At the close, an idle connection is closed at once: for a keep-alive connection that
+    /// is safe (a client retries a request that met a closed keep-alive connection), but a
+    /// client that has just connected has not sent its request yet, or is in the middle of
+    /// its TLS handshake, and an end of file there is an error it does not retry. So a
+    /// connection that has not given HTTP a byte yet and was accepted less than the grace
+    /// before the close is left open until the grace ends: its request, if it comes, is read
+    /// and answered (`503` from the layer, with `Connection: close`); then it closes.
+    ///
+    /// Why a second: a client that connected as the listener closed sends its first bytes
+    /// within a round trip or two (a TLS 1.2 handshake takes two before the request), under a
+    /// second even across continents, and a silent connection (a browser's preconnect, a port
+    /// scanner) then holds the drain no longer than that. Go's `Server.Shutdown` waits the
+    /// same way for new connections, up to 5 s. Only connections accepted within the grace
+    /// before the close wait: the close of a quiet server waits for nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server = Server::new(&plan, SmolRuntime::new())
+    ///     .first_byte_grace(Duration::from_millis(500));
+    /// # let _ = server;
+    /// ```
+    pub fn first_byte_grace(mut self, grace: Duration) -> Self {
+        self.options.first_byte_grace = grace;
+        self
+    }
+
+    /// The longest a connection's [`Handshake`] (TLS) may take before the connection is
+    /// closed (a connection error, the peer's); [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s) unless
+    /// set. It keeps clients that stall their handshake from holding sockets forever; the
+    /// close does not wait for it (see [`Handshake`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server = Server::new(&plan, SmolRuntime::new()).handshake_timeout(Duration::from_secs(5));
+    /// # let _ = server;
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.options.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a WebSocket's peer has to answer the server's Close (1001, going away) at the
+    /// close before the connection is cut; [`DEFAULT_WEBSOCKET_CLOSE_TIMEOUT`] (5 s) unless
+    /// set. The drain deadline bounds it too: what is still open then is cut with the rest.
+    ///
+    /// A peer that reads answers within a round trip; one that does not answer in seconds
+    /// will not. A WebSocket cut this way counts as cut
+    /// ([`ConnectionCounts::websockets_cut`]) and is named in the server's resource record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server =
+    ///     Server::new(&plan, SmolRuntime::new()).websocket_close_timeout(Duration::from_secs(2));
+    /// # let _ = server;
+    /// ```
+    pub fn websocket_close_timeout(mut self, timeout: Duration) -> Self {
+        self.options.websocket_close_timeout = timeout;
+        self
     }
 
     /// hyper-util's connection builder, to tune HTTP/1 and HTTP/2 (keep-alive, header read
@@ -196,7 +304,7 @@ where
         mut service: M,
     ) -> impl Future<Output = std::io::Result<()>> + Send
     where
-        L: Listener,
+        L: Accept,
         M: ConnectionService<K>,
     {
         // Registered now, not at the first poll: a plan run (or a trigger) that comes before
@@ -212,12 +320,15 @@ where
                 runtime,
                 builder,
                 registry,
+                options,
             } = self;
             let shutdown = plan.shutdown().clone();
             let ctx = Arc::new(ConnCtx {
                 builder,
+                runtime: runtime.clone(),
                 shutdown: shutdown.clone(),
                 registry: registry.clone(),
+                options,
             });
             let mut close = shutdown.reached(Phase::StoppingNewRequests);
             let mut backoff = Backoff::new();
@@ -247,7 +358,7 @@ where
                     || registry.count_accept_error(),
                 )
                 .await;
-                let Some((io, peer)) = accepted else { break };
+                let Some((conn, peer)) = accepted else { break };
                 let Ok(guard) = shutdown.enter() else {
                     // Admissions closed between the accept and now: drop it (the client sees
                     // the connection close before it sent anything).
@@ -261,8 +372,14 @@ where
                     guard,
                 ));
                 registry.add(shared.clone());
-                let io = ConnIo::new(io, shared.clone(), registry.clone(), L::bytes_waiting);
-                let task = conn::run(ctx.clone(), io, shared, service.make(peer));
+                // The handshake, if any, runs in the connection's task, not here.
+                let task = conn::run::<R, L, _>(
+                    ctx.clone(),
+                    conn,
+                    listener.step(),
+                    shared,
+                    service.make(peer),
+                );
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             // Close the listening socket now: new connects are refused by the kernel. Only then
@@ -306,10 +423,9 @@ where
         let registry = self.registry.clone();
         let resource = Resource::new(format!("http {addr}"), move || async move {
             poll_fn(|cx| registry.poll_empty(cx)).await;
-            match registry.cut_count() {
-                0 => Ok(()),
-                1 => Err("cut 1 connection at the drain deadline".to_owned()),
-                n => Err(format!("cut {n} connections at the drain deadline")),
+            match registry.cut_message() {
+                None => Ok(()),
+                Some(message) => Err(message),
             }
         })
         .priority(RESOURCE_PRIORITY);

@@ -8,6 +8,16 @@
 //! the clients observe; handlers hand over through [`Gate`]s, never sleeps. Every scenario
 //! runs under a 30-second watchdog, so a broken one fails instead of hanging.
 
+pub(crate) mod ws;
+
+pub(crate) use ws::{
+    a_firehose_whose_client_never_reads_is_cut_and_named,
+    a_firehose_whose_client_reads_hears_going_away,
+    a_websocket_close_timeout_cuts_before_the_drain_deadline,
+    a_websocket_hears_going_away_answers_and_counts_as_drained,
+    a_websocket_that_ignores_the_close_is_cut_and_named,
+};
+
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -26,9 +36,11 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper::rt::{Read, ReadBuf, Write};
-use winddown_core::runtime::BoxFuture;
+use winddown_core::runtime::{BoxFuture, Runtime};
 use winddown_core::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
-use winddown_http::server::ConnectionService;
+use winddown_http::server::{ConnectionService, Handshake, Listener};
+use winddown_http::tls::Tls;
+use winddown_http::Server;
 use winddown_http::{
     AdminService, ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer,
 };
@@ -50,13 +62,13 @@ pub(crate) trait Net: 'static {
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>>;
 
-    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server (as its admin
-    /// listener when `admin`); returns the address, the connection counts and the server's
+    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server set up as `setup`
+    /// says (see [`serve_with`]); returns the address, the connection counts and the server's
     /// (spawned) future.
     fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
         service: M,
-        admin: bool,
+        setup: Setup,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)>;
 
     /// Runs `plan` on this runtime's adapter, spawned.
@@ -135,6 +147,46 @@ pub(crate) fn blocking_task() -> (
 
 pub(crate) type H1Sender = http1::SendRequest<Empty<Bytes>>;
 
+/// How a scenario's server is set up, beyond the defaults.
+#[derive(Clone, Default)]
+pub(crate) struct Setup {
+    /// Served as an admin listener.
+    pub(crate) admin: bool,
+    pub(crate) first_byte_grace: Option<Duration>,
+    pub(crate) websocket_close_timeout: Option<Duration>,
+    /// Served over TLS.
+    pub(crate) tls: Option<Tls>,
+}
+
+/// The server's future for `listener` as `setup` says: `serve` (over TLS, or not), or
+/// `serve_admin`. Each harness spawns it.
+pub(crate) fn serve_with<R, L, M, K: 'static>(
+    server: Server<R>,
+    listener: L,
+    service: M,
+    setup: Setup,
+) -> BoxFuture<io::Result<()>>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+    L: Listener,
+    Tls: Handshake<L::Io>,
+    M: ConnectionService<K>,
+{
+    let mut server = server;
+    if let Some(grace) = setup.first_byte_grace {
+        server = server.first_byte_grace(grace);
+    }
+    if let Some(timeout) = setup.websocket_close_timeout {
+        server = server.websocket_close_timeout(timeout);
+    }
+    match (setup.admin, setup.tls) {
+        (true, _) => Box::pin(server.serve_admin(listener, service)),
+        (false, Some(tls)) => Box::pin(server.serve(listener.with_handshake(tls), service)),
+        (false, None) => Box::pin(server.serve(listener, service)),
+    }
+}
+
 /// Expands to one `#[test]` per scenario, for the runtime given. Async scenarios run in the
 /// runtime's `block_on`; the `sync` ones drive the runtime themselves (they block threads on
 /// purpose).
@@ -157,6 +209,11 @@ macro_rules! http_scenarios {
             axum_connect_info_finds_the_peer_address,
             status_is_reachable_on_the_admin_listener_through_the_stop,
             connection_errors_are_counted_and_the_close_causes_none,
+            a_websocket_hears_going_away_answers_and_counts_as_drained,
+            a_websocket_that_ignores_the_close_is_cut_and_named,
+            a_firehose_whose_client_never_reads_is_cut_and_named,
+            a_firehose_whose_client_reads_hears_going_away,
+            a_websocket_close_timeout_cuts_before_the_drain_deadline,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
@@ -258,6 +315,8 @@ pub(crate) struct Rig {
     pub(crate) layer: ShutdownLayer,
     /// The admin listener's address and future, when there is one.
     pub(crate) admin: Option<(SocketAddr, BoxFuture<io::Result<()>>)>,
+    /// The WebSocket handlers of `/ws`, each ending with what it saw.
+    pub(crate) ws_handlers: ws::Handlers,
 }
 
 impl Rig {
@@ -280,13 +339,19 @@ impl Rig {
 }
 
 /// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
-/// (never answers), `/sse` (ticks until the close), behind the layer; `/readyz` outside it.
+/// (never answers), `/sse` (ticks until the close), `/ws` (a WebSocket echo; a firehose with
+/// `?firehose=1`), behind the layer; `/readyz` outside it.
 pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
     rig_with::<N>(config, false).await
 }
 
 /// [`rig`], with an admin listener ([`AdminService`]) when `with_admin`.
 pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
+    rig_set_up::<N>(config, with_admin, Setup::default()).await
+}
+
+/// [`rig_with`], the server set up as `setup` says.
+pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: Setup) -> Rig {
     let shutdown = Shutdown::new();
     let plan = Plan::new(shutdown.clone(), config);
     let entered = Arc::new(Gate::default());
@@ -296,6 +361,8 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
         (entered.clone(), release.clone(), entered.clone());
     let sse_shutdown = shutdown.clone();
     let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let handlers: ws::Handlers = Arc::default();
+    let ws_handlers = handlers.clone();
     let (upgrade_list, upgrade_entered) = (upgrades.clone(), entered.clone());
     let (connect_list, connect_entered) = (upgrades.clone(), entered.clone());
     let app = Router::new()
@@ -349,6 +416,13 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
             }),
         )
         .route("/big", get(|| async { AxumBody::from(big_body()) }))
+        .route(
+            "/ws",
+            get(move |request: axum::extract::Request| {
+                let response = ws::accept::<N>(request, &ws_handlers);
+                async move { response }
+            }),
+        )
         .fallback(move |mut request: axum::extract::Request| {
             // CONNECT host:port: a tunnel, once answered with a 2xx.
             let tunnel = request.method() == http::Method::CONNECT;
@@ -375,12 +449,16 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
         .route_service("/readyz", Readiness::new(&shutdown));
     let admin = if with_admin {
         let service = AdminService::new(&plan).requests(&layer);
-        let (addr, _stats, served) = N::serve(&plan, service, true).await;
+        let admin_setup = Setup {
+            admin: true,
+            ..Setup::default()
+        };
+        let (addr, _stats, served) = N::serve(&plan, service, admin_setup).await;
         Some((addr, served))
     } else {
         None
     };
-    let (addr, stats, served) = N::serve(&plan, app, false).await;
+    let (addr, stats, served) = N::serve(&plan, app, setup).await;
     let report = N::run_plan(&plan);
     Rig {
         _plan: plan,
@@ -394,6 +472,7 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
         upgrades,
         layer,
         admin,
+        ws_handlers: handlers,
     }
 }
 
@@ -1485,7 +1564,7 @@ pub(crate) async fn axum_connect_info_finds_the_peer_address<N: Net>() {
     let (addr, stats, served) = N::serve(
         &plan,
         app.into_make_service_with_connect_info::<SocketAddr>(),
-        false,
+        Setup::default(),
     )
     .await;
     let report = N::run_plan(&plan);
