@@ -8,7 +8,15 @@
 //! the clients observe; handlers hand over through [`Gate`]s, never sleeps. Every scenario
 //! runs under a 30-second watchdog, so a broken one fails instead of hanging.
 
+pub(crate) mod tls;
 pub(crate) mod ws;
+
+pub(crate) use tls::{
+    a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
+    a_silent_connection_is_closed_when_its_first_byte_grace_ends,
+    a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
+    a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
+};
 
 pub(crate) use ws::{
     a_firehose_whose_client_never_reads_is_cut_and_named,
@@ -214,6 +222,10 @@ macro_rules! http_scenarios {
             a_firehose_whose_client_never_reads_is_cut_and_named,
             a_firehose_whose_client_reads_hears_going_away,
             a_websocket_close_timeout_cuts_before_the_drain_deadline,
+            a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
+            a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
+            a_silent_connection_is_closed_when_its_first_byte_grace_ends,
+            a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
@@ -591,7 +603,7 @@ async fn collect(response: hyper::Result<http::Response<hyper::body::Incoming>>)
     }
 }
 
-fn answered(sent: Exchange) -> Answer {
+pub(crate) fn answered(sent: Exchange) -> Answer {
     match sent {
         Exchange::Answered(answer) => answer,
         other => panic!("expected a response, got {other:?}"),
@@ -681,7 +693,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The layer's refusal (HTTP/1): 503, `Connection: close`, `Retry-After`.
-fn is_refusal(answer: &Answer) -> bool {
+pub(crate) fn is_refusal(answer: &Answer) -> bool {
     answer.status == StatusCode::SERVICE_UNAVAILABLE
         && answer
             .headers
