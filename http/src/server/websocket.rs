@@ -1,36 +1,13 @@
-//! WebSockets at the close: the server says "going away" itself.
+//! WebSockets at the close: the server says "going away" itself. What it does, and why the
+//! server rather than a wrapper on the handler's socket, is in the [`server`](super) module
+//! docs (`# WebSockets`); this is how.
 //!
-//! When a request asking for a WebSocket (`Upgrade: websocket`) is answered `101`, the
-//! connection's socket ([`ConnIo`](super::io::ConnIo)) follows the WebSocket frames in both
-//! directions from the end of that response on: it reads each frame's header (RFC 6455 5.2)
-//! and skips its payload by count, nothing more. At the close it writes a Close frame with
-//! code 1001 (going away, 7.4.1) between two of the handler's frames, never inside one, and
-//! waits for the peer's Close:
-//!
-//! - the peer answers: the close handshake is done, the server shuts its side of the socket
-//!   (the server closes first, 7.1.1), and the connection counts as drained (and as a WebSocket
-//!   closed with 1001) at once, whether or not the handler has dropped the socket yet;
-//! - the peer never answers, or the handler's writes block (a frame half written, a peer that
-//!   does not read), so that the Close cannot go out: the connection is cut at the close
-//!   timeout or at the drain deadline, whichever comes first, and named as a WebSocket.
-//!
-//! # Why the server, and not a wrapper on the handler's socket
-//!
-//! - Every WebSocket the server upgraded hears it, whatever library the handler uses (axum's
-//!   `WebSocket`, tungstenite, async-tungstenite, a hand-written one) and whether or not the
-//!   handler does anything at the close.
-//! - The server sees the socket's bytes: it knows whether the handler already sent a Close of
-//!   its own (then it only waits for the answer), it never interleaves its frame with the
-//!   handler's, and it knows when the handshake is done, to count it.
-//!
-//! The handler's library does not know the server sent a Close. What it writes after it is
-//! sorted here: control frames (its own Close, answering the peer's; a Pong) are dropped, as
-//! the protocol allows nothing after a Close; a data frame waits until the peer's Close has
-//! come (the handler's own task reads it meanwhile, so a handler that only writes still
-//! completes the handshake) and then fails (`ConnectionAborted`): the handler learns the
-//! WebSocket is closed. A handler that wants another code or a reason sends its own Close
-//! before admissions close (on [`Shutdown::triggered`](winddown_core::Shutdown::triggered),
-//! say): the server then only waits for the answer.
+//! When a request asking for a WebSocket is answered `101`, the connection's socket
+//! ([`ConnIo`](super::io::ConnIo)) gets a [`WsIo`]: it finds the end of the `101` head in what
+//! goes out ([`HeadScan`]), then follows each direction's frames ([`Frames`]: the headers,
+//! the payloads skipped by count), writes the server's Close at a boundary of the handler's
+//! frames once it is due, sorts what the handler writes after a Close, and ends the
+//! connection when the peer's Close has come after one.
 //!
 //! # Invariants
 //!
@@ -38,7 +15,8 @@
 //!    direction on its own; a direction whose bytes stop looking like frames is marked broken
 //!    and never used again to decide anything.
 //! 2. The server's Close goes out only when the handler's frames are at a boundary, and only
-//!    once; after it (or after the handler's own Close) nothing the handler writes reaches the
+//!    once. Before the close everything the handler writes passes untouched; after it, once
+//!    a Close is out (the server's or the handler's), nothing the handler writes reaches the
 //!    socket.
 //! 3. The connection is ended (counted, its guard released) by at most one of: the peer's
 //!    answer here ([`Registry::close_websocket`]), the cut, the socket's drop.
