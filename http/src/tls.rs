@@ -208,19 +208,20 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// Whether bytes from the peer wait in `stream`: plaintext rustls holds already (or a
-/// close_notify it has read), or bytes in the socket underneath.
+/// Whether bytes from the peer wait in `stream`: plaintext rustls holds already, or bytes in
+/// the socket underneath. The peer's close_notify is its end of file, not bytes waiting.
 fn tls_bytes_waiting<S>(
-    stream: &TlsStream<S>,
+    stream: &mut TlsStream<S>,
     socket: impl Fn(&S) -> Option<bool>,
 ) -> Option<bool> {
-    let (io, connection) = stream.get_ref();
-    // rustls wants to read unless it holds plaintext nobody has read (or the peer's
-    // close_notify): then there is something for a read to find.
-    if !connection.wants_read() {
-        return Some(true);
+    let (io, connection) = stream.get_mut();
+    // Processes the records rustls has read, if any (the stream's next read would), and says
+    // how much plaintext they gave. A connection in error cannot tell.
+    match connection.process_new_packets() {
+        Ok(state) if state.plaintext_bytes_to_read() > 0 => Some(true),
+        Ok(_) => socket(io),
+        Err(_) => None,
     }
-    socket(io)
 }
 
 // ===== smol, async-std: futures-io sockets =====
@@ -237,8 +238,8 @@ where
         Ok(FuturesIo::new(stream))
     }
 
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
-        tls_bytes_waiting(io.get_ref(), crate::server::bytes_waiting_in)
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
+        tls_bytes_waiting(io.get_mut(), crate::server::bytes_waiting_in)
     }
 }
 
@@ -335,8 +336,8 @@ mod tokio_socket {
             Ok(FuturesIo::new(stream))
         }
 
-        fn bytes_waiting(io: &Self::Io) -> Option<bool> {
-            tls_bytes_waiting(io.get_ref(), |socket: &TokioSocket<S>| {
+        fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
+            tls_bytes_waiting(io.get_mut(), |socket: &TokioSocket<S>| {
                 crate::server::bytes_waiting_in(socket.get_ref())
             })
         }

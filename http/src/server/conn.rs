@@ -159,7 +159,12 @@ pub(crate) async fn run<R, A, S>(
     // From here on the socket counts the connection as ended when it drops.
     unserved.armed = false;
     drop(unserved);
-    let io = ConnIo::new(io, shared.clone(), ctx.registry.clone(), A::bytes_waiting);
+    let io = ConnIo::new(
+        io,
+        shared.clone(),
+        ctx.registry.clone(),
+        super::io::bytes_waiting::<A>,
+    );
     match serve_http(&ctx, io, service, &shared).await {
         Ended::Cut => {}
         Ended::Http { result, closing } => {

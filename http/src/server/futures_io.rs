@@ -53,6 +53,11 @@ impl<T> FuturesIo<T> {
         &self.inner
     }
 
+    /// The socket, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
     /// The socket, unwrapped.
     pub fn into_inner(self) -> T {
         self.inner

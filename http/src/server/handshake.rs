@@ -60,7 +60,7 @@ use super::listener::Listener;
 ///         Ok(io)
 ///     }
 ///
-///     fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+///     fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
 ///         smol::net::TcpListener::bytes_waiting(io)
 ///     }
 /// }
@@ -91,9 +91,11 @@ pub trait Handshake<I>: Send + Sync + 'static {
     fn handshake(&self, io: I) -> impl Future<Output = io::Result<Self::Io>> + Send;
 
     /// Whether bytes from the peer are waiting, as [`Listener::bytes_waiting`] asks it of a
-    /// plain socket: for TLS, plaintext the TLS state holds already, or bytes in the socket
-    /// underneath. `None` (the default) when it cannot tell.
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    /// plain socket: for TLS, plaintext the TLS state holds already (not the peer's
+    /// close_notify: that is its end of file), or bytes in the socket underneath. `None` (the
+    /// default) when it cannot tell. It takes the socket mutably: a TLS state may have to
+    /// process what it has read to tell.
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         let _ = io;
         None
     }
@@ -166,7 +168,7 @@ pub trait Accept: sealed::Sealed + Send + 'static {
     ) -> impl Future<Output = io::Result<Self::Io>> + Send;
 
     #[doc(hidden)]
-    fn bytes_waiting(io: &Self::Io) -> Option<bool>;
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool>;
 }
 
 impl<L: Listener> sealed::Sealed for L {}
@@ -192,7 +194,7 @@ impl<L: Listener> Accept for L {
         std::future::ready(Ok(conn))
     }
 
-    fn bytes_waiting(io: &L::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut L::Io) -> Option<bool> {
         L::bytes_waiting(io)
     }
 }
@@ -222,7 +224,7 @@ impl<L: Listener, H: Handshake<L::Io>> Accept for WithHandshake<L, H> {
         step.handshake(conn)
     }
 
-    fn bytes_waiting(io: &H::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut H::Io) -> Option<bool> {
         H::bytes_waiting(io)
     }
 }

@@ -32,9 +32,14 @@ use super::websocket::WsIo;
 /// The HTTP/2 connection preface (RFC 9113, 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How the server asks whether bytes have arrived on a socket: `Some(true)` they have (or
-/// the peer's end of file), `Some(false)` not, `None` it cannot tell.
-pub(crate) type BytesWaiting<I> = fn(&I) -> Option<bool>;
+/// How the server asks whether bytes have arrived on a socket: `Some(true)` they have,
+/// `Some(false)` not (or only the peer's end of file), `None` it cannot tell.
+pub(crate) type BytesWaiting<I> = fn(Pin<&mut I>) -> Option<bool>;
+
+/// [`BytesWaiting`] for the sockets of `A`.
+pub(crate) fn bytes_waiting<A: super::Accept>(io: Pin<&mut A::Io>) -> Option<bool> {
+    A::bytes_waiting(io.get_mut())
+}
 
 pin_project! {
     /// The socket of one connection. Dropping it counts the connection gone.
@@ -61,7 +66,7 @@ pin_project! {
             if shared.shutdown.is_closed()
                 && !shared.is_cut()
                 && !shared.is_upgraded()
-                && (this.bytes_waiting)(&*this.inner) == Some(true)
+                && (this.bytes_waiting)(this.inner) == Some(true)
             {
                 this.registry.count_unread_at_close();
             }
@@ -182,7 +187,7 @@ impl<I: Read + Write> Read for ConnIo<I> {
         if shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        if !*this.dirty && shared.may_end() && (this.bytes_waiting)(&*this.inner) != Some(true) {
+        if !*this.dirty && shared.may_end() && (this.bytes_waiting)(this.inner) != Some(true) {
             // Closing, nothing in flight, everything flushed, and nothing in the socket: end
             // of file. hyper closes an idle connection, and drops a partial request head (it
             // was never admitted) as an incomplete message. Not for HTTP/2 (`may_end`): after

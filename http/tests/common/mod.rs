@@ -16,6 +16,7 @@ pub(crate) use tls::{
     a_silent_connection_is_closed_when_its_first_byte_grace_ends,
     a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
     a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
+    requests_already_in_a_tls_socket_at_the_close_are_answered,
 };
 
 pub(crate) use ws::{
@@ -229,6 +230,7 @@ macro_rules! http_scenarios {
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
+            requests_already_in_a_tls_socket_at_the_close_are_answered,
         );
     };
     (@async $net:ty; $($name:ident,)*) => {
@@ -1218,7 +1220,7 @@ pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_de
 
 /// A blocking client socket with a whole-response reader, for the scenarios that must not
 /// depend on the server's executor (it is blocked on purpose).
-pub(crate) struct StdClient(std::net::TcpStream);
+pub(crate) struct StdClient<S = std::net::TcpStream>(pub(crate) S);
 
 impl StdClient {
     pub(crate) fn connect(addr: SocketAddr) -> StdClient {
@@ -1228,15 +1230,15 @@ impl StdClient {
             .unwrap();
         StdClient(stream)
     }
+}
 
+impl<S: std::io::Read + std::io::Write> StdClient<S> {
     pub(crate) fn send(&mut self, request: &[u8]) {
-        use std::io::Write as _;
         self.0.write_all(request).expect("write");
     }
 
     /// One response: the head, and a body of its `content-length`.
     pub(crate) fn response(&mut self) -> String {
-        use std::io::Read as _;
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
         while !seen.ends_with(b"\r\n\r\n") {
@@ -1260,7 +1262,6 @@ impl StdClient {
 
     /// Everything until the end of the stream; whether it ended with an end of file.
     pub(crate) fn rest(&mut self) -> (String, io::Result<()>) {
-        use std::io::Read as _;
         let mut seen = Vec::new();
         let end = self.0.read_to_end(&mut seen).map(drop);
         (text(&seen), end)

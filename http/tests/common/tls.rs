@@ -20,7 +20,7 @@ use winddown_http::tls::Tls;
 
 use super::{
     answered, is_refusal, read_to_end, rig_set_up, send1, text, write_all, H1Sender, Net, Rig,
-    Setup, LONG,
+    Setup, StdClient, LONG,
 };
 
 /// The server's TLS and a client configuration that trusts it: a self-signed certificate for
@@ -217,4 +217,62 @@ pub(crate) async fn a_tls_client_that_connected_just_before_the_close_finishes_i
     // The probes of `listener_closed` that were accepted went through handshakes too.
     assert!(counts.handshakes >= 1, "{counts}");
     assert_eq!((counts.closed_handshaking, counts.cut), (0, 0), "{counts}");
+}
+
+/// A blocking HTTPS client (rustls over a std socket).
+fn std_tls(
+    addr: std::net::SocketAddr,
+) -> StdClient<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>> {
+    let StdClient(socket) = StdClient::connect(addr);
+    let name = ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(test_tls().1.clone(), name).expect("a client");
+    StdClient(rustls::StreamOwned::new(connection, socket))
+}
+
+/// 27. As 8, over TLS: requests that arrived on idle TLS connections while the server's
+///     executor was busy are read and answered with the layer's `503`, not taken for idle
+///     connections and closed: a TLS stream's "bytes waiting" asks the socket under it (and
+///     the plaintext rustls holds).
+pub(crate) fn requests_already_in_a_tls_socket_at_the_close_are_answered<N: Net>() {
+    const CONNECTIONS: usize = 10;
+    let rig = N::block_on(rig_set_up::<N>(config(), false, with_tls(Duration::ZERO)));
+    let mut clients: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut client = std_tls(rig.addr);
+            client.send(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n");
+            let answer = client.response();
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+            client
+        })
+        .collect();
+    N::block_on(rig.accepted::<N>(CONNECTIONS as u64));
+
+    let blocker = N::block_executor();
+    for client in &mut clients {
+        client.send(b"GET /work HTTP/1.1\r\nhost: t\r\n\r\n");
+    }
+    rig.shutdown.trigger(Reason::requested());
+    rig.shutdown.close();
+    drop(blocker);
+
+    let mut lost = Vec::new();
+    for (i, client) in clients.iter_mut().enumerate() {
+        let (answer, _end) = client.rest();
+        let refused = answer.starts_with("HTTP/1.1 503 ")
+            && answer
+                .to_ascii_lowercase()
+                .contains("connection: close\r\n");
+        if !refused {
+            lost.push((i, answer));
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {CONNECTIONS} requests got no 503: {lost:?}",
+        lost.len()
+    );
+    let (report, counts) = N::block_on(rig.finish());
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(counts.drained, CONNECTIONS as u64, "{counts}");
+    assert_eq!(counts.unread_at_close, 0, "{counts}");
 }
