@@ -385,18 +385,26 @@ w("  file was on its way (the keep-alive race every HTTP/1.1 client has, at most
 w("  connection closed idle). It reaches a socket already closed, and the server never saw")
 w("  it. These are the read errors the server does not count.")
 w("")
-w("| runtime | run | responses by status | read errors at wrk | closed with bytes unread (server) | exit |")
-w("|---|---:|---|---:|---:|---:|")
+w("Each run twice, alternating: with the server's keep-alive grace (the default, 0.25 s: an")
+w("idle connection whose last response left less than that before the close stays open until")
+w("then, and a request its client sends meanwhile is answered `503`), and without it")
+w("(`--keep-alive-grace 0`: idle connections close at once). The late writes of the second")
+w("kind are what the grace turns into `503`s.")
+w("")
+w("| runtime | run | keep-alive grace | responses by status | read errors at wrk | closed with bytes unread (server) | exit |")
+w("|---|---:|---|---|---:|---:|---:|")
 for runtime in ("tokio", "smol"):
     for run in range(H5_RUNS):
-        inst = Instance(runtime, "--drain-timeout", "5")
-        def term(t0, inst=inst):
-            sleep_until(t0, 1.5)
-            inst.proc.send_signal(signal.SIGTERM)
-        _, record = wrk(f"http://{inst.addr}/", 3, 50, 2, during=term)
-        code, rest = inst.stop()
-        read = record["errors"]["read"] if record else "?"
-        w(f"| {runtime} | {run + 1} | {statuses(record)} | {read} | {closed_unread(rest)} | {code} |")
+        graces = [("0.25 s", []), ("off", ["--keep-alive-grace", "0"])]
+        for grace, extra in (graces if run % 2 == 0 else graces[::-1]):
+            inst = Instance(runtime, "--drain-timeout", "5", *extra)
+            def term(t0, inst=inst):
+                sleep_until(t0, 1.5)
+                inst.proc.send_signal(signal.SIGTERM)
+            _, record = wrk(f"http://{inst.addr}/", 3, 50, 2, during=term)
+            code, rest = inst.stop()
+            read = record["errors"]["read"] if record else "?"
+            w(f"| {runtime} | {run + 1} | {grace} | {statuses(record)} | {read} | {closed_unread(rest)} | {code} |")
 w("")
 
 # ----- H6: a second SIGTERM with a slow request in flight -----

@@ -108,7 +108,10 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         smol::spawn(admin).detach();
     }
-    let server = winddown::http::smol::server(&plan);
+    let mut server = winddown::http::smol::server(&plan);
+    if let Some(grace) = args.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
+    }
     app::out("ready");
     let report = match tls {
         Some(tls) => {

@@ -118,6 +118,7 @@ fn parse_args() -> Result<Option<app::Args>, String> {
         admin_port: None,
         agent_port: None,
         tls: None,
+        keep_alive_grace: None,
     };
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {

@@ -93,6 +93,11 @@ OPTIONS:
                            free port): ready, drain from the signal, maint
                            once admissions close; prints `agent listening on
                            ADDR` before `ready`
+    --keep-alive-grace SECS
+                           at the close, keep an idle keep-alive connection whose
+                           last response went out less than SECS before open
+                           until then, to answer (503) a request its client is
+                           already sending (default 0.25; 0: closed at once)
     --tls-cert PATH        serve HTTPS on --port, with this certificate chain
                            (PEM); needs --tls-key
     --tls-key PATH         the certificate's private key (PEM)
@@ -126,6 +131,8 @@ pub(crate) struct Args {
     pub(crate) agent_port: Option<u16>,
     /// `--tls-cert` and `--tls-key`.
     pub(crate) tls: Option<(String, String)>,
+    /// `--keep-alive-grace`, if given.
+    pub(crate) keep_alive_grace: Option<Duration>,
 }
 
 /// The flags, `Ok(None)` for `--help`.
@@ -138,6 +145,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         admin_port: None,
         agent_port: None,
         tls: None,
+        keep_alive_grace: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut words = std::env::args().skip(1);
@@ -149,7 +157,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 continue;
             }
             "--port" | "--drain-timeout" | "--pre-stop" | "--admin-port" | "--agent-port"
-            | "--tls-cert" | "--tls-key" => {}
+            | "--tls-cert" | "--tls-key" | "--keep-alive-grace" => {}
             _ => return Err(format!("unknown option {flag:?}")),
         }
         let value = words
@@ -185,6 +193,7 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
             }
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--pre-stop" => args.pre_stop = seconds()?,
+            "--keep-alive-grace" => args.keep_alive_grace = Some(seconds()?),
             "--tls-cert" => tls_cert = Some(value),
             "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown option {flag:?}")),

@@ -39,6 +39,9 @@ pub(crate) struct Options {
     /// How long after its accept a connection without a byte yet may still send its first
     /// request at the close (see `Server::first_byte_grace`).
     pub(crate) first_byte_grace: Duration,
+    /// How long after its last response an idle connection may still send a request at the
+    /// close (see `Server::keep_alive_grace`).
+    pub(crate) keep_alive_grace: Duration,
     /// The longest a handshake may take.
     pub(crate) handshake_timeout: Duration,
     /// How long a WebSocket's peer has to answer the server's Close.
@@ -106,13 +109,18 @@ impl CloseWatch {
     }
 }
 
-/// What is left of the first-byte grace of `shared`, at the close: `None` once it has given
-/// a byte, or past the grace.
+/// What is left, at the close, of the grace of `shared`: its first-byte grace if it has not
+/// given a byte yet, or its keep-alive grace after its last response (HTTP/1); `None` past
+/// both.
 fn grace_left(options: &Options, shared: &ConnShared) -> Option<Duration> {
-    if shared.has_first_byte() {
+    let end = if !shared.has_first_byte() {
+        shared.accepted_at.checked_add(options.first_byte_grace)?
+    } else if !options.keep_alive_grace.is_zero() && !shared.is_http2() {
+        let last = shared.last_active().unwrap_or(shared.accepted_at);
+        last.checked_add(options.keep_alive_grace)?
+    } else {
         return None;
-    }
-    let end = shared.accepted_at.checked_add(options.first_byte_grace)?;
+    };
     end.checked_duration_since(Instant::now())
         .filter(|left| !left.is_zero())
 }

@@ -79,6 +79,10 @@ pub(crate) struct ConnShared {
     pub(crate) peer: SocketAddr,
     /// When the listener accepted it: the first-byte grace counts from here.
     pub(crate) accepted_at: Instant,
+    /// Whether to note when its last response went out (for the keep-alive grace).
+    track_activity: bool,
+    /// When its last response went out, in nanoseconds after `accepted_at` (0: none yet).
+    last_active: AtomicU64,
     /// The server's shutdown: a response that ends tells by it whether admissions had closed.
     pub(crate) shutdown: Shutdown,
     /// The server's listener, closed or not.
@@ -154,11 +158,14 @@ impl ConnShared {
         shutdown: Shutdown,
         listener: Arc<ListenerState>,
         guard: Guard,
+        track_activity: bool,
     ) -> Self {
         ConnShared {
             id,
             peer,
             accepted_at: Instant::now(),
+            track_activity,
+            last_active: AtomicU64::new(0),
             shutdown,
             listener,
             guard: Mutex::new(Some(guard)),
@@ -250,6 +257,13 @@ impl ConnShared {
     pub(crate) fn flushed(&self) {
         if self.writing.load(Ordering::SeqCst) == 0 {
             return;
+        }
+        if self.track_activity {
+            let since = self.accepted_at.elapsed().as_nanos();
+            // Relaxed: read by this connection's own task at the close, for a grace period
+            // measured in milliseconds; nothing else hangs on it.
+            self.last_active
+                .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         self.release_held();
         if self.is_closing() {
@@ -344,6 +358,17 @@ impl ConnShared {
 
     pub(crate) fn has_first_byte(&self) -> bool {
         self.got_bytes.load(Ordering::SeqCst)
+    }
+
+    /// When its last response went out, if it was noted.
+    pub(crate) fn last_active(&self) -> Option<Instant> {
+        // Relaxed: see `flushed`.
+        let since = self.last_active.load(Ordering::Relaxed);
+        if since == 0 {
+            return None;
+        }
+        self.accepted_at
+            .checked_add(std::time::Duration::from_nanos(since))
     }
 
     /// The first-byte grace starts (`true`) or ends (`false`); its end wakes the reader.

@@ -13,6 +13,7 @@ pub(crate) mod ws;
 
 pub(crate) use tls::{
     a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
+    a_keep_alive_connection_just_used_gets_its_keep_alive_grace,
     a_silent_connection_is_closed_when_its_first_byte_grace_ends,
     a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
     a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
@@ -162,6 +163,7 @@ pub(crate) struct Setup {
     /// Served as an admin listener.
     pub(crate) admin: bool,
     pub(crate) first_byte_grace: Option<Duration>,
+    pub(crate) keep_alive_grace: Option<Duration>,
     pub(crate) websocket_close_timeout: Option<Duration>,
     /// Served over TLS.
     pub(crate) tls: Option<Tls>,
@@ -185,6 +187,9 @@ where
     let mut server = server;
     if let Some(grace) = setup.first_byte_grace {
         server = server.first_byte_grace(grace);
+    }
+    if let Some(grace) = setup.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
     }
     if let Some(timeout) = setup.websocket_close_timeout {
         server = server.websocket_close_timeout(timeout);
@@ -227,6 +232,7 @@ macro_rules! http_scenarios {
             a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
             a_silent_connection_is_closed_when_its_first_byte_grace_ends,
             a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
+            a_keep_alive_connection_just_used_gets_its_keep_alive_grace,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,

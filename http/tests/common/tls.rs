@@ -1,5 +1,5 @@
-//! The handshake and first-byte scenarios: TLS handshakes that stall, clients that connected
-//! just before the close.
+//! The handshake and grace scenarios: TLS handshakes that stall, clients that connected just
+//! before the close, or sent their last request just before it.
 //!
 //! The certificate is made in the test (rcgen), never read from the tree; the client is
 //! rustls's, over the runtime's socket.
@@ -19,7 +19,7 @@ use winddown_http::server::FuturesIo;
 use winddown_http::tls::Tls;
 
 use super::{
-    answered, is_refusal, read_to_end, rig_set_up, send1, text, write_all, H1Sender, Net, Rig,
+    answered, h1, is_refusal, read_to_end, rig_set_up, send1, text, write_all, H1Sender, Net, Rig,
     Setup, StdClient, LONG,
 };
 
@@ -275,4 +275,30 @@ pub(crate) fn requests_already_in_a_tls_socket_at_the_close_are_answered<N: Net>
     assert_eq!(report.status, Status::Completed, "{report}");
     assert_eq!(counts.drained, CONNECTIONS as u64, "{counts}");
     assert_eq!(counts.unread_at_close, 0, "{counts}");
+}
+
+/// 28. A keep-alive connection whose last response went out just before the close is left
+///     open for its keep-alive grace: the next request its client sends (a busy client's, one
+///     right after the other) is answered (`503`, `Connection: close`), not written into a
+///     closed connection.
+pub(crate) async fn a_keep_alive_connection_just_used_gets_its_keep_alive_grace<N: Net>() {
+    let setup = Setup {
+        keep_alive_grace: Some(LONG),
+        ..Setup::default()
+    };
+    let rig = rig_set_up::<N>(config(), false, setup).await;
+    let (mut client, driver) = h1::<N>(rig.addr).await.expect("connect");
+    let answer = answered(send1(&mut client, "/").await);
+    assert_eq!(answer.status, StatusCode::OK);
+
+    rig.shutdown.trigger(Reason::requested());
+    listener_closed::<N>(&rig).await;
+    let answer = answered(send1(&mut client, "/").await);
+    assert!(is_refusal(&answer), "{answer:?}");
+    driver
+        .await
+        .expect("the connection ends cleanly after the 503");
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(counts.cut, 0, "{counts}");
 }
