@@ -156,14 +156,10 @@ async fn websocket(upgrade: WebSocketUpgrade, uri: Uri) -> Response {
 
 async fn echo(mut socket: WebSocket) {
     while let Some(Ok(message)) = socket.recv().await {
-        match message {
-            Message::Text(_) | Message::Binary(_) => {
-                if socket.send(message).await.is_err() {
-                    return;
-                }
-            }
-            // The library answers the peer's Close; the stream ends after it.
-            _ => {}
+        // The library answers the peer's Close itself; the stream ends after it.
+        let data = matches!(message, Message::Text(_) | Message::Binary(_));
+        if data && socket.send(message).await.is_err() {
+            return;
         }
     }
 }

@@ -168,12 +168,11 @@ type Socket = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
 
 async fn echo(mut socket: Socket) {
     while let Some(Ok(message)) = socket.next().await {
-        if message.is_text() || message.is_binary() {
-            if socket.send(message).await.is_err() {
-                return;
-            }
+        // The library answers the peer's Close itself; the stream ends after it.
+        let data = message.is_text() || message.is_binary();
+        if data && socket.send(message).await.is_err() {
+            return;
         }
-        // The library answers the peer's Close; the stream ends after it.
     }
 }
 

@@ -109,6 +109,9 @@ impl Tls {
         let certs = CertificateDer::pem_slice_iter(cert_chain)
             .collect::<Result<Vec<_>, _>>()
             .map_err(TlsError::Pem)?;
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate);
+        }
         let key = match PrivateKeyDer::from_pem_slice(key) {
             Ok(key) => key,
             Err(rustls::pki_types::pem::Error::NoItemsFound) => return Err(TlsError::NoKey),
@@ -341,5 +344,50 @@ mod tokio_socket {
                 crate::server::bytes_waiting_in(socket.get_ref())
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn made() -> rcgen::CertifiedKey<rcgen::KeyPair> {
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate")
+    }
+
+    #[test]
+    fn a_certificate_and_its_key_make_a_configuration_with_alpn() {
+        let made = made();
+        let tls = Tls::from_pem(
+            made.cert.pem().as_bytes(),
+            made.signing_key.serialize_pem().as_bytes(),
+        )
+        .expect("a configuration");
+        assert_eq!(
+            tls.config().alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+    }
+
+    #[test]
+    fn what_is_missing_or_wrong_is_said_clearly() {
+        let (one, other) = (made(), made());
+        let cert = one.cert.pem();
+        let no_key = Tls::from_pem(cert.as_bytes(), b"").unwrap_err();
+        assert!(matches!(no_key, TlsError::NoKey), "{no_key}");
+        let wrong_key = Tls::from_pem(
+            cert.as_bytes(),
+            other.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap_err();
+        assert!(matches!(wrong_key, TlsError::Config(_)), "{wrong_key}");
+        let missing =
+            Tls::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem").unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot read /nonexistent/cert.pem: "),
+            "{missing}"
+        );
     }
 }
