@@ -85,7 +85,8 @@ fn header_len(b1: u8) -> usize {
 }
 
 impl Frames {
-    /// Between two frames (or before the first).
+    /// Between two frames (or before the first). (`have` counts a header still being
+    /// gathered, `left` a payload still to pass: both zero only between frames.)
     pub(crate) fn at_boundary(&self) -> bool {
         self.have == 0 && self.left == 0
     }
@@ -220,6 +221,8 @@ impl Frames {
         });
         self.offset = 0;
         self.left = payload;
+        // The header is whole and read: from here on the frame is its payload.
+        self.have = 0;
         if payload == 0 {
             return self.end_frame();
         }
@@ -618,6 +621,45 @@ mod tests {
         assert_eq!(Frames::default().frame_end(&empty), Some(2));
         let mut frames = Frames::default();
         assert_eq!(frames.feed(&empty), Some(Closed { code: None }));
+    }
+
+    #[test]
+    fn frame_end_finds_the_next_boundary_from_anywhere() {
+        let frames = [
+            frame(0x1, b"hi", None),
+            frame(0x2, &vec![3u8; 300], Some([1, 2, 3, 4])),
+            frame(0x9, b"", None),
+            frame(0x2, &vec![5u8; 70_000], None),
+            frame(0x8, &[0x03, 0xE9], None),
+        ];
+        let stream: Vec<u8> = frames.concat();
+        let mut ends = Vec::new();
+        let mut at = 0;
+        for frame in &frames {
+            at += frame.len();
+            ends.push(at);
+        }
+        for step in [1, 7, 1000] {
+            let mut parser = Frames::default();
+            let mut pos = 0;
+            while pos < stream.len() {
+                let next = *ends.iter().find(|&&end| end > pos).unwrap();
+                assert_eq!(
+                    parser.at_boundary(),
+                    ends.contains(&pos) || pos == 0,
+                    "at {pos}"
+                );
+                assert_eq!(
+                    parser.frame_end(&stream[pos..]),
+                    Some(next - pos),
+                    "at {pos}"
+                );
+                let upto = (pos + step).min(stream.len());
+                parser.feed(&stream[pos..upto]);
+                pos = upto;
+            }
+            assert!(parser.at_boundary());
+        }
     }
 
     #[test]
