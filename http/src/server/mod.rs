@@ -348,6 +348,9 @@ where
     /// Serves `service` on `listener` until admissions close, then closes the listener and
     /// returns once every connection has ended (drained, closed, or cut).
     ///
+    /// `listener` is any [`Listener`], or one with a [`Handshake`] (TLS) from
+    /// [`Listener::with_handshake`]: each connection's handshake then runs in its own task.
+    ///
     /// `service` is what `axum::serve` takes: a service for every request (a `Router`, any
     /// tower service: each connection gets a clone), or a factory called with each
     /// connection's peer address, such as axum's
@@ -358,7 +361,8 @@ where
     /// connections still open when the drain ends, a note with the connection counts, a phase
     /// observer that cuts what is left once the drain has been recorded (at
     /// `ClosingResources`, or when forced), and a resource named `http ADDR` (priority
-    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut.
+    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut
+    /// (naming the WebSockets cut at their close timeout, before the drain's end).
     /// Without a run of the plan (or when `serve` came after the trigger) the server cuts by
     /// itself when the shutdown reaches `ClosingResources` or is forced.
     ///
