@@ -21,7 +21,6 @@ use hyper::client::conn::http2;
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 use winddown::http::grpc::EndStreamsLayer;
-use winddown::http::server::HyperRuntime;
 use winddown::http::{ConnectionStats, ShutdownLayer};
 use winddown::runtime::{BoxFuture, Runtime};
 use winddown::{Config, Phase, Plan, Reason, Report, Shutdown, Status as RunStatus};
@@ -235,7 +234,7 @@ impl Net for Tokio {
         Box::pin(async move {
             let io = tokio::net::TcpStream::connect(addr).await.unwrap();
             let (sender, conn) = http2::handshake(
-                HyperRuntime::new(Self::runtime()),
+                hyper_util::rt::TokioExecutor::new(),
                 hyper_util::rt::TokioIo::new(io),
             )
             .await
@@ -254,6 +253,20 @@ fn a_stream_ends_with_unavailable_and_a_unary_call_finishes_on_tokio() {
 // ===== smol =====
 
 struct Smol;
+
+/// The HTTP/2 client's executor on smol.
+#[derive(Clone, Copy)]
+struct SmolExecutor;
+
+impl<F> hyper::rt::Executor<F> for SmolExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        smol::spawn(future).detach();
+    }
+}
 
 impl Net for Smol {
     type Runtime = winddown::smol::SmolRuntime;
@@ -293,12 +306,10 @@ impl Net for Smol {
     fn connect(addr: SocketAddr) -> BoxFuture<http2::SendRequest<tonic::body::Body>> {
         Box::pin(async move {
             let io = smol::net::TcpStream::connect(addr).await.unwrap();
-            let (sender, conn) = http2::handshake(
-                HyperRuntime::new(Self::runtime()),
-                winddown::http::server::FuturesIo::new(io),
-            )
-            .await
-            .unwrap();
+            let (sender, conn) =
+                http2::handshake(SmolExecutor, winddown::http::server::FuturesIo::new(io))
+                    .await
+                    .unwrap();
             smol::spawn(conn).detach();
             sender
         })

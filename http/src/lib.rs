@@ -88,7 +88,7 @@
 //!   [`StatusService`], [`AdminService`]. Runtime-neutral (http 1, http-body 1,
 //!   tower-service).
 //! - `hyper`: [`Server`], on any winddown [`Runtime`](winddown_core::runtime::Runtime)
-//!   (hyper's executor and timer over it: [`server::HyperRuntime`]).
+//!   (hyper's executor and timer over it, inside the server).
 //! - `tokio`, `smol`, `async-std` (with `hyper`): [`tokio::serve`], [`smol::serve`],
 //!   [`async_std::serve`] on those runtimes' `TcpListener`s.
 //! - `tls` (with `hyper`): [`tls::Tls`], TLS with rustls (ring), a
@@ -112,7 +112,7 @@
 //!   The server speaks WebSocket's close itself ([`server`#websockets]); any other
 //!   protocol's polite end (a `CONNECT` tunnel's) is the handler's.
 //! - WebSockets over HTTP/2 (extended `CONNECT`, RFC 8441; off unless turned on with
-//!   `builder_mut().http2().enable_connect_protocol()`) are streams of an HTTP/2 connection,
+//!   [`Server::http2_websockets`](server::Server::http2_websockets)) are streams of an HTTP/2 connection,
 //!   not upgraded connections: the server sees the connection's bytes, not the stream's, so
 //!   it sends them no Close 1001. The connection gets its GOAWAY and waits for the stream;
 //!   at the drain deadline it is cut with it. Close them from the handler (on

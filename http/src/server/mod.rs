@@ -62,6 +62,7 @@ mod io;
 mod listener;
 mod rt;
 mod service;
+mod settings;
 mod websocket;
 
 use std::future::{poll_fn, Future};
@@ -81,12 +82,12 @@ pub use handshake::{Accept, Handshake, WithHandshake};
 pub use listener::Listener;
 #[cfg(any(unix, windows))]
 pub use listener::{bytes_waiting_in, OsSocket};
-pub use rt::HyperRuntime;
 pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
 use conn::{ConnCtx, Options};
 use connections::{ConnShared, ListenerState, Registry};
 use listener::Backoff;
+use rt::HyperRuntime;
 
 /// The listening socket while the server accepts. Dropped (by the accept loop at the close,
 /// or with the server's future), it closes the socket first, then tells the connections.
@@ -329,12 +330,6 @@ where
     pub fn websocket_close_timeout(mut self, timeout: Duration) -> Self {
         self.options.websocket_close_timeout = timeout;
         self
-    }
-
-    /// hyper-util's connection builder, to tune HTTP/1 and HTTP/2 (keep-alive, header read
-    /// timeout, HTTP/2 limits). Its timer and executor are set already.
-    pub fn builder_mut(&mut self) -> &mut auto::Builder<HyperRuntime<R>> {
-        &mut self.builder
     }
 
     /// The connection counts, live: take it before [`serve`](Self::serve) consumes the
