@@ -206,7 +206,10 @@ cfg_feature! {
     #[doc(inline)]
     pub use winddown_core::global;
     #[doc(inline)]
-    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt};
+    // Documented once, in `task_set`; here for the common case's import.
+    #[doc(no_inline)]
+    pub use winddown_adapters::TaskSet;
     #[doc(inline)]
     pub use winddown_adapters::task_set;
 }

@@ -191,6 +191,8 @@ pub use layer::{GuardedBody, ResponseFuture, ShutdownLayer, ShutdownService, DEF
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use status::StatusService;
 
+// Documented once, in `server`; here for the common case's import.
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+#[doc(no_inline)]
 pub use server::{ConnectionCounts, ConnectionStats, Server};
