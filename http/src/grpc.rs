@@ -101,9 +101,9 @@ fn is_grpc<B>(response: &Response<B>) -> bool {
         })
 }
 
-/// A [`Layer`] that ends gRPC responses at the close with `UNAVAILABLE` (see the [module
-/// docs](self)): [`EndStreams`] around the service, [`EndStreamsBody`] around each gRPC
-/// response body.
+/// A [tower `Layer`](tower_layer::Layer) that ends gRPC responses at the close with `UNAVAILABLE`
+/// (see the [module docs](self)): [`EndStreams`] around the service, [`EndStreamsBody`]
+/// around each gRPC response body.
 ///
 /// # Examples
 ///

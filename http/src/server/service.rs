@@ -40,10 +40,10 @@ pub trait HttpService: sealed::Sealed + Clone + Send + 'static {
     /// The service's future.
     type Future: Future<Output = Result<Response<Self::ResBody>, Self::Error>> + Send + 'static;
 
-    /// As [`Service::poll_ready`].
+    /// As tower's [`Service::poll_ready`](tower_service::Service::poll_ready).
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
 
-    /// As [`Service::call`].
+    /// As tower's [`Service::call`](tower_service::Service::call).
     fn call(&mut self, request: Request<Incoming>) -> Self::Future;
 }
 
