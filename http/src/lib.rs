@@ -153,6 +153,8 @@
 #[cfg(feature = "tower")]
 mod admin;
 #[cfg(feature = "tower")]
+mod answer;
+#[cfg(feature = "tower")]
 mod end_on_shutdown;
 #[cfg(feature = "tower")]
 mod health;

@@ -1,19 +1,14 @@
 //! The status endpoint: a JSON snapshot of the shutdown.
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::future::{ready, Ready};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Request, Response};
-use http_body_util::Full;
-use tower_service::Service;
+use http::StatusCode;
 use winddown_core::Plan;
 
+use crate::answer::{answer, answers_at_once, Answer};
 use crate::ShutdownLayer;
 
 /// A status endpoint: `200` with a JSON snapshot of the shutdown, whatever its phase.
@@ -137,23 +132,18 @@ fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
 }
 
-impl<B> Service<Request<B>> for StatusService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::from(self.snapshot())));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        ready(Ok(response))
+impl StatusService {
+    /// `200` with [`snapshot`](Self::snapshot).
+    pub(crate) fn answer(&self) -> Answer {
+        answer(
+            StatusCode::OK,
+            Bytes::from(self.snapshot()),
+            "application/json",
+        )
     }
 }
+
+answers_at_once!(StatusService, |this, _request| this.answer());
 
 #[cfg(test)]
 mod tests {
