@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Response, Uri};
-use axum::routing::{get, post};
 use axum::routing::MethodRouter;
+use axum::routing::{get, post};
 use axum::Router;
 use winddown::http::tls::Tls;
 use winddown::http::{
