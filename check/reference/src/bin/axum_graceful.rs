@@ -4,9 +4,9 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::response::sse::{Event, Sse};
-use axum::body::Bytes;
 use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::{self, Stream};
