@@ -32,7 +32,7 @@ print(" ".join(f for f in sorted(package["features"]) if f not in ("default", "l
 # and the like with `tower`, `hyper`, `tokio` or `smol` off). Add it once those links are made
 # conditional, as winddown-core's are (a link to this build's item with the feature on, to
 # docs.rs without it).
-for crate in winddown-core winddown-adapters winddown-signals winddown; do
+for crate in winddown-core winddown-adapters winddown-signals winddown-http winddown; do
     cargo doc -p "$crate" --no-deps --no-default-features
     cargo doc -p "$crate" --no-deps
     for feature in $(features "$crate"); do

@@ -83,8 +83,11 @@
 //!   shutdown and answers `503` once admissions close, names the requests in flight, and
 //!   readiness, liveness and status services. Runtime-neutral.
 //! - `hyper`: `http::Server`, a hyper 1 server on any of the runtimes that drains idle,
-//!   half-sent, streaming and upgraded connections and cuts what is left at the drain
-//!   deadline; `http::tokio`, `http::smol` and `http::async_std` with those features.
+//!   half-sent, streaming and upgraded connections (WebSockets hear Close 1001) and cuts what
+//!   is left at the drain deadline; `http::tokio`, `http::smol` and `http::async_std` with
+//!   those features.
+//! - `tls`: `http::tls`, TLS for that server (rustls with ring), each handshake in its
+//!   connection's task.
 #![cfg_attr(
     feature = "test-util",
     doc = "- `test-util`: the core's virtual-clock runtime, [`testing`]."
@@ -203,7 +206,10 @@ cfg_feature! {
     #[doc(inline)]
     pub use winddown_core::global;
     #[doc(inline)]
-    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt};
+    // Documented once, in `task_set`; here for the common case's import.
+    #[doc(no_inline)]
+    pub use winddown_adapters::TaskSet;
     #[doc(inline)]
     pub use winddown_adapters::task_set;
 }
