@@ -42,8 +42,12 @@ use core::time::Duration;
 
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
+#[cfg(all(feature = "std", not(loom)))]
+use super::resource::AsyncCloser;
 use super::resource::Closer;
 use super::results::Results;
+#[cfg(all(feature = "std", not(loom)))]
+use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
 use crate::{Config, Phase, Report, Resource, Shutdown};
@@ -276,8 +280,10 @@ impl<R: Runtime> Sequence<'_, R> {
         flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
     }
 
-    /// Runs one closer (an async one as its own task, a blocking one where the runtime puts
-    /// blocking work) from `now`, within `own` (and the graceful deadline).
+    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one is
+    /// polled once on the sequence's own task (with `std`), and goes on as a task of its own
+    /// only if it did not finish there; a blocking one runs where the runtime puts blocking
+    /// work.
     async fn close_one(
         &mut self,
         closer: Closer,
@@ -285,44 +291,55 @@ impl<R: Runtime> Sequence<'_, R> {
         own: Duration,
         phase: Phase,
     ) -> Outcome {
-        let ticket = self.results.next();
-        let end = match closer {
+        let own_end = now.saturating_add(own);
+        let (end, ticket) = match closer {
             Closer::Async(closer) => {
-                let results = self.results.clone();
+                // Most closers have nothing to wait for and finish in their first poll: then
+                // they need no task, no join and no deadline timer (no deadline can be acted on
+                // in the middle of a poll anyway; the clock says whether it ended late).
+                #[cfg(all(feature = "std", not(loom)))]
+                let (task, now) = match first_poll(self.runtime, closer).await {
+                    FirstPoll::Ended(outcome) => {
+                        let late = self.step_ended(own_end, phase);
+                        return late_if(outcome, late);
+                    }
+                    // Its step's timers count from the end of that poll, to the same ends.
+                    FirstPoll::Pending(future) => (future, self.clock()),
+                };
+                // Without `std` a panic cannot be caught here: the closer runs only as a task.
+                #[cfg(not(all(feature = "std", not(loom))))]
+                let task = async move { closer().await };
+                let (results, ticket) = (self.results.clone(), self.results.next());
                 let join = self.runtime.spawn(Box::pin(async move {
-                    results.put(ticket, closer().await);
+                    results.put(ticket, task.await);
                 }));
-                self.bounded_step(join, now, now.saturating_add(own), phase)
-                    .await
+                (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
             Closer::Blocking(closer) => {
-                let results = self.results.clone();
+                let (results, ticket) = (self.results.clone(), self.results.next());
                 let join = self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
                 }));
-                self.bounded_step(join, now, now.saturating_add(own), phase)
-                    .await
+                (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
         };
-        let (outcome, late) = match end {
-            StepEnd::Done(TaskOutcome::Finished, late) => match self.results.take(ticket) {
-                Some(Ok(())) => (Outcome::Ok, late),
-                Some(Err(message)) => (Outcome::Error(message), late),
-                // Finished without storing a result cannot happen; count it as a failure.
-                None => (Outcome::Panicked(None), late),
-            },
+        match end {
+            StepEnd::Done(TaskOutcome::Finished, late) => {
+                let outcome = match self.results.take(ticket) {
+                    Some(Ok(())) => Outcome::Ok,
+                    Some(Err(message)) => Outcome::Error(message),
+                    // Finished without storing a result cannot happen; count it as a failure.
+                    None => Outcome::Panicked(None),
+                };
+                late_if(outcome, late)
+            }
             StepEnd::Done(TaskOutcome::Panicked(message), late) => {
-                (Outcome::Panicked(message), late)
+                late_if(Outcome::Panicked(message), late)
             }
             StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
-                return Outcome::Cancelled
+                Outcome::Cancelled
             }
-            StepEnd::OwnDeadline => return Outcome::TimedOut,
-        };
-        if late {
-            Outcome::Late(Box::new(outcome))
-        } else {
-            outcome
+            StepEnd::OwnDeadline => Outcome::TimedOut,
         }
     }
 
@@ -399,11 +416,8 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             let end = match end {
                 StepEnd::Done(output, _) => {
-                    let now = self.clock();
-                    if self.deadline_passed_in.is_none() && now > self.graceful_end {
-                        self.graceful_passed(phase);
-                    }
-                    return StepEnd::Done(output, now > own_end);
+                    let late = self.step_ended(own_end, phase);
+                    return StepEnd::Done(output, late);
                 }
                 StepEnd::Forced => {
                     self.force(ForcedBy::Requested);
@@ -430,6 +444,17 @@ impl<R: Runtime> Sequence<'_, R> {
                 _ => return end,
             }
         }
+    }
+
+    /// A step of `phase` whose own deadline passes at `own_end` has finished: reads the clock,
+    /// records a graceful deadline that passed meanwhile (and acts on it: promise 1), and says
+    /// whether the step finished late.
+    fn step_ended(&mut self, own_end: Duration, phase: Phase) -> bool {
+        let now = self.clock();
+        if self.deadline_passed_in.is_none() && now > self.graceful_end {
+            self.graceful_passed(phase);
+        }
+        now > own_end
     }
 
     /// Records that the graceful deadline passed during `phase`, and forces if forcing is on
@@ -570,4 +595,64 @@ fn call_observer(
         observer(phase, at);
         Ok(())
     }
+}
+
+/// `outcome`, or [`Outcome::Late`] around it when its step finished past its own deadline.
+fn late_if(outcome: Outcome, late: bool) -> Outcome {
+    if late {
+        Outcome::Late(Box::new(outcome))
+    } else {
+        outcome
+    }
+}
+
+/// How an async closer's first poll went.
+#[cfg(all(feature = "std", not(loom)))]
+enum FirstPoll {
+    /// It finished (or panicked) there.
+    Ended(Outcome),
+    /// It is waiting for something: its future goes on as a task.
+    Pending(BoxFuture<Result<(), String>>),
+}
+
+/// Makes an async closer's future and polls it once, on the sequence's own task and in the
+/// runtime's context ([`Runtime::in_context`]), its panic caught as a task's would be.
+///
+/// A future that returns `Pending` there has registered this task's waker; moved into a
+/// task of its own, it is polled again there first (as every new task is) and, as the
+/// `Future` contract requires of it, registers that task's waker instead: the wake-up it
+/// waits for reaches its task, at worst after one spurious wake-up of the sequence.
+#[cfg(all(feature = "std", not(loom)))]
+async fn first_poll<R: Runtime>(runtime: &R, closer: AsyncCloser) -> FirstPoll {
+    let mut closer = Some(closer);
+    poll_fn(move |cx| {
+        let mut polled = None;
+        runtime.in_context(&mut || {
+            let Some(closer) = closer.take() else { return };
+            polled = Some(std::panic::catch_unwind(core::panic::AssertUnwindSafe(
+                || {
+                    let mut future = closer();
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(result) => Ok(result),
+                        Poll::Pending => Err(future),
+                    }
+                },
+            )));
+        });
+        Poll::Ready(match polled {
+            Some(Ok(Ok(Ok(())))) => FirstPoll::Ended(Outcome::Ok),
+            Some(Ok(Ok(Err(message)))) => FirstPoll::Ended(Outcome::Error(message)),
+            Some(Ok(Err(future))) => FirstPoll::Pending(future),
+            Some(Err(payload)) => {
+                FirstPoll::Ended(Outcome::Panicked(crate::panic::message(&*payload)))
+            }
+            // The runtime did not call `poll`: the closer runs only as a task.
+            None => match closer.take() {
+                Some(closer) => FirstPoll::Pending(Box::pin(async move { closer().await })),
+                // Polled again after `Ready`, which `await` never does.
+                None => return Poll::Pending,
+            },
+        })
+    })
+    .await
 }
