@@ -36,7 +36,10 @@ fn main() -> ExitCode {
         "virtual" => {
             let virtual_rt = VirtualRuntime::new();
             for _ in 0..runs {
-                check(&virtual_rt.block_on(full_run(&virtual_rt, resources)), resources);
+                check(
+                    &virtual_rt.block_on(full_run(&virtual_rt, resources)),
+                    resources,
+                );
             }
         }
         other => {
