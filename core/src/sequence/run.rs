@@ -77,10 +77,15 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
     sequence.run().await
 }
 
+/// What a bounded step waits for: a closer's task (how it ended), or a wait that ends with
+/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
+/// step's state machine is compiled once.
+type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
+
 /// How a bounded step ended.
-enum StepEnd<T> {
+enum StepEnd {
     /// It finished; `true` if only after its own deadline had passed.
-    Done(T, bool),
+    Done(TaskOutcome, bool),
     /// Its own deadline passed.
     OwnDeadline,
     /// The graceful deadline passed and forcing is on.
@@ -131,8 +136,8 @@ impl<R: Runtime> Sequence<'_, R> {
         if !self.config.pre_stop().is_zero() {
             let delay = self.config.pre_stop();
             let now = self.clock();
-            self.bounded(core::future::pending::<()>(), now, delay, Phase::Initiated)
-                .await;
+            let never = pin!(core::future::pending::<TaskOutcome>());
+            self.bounded(never, now, delay, Phase::Initiated).await;
         }
 
         let drain = self.drain().await;
@@ -160,13 +165,18 @@ impl<R: Runtime> Sequence<'_, R> {
             self.advance(Phase::Draining);
             drain.in_flight_at_start = self.shutdown.in_flight();
             self.record.drain_started(drain.in_flight_at_start);
-            let (drained, now) = (self.shutdown.drained(), self.clock());
+            let drained = self.shutdown.drained();
+            let drained = pin!(async move {
+                drained.await;
+                TaskOutcome::Finished
+            });
+            let now = self.clock();
             self.draining = true;
             match self
                 .bounded(drained, now, self.config.drain(), Phase::Draining)
                 .await
             {
-                StepEnd::Done((), late) => drain.timed_out = late,
+                StepEnd::Done(_, late) => drain.timed_out = late,
                 StepEnd::OwnDeadline => drain.timed_out = true,
                 StepEnd::Graceful | StepEnd::Forced => {}
             }
@@ -310,16 +320,16 @@ impl<R: Runtime> Sequence<'_, R> {
                 #[cfg(not(all(feature = "std", not(loom))))]
                 let task = async move { closer().await };
                 let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = self.runtime.spawn(Box::pin(async move {
+                let join = pin!(self.runtime.spawn(Box::pin(async move {
                     results.put(ticket, task.await);
-                }));
+                })));
                 (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
             Closer::Blocking(closer) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = self.runtime.spawn_blocking(Box::new(move || {
+                let join = pin!(self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
-                }));
+                })));
                 (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
         };
@@ -350,13 +360,13 @@ impl<R: Runtime> Sequence<'_, R> {
     /// deadline: the passing is recorded and the step goes on. A step that finishes is checked
     /// against the clock (promise 1): past its own deadline it is late; past the graceful one,
     /// the passing is recorded and acted on now.
-    async fn bounded<F: Future>(
+    async fn bounded(
         &mut self,
-        step: F,
+        step: Step<'_>,
         now: Duration,
         own: Duration,
         phase: Phase,
-    ) -> StepEnd<F::Output> {
+    ) -> StepEnd {
         let own_end = now.saturating_add(own);
         self.record.step_began(own_end.saturating_sub(self.start));
         let end = self.bounded_step(step, now, own_end, phase).await;
@@ -369,14 +379,13 @@ impl<R: Runtime> Sequence<'_, R> {
     ///
     /// A flush hook's step outlives a force: from then on it is bounded by the forced flush
     /// budget instead (and its own end), and watches nothing else.
-    async fn bounded_step<F: Future>(
+    async fn bounded_step(
         &mut self,
-        step: F,
+        mut step: Step<'_>,
         mut now: Duration,
         mut own_end: Duration,
         phase: Phase,
-    ) -> StepEnd<F::Output> {
-        let mut step = pin!(step);
+    ) -> StepEnd {
         loop {
             let watching = self.forced_by.is_none();
             let graceful_first =
