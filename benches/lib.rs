@@ -453,3 +453,123 @@ pub fn idle_tokio_graceful() -> (tokio::runtime::Runtime, tokio_graceful::Shutdo
     };
     (runtime, graceful)
 }
+
+// ===== P8: the whole sequence =====
+
+/// P8's step and its runtime, shared by the `sequence` bench (criterion's times) and the
+/// `sequence_runs` binary (the same step, for an instruction count under callgrind).
+pub mod p8 {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::{Duration, Instant};
+
+    use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
+    use winddown_core::{Config, Plan, Reason, Report, Resource, Shutdown, Status};
+
+    /// Names of the no-op resources (and of signal-mod's hooks).
+    pub const NAMES: [&str; 10] = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"];
+
+    /// The step: makes a shutdown with `resources` no-op resources, triggers it, and runs the
+    /// sequence.
+    pub async fn full_run<R: Runtime>(runtime: R, resources: usize) -> Report {
+        let shutdown = Shutdown::new();
+        let plan = Plan::new(shutdown.clone(), Config::default());
+        for name in &NAMES[..resources] {
+            plan.register(Resource::new(*name, || async { Ok(()) }))
+                .expect("registered before the trigger");
+        }
+        shutdown.trigger(Reason::requested());
+        plan.run(runtime).await
+    }
+
+    /// Checks that the step did what it should: a completed stop that closed every resource.
+    ///
+    /// # Panics
+    ///
+    /// If it did not.
+    pub fn check(report: &Report, resources: usize) {
+        assert_eq!(report.status, Status::Completed);
+        assert_eq!(report.resources.len(), resources);
+    }
+
+    /// A tokio current-thread runtime with its timer, for [`Tokio`].
+    ///
+    /// # Panics
+    ///
+    /// If tokio cannot build one.
+    #[must_use]
+    pub fn tokio_current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("tokio runtime")
+    }
+
+    /// The least `Runtime` for tokio: its clock, its timer, `tokio::spawn` (the real adapter
+    /// lives in `winddown-adapters`; the benches do not depend on it).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Tokio {
+        origin: Instant,
+    }
+
+    impl Tokio {
+        /// A clock starting now.
+        #[must_use]
+        pub fn new() -> Self {
+            Tokio {
+                origin: Instant::now(),
+            }
+        }
+    }
+
+    impl Default for Tokio {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Runtime for Tokio {
+        type Sleep = tokio::time::Sleep;
+        type Join = TokioJoin;
+
+        fn now(&self) -> Duration {
+            self.origin.elapsed()
+        }
+
+        fn sleep(&self, duration: Duration) -> tokio::time::Sleep {
+            tokio::time::sleep(duration)
+        }
+
+        fn spawn(&self, task: BoxFuture<()>) -> TokioJoin {
+            TokioJoin(tokio::spawn(task))
+        }
+
+        fn spawn_detached(&self, task: BoxFuture<()>) {
+            drop(tokio::spawn(task));
+        }
+    }
+
+    /// A tokio `JoinHandle` that reports how its task ended, and aborts the task if dropped
+    /// first.
+    #[derive(Debug)]
+    pub struct TokioJoin(tokio::task::JoinHandle<()>);
+
+    impl Future for TokioJoin {
+        type Output = TaskOutcome;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+            Pin::new(&mut self.0).poll(cx).map(|result| match result {
+                Ok(()) => TaskOutcome::Finished,
+                Err(error) if error.is_panic() => TaskOutcome::Panicked(None),
+                Err(_) => TaskOutcome::Cancelled,
+            })
+        }
+    }
+
+    impl Drop for TokioJoin {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+}

@@ -77,7 +77,8 @@ fn main() -> ExitCode {
     };
     let shutdown = Shutdown::new();
     let signals = match winddown::signals::Builder::new()
-        .on_event(|event| say!("{NAME}: {event}"))
+        // `say!` only queues the line (shared/output.rs): it never blocks, so it runs inline.
+        .on_event_inline(|event| say!("{NAME}: {event}"))
         .listen(&shutdown)
     {
         Ok(signals) => signals,

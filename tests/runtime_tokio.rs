@@ -8,7 +8,7 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 use winddown::tokio::TokioRuntime;
-use winddown::{AppExit, Phase, Plan, Reason, Report, Shutdown};
+use winddown::{AppExit, Config, Phase, Plan, Reason, Report, Resource, Shutdown, Status};
 
 struct Tokio;
 
@@ -75,6 +75,27 @@ impl common::Harness for TokioCurrentThread {
 #[test]
 fn hung_blocking_closer_is_abandoned_on_a_current_thread_runtime() {
     common::hung_blocking_closer_is_abandoned::<TokioCurrentThread>();
+}
+
+/// A sequence run from a thread outside tokio, on a runtime handle: a closer that sets a tokio
+/// timer in its first poll (which the sequence makes on its own task) still finds the runtime.
+#[test]
+fn a_closer_polled_by_a_sequence_outside_the_runtime_finds_tokio() {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let shutdown = Shutdown::new();
+    let plan = Plan::new(shutdown.clone(), Config::default());
+    plan.register(Resource::new("timer", || {
+        tokio::time::sleep(std::time::Duration::from_millis(1))
+    }))
+    .unwrap();
+    shutdown.trigger(Reason::requested());
+    // smol's `block_on`: no tokio context on this thread.
+    let report = smol::block_on(plan.run(TokioRuntime::with_handle(tokio.handle().clone())));
+    assert_eq!(report.status, Status::Completed, "{report}");
 }
 
 /// The token is cancelled at the trigger, not before; and by the time `trigger()` returns,

@@ -182,6 +182,14 @@ impl Runtime for TokioRuntime {
             None => tokio::spawn(task),
         });
     }
+
+    /// Enters the runtime of the handle it was made with around `poll`, so that a closer
+    /// polled on a sequence that runs outside the runtime ([`with_handle`](Self::with_handle))
+    /// still finds tokio's timers and I/O.
+    fn in_context(&self, poll: &mut dyn FnMut()) {
+        let _context = self.handle.as_ref().map(Handle::enter);
+        poll();
+    }
 }
 
 /// The future [`TokioRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it

@@ -10,9 +10,9 @@
 //! - the demo daemon (`examples/demo/daemon.rs`, built by `report.sh` with `cargo build
 //!   --release -p winddown-demo --all-features --example daemon`) as shipped, the arm the
 //!   target is about: on SIGTERM its signal listener's task triggers the shutdown on the
-//!   runtime's only thread (once its log hook, on the listener's hook thread, has queued the
-//!   signal's line), which runs the whole sequence (stop admissions, drain, close its job
-//!   queue, pretend connection pool and cache client in priority order, flush its log file),
+//!   runtime's only thread (once its log hook, inline, has queued the signal's line), which
+//!   runs the whole sequence (stop admissions, drain, close its job queue, pretend connection
+//!   pool and cache client in priority order, flush its log file),
 //!   prints progress on stderr and the report on stdout, and exits 0. Idle, its closers have
 //!   nothing to wait for and return at once;
 //! - the same daemon with pretend slow closers (`--slow-close 0.02 --stuck-close 0.005`: the pool

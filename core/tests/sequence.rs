@@ -216,6 +216,58 @@ fn a_closer_that_panics_is_recorded_and_the_rest_run() {
 }
 
 #[test]
+fn a_closer_that_panics_after_waiting_is_recorded_as_panicked() {
+    let (runtime, _, plan, _log) = setup(Config::default());
+    plan.register({
+        let runtime = runtime.clone();
+        Resource::new("db", move || async move {
+            runtime.sleep(secs(1)).await;
+            panic!("pool poisoned");
+            #[allow(unreachable_code)]
+            Ok(())
+        })
+    })
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(
+        outcomes(&report.resources),
+        [(
+            "db",
+            Outcome::Panicked(Some("pool poisoned".into())),
+            secs(1)
+        )]
+    );
+}
+
+#[test]
+fn a_closer_whose_first_poll_took_time_still_times_out_at_its_own_deadline() {
+    let (runtime, _, plan, _log) = setup(Config::default());
+    plan.register({
+        let runtime = runtime.clone();
+        // Busy for 2 s before its first wait (the thread is held, no timer can fire), then
+        // waits 2 s more: its 3 s deadline counts from its start, not from that first wait.
+        Resource::new("db", move || async move {
+            runtime.advance(secs(2));
+            runtime.sleep(secs(2)).await;
+            Ok(())
+        })
+        .deadline(secs(3))
+    })
+    .unwrap();
+
+    let report = run_with(&runtime, &plan, async {});
+
+    assert_eq!(report.status, Status::TimedOut);
+    assert_eq!(
+        outcomes(&report.resources),
+        [("db", Outcome::TimedOut, secs(3))]
+    );
+}
+
+#[test]
 fn a_closer_that_hangs_times_out_at_its_own_deadline() {
     let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))

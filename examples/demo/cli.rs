@@ -62,18 +62,22 @@ pub(crate) fn main(
 }
 
 /// SIGTERM and SIGINT: the first triggers, the second forces, the third ends the process.
-/// Each is logged as it happens, in order with the stop (the hook only queues its line, on
-/// the signal listener's hook thread: a hook that blocked would hold neither the stop nor the
-/// runtime's thread).
+/// Each is logged as it happens, in order with the stop. `say!` only queues its line for the
+/// output thread (which drops what a full pipe will not take, and counts it), so the hook never
+/// blocks and runs inline, on the listener itself: no hand-off to a thread of its own and back
+/// on the way to the stop.
 fn signals(block_hook: bool) -> winddown::signals::Builder {
-    winddown::signals::Builder::new().on_event(move |event| {
+    let builder = winddown::signals::Builder::new();
+    if !block_hook {
+        return builder.on_event_inline(|event| say!("daemon: {event}"));
+    }
+    // Testing only (`--block-hook`): a hook that never returns, as a hook stuck on a full log
+    // pipe would not, on the hook thread that exists for such hooks: the listener triggers and
+    // forces without it.
+    builder.on_event(|event| {
         say!("daemon: {event}");
-        if block_hook {
-            // Testing only (`--block-hook`): the hook never returns, as a hook stuck on a
-            // full log pipe would not; the listener triggers and forces without it.
-            loop {
-                std::thread::park();
-            }
+        loop {
+            std::thread::park();
         }
     })
 }

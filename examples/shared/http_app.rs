@@ -43,7 +43,9 @@ pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8)
         Ok(Some(args)) => {
             let shutdown = Shutdown::new();
             match winddown::signals::Builder::new()
-                .on_event(move |event| say!("{name}: {event}"))
+                // `say!` only queues the line (output.rs): a hook that never blocks, run on
+                // the listener thread itself.
+                .on_event_inline(move |event| say!("{name}: {event}"))
                 .listen(&shutdown)
             {
                 Ok(signals) => {

@@ -13,6 +13,11 @@
 //! [`Hand::poll_returned`], woken by the hook thread, beside its runtime's timer for the
 //! deadline): a hook that blocks holds neither the listener thread nor a runtime thread.
 //!
+//! A hook that never blocks may run inline instead
+//! ([`Builder::on_event_inline`](crate::Builder::on_event_inline)): [`Hand::Inline`] calls it
+//! where the listener runs, at the moment the threaded hook would be handed the event, and
+//! there is no thread and no wait. The invariants below are the hook thread's.
+//!
 //! # Invariants
 //!
 //! 1. Events reach the hook in the order they were handed over, each exactly once, unless the
@@ -44,9 +49,17 @@ pub(crate) const HOOK_WAIT: Duration = Duration::from_millis(500);
 /// The name of the hook thread.
 const THREAD_NAME: &str = "winddown-signals-hook";
 
-/// The listener's side of the hook thread: hands events over. Cheap to clone.
+/// The listener's side of the hook: hands events to the hook thread, or, for a hook that
+/// never blocks ([`Builder::on_event_inline`](crate::Builder::on_event_inline)), calls it where
+/// the listener runs. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Hand(Arc<Shared>);
+pub(crate) enum Hand {
+    /// The hook runs on the hook thread.
+    Thread(Arc<Shared>),
+    /// The hook runs where the listener runs, at once: it has returned by the time the
+    /// listener acts, so there is nothing to wait for.
+    Inline(Arc<Mutex<Hook>>),
+}
 
 /// The hook thread, owned by the [`Listener`](crate::Listener): stops it on drop.
 pub(crate) struct HookThread {
@@ -54,7 +67,7 @@ pub(crate) struct HookThread {
     thread: Option<JoinHandle<()>>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<State>,
     /// Signalled when an event is queued, when the hook returns, and at the close.
     changed: Condvar,
@@ -98,7 +111,7 @@ impl HookThread {
             let shared = Arc::clone(&shared);
             move || run(&shared, &mut hook)
         })?;
-        let hand = Hand(Arc::clone(&shared));
+        let hand = Hand::Thread(Arc::clone(&shared));
         Ok((
             HookThread {
                 shared,
@@ -144,6 +157,11 @@ fn run(shared: &Shared, hook: &mut Hook) {
 }
 
 impl Hand {
+    /// The hand of a hook that runs where the listener runs.
+    pub(crate) fn inline(hook: Hook) -> Hand {
+        Hand::Inline(Arc::new(Mutex::new(hook)))
+    }
+
     /// Hands `event` to the hook, and waits for the hook to return from it for at most
     /// [`HOOK_WAIT`], not at all if the hook has not returned from an earlier event
     /// (invariant 2). For the listener thread.
@@ -151,7 +169,9 @@ impl Hand {
         let Some(number) = self.hand_over(event) else {
             return;
         };
-        let shared = &self.0;
+        let Hand::Thread(shared) = self else {
+            return;
+        };
         let mut state = shared.lock();
         let deadline = Instant::now() + HOOK_WAIT;
         while state.done < number {
@@ -171,7 +191,15 @@ impl Hand {
     /// should wait for the hook to return from it (for at most [`HOOK_WAIT`]): `None` while
     /// the hook has not returned from an earlier event (invariant 2).
     pub(crate) fn hand_over(&self, event: Event) -> Option<u64> {
-        let shared = &self.0;
+        let shared = match self {
+            Hand::Thread(shared) => shared,
+            Hand::Inline(hook) => {
+                let mut hook = hook.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                // A panicking hook must not stop the listener. The panic hook has printed it.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(&event)));
+                return None;
+            }
+        };
         let mut state = shared.lock();
         let idle = state.done == state.sent;
         state.queue.push_back(event);
@@ -186,7 +214,10 @@ impl Hand {
     /// wait with their runtime's timer.
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
     pub(crate) fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.0.lock();
+        let Hand::Thread(shared) = self else {
+            return Poll::Ready(());
+        };
+        let mut state = shared.lock();
         if state.done >= number {
             return Poll::Ready(());
         }

@@ -150,6 +150,9 @@
 //! so its line comes before what the application logs in response; the listener waits for it
 //! for at most half a second, so a hook stuck on a full log pipe does not hold the stop. Make the hook's writes non-blocking
 //! too (hand the line to a logger's queue), or a blocked hook loses the later events' lines.
+//! A hook whose writes never block can run without the hook thread:
+//! [`Builder::on_event_inline`] calls it on the listener itself, with no hand-off between
+//! threads on the way to the stop.
 //!
 //! # Limitations
 //!

@@ -151,6 +151,8 @@ pub struct Builder {
     /// The set, in the order given, without duplicates.
     signals: Vec<i32>,
     on_event: Option<Hook>,
+    /// Whether `on_event` runs where the listener runs instead of on the hook thread.
+    inline: bool,
     exit: Exit,
 }
 
@@ -170,6 +172,7 @@ impl Builder {
         Self {
             signals: DEFAULT_SIGNALS.to_vec(),
             on_event: None,
+            inline: false,
             exit: Exit::Process,
         }
     }
@@ -286,6 +289,55 @@ impl Builder {
         F: FnMut(&Event) + Send + 'static,
     {
         self.on_event = Some(Box::new(hook));
+        self.inline = false;
+        self
+    }
+
+    /// Calls `hook` with each signal's event as [`on_event`](Self::on_event) does, in the same
+    /// order with the actions, but on the listener itself (the listener thread, inside the
+    /// trigger; a listener task, on its runtime's thread, just before the action) instead of a
+    /// thread of its own: no hand-off between threads, no hook thread, no wait. Replaces an
+    /// `on_event` hook.
+    ///
+    /// **For a hook that never blocks**: one that only queues a line for a writer of its own
+    /// (which decides what to do with a full pipe), bumps a counter, or sends on an unbounded
+    /// channel. A hook that blocks here holds the listener (a second signal no longer forces),
+    /// or a listener task's runtime thread (and whatever stop runs there); `eprintln!` to a
+    /// pipe nobody reads blocks. Use [`on_event`](Self::on_event) for those. A panic in the
+    /// hook is caught, and the listener goes on. It never sees the third signal either.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::sync::mpsc;
+    /// use winddown::Shutdown;
+    /// use winddown::signals::{Builder, SIGUSR1};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// // A writer thread of the application's own prints what the hook queues.
+    /// let (lines, queued) = mpsc::channel();
+    /// let _listener = Builder::empty()
+    ///     .signal(SIGUSR1)
+    ///     .on_event_inline(move |event| drop(lines.send(event.to_string())))
+    ///     .listen(&shutdown)?;
+    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// shutdown.blocking().triggered(None);
+    /// // Queued inside the trigger: there by the time anyone sees the shutdown triggered.
+    /// assert_eq!(queued.try_recv().unwrap(), "SIGUSR1 (signal #1): shutdown triggered");
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    pub fn on_event_inline<F>(mut self, hook: F) -> Self
+    where
+        F: FnMut(&Event) + Send + 'static,
+    {
+        self.on_event = Some(Box::new(hook));
+        self.inline = true;
         self
     }
 
@@ -380,6 +432,7 @@ impl Builder {
         let Builder {
             signals,
             on_event,
+            inline,
             exit,
         } = self;
         if signals.is_empty() {
@@ -404,7 +457,12 @@ impl Builder {
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
         let (hook, hand) = match on_event {
             Some(hook) => {
-                let (thread, hand) = HookThread::start(hook)?;
+                let (thread, hand) = if inline {
+                    (None, Hand::inline(hook))
+                } else {
+                    let (thread, hand) = HookThread::start(hook)?;
+                    (Some(thread), hand)
+                };
                 if runner == Runner::Thread {
                     shutdown.on_trigger({
                         let hand = hand.clone();
@@ -418,7 +476,7 @@ impl Builder {
                         }
                     });
                 }
-                (Some(thread), Some(hand))
+                (thread, Some(hand))
             }
             None => (None, None),
         };
@@ -500,6 +558,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("signals", &self.signals)
             .field("on_event", &self.on_event.is_some())
+            .field("inline", &self.inline)
             .finish_non_exhaustive()
     }
 }

@@ -157,8 +157,8 @@ impl<D: Deadline> Core<D> {
                         hooked.deadline.start();
                         self.waiting = Some((event, number));
                     }
-                    // The hook still has an earlier event: act without waiting (hook
-                    // invariant 2).
+                    // The hook still has an earlier event (hook invariant 2), or it runs
+                    // inline and has returned already: act without waiting.
                     None => self.worker.act(event),
                 },
                 None => self.worker.act(event),

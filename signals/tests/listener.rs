@@ -197,6 +197,49 @@ fn the_hook_runs_inside_the_trigger_and_before_the_force() {
     waiter.join().unwrap();
 }
 
+/// An inline hook runs on the listener thread itself, inside the trigger and before the force,
+/// in order with the actions, as the threaded hook does.
+#[test]
+fn an_inline_hook_runs_on_the_listener_inside_the_trigger_and_before_the_force() {
+    let _serial = serial();
+    let shutdown = Shutdown::new();
+    let (tx, seen) = mpsc::channel();
+    let _listener = Builder::empty()
+        .signal(SIGUSR1)
+        .on_event_inline({
+            let (shutdown, tx) = (shutdown.clone(), tx.clone());
+            move |event| {
+                let thread = std::thread::current();
+                tx.send(format!(
+                    "hook #{} on {:?}: {:?}",
+                    event.count(),
+                    thread.name(),
+                    shutdown.phase()
+                ))
+                .unwrap();
+            }
+        })
+        .listen(&shutdown)
+        .unwrap();
+    shutdown.on_trigger({
+        let tx = tx.clone();
+        move |_| tx.send("trigger hook".to_string()).unwrap()
+    });
+
+    raise(SIGUSR1).unwrap();
+    assert_eq!(
+        seen.recv_timeout(TIMEOUT).unwrap(),
+        "hook #1 on Some(\"winddown-signals\"): Initiated"
+    );
+    assert_eq!(seen.recv_timeout(TIMEOUT).unwrap(), "trigger hook");
+    raise(SIGUSR1).unwrap();
+    assert_eq!(
+        seen.recv_timeout(TIMEOUT).unwrap(),
+        "hook #2 on Some(\"winddown-signals\"): Initiated"
+    );
+    shutdown.blocking().reached(Phase::Forced, None);
+}
+
 /// A hook that never returns (a log write to a pipe nobody reads) cannot hold the stop: the
 /// first signal triggers, the second forces. Before, the hook ran on the listener thread, which
 /// never came back from it: the second signal did nothing.

@@ -124,6 +124,35 @@ fn the_first_signal_triggers_and_the_hook_runs_on_its_own_thread() {
     }
 }
 
+/// An inline hook runs on the runtime's own thread, just before each action, in order.
+#[test]
+fn an_inline_hook_runs_on_the_runtime_thread_before_each_action() {
+    let _serial = serial();
+    for runtime in RUNTIMES {
+        let shutdown = Shutdown::new();
+        let (tx, seen) = mpsc::channel();
+        let builder = Builder::empty().signal(SIGUSR1).on_event_inline({
+            let shutdown = shutdown.clone();
+            move |event| {
+                let thread = thread::current().id();
+                tx.send((event.count(), shutdown.phase(), thread)).unwrap();
+            }
+        });
+        run(runtime, builder, &shutdown, || {}, async {
+            raise(SIGUSR1).unwrap();
+            shutdown.triggered().await;
+            raise(SIGUSR1).unwrap();
+            shutdown.reached(Phase::Forced).await;
+        });
+        let here = thread::current().id();
+        assert_eq!(
+            seen.try_iter().collect::<Vec<_>>(),
+            [(1, Phase::Running, here), (2, Phase::Initiated, here)],
+            "{runtime:?}"
+        );
+    }
+}
+
 /// The hook runs on `winddown-signals-hook`, and each event reaches it before its action: the
 /// trigger's while the shutdown still runs, the force's before the force. So a line the hook
 /// writes comes before what the stop writes in response.

@@ -11,11 +11,14 @@ use core::time::Duration;
 use crate::raw::Exclusive;
 use crate::runtime::BoxFuture;
 
+/// An async closer: makes the future that closes the resource.
+pub(crate) type AsyncCloser = Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>;
+
 /// The closer a [`Resource`] runs, once: `Ok` or an error's text.
 pub(crate) enum Closer {
-    /// An async closer: runs as a task on the runtime, and is cancelled (dropped) at its
-    /// deadline.
-    Async(Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>),
+    /// An async closer: polled once on the sequence's task (with `std`), then, if it has not
+    /// finished, run as a task on the runtime, and cancelled (dropped) at its deadline.
+    Async(AsyncCloser),
     /// A blocking closer: runs where the runtime's
     /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
     /// its deadline.
@@ -119,9 +122,15 @@ impl fmt::Display for ResourceKind {
 /// Register it with [`Plan::register`](crate::Plan::register) (closed in the
 /// `ClosingResources` phase) or [`Plan::flush`](crate::Plan::flush) (run in the
 /// `FlushingBuffers` phase). Higher [`priority`](Self::priority) runs first; equal priorities
-/// run in reverse registration order (last opened, first closed). Each runs as its own task on
-/// the runtime, within its deadline; an error, a panic or an overrun is recorded in the report
-/// and the rest still run.
+/// run in reverse registration order (last opened, first closed). Each runs within its
+/// deadline; an error, a panic or an overrun is recorded in the report and the rest still run.
+///
+/// An async closer is polled first on the sequence's own task (with `std`): one that finishes
+/// there (most do: nothing to wait for) costs no task and no timer; one that waits goes on as a
+/// task of its own, cancelled at its deadline. So work done before a closer's first `.await`
+/// holds up the sequence until it returns, as it would hold a single-threaded runtime: no
+/// deadline can act in the middle of a poll, and a closer that overran its deadline there is
+/// reported [late](crate::Outcome::Late). Put blocking work in [`Resource::blocking`].
 ///
 /// # Examples
 ///

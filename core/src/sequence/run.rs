@@ -42,8 +42,12 @@ use core::time::Duration;
 
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
+#[cfg(all(feature = "std", not(loom)))]
+use super::resource::AsyncCloser;
 use super::resource::Closer;
 use super::results::Results;
+#[cfg(all(feature = "std", not(loom)))]
+use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
 use crate::{Config, Phase, Report, Resource, Shutdown};
@@ -73,10 +77,15 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
     sequence.run().await
 }
 
+/// What a bounded step waits for: a closer's task (how it ended), or a wait that ends with
+/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
+/// step's state machine is compiled once.
+type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
+
 /// How a bounded step ended.
-enum StepEnd<T> {
+enum StepEnd {
     /// It finished; `true` if only after its own deadline had passed.
-    Done(T, bool),
+    Done(TaskOutcome, bool),
     /// Its own deadline passed.
     OwnDeadline,
     /// The graceful deadline passed and forcing is on.
@@ -127,8 +136,8 @@ impl<R: Runtime> Sequence<'_, R> {
         if !self.config.pre_stop().is_zero() {
             let delay = self.config.pre_stop();
             let now = self.clock();
-            self.bounded(core::future::pending::<()>(), now, delay, Phase::Initiated)
-                .await;
+            let never = pin!(core::future::pending::<TaskOutcome>());
+            self.bounded(never, now, delay, Phase::Initiated).await;
         }
 
         let drain = self.drain().await;
@@ -156,13 +165,18 @@ impl<R: Runtime> Sequence<'_, R> {
             self.advance(Phase::Draining);
             drain.in_flight_at_start = self.shutdown.in_flight();
             self.record.drain_started(drain.in_flight_at_start);
-            let (drained, now) = (self.shutdown.drained(), self.clock());
+            let drained = self.shutdown.drained();
+            let drained = pin!(async move {
+                drained.await;
+                TaskOutcome::Finished
+            });
+            let now = self.clock();
             self.draining = true;
             match self
                 .bounded(drained, now, self.config.drain(), Phase::Draining)
                 .await
             {
-                StepEnd::Done((), late) => drain.timed_out = late,
+                StepEnd::Done(_, late) => drain.timed_out = late,
                 StepEnd::OwnDeadline => drain.timed_out = true,
                 StepEnd::Graceful | StepEnd::Forced => {}
             }
@@ -276,8 +290,10 @@ impl<R: Runtime> Sequence<'_, R> {
         flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
     }
 
-    /// Runs one closer (an async one as its own task, a blocking one where the runtime puts
-    /// blocking work) from `now`, within `own` (and the graceful deadline).
+    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one is
+    /// polled once on the sequence's own task (with `std`), and goes on as a task of its own
+    /// only if it did not finish there; a blocking one runs where the runtime puts blocking
+    /// work.
     async fn close_one(
         &mut self,
         closer: Closer,
@@ -285,44 +301,55 @@ impl<R: Runtime> Sequence<'_, R> {
         own: Duration,
         phase: Phase,
     ) -> Outcome {
-        let ticket = self.results.next();
-        let end = match closer {
+        let own_end = now.saturating_add(own);
+        let (end, ticket) = match closer {
             Closer::Async(closer) => {
-                let results = self.results.clone();
-                let join = self.runtime.spawn(Box::pin(async move {
-                    results.put(ticket, closer().await);
-                }));
-                self.bounded_step(join, now, now.saturating_add(own), phase)
-                    .await
+                // Most closers have nothing to wait for and finish in their first poll: then
+                // they need no task, no join and no deadline timer (no deadline can be acted on
+                // in the middle of a poll anyway; the clock says whether it ended late).
+                #[cfg(all(feature = "std", not(loom)))]
+                let (task, now) = match first_poll(self.runtime, closer).await {
+                    FirstPoll::Ended(outcome) => {
+                        let late = self.step_ended(own_end, phase);
+                        return late_if(outcome, late);
+                    }
+                    // Its step's timers count from the end of that poll, to the same ends.
+                    FirstPoll::Pending(future) => (future, self.clock()),
+                };
+                // Without `std` a panic cannot be caught here: the closer runs only as a task.
+                #[cfg(not(all(feature = "std", not(loom))))]
+                let task = async move { closer().await };
+                let (results, ticket) = (self.results.clone(), self.results.next());
+                let join = pin!(self.runtime.spawn(Box::pin(async move {
+                    results.put(ticket, task.await);
+                })));
+                (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
             Closer::Blocking(closer) => {
-                let results = self.results.clone();
-                let join = self.runtime.spawn_blocking(Box::new(move || {
+                let (results, ticket) = (self.results.clone(), self.results.next());
+                let join = pin!(self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
-                }));
-                self.bounded_step(join, now, now.saturating_add(own), phase)
-                    .await
+                })));
+                (self.bounded_step(join, now, own_end, phase).await, ticket)
             }
         };
-        let (outcome, late) = match end {
-            StepEnd::Done(TaskOutcome::Finished, late) => match self.results.take(ticket) {
-                Some(Ok(())) => (Outcome::Ok, late),
-                Some(Err(message)) => (Outcome::Error(message), late),
-                // Finished without storing a result cannot happen; count it as a failure.
-                None => (Outcome::Panicked(None), late),
-            },
+        match end {
+            StepEnd::Done(TaskOutcome::Finished, late) => {
+                let outcome = match self.results.take(ticket) {
+                    Some(Ok(())) => Outcome::Ok,
+                    Some(Err(message)) => Outcome::Error(message),
+                    // Finished without storing a result cannot happen; count it as a failure.
+                    None => Outcome::Panicked(None),
+                };
+                late_if(outcome, late)
+            }
             StepEnd::Done(TaskOutcome::Panicked(message), late) => {
-                (Outcome::Panicked(message), late)
+                late_if(Outcome::Panicked(message), late)
             }
             StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
-                return Outcome::Cancelled
+                Outcome::Cancelled
             }
-            StepEnd::OwnDeadline => return Outcome::TimedOut,
-        };
-        if late {
-            Outcome::Late(Box::new(outcome))
-        } else {
-            outcome
+            StepEnd::OwnDeadline => Outcome::TimedOut,
         }
     }
 
@@ -333,13 +360,13 @@ impl<R: Runtime> Sequence<'_, R> {
     /// deadline: the passing is recorded and the step goes on. A step that finishes is checked
     /// against the clock (promise 1): past its own deadline it is late; past the graceful one,
     /// the passing is recorded and acted on now.
-    async fn bounded<F: Future>(
+    async fn bounded(
         &mut self,
-        step: F,
+        step: Step<'_>,
         now: Duration,
         own: Duration,
         phase: Phase,
-    ) -> StepEnd<F::Output> {
+    ) -> StepEnd {
         let own_end = now.saturating_add(own);
         self.record.step_began(own_end.saturating_sub(self.start));
         let end = self.bounded_step(step, now, own_end, phase).await;
@@ -352,14 +379,13 @@ impl<R: Runtime> Sequence<'_, R> {
     ///
     /// A flush hook's step outlives a force: from then on it is bounded by the forced flush
     /// budget instead (and its own end), and watches nothing else.
-    async fn bounded_step<F: Future>(
+    async fn bounded_step(
         &mut self,
-        step: F,
+        mut step: Step<'_>,
         mut now: Duration,
         mut own_end: Duration,
         phase: Phase,
-    ) -> StepEnd<F::Output> {
-        let mut step = pin!(step);
+    ) -> StepEnd {
         loop {
             let watching = self.forced_by.is_none();
             let graceful_first =
@@ -399,11 +425,8 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             let end = match end {
                 StepEnd::Done(output, _) => {
-                    let now = self.clock();
-                    if self.deadline_passed_in.is_none() && now > self.graceful_end {
-                        self.graceful_passed(phase);
-                    }
-                    return StepEnd::Done(output, now > own_end);
+                    let late = self.step_ended(own_end, phase);
+                    return StepEnd::Done(output, late);
                 }
                 StepEnd::Forced => {
                     self.force(ForcedBy::Requested);
@@ -430,6 +453,17 @@ impl<R: Runtime> Sequence<'_, R> {
                 _ => return end,
             }
         }
+    }
+
+    /// A step of `phase` whose own deadline passes at `own_end` has finished: reads the clock,
+    /// records a graceful deadline that passed meanwhile (and acts on it: promise 1), and says
+    /// whether the step finished late.
+    fn step_ended(&mut self, own_end: Duration, phase: Phase) -> bool {
+        let now = self.clock();
+        if self.deadline_passed_in.is_none() && now > self.graceful_end {
+            self.graceful_passed(phase);
+        }
+        now > own_end
     }
 
     /// Records that the graceful deadline passed during `phase`, and forces if forcing is on
@@ -570,4 +604,64 @@ fn call_observer(
         observer(phase, at);
         Ok(())
     }
+}
+
+/// `outcome`, or [`Outcome::Late`] around it when its step finished past its own deadline.
+fn late_if(outcome: Outcome, late: bool) -> Outcome {
+    if late {
+        Outcome::Late(Box::new(outcome))
+    } else {
+        outcome
+    }
+}
+
+/// How an async closer's first poll went.
+#[cfg(all(feature = "std", not(loom)))]
+enum FirstPoll {
+    /// It finished (or panicked) there.
+    Ended(Outcome),
+    /// It is waiting for something: its future goes on as a task.
+    Pending(BoxFuture<Result<(), String>>),
+}
+
+/// Makes an async closer's future and polls it once, on the sequence's own task and in the
+/// runtime's context ([`Runtime::in_context`]), its panic caught as a task's would be.
+///
+/// A future that returns `Pending` there has registered this task's waker; moved into a
+/// task of its own, it is polled again there first (as every new task is) and, as the
+/// `Future` contract requires of it, registers that task's waker instead: the wake-up it
+/// waits for reaches its task, at worst after one spurious wake-up of the sequence.
+#[cfg(all(feature = "std", not(loom)))]
+async fn first_poll<R: Runtime>(runtime: &R, closer: AsyncCloser) -> FirstPoll {
+    let mut closer = Some(closer);
+    poll_fn(move |cx| {
+        let mut polled = None;
+        runtime.in_context(&mut || {
+            let Some(closer) = closer.take() else { return };
+            polled = Some(std::panic::catch_unwind(core::panic::AssertUnwindSafe(
+                || {
+                    let mut future = closer();
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(result) => Ok(result),
+                        Poll::Pending => Err(future),
+                    }
+                },
+            )));
+        });
+        Poll::Ready(match polled {
+            Some(Ok(Ok(Ok(())))) => FirstPoll::Ended(Outcome::Ok),
+            Some(Ok(Ok(Err(message)))) => FirstPoll::Ended(Outcome::Error(message)),
+            Some(Ok(Err(future))) => FirstPoll::Pending(future),
+            Some(Err(payload)) => {
+                FirstPoll::Ended(Outcome::Panicked(crate::panic::message(&*payload)))
+            }
+            // The runtime did not call `poll`: the closer runs only as a task.
+            None => match closer.take() {
+                Some(closer) => FirstPoll::Pending(Box::pin(async move { closer().await })),
+                // Polled again after `Ready`, which `await` never does.
+                None => return Poll::Pending,
+            },
+        })
+    })
+    .await
 }

@@ -118,6 +118,18 @@ pub trait Runtime: Send + Sync {
     /// As [`sleep`](Runtime::sleep): may panic outside the runtime's context.
     fn spawn_detached(&self, task: BoxFuture<()>);
 
+    /// Calls `poll` in the runtime's context, on the thread the sequence runs on. The sequence
+    /// (with `std`) polls each async closer once this way, on its own task, before it starts
+    /// the closer as a task of its own: most closers finish in that first poll, and then need
+    /// no task, no join and no deadline timer.
+    ///
+    /// The default calls `poll` as it is. A runtime whose futures need its context to be
+    /// entered (tokio's timers and I/O, when the sequence runs on a runtime handle from a
+    /// thread outside the runtime) enters it around the call.
+    fn in_context(&self, poll: &mut dyn FnMut()) {
+        poll();
+    }
+
     /// Starts a blocking `task` (a [`Resource::blocking`](crate::Resource::blocking) closer)
     /// where it cannot hold up the runtime, and returns a future that completes with how it
     /// ended. The sequence drops that future when the task overruns its deadline or the shutdown
@@ -164,6 +176,10 @@ macro_rules! forward_runtime {
 
             fn spawn_detached(&self, task: BoxFuture<()>) {
                 (**self).spawn_detached(task)
+            }
+
+            fn in_context(&self, poll: &mut dyn FnMut()) {
+                (**self).in_context(poll)
             }
 
             fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
