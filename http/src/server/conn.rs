@@ -8,7 +8,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use hyper::rt::{Read, Write};
 use hyper_util::server::conn::auto;
@@ -106,18 +106,30 @@ where
     let service = ConnService::new(service, Some(shared.clone()));
     let mut http = pin!(ctx.builder.serve_connection_with_upgrades(io, service));
     let mut close = ctx.shutdown.reached(Phase::StoppingNewRequests);
-    let mut admissions_closed = false;
+    // The waker parked in `shared` for the server to wake at the close (see `Registry::
+    // wake_tasks`): parked again only when the task's waker changes, so a wake-up (one comes
+    // with every request) costs two loads here, and no lock.
+    let mut parked: Option<Waker> = None;
     let mut closing = false;
     let mut graceful = false;
     poll_fn(|cx| loop {
         // The connection closes once admissions have closed and the listener too (see
-        // `ListenerState`): a client told to come back then finds the port refusing.
-        if !admissions_closed && Pin::new(&mut close).poll(cx).is_ready() {
-            admissions_closed = true;
-        }
-        if admissions_closed && !closing && shared.listener.poll_closed(cx).is_ready() {
-            closing = true;
-            shared.start_closing();
+        // `ListenerState`): a client told to come back then finds the port refusing. The
+        // server closes the listener at the close, then wakes every connection's task.
+        if !closing {
+            if !parked.as_ref().is_some_and(|p| p.will_wake(cx.waker())) {
+                // Parked first, then the listener read: a close after this finds the waker.
+                shared.park_task(cx.waker());
+                parked = Some(cx.waker().clone());
+            }
+            // The listener also closes with the server's future, admissions open or not:
+            // then the shutdown itself says when (rare: polled on each wake-up until then).
+            if shared.listener.is_closed()
+                && (ctx.shutdown.is_closed() || Pin::new(&mut close).poll(cx).is_ready())
+            {
+                closing = true;
+                shared.start_closing();
+            }
         }
         if closing {
             // From the close on, the cut may come: it wakes this task.
@@ -130,7 +142,7 @@ where
             // one that has not sent a request yet included. An idle HTTP/1 connection is not
             // closed by hyper but by its socket's reads (see `ConnIo`): bytes already in the
             // socket are read and answered first.
-            if !graceful && (shared.requests() > 0 || shared.writing() > 0 || shared.is_http2()) {
+            if !graceful && (!shared.traffic().is_quiet() || shared.is_http2()) {
                 graceful = true;
                 http.as_mut().graceful_shutdown();
             }
@@ -140,7 +152,9 @@ where
             // This very poll may have read a request, or the HTTP/2 preface: the graceful
             // shutdown is due now, not at the next wake-up.
             Poll::Pending
-                if closing && !graceful && (shared.requests() > 0 || shared.is_http2()) => {}
+                if closing
+                    && !graceful
+                    && (shared.traffic().requests() > 0 || shared.is_http2()) => {}
             Poll::Pending => return Poll::Pending,
         }
     })

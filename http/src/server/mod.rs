@@ -266,8 +266,10 @@ where
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             // Close the listening socket now: new connects are refused by the kernel. Only then
-            // do the connections start closing (see `ListenerState`).
+            // do the connections start closing (see `ListenerState`): each connection's task
+            // is woken to see it.
             drop(open);
+            registry.wake_tasks();
             let mut cut_phase = shutdown.reached(Phase::ClosingResources);
             poll_fn(|cx| loop {
                 if registry.poll_empty(cx).is_ready() {
