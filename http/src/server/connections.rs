@@ -157,7 +157,7 @@ impl Traffic {
 }
 
 /// What responses being written hold: the layer's admissions, handed over when their
-/// bodies ended (see [`crate::layer::handoff`]), released once the bytes are out.
+/// responses left the layer (see [`crate::layer::handoff`]), released once the bytes are out.
 #[derive(Debug, Default)]
 struct Held {
     /// The one admission an HTTP/1 connection holds at a time, without an allocation.
