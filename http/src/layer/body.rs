@@ -85,7 +85,7 @@ pin_project! {
 
 impl<B> GuardedBody<B> {
     /// The body of an admitted request, carrying its admission (`None` when the server that
-    /// writes it has taken it).
+    /// writes it has taken it, or the request was exempt).
     pub(crate) fn admitted(inner: B, admission: Option<Admission>) -> Self {
         GuardedBody {
             inner: Some(inner),

@@ -37,6 +37,10 @@ pin_project! {
             retry_after: Option<HeaderValue>,
             http1: bool,
         },
+        Exempt {
+            #[pin]
+            future: F,
+        },
     }
 }
 
@@ -48,6 +52,13 @@ impl<F, K> ResponseFuture<F, K> {
                 admission: Some(admission),
                 http1,
             },
+            keep: PhantomData,
+        }
+    }
+
+    pub(crate) fn exempt(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Exempt { future },
             keep: PhantomData,
         }
     }
@@ -127,6 +138,10 @@ where
                 retry_after.take(),
                 *http1,
             ))),
+            KindProj::Exempt { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(|body| GuardedBody::admitted(body, None))))
+            }
         }
     }
 }
@@ -156,6 +171,7 @@ where
             KindProj::Refused { retry_after, http1 } => {
                 Poll::Ready(Ok(refusal(B::default(), retry_after.take(), *http1)))
             }
+            KindProj::Exempt { future } => future.poll(cx),
         }
     }
 }
@@ -165,6 +181,7 @@ impl<F, K> std::fmt::Debug for ResponseFuture<F, K> {
         let state = match &self.kind {
             Kind::Admitted { .. } => "admitted",
             Kind::Refused { .. } => "refused",
+            Kind::Exempt { .. } => "exempt",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

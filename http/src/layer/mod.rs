@@ -5,6 +5,7 @@ mod body;
 mod future;
 pub(crate) mod handoff;
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -142,9 +143,17 @@ pub enum ForServer {}
 struct Settings {
     shutdown: Shutdown,
     retry_after: HeaderValue,
+    /// Paths let through without admission (see [`ShutdownLayer::exempt`]).
+    exempt: Vec<Box<str>>,
     table: Option<Arc<Table>>,
     /// Requests answered `503` (shared by every layer built from this one's settings).
     refused: Arc<AtomicU64>,
+}
+
+impl Settings {
+    fn is_exempt(&self, path: &str) -> bool {
+        self.exempt.iter().any(|exempt| **exempt == *path)
+    }
 }
 
 impl ShutdownLayer {
@@ -154,6 +163,7 @@ impl ShutdownLayer {
             settings: Arc::new(Settings {
                 shutdown: shutdown.clone(),
                 retry_after: HeaderValue::from_static("5"),
+                exempt: Vec::new(),
                 table: None,
                 refused: Arc::new(AtomicU64::new(0)),
             }),
@@ -176,6 +186,43 @@ impl<K> ShutdownLayer<K> {
     pub fn retry_after(self, after: Duration) -> Self {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         self.with(|settings| settings.retry_after = HeaderValue::from(secs))
+    }
+
+    /// Lets requests for `path` (the whole path, query aside) through without admission: the
+    /// inner service answers them whatever the phase, they hold no guard and are not named.
+    /// For health checks and status pages on a router the layer wraps whole, which must
+    /// answer through the whole stop (as they do outside a layer that `Router::layer` puts on
+    /// the routes before them). Each request's path is compared with these (one length
+    /// comparison each, for a path that differs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use axum::body::Body;
+    /// use axum::{routing::get, Router};
+    /// use tower_layer::Layer;
+    /// use tower_service::Service;
+    /// use winddown::http::{Liveness, ShutdownLayer};
+    /// use winddown::{Reason, Shutdown};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .route_service("/livez", Liveness::new())
+    ///     .with_state(());
+    /// let mut app = ShutdownLayer::new(&shutdown).exempt("/livez").for_server().layer(app);
+    /// shutdown.trigger(Reason::requested());
+    /// shutdown.close();
+    /// let get = |path| http::Request::get(path).body(Body::empty()).unwrap();
+    /// assert_eq!(app.call(get("/")).await.unwrap().status(), 503);
+    /// assert_eq!(app.call(get("/livez")).await.unwrap().status(), 200);
+    /// # });
+    /// ```
+    pub fn exempt(self, path: impl Into<Cow<'static, str>>) -> Self {
+        let path = path.into().into_owned().into_boxed_str();
+        self.with(|settings| settings.exempt.push(path))
     }
 
     /// Records the method, path and admission time of each request, with room for
@@ -269,6 +316,7 @@ impl<K> ShutdownLayer<K> {
         let mut settings = Arc::try_unwrap(self.settings).unwrap_or_else(|shared| Settings {
             shutdown: shared.shutdown.clone(),
             retry_after: shared.retry_after.clone(),
+            exempt: shared.exempt.clone(),
             table: shared.table.clone(),
             refused: shared.refused.clone(),
         });
@@ -334,6 +382,9 @@ impl<S, K> ShutdownService<S, K> {
         S: Service<Request<ReqBody>>,
     {
         let settings = &self.settings;
+        if !settings.exempt.is_empty() && settings.is_exempt(request.uri().path()) {
+            return ResponseFuture::exempt(self.inner.call(request));
+        }
         let http1 = request.version() <= http::Version::HTTP_11;
         match settings.shutdown.enter() {
             Ok(guard) => {
@@ -631,6 +682,40 @@ mod tests {
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert!(body.is_empty());
             assert_eq!(shutdown.refused(), 1);
+        });
+    }
+
+    #[test]
+    fn exempt_paths_are_served_without_admission_and_after_the_close() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let plan = Plan::new(shutdown.clone(), winddown_core::Config::default());
+            let layer = ShutdownLayer::new(&shutdown)
+                .name_requests(&plan)
+                .exempt("/livez")
+                .exempt(String::from("/status"));
+            let mut service = layer.layer(Hello);
+            let response = service.call(get("/livez")).await.unwrap();
+            assert!(!response.body().is_admitted());
+            assert_eq!(shutdown.in_flight(), 0, "no guard");
+            assert_eq!(layer.requests_in_flight(), Some(0), "no name");
+            drop(response);
+            // Only the whole path: a longer one, or a prefix, is admitted.
+            for path in ["/livez/x", "/live", "/"] {
+                let response = service.call(get(path)).await.unwrap();
+                assert!(response.body().is_admitted(), "{path}");
+            }
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let status = service.call(get("/status?verbose")).await.unwrap();
+            assert_eq!(
+                status.status(),
+                StatusCode::OK,
+                "still served after the close"
+            );
+            let refused = service.call(get("/")).await.unwrap();
+            assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(layer.refused(), 1);
         });
     }
 }
