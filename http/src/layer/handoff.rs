@@ -45,6 +45,7 @@ pub(crate) struct Collecting {
 
 #[cfg(feature = "hyper")]
 impl Collecting {
+    #[inline]
     pub(crate) fn start() -> Self {
         Collecting {
             outer: STATE.with(|state| state.replace(COLLECTING)),
@@ -53,6 +54,7 @@ impl Collecting {
     }
 
     /// The admission handed over since [`start`](Self::start), if any.
+    #[inline]
     pub(crate) fn finish(mut self) -> Option<Admission> {
         self.finished = true;
         let state = STATE.with(|state| state.replace(self.outer));
@@ -77,6 +79,7 @@ impl Drop for Collecting {
 }
 
 /// Whether a server is collecting now (see [`Collecting`]).
+#[inline]
 pub(crate) fn collecting() -> bool {
     STATE.with(Cell::get) & COLLECTING != 0
 }

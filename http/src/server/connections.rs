@@ -25,6 +25,7 @@ pub(crate) struct ListenerState {
 }
 
 impl ListenerState {
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         // SeqCst: written, then the waiters taken under their lock; a waiter reads it under
         // the same lock before it parks (no lost wake-up), and outside it as a fast path.
@@ -138,19 +139,23 @@ const ONE_HELD: u64 = 1 << (2 * COUNT_BITS);
 const REQUESTS: u64 = COUNT_MASK;
 
 impl Traffic {
+    #[inline]
     pub(crate) fn requests(self) -> u64 {
         self.0 & COUNT_MASK
     }
 
+    #[inline]
     pub(crate) fn writing(self) -> u64 {
         (self.0 >> COUNT_BITS) & COUNT_MASK
     }
 
+    #[inline]
     fn held(self) -> u64 {
         (self.0 >> (2 * COUNT_BITS)) & COUNT_MASK
     }
 
     /// Nothing in flight and nothing being written.
+    #[inline]
     pub(crate) fn is_quiet(self) -> bool {
         self.0 & (COUNT_MASK | COUNT_MASK << COUNT_BITS) == 0
     }
@@ -213,6 +218,7 @@ impl ConnShared {
         self.may_upgrade.store(false, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(crate) fn may_upgrade(&self) -> bool {
         self.may_upgrade.load(Ordering::SeqCst)
     }
@@ -264,6 +270,7 @@ impl ConnShared {
         drop((first, more));
     }
 
+    #[inline]
     pub(crate) fn traffic(&self) -> Traffic {
         Traffic(self.traffic.load(Ordering::SeqCst))
     }
@@ -277,6 +284,7 @@ impl ConnShared {
         }
     }
 
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
     }
@@ -296,6 +304,7 @@ impl ConnShared {
     /// when the socket may belong to an upgrade's handler (from the request that may upgrade
     /// it on, before hyper hands the socket over: the handler may read before this
     /// connection's task knows).
+    #[inline]
     pub(crate) fn reader_may_be_woken(&self) -> bool {
         self.is_closing() || self.may_upgrade() || self.is_upgraded()
     }
@@ -306,20 +315,24 @@ impl ConnShared {
         self.http2.store(true, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(crate) fn is_http2(&self) -> bool {
         self.http2.load(Ordering::SeqCst)
     }
 
+    #[inline]
     pub(crate) fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::SeqCst)
     }
 
     // ----- the cut and the end -----
 
+    #[inline]
     pub(crate) fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
     }
 
+    #[inline]
     pub(crate) fn is_gone(&self) -> bool {
         self.gone.load(Ordering::SeqCst)
     }

@@ -181,6 +181,7 @@ pub(crate) struct InFlight {
 
 impl InFlight {
     /// Keeps the admission the layer handed over, if it did.
+    #[inline]
     fn keep(&mut self, handed: Option<Admission>) {
         let Some(handed) = handed else { return };
         match &mut self.admission {
@@ -192,6 +193,7 @@ impl InFlight {
     /// Whether a poll or drop of the response body must collect what the layer's body may
     /// hand over: not once the request holds the layer's admission (handed over with the
     /// response: the body carries none).
+    #[inline]
     fn collects(in_flight: &Option<InFlight>) -> bool {
         in_flight.as_ref().is_some_and(|f| f.admission.is_none())
     }
