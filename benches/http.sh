@@ -347,7 +347,7 @@ if use_callgrind:
     w("| what | instructions per request |")
     w("|---|---:|")
     w(f"| the bare service (H4) | {alone['bare service']:,.0f} |")
-    w(f"| the layer alone, admission (H4's arm ÷ bare) | +{alone['with the layer'] - alone['bare service']:,.0f} |")
+    w(f"| the layer alone, admission (over the bare service) | +{alone['with the layer'] - alone['bare service']:,.0f} |")
     w(f"| the layer alone, naming requests | +{alone['with the layer, naming requests'] - alone['bare service']:,.0f} |")
     w(f"| `examples/axum.rs --no-layer`: the server without the layer | {served['without']:,.0f} |")
     w(f"| `examples/axum.rs`: with the layer | {served['with']:,.0f} |")
