@@ -156,6 +156,9 @@ struct Settings {
     retry_after: HeaderValue,
     /// Paths let through without admission (see [`ShutdownLayer::exempt`]).
     exempt: Vec<Box<str>>,
+    /// Their lengths, one bit each (63 for 63 bytes and longer): most paths are told apart
+    /// from every exempt one by a length alone.
+    exempt_lengths: u64,
     table: Option<Arc<Table>>,
     /// Requests answered `503` (shared by every layer built from this one's settings).
     refused: Arc<AtomicU64>,
@@ -163,8 +166,13 @@ struct Settings {
 
 impl Settings {
     fn is_exempt(&self, path: &str) -> bool {
-        self.exempt.iter().any(|exempt| **exempt == *path)
+        self.exempt_lengths & length_bit(path) != 0
+            && self.exempt.iter().any(|exempt| **exempt == *path)
     }
+}
+
+fn length_bit(path: &str) -> u64 {
+    1 << path.len().min(63)
 }
 
 impl ShutdownLayer {
@@ -175,6 +183,7 @@ impl ShutdownLayer {
                 shutdown: shutdown.clone(),
                 retry_after: HeaderValue::from_static("5"),
                 exempt: Vec::new(),
+                exempt_lengths: 0,
                 table: None,
                 refused: Arc::new(AtomicU64::new(0)),
             }),
@@ -203,8 +212,8 @@ impl<K> ShutdownLayer<K> {
     /// inner service answers them whatever the phase, they hold no guard and are not named.
     /// For health checks and status pages on a router the layer wraps whole, which must
     /// answer through the whole stop (as they do outside a layer that `Router::layer` puts on
-    /// the routes before them). Each request's path is compared with these (one length
-    /// comparison each, for a path that differs).
+    /// the routes before them). A request's path is compared with these only when one of
+    /// them has its length.
     ///
     /// # Examples
     ///
@@ -233,7 +242,10 @@ impl<K> ShutdownLayer<K> {
     /// ```
     pub fn exempt(self, path: impl Into<Cow<'static, str>>) -> Self {
         let path = path.into().into_owned().into_boxed_str();
-        self.with(|settings| settings.exempt.push(path))
+        self.with(|settings| {
+            settings.exempt_lengths |= length_bit(&path);
+            settings.exempt.push(path);
+        })
     }
 
     /// Records the method, path and admission time of each request, with room for
@@ -328,6 +340,7 @@ impl<K> ShutdownLayer<K> {
             shutdown: shared.shutdown.clone(),
             retry_after: shared.retry_after.clone(),
             exempt: shared.exempt.clone(),
+            exempt_lengths: shared.exempt_lengths,
             table: shared.table.clone(),
             refused: shared.refused.clone(),
         });
@@ -393,7 +406,7 @@ impl<S, K> ShutdownService<S, K> {
         S: Service<Request<ReqBody>>,
     {
         let settings = &self.settings;
-        if !settings.exempt.is_empty() && settings.is_exempt(request.uri().path()) {
+        if settings.is_exempt(request.uri().path()) {
             return ResponseFuture::exempt(self.inner.call(request));
         }
         let http1 = request.version() <= http::Version::HTTP_11;
@@ -711,8 +724,8 @@ mod tests {
             assert_eq!(shutdown.in_flight(), 0, "no guard");
             assert_eq!(layer.requests_in_flight(), Some(0), "no name");
             drop(response);
-            // Only the whole path: a longer one, or a prefix, is admitted.
-            for path in ["/livez/x", "/live", "/"] {
+            // Only the whole path: a longer one, a prefix, one of the same length, is admitted.
+            for path in ["/livez/x", "/live", "/livey", "/"] {
                 let response = service.call(get(path)).await.unwrap();
                 assert!(response.body().is_admitted(), "{path}");
             }
