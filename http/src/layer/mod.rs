@@ -413,8 +413,11 @@ impl<S, K> ShutdownService<S, K> {
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
-                    let path = request.uri().path();
-                    table.record(request.method().as_str(), path)
+                    // The method copied out (a standard one is a tag): nothing handed to
+                    // the record points into the request, which the inner call can then
+                    // take where it is instead of from a copy.
+                    let method = request.method().clone();
+                    table.record(method.as_str(), request.uri().path())
                 });
                 let admission = Admission::new(guard, entry);
                 ResponseFuture::admitted(self.inner.call(request), admission, http1)
