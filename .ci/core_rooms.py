@@ -20,7 +20,7 @@ import sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 CORE = os.path.join(ROOT, "core", "src")
-LIBRARIES = ["core/src", "adapters/src", "signals/src", "http/src", "src"]
+LIBRARIES = ["core/src", "adapters/src", "signals/src", "http/src", "check/src", "src"]
 MAX_CODE_LINES = 500
 
 

@@ -13,6 +13,4 @@ case " ${RUSTDOCFLAGS:-} " in
 esac
 cargo doc --workspace --no-deps --all-features
 python3 .ci/doc_paths.py target/doc/winddown
-# http/: winddown-http's pages link `Layer`, `smol::spawn` and `smol::Timer` through imports,
-# which do not resolve once inlined; left out until that crate writes them as full paths.
-python3 .ci/doc_links.py target/doc/winddown http/
+python3 .ci/doc_links.py target/doc/winddown

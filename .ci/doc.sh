@@ -27,12 +27,12 @@ print(" ".join(f for f in sorted(package["features"]) if f not in ("default", "l
 ' "$1"
 }
 
-# Not in the list yet, because their docs link to feature-gated items whatever the features:
-# winddown-core (`global`, `testing::VirtualRuntime`, `Shutdown::guard_sites`,
-# `Blocking::thread`: items of `std`, `test-util` and `track`) and winddown-http (its crate
-# docs link `ShutdownLayer`, `Server`, `tokio::serve`, `smol::SmolIo` and the like with `tower`,
-# `hyper`, `tokio` or `smol` off). Add each once those links are made conditional.
-for crate in winddown-adapters winddown-signals winddown; do
+# Not in the list yet, because its docs link to feature-gated items whatever the features:
+# winddown-http (its crate docs link `ShutdownLayer`, `Server`, `tokio::serve`, `smol::SmolIo`
+# and the like with `tower`, `hyper`, `tokio` or `smol` off). Add it once those links are made
+# conditional, as winddown-core's are (a link to this build's item with the feature on, to
+# docs.rs without it).
+for crate in winddown-core winddown-adapters winddown-signals winddown-http winddown; do
     cargo doc -p "$crate" --no-deps --no-default-features
     cargo doc -p "$crate" --no-deps
     for feature in $(features "$crate"); do

@@ -21,7 +21,8 @@ add_target() {
 musl=x86_64-unknown-linux-musl
 add_target "$musl"
 cargo build --target "$musl" -p winddown-demo --all-features --example daemon --example daemon_smol
-dir="target/$musl/debug/examples"
+# Absolute: the test binaries run in their package's directory (examples/demo).
+dir="$PWD/target/$musl/debug/examples"
 for daemon in daemon daemon_smol; do
     if readelf -l "$dir/$daemon" | grep -q INTERP; then
         echo "$dir/$daemon is not static" >&2

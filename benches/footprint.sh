@@ -2,22 +2,26 @@
 # The footprint measures of BENCHMARKS.md ("Footprint"), as `winddown-bench-record` lines on
 # stdout (benches/report.sh runs this and reads them; run it alone to see them):
 #
-# - F1, static daemons: five daemons built for x86_64-unknown-linux-musl in the `size` profile
+# - F1, static daemons: six daemons built for x86_64-unknown-linux-musl in the `size` profile
 #   (root Cargo.toml: opt-level "z", fat LTO, one codegen unit, panic = "abort"), in this run:
 #   the smol demo daemon (examples/demo/daemon_smol.rs), the tokio demo daemon
-#   (examples/demo/daemon.rs), and from benches/footprint: the least a winddown daemon on smol does (no demo service), a
-#   std-only signal-hook daemon and the bare tokio daemon of P6. For each:
+#   (examples/demo/daemon.rs), and from benches/footprint: the least a winddown daemon on smol
+#   does (no demo service), the same daemon written by hand on smol without winddown
+#   (async-signal, no report), a std-only signal-hook daemon and the bare tokio daemon of P6.
+#   For each:
 #   the stripped size (`strip` of a copy), and the peak RSS at `ready` (VmHWM in
 #   /proc/PID/status, read once the daemon has printed `ready`, median of a few starts), with
 #   its thread count.
 # - F2, top contributors: `nm --size-sort` of the unstripped builds, summed by crate (the first
-#   path segment of each demangled symbol), for the two demo daemons.
+#   path segment of each demangled symbol), for the two demo daemons; and the same split of
+#   what the least winddown daemon on smol holds beyond the one written by hand (crates and
+#   symbols by size difference).
 # - F3, the core on thumbv7em-none-eabihf: the no_std probe (tests/no-std) built in its own
 #   `size` profile with and without its use of the core; the difference in `.text` and
 #   `.rodata` is what winddown-core adds.
 #
 # Installs the two Rust targets with rustup if they are missing. Takes a few minutes on two
-# cores (fat LTO of four binaries).
+# cores (fat LTO of six binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -61,6 +65,7 @@ arms = [
     ("smol demo daemon", "smol", os.path.join(d, "examples", "daemon_smol")),
     ("tokio demo daemon", "tokio", os.path.join(d, "examples", "daemon")),
     ("winddown on smol, no demo service", "smol-minimal", os.path.join(d, "smol_minimal_daemon")),
+    ("the same by hand on smol (async-signal)", "smol-byhand", os.path.join(d, "smol_byhand_daemon")),
     ("signal-hook daemon (std only)", "sighook", os.path.join(d, "sighook_daemon")),
     ("bare tokio daemon", "bare", os.path.join(d, "bare_tokio_daemon")),
 ]
@@ -136,24 +141,57 @@ def crate_of(symbol):
     m = SEGMENT.match(symbol)
     return m.group(1) if m else "[libc, compiler-rt, other C]"
 
-for name, tag, path in arms[:2]:
+def symbols_of(path):
+    """(size, demangled name) of each code and read-only data symbol of `path`."""
     out = subprocess.run(["nm", "--size-sort", "-C", "-S", path], capture_output=True,
                          text=True, check=True).stdout
-    by_crate, symbols, total = {}, [], 0
+    symbols = []
     for line in out.splitlines():
         parts = line.split(None, 3)
         if len(parts) < 4 or parts[2].lower() not in "tr":
             continue  # text (code) and read-only data only
-        size = int(parts[1], 16)
-        total += size
-        crate = crate_of(parts[3])
-        by_crate[crate] = by_crate.get(crate, 0) + size
-        symbols.append((size, parts[3]))
-    crates = sorted(by_crate.items(), key=lambda kv: -kv[1])[:12]
+        symbols.append((int(parts[1], 16), parts[3]))
+    return symbols
+
+def by_crate(symbols):
+    crates = {}
+    for size, name in symbols:
+        crate = crate_of(name)
+        crates[crate] = crates.get(crate, 0) + size
+    return crates
+
+for name, tag, path in arms[:2]:
+    symbols = symbols_of(path)
+    crates = sorted(by_crate(symbols).items(), key=lambda kv: -kv[1])[:12]
     symbols.sort(reverse=True)
-    record(measure="f2", arm=name, tag=tag, total=total,
+    record(measure="f2", arm=name, tag=tag, total=sum(s for s, _ in symbols),
            crates=[[c, s] for c, s in crates],
            symbols=[[s, n[:110]] for s, n in symbols[:10]])
+
+# F2 of winddown's own cost: the least winddown daemon on smol against the same daemon by hand.
+# Symbols of one name (generic instances) are summed before the difference is taken.
+paths = {tag: path for _, tag, path in arms}
+def as_daemon(symbols, crate):
+    # The two daemons' own code under one name, so that what each inlines into its `main`
+    # compares: `smol_minimal_daemon::main` and `smol_byhand_daemon::main` are both `daemon::main`.
+    return [(size, name.replace(crate + "::", "daemon::")) for size, name in symbols]
+ours = as_daemon(symbols_of(paths["smol-minimal"]), "smol_minimal_daemon")
+theirs = as_daemon(symbols_of(paths["smol-byhand"]), "smol_byhand_daemon")
+def summed(symbols):
+    total = {}
+    for size, name in symbols:
+        total[name] = total.get(name, 0) + size
+    return total
+ours_by, theirs_by = by_crate(ours), by_crate(theirs)
+crate_diff = sorted(((ours_by.get(c, 0) - theirs_by.get(c, 0), c, ours_by.get(c, 0), theirs_by.get(c, 0))
+                     for c in set(ours_by) | set(theirs_by)), reverse=True)
+ours_sym, theirs_sym = summed(ours), summed(theirs)
+sym_diff = sorted(((ours_sym.get(n, 0) - theirs_sym.get(n, 0), n) for n in set(ours_sym) | set(theirs_sym)),
+                  reverse=True)
+record(measure="f2_diff", ours="smol-minimal", theirs="smol-byhand",
+       total_ours=sum(s for s, _ in ours), total_theirs=sum(s for s, _ in theirs),
+       crates=[[c, d, o, t] for d, c, o, t in crate_diff if abs(d) >= 512],
+       symbols=[[d, n[:110]] for d, n in sym_diff[:12]])
 
 # F3: the core's .text on thumbv7em.
 def sections(path):

@@ -14,11 +14,13 @@
 #       CPU time per request; with valgrind installed, instructions per request (callgrind) of
 #       the layer alone, of the example with the layer, and of the example without it.
 #   H2  load through a SIGTERM: wrk (HTTP/1) and h2load (HTTP/2) against the example, SIGTERM
-#       mid-run, responses by status and socket errors, on tokio and on smol.
+#       mid-run, responses by status and socket errors, on tokio and on smol, in cleartext and
+#       over TLS (a certificate openssl makes for the run).
 #   H4  the layer's own cost per request, without the network (criterion).
 #
-# WINDDOWN_HTTP_ONLY=layer runs H1 and H4 only; WINDDOWN_HTTP_ROUNDS sets H1's round count;
-# WINDDOWN_HTTP_CALLGRIND=0 leaves H1's instruction counts out (valgrind missing does too).
+# WINDDOWN_HTTP_ONLY=layer runs H1 and H4 only, WINDDOWN_HTTP_ONLY=h2 those and H2;
+# WINDDOWN_HTTP_ROUNDS sets H1's round count; WINDDOWN_HTTP_CALLGRIND=0 leaves H1's instruction
+# counts out (valgrind missing does too).
 #
 #   H3  a rolling restart behind haproxy (health check on /readyz), with --pre-stop longer
 #       than two check intervals, and without it; then with haproxy's agent check too
@@ -33,9 +35,10 @@ root=$(pwd)
 target=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null || ! command -v h2load >/dev/null; then
+if ! command -v wrk >/dev/null || ! command -v haproxy >/dev/null || ! command -v h2load >/dev/null ||
+    ! command -v openssl >/dev/null; then
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy nghttp2-client >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk haproxy nghttp2-client openssl >&2
 fi
 cargo build --release --example axum --example http_smol --features full >&2
 # H1's instruction counts: the layer alone, H4's arms as a plain loop.
@@ -388,6 +391,13 @@ if os.environ.get("WINDDOWN_HTTP_ONLY") == "layer":
 
 # ----- H2: load through a SIGTERM -----
 log("H2: load through a SIGTERM")
+# A certificate for the HTTPS runs, made for this run only (openssl; never kept).
+cert = os.path.join(logdir, "cert.pem")
+key = os.path.join(logdir, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-keyout", key, "-out", cert, "-days", "1", "-nodes", "-subj", "/CN=localhost"],
+               check=True, capture_output=True)
+tls_args = ["--tls-cert", cert, "--tls-key", key]
 w("### H2: load through a SIGTERM")
 w("")
 w("`wrk -t2 -c64 -d5s` (keep-alive, the count.lua script tallies statuses) against `GET /` of")
@@ -397,40 +407,49 @@ w("`connect` errors, which it retries in a loop until the run ends); requests on
 w("connections get a 200 or the layer's 503; idle connections are closed. wrk counts a")
 w("refused reconnect as a `write` error (its connect is non-blocking and fails at the first")
 w("write), so that count is wrk spinning on the closed port until its run ends. Goal: no")
-w("timeouts, no read errors beyond one keep-alive race per connection (64 here).")
+w("timeouts, no read errors beyond one keep-alive race per connection (64 here). The HTTPS")
+w("rows: the same over TLS (`--tls-cert`, `--tls-key`, a certificate openssl made for the")
+w("run; each handshake in its connection's task), wrk's HTTP/1.1 over TLS.")
 w("")
-w("| runtime | responses by status | socket errors | exit | report |")
-w("|---|---|---|---:|---|")
-for runtime in ("tokio", "smol"):
-    inst = Instance(runtime, "--drain-timeout", "5")
-    def term(t0, inst=inst):
-        sleep_until(t0, 2.5)
-        inst.proc.send_signal(signal.SIGTERM)
-    _, record = wrk(f"http://{inst.addr}/", 5, 64, 2, during=term)
-    code, rest = inst.stop()
-    w(f"| {runtime} | {statuses(record)} | {errors(record)} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("| runtime | scheme | responses by status | socket errors | exit | report |")
+w("|---|---|---|---|---:|---|")
+for scheme, extra in (("http", []), ("https", tls_args)):
+    for runtime in ("tokio", "smol"):
+        inst = Instance(runtime, "--drain-timeout", "5", *extra)
+        def term(t0, inst=inst):
+            sleep_until(t0, 2.5)
+            inst.proc.send_signal(signal.SIGTERM)
+        _, record = wrk(f"{scheme}://{inst.addr}/", 5, 64, 2, during=term)
+        code, rest = inst.stop()
+        w(f"| {runtime} | {scheme} | {statuses(record)} | {errors(record)} | {code} | {'<br>'.join(summary_lines(rest))} |")
 w("")
 w("The same over HTTP/2: `h2load -c16 -m8 -D5` (16 connections, 8 streams each), SIGTERM")
-w("2.5 s in. Streams the clients opened before they read the GOAWAY get the layer's 503;")
-w("every other stream a 200.")
+w("2.5 s in, over cleartext (prior knowledge) and over TLS (ALPN `h2`). Streams the clients")
+w("opened before they read the GOAWAY get the layer's 503; every other stream a 200.")
 w("")
-w("| runtime | requests | status codes | exit | report |")
-w("|---|---|---|---:|---|")
-for runtime in ("tokio", "smol"):
-    inst = Instance(runtime, "--drain-timeout", "5")
-    def term(inst=inst):
-        time.sleep(2.5)
-        inst.proc.send_signal(signal.SIGTERM)
-    side = threading.Thread(target=term)
-    side.start()
-    res = subprocess.run(["h2load", "-c16", "-m8", "-D5", f"http://{inst.addr}/"],
-                         capture_output=True, text=True, timeout=60)
-    side.join()
-    code, rest = inst.stop()
-    requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
-    codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
-    w(f"| {runtime} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("| runtime | scheme | requests | status codes | exit | report |")
+w("|---|---|---|---|---:|---|")
+for scheme, extra in (("http", []), ("https", tls_args)):
+    for runtime in ("tokio", "smol"):
+        inst = Instance(runtime, "--drain-timeout", "5", *extra)
+        def term(inst=inst):
+            time.sleep(2.5)
+            inst.proc.send_signal(signal.SIGTERM)
+        side = threading.Thread(target=term)
+        side.start()
+        res = subprocess.run(["h2load", "-c16", "-m8", "-D5", f"{scheme}://{inst.addr}/"],
+                             capture_output=True, text=True, timeout=60)
+        side.join()
+        code, rest = inst.stop()
+        requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
+        codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
+        w(f"| {runtime} | {scheme} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
 w("")
+
+if os.environ.get("WINDDOWN_HTTP_ONLY") == "h2":
+    # H2 only (for working on the server's close under load).
+    print("\n".join(out))
+    sys.exit(0)
 
 # ----- H5: 50 connections through a SIGTERM, read errors told apart -----
 log("H5: 50 connections through a SIGTERM")
@@ -460,18 +479,26 @@ w("  file was on its way (the keep-alive race every HTTP/1.1 client has, at most
 w("  connection closed idle). It reaches a socket already closed, and the server never saw")
 w("  it. These are the read errors the server does not count.")
 w("")
-w("| runtime | run | responses by status | read errors at wrk | closed with bytes unread (server) | exit |")
-w("|---|---:|---|---:|---:|---:|")
+w("Each run twice, alternating: with the server's keep-alive grace (the default, 0.25 s: an")
+w("idle connection whose last response left less than that before the close stays open until")
+w("then, and a request its client sends meanwhile is answered `503`), and without it")
+w("(`--keep-alive-grace 0`: idle connections close at once). The late writes of the second")
+w("kind are what the grace turns into `503`s.")
+w("")
+w("| runtime | run | keep-alive grace | responses by status | read errors at wrk | closed with bytes unread (server) | exit |")
+w("|---|---:|---|---|---:|---:|---:|")
 for runtime in ("tokio", "smol"):
     for run in range(H5_RUNS):
-        inst = Instance(runtime, "--drain-timeout", "5")
-        def term(t0, inst=inst):
-            sleep_until(t0, 1.5)
-            inst.proc.send_signal(signal.SIGTERM)
-        _, record = wrk(f"http://{inst.addr}/", 3, 50, 2, during=term)
-        code, rest = inst.stop()
-        read = record["errors"]["read"] if record else "?"
-        w(f"| {runtime} | {run + 1} | {statuses(record)} | {read} | {closed_unread(rest)} | {code} |")
+        graces = [("0.25 s", []), ("off", ["--keep-alive-grace", "0"])]
+        for grace, extra in (graces if run % 2 == 0 else graces[::-1]):
+            inst = Instance(runtime, "--drain-timeout", "5", *extra)
+            def term(t0, inst=inst):
+                sleep_until(t0, 1.5)
+                inst.proc.send_signal(signal.SIGTERM)
+            _, record = wrk(f"http://{inst.addr}/", 3, 50, 2, during=term)
+            code, rest = inst.stop()
+            read = record["errors"]["read"] if record else "?"
+            w(f"| {runtime} | {run + 1} | {grace} | {statuses(record)} | {read} | {closed_unread(rest)} | {code} |")
 w("")
 
 # ----- H6: a second SIGTERM with a slow request in flight -----

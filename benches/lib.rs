@@ -432,7 +432,7 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 /// A shutdown with `stripes` stripes whose admissions are closed while one guard keeps it from
 /// draining.
 pub fn closed_with_guard(stripes: usize) -> (winddown_core::Shutdown, winddown_core::Guard) {
-    let shutdown = winddown_core::Shutdown::with_stripes(stripes).expect("valid stripe count");
+    let shutdown = winddown_core::tuning::with_stripes(stripes).expect("valid stripe count");
     let guard = shutdown.enter().expect("admissions open");
     shutdown.close();
     (shutdown, guard)

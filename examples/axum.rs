@@ -5,22 +5,31 @@
 //! ```
 //!
 //! Routes `/` (fast), `/slow?ms=N`, `/sse` (an event every 100 ms until the shutdown, then a
-//! clean end), `/readyz`, `/livez`, `/status`. On SIGTERM or Ctrl-C: `/readyz` says 503 for
-//! `--pre-stop` seconds while requests are still served, then the listener closes, idle
-//! connections close, requests in flight finish, and at `--drain-timeout` what is left is cut
-//! and named in the report. The report and the connection counts go to stdout, progress to
-//! stderr, and the exit code is the report's. With `--admin-port N` the probes and `/status`
-//! are also served on a port of their own, open until the end of the shutdown sequence (the
-//! main listener closes at the close); with `--agent-port`, it also answers haproxy's agent
-//! check (`winddown::http::agent`). `examples/http_smol.rs` is the same on smol.
+//! clean end), `/ws` (a WebSocket echo, axum's `WebSocket`), `/ws?firehose=1` (a WebSocket that
+//! sends without pause and never reads), `/readyz`, `/livez`, `/status`. On SIGTERM or
+//! Ctrl-C: `/readyz` says 503 for `--pre-stop` seconds while requests are still served, then
+//! the listener closes, idle connections close, requests in flight finish, WebSockets get
+//! Close 1001 from the server, and at `--drain-timeout` what is left is cut and named in the
+//! report. The report and the connection counts go to stdout, progress to stderr, and the
+//! exit code is the report's. With `--tls-cert PATH --tls-key PATH` the same routes are served
+//! over HTTPS (each TLS handshake in its connection's task). With `--admin-port N` the probes
+//! and `/status` are also served on a port of their own, open until the end of the shutdown
+//! sequence (the main listener closes at the close); with `--agent-port`, it also answers
+//! haproxy's agent check (`winddown::http::agent`). `examples/http_smol.rs` is the same on
+//! smol.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::Uri;
+use axum::response::Response;
+use axum::routing::get;
 use tokio::net::TcpListener;
 use winddown::http::agent::Agent;
+use winddown::http::server::Listener;
 use winddown::tokio::run_until_shutdown;
 use winddown::Shutdown;
 
@@ -62,6 +71,10 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             return 64;
         }
     };
+    let tls = match app::tls(NAME, &args) {
+        Ok(tls) => tls,
+        Err(code) => return code,
+    };
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -92,7 +105,7 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         }
     }
     let sleep: app::Sleep = Arc::new(|duration| Box::pin(tokio::time::sleep(duration)));
-    let (router, layer) = app::router(&plan, sleep, args.layer);
+    let (router, layer) = app::router(&plan, sleep, args.layer, get(websocket));
     if let Some(port) = args.admin_port {
         let admin = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
             Ok(admin) => admin,
@@ -113,8 +126,51 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         tokio::spawn(admin);
     }
-    let server = winddown::http::tokio::server(&plan);
+    let mut server = winddown::http::tokio::server(&plan);
+    if let Some(grace) = args.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
+    }
     app::out("ready");
-    let report = run_until_shutdown(&plan, server.serve(listener, router)).await;
+    let report = match tls {
+        Some(tls) => {
+            let served = server.serve(listener.with_handshake(tls), router);
+            run_until_shutdown(&plan, served).await
+        }
+        None => run_until_shutdown(&plan, server.serve(listener, router)).await,
+    };
     app::finish(&report)
+}
+
+/// `/ws`: axum's WebSocket, an echo, or with `?firehose=1` a sender that never reads. Neither
+/// does anything at the close: the server sends Close 1001 itself.
+async fn websocket(upgrade: WebSocketUpgrade, uri: Uri) -> Response {
+    let firehose = app::wants_firehose(&uri);
+    upgrade.on_upgrade(move |socket| async move {
+        if firehose {
+            self::firehose(socket).await;
+        } else {
+            echo(socket).await;
+        }
+    })
+}
+
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        // The library answers the peer's Close itself; the stream ends after it.
+        let data = matches!(message, Message::Text(_) | Message::Binary(_));
+        if data && socket.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn firehose(mut socket: WebSocket) {
+    let mut n = 0;
+    loop {
+        n += 1;
+        let message = Message::text(app::firehose_message(n));
+        if socket.send(message).await.is_err() {
+            return;
+        }
+    }
 }

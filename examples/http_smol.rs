@@ -1,5 +1,7 @@
 //! The service of `examples/axum.rs` on smol: the same axum router, flags, output and exit
-//! codes, served by `winddown::http::smol` (hyper on smol's executor and async-io).
+//! codes, served by `winddown::http::smol` (hyper on smol's executor and async-io). Its `/ws`
+//! is async-tungstenite on the upgraded socket (axum's `WebSocket` needs tokio); HTTPS with
+//! `--tls-cert` and `--tls-key` as there.
 //!
 //! ```text
 //! cargo run --release --example http_smol --features full -- --help
@@ -9,8 +11,18 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use async_tungstenite::tungstenite::handshake::derive_accept_key;
+use async_tungstenite::tungstenite::protocol::Role;
+use async_tungstenite::tungstenite::Message;
+use async_tungstenite::WebSocketStream;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, Response, StatusCode};
+use axum::routing::get;
 use smol::net::TcpListener;
+use smol::stream::StreamExt;
 use winddown::http::agent::Agent;
+use winddown::http::server::{FuturesIo, Listener};
 use winddown::smol::run_until_shutdown;
 use winddown::Shutdown;
 
@@ -36,6 +48,10 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             say!("{NAME}: {err}");
             return 64;
         }
+    };
+    let tls = match app::tls(NAME, &args) {
+        Ok(tls) => tls,
+        Err(code) => return code,
     };
     let listener = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await {
         Ok(listener) => listener,
@@ -71,7 +87,7 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             smol::Timer::after(duration).await;
         })
     });
-    let (router, layer) = app::router(&plan, sleep, args.layer);
+    let (router, layer) = app::router(&plan, sleep, args.layer, get(websocket));
     if let Some(port) = args.admin_port {
         let admin = match TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
             Ok(admin) => admin,
@@ -92,8 +108,83 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         smol::spawn(admin).detach();
     }
-    let server = winddown::http::smol::server(&plan);
+    let mut server = winddown::http::smol::server(&plan);
+    if let Some(grace) = args.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
+    }
     app::out("ready");
-    let report = run_until_shutdown(&plan, server.serve(listener, router)).await;
+    let report = match tls {
+        Some(tls) => {
+            let served = server.serve(listener.with_handshake(tls), router);
+            run_until_shutdown(&plan, served).await
+        }
+        None => run_until_shutdown(&plan, server.serve(listener, router)).await,
+    };
     app::finish(&report)
+}
+
+/// `/ws`: the opening handshake's answer (`101`), and the handler on the upgraded socket: an
+/// echo, or with `?firehose=1` a sender that never reads. Neither does anything at the close:
+/// the server sends Close 1001 itself.
+async fn websocket(mut request: Request) -> Response<Body> {
+    let Some(key) = request.headers().get("sec-websocket-key").cloned() else {
+        let mut refused = Response::new(Body::from("a WebSocket handshake\n"));
+        *refused.status_mut() = StatusCode::BAD_REQUEST;
+        return refused;
+    };
+    let firehose = app::wants_firehose(request.uri());
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    smol::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let socket = FuturesIo::new(upgraded);
+        let socket = WebSocketStream::from_raw_socket(socket, Role::Server, None).await;
+        if firehose {
+            self::firehose(socket).await;
+        } else {
+            echo(socket).await;
+        }
+    })
+    .detach();
+    let mut switching = Response::new(Body::empty());
+    *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = switching.headers_mut();
+    headers.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("upgrade"),
+    );
+    headers.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
+    if let Ok(accept) = derive_accept_key(key.as_bytes()).parse() {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    switching
+}
+
+type Socket = WebSocketStream<FuturesIo<hyper::upgrade::Upgraded>>;
+
+async fn echo(mut socket: Socket) {
+    while let Some(Ok(message)) = socket.next().await {
+        // The library answers the peer's Close itself; the stream ends after it.
+        let data = message.is_text() || message.is_binary();
+        if data && socket.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn firehose(mut socket: Socket) {
+    let mut n = 0;
+    loop {
+        n += 1;
+        let message = Message::text(app::firehose_message(n));
+        if socket.send(message).await.is_err() {
+            return;
+        }
+        // One executor thread: the other tasks run between two messages.
+        smol::future::yield_now().await;
+    }
 }

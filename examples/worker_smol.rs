@@ -3,20 +3,19 @@
 //! (worker_tokio.rs and worker_async_std.rs are the same service on the other runtimes.)
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use smol::stream::StreamExt;
 use winddown::smol::{run_until_shutdown, SmolRuntime};
-use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
+use winddown::{Config, Plan, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 
-fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+fn main() -> Result<Report, Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     let plan = Plan::new(
         shutdown,
         Config::builder().drain(Duration::from_secs(2)).build()?,
     );
-    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+    plan.register(Resource::new("queue", || async { Ok(()) }))?;
 
     let tasks = TaskSet::new(&plan, SmolRuntime::new());
     tasks.spawn("worker", |ctx| async move {
@@ -34,5 +33,5 @@ fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let report = smol::block_on(run_until_shutdown(&plan, app));
     let _ = writeln!(std::io::stdout(), "{report}");
     // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(report)
 }

@@ -3,20 +3,19 @@
 //! (worker_smol.rs and worker_async_std.rs are the same service on the other runtimes.)
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use winddown::tokio::{run_until_shutdown, TokioRuntime};
-use winddown::{Config, Plan, Resource, Shutdown, ShutdownExt, TaskSet};
+use winddown::{Config, Plan, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 
 #[tokio::main]
-async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn main() -> Result<Report, Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     let plan = Plan::new(
         shutdown,
         Config::builder().drain(Duration::from_secs(2)).build()?,
     );
-    plan.register(Resource::new("queue", || async { Ok::<(), String>(()) }))?;
+    plan.register(Resource::new("queue", || async { Ok(()) }))?;
 
     let tasks = TaskSet::new(&plan, TokioRuntime::new());
     tasks.spawn("worker", |ctx| async move {
@@ -32,5 +31,5 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let report = run_until_shutdown(&plan, app).await;
     let _ = writeln!(std::io::stdout(), "{report}");
     // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
-    Ok(ExitCode::from(report.exit_code() as u8))
+    Ok(report)
 }

@@ -26,20 +26,19 @@
 //!
 #![cfg_attr(all(feature = "tokio", feature = "signals"), doc = "```")]
 #![cfg_attr(not(all(feature = "tokio", feature = "signals")), doc = "```ignore")]
-//! use std::process::ExitCode;
 //! use std::time::Duration;
 //! use winddown::tokio::{run_until_shutdown, TokioRuntime};
-//! use winddown::{Config, Plan, Reason, Resource, Shutdown, ShutdownExt, TaskSet};
+//! use winddown::{Config, Plan, Reason, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+//! async fn main() -> Result<Report, Box<dyn std::error::Error>> {
 //!     let shutdown = Shutdown::new();
 //!     let _signals = winddown::signals::listen(&shutdown)?; // SIGTERM and SIGINT trigger it
 //!     let config = Config::builder().drain(Duration::from_secs(10)).build()?;
 //!     let plan = Plan::new(shutdown.clone(), config);
 //!
 //!     // Resources close after the drain, highest priority first.
-//!     plan.register(Resource::new("db pool", || async { Ok::<(), String>(()) }).priority(10))?;
+//!     plan.register(Resource::new("db pool", || async { Ok(()) }).priority(10))?;
 //!
 //!     // Background tasks hold a guard each; the drain waits for them.
 //!     let tasks = TaskSet::new(&plan, TokioRuntime::new());
@@ -58,8 +57,9 @@
 //!
 //!     let report = run_until_shutdown(&plan, app).await;
 //!     eprintln!("{report}");
-//!     // Returned, not `process::exit`: destructors run. 0 if all went well (`Report::exit_code`).
-//!     Ok(ExitCode::from(report.exit_code() as u8))
+//!     // Returned, not `process::exit`: destructors run, then the process exits with the
+//!     // report's code (0 if all went well; see `Report::exit_code`).
+//!     Ok(report)
 //! }
 //! ```
 //!
@@ -67,8 +67,8 @@
 //!
 //! Nothing that pulls in a runtime is on by default.
 //!
-//! - `std` (default): blocking waits, the process-wide [`global`] handle, and the runtime-free
-//!   helpers [`ShutdownExt`], [`TaskSet`] (and the rest of [`task_set`]) and
+//! - `std` (default): blocking waits, the process-wide [`global`] handle, [`Report`] as
+//!   `main`'s return value, and the runtime-free helpers [`ShutdownExt`], [`TaskSet`] (and the rest of [`task_set`]) and
 //!   [`run_until_shutdown`]. Without it the crate is
 //!   the `no_std` core.
 //! - `tokio`, `smol`, `async-std`: the runtime modules [`tokio`], [`smol`] and [`async_std`]
@@ -83,8 +83,11 @@
 //!   shutdown and answers `503` once admissions close, names the requests in flight, and
 //!   readiness, liveness and status services. Runtime-neutral.
 //! - `hyper`: `http::Server`, a hyper 1 server on any of the runtimes that drains idle,
-//!   half-sent, streaming and upgraded connections and cuts what is left at the drain
-//!   deadline; `http::tokio`, `http::smol` and `http::async_std` with those features.
+//!   half-sent, streaming and upgraded connections (WebSockets hear Close 1001) and cuts what
+//!   is left at the drain deadline; `http::tokio`, `http::smol` and `http::async_std` with
+//!   those features.
+//! - `tls`: `http::tls`, TLS for that server (rustls with ring), each handshake in its
+//!   connection's task.
 #![cfg_attr(
     feature = "test-util",
     doc = "- `test-util`: the core's virtual-clock runtime, [`testing`]."
@@ -95,9 +98,9 @@
 )]
 //! - `log`, `tracing`: progress events of the sequence through those crates.
 //! - `serde`: `Serialize` for [`Report`].
-//! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
+//! - `track`: the leak finder ([`track`]). Each [`Guard`] remembers where it was entered
 //!   ([`Shutdown::enter`], [`ShutdownExt::guarded`] and [`TaskSet::spawn`] record their
-//!   caller), `Shutdown::guard_sites` lists the call sites of the live guards with their counts,
+//!   caller), `track::guard_sites` lists the call sites of the live guards with their counts,
 //!   and a report whose drain ended with guards in flight names those sites. A debugging aid:
 //!   the guard is two words and entering and leaving take a lock, so it is not in `full`;
 //!   without it, nothing of it is compiled.
@@ -163,50 +166,30 @@ mod cfg;
 
 #[doc(inline)]
 pub use winddown_core::{
-    Closed, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard, Incomplete,
-    ObserverPanic, Outcome, Phase, PhaseRecord, Plan, Progress, Reason, Refused, RegisterError,
-    Report, Resource, ResourceKind, ResourceRecord, Shutdown, Status, TaskFailure, TransitionError,
-    TriggerCount, MAX_DEADLINE,
+    Closed, CloserOutput, Config, ConfigBuilder, ConfigError, DrainRecord, ForcedBy, Guard,
+    Incomplete, ObserverPanic, Outcome, Phase, PhaseRecord, Plan, Progress, Reason, Refused,
+    RegisterError, Report, Resource, ResourceKind, ResourceRecord, Shutdown, Status, TaskFailure,
+    TransitionError,
 };
 
 #[doc(inline)]
 pub use winddown_core::runtime;
 
-pub mod tuning {
-    //! Tuning the admission count, for measured needs only: the defaults fit.
-    //!
-    //! A [`Shutdown`](crate::Shutdown) spreads its in-flight count over cache-padded stripes,
-    //! one per handle clone (up to the number of CPUs), so that threads that each keep their own
-    //! handle do not contend on one atomic word.
-    //! [`Shutdown::with_stripes`](crate::Shutdown::with_stripes) picks the number instead: one
-    //! stripe for the smallest footprint, more for a machine with many cores; [`MAX_STRIPES`] is
-    //! the most it takes, and a number out of range is a [`StripeCountError`].
-    //!
-    //! # Examples
-    //!
-    //! ```
-    //! use winddown::tuning::{StripeCountError, MAX_STRIPES};
-    //! use winddown::Shutdown;
-    //!
-    //! let small = Shutdown::with_stripes(1)?;
-    //! assert_eq!(small.stripes(), 1);
-    //! assert!(Shutdown::with_stripes(MAX_STRIPES + 1).is_err());
-    //! # Ok::<(), StripeCountError>(())
-    //! ```
+#[doc(inline)]
+pub use winddown_core::{track, tuning};
 
-    #[doc(inline)]
-    pub use winddown_core::{StripeCountError, MAX_STRIPES};
-}
-
-cfg_feature! {
-    "serde",
-    #[doc(inline)]
-    pub use winddown_core::REPORT_JSON_VERSION;
-}
-
-/// The named futures: the core's waits ([`Shutdown::triggered`], [`Shutdown::drained`], …)
-/// and, with `std`, the adapters' combinators (`ShutdownExt::guarded`,
-/// `ShutdownExt::until_shutdown`).
+/// Waiting on a shutdown: the core's futures ([`Shutdown::triggered`], [`Shutdown::drained`],
+/// …) and, with `std`, its blocking waits ([`Shutdown::blocking`]) and the adapters'
+/// combinators (`ShutdownExt::guarded`, `ShutdownExt::until_shutdown`).
+///
+#[cfg_attr(
+    feature = "std",
+    doc = "[`Shutdown::blocking`]: crate::Shutdown::blocking"
+)]
+#[cfg_attr(
+    not(feature = "std"),
+    doc = "[`Shutdown::blocking`]: https://docs.rs/winddown/0.1/winddown/struct.Shutdown.html#method.blocking"
+)]
 pub mod futures {
     #[doc(inline)]
     pub use winddown_core::futures::*;
@@ -223,15 +206,12 @@ cfg_feature! {
     #[doc(inline)]
     pub use winddown_core::global;
     #[doc(inline)]
-    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt, TaskSet};
+    pub use winddown_adapters::{run_until_shutdown, AppExit, ShutdownExt};
+    // Documented once, in `task_set`; here for the common case's import.
+    #[doc(no_inline)]
+    pub use winddown_adapters::TaskSet;
     #[doc(inline)]
     pub use winddown_adapters::task_set;
-}
-
-cfg_feature! {
-    "track",
-    #[doc(inline)]
-    pub use winddown_core::GuardSite;
 }
 
 cfg_feature! {

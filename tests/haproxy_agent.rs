@@ -180,7 +180,7 @@ fn ends_with_the_plan_and_closes_its_port<R: Rt>() {
     assert_eq!(ask(addr), "ready\n");
     shutdown.trigger(Reason::Signal(15));
     // Held in the drain by `request`: the agent says `maint` while it waits.
-    let reached = shutdown.reached_owned(Phase::Draining);
+    let reached = shutdown.reached(Phase::Draining);
     assert_eq!(R::wait(Box::pin(reached)), Phase::Draining);
     assert_eq!(ask(addr), "maint\n");
     drop(request);

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 use winddown::tokio::TokioRuntime;
-use winddown::{AppExit, Plan, Reason, Report, Shutdown};
+use winddown::{AppExit, Phase, Plan, Reason, Report, Shutdown};
 
 struct Tokio;
 
@@ -92,7 +92,7 @@ fn cancellation_token_is_cancelled_before_trigger_returns() {
         let seen_elsewhere = std::thread::spawn({
             let (shutdown, token) = (shutdown.clone(), token.clone());
             move || {
-                shutdown.wait_triggered();
+                shutdown.blocking().triggered(None);
                 token.is_cancelled()
             }
         });
@@ -132,8 +132,8 @@ async fn let_tasks_run() {
 }
 
 /// Cancelling a token triggers the shutdown with the reason given; a cancel that comes after a
-/// trigger from elsewhere does not count as a second trigger; and a trigger from elsewhere does
-/// not cancel the token.
+/// trigger from elsewhere changes nothing; and a trigger from elsewhere does not cancel the
+/// token.
 #[test]
 fn trigger_on_cancel_triggers_once() {
     block_on_current_thread(async {
@@ -143,7 +143,6 @@ fn trigger_on_cancel_triggers_once() {
         token.cancel();
         shutdown.triggered().await;
         assert_eq!(shutdown.reason(), Some(&Reason::requested()));
-        assert_eq!(shutdown.trigger_count(), 1);
 
         let other = Shutdown::new();
         let token = CancellationToken::new();
@@ -151,7 +150,7 @@ fn trigger_on_cancel_triggers_once() {
         token.cancel();
         other.trigger(Reason::Signal(2)); // before the watcher sees the cancel
         let_tasks_run().await;
-        assert_eq!(other.trigger_count(), 1);
+        assert_eq!(other.phase(), Phase::Initiated);
         assert_eq!(other.reason(), Some(&Reason::Signal(2)));
 
         let third = Shutdown::new();
@@ -204,9 +203,7 @@ fn local_task_set_on_a_local_set() {
                         }
                     })
                     .unwrap();
-                let failed = tasks
-                    .spawn("failed", |_| async { Err::<(), _>("no disk") })
-                    .unwrap();
+                let failed = tasks.spawn("failed", |_| async { Err("no disk") }).unwrap();
                 assert_eq!(failed.await, TaskExit::Failed("no disk"));
 
                 plan.shutdown().trigger(Reason::Signal(15));

@@ -15,7 +15,7 @@ fn task_failures_are_in_the_json() {
         let plan = Plan::new(Shutdown::new(), Config::default());
         let tasks = TaskSet::new(&plan, TokioRuntime::new()).on_failure(OnFailure::Record);
         let error = tasks
-            .spawn("indexer", |_| async { Err::<(), _>("disk full") })
+            .spawn("indexer", |_| async { Err("disk full") })
             .unwrap();
         assert_eq!(error.await, TaskExit::Failed("disk full"));
         let panic = tasks

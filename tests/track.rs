@@ -6,9 +6,9 @@ use std::panic::Location;
 use std::time::Duration;
 
 use winddown::tokio::TokioRuntime;
-use winddown::{Config, Plan, Reason, Shutdown, ShutdownExt, TaskSet};
+use winddown::{track, Config, Plan, Reason, Shutdown, ShutdownExt, TaskSet};
 
-fn at(site: &winddown::GuardSite) -> (&'static str, u32, u32, usize) {
+fn at(site: &winddown::track::GuardSite) -> (&'static str, u32, u32, usize) {
     (site.file(), site.line(), site.column(), site.count())
 }
 
@@ -33,11 +33,14 @@ fn guarded_records_its_caller() {
     let shutdown = Shutdown::new();
     let (work, site) = guarded_here(&shutdown);
     assert_eq!(
-        shutdown.guard_sites().iter().map(at).collect::<Vec<_>>(),
+        track::guard_sites(&shutdown)
+            .iter()
+            .map(at)
+            .collect::<Vec<_>>(),
         [here(site, 1)]
     );
     drop(work);
-    assert!(shutdown.guard_sites().is_empty());
+    assert!(track::guard_sites(&shutdown).is_empty());
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::default());
-//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//! plan.register(Resource::new("db", || async { Ok(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, AsyncStdRuntime::new());
 //! tasks.spawn("ticker", |ctx| async move {
@@ -258,9 +258,14 @@ impl<F: Future> Future for Abortable<F> {
 /// use winddown::async_std::run_until_shutdown;
 /// use winddown::{Config, Plan, Reason, Shutdown};
 ///
+/// /// The application: here it fails at once.
+/// async fn serve() -> std::io::Result<()> {
+///     Err(std::io::Error::other("listener failed"))
+/// }
+///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
-///     let app = async { Err::<(), _>("listener failed") };
+///     let app = serve();
 ///     let report = async_std::task::block_on(run_until_shutdown(&plan, app));
 ///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
 /// }

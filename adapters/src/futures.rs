@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use winddown_core::futures::TriggeredOwned;
+use winddown_core::futures::Triggered;
 use winddown_core::{Closed, Guard, Shutdown};
 
 pin_project_lite::pin_project! {
@@ -141,7 +141,7 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         #[pin]
-        triggered: TriggeredOwned,
+        triggered: Triggered,
     }
 }
 
@@ -149,7 +149,7 @@ impl<F> UntilShutdown<F> {
     pub(crate) fn new(shutdown: &Shutdown, future: F) -> Self {
         UntilShutdown {
             future,
-            triggered: shutdown.triggered_owned(),
+            triggered: shutdown.triggered(),
         }
     }
 
@@ -249,7 +249,7 @@ impl<S: Stream> Stream for UntilShutdown<S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
-        // The trigger first, as in the future form. A triggered `TriggeredOwned` stays ready,
+        // The trigger first, as in the future form. A triggered `Triggered` stays ready,
         // so every later poll ends here too.
         if this.triggered.poll(cx).is_ready() {
             return Poll::Ready(None);

@@ -91,10 +91,15 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 /// use winddown::tokio::TokioRuntime;
 /// use winddown::{Config, Plan, Reason, Shutdown, Status};
 ///
+/// /// The application: here it fails at once.
+/// async fn serve() -> std::io::Result<()> {
+///     Err(std::io::Error::other("config file missing"))
+/// }
+///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let plan = Plan::new(Shutdown::new(), Config::default());
-/// let app = async { Err::<(), _>("config file missing") };
+/// let app = serve();
 /// let report = run_until_shutdown(&plan, TokioRuntime::new(), app).await;
 /// assert_eq!(report.status, Status::Completed);
 /// assert_eq!(report.reason, Some(Reason::error("config file missing")));
@@ -103,9 +108,8 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 ///
 /// # Caveats
 ///
-/// `app` ending triggers the shutdown only if nothing did before
-/// ([`trigger_if_untriggered`](winddown_core::Shutdown::trigger_if_untriggered)): an `app` that
-/// ends after a signal never counts as a second trigger, so it never forces the shutdown.
+/// `app` ending triggers the shutdown if nothing did before; an `app` that ends after a signal
+/// changes nothing (a trigger is idempotent), so it never forces the shutdown.
 ///
 /// # Cancel safety
 ///
@@ -132,10 +136,8 @@ where
         if !app_done {
             if let Poll::Ready(output) = app.as_mut().poll(cx) {
                 app_done = true;
-                let reason = output.into_reason();
-                // Not a repeat if a signal came first: an app that ends after the trigger
-                // must not force the shutdown.
-                shutdown.trigger_if_untriggered(reason);
+                // Changes nothing if a signal came first.
+                shutdown.trigger(output.into_reason());
             }
         }
         sequence.as_mut().poll(cx)

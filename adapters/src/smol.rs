@@ -9,7 +9,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::default());
-//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//! plan.register(Resource::new("db", || async { Ok(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, SmolRuntime::new());
 //! tasks.spawn("ticker", |ctx| async move {
@@ -83,7 +83,22 @@ use crate::AppExit;
 #[derive(Clone)]
 pub struct SmolRuntime {
     origin: Instant,
-    executor: Option<Arc<Executor<'static>>>,
+    spawner: Spawner,
+}
+
+/// A task as [`SmolRuntime::spawn`] hands it to an executor, and what the executor gives back.
+type Caught = CatchUnwind<BoxFuture<()>>;
+type CaughtTask = smol::Task<Result<(), Option<String>>>;
+
+/// Where [`SmolRuntime`] spawns.
+#[derive(Clone)]
+enum Spawner {
+    /// smol's global executor, through a function pointer that only [`SmolRuntime::new`]
+    /// takes: a program that never asks for the global executor does not link it, nor the
+    /// threads and the child-process driver it starts (about 15 KiB of a static binary).
+    Global(fn(Caught) -> CaughtTask),
+    /// An executor of the caller's.
+    Own(Arc<Executor<'static>>),
 }
 
 impl SmolRuntime {
@@ -102,7 +117,7 @@ impl SmolRuntime {
     pub fn new() -> Self {
         SmolRuntime {
             origin: Instant::now(),
-            executor: None,
+            spawner: Spawner::Global(smol::spawn),
         }
     }
 
@@ -124,7 +139,7 @@ impl SmolRuntime {
     pub fn with_executor(executor: Arc<Executor<'static>>) -> Self {
         SmolRuntime {
             origin: Instant::now(),
-            executor: Some(executor),
+            spawner: Spawner::Own(executor),
         }
     }
 }
@@ -139,7 +154,7 @@ impl fmt::Debug for SmolRuntime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SmolRuntime")
             .field("origin", &self.origin)
-            .field("own_executor", &self.executor.is_some())
+            .field("own_executor", &matches!(self.spawner, Spawner::Own(_)))
             .finish()
     }
 }
@@ -163,9 +178,9 @@ impl Runtime for SmolRuntime {
 
     fn spawn(&self, task: BoxFuture<()>) -> SmolJoin {
         let task = CatchUnwind::new(task);
-        let task = match &self.executor {
-            Some(executor) => executor.spawn(task),
-            None => smol::spawn(task),
+        let task = match &self.spawner {
+            Spawner::Global(spawn) => spawn(task),
+            Spawner::Own(executor) => executor.spawn(task),
         };
         SmolJoin {
             task: task.fallible(),
@@ -173,9 +188,12 @@ impl Runtime for SmolRuntime {
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
-        match &self.executor {
-            Some(executor) => executor.spawn(task).detach(),
-            None => smol::spawn(task).detach(),
+        // Caught as in `spawn`: a panic ends the task (the panic hook has printed it), never
+        // the thread that runs the executor, as tokio does with a detached task.
+        let task = CatchUnwind::new(task);
+        match &self.spawner {
+            Spawner::Global(spawn) => spawn(task).detach(),
+            Spawner::Own(executor) => executor.spawn(task).detach(),
         }
     }
 }
@@ -258,9 +276,14 @@ impl fmt::Debug for SmolJoin {
 /// use winddown::smol::run_until_shutdown;
 /// use winddown::{Config, Plan, Reason, Shutdown};
 ///
+/// /// The application: here it fails at once.
+/// async fn serve() -> std::io::Result<()> {
+///     Err(std::io::Error::other("listener failed"))
+/// }
+///
 /// fn main() {
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
-///     let app = async { Err::<(), _>("listener failed") };
+///     let app = serve();
 ///     let report = smol::block_on(run_until_shutdown(&plan, app));
 ///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
 /// }

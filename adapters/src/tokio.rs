@@ -10,7 +10,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::default());
-//! plan.register(Resource::new("db", || async { Ok::<(), String>(()) }))?;
+//! plan.register(Resource::new("db", || async { Ok(()) }))?;
 //!
 //! let tasks = TaskSet::new(&plan, TokioRuntime::new());
 //! tasks.spawn("ticker", |ctx| async move {
@@ -259,7 +259,7 @@ impl fmt::Debug for TokioJoin {
 ///     };
 ///     let report = run_until_shutdown(&plan, app).await;
 ///     eprintln!("{report}");
-///     assert_eq!(report.exit_code(), 0); // a service returns ExitCode::from(it as u8) from main
+///     assert_eq!(report.exit_code(), 0); // a service's `main` returns the report: exit 0
 /// }
 /// ```
 ///
@@ -291,7 +291,7 @@ where
 /// fn main() -> std::io::Result<()> {
 ///     let shutdown = Shutdown::new();
 ///     let plan = Plan::new(shutdown.clone(), Config::default());
-///     plan.register(Resource::blocking("log file", || Ok::<(), String>(()))).unwrap();
+///     plan.register(Resource::blocking("log file", || Ok(()))).unwrap();
 ///
 ///     let worker = shutdown.enter().unwrap();
 ///     std::thread::spawn(move || {
@@ -391,9 +391,8 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 ///
 /// # Caveats
 ///
-/// The cancel triggers the shutdown only if nothing did before
-/// ([`trigger_if_untriggered`](winddown_core::Shutdown::trigger_if_untriggered)), so it never
-/// counts as a second trigger and never forces it.
+/// The cancel triggers the shutdown if nothing did before, and otherwise changes nothing (a
+/// trigger is idempotent): it never forces it.
 ///
 /// # Panics
 ///
@@ -401,10 +400,9 @@ pub fn cancellation_token(shutdown: &Shutdown) -> CancellationToken {
 pub fn trigger_on_cancel(shutdown: &Shutdown, token: CancellationToken, reason: Reason) {
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let triggered = shutdown.triggered_owned();
+        let triggered = shutdown.triggered();
         if first(token.cancelled_owned(), triggered).await == Which::First {
-            // Never a repeat: a cancel after another trigger must not force the shutdown.
-            shutdown.trigger_if_untriggered(reason);
+            shutdown.trigger(reason);
         }
     });
 }

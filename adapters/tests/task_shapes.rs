@@ -69,7 +69,7 @@ fn every_task_shape_spawns_and_ends_as_it_should() {
         let plain = tasks.spawn("plain", |_| async {}).unwrap();
         // Fallible: a closure, and `async fn`s passed by name.
         let refused = tasks
-            .spawn("refused", |_| async { Err::<(), _>("refused") })
+            .spawn("refused", |_| async { Err("refused") })
             .unwrap();
         let reader = tasks.spawn("reader", reader).unwrap();
         let poller = tasks.spawn("poller", poller).unwrap();

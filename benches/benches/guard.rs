@@ -67,7 +67,7 @@ fn p1(c: &mut Criterion) {
     });
 
     // ----- winddown -----
-    let one = winddown_core::Shutdown::with_stripes(1).expect("1 stripe is valid");
+    let one = winddown_core::tuning::with_stripes(1).expect("1 stripe is valid");
     group.bench_function("winddown (1 stripe)", |b| {
         enter_leave(b, &one, |s| s.enter().expect("admissions open"));
     });

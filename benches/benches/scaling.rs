@@ -83,7 +83,7 @@ fn arms() -> Vec<(&'static str, Arm)> {
             "winddown (1 stripe)",
             arm(
                 |n| {
-                    let s = winddown_core::Shutdown::with_stripes(1).expect("valid");
+                    let s = winddown_core::tuning::with_stripes(1).expect("valid");
                     (0..n).map(|_| s.clone()).collect()
                 },
                 |s: &winddown_core::Shutdown| drop(black_box(s.enter().expect("open"))),

@@ -32,7 +32,7 @@ async fn full_run<R: Runtime>(runtime: R, resources: usize) -> Report {
     let shutdown = Shutdown::new();
     let plan = Plan::new(shutdown.clone(), Config::default());
     for name in &NAMES[..resources] {
-        plan.register(Resource::new(*name, || async { Ok::<(), String>(()) }))
+        plan.register(Resource::new(*name, || async { Ok(()) }))
             .expect("registered before the trigger");
     }
     shutdown.trigger(Reason::requested());

@@ -149,16 +149,11 @@ fn waiters() {
     waiter_row("winddown", "Triggered (triggered())", || {
         shutdown.triggered()
     });
-    // A fresh scope per row: a list keeps its slots' capacity for the next waiters, which
-    // would hide the second row's cost.
-    let stripes = shutdown.stripes();
+    // A fresh scope for the drain row: a list keeps its slots' capacity for the next
+    // waiters, which would hide the row's cost.
+    let stripes = winddown_core::tuning::stripes(&shutdown);
     let (shutdown, guard) = closed_with_guard(stripes);
     waiter_row("winddown", "Drained (drained())", || shutdown.drained());
-    drop(guard);
-    let (shutdown, guard) = closed_with_guard(stripes);
-    waiter_row("winddown", "DrainedOwned (drained_owned())", || {
-        shutdown.drained_owned()
-    });
     drop(guard);
 
     let notify = tokio::sync::Notify::new();
@@ -214,7 +209,7 @@ fn main() {
         },
     );
 
-    let one = winddown_core::Shutdown::with_stripes(1).expect("1 stripe is valid");
+    let one = winddown_core::tuning::with_stripes(1).expect("1 stripe is valid");
     row("winddown (1 stripe)", "Guard", "Shutdown", &one, |s| {
         s.enter().expect("admissions open")
     });

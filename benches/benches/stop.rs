@@ -4,29 +4,38 @@
 //! Each run starts a daemon as a child process, reads its stdout until `ready`, lets it sit idle
 //! for [`SETTLE`], then sends SIGTERM (`kill(2)`) and waits for the exit (`waitid(2)` with
 //! `WNOWAIT`: the time stops when the exit status is there to reap); the child is then reaped
-//! and its exit status and output checked. Arms:
+//! and its exit status and output checked. Between `ready` and the exit the bench reads neither
+//! pipe ([`Output`]): nothing of the bench wakes up while the time runs. Arms:
 //!
 //! - the demo daemon (`examples/demo/daemon.rs`, built by `report.sh` with `cargo build
-//!   --release -p winddown-demo --all-features --example daemon`) as shipped, the arm the target is about: on SIGTERM it
-//!   runs the whole sequence (stop admissions, drain, close its pretend connection pool and cache
-//!   client in priority order, flush its log file), prints progress on stderr and the report on
-//!   stdout, and exits 0. Idle, its closers have nothing to wait for and return at once;
+//!   --release -p winddown-demo --all-features --example daemon`) as shipped, the arm the
+//!   target is about: on SIGTERM its signal listener's task triggers the shutdown on the
+//!   runtime's only thread (once its log hook, on the listener's hook thread, has queued the
+//!   signal's line), which runs the whole sequence (stop admissions, drain, close its job
+//!   queue, pretend connection pool and cache client in priority order, flush its log file),
+//!   prints progress on stderr and the report on stdout, and exits 0. Idle, its closers have
+//!   nothing to wait for and return at once;
 //! - the same daemon with pretend slow closers (`--slow-close 0.02 --stuck-close 0.005`: the pool
 //!   sleeps 20 ms, then the cache client blocks its thread 5 ms), for information: the same
 //!   sequence carrying 25 ms of work the flags ask for (recorded as `asked_ms`);
+//! - the smol demo daemon (`examples/demo/daemon_smol.rs`), when built;
+//! - for information, the demo daemon and the baseline with their exit seen by polling every
+//!   [`POLL`] ([`Observe::Poll`]), as a probe from outside that polls sees them: each against the
+//!   baseline seen the same way;
 //! - the baseline: `bare_daemon` (`benches/bin/bare_daemon.rs`), a tokio daemon that exits on
 //!   SIGTERM and does nothing else.
 //!
 //! [`RUNS`] runs per arm, interleaved (each round runs every arm once, starting at the next arm),
 //! after one warm-up run per arm. Per arm: median, min, 10th percentile and max, the ratio of
-//! medians and of maxes to the bare daemon's, and the slow runs (more than [`SLOW`] times the
+//! medians and of maxes to the baseline's, and the slow runs (more than [`SLOW`] times the
 //! arm's 10th percentile: the slow path the issue saw in signal-mod, which starts a thread at
 //! shutdown).
 //!
 //! Every wait has a deadline ([`PATIENCE`]): a daemon that does not print `ready`, or does not
 //! exit, is killed and the measure reported as failed; nothing hangs. If the demo daemon has not
 //! been built, the measure is skipped with a message. The demo daemon is found next to this
-//! bench's own directory (`<target>/<profile>/examples/daemon`), or at `WINDDOWN_P6_DAEMON`.
+//! bench's own directory (`<target>/<profile>/examples/daemon`), or at `WINDDOWN_P6_DAEMON`
+//! (`WINDDOWN_P6_DAEMON_SMOL` for the smol one).
 //!
 //! Without `--bench` (as under `cargo test`), each arm runs twice and any failure panics, as a
 //! smoke test.
@@ -34,13 +43,13 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitid, Id, WaitPidFlag};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use winddown_benches::{median, percentile, record, timing_requested, Value};
 
@@ -52,6 +61,9 @@ const SETTLE: Duration = Duration::from_millis(50);
 
 /// The longest any single wait (for `ready`, for the exit) may take.
 const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often the informational polled arms look for the exit.
+const POLL: Duration = Duration::from_millis(1);
 
 /// A run is slow when it takes more than this many times its arm's 10th percentile.
 const SLOW: f64 = 2.0;
@@ -71,6 +83,21 @@ struct Arm {
     reports: bool,
     /// How long the work its flags ask for takes at the least (pretend closers that sleep).
     asked: Duration,
+    /// How the bench sees its exit.
+    observe: Observe,
+}
+
+/// How the bench sees the child's exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Observe {
+    /// `waitid(2)` blocks until the exit: the time stops when the kernel reports it. The
+    /// measure.
+    Wait,
+    /// `waitid(2)` with `WNOHANG` every so often, sleeping in between, as a supervisor loop, a
+    /// test harness (`try_wait` and a sleep) or a script's `wait(timeout=...)` does. For
+    /// information: such a probe reads its own polling period, not the daemon, when the stop
+    /// takes less than that period; P6's prose says why this matters.
+    Poll(Duration),
 }
 
 /// A child's output, read by threads of its own until the pipes close. Nothing waits for them
@@ -80,23 +107,37 @@ struct Output {
     stderr: Receiver<String>,
     /// The stdout lines received so far.
     seen: Vec<String>,
+    /// The readers' gates: the stdout reader stops after `ready` and the stderr reader before
+    /// its first read, until these are dropped (by [`collect`](Self::collect)). What the child
+    /// writes while it stops waits in its pipes (64 KiB each; the daemons write a few hundred
+    /// bytes), so that no reader of the bench wakes up and competes with it for the CPUs while
+    /// the time runs.
+    gates: Option<(Sender<()>, Sender<()>)>,
 }
 
 impl Output {
     fn read(child: &mut Child) -> Self {
         let out = child.stdout.take().expect("stdout is piped");
         let err = child.stderr.take().expect("stderr is piped");
+        let (out_gate, out_wait) = mpsc::channel::<()>();
+        let (err_gate, err_wait) = mpsc::channel::<()>();
         let (send_out, stdout) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
+                let ready = line == "ready";
                 if send_out.send(line).is_err() {
                     break;
+                }
+                if ready {
+                    // Returns once the gate is dropped.
+                    let _ = out_wait.recv();
                 }
             }
         });
         let (send_err, stderr) = mpsc::channel();
         thread::spawn(move || {
+            let _ = err_wait.recv();
             let mut text = String::new();
             let _ = BufReader::new(err).read_to_string(&mut text);
             let _ = send_err.send(text);
@@ -105,6 +146,7 @@ impl Output {
             stdout,
             stderr,
             seen: Vec::new(),
+            gates: Some((out_gate, err_gate)),
         }
     }
 
@@ -130,6 +172,8 @@ impl Output {
 
     /// Everything the child wrote, once it has exited (what came before the deadline).
     fn collect(mut self) -> (String, String) {
+        // Open the gates: the readers go on to the end of the pipes.
+        drop(self.gates.take());
         let deadline = Instant::now() + PATIENCE;
         while let Ok(line) = self
             .stdout
@@ -194,11 +238,20 @@ fn run_once(arm: &Arm, scratch: &Path) -> Result<f64, String> {
         let _ = watchdog.join();
         return Err(abandon(child, output, format!("kill(SIGTERM): {err}")));
     }
-    let exited = loop {
-        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-            Err(Errno::EINTR) => continue,
-            other => break other,
-        }
+    let exited = match arm.observe {
+        Observe::Wait => loop {
+            match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+                Err(Errno::EINTR) => continue,
+                other => break other,
+            }
+        },
+        Observe::Poll(period) => loop {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+            match waitid(Id::Pid(pid), flags) {
+                Err(Errno::EINTR) | Ok(WaitStatus::StillAlive) => thread::sleep(period),
+                other => break other,
+            }
+        },
     };
     let elapsed = start.elapsed();
 
@@ -270,8 +323,8 @@ fn main() {
     let daemon = demo_daemon();
     if !daemon.is_file() {
         let reason = format!(
-            "the demo daemon is not built at {} (build it with `cargo build --release --example \
-             daemon --features full`, as benches/report.sh does)",
+            "the demo daemon is not built at {} (build it with `cargo build --release -p \
+             winddown-demo --all-features --example daemon`, as benches/report.sh does)",
             daemon.display()
         );
         eprintln!("stop: P6 skipped: {reason}");
@@ -289,38 +342,29 @@ fn main() {
             args: &[],
             reports: true,
             asked: Duration::ZERO,
+            observe: Observe::Wait,
         },
         Arm {
             name:
                 "winddown demo daemon, pretend slow closers (--slow-close 0.02 --stuck-close 0.005)",
             tag: "winddown-slow",
-            path: daemon,
+            path: daemon.clone(),
             args: &["--slow-close", "0.02", "--stuck-close", "0.005"],
             reports: true,
             asked: Duration::from_millis(25),
-        },
-        Arm {
-            name: "bare tokio daemon",
-            tag: "bare",
-            path: PathBuf::from(env!("CARGO_BIN_EXE_bare_daemon")),
-            args: &[],
-            reports: false,
-            asked: Duration::ZERO,
+            observe: Observe::Wait,
         },
     ];
     if smol.is_file() {
-        // Before the baseline: the baseline stays last.
-        arms.insert(
-            2,
-            Arm {
-                name: "winddown smol demo daemon, as shipped",
-                tag: "winddown-smol",
-                path: smol,
-                args: &[],
-                reports: true,
-                asked: Duration::ZERO,
-            },
-        );
+        arms.push(Arm {
+            name: "winddown smol demo daemon, as shipped",
+            tag: "winddown-smol",
+            path: smol,
+            args: &[],
+            reports: true,
+            asked: Duration::ZERO,
+            observe: Observe::Wait,
+        });
     } else {
         eprintln!(
             "stop: the smol demo daemon is not built at {} (build it with `cargo build \
@@ -328,6 +372,38 @@ fn main() {
             smol.display()
         );
     }
+    let bare_daemon = PathBuf::from(env!("CARGO_BIN_EXE_bare_daemon"));
+    // For information: the demo daemon and the baseline seen from outside the way a probe
+    // that polls for the exit sees them (see `Observe::Poll`). Each is read against the
+    // baseline seen the same way.
+    arms.push(Arm {
+        name: "winddown demo daemon, as shipped, exit polled every 1 ms",
+        tag: "winddown-polled",
+        path: daemon,
+        args: &[],
+        reports: true,
+        asked: Duration::ZERO,
+        observe: Observe::Poll(POLL),
+    });
+    arms.push(Arm {
+        name: "bare tokio daemon, exit polled every 1 ms",
+        tag: "bare-polled",
+        path: bare_daemon.clone(),
+        args: &[],
+        reports: false,
+        asked: Duration::ZERO,
+        observe: Observe::Poll(POLL),
+    });
+    // The baseline stays last.
+    arms.push(Arm {
+        name: "bare tokio daemon",
+        tag: "bare",
+        path: bare_daemon,
+        args: &[],
+        reports: false,
+        asked: Duration::ZERO,
+        observe: Observe::Wait,
+    });
     let bare = arms.len() - 1;
     let runs = if timing {
         std::env::var("WINDDOWN_P6_RUNS")
@@ -380,9 +456,18 @@ fn main() {
         "{:<80} {:>10} {:>7} {:>9} {:>9} {:>9} {:>7} {:>6}",
         "arm", "median us", "÷bare", "min us", "p10 us", "max us", "max÷", "slow"
     );
-    let bare_median = median(&samples[bare]);
-    let bare_max = samples[bare].iter().copied().fold(f64::NAN, f64::max);
+    // Each arm against the baseline seen the same way.
+    let polled_bare = arms
+        .iter()
+        .position(|arm| arm.tag == "bare-polled")
+        .unwrap_or(bare);
     for (arm, s) in arms.iter().zip(&samples) {
+        let base = match arm.observe {
+            Observe::Wait => &samples[bare],
+            Observe::Poll(_) => &samples[polled_bare],
+        };
+        let bare_median = median(base);
+        let bare_max = base.iter().copied().fold(f64::NAN, f64::max);
         let med = median(s);
         let min = s.iter().copied().fold(f64::NAN, f64::min);
         let max = s.iter().copied().fold(f64::NAN, f64::max);
@@ -415,6 +500,13 @@ fn main() {
             ("slow_factor", Value::Num(SLOW)),
             ("settle_ms", Value::Num(SETTLE.as_secs_f64() * 1e3)),
             ("asked_ms", Value::Num(arm.asked.as_secs_f64() * 1e3)),
+            (
+                "poll_ms",
+                Value::Num(match arm.observe {
+                    Observe::Wait => 0.0,
+                    Observe::Poll(period) => period.as_secs_f64() * 1e3,
+                }),
+            ),
         ]);
     }
     status("ok", "");

@@ -135,7 +135,7 @@ impl CountedFlag {
 }
 
 fn p4(c: &mut Criterion) {
-    let stripes = Shutdown::new().stripes();
+    let stripes = winddown_core::tuning::stripes(&Shutdown::new());
     let mut group = c.benchmark_group("p4");
 
     // ----- poll harness -----
@@ -178,7 +178,7 @@ fn p4(c: &mut Criterion) {
                     iters,
                     || {
                         let (shutdown, guard) = closed_with_guard(stripes);
-                        let waiter = shutdown.drained_owned();
+                        let waiter = shutdown.drained();
                         // The handle stays with the source, as the floor's `Arc` does, so the waiter's
                         // end never frees the shutdown inside the timed window.
                         ((shutdown, Some(guard)), waiter)
@@ -250,7 +250,7 @@ fn p4(c: &mut Criterion) {
                     iters,
                     || {
                         let (shutdown, guard) = closed_with_guard(stripes);
-                        let waiter = shutdown.drained_owned();
+                        let waiter = shutdown.drained();
                         // The handle stays with the source, as the floor's `Arc` does, so the waiter's
                         // end never frees the shutdown inside the timed window.
                         ((shutdown, Some(guard)), waiter)

@@ -4,7 +4,7 @@
 //! task triggers it, and the time runs from just before the trigger until the last waiter task
 //! has finished. On tokio's current-thread runtime and on a two-worker multi-thread runtime.
 //!
-//! Arms: winddown (`triggered_owned`), the floor (a flag and a bare `event_listener::Event`
+//! Arms: winddown (`triggered`), the floor (a flag and a bare `event_listener::Event`
 //! notified with `notify(usize::MAX)`, [`FlagEvent`]), tokio's `Notify` (a flag and
 //! `notify_waiters`), tokio-util's `CancellationToken`, swansong (`shutting_down`),
 //! tokio-graceful (a weak guard's `cancelled`; its trigger goes through the signal task it
@@ -56,7 +56,7 @@ use winddown_benches::{
 /// The arms, as named on the command line and in the report, floor first.
 const ARMS: [(&str, &str); 7] = [
     ("floor", "floor: flag + Event notify(MAX)"),
-    ("winddown", "winddown triggered_owned"),
+    ("winddown", "winddown triggered"),
     ("notify", "tokio Notify (flag + notify_waiters)"),
     ("cancellation-token", "tokio-util CancellationToken"),
     ("swansong", "swansong shutting_down"),
@@ -342,7 +342,7 @@ fn run_arm(arm: &str, settings: &[Setting], mut sample: impl FnMut(Setting, Samp
                 }),
                 "winddown" => run_setting(&runtime, flavor, tasks, reps, |n| {
                     let shutdown = winddown_core::Shutdown::new();
-                    let waiters = (0..n).map(|_| shutdown.triggered_owned()).collect();
+                    let waiters = (0..n).map(|_| shutdown.triggered()).collect();
                     (waiters, move || {
                         shutdown.trigger(winddown_core::Reason::requested());
                         shutdown

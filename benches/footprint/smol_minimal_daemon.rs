@@ -2,8 +2,9 @@
 //! daemon on smol does, and nothing of the demo's service.
 //!
 //! Like the signal-hook daemon it binds a port on 127.0.0.1, prints `listening on ADDR` and
-//! `ready`, and waits for SIGTERM; here through winddown's signal listener, on one smol
-//! executor run by the main thread, and on SIGTERM it runs a `Plan` with no resources and
+//! `ready`, and waits for SIGTERM; here through winddown's signal listener (as a task on the
+//! executor, woken by async-io's reactor: no thread of its own), on one smol executor run by
+//! the main thread, and on SIGTERM it runs a `Plan` with no resources and
 //! prints its report before exiting with the report's exit code. Beside the smol demo daemon it
 //! shows what the demo's own service (the echo protocol, workers, log file, flags, pretend
 //! closers, the job queue) adds; beside the signal-hook daemon, what winddown and smol add.
@@ -19,8 +20,11 @@ use winddown::{run_until_shutdown, Config, Plan, Shutdown};
 
 fn main() -> io::Result<()> {
     let shutdown = Shutdown::new();
-    let signals = winddown::signals::listen(&shutdown)?;
+    // Registered first, before async-io starts its thread; delivered by a task on the
+    // executor, woken by async-io's reactor: no listener thread.
+    let signals = winddown::signals::Builder::new().listen_async_io(&shutdown)?;
     let executor = Arc::new(Executor::new());
+    executor.spawn(signals).detach();
     let runtime = SmolRuntime::with_executor(executor.clone());
     let code = smol::block_on(executor.run(async {
         let plan = Plan::new(shutdown.clone(), Config::default());
@@ -30,7 +34,7 @@ fn main() -> io::Result<()> {
         writeln!(stdout, "ready")?;
         stdout.flush()?;
         drop(stdout);
-        let app = shutdown.reached_owned(winddown::Phase::StoppingNewRequests);
+        let app = shutdown.reached(winddown::Phase::StoppingNewRequests);
         let report = run_until_shutdown(&plan, runtime, async move {
             app.await;
             drop(listener);
@@ -39,6 +43,7 @@ fn main() -> io::Result<()> {
         let _ = writeln!(io::stdout(), "{report}");
         Ok::<_, io::Error>(report.exit_code())
     }))?;
-    std::mem::forget(signals);
-    std::process::exit(code);
+    // `exit` runs no destructors: the listener task stays in the executor, and a signal from
+    // here on still escalates (a third one ends the process at once).
+    std::process::exit(code.into());
 }

@@ -38,7 +38,7 @@
 //! assert!(shutdown.enter().is_err()); // new work is refused
 //!
 //! // Wait for the work in flight (or `.drained().await` on any executor).
-//! shutdown.wait_drained();
+//! shutdown.blocking().drained(None);
 //! worker.join().unwrap();
 //! assert_eq!(shutdown.phase(), Phase::StoppingNewRequests);
 //! assert_eq!(shutdown.in_flight(), 0);
@@ -61,7 +61,7 @@
 //!
 //! let shutdown = Shutdown::new();
 //! let plan = Plan::new(shutdown.clone(), Config::builder().drain(Duration::from_secs(5)).build()?);
-//! plan.register(Resource::new("db pool", || async { Ok::<(), String>(()) }).priority(10))?;
+//! plan.register(Resource::new("db pool", || async { Ok(()) }).priority(10))?;
 //!
 //! shutdown.trigger(Reason::Signal(15));
 //! let runtime = VirtualRuntime::new(); // a virtual clock, for tests and examples
@@ -73,9 +73,9 @@
 //!
 //! # Features
 //!
-//! - `std` (default): blocking waits (`wait_drained`, `wait_triggered_timeout`, …), the
-//!   process-wide [`global`] handle, and a stripe count taken from the number of CPUs. Without
-//!   it the crate needs only `core` and `alloc`.
+//! - `std` (default): the blocking waits ([`Shutdown::blocking`]), the process-wide `global`
+//!   handle, `Report` as `main`'s return value, and a stripe count taken from the number of
+//!   CPUs. Without it the crate needs only `core` and `alloc`.
 //! - `test-util`: [`testing::VirtualRuntime`], a runtime with a virtual clock, so tests of
 //!   deadlines are exact and instant.
 //! - `serde`: `Serialize` for [`Report`] and what it holds.
@@ -84,9 +84,9 @@
 //! - `critical-section`: without `std`, the core's short critical sections (a scope's waiter
 //!   lists and children, a plan's entries, the `track` registries) lock with the [`critical-section`](https://docs.rs/critical-section)
 //!   crate instead of a spin lock, for targets where an interrupt handler may wait on a scope.
-//! - `track`: the leak finder. Each [`Guard`] remembers where it was entered
-//!   ([`Shutdown::enter`] is `#[track_caller]`), [`Shutdown::guard_sites`] lists the call sites
-//!   of the live guards with their counts, and a [`Report`] whose drain ended with guards in
+//! - `track`: the leak finder ([`track`]). Each [`Guard`] remembers where it was entered
+//!   ([`Shutdown::enter`] is `#[track_caller]`), `track::guard_sites` lists the call sites of
+//!   the live guards with their counts, and a [`Report`] whose drain ended with guards in
 //!   flight names those sites. It costs: the guard is two words, and entering and leaving each
 //!   take a lock of the stripe. A debugging aid, off by default; without it nothing of it is
 //!   compiled, and the guard costs exactly what it does without the leak finder. Without
@@ -116,6 +116,24 @@
 //!
 //! [winddown]: https://docs.rs/winddown
 
+// The links above to items of a feature: to this build's item with the feature on, else to
+// docs.rs, which documents every feature.
+#![cfg_attr(
+    all(feature = "std", not(loom)),
+    doc = "[`Shutdown::blocking`]: Shutdown::blocking"
+)]
+#![cfg_attr(
+    not(all(feature = "std", not(loom))),
+    doc = "[`Shutdown::blocking`]: https://docs.rs/winddown-core/0.1/winddown_core/struct.Shutdown.html#method.blocking"
+)]
+#![cfg_attr(
+    all(feature = "test-util", not(loom)),
+    doc = "[`testing::VirtualRuntime`]: testing::VirtualRuntime"
+)]
+#![cfg_attr(
+    not(all(feature = "test-util", not(loom))),
+    doc = "[`testing::VirtualRuntime`]: https://docs.rs/winddown-core/0.1/winddown_core/testing/struct.VirtualRuntime.html"
+)]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // All of the crate's `unsafe` is in `raw/` (the one `allow` below); `.ci/core-rooms.sh` also
@@ -146,42 +164,41 @@ mod sync;
 #[doc(inline)]
 pub use engine::futures;
 #[doc(inline)]
+pub use engine::track;
+#[doc(inline)]
+pub use engine::tuning;
+#[doc(inline)]
 pub use sequence::runtime;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 #[doc(inline)]
 pub use sequence::testing;
 
-pub use engine::error::{Closed, StripeCountError, MAX_STRIPES};
+pub use engine::error::Closed;
 #[cfg(all(feature = "std", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use engine::global::global;
 pub use engine::guard::Guard;
 pub use engine::phase::{Phase, TransitionError};
 pub use engine::reason::Reason;
-pub use engine::shutdown::{Shutdown, TriggerCount};
-#[cfg(feature = "track")]
-#[cfg_attr(docsrs, doc(cfg(feature = "track")))]
-pub use engine::track::GuardSite;
-pub use sequence::config::{Config, ConfigBuilder, ConfigError, MAX_DEADLINE};
+pub use engine::shutdown::Shutdown;
+pub use sequence::config::{Config, ConfigBuilder, ConfigError};
 pub use sequence::error::{Refused, RegisterError};
-#[cfg(feature = "serde")]
-#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use sequence::json::REPORT_JSON_VERSION;
 pub use sequence::plan::Plan;
 pub use sequence::report::{
     DrainRecord, ForcedBy, Incomplete, ObserverPanic, Outcome, PhaseRecord, Progress, Report,
     ResourceRecord, Status, TaskFailure,
 };
-pub use sequence::resource::{Resource, ResourceKind};
+pub use sequence::resource::{CloserOutput, Resource, ResourceKind};
 
 /// Compile-time checks of the sizes and auto traits the docs promise.
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Shutdown>();
     assert_send_sync::<Guard>();
-    assert_send_sync::<futures::Drained<'static>>();
-    assert_send_sync::<futures::TriggeredOwned>();
+    assert_send_sync::<futures::Drained>();
+    assert_send_sync::<futures::Triggered>();
+    assert_send_sync::<futures::Reached>();
     // One word; with the leak finder, its registry slot too.
     const GUARD: usize =
         if cfg!(feature = "track") { 2 } else { 1 } * core::mem::size_of::<usize>();

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use winddown_core::{Config, ConfigError, MAX_DEADLINE};
+use winddown_core::{Config, ConfigError};
+
+const MAX_DEADLINE: Duration = Config::MAX_DEADLINE;
 
 const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -23,9 +25,17 @@ fn defaults_are_valid() {
             config.drain(),
             config.close(),
             config.flush(),
+            config.forced_flush(),
             config.pre_stop()
         ),
-        (secs(30), secs(10), secs(5), secs(5), Duration::ZERO)
+        (
+            secs(30),
+            secs(10),
+            secs(5),
+            secs(5),
+            secs(1),
+            Duration::ZERO
+        )
     );
     assert!(config.force_after_deadline());
 }
@@ -194,4 +204,46 @@ fn values_the_user_set_are_still_validated() {
         .unwrap();
     assert_eq!(config.close(), Duration::from_millis(300));
     assert_eq!(config.drain(), Duration::from_nanos(133_333_333));
+}
+
+#[test]
+fn the_forced_flush_budget_fits_the_flush_deadline() {
+    // Not set: 1 s, or the flush deadline if that is shorter (set, or shrunk).
+    let short = Config::builder()
+        .flush(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert_eq!(short.forced_flush(), Duration::from_millis(300));
+    let shrunk = Config::builder()
+        .graceful(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    assert_eq!(shrunk.forced_flush(), Duration::from_millis(100));
+    // Zero turns it off, and is valid.
+    let off = Config::builder()
+        .forced_flush(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert_eq!(off.forced_flush(), Duration::ZERO);
+    // Set longer than the flush deadline: refused.
+    let builder = Config::builder().flush(secs(2)).forced_flush(secs(3));
+    assert_eq!(
+        builder.build(),
+        Err(ConfigError::ForcedFlushTooLong {
+            forced_flush: secs(3),
+            flush: secs(2)
+        })
+    );
+    assert_eq!(
+        message(builder),
+        "the forced flush budget (3s) is longer than the flush deadline (2s)"
+    );
+    assert_eq!(
+        Config::builder()
+            .forced_flush(MAX_DEADLINE + secs(1))
+            .build(),
+        Err(ConfigError::Overflow {
+            setting: "forced flush"
+        })
+    );
 }

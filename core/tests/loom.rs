@@ -14,14 +14,14 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use winddown_core::{Phase, Reason, Shutdown};
+use winddown_core::{Phase, Reason};
 
 /// Invariants 1 and 4: an admission racing the close is either counted (and the drain waits for
 /// it) or refused (and undone); the drain is announced either way, and nothing is left counted.
 #[test]
 fn enter_racing_close() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let worker = {
             let shutdown = shutdown.clone();
             thread::spawn(move || {
@@ -48,7 +48,7 @@ fn enter_racing_close() {
 #[test]
 fn last_release_racing_drain_waiter() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let guard = shutdown.enter().unwrap();
         shutdown.close();
         let worker = thread::spawn(move || drop(guard));
@@ -64,7 +64,7 @@ fn last_release_racing_drain_waiter() {
 #[test]
 fn guard_outliving_every_handle() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
         let other = shutdown.clone();
         let guard_a = shutdown.enter().unwrap();
         let guard_b = other.enter().unwrap();
@@ -85,10 +85,10 @@ fn guard_outliving_every_handle() {
 #[test]
 fn trigger_racing_triggered_waiter() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let trigger = {
             let shutdown = shutdown.clone();
-            thread::spawn(move || shutdown.trigger(Reason::Signal(15)).is_first())
+            thread::spawn(move || shutdown.trigger(Reason::Signal(15)))
         };
         block_on(shutdown.triggered());
         assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
@@ -101,7 +101,7 @@ fn trigger_racing_triggered_waiter() {
 #[test]
 fn two_stripes_reach_zero_at_once() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
         let other = shutdown.clone();
         let guard_a = shutdown.enter().unwrap();
         let guard_b = other.enter().unwrap();
@@ -119,7 +119,7 @@ fn two_stripes_reach_zero_at_once() {
 #[test]
 fn close_racing_release_on_another_stripe() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
         let other = shutdown.clone();
         let guard = other.enter().unwrap();
         let releaser = thread::spawn(move || drop(guard));
@@ -135,7 +135,7 @@ fn close_racing_release_on_another_stripe() {
 #[test]
 fn child_drained_racing_parent_close() {
     loom::model(|| {
-        let parent = Shutdown::with_stripes(1).unwrap();
+        let parent = winddown_core::tuning::with_stripes(1).unwrap();
         let child = parent.child();
         let request = child.enter().unwrap();
         let worker = thread::spawn(move || drop(request));
@@ -152,7 +152,7 @@ fn child_drained_racing_parent_close() {
 #[test]
 fn child_dying_during_parent_propagation() {
     loom::model(|| {
-        let parent = Shutdown::with_stripes(1).unwrap();
+        let parent = winddown_core::tuning::with_stripes(1).unwrap();
         let child = parent.child();
         let dropper = thread::spawn(move || drop(child));
         parent.close();
@@ -162,22 +162,23 @@ fn child_dying_during_parent_propagation() {
     });
 }
 
-/// The trigger count under concurrent triggers: exactly one is first, and its reason is kept.
+/// Invariant 8 under concurrent triggers: exactly one claims the scope (returns `true`), its
+/// reason is kept, and the other changes nothing: a repeated trigger never forces.
 #[test]
 fn concurrent_triggers_have_one_first() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let first_elsewhere = Arc::new(AtomicBool::new(false));
         let other = {
             let shutdown = shutdown.clone();
             let first_elsewhere = first_elsewhere.clone();
             thread::spawn(move || {
-                if shutdown.trigger(Reason::Signal(2)).is_first() {
+                if shutdown.trigger(Reason::Signal(2)) {
                     first_elsewhere.store(true, Ordering::Relaxed);
                 }
             })
         };
-        let here = shutdown.trigger(Reason::Signal(15)).is_first();
+        let here = shutdown.trigger(Reason::Signal(15));
         other.join().unwrap();
         assert_ne!(here, first_elsewhere.load(Ordering::Relaxed));
         let expected = if here {
@@ -186,7 +187,31 @@ fn concurrent_triggers_have_one_first() {
             Reason::Signal(2)
         };
         assert_eq!(shutdown.reason(), Some(&expected));
-        assert_eq!(shutdown.trigger_count(), 2);
+        assert_eq!(shutdown.phase(), Phase::Initiated);
+    });
+}
+
+/// A trigger racing a force (a second signal racing an admin endpoint's trigger, say): the
+/// force always forces, whichever of the two claimed the scope; the trigger says truly whether
+/// its reason is the one kept, and a waiter for the force wakes.
+#[test]
+fn trigger_racing_force() {
+    loom::model(|| {
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
+        let forcer = {
+            let shutdown = shutdown.clone();
+            thread::spawn(move || shutdown.force(Reason::Signal(2)))
+        };
+        let first = shutdown.trigger(Reason::Signal(15));
+        assert_eq!(block_on(shutdown.reached(Phase::Forced)), Phase::Forced);
+        forcer.join().unwrap();
+        let expected = if first {
+            Reason::Signal(15)
+        } else {
+            Reason::Signal(2)
+        };
+        assert_eq!(shutdown.reason(), Some(&expected));
+        assert!(shutdown.enter().is_err());
     });
 }
 
@@ -203,7 +228,7 @@ fn drain_publishes_the_work_of_every_guard() {
     unsafe impl Sync for Work {}
 
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let work = Arc::new([Work(UnsafeCell::new(0)), Work(UnsafeCell::new(0))]);
         let workers: Vec<_> = (0..2)
             .map(|index| {
@@ -235,7 +260,7 @@ fn drain_publishes_the_work_of_every_guard() {
 #[test]
 fn last_release_racing_the_last_handle_drop() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let guard = shutdown.enter().unwrap();
         shutdown.close();
         let releaser = thread::spawn(move || drop(guard));
@@ -252,7 +277,7 @@ fn last_release_racing_the_last_handle_drop() {
 #[test]
 fn child_guard_leaving_while_the_parent_closes_it() {
     loom::model(|| {
-        let parent = Shutdown::with_stripes(1).unwrap();
+        let parent = winddown_core::tuning::with_stripes(1).unwrap();
         let child = parent.child();
         let request = child.enter().unwrap();
         drop(child);
@@ -287,8 +312,8 @@ fn park_once<F: Future + Unpin>(future: &mut F) {
 #[test]
 fn parked_waiter_dropped_while_the_phases_move() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
-        let mut early = shutdown.triggered_owned();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
+        let mut early = shutdown.triggered();
         park_once(&mut early);
         let dropper = thread::spawn(move || drop(early));
         let mover = {
@@ -310,7 +335,7 @@ fn parked_waiter_dropped_while_the_phases_move() {
 #[test]
 fn reached_waiter_parks_again_across_phases() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let mover = {
             let shutdown = shutdown.clone();
             thread::spawn(move || {
@@ -330,10 +355,10 @@ fn reached_waiter_parks_again_across_phases() {
 #[test]
 fn drain_waiter_dropped_while_the_last_guard_leaves() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let guard = shutdown.enter().unwrap();
         shutdown.close();
-        let mut early = shutdown.drained_owned();
+        let mut early = shutdown.drained();
         park_once(&mut early);
         let releaser = thread::spawn(move || drop(guard));
         drop(early);
@@ -350,8 +375,8 @@ fn drain_waiter_dropped_while_the_last_guard_leaves() {
 #[test]
 fn waiters_leaving_an_emptying_list_while_another_parks() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
-        let (mut first, mut second) = (shutdown.triggered_owned(), shutdown.triggered_owned());
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
+        let (mut first, mut second) = (shutdown.triggered(), shutdown.triggered());
         park_once(&mut first);
         park_once(&mut second);
         let leaver = thread::spawn(move || drop(first));
@@ -376,9 +401,9 @@ fn waiters_leaving_an_emptying_list_while_another_parks() {
 #[test]
 fn the_end_of_the_list_cut_back_while_a_waiter_parks() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
-        let mut stays = shutdown.triggered_owned();
-        let (mut middle, mut last) = (shutdown.triggered_owned(), shutdown.triggered_owned());
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
+        let mut stays = shutdown.triggered();
+        let (mut middle, mut last) = (shutdown.triggered(), shutdown.triggered());
         park_once(&mut stays);
         park_once(&mut middle);
         park_once(&mut last);
@@ -405,7 +430,7 @@ fn the_end_of_the_list_cut_back_while_a_waiter_parks() {
 #[test]
 fn tracked_guards_leaving_while_the_close_races_an_admission() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let held = shutdown.enter().unwrap();
         let entering = {
             let shutdown = shutdown.clone();
@@ -418,7 +443,7 @@ fn tracked_guards_leaving_while_the_close_races_an_admission() {
         let releaser = thread::spawn(move || drop(held));
         shutdown.close();
         block_on(shutdown.drained());
-        assert!(shutdown.guard_sites().is_empty());
+        assert!(winddown_core::track::guard_sites(&shutdown).is_empty());
         entering.join().unwrap();
         releaser.join().unwrap();
     });
@@ -431,7 +456,7 @@ fn tracked_guards_leaving_while_the_close_races_an_admission() {
 #[test]
 fn fork_racing_the_close_and_the_last_release() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let guard = shutdown.enter().unwrap();
         let closer = {
             let shutdown = shutdown.clone();
@@ -458,7 +483,7 @@ fn fork_racing_the_close_and_the_last_release() {
 #[test]
 fn trigger_hook_racing_the_trigger() {
     loom::model(|| {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let ran = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
         let adder = {
             let shutdown = shutdown.clone();

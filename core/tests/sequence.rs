@@ -39,7 +39,7 @@ fn closer(
     Resource::new(name, move || async move {
         log.lock().unwrap().push(name);
         runtime.sleep(took).await;
-        result
+        result.map_err(Into::into)
     })
 }
 
@@ -52,6 +52,19 @@ fn run_with(
     runtime.spawn_detached(during);
     plan.shutdown().trigger(Reason::Signal(15));
     runtime.block_on(plan.run(runtime))
+}
+
+/// The second signal, `after` the trigger on the virtual clock: a task that forces `shutdown`.
+fn force_after(
+    runtime: &VirtualRuntime,
+    shutdown: &Shutdown,
+    after: Duration,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (runtime, shutdown) = (runtime.clone(), shutdown.clone());
+    async move {
+        runtime.sleep(after).await;
+        shutdown.force(Reason::Signal(15));
+    }
 }
 
 fn phases(report: &Report) -> Vec<(Phase, Duration, Duration)> {
@@ -182,7 +195,7 @@ fn a_closer_that_panics_is_recorded_and_the_rest_run() {
     plan.register(Resource::new("db", || async {
         panic!("pool poisoned");
         #[allow(unreachable_code)]
-        Ok::<(), String>(())
+        Ok(())
     }))
     .unwrap();
 
@@ -207,10 +220,8 @@ fn a_closer_that_hangs_times_out_at_its_own_deadline() {
     let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "queue", secs(1), Ok(()), &log))
         .unwrap();
-    plan.register(
-        Resource::new("db", std::future::pending::<Result<(), String>>).deadline(secs(3)),
-    )
-    .unwrap();
+    plan.register(Resource::new("db", std::future::pending::<()>).deadline(secs(3)))
+        .unwrap();
 
     let report = run_with(&runtime, &plan, async {});
 
@@ -295,7 +306,7 @@ fn registration_is_open_after_the_trigger_until_resources_close() {
     // From the moment resources close, a registration is refused and the resource handed back.
     let refused = plan
         .register(Resource::blocking("too late", || {
-            Err::<(), _>("closed by hand")
+            Err("closed by hand".into())
         }))
         .unwrap_err();
     assert_eq!(
@@ -313,7 +324,7 @@ fn registration_is_open_after_the_trigger_until_resources_close() {
         Err("closed by hand".to_string())
     );
     assert!(plan
-        .flush(Resource::blocking("too late", || Ok::<(), String>(())))
+        .flush(Resource::blocking("too late", || Ok(())))
         .is_err());
 }
 
@@ -325,9 +336,9 @@ fn registration_made_while_resources_close_is_refused() {
         let plan = plan.clone();
         let refused = refused.clone();
         Resource::new("db", move || async move {
-            let result = plan.register(Resource::blocking("cache", || Ok::<(), String>(())));
+            let result = plan.register(Resource::blocking("cache", || Ok(())));
             *refused.lock().unwrap() = Some(result.map_err(|err| err.error().clone()));
-            Ok::<(), String>(())
+            Ok(())
         })
     })
     .unwrap();
@@ -345,12 +356,12 @@ fn registration_made_while_resources_close_is_refused() {
 #[test]
 fn a_resource_deadline_is_validated_at_registration() {
     let plan = Plan::new(Shutdown::new(), Config::default());
-    let zero = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::ZERO);
+    let zero = Resource::blocking("db", || Ok(())).deadline(Duration::ZERO);
     assert_eq!(
         plan.register(zero).unwrap_err().to_string(),
         "cannot register \"db\": its deadline is zero"
     );
-    let huge = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::MAX);
+    let huge = Resource::blocking("db", || Ok(())).deadline(Duration::MAX);
     assert_eq!(
         plan.register(huge).unwrap_err().to_string(),
         "cannot register \"db\": its deadline is larger than 4294967295 seconds"
@@ -358,44 +369,74 @@ fn a_resource_deadline_is_validated_at_registration() {
 }
 
 #[test]
-fn a_second_trigger_mid_drain_forces() {
+fn a_second_trigger_mid_drain_changes_nothing() {
     let (runtime, shutdown, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
         .unwrap();
     plan.flush(closer(&runtime, "log", secs(1), Ok(()), &log))
         .unwrap();
 
-    let stuck = shutdown.enter().unwrap();
+    let request = shutdown.enter().unwrap();
     let report = run_with(&runtime, &plan, {
         let runtime = runtime.clone();
         let shutdown = shutdown.clone();
         async move {
             runtime.sleep(secs(4)).await;
-            shutdown.trigger(Reason::Signal(15));
+            // Another part of the program asks for the stop too.
+            assert!(!shutdown.trigger(Reason::requested_because("admin endpoint")));
+            runtime.sleep(secs(1)).await;
+            drop(request);
         }
     });
 
+    assert_eq!(report.status, Status::Completed, "{report}");
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.forced_by, None);
+    assert_eq!(report.reason, Some(Reason::Signal(15)));
+    assert_eq!(
+        phases(&report),
+        [
+            (Phase::Initiated, secs(0), secs(0)),
+            (Phase::StoppingNewRequests, secs(0), secs(0)),
+            (Phase::Draining, secs(0), secs(5)),
+            (Phase::ClosingResources, secs(5), secs(1)),
+            (Phase::FlushingBuffers, secs(6), secs(1)),
+            (Phase::Completed, secs(7), secs(0)),
+        ]
+    );
+    assert_eq!(*log.lock().unwrap(), ["db", "log"]);
+}
+
+#[test]
+fn a_force_mid_drain_skips_the_closers_and_still_flushes() {
+    let (runtime, shutdown, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", ms(500), Ok(()), &log))
+        .unwrap();
+
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(4)));
+
     assert_eq!(report.status, Status::Forced);
     assert_eq!(report.exit_code(), 3);
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested));
     assert_eq!(
         phases(&report),
         [
             (Phase::Initiated, secs(0), secs(0)),
             (Phase::StoppingNewRequests, secs(0), secs(0)),
             (Phase::Draining, secs(0), secs(4)),
-            (Phase::Forced, secs(4), secs(0)),
+            (Phase::Forced, secs(4), ms(500)),
         ]
     );
     assert_eq!(
         outcomes(&report.resources),
         [("db", Outcome::Skipped, secs(0))]
     );
-    assert_eq!(
-        outcomes(&report.flushes),
-        [("log", Outcome::Skipped, secs(0))]
-    );
-    assert!(log.lock().unwrap().is_empty(), "no closer ran");
+    // The default forced flush budget is 1 s: the half-second flush fits.
+    assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok, ms(500))]);
+    assert_eq!(*log.lock().unwrap(), ["log"], "only the flush hook ran");
     assert_eq!(shutdown.phase(), Phase::Forced);
     drop(stuck);
 }
@@ -478,7 +519,7 @@ fn the_pre_stop_delay_is_observed_exactly() {
         let admitted = admitted_during_pre_stop.clone();
         async move {
             runtime.sleep(secs(1)).await;
-            *admitted.lock().unwrap() = Some((shutdown.is_ready(), shutdown.enter().is_ok()));
+            *admitted.lock().unwrap() = Some((!shutdown.is_triggered(), shutdown.enter().is_ok()));
         }
     });
 
@@ -557,31 +598,29 @@ shutdown failed in 1.000s (reason: signal 15)
 }
 
 #[test]
-fn a_closer_finishing_as_the_second_trigger_lands_is_ok_and_the_rest_skipped() {
+fn a_closer_finishing_as_the_force_lands_is_ok_and_the_rest_skipped() {
     let (runtime, shutdown, plan, log) = setup(Config::default());
-    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log))
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register(closer(&runtime, "cache", secs(1), Ok(()), &log))
         .unwrap();
     plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
         .unwrap();
 
-    // The second trigger lands at the very instant the closer finishes.
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(1)).await;
-            shutdown.trigger(Reason::Signal(15));
-        }
-    });
+    // The force lands at the very instant the first closer finishes.
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
 
-    assert_eq!(outcomes(&report.resources), [("db", Outcome::Ok, secs(1))]);
     assert_eq!(
-        outcomes(&report.flushes),
-        [("log", Outcome::Skipped, secs(0))]
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::Ok, secs(1)),
+            ("cache", Outcome::Skipped, secs(0))
+        ]
     );
+    assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok, secs(0))]);
     assert_eq!(report.status, Status::Forced);
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
-    assert_eq!(*log.lock().unwrap(), ["db"]);
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested));
+    assert_eq!(*log.lock().unwrap(), ["db", "log"]);
 }
 
 // ===== The report is never kinder than the clock =====
@@ -592,7 +631,7 @@ fn blocks_its_thread(runtime: &VirtualRuntime, name: &'static str, held: Duratio
     let runtime = runtime.clone();
     Resource::new(name, move || async move {
         runtime.advance(held);
-        Ok::<(), String>(())
+        Ok(())
     })
 }
 
@@ -606,7 +645,7 @@ fn a_closer_that_blocks_past_its_deadline_is_late_not_ok() {
         let runtime = runtime.clone();
         Resource::blocking("log", move || {
             runtime.advance(secs(2));
-            Err::<(), _>("disk full")
+            Err("disk full".into())
         })
         .deadline(secs(1))
     })
@@ -705,7 +744,7 @@ fn a_second_concurrent_run_waits_for_the_first_and_returns_its_report() {
         Resource::new("db", move || async move {
             runtime.sleep(secs(2)).await;
             *phase_when_closed.lock().unwrap() = Some(shutdown.phase());
-            Ok::<(), String>(())
+            Ok(())
         })
     })
     .unwrap();
@@ -829,7 +868,7 @@ fn a_run_dropped_during_the_drain_names_what_it_abandoned() {
 // ===== Smaller untruths =====
 
 #[test]
-fn force_from_outside_is_reported_as_external() {
+fn force_from_outside_is_reported_as_requested() {
     let (runtime, shutdown, plan, _log) = setup(Config::default());
     let _stuck = shutdown.enter().unwrap();
     let report = run_with(&runtime, &plan, {
@@ -840,15 +879,17 @@ fn force_from_outside_is_reported_as_external() {
             shutdown.force(Reason::requested_because("operator"));
         }
     });
-    assert_eq!(report.forced_by, Some(ForcedBy::External));
-    assert_eq!(shutdown.trigger_count(), 1);
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested));
+    assert_eq!(
+        report.reason,
+        Some(Reason::Signal(15)),
+        "the trigger's reason stays"
+    );
 }
 
-/// The second signal as the signal listener delivers it: a repeat trigger, then the move to
-/// `Forced`.
+/// The second signal as the signal listener delivers it: a force.
 fn second_signal(shutdown: &Shutdown) {
-    shutdown.trigger(Reason::Signal(15));
-    let _ = shutdown.advance(Phase::Forced);
+    shutdown.force(Reason::Signal(15));
 }
 
 /// What a `Forced` observer ends (an HTTP server cutting its connections does it there) was
@@ -881,7 +922,7 @@ fn what_a_forced_observer_releases_is_left_and_named() {
             second_signal(&shutdown);
         }
     });
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation), "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
     assert_eq!(report.drain.left, 1, "{report}");
     assert_eq!(report.drain.still_in_flight, ["GET /slow"], "{report}");
     assert_eq!(shutdown.in_flight(), 0);
@@ -889,8 +930,8 @@ fn what_a_forced_observer_releases_is_left_and_named() {
 
 /// A guard let go by a task that watches for `Forced` may go before the sequence sees the
 /// force, so that the drain step ends "drained" as the force lands: the cause is still the
-/// escalation (the second trigger), whichever of the two tasks runs first.
-fn a_drain_ended_by_the_second_signal_is_forced_by_the_escalation(watcher_first: bool) {
+/// force (the second signal), whichever of the two tasks runs first.
+fn a_drain_ended_by_the_second_signal_is_forced_by_it(watcher_first: bool) {
     let (runtime, shutdown, plan, _log) = setup(Config::default());
     let held = shutdown.enter().unwrap();
     let watcher = {
@@ -935,35 +976,28 @@ fn a_drain_ended_by_the_second_signal_is_forced_by_the_escalation(watcher_first:
     });
     let report = slot.lock().unwrap().take().unwrap();
     assert_eq!(report.status, Status::Forced, "{report}");
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation), "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
 }
 
 #[test]
-fn a_drain_ended_by_the_second_signal_is_forced_by_the_escalation_watcher_first() {
-    a_drain_ended_by_the_second_signal_is_forced_by_the_escalation(true);
+fn a_drain_ended_by_the_second_signal_is_forced_by_it_watcher_first() {
+    a_drain_ended_by_the_second_signal_is_forced_by_it(true);
 }
 
 #[test]
-fn a_drain_ended_by_the_second_signal_is_forced_by_the_escalation_sequence_first() {
-    a_drain_ended_by_the_second_signal_is_forced_by_the_escalation(false);
+fn a_drain_ended_by_the_second_signal_is_forced_by_it_sequence_first() {
+    a_drain_ended_by_the_second_signal_is_forced_by_it(false);
 }
 
 #[test]
-fn a_second_trigger_in_the_pre_stop_delay_reports_the_abandoned_guards() {
+fn a_force_in_the_pre_stop_delay_reports_the_abandoned_guards() {
     let (runtime, shutdown, plan, _log) =
         setup(Config::builder().pre_stop(secs(5)).build().unwrap());
     plan.name_in_flight(|names| names.push("GET /export".into()));
     let _a = shutdown.enter().unwrap();
     let _b = shutdown.enter().unwrap();
-    let report = run_with(&runtime, &plan, {
-        let runtime = runtime.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            runtime.sleep(secs(1)).await;
-            shutdown.trigger(Reason::Signal(15));
-        }
-    });
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested));
     assert!(report.drain.skipped);
     assert_eq!(report.drain.in_flight_at_start, 2);
     assert_eq!(report.drain.left, 2);
@@ -1086,4 +1120,147 @@ fn no_closer_starts_once_the_graceful_deadline_is_reached() {
         Some(ForcedBy::Deadline(Phase::ClosingResources))
     );
     assert!(log.lock().unwrap().is_empty());
+}
+
+// ===== A forced stop still flushes =====
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Forced mid-drain with the default 1 s budget: the first flush hook runs past it and is cut
+/// at the budget's end; the next one has no time left and is skipped.
+#[test]
+fn a_flush_hook_past_the_forced_budget_is_cut_and_the_rest_skipped() {
+    let (runtime, shutdown, plan, log) = setup(Config::default());
+    plan.flush(closer(&runtime, "metrics", secs(10), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
+        .unwrap();
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(2)));
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(
+        outcomes(&report.flushes),
+        [
+            ("metrics", Outcome::TimedOut, secs(1)),
+            ("log", Outcome::Skipped, secs(0)),
+        ]
+    );
+    assert_eq!(report.total, secs(3));
+    assert_eq!(*log.lock().unwrap(), ["metrics"]);
+    drop(stuck);
+}
+
+/// A forced flush budget of zero: a forced stop skips the flush hooks, as a third signal would.
+#[test]
+fn a_zero_forced_flush_budget_skips_the_flush_hooks() {
+    let config = Config::builder()
+        .forced_flush(Duration::ZERO)
+        .build()
+        .unwrap();
+    let (runtime, shutdown, plan, log) = setup(config);
+    plan.flush(closer(&runtime, "log", secs(0), Ok(()), &log))
+        .unwrap();
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, {
+        let shutdown = shutdown.clone();
+        async move { shutdown.force(Reason::Signal(15)) }
+    });
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(
+        outcomes(&report.flushes),
+        [("log", Outcome::Skipped, secs(0))]
+    );
+    assert!(log.lock().unwrap().is_empty());
+    drop(stuck);
+}
+
+/// A force while the flush phase runs: the hook running goes on (it is not cancelled by the
+/// force), within the forced budget from the force; the next one gets what is left.
+#[test]
+fn a_flush_hook_running_at_the_force_goes_on_within_the_budget() {
+    let (runtime, shutdown, plan, log) = setup(Config::default());
+    plan.flush(closer(&runtime, "log", ms(1500), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.flush(closer(&runtime, "metrics", secs(3), Ok(()), &log))
+        .unwrap();
+    let report = run_with(&runtime, &plan, force_after(&runtime, &shutdown, secs(1)));
+    assert_eq!(report.status, Status::Forced);
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested));
+    // Forced at 1 s, budget 1 s: "log" ends at 1.5 s, "metrics" is cut at 2 s.
+    assert_eq!(
+        outcomes(&report.flushes),
+        [
+            ("log", Outcome::Ok, ms(1500)),
+            ("metrics", Outcome::TimedOut, ms(500)),
+        ]
+    );
+    assert_eq!(report.total, secs(2));
+    assert_eq!(*log.lock().unwrap(), ["log", "metrics"]);
+}
+
+/// The graceful deadline forces (forcing on) in the middle of a slow closer: the closer is
+/// cancelled, and the flush hooks still run, past the graceful deadline by at most the forced
+/// flush budget (here the default's share of a short graceful deadline).
+#[test]
+fn the_graceful_deadline_forces_and_the_flush_hooks_still_run() {
+    let config = Config::builder()
+        .graceful(secs(5))
+        .drain(secs(3))
+        .close(secs(4))
+        .build()
+        .unwrap();
+    assert_eq!(
+        config.forced_flush(),
+        secs(5) / 6,
+        "shrunk with the flush deadline"
+    );
+    let (runtime, shutdown, plan, log) = setup(config);
+    plan.register(closer(&runtime, "slow", secs(10), Ok(()), &log))
+        .unwrap();
+    plan.flush(closer(&runtime, "log", ms(500), Ok(()), &log))
+        .unwrap();
+    let stuck = shutdown.enter().unwrap();
+    let report = run_with(&runtime, &plan, async {});
+    assert_eq!(
+        report.forced_by,
+        Some(ForcedBy::Deadline(Phase::ClosingResources))
+    );
+    assert_eq!(
+        outcomes(&report.resources),
+        [("slow", Outcome::Cancelled, secs(2))]
+    );
+    assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok, ms(500))]);
+    assert_eq!(report.total, ms(5500));
+    assert!(
+        report
+            .to_string()
+            .contains("  log                    -                   0    0.500s  ok"),
+        "{report}"
+    );
+    drop(stuck);
+}
+
+// ===== The report is main's return value =====
+
+/// `fn main() -> Report` exits with the report's code: `Termination` gives the `ExitCode` of
+/// `exit_code()`, a `u8` that needs no cast.
+#[test]
+fn a_report_returned_from_main_exits_with_its_code() {
+    use std::process::{ExitCode, Termination};
+
+    let (runtime, _shutdown, plan, _log) = setup(Config::default());
+    let completed = run_with(&runtime, &plan, async {});
+    assert_eq!(completed.exit_code(), 0u8);
+    assert_eq!(completed.report(), ExitCode::SUCCESS);
+
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    let _stuck = shutdown.enter().unwrap();
+    let forced = run_with(&runtime, &plan, {
+        let shutdown = shutdown.clone();
+        async move { shutdown.force(Reason::Signal(15)) }
+    });
+    assert_eq!(forced.exit_code(), 3u8);
+    assert_eq!(forced.report(), ExitCode::from(3));
 }

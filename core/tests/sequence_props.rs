@@ -1,7 +1,9 @@
 //! Property test of the sequence: random resource sets on the virtual clock end within the
 //! graceful deadline unless a closer blocks its thread past it (then the report says the
-//! deadline passed), run every closer at most once, report what the closers did, and are
-//! never kinder than the clock.
+//! deadline passed) or a force gives the flush hooks their forced budget (then no later than
+//! the budget after the force), run every closer at most once, start no resource after a force,
+//! report what the closers did, and are never kinder than the clock. A repeated trigger never
+//! forces.
 #![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use winddown_core::runtime::Runtime;
 use winddown_core::testing::VirtualRuntime;
-use winddown_core::{Config, Outcome, Plan, Reason, Resource, Shutdown, Status};
+use winddown_core::{Config, ForcedBy, Outcome, Phase, Plan, Reason, Resource, Shutdown, Status};
 
 #[derive(Debug, Clone)]
 enum Behaviour {
@@ -59,6 +61,8 @@ proptest! {
         drain_ms in 1u64..1_000,
         request_ms in prop::option::of(0u64..3_000),
         second_trigger_ms in prop::option::of(0u64..8_000),
+        force_ms in prop::option::of(0u64..8_000),
+        forced_flush_ms in prop_oneof![1 => Just(0u64), 3 => 1u64..=1_000],
     ) {
         let ms = Duration::from_millis;
         let config = Config::builder()
@@ -66,6 +70,7 @@ proptest! {
             .drain(ms(drain_ms))
             .close(ms(1_000))
             .flush(ms(1_000))
+            .forced_flush(ms(forced_flush_ms))
             .build()
             .unwrap();
         let runtime = VirtualRuntime::new();
@@ -89,7 +94,7 @@ proptest! {
                 finished.lock().unwrap().push(index);
                 match spec_for_closer.behaviour {
                     Behaviour::Ok => Ok(()),
-                    Behaviour::Fail => Err("failed"),
+                    Behaviour::Fail => Err("failed".into()),
                     Behaviour::Panic => panic!("closer {index} panicked"),
                 }
             })
@@ -119,18 +124,63 @@ proptest! {
             let shutdown = shutdown.clone();
             runtime.clone().spawn_detached(async move {
                 runtime.sleep(ms(after)).await;
-                shutdown.trigger(Reason::Signal(15));
+                // Another part of the program asks too: it changes nothing.
+                let first = shutdown.trigger(Reason::requested_because("again"));
+                assert!(!first);
+            });
+        }
+        if let Some(after) = force_ms {
+            let runtime = runtime.clone();
+            let shutdown = shutdown.clone();
+            runtime.clone().spawn_detached(async move {
+                runtime.sleep(ms(after)).await;
+                shutdown.force(Reason::Signal(15));
             });
         }
         shutdown.trigger(Reason::Signal(15));
         let report = runtime.block_on(plan.run(&runtime));
+        let blocking = specs.iter().any(|spec| spec.blocks);
 
+        // Only an explicit force is reported as one; a repeated trigger never forces.
+        if report.forced_by == Some(ForcedBy::Requested) {
+            prop_assert!(force_ms.is_some(), "{}", report);
+        }
+        // When it was forced, on the virtual clock.
+        let forced_at = report
+            .phases
+            .iter()
+            .find(|record| record.phase == Phase::Forced)
+            .map(|record| record.started);
+        prop_assert_eq!(forced_at.is_some(), report.forced_by.is_some(), "{}", report);
         // Within the graceful deadline, by the virtual clock, unless a closer held the thread
-        // past it; then the report says so, and the rest was forced.
-        if report.total > ms(graceful_ms) {
-            prop_assert!(specs.iter().any(|spec| spec.blocks), "took {:?}", report.total);
+        // past it (then the report says so, and the rest was forced), or the flush hooks ran
+        // after a force, within the forced budget.
+        let within_forced_flush =
+            forced_at.is_some_and(|at| report.total <= at + ms(forced_flush_ms));
+        if report.total > ms(graceful_ms) && !within_forced_flush {
+            prop_assert!(blocking, "took {:?}: {}", report.total, report);
             prop_assert!(report.deadline_passed_in.is_some(), "{}", report);
             prop_assert!(report.forced_by.is_some(), "{}", report);
+        }
+        // After a force no resource starts (one may start at the very instant of the force,
+        // before it), and a flush hook starts only within the budget.
+        if let Some(at) = forced_at {
+            for record in &report.resources {
+                prop_assert!(
+                    record.started <= at || record.outcome == Outcome::Skipped,
+                    "{:?} started after the force at {:?}", record, at
+                );
+            }
+            for record in &report.flushes {
+                if record.started > at && record.outcome != Outcome::Skipped {
+                    prop_assert!(forced_flush_ms > 0, "{:?}", record);
+                    let late = matches!(record.outcome, Outcome::Late(_));
+                    prop_assert!(
+                        late || record.started + record.duration <= at + ms(forced_flush_ms),
+                        "{:?} past the forced budget from {:?}", record, at
+                    );
+                }
+            }
         }
         // Every closer at most once; exactly the ones reported as started.
         let records: Vec<_> = report.resources.iter().chain(&report.flushes).collect();
@@ -186,6 +236,6 @@ proptest! {
             Status::Completed
         };
         prop_assert_eq!(report.status, expected);
-        prop_assert_eq!(report.forced_by.is_some(), shutdown.phase() == winddown_core::Phase::Forced);
+        prop_assert_eq!(report.forced_by.is_some(), shutdown.phase() == Phase::Forced);
     }
 }

@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use futures_lite::future::block_on;
-use winddown_core::{Phase, Reason, Shutdown};
+use winddown_core::{Phase, Reason};
 
 /// Rounds at most; each is a fresh scope and a fresh set of threads.
 const ROUNDS: usize = if cfg!(miri) { 1 } else { 200 };
@@ -89,7 +89,7 @@ fn poll_once<F: Future>(future: F, waker: &Waker) -> bool {
 /// One round: every thread starts at a barrier, the closer lets the others run a little,
 /// then triggers, closes, triggers again, moves on to `Draining` and waits for the drain.
 fn round() {
-    let shutdown = Shutdown::with_stripes(4).unwrap();
+    let shutdown = winddown_core::tuning::with_stripes(4).unwrap();
     let slots: Vec<Slot> = (0..WORKERS).map(|_| Slot::default()).collect();
     let barrier = Barrier::new(THREADS + 1);
 
@@ -121,7 +121,7 @@ fn round() {
                     let child = shutdown.child();
                     let Ok(guard) = child.enter() else {
                         // The parent closed first: so did the child, with nothing in flight.
-                        child.wait_drained();
+                        child.blocking().drained(None);
                         continue;
                     };
                     let _ = poll_once(child.drained(), &waker);
@@ -134,7 +134,7 @@ fn round() {
                         1 => {
                             // The owned future's handle outlives the others, parked until
                             // the parent triggers, then dropped (the scope's last handle).
-                            let mut triggered = child.triggered_owned();
+                            let mut triggered = child.triggered();
                             let _ = poll_once(&mut triggered, &waker);
                             drop(child);
                             drop(guard);
@@ -144,7 +144,7 @@ fn round() {
                             // The child closes on its own and drains.
                             child.close();
                             drop(guard);
-                            child.wait_drained();
+                            child.blocking().drained(None);
                         }
                     }
                 }
@@ -163,7 +163,7 @@ fn round() {
                     let _ = poll_once(shutdown.reached(Phase::Draining), &waker);
                     if n % 64 == 0 {
                         // The owned form, moved to another thread to be dropped there.
-                        let mut owned = shutdown.reached_owned(Phase::Completed);
+                        let mut owned = shutdown.reached(Phase::Completed);
                         let _ = poll_once(&mut owned, &waker);
                         thread::spawn(move || drop(owned)).join().unwrap();
                     }
@@ -179,17 +179,17 @@ fn round() {
                 for _ in 0..WAITS {
                     let _ = poll_once(shutdown.drained(), &waker);
                 }
-                shutdown.wait_drained();
+                shutdown.blocking().drained(None);
             });
         }
 
-        // The escalation waiter: woken by the second trigger.
+        // The force waiter: woken by the force at the end, not by the repeated trigger.
         {
             let (shutdown, barrier) = (shutdown.clone(), &barrier);
             scope.spawn(move || {
                 barrier.wait();
-                block_on(shutdown.escalated());
-                assert!(shutdown.trigger_count() >= 2);
+                assert_eq!(block_on(shutdown.reached(Phase::Forced)), Phase::Forced);
+                assert!(shutdown.is_drained());
             });
         }
 
@@ -198,10 +198,11 @@ fn round() {
         thread::yield_now();
         shutdown.trigger(Reason::requested());
         shutdown.close();
-        shutdown.trigger(Reason::Signal(15));
+        assert!(!shutdown.trigger(Reason::Signal(15)));
         shutdown.advance(Phase::Draining).unwrap();
-        shutdown.wait_drained();
+        shutdown.blocking().drained(None);
         assert_eq!(shutdown.in_flight(), 0);
+        shutdown.force(Reason::Signal(15));
         // Read before the workers are joined: only the drain orders their writes before this.
         let written: Vec<u64> = slots.iter().map(Slot::read).collect();
         // The last handle may be any thread's: the others drop theirs as they finish.

@@ -14,7 +14,7 @@ const ENTERS: usize = if cfg!(miri) { 20 } else { 2_000 };
 #[test]
 fn workers_racing_the_close_always_drain() {
     for _ in 0..ROUNDS {
-        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
         let barrier = Barrier::new(3);
         thread::scope(|scope| {
             for _ in 0..2 {
@@ -38,7 +38,7 @@ fn workers_racing_the_close_always_drain() {
             barrier.wait();
             shutdown.trigger(Reason::requested());
             shutdown.close();
-            shutdown.wait_drained();
+            shutdown.blocking().drained(None);
             assert_eq!(shutdown.in_flight(), 0);
         });
     }
@@ -47,7 +47,7 @@ fn workers_racing_the_close_always_drain() {
 #[test]
 fn guards_dropped_on_other_threads_after_every_handle_is_gone() {
     for _ in 0..ROUNDS {
-        let shutdown = Shutdown::with_stripes(3).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(3).unwrap();
         let clones: Vec<Shutdown> = (0..3).map(|_| shutdown.clone()).collect();
         let guards: Vec<_> = clones.iter().map(|c| c.enter().unwrap()).collect();
         let workers: Vec<_> = guards
@@ -65,7 +65,7 @@ fn guards_dropped_on_other_threads_after_every_handle_is_gone() {
 #[test]
 fn children_made_and_dropped_while_the_parent_closes() {
     for _ in 0..ROUNDS {
-        let parent = Shutdown::with_stripes(2).unwrap();
+        let parent = winddown_core::tuning::with_stripes(2).unwrap();
         thread::scope(|scope| {
             let maker = {
                 let parent = parent.clone();
@@ -82,7 +82,7 @@ fn children_made_and_dropped_while_the_parent_closes() {
             parent.close();
             maker.join().unwrap();
         });
-        parent.wait_drained();
+        parent.blocking().drained(None);
         assert_eq!(parent.in_flight(), 0);
     }
 }
@@ -93,7 +93,7 @@ fn the_last_handle_dropped_the_moment_the_drain_is_seen() {
     // drops the last handle; the memory must outlive the announcement (invariant 9). Under
     // Miri, and under AddressSanitizer, a use after free here is reported.
     for _ in 0..ROUNDS * 10 {
-        let shutdown = Shutdown::with_stripes(1).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
         let guard = shutdown.enter().unwrap();
         shutdown.close();
         let releaser = thread::spawn(move || drop(guard));
@@ -124,7 +124,7 @@ fn waiters_park_and_cancel_while_the_phases_move() {
 
     const WAITERS: usize = if cfg!(miri) { 4 } else { 200 };
     for _ in 0..ROUNDS {
-        let shutdown = Shutdown::with_stripes(2).unwrap();
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
         let barrier = Barrier::new(3);
         thread::scope(|scope| {
             for worker in 0..2 {
@@ -145,7 +145,9 @@ fn waiters_park_and_cancel_while_the_phases_move() {
                     }
                     // Then wait for real, blocking, for each phase in turn.
                     for phase in [Phase::Initiated, Phase::Draining, Phase::ClosingResources] {
-                        let reached = shutdown.wait_reached_timeout(phase, Duration::from_secs(20));
+                        let reached = shutdown
+                            .blocking()
+                            .reached(phase, Some(Duration::from_secs(20)));
                         assert!(
                             reached.is_some_and(|at| at >= phase),
                             "lost wake-up for {phase}"

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use winddown_core::runtime::Runtime;
 use winddown_core::testing::VirtualRuntime;
-use winddown_core::{Config, Guard, GuardSite, Plan, Reason, Shutdown, Status};
+use winddown_core::track::{self, GuardSite};
+use winddown_core::{Config, Guard, Plan, Reason, Shutdown, Status};
 
 /// Enters through `shutdown`; returns the guard and the site it must be recorded at: this
 /// helper's caller, since `enter` is `#[track_caller]` and so is this.
@@ -22,8 +23,7 @@ fn site(site: &Location<'_>, count: usize) -> (String, u32, u32, usize) {
 }
 
 fn sites(shutdown: &Shutdown) -> Vec<(String, u32, u32, usize)> {
-    shutdown
-        .guard_sites()
+    track::guard_sites(shutdown)
         .iter()
         .map(|s| (s.file().to_owned(), s.line(), s.column(), s.count()))
         .collect()
@@ -31,7 +31,7 @@ fn sites(shutdown: &Shutdown) -> Vec<(String, u32, u32, usize)> {
 
 #[test]
 fn sites_are_the_callers_grouped_and_most_first() {
-    let shutdown = Shutdown::with_stripes(4).unwrap();
+    let shutdown = winddown_core::tuning::with_stripes(4).unwrap();
     // Four handles on four stripes: one site, counted over every stripe's registry.
     let handles: Vec<Shutdown> = (0..4).map(|_| shutdown.clone()).collect();
     let mut guards = Vec::new();
@@ -63,13 +63,13 @@ fn sites_are_the_callers_grouped_and_most_first() {
 fn a_direct_call_to_enter_is_its_own_site() {
     let shutdown = Shutdown::new();
     let clock = VirtualRuntime::new();
-    shutdown.set_guard_clock({
+    track::set_guard_clock(&shutdown, {
         let clock = clock.clone();
         move || clock.now()
     });
     let guard = shutdown.enter().unwrap();
     let line = line!() - 1;
-    let sites = shutdown.guard_sites();
+    let sites = track::guard_sites(&shutdown);
     assert_eq!(sites.len(), 1);
     assert_eq!((sites[0].file(), sites[0].line()), (file!(), line));
     assert_eq!(
@@ -99,7 +99,7 @@ fn equal_counts_order_by_file_line_and_column() {
 
 #[test]
 fn dropping_a_guard_forgets_its_site() {
-    let shutdown = Shutdown::with_stripes(2).unwrap();
+    let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
     let other = shutdown.clone();
     let (a, a_at) = enter(&shutdown);
     let (b, b_at) = enter(&other);
@@ -111,14 +111,14 @@ fn dropping_a_guard_forgets_its_site() {
     std::thread::spawn(move || drop(a)).join().unwrap();
     assert_eq!(sites(&shutdown), [site(c_at, 1)]);
     drop(c);
-    assert!(shutdown.guard_sites().is_empty());
+    assert!(track::guard_sites(&shutdown).is_empty());
     assert_eq!(shutdown.in_flight(), 0);
     let _ = b_at;
 }
 
 #[test]
 fn slots_are_reused_without_mixing_sites() {
-    let shutdown = Shutdown::with_stripes(1).unwrap();
+    let shutdown = winddown_core::tuning::with_stripes(1).unwrap();
     let (a, a_at) = enter(&shutdown);
     let (b, _) = enter(&shutdown);
     let (c, c_at) = enter(&shutdown);
@@ -132,7 +132,7 @@ fn slots_are_reused_without_mixing_sites() {
     drop(d);
     assert_eq!(sites(&shutdown), [site(c_at, 1)]);
     drop(c);
-    assert!(shutdown.guard_sites().is_empty());
+    assert!(track::guard_sites(&shutdown).is_empty());
     // After the registry emptied, it records again from scratch.
     let (e, e_at) = enter(&shutdown);
     assert_eq!(sites(&shutdown), [site(e_at, 1)]);
@@ -150,8 +150,8 @@ fn a_parent_names_the_sites_of_its_children() {
     // The child counts as one in flight in the parent; its link is no guard site, its guards
     // are listed in the parent too.
     assert_eq!(parent.in_flight(), 2);
-    assert_eq!(parent.in_flight_subtree(), 3);
-    assert_eq!(child.in_flight_subtree(), 2);
+    assert_eq!(track::in_flight_subtree(&parent), 3);
+    assert_eq!(track::in_flight_subtree(&child), 2);
     assert_eq!(sites(&parent), [site(child_at, 2), site(parent_at, 1)]);
     assert_eq!(sites(&child), [site(child_at, 2)]);
 
@@ -163,8 +163,8 @@ fn a_parent_names_the_sites_of_its_children() {
     assert_eq!(sites(&parent), [site(child_at, 2)]);
     assert!(!parent.is_drained());
     drop(in_child);
-    assert!(parent.guard_sites().is_empty());
-    assert_eq!(parent.in_flight_subtree(), 0);
+    assert!(track::guard_sites(&parent).is_empty());
+    assert_eq!(track::in_flight_subtree(&parent), 0);
     assert!(parent.is_drained());
 }
 
@@ -176,7 +176,7 @@ fn refused_admissions_record_nothing_and_admitted_ones_outlive_the_close() {
     assert!(shutdown.enter().is_err());
     assert_eq!(sites(&shutdown), [site(at, 1)]);
     drop(guard);
-    assert!(shutdown.guard_sites().is_empty());
+    assert!(track::guard_sites(&shutdown).is_empty());
     assert!(shutdown.is_drained());
 }
 
@@ -192,7 +192,7 @@ fn a_guard_outliving_every_handle_forgets_its_site_and_frees_the_scope() {
 
 #[test]
 fn threads_entering_and_leaving_leave_no_site_behind() {
-    let shutdown = Shutdown::with_stripes(4).unwrap();
+    let shutdown = winddown_core::tuning::with_stripes(4).unwrap();
     let (held, held_at) = enter(&shutdown);
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -216,7 +216,7 @@ fn threads_entering_and_leaving_leave_no_site_behind() {
     }
     assert_eq!(sites(&shutdown), [site(held_at, 1)]);
     drop(held);
-    assert!(shutdown.guard_sites().is_empty());
+    assert!(track::guard_sites(&shutdown).is_empty());
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn a_drain_that_times_out_names_the_sites_in_the_report() {
         .unwrap();
     let plan = Plan::new(shutdown.clone(), config);
     plan.name_in_flight(|names| names.push("upload 7".into()));
-    shutdown.set_guard_clock({
+    track::set_guard_clock(&shutdown, {
         let runtime = runtime.clone();
         move || runtime.now()
     });
@@ -317,7 +317,7 @@ fn guard_site_is_plain_data() {
 fn a_labeled_leak_is_named_with_its_label_and_age() {
     let runtime = VirtualRuntime::new();
     let shutdown = Shutdown::new();
-    shutdown.set_guard_clock({
+    track::set_guard_clock(&shutdown, {
         let runtime = runtime.clone();
         move || runtime.now()
     });

@@ -150,7 +150,7 @@ fn a_list_emptied_in_any_order_gives_the_memory_back() {
 
 /// Parks one waiter that stays (as `main` awaiting the trigger does), then `WAITERS` more,
 /// drops those in the order `order` gives, and checks the list gave their memory back.
-fn emptied_around_a_waiter_that_stays(order: impl FnOnce(&mut [Option<Triggered<'_>>])) {
+fn emptied_around_a_waiter_that_stays(order: impl FnOnce(&mut [Option<Triggered>])) {
     let shutdown = Shutdown::new();
     let waker = idle_waker();
     let mut stays = [shutdown.triggered()];

@@ -30,30 +30,22 @@ macro_rules! tell {
     };
 }
 
-/// What `main` does in both daemons: reads the flags, listens for signals (before any thread
-/// starts), runs `serve` (the daemon on its runtime) and returns its exit code once the output
-/// is written (at most a second: see `output::finish`). Nothing calls `process::exit`: the
+/// What `main` does in both daemons: reads the flags, runs `serve` (the daemon on its runtime,
+/// given the signal listener's [`Builder`](winddown::signals::Builder) to listen with first,
+/// as a task on that runtime: see [`kept`]) and returns its exit code once the output is
+/// written (at most a second: see `output::finish`). Nothing calls `process::exit`: the
 /// daemon's destructors run.
-pub(crate) fn main(name: &str, about: &str, serve: impl FnOnce(Args, Shutdown) -> u8) -> ExitCode {
+pub(crate) fn main(
+    name: &str,
+    about: &str,
+    serve: impl FnOnce(Args, Shutdown, winddown::signals::Builder) -> u8,
+) -> ExitCode {
     let code = match parse_args() {
         Ok(Some(args)) => {
-            let shutdown = Shutdown::new();
-            match listen(&shutdown, args.block_hook) {
-                Ok(signals) => {
-                    let code = serve(args, shutdown);
-                    output::finish("daemon");
-                    // Not dropped: until the process is gone a third signal still ends it at
-                    // once (143), and dropping it would only restore the signals' old
-                    // behaviour and wait for its threads, a moment before they end with the
-                    // process anyway.
-                    std::mem::forget(signals);
-                    code
-                }
-                Err(err) => {
-                    say!("daemon: cannot listen for signals: {err}");
-                    71 // EX_OSERR
-                }
-            }
+            let signals = signals(args.block_hook);
+            let code = serve(args, Shutdown::new(), signals);
+            output::finish("daemon");
+            code
         }
         Ok(None) => {
             tell!("{}", usage(name, about));
@@ -70,20 +62,35 @@ pub(crate) fn main(name: &str, about: &str, serve: impl FnOnce(Args, Shutdown) -
 }
 
 /// SIGTERM and SIGINT: the first triggers, the second forces, the third ends the process.
-/// Each is logged as it happens, in order with the stop (the hook only queues its line).
-fn listen(shutdown: &Shutdown, block_hook: bool) -> io::Result<winddown::signals::Listener> {
-    winddown::signals::Builder::new()
-        .on_event(move |event| {
-            say!("daemon: {event}");
-            if block_hook {
-                // Testing only (`--block-hook`): the hook never returns, as a hook stuck on a
-                // full log pipe would not; the listener triggers and forces without it.
-                loop {
-                    std::thread::park();
-                }
+/// Each is logged as it happens, in order with the stop (the hook only queues its line, on
+/// the signal listener's hook thread: a hook that blocked would hold neither the stop nor the
+/// runtime's thread).
+fn signals(block_hook: bool) -> winddown::signals::Builder {
+    winddown::signals::Builder::new().on_event(move |event| {
+        say!("daemon: {event}");
+        if block_hook {
+            // Testing only (`--block-hook`): the hook never returns, as a hook stuck on a
+            // full log pipe would not; the listener triggers and forces without it.
+            loop {
+                std::thread::park();
             }
-        })
-        .listen(shutdown)
+        }
+    })
+}
+
+/// The exit code when the signals cannot be listened for, said on stderr.
+pub(crate) fn cannot_listen(err: &io::Error) -> u8 {
+    say!("daemon: cannot listen for signals: {err}");
+    71 // EX_OSERR
+}
+
+/// The signal listener task, made to be spawned and never dropped, not even with its runtime:
+/// until the process is gone a third signal still ends it at once (143). Dropping it would
+/// only give the signals their old behaviour back (a third SIGTERM would kill the process
+/// instead of ending it with 143) and wait a moment for its hook, just before the process
+/// ends anyway.
+pub(crate) fn kept<L: Future<Output = ()> + Unpin + 'static>(listener: L) -> &'static mut L {
+    Box::leak(Box::new(listener))
 }
 
 /// Runs `app` until the shutdown sequence ends, prints the report (and writes it as JSON to
@@ -100,13 +107,8 @@ pub(crate) async fn finish(run: impl Future<Output = Report>, json: Option<&Path
             );
         }
     }
-    exit_code(&report)
-}
-
-/// The report's exit code as a process status.
-pub(crate) fn exit_code(report: &Report) -> u8 {
     // 0 to 3: see `Report::exit_code`.
-    u8::try_from(report.exit_code()).unwrap_or(1)
+    report.exit_code()
 }
 
 #[cfg(feature = "json")]
@@ -402,7 +404,7 @@ where
                         wait.await;
                     }
                 }
-                Ok::<(), io::Error>(())
+                Ok(())
             }
         })
         .priority(10)
@@ -416,7 +418,7 @@ where
                 // Blocks the runtime's only thread: the sequence cannot even notice a force.
                 std::thread::sleep(stuck);
             }
-            Ok::<(), io::Error>(())
+            Ok(())
         })
         .priority(5)
         .kind(ResourceKind::Cache),
@@ -427,7 +429,7 @@ where
     // `close`) belongs in `Resource::blocking`, which runs on a thread of its own so that its
     // deadline still fires; that thread costs a few hundred microseconds of the stop.
     plan.flush(
-        Resource::new("log file", move || async move { log.flush() }).kind(ResourceKind::File),
+        Resource::new("log file", move || async move { Ok(log.flush()?) }).kind(ResourceKind::File),
     )?;
     Ok(jobs)
 }

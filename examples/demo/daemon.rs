@@ -7,7 +7,8 @@
 //! It listens on 127.0.0.1, echoes every line back, runs two background workers, holds a
 //! pretend connection pool and cache client (closed in priority order) and a buffered log
 //! file (flushed in the flush phase), written through a job queue (`examples/jobs`, the
-//! runtime-free library that the smol daemon, `daemon_smol.rs`, uses too). On SIGTERM
+//! runtime-free library that the smol daemon, `daemon_smol.rs`, uses too). It listens for
+//! signals with a task on its runtime (`listen_tokio`), not a thread. On SIGTERM
 //! or Ctrl-C it runs the whole shutdown sequence with progress on stderr, prints the report on
 //! stdout, and exits with the report's exit code. A second signal forces the exit; a third
 //! ends it at once (143 for SIGTERM). Run by systemd as a `Type=notify` service, it tells
@@ -42,8 +43,9 @@ const ABOUT: &str =
     "winddown demo daemon: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.";
 
 fn main() -> ExitCode {
-    cli::main("daemon", ABOUT, |args, shutdown| {
-        // One thread runs everything: the service, the workers and the shutdown sequence.
+    cli::main("daemon", ABOUT, |args, shutdown, signals| {
+        // One thread runs everything: the service, the workers, the signal listener and the
+        // shutdown sequence. Building a current-thread runtime starts no thread.
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -54,6 +56,14 @@ fn main() -> ExitCode {
                 return 71; // EX_OSERR
             }
         };
+        // Signals first, before anything else starts. The listener is a task on the runtime,
+        // woken by its I/O driver: no thread between the signal and the stop. A third signal
+        // ends the process from the signal handler, even with the runtime stuck.
+        let signals = match runtime.block_on(async { signals.listen_tokio(&shutdown) }) {
+            Ok(listener) => listener,
+            Err(err) => return cli::cannot_listen(&err),
+        };
+        drop(runtime.spawn(cli::kept(signals)));
         let code = runtime.block_on(serve(args, shutdown));
         // Connections the report gave up on are dropped with their tasks; nothing here waits
         // for a thread (the daemon starts none), so this returns at once.

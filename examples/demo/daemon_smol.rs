@@ -6,12 +6,13 @@
 //! ```
 //!
 //! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
-//! runs the service, the workers, the job queue's worker and the shutdown sequence. Four more
-//! threads exist, each sleeping until it has work: async-io's reactor thread (started by
-//! async-io on first use; it waits on epoll while the main thread is busy), the signal
-//! listener's (`winddown-signals`) and its hook's (`winddown-signals-hook`), and the output
-//! writer (`output`: nothing the daemon prints can block it). The job queue
-//! (`examples/jobs`) is the same runtime-free library the tokio daemon uses.
+//! runs the service, the workers, the job queue's worker, the signal listener's task and the
+//! shutdown sequence. Three more threads exist, each sleeping until it has work: async-io's
+//! reactor thread (started by async-io on first use; it waits on epoll while the main thread
+//! is busy), the signal hook's (`winddown-signals-hook`: the daemon logs each signal, and a
+//! hook never runs on the executor's thread), and the output writer (`output`: nothing the
+//! daemon prints can block it). The job queue (`examples/jobs`) is the same runtime-free
+//! library the tokio daemon uses.
 
 use std::io;
 use std::net::SocketAddr;
@@ -45,11 +46,19 @@ const ABOUT: &str =
     "winddown demo daemon on smol: a TCP line-echo server on 127.0.0.1 that shuts down gracefully.";
 
 fn main() -> ExitCode {
-    cli::main("daemon_smol", ABOUT, |args, shutdown| {
-        // One executor, run by the main thread: the service, the workers and the shutdown
-        // sequence all run here (tokio's current-thread runtime does the same for the tokio
-        // one). Dropped on return, with whatever tasks the report gave up on.
+    cli::main("daemon_smol", ABOUT, |args, shutdown, signals| {
+        // Signals first, before async-io starts its thread. The listener is a task on the
+        // executor, woken by async-io's reactor: no thread of its own. A third signal ends the
+        // process from the signal handler, even with the executor stuck.
+        let signals = match signals.listen_async_io(&shutdown) {
+            Ok(listener) => listener,
+            Err(err) => return cli::cannot_listen(&err),
+        };
+        // One executor, run by the main thread: the service, the workers, the signal listener
+        // and the shutdown sequence all run here (tokio's current-thread runtime does the same
+        // for the tokio one). Dropped on return, with whatever tasks the report gave up on.
         let executor = Arc::new(Executor::new());
+        executor.spawn(cli::kept(signals)).detach();
         smol::block_on(executor.run(serve(args, shutdown, executor.clone())))
     })
 }

@@ -11,9 +11,11 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Response, Uri};
 use axum::routing::get;
+use axum::routing::MethodRouter;
 use axum::Router;
 use tower::util::{option_layer, Either};
 use tower::Layer as _;
+use winddown::http::tls::Tls;
 use winddown::http::{
     AdminService, EndOnShutdown, ForServer, Liveness, Readiness, ShutdownLayer, ShutdownService,
     StatusService,
@@ -94,10 +96,22 @@ OPTIONS:
                            free port): ready, drain from the signal, maint
                            once admissions close; prints `agent listening on
                            ADDR` before `ready`
+    --keep-alive-grace SECS
+                           at the close, keep an idle keep-alive connection whose
+                           last response went out less than SECS before open
+                           until then, to answer (503) a request its client is
+                           already sending (default 0.25; 0: closed at once)
+    --tls-cert PATH        serve HTTPS on --port, with this certificate chain
+                           (PEM); needs --tls-key
+    --tls-key PATH         the certificate's private key (PEM)
     -h, --help             print this help
 
 Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
-100 ms until the shutdown, then a clean end), /readyz, /livez, /status.
+100 ms until the shutdown, then a clean end), /ws (a WebSocket echo: each text
+or binary message sent back), /ws?firehose=1 (a WebSocket that sends without
+pause and never reads), /readyz, /livez, /status. At the close every open
+WebSocket gets Close 1001 (going away) from the server; the connection line
+counts those that answered and those cut.
 
 It prints `listening on ADDR` (then `admin listening on ADDR` with
 --admin-port, `agent listening on ADDR` with --agent-port), then `ready`, on
@@ -118,6 +132,10 @@ pub(crate) struct Args {
     pub(crate) layer: bool,
     pub(crate) admin_port: Option<u16>,
     pub(crate) agent_port: Option<u16>,
+    /// `--tls-cert` and `--tls-key`.
+    pub(crate) tls: Option<(String, String)>,
+    /// `--keep-alive-grace`, if given.
+    pub(crate) keep_alive_grace: Option<Duration>,
 }
 
 /// The flags, `Ok(None)` for `--help`.
@@ -129,7 +147,10 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         layer: true,
         admin_port: None,
         agent_port: None,
+        tls: None,
+        keep_alive_grace: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut words = std::env::args().skip(1);
     while let Some(flag) = words.next() {
         match flag.as_str() {
@@ -138,7 +159,8 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                 args.layer = false;
                 continue;
             }
-            "--port" | "--drain-timeout" | "--pre-stop" | "--admin-port" | "--agent-port" => {}
+            "--port" | "--drain-timeout" | "--pre-stop" | "--admin-port" | "--agent-port"
+            | "--tls-cert" | "--tls-key" | "--keep-alive-grace" => {}
             _ => return Err(format!("unknown option {flag:?}")),
         }
         let value = words
@@ -174,10 +196,45 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
             }
             "--drain-timeout" => args.drain_timeout = seconds()?,
             "--pre-stop" => args.pre_stop = seconds()?,
+            "--keep-alive-grace" => args.keep_alive_grace = Some(seconds()?),
+            "--tls-cert" => tls_cert = Some(value),
+            "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
+    args.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => return Err("--tls-cert needs --tls-key".to_owned()),
+        (None, Some(_)) => return Err("--tls-key needs --tls-cert".to_owned()),
+    };
     Ok(Some(args))
+}
+
+/// The TLS of `--tls-cert` and `--tls-key`, if given; the exit code and message if they
+/// cannot be read or do not fit.
+pub(crate) fn tls(name: &str, args: &Args) -> Result<Option<Tls>, u8> {
+    let Some((cert, key)) = &args.tls else {
+        return Ok(None);
+    };
+    match Tls::from_pem_files(cert, key) {
+        Ok(tls) => Ok(Some(tls)),
+        Err(err) => {
+            say!("{name}: --tls-cert {cert} --tls-key {key}: {err}");
+            Err(66) // EX_NOINPUT
+        }
+    }
+}
+
+/// Whether `uri` asks for the firehose (`?firehose=1`).
+pub(crate) fn wants_firehose(uri: &Uri) -> bool {
+    uri.query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "firehose=1"))
+}
+
+/// What the firehose sends, message after message.
+pub(crate) fn firehose_message(n: u64) -> String {
+    format!("firehose {n:08} {}", "x".repeat(100))
 }
 
 /// The plan: the drain and pre-stop from the flags, room for the rest, progress on stderr.
@@ -214,16 +271,18 @@ pub(crate) type Sleep =
 /// What the examples serve: the router, behind the layer (`--no-layer`: the router alone).
 pub(crate) type App = Either<ShutdownService<Router, ForServer>, Router>;
 
-/// The routes, and the layer around them (none with `--no-layer`). The layer wraps the whole
-/// router, once (axum's `Router::layer` would wrap each route on its own, and axum then boxes
-/// each layered route's service and future again for every request), and lets the probes and
-/// the status page through without admission: they answer through the whole shutdown (the
-/// liveness probe must, and the readiness probe says 503 by itself). The server takes each
-/// request's admission from the layer (`for_server`), so the responses keep axum's body.
+/// The routes, and the layer around them (none with `--no-layer`); `ws` is the runtime's
+/// WebSocket route (`/ws`). The layer wraps the whole router, once (axum's `Router::layer`
+/// would wrap each route on its own, and axum then boxes each layered route's service and
+/// future again for every request), and lets the probes and the status page through without
+/// admission: they answer through the whole shutdown (the liveness probe must, and the
+/// readiness probe says 503 by itself). The server takes each request's admission from the
+/// layer (`for_server`), so the responses keep axum's body.
 pub(crate) fn router(
     plan: &Plan,
     sleep: Sleep,
     with_layer: bool,
+    ws: MethodRouter,
 ) -> (App, Option<ShutdownLayer<ForServer>>) {
     let shutdown = plan.shutdown().clone();
     let layer = with_layer.then(|| {
@@ -267,6 +326,7 @@ pub(crate) fn router(
                 async move { response }
             }),
         )
+        .route("/ws", ws)
         .route_service("/status", status)
         .route_service("/readyz", Readiness::new(&shutdown))
         .route_service("/livez", Liveness::new())
@@ -339,5 +399,5 @@ pub(crate) fn finish(report: &Report) -> u8 {
     // The server's connection counts are in the report, as a note.
     out(&report.to_string());
     // 0 to 3: see `Report::exit_code`.
-    u8::try_from(report.exit_code()).unwrap_or(1)
+    report.exit_code()
 }

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use winddown_core::futures::ReachedOwned;
+use winddown_core::futures::Reached;
 use winddown_core::{Phase, Shutdown};
 
 pin_project! {
@@ -42,7 +42,7 @@ pin_project! {
     pub struct EndOnShutdown<B> {
         #[pin]
         inner: B,
-        closed: ReachedOwned,
+        closed: Reached,
         ended: bool,
     }
 }
@@ -52,7 +52,7 @@ impl<B> EndOnShutdown<B> {
     pub fn new(inner: B, shutdown: &Shutdown) -> Self {
         EndOnShutdown {
             inner,
-            closed: shutdown.reached_owned(Phase::StoppingNewRequests),
+            closed: shutdown.reached(Phase::StoppingNewRequests),
             ended: false,
         }
     }

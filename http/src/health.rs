@@ -1,15 +1,9 @@
 //! Readiness and liveness probes as tower services.
 
-use std::convert::Infallible;
-use std::future::{ready, Ready};
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
-use tower_service::Service;
+use http::StatusCode;
 use winddown_core::Shutdown;
+
+use crate::answer::{answers_at_once, text, Answer};
 
 /// A readiness probe: `200 ready` while the shutdown is running, `503 not ready` from the
 /// trigger on.
@@ -47,24 +41,18 @@ impl Readiness {
     }
 }
 
-impl<B> Service<Request<B>> for Readiness {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let response = if self.shutdown.is_ready() {
+impl Readiness {
+    /// `200 ready` until the trigger, `503 not ready` from then on.
+    pub(crate) fn answer(&self) -> Answer {
+        if !self.shutdown.is_triggered() {
             text(StatusCode::OK, "ready\n")
         } else {
             text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-        };
-        ready(Ok(response))
+        }
     }
 }
+
+answers_at_once!(Readiness, |this, _request| this.answer());
 
 /// A liveness probe: `200 alive` for as long as the process answers, the shutdown included
 /// (a probe that failed during the drain would get the process killed before it finished).
@@ -84,28 +72,11 @@ impl Liveness {
     }
 }
 
-impl<B> Service<Request<B>> for Liveness {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _request: Request<B>) -> Self::Future {
-        ready(Ok(text(StatusCode::OK, "alive\n")))
+impl Liveness {
+    /// `200 alive`, always.
+    pub(crate) fn answer(&self) -> Answer {
+        text(StatusCode::OK, "alive\n")
     }
 }
 
-pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
+answers_at_once!(Liveness, |this, _request| this.answer());

@@ -1,43 +1,41 @@
 //! The status endpoint: a JSON snapshot of the shutdown.
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::future::{ready, Ready};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Request, Response};
-use http_body_util::Full;
-use tower_service::Service;
-use winddown_core::{Plan, ResourceRecord};
+use http::StatusCode;
+use winddown_core::Plan;
 
+use crate::answer::{answer, answers_at_once, Answer};
 use crate::ShutdownLayer;
 
 /// A status endpoint: `200` with a JSON snapshot of the shutdown, whatever its phase.
 ///
+/// The document is the plan's [`Progress`](winddown_core::Progress) as the report writes it
+/// (one vocabulary: phases and statuses as `snake_case` strings, durations as milliseconds
+/// with microsecond precision, the same `version`), with the server's own fields first:
+///
 /// ```json
-/// {"phase":"closing resources","ready":false,"reason":"signal 15","elapsed_ms":1250,
-///  "in_flight":0,"requests_in_flight":0,"refused":17,"refused_requests":16,"status":null,
-///  "phases":[{"phase":"initiated","at_ms":0,"duration_ms":0}, …],
-///  "drain":{"in_flight_at_start":3,"left":0,"timed_out":false,"still_in_flight":[]},
-///  "resources":[{"name":"http 127.0.0.1:8080","outcome":"ok","duration_ms":0}],
-///  "flushes":[],"running":"db pool"}
+/// {"ready":false,"elapsed_ms":1250.4,"requests_in_flight":0,"refused_requests":16,
+///  "version":2,"phase":"closing_resources","reason":{"kind":"signal","signal":15},
+///  "in_flight":0,"refused":17,"status":null,
+///  "phases":[{"phase":"initiated","started_ms":0.0,"duration_ms":0.0}, …],
+///  "drain":{"in_flight_at_start":3,"drained":3,"left":0,"timed_out":false, …},
+///  "resources":[{"name":"http 127.0.0.1:8080","outcome":"ok", …,"duration_ms":0.3}],
+///  "flushes":[],"running":"db pool","step_deadline_ms":6250.0}
 /// ```
 ///
-/// `elapsed_ms` counts from the trigger (`null` before it); `in_flight` counts every guard of
-/// the shutdown (connections held by [`Server`](crate::Server) and requests admitted by
-/// [`ShutdownLayer`]), `requests_in_flight` the requests alone (when built with
-/// [`requests`](Self::requests) from a layer that names requests), `refused` every admission
-/// refused since the close ([`Shutdown::refused`](winddown_core::Shutdown::refused):
-/// requests, connections, tasks), and `refused_requests` (with [`requests`](Self::requests))
-/// the requests among them the layer answered `503`. The rest is the plan's
-/// [`progress`](Plan::progress): the phases
-/// entered so far (offsets from the trigger), the drain once it ended, the resources and
-/// flush hooks closed so far with their outcomes, the one running now, and the final status
-/// once there is one.
+/// `ready` is `false` from the trigger on (what [`Readiness`](crate::Readiness) answers `503`
+/// for); `elapsed_ms` counts from the trigger (`null` before it); `requests_in_flight` counts
+/// the requests in flight and `refused_requests` the requests the layer answered `503` (both
+/// only when built with [`requests`](Self::requests) from a layer; the first only when that
+/// layer names requests). The rest is [`Plan::progress`], documented field by field on
+/// [`Progress`](winddown_core::Progress): `in_flight` counts every guard of the shutdown
+/// (connections held by [`Server`](crate::Server) and requests admitted by
+/// [`ShutdownLayer`]), `refused` every admission refused since the close (requests,
+/// connections, tasks).
 ///
 /// # Examples
 ///
@@ -94,187 +92,114 @@ impl StatusService {
     /// use winddown::{Config, Plan, Shutdown};
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let json = winddown::http::StatusService::new(&plan).snapshot();
-    /// assert!(json.starts_with(r#"{"phase":"running","ready":true,"reason":null,"#), "{json}");
+    /// assert!(json.starts_with(r#"{"ready":true,"elapsed_ms":null,"version":2,"phase":"running","#), "{json}");
     /// ```
     pub fn snapshot(&self) -> String {
         let shutdown = self.plan.shutdown();
-        let progress = self.plan.progress();
-        let mut json = String::with_capacity(512);
-        json.push_str("{\"phase\":");
-        push_str(&mut json, shutdown.phase().as_str());
-        let _ = write!(json, ",\"ready\":{}", shutdown.is_ready());
-        json.push_str(",\"reason\":");
-        match shutdown.reason() {
-            Some(reason) => push_str(&mut json, &reason.to_string()),
-            None => json.push_str("null"),
-        }
+        // The core writes the progress: the server's fields go in front of its first field.
+        let progress = match serde_json::to_string(&self.plan.progress()) {
+            Ok(progress) => progress,
+            // Only a serializer's own failure (none for these types): say so, never panic.
+            Err(error) => return format!("{{\"error\":{}}}", json_string(&error.to_string())),
+        };
+        let mut json = String::with_capacity(progress.len() + 96);
+        let _ = write!(json, "{{\"ready\":{}", !shutdown.is_triggered());
         json.push_str(",\"elapsed_ms\":");
         let triggered_at = *self.triggered_at.lock().unwrap_or_else(|e| e.into_inner());
         match triggered_at {
+            // Whole microseconds, as the report writes its durations.
             Some(at) => {
-                let _ = write!(json, "{}", at.elapsed().as_millis());
+                let micros = at.elapsed().as_micros();
+                let _ = write!(json, "{}.{:03}", micros / 1000, micros % 1000);
             }
             None => json.push_str("null"),
         }
-        let _ = write!(json, ",\"in_flight\":{}", shutdown.in_flight());
-        if let Some(requests) = self.layer.as_ref().and_then(|l| l.requests_in_flight()) {
-            let _ = write!(json, ",\"requests_in_flight\":{requests}");
-        }
-        let _ = write!(json, ",\"refused\":{}", shutdown.refused());
         if let Some(layer) = &self.layer {
+            if let Some(requests) = layer.requests_in_flight() {
+                let _ = write!(json, ",\"requests_in_flight\":{requests}");
+            }
             let _ = write!(json, ",\"refused_requests\":{}", layer.refused());
         }
-        json.push_str(",\"status\":");
-        match progress.status {
-            Some(status) => push_str(&mut json, &status.to_string()),
-            None => json.push_str("null"),
-        }
-        json.push_str(",\"phases\":[");
-        for (i, record) in progress.phases.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str("{\"phase\":");
-            push_str(&mut json, record.phase.as_str());
-            let _ = write!(
-                json,
-                ",\"at_ms\":{},\"duration_ms\":{}}}",
-                record.started.as_millis(),
-                record.duration.as_millis()
-            );
-        }
-        json.push_str("],\"drain\":");
-        match &progress.drain {
-            Some(drain) => {
-                let _ = write!(
-                    json,
-                    "{{\"in_flight_at_start\":{},\"left\":{},\"timed_out\":{},\"still_in_flight\":[",
-                    drain.in_flight_at_start, drain.left, drain.timed_out
-                );
-                for (i, name) in drain.still_in_flight.iter().enumerate() {
-                    if i > 0 {
-                        json.push(',');
-                    }
-                    push_str(&mut json, name);
-                }
-                json.push_str("]}");
-            }
-            None => json.push_str("null"),
-        }
-        json.push_str(",\"resources\":");
-        push_records(&mut json, &progress.resources);
-        json.push_str(",\"flushes\":");
-        push_records(&mut json, &progress.flushes);
-        json.push_str(",\"running\":");
-        match &progress.running {
-            Some(name) => push_str(&mut json, name),
-            None => json.push_str("null"),
-        }
-        json.push('}');
+        // `progress` is an object: `{` and at least its `version` field.
+        json.push(',');
+        json.push_str(progress.strip_prefix('{').unwrap_or(&progress));
         json
     }
 }
 
-/// `[{"name":…,"outcome":…,"duration_ms":…}, …]`
-fn push_records(json: &mut String, records: &[ResourceRecord]) {
-    json.push('[');
-    for (i, record) in records.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        json.push_str("{\"name\":");
-        push_str(json, &record.name);
-        json.push_str(",\"outcome\":");
-        push_str(json, &record.outcome.to_string());
-        let _ = write!(json, ",\"duration_ms\":{}}}", record.duration.as_millis());
-    }
-    json.push(']');
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
 }
 
-impl<B> Service<Request<B>> for StatusService {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::from(self.snapshot())));
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        ready(Ok(response))
+impl StatusService {
+    /// `200` with [`snapshot`](Self::snapshot).
+    pub(crate) fn answer(&self) -> Answer {
+        answer(
+            StatusCode::OK,
+            Bytes::from(self.snapshot()),
+            "application/json",
+        )
     }
 }
 
-/// Appends `text` as a JSON string.
-pub(crate) fn push_str(json: &mut String, text: &str) {
-    json.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => json.push_str("\\\""),
-            '\\' => json.push_str("\\\\"),
-            '\n' => json.push_str("\\n"),
-            '\r' => json.push_str("\\r"),
-            '\t' => json.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(json, "\\u{:04x}", c as u32);
-            }
-            c => json.push(c),
-        }
-    }
-    json.push('"');
-}
+answers_at_once!(StatusService, |this, _request| this.answer());
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
     use winddown_core::testing::VirtualRuntime;
     use winddown_core::{Config, Plan, Reason, Resource, Shutdown};
 
-    #[test]
-    fn snapshot_follows_the_sequence_and_lists_closed_resources() {
-        let shutdown = Shutdown::new();
-        let plan = Plan::new(shutdown.clone(), Config::default());
-        plan.register(Resource::blocking("db", || Ok::<(), String>(())))
-            .unwrap();
-        plan.register(Resource::blocking("cache", || {
-            Err::<(), _>("refused \"quit\"")
-        }))
-        .unwrap();
-        let status = super::StatusService::new(&plan);
-        let before = status.snapshot();
-        assert!(before.contains(r#""elapsed_ms":null"#), "{before}");
-        assert!(before.contains(r#""resources":[]"#), "{before}");
+    use crate::ShutdownLayer;
 
-        shutdown.trigger(Reason::Signal(15));
-        let runtime = VirtualRuntime::new();
-        runtime.block_on(plan.run(&runtime));
-        let after = status.snapshot();
-        assert!(
-            after.starts_with(r#"{"phase":"completed","ready":false,"reason":"signal 15","#),
-            "{after}"
-        );
-        assert!(after.contains(r#""status":"failed""#), "{after}");
-        assert!(
-            after.contains(r#"{"name":"db","outcome":"ok","duration_ms":0}"#),
-            "{after}"
-        );
-        assert!(
-            after.contains(r#"{"name":"cache","outcome":"error: refused \"quit\"""#),
-            "{after}"
-        );
-        assert!(
-            after.contains(r#""drain":{"in_flight_at_start":0,"left":0"#),
-            "{after}"
-        );
+    fn parse(json: &str) -> Value {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"))
     }
 
     #[test]
-    fn strings_are_escaped() {
-        let mut json = String::new();
-        super::push_str(&mut json, "a\"b\\c\nd\u{1}");
-        assert_eq!(json, r#""a\"b\\c\nd\u0001""#);
+    fn snapshot_is_the_reports_progress_with_the_servers_fields() {
+        let shutdown = Shutdown::new();
+        let plan = Plan::new(shutdown.clone(), Config::default());
+        plan.register(Resource::blocking("db", || Ok(()))).unwrap();
+        plan.register(Resource::blocking("cache", || {
+            Err("refused \"quit\"\n".into())
+        }))
+        .unwrap();
+        let layer = ShutdownLayer::new(&shutdown).name_requests(&plan);
+        let status = super::StatusService::new(&plan).requests(&layer);
+        let before = parse(&status.snapshot());
+        assert_eq!(before["ready"], true);
+        assert_eq!(before["elapsed_ms"], Value::Null);
+        assert_eq!(before["phase"], "running");
+        assert_eq!(before["requests_in_flight"], 0);
+        assert_eq!(before["refused_requests"], 0);
+        assert_eq!(before["resources"], Value::Array(vec![]));
+
+        shutdown.trigger(Reason::Signal(15));
+        let runtime = VirtualRuntime::new();
+        let report = runtime.block_on(plan.run(&runtime));
+        let after = parse(&status.snapshot());
+        assert_eq!(after["ready"], false);
+        assert!(after["elapsed_ms"].is_number(), "{after}");
+        // The report's own vocabulary, field for field.
+        let progress = serde_json::to_value(plan.progress()).unwrap();
+        for (key, value) in progress.as_object().unwrap() {
+            if key != "in_flight" {
+                assert_eq!(&after[key], value, "{key}");
+            }
+        }
+        assert_eq!(after["version"], winddown_core::Report::JSON_VERSION);
+        assert_eq!(after["phase"], "completed");
+        assert_eq!(after["status"], "failed");
+        assert_eq!(after["reason"]["kind"], "signal");
+        let report = serde_json::to_value(&report).unwrap();
+        assert_eq!(after["resources"], report["resources"]);
+        let cache = after["resources"]
+            .as_array()
+            .and_then(|resources| resources.iter().find(|r| r["name"] == "cache"))
+            .unwrap_or_else(|| panic!("no cache in {after}"));
+        assert_eq!(cache["outcome"], "error", "{cache}");
+        assert_eq!(cache["message"], "refused \"quit\"\n", "{cache}");
     }
 }

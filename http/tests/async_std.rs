@@ -1,5 +1,5 @@
 //! The HTTP scenario suite on async-std (its global executor, on one thread).
-#![cfg(all(feature = "hyper", feature = "async-std"))]
+#![cfg(all(feature = "hyper", feature = "tls", feature = "async-std"))]
 
 #[macro_use]
 mod common;
@@ -50,7 +50,7 @@ impl common::Net for AsyncStd {
     fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
         service: M,
-        admin: bool,
+        setup: common::Setup,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -58,11 +58,7 @@ impl common::Net for AsyncStd {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::async_std::server(&plan);
             let stats = server.stats();
-            let served = if admin {
-                Self::spawn(server.serve_admin(listener, service))
-            } else {
-                Self::spawn(server.serve(listener, service))
-            };
+            let served = Self::spawn(common::serve_with(server, listener, service, setup));
             (addr, stats, served)
         })
     }

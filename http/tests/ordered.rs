@@ -57,15 +57,13 @@ fn a_second_signal_reports_what_it_cut(order: Order) {
     tasks.run(Order::Spawned);
     assert_eq!(shutdown.phase(), Phase::Draining);
 
-    // The second SIGTERM, as the signal listener delivers it: a repeat trigger, then the move
-    // to `Forced` for those who watch phases only.
-    shutdown.trigger(Reason::Signal(15));
-    let _ = shutdown.advance(Phase::Forced);
+    // The second SIGTERM, as the signal listener delivers it: a force.
+    shutdown.force(Reason::Signal(15));
     tasks.run(order);
     let report = report.take().expect("the sequence ended");
 
     assert_eq!(report.status, Status::Forced, "{report}");
-    assert_eq!(report.forced_by, Some(ForcedBy::Escalation), "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
     // The connection and its request were in flight when the force came.
     assert_eq!(report.drain.left, 2, "{report}");
     let names = &report.drain.still_in_flight;

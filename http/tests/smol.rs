@@ -1,5 +1,5 @@
 //! The HTTP scenario suite on smol (its global executor).
-#![cfg(all(feature = "hyper", feature = "smol"))]
+#![cfg(all(feature = "hyper", feature = "tls", feature = "smol"))]
 
 #[macro_use]
 mod common;
@@ -42,7 +42,7 @@ impl common::Net for Smol {
     fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
         service: M,
-        admin: bool,
+        setup: common::Setup,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -50,11 +50,7 @@ impl common::Net for Smol {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::smol::server(&plan);
             let stats = server.stats();
-            let served = if admin {
-                Self::spawn(server.serve_admin(listener, service))
-            } else {
-                Self::spawn(server.serve(listener, service))
-            };
+            let served = Self::spawn(common::serve_with(server, listener, service, setup));
             (addr, stats, served)
         })
     }

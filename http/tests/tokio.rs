@@ -1,6 +1,6 @@
 //! The HTTP scenario suite on tokio: a multi-thread runtime with one worker, the shape in
 //! which a busy worker leaves its I/O driver unturned.
-#![cfg(all(feature = "hyper", feature = "tokio"))]
+#![cfg(all(feature = "hyper", feature = "tls", feature = "tokio"))]
 
 #[macro_use]
 mod common;
@@ -54,7 +54,7 @@ impl common::Net for Tokio {
     fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
         service: M,
-        admin: bool,
+        setup: common::Setup,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)> {
         let plan = plan.clone();
         Box::pin(async move {
@@ -62,11 +62,7 @@ impl common::Net for Tokio {
             let addr = listener.local_addr().unwrap();
             let server = winddown_http::tokio::server(&plan);
             let stats = server.stats();
-            let served = if admin {
-                Self::spawn(server.serve_admin(listener, service))
-            } else {
-                Self::spawn(server.serve(listener, service))
-            };
+            let served = Self::spawn(common::serve_with(server, listener, service, setup));
             (addr, stats, served)
         })
     }

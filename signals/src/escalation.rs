@@ -19,7 +19,7 @@ use core::fmt;
 /// | nth signal | action                 | effect on the [`Shutdown`](winddown_core::Shutdown)                     |
 /// |------------|------------------------|--------------------------------------------------------------------------|
 /// | 1st        | [`Trigger`](Self::Trigger) | `trigger(Reason::Signal(n))`, unless it was already triggered        |
-/// | 2nd        | [`Force`](Self::Force)     | `trigger(Reason::Signal(n))` again, then `Forced`: an escalation     |
+/// | 2nd        | [`Force`](Self::Force)     | `force(Reason::Signal(n))`: the stop is forced                       |
 /// | 3rd, …     | [`Exit`](Self::Exit)       | none: the signal handler ends the process at once, `_exit(128 + n)`  |
 ///
 /// # Examples

@@ -1,12 +1,17 @@
 //! The hook thread: the [`Builder::on_event`](crate::Builder::on_event) hook runs here, never on
-//! the listener thread, so a hook that blocks (a log write to a pipe nobody reads, a lock)
-//! cannot hold a trigger or a force back.
+//! the listener thread nor on a listener task's runtime thread, so a hook that blocks (a log
+//! write to a pipe nobody reads, a lock) cannot hold a trigger or a force back, nor a runtime.
 //!
-//! The listener thread hands each event over and waits for the hook to return, for at most
+//! The listener hands each event over and waits for the hook to return, for at most
 //! [`HOOK_WAIT`]: a hook that returns in time has run before the action takes effect, so what
 //! it writes comes before whatever the shutdown's waiters write in response. A hook that takes
 //! longer is left running; the listener goes on, and does not wait again while that hook has
 //! not returned (later events queue behind it).
+//!
+//! The listener thread waits blocking ([`Hand::deliver`]). A listener task must not block its
+//! runtime's thread, so it waits as a future ([`Hand::hand_over`], then
+//! [`Hand::poll_returned`], woken by the hook thread, beside its runtime's timer for the
+//! deadline): a hook that blocks holds neither the listener thread nor a runtime thread.
 //!
 //! # Invariants
 //!
@@ -16,11 +21,15 @@
 //!    is still running: one stuck hook delays the listener by one [`HOOK_WAIT`], once.
 //! 3. `done <= sent`, both only grow; event number `n` (1-based) has returned from the hook
 //!    once `done >= n`.
+//! 4. A task waiting for event `n` leaves its waker in `waker` while `done < n`; the hook
+//!    thread takes it each time `done` grows, and wakes it after releasing the lock (a wake
+//!    may run the task's executor code). A task that finds `done >= n` does not wait.
 
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -59,6 +68,8 @@ struct State {
     done: u64,
     /// No more events will come: the thread ends once the queue is empty.
     closed: bool,
+    /// A listener task waiting for the hook to return (invariant 4).
+    waker: Option<Waker>,
 }
 
 impl Shared {
@@ -79,6 +90,7 @@ impl HookThread {
                 sent: 0,
                 done: 0,
                 closed: false,
+                waker: None,
             }),
             changed: Condvar::new(),
         });
@@ -122,24 +134,25 @@ fn run(shared: &Shared, hook: &mut Hook) {
         state = shared.lock();
         state.done += 1;
         shared.changed.notify_all();
+        // Invariant 4: woken outside the lock.
+        if let Some(waker) = state.waker.take() {
+            drop(state);
+            waker.wake();
+            state = shared.lock();
+        }
     }
 }
 
 impl Hand {
     /// Hands `event` to the hook, and waits for the hook to return from it for at most
     /// [`HOOK_WAIT`], not at all if the hook has not returned from an earlier event
-    /// (invariant 2).
+    /// (invariant 2). For the listener thread.
     pub(crate) fn deliver(&self, event: Event) {
+        let Some(number) = self.hand_over(event) else {
+            return;
+        };
         let shared = &self.0;
         let mut state = shared.lock();
-        let idle = state.done == state.sent;
-        state.queue.push_back(event);
-        state.sent += 1;
-        let number = state.sent;
-        shared.changed.notify_all();
-        if !idle {
-            return;
-        }
         let deadline = Instant::now() + HOOK_WAIT;
         while state.done < number {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -152,6 +165,36 @@ impl Hand {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
+    }
+
+    /// Hands `event` to the hook without waiting. Returns the event's number if the listener
+    /// should wait for the hook to return from it (for at most [`HOOK_WAIT`]): `None` while
+    /// the hook has not returned from an earlier event (invariant 2).
+    pub(crate) fn hand_over(&self, event: Event) -> Option<u64> {
+        let shared = &self.0;
+        let mut state = shared.lock();
+        let idle = state.done == state.sent;
+        state.queue.push_back(event);
+        state.sent += 1;
+        let number = state.sent;
+        shared.changed.notify_all();
+        idle.then_some(number)
+    }
+
+    /// Whether the hook has returned from event `number` (from [`hand_over`](Self::hand_over));
+    /// if not, wakes `cx` when it does (invariant 4). For the listener tasks, which bound the
+    /// wait with their runtime's timer.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.lock();
+        if state.done >= number {
+            return Poll::Ready(());
+        }
+        match &mut state.waker {
+            Some(waker) => waker.clone_from(cx.waker()),
+            empty => *empty = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 
@@ -178,7 +221,10 @@ impl Drop for HookThread {
                 .0;
         }
         let finished = state.done == state.sent;
+        // A listener task's waker would keep its task alive as long as a stuck hook runs.
+        let waker = state.waker.take();
         drop(state);
+        drop(waker);
         if let Some(thread) = self.thread.take() {
             if finished && !own {
                 // Idle and closed: it returns at once.

@@ -5,7 +5,10 @@
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
 //! [`Shutdown`] with no async runtime: a signal handler that only counts and writes a byte (and
 //! ends the process on the third signal), and a small thread that turns the bytes into
-//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls.
+//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls. A program that runs
+//! tokio, smol or async-std can have the runtime do the thread's work instead, as a task its
+//! reactor wakes: [`Builder::listen_tokio`], [`Builder::listen_async_io`] (see
+//! [Listener tasks](#listener-tasks)).
 //!
 //! Don't use it for signals that do not mean "stop": every signal in a listener's set counts
 //! towards the escalation. A SIGHUP that means "reload the configuration" belongs to
@@ -23,12 +26,16 @@
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
 //!   byte. So every delivery counts, even three that arrive before the thread is scheduled. It
 //!   runs no code of yours.
+//! - **Or a listener task** ([`TokioListener`], [`AsyncIoListener`]), spawned on the
+//!   application's runtime, does the thread's work with the wake socket registered with the
+//!   runtime's reactor, as `tokio::signal` does: no thread of its own, and no code of yours
+//!   either.
 //! - **The hook thread**, named `winddown-signals-hook`, only with a
 //!   [`Builder::on_event`] hook: it runs the hook for each event, so a hook that blocks cannot
-//!   hold a trigger or a force back.
+//!   hold a trigger or a force back, nor the runtime thread of a listener task.
 //! - **The [`Shutdown`]** keeps the trigger as a state: a signal that arrives after [`listen`]
 //!   returns and before the application starts waiting is not lost, because
-//!   [`Shutdown::wait_triggered`] (or the orchestration) finds the shutdown already triggered.
+//!   [`Shutdown::triggered`] (or the orchestration) finds the shutdown already triggered.
 //!   Registration happens in [`listen`], on the caller's thread, before it returns; while it
 //!   runs, the caller's thread holds the listener's signals back (blocks them), and one that
 //!   arrives meanwhile is delivered, and counted, as `listen` returns.
@@ -37,18 +44,17 @@
 //!
 //! | nth signal | [`Action`]          | what happens                                                     |
 //! |------------|---------------------|------------------------------------------------------------------|
-//! | 1st        | `Trigger`           | `shutdown.trigger_if_untriggered(Reason::Signal(n))`: the graceful sequence starts |
-//! | 2nd        | `Force`             | `shutdown.trigger(..)` again, then `Forced`: an escalation        |
+//! | 1st        | `Trigger`           | `shutdown.trigger(Reason::Signal(n))`: the graceful sequence starts |
+//! | 2nd        | `Force`             | `shutdown.force(Reason::Signal(n))`: the stop is forced          |
 //! | 3rd, …     | `Exit { status }`   | the process ends at once; a shell sees status 128 + n (143 for SIGTERM) |
 //!
 //! The count is the listener's own: every delivery of any signal in its set, and nothing else.
 //! A shutdown that something else triggered first (an admin API call, a Kubernetes `preStop`
 //! hook, systemd's `ExecStop=` command, which systemd follows with SIGTERM anyway) is not forced
 //! by the first signal: that signal asks for what is already happening, so the listener leaves
-//! the shutdown alone ([`Event::started_shutdown`] is `false`, and the check and the trigger are
-//! one atomic step, [`Shutdown::trigger_if_untriggered`]): calling `trigger` again would count
-//! as a second trigger, which [`Shutdown::escalated`] reports and the orchestration
-//! answers by forcing the sequence. The listener's second signal forces.
+//! the shutdown alone ([`Event::started_shutdown`] is `false`: a trigger is idempotent and says
+//! whether it started the shutdown). The listener's second signal forces, with
+//! [`Shutdown::force`].
 //!
 //! The third signal ends the process with `_exit(128 + n)`, called by the signal handler itself:
 //! the handler counts the deliveries, so nothing the process does can delay the exit (a hook
@@ -59,6 +65,56 @@
 //! the default disposition and raising the signal again does nothing in the init process of a
 //! PID namespace (PID 1 in a container without an init), which the kernel shields from the
 //! default action of signals, so it would not end the process there.
+//!
+//! # Listener tasks
+//!
+//! With the `tokio` feature, [`Builder::listen_tokio`] (called inside the runtime) returns the
+//! listener as a [`TokioListener`], a future to `tokio::spawn`; with `async-io`,
+//! [`Builder::listen_async_io`] returns an [`AsyncIoListener`] to spawn on a smol or async-std
+//! executor. The registration is the same as [`listen`]'s, and so is everything above and
+//! below, with these differences:
+//!
+//! - **No thread**: a thread fewer to keep (its stack, a kernel task: the footprint of small
+//!   boards) and a wake-up fewer between the signal and the stop: the handler's byte wakes the
+//!   runtime's reactor, and the task triggers the shutdown on the runtime thread that then
+//!   runs the sequence.
+//! - **The first two signals are acted on when the runtime polls the task.** If every runtime
+//!   thread is blocked (a closer that never yields, a write to a full pipe), they wait in their
+//!   sockets, counted, until a thread is free. The third still ends the process from the
+//!   signal handler at once: a blocked runtime cannot delay it, as a blocked listener thread
+//!   cannot.
+//! - **The hook still runs on the hook thread**, never on the runtime's: the task hands each
+//!   event over just before its action and waits for the hook without blocking (at most half
+//!   a second, on the runtime's timer), so a hook that blocks holds neither the stop nor the
+//!   runtime. For a `Trigger`, the hook sees the shutdown not yet triggered (with the thread,
+//!   it runs inside the trigger). The hand-off costs two wake-ups between threads before the
+//!   action, as the listener thread did: without a hook, the task has none.
+//!
+//! Use the thread ([`listen`]) in a program without a runtime, or when the first two signals
+//! must act even while every runtime thread may be blocked.
+//!
+//! ```
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
+//! # #[cfg(all(unix, feature = "tokio"))]
+//! # fn main() -> std::io::Result<()> {
+//! use winddown::{Reason, Shutdown};
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let shutdown = Shutdown::new();
+//! runtime.block_on(async {
+//!     // Registered when this returns; delivered once the runtime runs the task.
+//!     tokio::spawn(winddown::signals::Builder::new().listen_tokio(&shutdown)?);
+//!
+//!     signal_hook::low_level::raise(winddown::signals::SIGTERM)?; // `kill -TERM <pid>`
+//!     shutdown.triggered().await;
+//!     std::io::Result::Ok(())
+//! })?;
+//! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(unix, feature = "tokio")))]
+//! # fn main() {}
+//! ```
 //!
 //! # Dropping a listener
 //!
@@ -89,10 +145,10 @@
 //!
 //! A library should not write to your terminal: by default the listener is silent. Give it a
 //! hook with [`Builder::on_event`]; each [`Event`] has a `Display` made for a log line
-//! (`SIGTERM (signal #1): shutdown triggered`). The hook runs inside the trigger, before any
-//! waiter of the shutdown wakes, and just before the force, so its line comes before what the
-//! application logs in response; the listener waits for it for at most half a second, so a
-//! hook stuck on a full log pipe does not hold the stop. Make the hook's writes non-blocking
+//! (`SIGTERM (signal #1): shutdown triggered`). The hook runs inside the trigger (a listener
+//! task: just before it), before any waiter of the shutdown wakes, and just before the force,
+//! so its line comes before what the application logs in response; the listener waits for it
+//! for at most half a second, so a hook stuck on a full log pipe does not hold the stop. Make the hook's writes non-blocking
 //! too (hand the line to a logger's queue), or a blocked hook loses the later events' lines.
 //!
 //! # Limitations
@@ -171,7 +227,7 @@
 //! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
 //! signal_hook::low_level::raise(winddown::signals::SIGTERM)?;
 //!
-//! shutdown.wait_triggered();
+//! shutdown.blocking().triggered(None);
 //! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
 //! assert_eq!(shutdown.phase(), Phase::Initiated);
 //! // ... drain, close resources, report ...
@@ -220,8 +276,31 @@
 //!
 //! # Features
 //!
-//! None. The crate needs `std` (a thread and sockets).
-
+//! The crate needs `std` (a thread and sockets). None is on by default.
+//!
+//! - `tokio`: [`Builder::listen_tokio`] and [`TokioListener`] (tokio's `net`, `rt` and
+//!   `time`).
+//! - `async-io`: [`Builder::listen_async_io`] and [`AsyncIoListener`], for smol, async-std
+//!   and other executors on async-io's reactor.
+//!
+// Links to feature-gated items: to this build's page with the feature on, else to docs.rs,
+// which documents every feature.
+#![cfg_attr(
+    all(unix, feature = "tokio"),
+    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio\n[`TokioListener`]: TokioListener"
+)]
+#![cfg_attr(
+    not(all(unix, feature = "tokio")),
+    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio\n[`TokioListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.TokioListener.html"
+)]
+#![cfg_attr(
+    all(unix, feature = "async-io"),
+    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io\n[`AsyncIoListener`]: AsyncIoListener"
+)]
+#![cfg_attr(
+    not(all(unix, feature = "async-io")),
+    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io\n[`AsyncIoListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.AsyncIoListener.html"
+)]
 // Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
 // `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
 // code" above).
@@ -244,6 +323,8 @@ mod hook;
 mod listener;
 #[cfg(unix)]
 mod mask;
+#[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
+mod task;
 
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
@@ -251,6 +332,12 @@ pub use crate::escalation::Action;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use crate::listener::{listen, Builder, Event, Listener};
+#[cfg(all(unix, feature = "async-io"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "async-io"))))]
+pub use crate::task::AsyncIoListener;
+#[cfg(all(unix, feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "tokio"))))]
+pub use crate::task::TokioListener;
 
 /// Signal numbers for [`Builder::signal`], re-exported from `libc` through signal-hook.
 #[cfg(unix)]

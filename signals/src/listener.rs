@@ -39,7 +39,10 @@
 //!    effect: a `Force` just before the force; a `Trigger` that starts the shutdown from inside
 //!    the trigger, by the trigger hook `listen` registered, which recognises this thread's
 //!    trigger by `TRIGGERING` (set only on this thread, for the duration of its
-//!    `trigger_if_untriggered`). Handing over waits at most `HOOK_WAIT` (hook invariant 2).
+//!    `trigger`). Handing over waits at most `HOOK_WAIT` (hook invariant 2).
+//!    A listener task (`crate::task`) runs no code of the application's either: it hands every
+//!    event over just before its action ([`Worker::event`], then [`Worker::act`]) and waits
+//!    for the hook as a future, so neither the hook nor the wait holds its runtime's thread.
 //!
 //! # Memory ordering
 //!
@@ -229,20 +232,27 @@ impl Builder {
     }
 
     /// Calls `hook` for each signal received, to log it, on a thread of its own
-    /// (`winddown-signals-hook`, started by [`listen`](Self::listen)). Replaces any earlier
-    /// hook.
+    /// (`winddown-signals-hook`, started by [`listen`](Self::listen) or a listener task's
+    /// `listen_*`), never on the listener thread nor on a runtime's thread. Replaces any
+    /// earlier hook.
     ///
     /// **In order with the stop.** For an [`Action::Trigger`] that starts the shutdown, the hook
     /// runs inside the trigger: the phase is [`Initiated`](winddown_core::Phase::Initiated),
-    /// and no waiter of the shutdown has woken yet. For an [`Action::Force`], it runs just
-    /// before the force. So a line the hook writes comes before whatever the application writes
-    /// in response (the sequence's first phase, the forced stop), provided the hook returns
-    /// within half a second: the listener waits no longer for it.
+    /// and no waiter of the shutdown has woken yet. (A listener task runs it just before the
+    /// trigger instead, the phase still `Running`: it cannot wait inside the trigger without
+    /// blocking its runtime's thread. Should something else trigger the shutdown in that moment,
+    /// the event's [`started_shutdown`](Event::started_shutdown) says `true` although the
+    /// other trigger won.) For an [`Action::Force`], it runs just before the force. So a line
+    /// the hook writes comes before whatever the application writes in response (the
+    /// sequence's first phase, the forced stop), provided the hook returns within half a
+    /// second: the listener waits no longer for it.
     ///
     /// **It cannot hold the stop.** A hook that blocks (a write to a pipe nobody reads, a
     /// lock) delays the listener by that half second once; the signals after it trigger and force
-    /// at once, and their events wait for the hook. The third signal's exit does not involve
-    /// either thread. A panic in the hook is caught, and the hook thread goes on.
+    /// at once, and their events wait for the hook. A listener task waits without blocking its
+    /// runtime's thread, which goes on running everything else meanwhile. The third signal's
+    /// exit does not involve any of these threads. A panic in the hook is caught, and the hook
+    /// thread goes on.
     ///
     /// It never sees the third signal: that one ends the process inside the signal handler,
     /// where nothing can be logged (the second signal's event says that the next one ends the
@@ -292,6 +302,10 @@ impl Builder {
 
     /// Registers the signals and starts the listener thread.
     ///
+    /// A program that runs tokio, smol or async-std can do without the thread:
+    /// [`listen_tokio`] and [`listen_async_io`] register the same way and return the listener
+    /// as a task for the runtime (crate docs, [Listener tasks](crate#listener-tasks)).
+    ///
     /// When this returns `Ok`, every signal of the set is caught (invariant 1 in the module
     /// docs): one that arrives before anybody waits on `shutdown` still triggers it. The
     /// listener holds a clone of `shutdown`.
@@ -313,7 +327,7 @@ impl Builder {
     /// let shutdown = Shutdown::new();
     /// let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown)?;
     /// signal_hook::low_level::raise(SIGUSR1)?;
-    /// shutdown.wait_triggered();
+    /// shutdown.blocking().triggered(None);
     /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
     /// # Ok(())
     /// # }
@@ -330,7 +344,39 @@ impl Builder {
     ///   handled (signal-hook's `FORBIDDEN`: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV).
     /// - The OS error if a signal number is not valid (`EINVAL`), or if a socket pair or the
     ///   thread cannot be created.
+    ///
+    // Links to feature-gated methods: to this build's page with the feature on, else to
+    // docs.rs, which documents every feature.
+    #[cfg_attr(feature = "tokio", doc = "[`listen_tokio`]: Self::listen_tokio")]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        doc = "[`listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio"
+    )]
+    #[cfg_attr(
+        feature = "async-io",
+        doc = "[`listen_async_io`]: Self::listen_async_io"
+    )]
+    #[cfg_attr(
+        not(feature = "async-io"),
+        doc = "[`listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io"
+    )]
     pub fn listen(self, shutdown: &Shutdown) -> io::Result<Listener> {
+        let (mut listener, worker, wake) = self.register(shutdown, Runner::Thread)?;
+        // On an error, dropping the listener unregisters everything.
+        listener.start_thread(worker, wake)?;
+        Ok(listener)
+    }
+
+    /// Everything [`listen`](Self::listen) does but start the thread: registers the signals
+    /// (and starts the hook thread, with a hook) and returns the listener (with no listener
+    /// thread yet), the work its thread would do, and the read end of the wake socket, which
+    /// whoever runs the worker waits on. The listener thread and the listener tasks
+    /// (`crate::task`) share it; `runner` says which will run the worker.
+    pub(crate) fn register(
+        self,
+        shutdown: &Shutdown,
+        runner: Runner,
+    ) -> io::Result<(Listener, Worker, UnixStream)> {
         let Builder {
             signals,
             on_event,
@@ -350,24 +396,28 @@ impl Builder {
             ));
         }
 
-        // The hook's thread, and the trigger hook that hands it this listener's trigger event
-        // from inside the trigger (see `Worker::deliver`). Registered before the listener
-        // thread starts, so before it can trigger.
+        // The hook's thread, and for the listener thread the trigger hook that hands it this
+        // listener's trigger event from inside the trigger (see `Worker::deliver`), registered
+        // before the listener thread starts, so before it can trigger. A listener task hands
+        // its events over before acting, and waits for the hook as a future (`crate::task`):
+        // it cannot wait inside the trigger without blocking its runtime's thread.
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
         let (hook, hand) = match on_event {
             Some(hook) => {
                 let (thread, hand) = HookThread::start(hook)?;
-                shutdown.on_trigger({
-                    let hand = hand.clone();
-                    move |_| {
-                        if let Some((owner, event)) = TRIGGERING.get() {
-                            if owner == id {
-                                TRIGGERING.set(None);
-                                hand.deliver(event);
+                if runner == Runner::Thread {
+                    shutdown.on_trigger({
+                        let hand = hand.clone();
+                        move |_| {
+                            if let Some((owner, event)) = TRIGGERING.get() {
+                                if owner == id {
+                                    TRIGGERING.set(None);
+                                    hand.deliver(event);
+                                }
                             }
                         }
-                    }
-                });
+                    });
+                }
                 (Some(thread), Some(hand))
             }
             None => (None, None),
@@ -418,7 +468,6 @@ impl Builder {
 
         let worker = Worker {
             shutdown: shutdown.clone(),
-            wake: wake_read,
             counters,
             escalation: Escalation::default(),
             closed: Arc::clone(&closed),
@@ -426,19 +475,16 @@ impl Builder {
             hand,
             exit,
         };
-        let thread = thread::Builder::new()
-            .name(THREAD_NAME.into())
-            .spawn(move || worker.run())?;
-
-        Ok(Listener {
+        let listener = Listener {
             signals,
             claim,
             registrations,
             closed,
             wake: wake_write,
-            thread: Some(thread),
+            thread: None,
             hook,
-        })
+        };
+        Ok((listener, worker, wake_read))
     }
 }
 
@@ -491,9 +537,9 @@ impl fmt::Debug for Builder {
 /// let listener = Listener::builder().signal(SIGUSR1).listen(&shutdown)?;
 ///
 /// signal_hook::low_level::raise(SIGUSR1)?; // triggers
-/// shutdown.wait_triggered();
+/// shutdown.blocking().triggered(None);
 /// signal_hook::low_level::raise(SIGUSR1)?; // forces
-/// assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+/// assert_eq!(shutdown.blocking().reached(Phase::Forced, None), Some(Phase::Forced));
 ///
 /// // The third would end the process. Stop listening instead: SIGUSR1 has its default action
 /// // again (it would end the process too, as it did before `listen`).
@@ -569,6 +615,19 @@ impl Listener {
     /// ```
     pub fn signals(&self) -> &[i32] {
         &self.signals
+    }
+}
+
+impl Listener {
+    /// Starts the listener thread, which runs `worker` on the blocking `wake` socket until the
+    /// listener is dropped.
+    pub(crate) fn start_thread(&mut self, worker: Worker, wake: UnixStream) -> io::Result<()> {
+        wake.set_nonblocking(false)?;
+        let thread = thread::Builder::new()
+            .name(THREAD_NAME.into())
+            .spawn(move || worker.run(wake))?;
+        self.thread = Some(thread);
+        Ok(())
     }
 }
 
@@ -718,6 +777,16 @@ impl fmt::Display for Event {
 
 // ===== the listener thread =====
 
+/// Who runs a listener's [`Worker`]: its own thread, or a task on the application's runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runner {
+    /// [`Builder::listen`].
+    Thread,
+    /// `crate::task`: `Builder::listen_tokio`, `Builder::listen_async_io`.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    Task,
+}
+
 /// How the third signal ends the process.
 enum Exit {
     /// For real: in the signal handler ([`crate::exit`]).
@@ -745,10 +814,10 @@ struct Counter {
     socket: UnixStream,
 }
 
-/// The state the listener thread owns.
-struct Worker {
+/// The state the listener thread (or a listener task) owns: everything but the wake socket,
+/// which the thread reads blocking and a task through its runtime's reactor.
+pub(crate) struct Worker {
     shutdown: Shutdown,
-    wake: UnixStream,
     counters: Vec<Counter>,
     escalation: Escalation,
     closed: Arc<AtomicBool>,
@@ -760,35 +829,57 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self) {
+    /// The listener thread: waits on the blocking `wake` socket, one round per wake-up, until
+    /// the listener is dropped.
+    fn run(mut self, mut wake: UnixStream) {
         let mut buf = [0_u8; 64];
         loop {
             // Invariant 3: first the wake socket (blocking)...
-            let open = match self.wake.read(&mut buf) {
+            let open = match wake.read(&mut buf) {
                 Ok(n) => n > 0,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // Cannot happen on a connected socket we own; stop rather than spin.
                 Err(_) => false,
             };
-            // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
-            // delivered, so the counts below are the last; a drop that comes later writes
-            // another wake-up, and the next round sees `closed`.
-            let last = !open || self.closed.load(Ordering::SeqCst);
-            // ...then the counts, then the actions.
-            for i in 0..self.counters.len() {
-                let signal = self.counters[i].signal;
-                for _ in 0..drain(&mut self.counters[i].socket, &mut buf) {
-                    self.deliver(signal);
-                }
-            }
-            if last {
+            if !self.round(open) {
                 return;
             }
         }
     }
 
+    /// One round of the thread, after the wake socket was read (`open` is `false` once it is
+    /// closed or broken): acts on every delivery counted so far. Returns whether to go on
+    /// waiting: `false` once the listener is dropped (or the wake socket is gone).
+    fn round(&mut self, open: bool) -> bool {
+        let mut buf = [0_u8; 64];
+        // Invariant 5: `closed` is read before the counts. Once it is set, nothing more is
+        // delivered, so the counts below are the last; a drop that comes later writes
+        // another wake-up, and the next round sees `closed`.
+        let last = !open || self.closed.load(Ordering::SeqCst);
+        // ...then the counts, then the actions.
+        for i in 0..self.counters.len() {
+            let signal = self.counters[i].signal;
+            for _ in 0..drain(&self.counters[i].socket, &mut buf) {
+                self.deliver(signal);
+            }
+        }
+        !last
+    }
+
+    /// Reads the count sockets, and calls `counted` once per delivery found, in the order of
+    /// the set: a listener task's round (invariant 3: after the wake socket was drained).
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn count(&self, mut counted: impl FnMut(i32)) {
+        let mut buf = [0_u8; 64];
+        for counter in &self.counters {
+            for _ in 0..drain(&counter.socket, &mut buf) {
+                counted(counter.signal);
+            }
+        }
+    }
+
     /// Counts one delivery of `signal` and carries out its action, reporting it to the hook
-    /// first (see [`Builder::on_event`]: in order with the stop).
+    /// first (see [`Builder::on_event`]: in order with the stop). The listener thread's way.
     fn deliver(&mut self, signal: i32) {
         let (count, action) = self.escalation.next(signal);
         let event = Event {
@@ -800,9 +891,8 @@ impl Worker {
         match action {
             Action::Trigger => {
                 // The escalation counts only this listener's signals. If something else
-                // triggered first, a second `trigger` would be counted by the core as an
-                // escalation and force the sequence; this signal only asks for what is already
-                // happening, so it triggers only if nothing did, atomically.
+                // triggered first, this signal only asks for what is already happening: a
+                // trigger is idempotent, and says whether it was the one that started it.
                 let ours = Event {
                     started_shutdown: true,
                     ..event
@@ -811,7 +901,7 @@ impl Worker {
                 // inside it, on this thread, and hands `ours` to the hook before any waiter
                 // wakes; it takes it from here to say so.
                 TRIGGERING.set(Some((self.id, ours)));
-                let started = self.shutdown.trigger_if_untriggered(Reason::Signal(signal));
+                let started = self.shutdown.trigger(Reason::Signal(signal));
                 let unreported = TRIGGERING.take().is_some();
                 if !started {
                     self.report(event);
@@ -821,18 +911,50 @@ impl Worker {
                     self.report(ours);
                 }
             }
-            Action::Force => {
+            Action::Force | Action::Exit { .. } => {
                 self.report(event);
-                // A repeat trigger (the core counts it, and a running plan reports the force
-                // as an escalation), then the move to `Forced` for those who only watch phases.
-                self.shutdown.trigger(Reason::Signal(signal));
-                let _ = self.shutdown.advance(winddown_core::Phase::Forced);
-            }
-            Action::Exit { status } => {
-                self.report(event);
-                self.exit(signal, status);
+                self.act(event);
             }
         }
+    }
+
+    /// Counts one delivery of `signal` and returns its event, for the hook to see before
+    /// [`act`](Self::act) carries it out: a listener task's way (invariant 8). A `Trigger`
+    /// starts the shutdown if nothing else has triggered it by then, so the event says it does
+    /// when the shutdown is not triggered yet.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn event(&mut self, signal: i32) -> Event {
+        let (count, action) = self.escalation.next(signal);
+        Event {
+            signal,
+            count,
+            action,
+            started_shutdown: action == Action::Trigger && !self.shutdown.is_triggered(),
+        }
+    }
+
+    /// Carries out `event`'s action.
+    pub(crate) fn act(&mut self, event: Event) {
+        let signal = event.signal;
+        match event.action {
+            Action::Trigger => {
+                // The escalation counts only this listener's signals. If something else
+                // triggered first, this signal only asks for what is already happening (a
+                // trigger is idempotent).
+                self.shutdown.trigger(Reason::Signal(signal));
+            }
+            Action::Force => {
+                // The explicit force (a running plan reports it as asked to stop at once).
+                self.shutdown.force(Reason::Signal(signal));
+            }
+            Action::Exit { status } => self.exit(signal, status),
+        }
+    }
+
+    /// The hook thread's hand, if there is a hook.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    pub(crate) fn hand(&self) -> Option<&Hand> {
+        self.hand.as_ref()
     }
 
     /// Hands `event` to the hook thread (which waits a moment for the hook, never long).
@@ -852,7 +974,7 @@ impl Worker {
 }
 
 /// Reads every byte available on a non-blocking socket and returns how many there were.
-fn drain(socket: &mut UnixStream, buf: &mut [u8]) -> usize {
+pub(crate) fn drain(mut socket: &UnixStream, buf: &mut [u8]) -> usize {
     let mut total = 0;
     loop {
         match socket.read(buf) {
@@ -1014,7 +1136,10 @@ mod tests {
         raise(SIGUSR1).unwrap(); // counted after the thread's drain of this round
         open_gate.send(()).unwrap();
         drop(listener);
-        assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+        assert_eq!(
+            shutdown.blocking().reached(Phase::Forced, None),
+            Some(Phase::Forced)
+        );
         assert_eq!(event_rx.try_iter().collect::<Vec<_>>(), [2]);
     }
 

@@ -174,7 +174,10 @@ fn child() {
             raise(SIGTERM).unwrap();
             assert_eq!(events.recv().unwrap(), Action::Trigger);
             raise(SIGTERM).unwrap();
-            assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+            assert_eq!(
+                shutdown.blocking().reached(Phase::Forced, None),
+                Some(Phase::Forced)
+            );
             println!("forced");
             println!("raising the third");
             raise(SIGTERM).unwrap();
@@ -197,7 +200,10 @@ fn child() {
             raise(SIGTERM).unwrap();
             assert_eq!(events.recv().unwrap(), Action::Force);
             // The hook saw the force just before it happened.
-            assert_eq!(shutdown.wait_reached(Phase::Forced), Phase::Forced);
+            assert_eq!(
+                shutdown.blocking().reached(Phase::Forced, None),
+                Some(Phase::Forced)
+            );
             println!("raising the third");
             raise(SIGTERM).unwrap();
             println!("raise returned");

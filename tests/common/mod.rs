@@ -50,7 +50,8 @@ macro_rules! scenarios {
             closer_panic_is_recorded_and_the_rest_run,
             closer_hang_times_out_and_is_cancelled,
             hung_blocking_closer_is_abandoned,
-            second_trigger_forces,
+            second_trigger_changes_nothing,
+            force_forces_and_still_flushes,
             tasks_see_the_trigger,
             task_panic_is_recorded_and_releases_its_guard,
             until_shutdown_returns_at_the_trigger,
@@ -166,7 +167,7 @@ fn closer(name: &'static str, result: Result<(), &'static str>, log: &Log) -> Re
     let log = log.clone();
     Resource::new(name, move || async move {
         log.push(name);
-        result
+        result.map_err(Into::into)
     })
 }
 
@@ -352,7 +353,7 @@ pub(crate) fn closer_panic_is_recorded_and_the_rest_run<H: Harness>() {
                 if true {
                     panic!("pool poisoned");
                 }
-                Ok::<(), String>(())
+                Ok(())
             })
             .priority(1),
         )
@@ -386,7 +387,7 @@ pub(crate) fn closer_hang_times_out_and_is_cancelled<H: Harness>() {
                 let dropped = SetOnDrop(dropped.clone());
                 move || async move {
                     let _dropped = dropped;
-                    pending::<Result<(), String>>().await
+                    pending::<()>().await
                 }
             })
             .priority(1)
@@ -423,7 +424,7 @@ pub(crate) fn hung_blocking_closer_is_abandoned<H: Harness>() {
                 Resource::blocking("db", move || {
                     // Blocks until the test ends.
                     let _ = hung.recv();
-                    Ok::<(), String>(())
+                    Ok(())
                 })
                 .priority(1)
                 .deadline(ms(30)),
@@ -454,16 +455,59 @@ pub(crate) fn hung_blocking_closer_is_abandoned<H: Harness>() {
     drop(release);
 }
 
-/// A second trigger during the drain forces the shutdown: the sequence stops waiting, skips
-/// every closer, and reports `Forced` by escalation. Runs through the adapter's
-/// `run_until_shutdown`, whose application future sends the second trigger.
-pub(crate) fn second_trigger_forces<H: Harness>() {
+/// A plan (drain `LONG`) with a "db" resource and a "log" flush hook, its shutdown, and the
+/// log of the closers that ran.
+fn plan_with_db_and_log() -> (Plan, Shutdown, Log) {
+    let plan = plan(LONG);
+    let shutdown = plan.shutdown().clone();
+    let log = Log::default();
+    plan.register(closer("db", Ok(()), &log)).unwrap();
+    plan.flush(closer("log", Ok(()), &log)).unwrap();
+    (plan, shutdown, log)
+}
+
+/// Two parts of a program that each ask for the stop (a signal, then an admin endpoint during
+/// the drain) get one complete, graceful stop: a repeated trigger changes nothing. Runs
+/// through the adapter's `run_until_shutdown`, whose application future sends the second
+/// trigger.
+pub(crate) fn second_trigger_changes_nothing<H: Harness>() {
     run::<H, _, _>(|runtime| async move {
-        let plan = plan(LONG);
-        let shutdown = plan.shutdown().clone();
-        let log = Log::default();
-        plan.register(closer("db", Ok(()), &log)).unwrap();
-        plan.flush(closer("log", Ok(()), &log)).unwrap();
+        let (plan, shutdown, log) = plan_with_db_and_log();
+        let tasks = TaskSet::new(&plan, runtime.clone());
+        tasks
+            .spawn(
+                "worker",
+                |ctx| async move { ctx.shutdown().triggered().await },
+            )
+            .unwrap();
+
+        shutdown.trigger(Reason::Signal(15));
+        let app = {
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.reached(Phase::Draining).await;
+                assert!(!shutdown.trigger(Reason::requested_because("admin endpoint")));
+            }
+        };
+        let report = H::run_until_shutdown(&plan, app).await;
+
+        assert_eq!(report.status, Status::Completed, "{report}");
+        assert_eq!(report.exit_code(), 0);
+        assert_eq!(report.forced_by, None);
+        assert_eq!(report.reason, Some(Reason::Signal(15)));
+        assert_eq!(outcomes(&report.resources), [("db", Outcome::Ok)]);
+        assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok)]);
+        assert_eq!(log.entries(), ["db", "log"]);
+        assert_eq!(shutdown.phase(), Phase::Completed);
+    });
+}
+
+/// A force during the drain (the signal listener's second signal) forces the shutdown: the
+/// sequence stops waiting, skips every closer, runs the flush hooks within the forced flush
+/// budget, and reports `Forced`, asked to stop at once.
+pub(crate) fn force_forces_and_still_flushes<H: Harness>() {
+    run::<H, _, _>(|runtime| async move {
+        let (plan, shutdown, log) = plan_with_db_and_log();
         let tasks = TaskSet::new(&plan, runtime.clone());
         tasks.spawn("stuck", |_| pending::<()>()).unwrap();
 
@@ -472,14 +516,14 @@ pub(crate) fn second_trigger_forces<H: Harness>() {
             let shutdown = shutdown.clone();
             async move {
                 shutdown.reached(Phase::Draining).await;
-                shutdown.trigger(Reason::Signal(15));
+                shutdown.force(Reason::Signal(15));
             }
         };
         let report = H::run_until_shutdown(&plan, app).await;
 
         assert_eq!(report.status, Status::Forced, "{report}");
         assert_eq!(report.exit_code(), 3);
-        assert_eq!(report.forced_by, Some(ForcedBy::Escalation));
+        assert_eq!(report.forced_by, Some(ForcedBy::Requested));
         assert_eq!(
             phases(&report),
             [
@@ -492,9 +536,8 @@ pub(crate) fn second_trigger_forces<H: Harness>() {
         assert!(!report.drain.timed_out);
         assert_eq!(report.drain.still_in_flight, ["stuck"]);
         assert_eq!(outcomes(&report.resources), [("db", Outcome::Skipped)]);
-        assert_eq!(outcomes(&report.flushes), [("log", Outcome::Skipped)]);
-        assert!(log.entries().is_empty(), "no closer ran");
-        assert_eq!(shutdown.trigger_count(), 2);
+        assert_eq!(outcomes(&report.flushes), [("log", Outcome::Ok)]);
+        assert_eq!(log.entries(), ["log"], "only the flush hook ran");
         assert_eq!(shutdown.phase(), Phase::Forced);
     });
 }
@@ -695,7 +738,7 @@ pub(crate) fn app_error_triggers_with_its_reason<H: Harness>() {
         assert_eq!(report.status, Status::Completed, "{report}");
         assert_eq!(report.reason, Some(Reason::error("listener failed")));
         assert_eq!(report.exit_code(), 1, "a stop for an error exits 1");
-        assert_eq!(plan.shutdown().trigger_count(), 1);
+        assert_eq!(report.forced_by, None);
         assert_eq!(log.entries(), ["db"]);
     });
 }
@@ -713,7 +756,7 @@ pub(crate) fn run_blocking_waits_for_the_trigger<H: Harness>() {
         let guard = shutdown.enter().unwrap();
         move || {
             shutdown.trigger(Reason::requested());
-            shutdown.wait_reached(Phase::Draining);
+            shutdown.blocking().reached(Phase::Draining, None);
             log.push("worker done");
             drop(guard);
         }

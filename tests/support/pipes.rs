@@ -93,6 +93,14 @@ pub(crate) fn wait_delivered(pid: u32, signal: i32, patience: Duration) {
         let Ok(text) = std::fs::read_to_string(&status) else {
             return; // gone: nothing is pending any more
         };
+        // Exited, not yet reaped: it keeps what was still pending at its exit.
+        if text
+            .lines()
+            .find_map(|line| line.strip_prefix("State:"))
+            .is_some_and(|state| state.trim().starts_with('Z'))
+        {
+            return;
+        }
         let pending = text
             .lines()
             .find_map(|line| line.strip_prefix("ShdPnd:"))

@@ -315,7 +315,7 @@ mod on_tokio {
         plan.register(Resource::new("pool", || async {
             // Longer than one EXTEND_INTERVAL: at least one renewal falls inside.
             tokio::time::sleep(Duration::from_millis(1_500)).await;
-            Ok::<(), String>(())
+            Ok(())
         }))
         .unwrap();
 
@@ -438,7 +438,7 @@ mod on_tokio {
             // Blocks the sequence's only thread for five times its deadline: the sequence
             // cannot act on the deadline, so this step is past it, not legitimately slow.
             std::thread::sleep(Duration::from_millis(2_500));
-            Ok::<(), String>(())
+            Ok(())
         }))
         .unwrap();
         systemd.attach(&plan);

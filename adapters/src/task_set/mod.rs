@@ -477,7 +477,7 @@ impl<R: TaskRuntime> TaskSet<R> {
     /// # async fn main() {
     /// let shutdown = Shutdown::new();
     /// let tasks = TaskSet::new(&Plan::new(shutdown.clone(), Config::default()), TokioRuntime::new());
-    /// assert!(tasks.shutdown().same_as(&shutdown));
+    /// assert!(*tasks.shutdown() == shutdown);
     /// # }
     /// ```
     pub fn shutdown(&self) -> &Shutdown {
@@ -556,7 +556,7 @@ impl<R: TaskRuntime> TaskSet<R> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), winddown::Closed> {
     /// let tasks = TaskSet::with_shutdown(&Shutdown::new(), TokioRuntime::new());
-    /// tasks.spawn("loader", |_| async { Err::<(), _>("no such file") })?.await;
+    /// tasks.spawn("loader", |_| async { Err("no such file") })?.await;
     /// assert_eq!(tasks.failures(), [TaskFailure::error("loader", "no such file")]);
     /// # Ok(())
     /// # }

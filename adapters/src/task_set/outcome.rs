@@ -53,7 +53,7 @@ pub(crate) type Never = <fn() -> ! as ReturnOf>::Output;
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()).on_failure(OnFailure::Record);
 /// let plain = tasks.spawn("plain", |_| async {})?;
-/// let fallible = tasks.spawn("fallible", |_| async { Err::<(), _>("disk full") })?;
+/// let fallible = tasks.spawn("fallible", |_| async { Err("disk full") })?;
 /// assert_eq!(plain.await, TaskExit::Finished);
 /// assert_eq!(fallible.await, TaskExit::Failed("disk full"));
 /// # Ok(())
@@ -159,7 +159,7 @@ impl<E: fmt::Display + Send + 'static> TaskResult for Result<(), E> {
 /// # async fn main() -> Result<(), winddown::Closed> {
 /// let shutdown = Shutdown::new();
 /// let tasks = TaskSet::with_shutdown(&shutdown, TokioRuntime::new()); // OnFailure::Trigger
-/// tasks.spawn("indexer", |_| async { Err::<(), _>("disk full") })?.await;
+/// tasks.spawn("indexer", |_| async { Err("disk full") })?.await;
 /// assert_eq!(
 ///     shutdown.reason(),
 ///     Some(&Reason::error("task indexer failed: disk full"))
@@ -172,8 +172,8 @@ impl<E: fmt::Display + Send + 'static> TaskResult for Result<(), E> {
 pub enum OnFailure {
     /// Trigger the set's shutdown (if nothing has yet) with
     /// [`Reason::Error`](winddown_core::Reason::Error) naming the task and its error or panic
-    /// message. A trigger that already happened is left alone: a failure never counts as a
-    /// second trigger, so it never forces the shutdown. For a set on a child scope
+    /// message. A trigger that already happened is left alone (a trigger is idempotent), so a
+    /// failure never forces the shutdown. For a set on a child scope
     /// ([`TaskSet::with_shutdown`](crate::TaskSet::with_shutdown)), that is the scope, not
     /// the service: a library's failed task stops the library.
     #[default]

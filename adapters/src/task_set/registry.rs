@@ -57,9 +57,9 @@ impl Registry {
             tasks.failures.push(failure);
             reason
         };
-        // Outside the lock: the trigger runs hooks. Never a repeat trigger, which would force.
+        // Outside the lock: the trigger runs hooks. Changes nothing if already triggered.
         if let Some(reason) = trigger {
-            self.shutdown.trigger_if_untriggered(reason);
+            self.shutdown.trigger(reason);
         }
     }
 
@@ -78,7 +78,7 @@ impl Registry {
             }
         };
         if let Some(reason) = trigger {
-            self.shutdown.trigger_if_untriggered(reason);
+            self.shutdown.trigger(reason);
         }
         for waiter in waiters {
             waiter.wake();
@@ -131,7 +131,7 @@ impl Registry {
             }
         };
         if let Some(reason) = now {
-            self.shutdown.trigger_if_untriggered(reason);
+            self.shutdown.trigger(reason);
         }
     }
 

@@ -1,4 +1,4 @@
-//! The core's error types.
+//! The admission error.
 
 use core::fmt;
 
@@ -44,46 +44,3 @@ impl fmt::Display for Closed {
 }
 
 impl core::error::Error for Closed {}
-
-/// The most stripes a [`Shutdown`](crate::Shutdown) may have.
-pub const MAX_STRIPES: usize = 256;
-
-/// A stripe count outside `1..=`[`MAX_STRIPES`](crate::MAX_STRIPES).
-///
-/// # Examples
-///
-/// ```
-/// # use winddown_core as winddown;
-/// use winddown::Shutdown;
-///
-/// let err = Shutdown::with_stripes(0).unwrap_err();
-/// assert_eq!(err.requested(), 0);
-/// assert_eq!(err.to_string(), "a shutdown needs between 1 and 256 stripes, not 0");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StripeCountError {
-    requested: usize,
-}
-
-impl StripeCountError {
-    pub(crate) const fn new(requested: usize) -> Self {
-        Self { requested }
-    }
-
-    /// The stripe count that was asked for.
-    pub const fn requested(&self) -> usize {
-        self.requested
-    }
-}
-
-impl fmt::Display for StripeCountError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "a shutdown needs between 1 and {} stripes, not {}",
-            MAX_STRIPES, self.requested
-        )
-    }
-}
-
-impl core::error::Error for StripeCountError {}

@@ -1,14 +1,21 @@
-//! Named futures for waiting on a shutdown: triggered, a phase reached, drained.
+//! Waiting on a shutdown: the named futures ([`Triggered`], [`Reached`], [`Drained`]) and, with
+//! `std`, the blocking waits ([`BlockingWait`]).
 //!
-//! Each comes in a borrowed form (returned by [`Shutdown::triggered`] and friends) and an owned,
-//! `'static` form (`*_owned`) that holds a handle clone, for spawning.
+//! Each event has one future, owned and `'static` (it holds a handle clone), so it can be
+//! stored in a struct, spawned, or selected on in a loop. All of them are cancel-safe, `Send`,
+//! `Unpin`, and executor-free: they park on the scope's own waiter lists (`waiters.rs`), so any
+//! executor, or a plain `block_on`, can poll them. The blocking waits park the thread on the
+//! same lists.
 //!
-//! All of them are cancel-safe, `Send`, `Unpin`, and executor-free: they park on the scope's own
-//! waiter lists (`waiters.rs`), so any executor, or a plain `block_on`, can poll them.
-//!
-//! [`Shutdown::triggered`]: crate::Shutdown::triggered
+#![cfg_attr(
+    all(feature = "std", not(loom)),
+    doc = "[`BlockingWait`]: BlockingWait"
+)]
+#![cfg_attr(
+    not(all(feature = "std", not(loom))),
+    doc = "[`BlockingWait`]: https://docs.rs/winddown-core/0.1/winddown_core/futures/struct.BlockingWait.html"
+)]
 
-use core::borrow::Borrow;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -25,8 +32,6 @@ pub(crate) enum Until {
     Phase(Phase),
     /// The drain has completed.
     Drained,
-    /// Triggered at least twice, or forced.
-    Escalated,
 }
 
 impl Until {
@@ -36,16 +41,13 @@ impl Until {
         match self {
             Until::Phase(wanted) => (phase >= wanted).then_some(phase),
             Until::Drained => shared.is_drained().then_some(phase),
-            Until::Escalated => {
-                (phase == Phase::Forced || shared.trigger_count() >= 2).then_some(phase)
-            }
         }
     }
 
     /// The list woken when the condition may have become true.
     pub(crate) fn list(self, shared: &Header) -> &WaitList {
         match self {
-            Until::Phase(_) | Until::Escalated => shared.phase_waiters(),
+            Until::Phase(_) => shared.phase_waiters(),
             Until::Drained => shared.drain_waiters(),
         }
     }
@@ -88,15 +90,14 @@ impl Waiter {
     }
 }
 
-/// The state machine shared by every future here: a waiter and the handle it waits on
-/// (borrowed, or an owned clone).
-struct Wait<S: Borrow<RawHandle>> {
-    shutdown: S,
+/// The state machine shared by every future here: a waiter and the handle it waits on.
+struct Wait {
+    shutdown: RawHandle,
     waiter: Waiter,
 }
 
-impl<S: Borrow<RawHandle>> Wait<S> {
-    fn new(shutdown: S, until: Until) -> Self {
+impl Wait {
+    fn new(shutdown: RawHandle, until: Until) -> Self {
         Self {
             shutdown,
             waiter: Waiter::new(until),
@@ -104,19 +105,19 @@ impl<S: Borrow<RawHandle>> Wait<S> {
     }
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Phase> {
-        self.waiter.poll(self.shutdown.borrow().header(), cx)
+        self.waiter.poll(self.shutdown.header(), cx)
     }
 }
 
-impl<S: Borrow<RawHandle>> Drop for Wait<S> {
+impl Drop for Wait {
     fn drop(&mut self) {
         // Cancel safety: leave the list (a no-op once resumed or never parked). Runs before the
-        // owned forms drop their handle, so the list is still alive.
-        self.waiter.cancel(self.shutdown.borrow().header());
+        // handle is dropped (fields drop after this), so the list is still alive.
+        self.waiter.cancel(self.shutdown.header());
     }
 }
 
-impl<S: Borrow<RawHandle>> fmt::Debug for Wait<S> {
+impl fmt::Debug for Wait {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("until", &self.waiter.until)
@@ -129,23 +130,21 @@ impl<S: Borrow<RawHandle>> fmt::Debug for Wait<S> {
 macro_rules! wait_future {
     (
         $(#[$meta:meta])*
-        $name:ident $(<$lt:lifetime>)?, $shutdown:ty, $output:ty, |$phase:ident| $map:expr
+        $name:ident, $output:ty, |$phase:ident| $map:expr
     ) => {
         $(#[$meta])*
         #[must_use = "futures do nothing unless polled"]
-        pub struct $name $(<$lt>)? {
-            wait: Wait<$shutdown>,
+        pub struct $name {
+            wait: Wait,
         }
 
-        impl $(<$lt>)? $name $(<$lt>)? {
-            pub(crate) fn new(shutdown: $shutdown, until: Until) -> Self {
+        impl $name {
+            pub(crate) fn new(shutdown: RawHandle, until: Until) -> Self {
                 Self { wait: Wait::new(shutdown, until) }
             }
         }
 
-        // The borrowed futures name their lifetime once per impl; `'_` cannot be spliced here.
-        #[allow(single_use_lifetimes)]
-        impl $(<$lt>)? Future for $name $(<$lt>)? {
+        impl Future for $name {
             type Output = $output;
 
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<$output> {
@@ -156,8 +155,7 @@ macro_rules! wait_future {
             }
         }
 
-        #[allow(single_use_lifetimes)]
-        impl $(<$lt>)? fmt::Debug for $name $(<$lt>)? {
+        impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name)).field("wait", &self.wait).finish()
             }
@@ -169,77 +167,180 @@ wait_future! {
     /// Completes once the shutdown is triggered. Returned by
     /// [`Shutdown::triggered`](crate::Shutdown::triggered).
     ///
+    /// It holds a handle to the shutdown (so it is `'static`: store it, spawn it, select on it
+    /// in a loop), which keeps the shutdown's state alive while it exists, as a handle does.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing, since the trigger is a state, not a message.
-    Triggered<'a>, &'a RawHandle, (), |_phase| ()
-}
-
-wait_future! {
-    /// The owned form of [`Triggered`]. Returned by
-    /// [`Shutdown::triggered_owned`](crate::Shutdown::triggered_owned).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe, like [`Triggered`].
-    TriggeredOwned, RawHandle, (), |_phase| ()
+    Triggered, (), |_phase| ()
 }
 
 wait_future! {
     /// Completes with the current phase once the shutdown has reached a phase. Returned by
     /// [`Shutdown::reached`](crate::Shutdown::reached).
     ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: dropping it loses nothing.
-    Reached<'a>, &'a RawHandle, Phase, |phase| phase
-}
-
-wait_future! {
-    /// The owned form of [`Reached`]. Returned by
-    /// [`Shutdown::reached_owned`](crate::Shutdown::reached_owned).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe, like [`Reached`].
-    ReachedOwned, RawHandle, Phase, |phase| phase
-}
-
-wait_future! {
-    /// Completes with the current phase once the shutdown is triggered a second time or
-    /// forced. Returned by [`Shutdown::escalated`](crate::Shutdown::escalated).
+    /// It holds a handle to the shutdown, as [`Triggered`] does.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing.
-    Escalated<'a>, &'a RawHandle, Phase, |phase| phase
+    Reached, Phase, |phase| phase
 }
 
 wait_future! {
     /// Completes once admissions are closed and every guard has been dropped. Returned by
     /// [`Shutdown::drained`](crate::Shutdown::drained).
     ///
+    /// It holds a handle to the shutdown, as [`Triggered`] does.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping it loses nothing; the drain is a state that stays reached.
-    Drained<'a>, &'a RawHandle, (), |_phase| ()
+    Drained, (), |_phase| ()
 }
 
-wait_future! {
-    /// The owned form of [`Drained`]. Returned by
-    /// [`Shutdown::drained_owned`](crate::Shutdown::drained_owned).
+/// The blocking waits of a shutdown, for threads that are not async tasks. Returned by
+/// [`Shutdown::blocking`](crate::Shutdown::blocking) (feature `std`).
+///
+/// One method per event, as the futures: [`triggered`](Self::triggered),
+/// [`reached`](Self::reached) and [`drained`](Self::drained). Each takes an optional timeout:
+/// `None` waits as long as it takes, `Some(timeout)` gives up after `timeout` and says so in its
+/// result (`false` or `None`). A timeout too large to add to the clock waits as long as it takes.
+///
+/// # Blocking
+///
+/// Each wait parks the calling thread (on the same waiter lists as the futures, woken by the
+/// event); do not call one from inside an async task, where it would block the executor's
+/// thread: await [`Shutdown::triggered`](crate::Shutdown::triggered) and the other futures
+/// there instead.
+///
+/// # Examples
+///
+/// ```
+/// # use winddown_core as winddown;
+/// use std::time::Duration;
+/// use winddown::Shutdown;
+///
+/// let shutdown = Shutdown::new();
+/// let request = shutdown.enter()?;
+/// shutdown.close();
+/// // Give the request a second; it does not finish.
+/// assert!(!shutdown.blocking().drained(Some(Duration::from_millis(10))));
+/// std::thread::spawn(move || drop(request));
+/// assert!(shutdown.blocking().drained(None)); // as long as it takes
+/// # Ok::<(), winddown::Closed>(())
+/// ```
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+#[derive(Clone, Copy)]
+pub struct BlockingWait<'a> {
+    shared: &'a Header,
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+impl<'a> BlockingWait<'a> {
+    pub(crate) fn new(shared: &'a Header) -> Self {
+        Self { shared }
+    }
+
+    /// Blocks until the shutdown is triggered, or `timeout` passes: whether it was triggered
+    /// (always `true` without a timeout).
     ///
-    /// # Cancel safety
+    /// # Blocking
     ///
-    /// Cancel-safe, like [`Drained`].
-    DrainedOwned, RawHandle, (), |_phase| ()
+    /// Parks the thread; see [Blocking](Self#blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use std::time::Duration;
+    /// use winddown::{Reason, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert!(!shutdown.blocking().triggered(Some(Duration::ZERO)));
+    /// std::thread::spawn({
+    ///     let shutdown = shutdown.clone();
+    ///     move || shutdown.trigger(Reason::requested())
+    /// });
+    /// assert!(shutdown.blocking().triggered(None));
+    /// ```
+    pub fn triggered(&self, timeout: Option<core::time::Duration>) -> bool {
+        self.wait(Until::Phase(Phase::Initiated), timeout).is_some()
+    }
+
+    /// Blocks until the phase is `phase` or later, or `timeout` passes: the phase found, or
+    /// `None` if the timeout passed first (never `None` without a timeout). Since
+    /// [`Forced`](Phase::Forced) orders after every phase, a forced shutdown ends every wait.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; see [Blocking](Self#blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use std::time::Duration;
+    /// use winddown::{Phase, Shutdown};
+    ///
+    /// let shutdown = Shutdown::new();
+    /// assert_eq!(shutdown.blocking().reached(Phase::Draining, Some(Duration::ZERO)), None);
+    /// shutdown.close();
+    /// assert_eq!(
+    ///     shutdown.blocking().reached(Phase::Initiated, None),
+    ///     Some(Phase::StoppingNewRequests)
+    /// );
+    /// ```
+    pub fn reached(&self, phase: Phase, timeout: Option<core::time::Duration>) -> Option<Phase> {
+        self.wait(Until::Phase(phase), timeout)
+    }
+
+    /// Blocks until the drain completes (admissions closed, every guard dropped), or `timeout`
+    /// passes: whether it drained (always `true` without a timeout).
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; see [Blocking](Self#blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// let shutdown = winddown::Shutdown::new();
+    /// let guard = shutdown.enter()?;
+    /// std::thread::spawn(move || drop(guard));
+    /// shutdown.close();
+    /// assert!(shutdown.blocking().drained(None));
+    /// assert!(shutdown.is_drained());
+    /// # Ok::<(), winddown::Closed>(())
+    /// ```
+    pub fn drained(&self, timeout: Option<core::time::Duration>) -> bool {
+        self.wait(Until::Drained, timeout).is_some()
+    }
+
+    fn wait(&self, until: Until, timeout: Option<core::time::Duration>) -> Option<Phase> {
+        // A timeout too large for `Instant` means "no deadline".
+        let deadline = timeout.and_then(|timeout| std::time::Instant::now().checked_add(timeout));
+        block_until(self.shared, until, deadline)
+    }
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+impl fmt::Debug for BlockingWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingWait")
+            .field("phase", &self.shared.phase())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Blocks the current thread until `until` holds or `deadline` passes; `None` on timeout.
 ///
 /// Parks on the same list as the futures, with a waker that unparks this thread.
 #[cfg(all(feature = "std", not(loom)))]
-pub(crate) fn block_until(
+fn block_until(
     shared: &Header,
     until: Until,
     deadline: Option<std::time::Instant>,

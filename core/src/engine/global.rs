@@ -20,7 +20,7 @@ use crate::Shutdown;
 /// let guard = global().enter()?;
 /// assert_eq!(global().in_flight(), 1);
 /// drop(guard);
-/// assert!(global().same_as(global()));
+/// assert_eq!(global(), global());
 /// # Ok::<(), winddown::Closed>(())
 /// ```
 pub fn global() -> &'static Shutdown {

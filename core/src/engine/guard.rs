@@ -12,7 +12,7 @@ use crate::Phase;
 /// and it is one machine word: a pointer to the admission stripe it was counted on. Entering and
 /// leaving are one atomic read-modify-write each, and neither allocates. (With the `track`
 /// feature, the leak finder, it is two words and both also record or forget the caller's
-/// location under a lock: see [`Shutdown::guard_sites`](crate::Shutdown::guard_sites).)
+/// location under a lock: see the [`track`](crate::track) module.)
 ///
 /// A guard keeps the shutdown's shared state alive by itself (through the count it holds), so it
 /// may outlive every [`Shutdown`](crate::Shutdown) handle.
@@ -61,7 +61,7 @@ impl Guard {
         let _ = label;
         Self {
             #[cfg(feature = "track")]
-            slot: crate::engine::track::record(&raw, label),
+            slot: crate::engine::track::registry::record(&raw, label),
             raw,
         }
     }
@@ -152,7 +152,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         // Before the unit is given back (the `raw` field drops after this), so the stripe is
         // still pinned.
-        crate::engine::track::forget(&self.raw, self.slot);
+        crate::engine::track::registry::forget(&self.raw, self.slot);
     }
 }
 

@@ -15,6 +15,6 @@ pub(crate) mod phase;
 pub(crate) mod reason;
 pub(crate) mod scope;
 pub(crate) mod shutdown;
-#[cfg(feature = "track")]
-pub(crate) mod track;
+pub mod track;
+pub mod tuning;
 pub(crate) mod waiters;

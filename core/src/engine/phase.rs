@@ -26,10 +26,12 @@ use core::fmt;
 /// assert!(shutdown.phase() >= Phase::Initiated);
 /// assert!(shutdown.phase() < Phase::StoppingNewRequests); // admissions are still open
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(u8)]
 pub enum Phase {
-    /// Not triggered: the service runs and admits work.
+    /// Not triggered: the service runs and admits work. A new shutdown's phase (the
+    /// default).
+    #[default]
     Running = 0,
     /// Triggered. Admissions are still open: this is the pre-stop window in which a service
     /// reports "not ready" so load balancers stop sending new work.
@@ -44,7 +46,8 @@ pub enum Phase {
     FlushingBuffers = 5,
     /// Done: every step ran.
     Completed = 6,
-    /// Cut short: a deadline passed or the shutdown was triggered again.
+    /// Cut short: forced ([`Shutdown::force`](crate::Shutdown::force), a second signal), or the
+    /// graceful deadline passed with forcing on.
     Forced = 7,
 }
 

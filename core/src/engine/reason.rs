@@ -7,7 +7,7 @@ use core::fmt;
 /// Why a shutdown was triggered.
 ///
 /// The first trigger's reason is kept (see [`Shutdown::reason`](crate::Shutdown::reason));
-/// later triggers only count as escalation.
+/// later triggers change nothing.
 ///
 /// # Examples
 ///

@@ -2,7 +2,7 @@
 //! closing admissions, waking the waiters, and bringing the child scopes along.
 //!
 //! Safe code, written over the raw header's safe methods (`raw/`): the phase word, the trigger
-//! count and the reason (`raw/trigger.rs`), closing the stripes (`raw/admission.rs`) and the
+//! claim and the reason (`raw/trigger.rs`), closing the stripes (`raw/admission.rs`) and the
 //! list of children (`raw/tree.rs`). Invariant numbers refer to `raw/word.rs`; "waiters
 //! invariant N" to `waiters.rs`.
 //!
@@ -17,23 +17,10 @@ use crate::sync::spin_loop;
 use crate::{Phase, Reason, TransitionError};
 
 impl Header {
-    /// Triggers the scope; returns how many triggers there have been, this one included.
-    pub(crate) fn trigger(&self, reason: Reason) -> usize {
-        let nth = self.count_trigger(reason);
-        if nth == 1 {
-            self.initiated();
-        } else {
-            // A repeated trigger changes no phase, but escalation waiters (`Until::Escalated`)
-            // must see it. Woken after the count's RMW (waiters invariant 3).
-            self.phase_waiters().wake_all();
-        }
-        nth
-    }
-
     /// Triggers the scope with `reason` unless something triggered it already; whether this
-    /// call was the trigger. Never counts as a repeat (no escalation).
-    pub(crate) fn trigger_if_untriggered(&self, reason: Reason) -> bool {
-        let first = self.count_first_trigger(reason);
+    /// call was the trigger. A later trigger changes nothing: only a force escalates.
+    pub(crate) fn trigger(&self, reason: Reason) -> bool {
+        let first = self.claim_trigger(reason);
         if first {
             self.initiated();
         }
@@ -80,7 +67,7 @@ impl Header {
     }
 
     /// Advances to `to` right after this scope was triggered: if the trigger that won is still
-    /// between counting itself and leaving `Running`, wait for it (a few instructions).
+    /// between claiming the scope and leaving `Running`, wait for it (a few instructions).
     fn advance_triggered(&self, to: Phase) {
         loop {
             match self.advance(to) {
@@ -93,9 +80,7 @@ impl Header {
 
     /// Triggers (if needed) and moves to `Forced` (if not final).
     pub(crate) fn force(&self, reason: Reason) {
-        // Not a repeat trigger: forcing is not escalating, so a sequence that sees `Forced`
-        // with one trigger reports it as forced from outside.
-        self.trigger_if_untriggered(reason);
+        self.trigger(reason);
         self.advance_triggered(Phase::Forced);
     }
 
@@ -103,7 +88,7 @@ impl Header {
     pub(crate) fn close(&self, reason: Reason) {
         if self.phase() == Phase::Running {
             // A concurrent trigger may win, which is fine.
-            self.trigger_if_untriggered(reason);
+            self.trigger(reason);
         }
         self.advance_triggered(Phase::StoppingNewRequests);
         // Whether we moved the phase or someone else did (or will, concurrently), make sure the
@@ -130,7 +115,7 @@ impl Header {
         if parent_phase == Phase::Running {
             return;
         }
-        self.trigger_if_untriggered(Reason::Parent);
+        self.trigger(Reason::Parent);
         if parent_phase == Phase::Forced {
             self.advance_triggered(Phase::Forced);
         } else if parent_phase.admissions_closed() {

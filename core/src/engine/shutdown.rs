@@ -1,16 +1,13 @@
 //! The `Shutdown` handle.
 
 use core::fmt;
-use core::num::NonZeroUsize;
+use core::hash::{Hash, Hasher};
 
-use super::error::MAX_STRIPES;
-use crate::futures::{
-    Drained, DrainedOwned, Escalated, Reached, ReachedOwned, Triggered, TriggeredOwned, Until,
-};
+#[cfg(all(feature = "std", not(loom)))]
+use crate::futures::BlockingWait;
+use crate::futures::{Drained, Reached, Triggered, Until};
 use crate::raw::{Header, RawHandle};
-#[cfg(feature = "track")]
-use crate::GuardSite;
-use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
+use crate::{Closed, Guard, Phase, Reason, TransitionError};
 
 /// A handle to one shutdown: its phase, its admissions, its waiters.
 ///
@@ -20,10 +17,13 @@ use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
 ///
 /// The life of a shutdown: it starts [`Running`](Phase::Running) and admits work with
 /// [`enter`](Self::enter). Something [`trigger`](Self::trigger)s it (a signal, a request, an
-/// error); admissions stay open for a pre-stop window, then [`close`](Self::close) (or the
-/// orchestration, advancing to [`StoppingNewRequests`](Phase::StoppingNewRequests)) refuses
-/// new work. The shutdown is [drained](Self::drained) once admissions are closed and every
-/// guard is gone.
+/// error; any number of times, from anywhere: only the first counts); admissions stay open for
+/// a pre-stop window, then [`close`](Self::close) (or the orchestration, advancing to
+/// [`StoppingNewRequests`](Phase::StoppingNewRequests)) refuses new work. The shutdown is
+/// [drained](Self::drained) once admissions are closed and every guard is gone. Only an
+/// explicit [`force`](Self::force) cuts it short.
+///
+/// Two handles are equal (`==`) when they are handles to the same shutdown.
 ///
 /// # Stripes
 ///
@@ -32,7 +32,7 @@ use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
 /// threads that each keep their own clone do not contend on one cache line, while a single
 /// thread pays exactly one atomic operation per enter and one per leave, whatever the stripe
 /// count. [`Shutdown::new`] picks one stripe per available CPU (at most 16) with `std`, and one
-/// stripe without it; [`Shutdown::with_stripes`] sets the count.
+/// stripe without it; [`tuning::with_stripes`](crate::tuning::with_stripes) sets the count.
 ///
 /// # Comparison to `tokio_util::task::TaskTracker`
 ///
@@ -65,7 +65,7 @@ use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
 ///
 /// shutdown.trigger(Reason::Signal(15));
 /// shutdown.close();
-/// shutdown.wait_drained();
+/// shutdown.blocking().drained(None);
 /// let done = worker.join().unwrap();
 /// assert_eq!(shutdown.refused(), 1); // the worker's last try
 /// println!("the worker did {done} units");
@@ -74,45 +74,6 @@ use crate::{Closed, Guard, Phase, Reason, StripeCountError, TransitionError};
 pub struct Shutdown {
     /// One counted handle on the scope (its stripe pointer); it keeps the scope alive.
     raw: RawHandle,
-}
-
-/// The result of [`Shutdown::trigger`]: which trigger this was.
-///
-/// Escalation is counted here; what a second or third trigger means is for the caller to decide
-/// (the signal listener forces on the second and exits on the third).
-///
-/// # Examples
-///
-/// ```
-/// # use winddown_core as winddown;
-/// use winddown::{Reason, Shutdown};
-///
-/// let shutdown = Shutdown::new();
-/// assert!(shutdown.trigger(Reason::Signal(2)).is_first());
-/// let second = shutdown.trigger(Reason::Signal(2));
-/// assert_eq!(second.get(), 2);
-/// // The first reason is kept.
-/// assert_eq!(shutdown.reason(), Some(&Reason::Signal(2)));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TriggerCount(NonZeroUsize);
-
-impl TriggerCount {
-    /// 1 for the first trigger, 2 for the second, and so on.
-    pub const fn get(self) -> usize {
-        self.0.get()
-    }
-
-    /// Whether this was the trigger that started the shutdown.
-    pub const fn is_first(self) -> bool {
-        self.0.get() == 1
-    }
-}
-
-impl fmt::Display for TriggerCount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
 }
 
 // ===== impl Shutdown: construction =====
@@ -136,31 +97,12 @@ impl Shutdown {
         }
     }
 
-    /// A running shutdown with `stripes` stripes. One stripe is the smallest configuration (one
-    /// cache line of count); more stripes let more threads enter without contending.
-    ///
-    /// # Errors
-    ///
-    /// [`StripeCountError`] unless `1 <= stripes <= MAX_STRIPES`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::Shutdown;
-    ///
-    /// let shutdown = Shutdown::with_stripes(1)?;
-    /// assert_eq!(shutdown.stripes(), 1);
-    /// assert!(Shutdown::with_stripes(0).is_err());
-    /// # Ok::<(), winddown::StripeCountError>(())
-    /// ```
-    pub fn with_stripes(stripes: usize) -> Result<Self, StripeCountError> {
-        if !(1..=MAX_STRIPES).contains(&stripes) {
-            return Err(StripeCountError::new(stripes));
-        }
-        Ok(Self {
+    /// A running shutdown with `stripes` stripes, already checked: for
+    /// [`tuning::with_stripes`](crate::tuning::with_stripes).
+    pub(crate) fn with_stripe_count(stripes: usize) -> Self {
+        Self {
             raw: RawHandle::new(stripes),
-        })
+        }
     }
 
     /// A child scope: triggered when this one is triggered, with its admissions closed when
@@ -221,15 +163,11 @@ impl Shutdown {
 #[cfg(all(feature = "std", not(loom)))]
 fn default_stripes() -> usize {
     static STRIPES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *STRIPES.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .clamp(1, 16)
-    })
+    *STRIPES.get_or_init(|| crate::raw::cpus::available().clamp(1, 16))
 }
 
 /// One stripe: without `std` there is no portable way to count CPUs, and small targets are
-/// usually single-core. Use [`Shutdown::with_stripes`] to choose.
+/// usually single-core. Use [`tuning::with_stripes`](crate::tuning::with_stripes) to choose.
 #[cfg(not(all(feature = "std", not(loom))))]
 fn default_stripes() -> usize {
     1
@@ -280,10 +218,10 @@ impl Shutdown {
     }
 
     /// [`enter`](Self::enter), with a label for the leak finder: with the `track` feature,
-    /// [`guard_sites`](Self::guard_sites) and the report group the live guards by call site
-    /// *and* label (`src/db.rs:40:9 [db-write] (x2, oldest 12.300s)`). Without `track` the label
-    /// is dropped at compile time: this is exactly `enter`, so a library can label its guards
-    /// unconditionally at no cost.
+    /// [`track::guard_sites`] and the report group the live guards by
+    /// call site *and* label (`src/db.rs:40:9 [db-write] (x2, oldest 12.300s)`). Without
+    /// `track` the label is dropped at compile time: this is exactly `enter`, so a library can
+    /// label its guards unconditionally at no cost.
     ///
     /// # Errors
     ///
@@ -296,102 +234,29 @@ impl Shutdown {
     /// let shutdown = winddown::Shutdown::new();
     /// let write = shutdown.enter_labeled("db-write")?;
     /// # #[cfg(feature = "track")]
-    /// assert_eq!(shutdown.guard_sites()[0].label(), Some("db-write"));
+    /// assert_eq!(winddown::track::guard_sites(&shutdown)[0].label(), Some("db-write"));
     /// # drop(write);
     /// # Ok::<(), winddown::Closed>(())
     /// ```
+    #[cfg_attr(
+        feature = "track",
+        doc = "[`track::guard_sites`]: crate::track::guard_sites"
+    )]
+    #[cfg_attr(
+        not(feature = "track"),
+        doc = "[`track::guard_sites`]: https://docs.rs/winddown-core/0.1/winddown_core/track/fn.guard_sites.html"
+    )]
     #[inline]
     #[cfg_attr(feature = "track", track_caller)]
     pub fn enter_labeled(&self, label: &'static str) -> Result<Guard, Closed> {
         Ok(Guard::new(self.raw.enter()?, Some(label)))
     }
 
-    /// Sets the clock the leak finder (feature `track`) stamps this scope's guards with, so
-    /// [`guard_sites`](Self::guard_sites) can tell how old the oldest guard of each site is.
-    /// By default, with `std`, it is a monotonic clock; without `std` there is none (ages are
-    /// `None`) until one is set: an embedded target's tick counter, say. A test on a virtual
-    /// clock sets that clock. Child scopes made afterwards inherit it. Without `track` this
-    /// does nothing (the clock is dropped).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use std::time::Duration;
-    /// use winddown::runtime::Runtime;
-    /// use winddown::testing::VirtualRuntime;
-    /// use winddown::Shutdown;
-    ///
-    /// let runtime = VirtualRuntime::new();
-    /// let shutdown = Shutdown::new();
-    /// shutdown.set_guard_clock({
-    ///     let runtime = runtime.clone();
-    ///     move || runtime.now()
-    /// });
-    /// let request = shutdown.enter()?;
-    /// runtime.advance(Duration::from_secs(12));
-    /// # #[cfg(feature = "track")]
-    /// assert_eq!(shutdown.guard_sites()[0].oldest(), Some(Duration::from_secs(12)));
-    /// # drop(request);
-    /// # Ok::<(), winddown::Closed>(())
-    /// ```
-    pub fn set_guard_clock(
-        &self,
-        clock: impl Fn() -> core::time::Duration + Send + Sync + 'static,
-    ) {
-        #[cfg(feature = "track")]
-        self.shared()
-            .set_guard_clock(Some(alloc::sync::Arc::new(clock)));
-        #[cfg(not(feature = "track"))]
-        drop(clock);
-    }
-
-    /// Where the guards in flight now were entered (feature `track`, the leak finder): one
-    /// [`GuardSite`] per call site of [`enter`](Self::enter), with how many live guards came
-    /// from there, the most first (then by file, line and column). A snapshot.
-    ///
-    /// With `track`, `enter` is `#[track_caller]`, so the site is the caller's; so are the
-    /// adapters that enter for you (`ShutdownExt::guarded`, `TaskSet::spawn`, with their own
-    /// `track` feature, which the facade's turns on). Each guard then records its site under a
-    /// lock of its stripe when it is entered and forgets it when it drops, and is two words
-    /// instead of one: a debugging aid, off by default. Without the feature none of it is
-    /// compiled. When the drain of a [`Plan`](crate::Plan) ends with guards still in flight, the
-    /// report lists these sites in [`DrainRecord::guard_sites`](crate::DrainRecord::guard_sites).
-    ///
-    /// The guards of child scopes (and theirs) are included, even those of a child whose
-    /// handles are all gone: a guard leaked in a library's scope is still named. Each site
-    /// also carries its label ([`enter_labeled`](Self::enter_labeled)) and the age of its oldest
-    /// guard ([`set_guard_clock`](Self::set_guard_clock)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::Shutdown;
-    ///
-    /// let shutdown = Shutdown::new();
-    /// let request = shutdown.enter()?;
-    /// let batch: Vec<_> = (0..2).map(|_| shutdown.enter()).collect::<Result<_, _>>()?;
-    ///
-    /// let sites = shutdown.guard_sites();
-    /// assert_eq!(sites.len(), 2);
-    /// assert_eq!((sites[0].line(), sites[0].count()), (line!() - 4, 2)); // the batch
-    /// assert_eq!((sites[1].line(), sites[1].count()), (line!() - 6, 1)); // the request
-    /// println!("{}", sites[0]); // "src/main.rs:8:39 (x2)" or the like
-    ///
-    /// drop((request, batch));
-    /// assert!(shutdown.guard_sites().is_empty());
-    /// # Ok::<(), winddown::Closed>(())
-    /// ```
-    #[cfg(feature = "track")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
-    pub fn guard_sites(&self) -> alloc::vec::Vec<GuardSite> {
-        crate::engine::track::guard_sites(self.shared())
-    }
-
     /// Guards in flight now, over all stripes: a snapshot, in which child scopes count as one
-    /// each until they drain. Between the close and the end of the drain it may briefly include
-    /// admissions that are being refused (each is counted, then undone); once drained it is 0.
+    /// each until they drain ([`track::in_flight_subtree`](crate::track::in_flight_subtree)
+    /// counts their guards instead). Between the close and the end of the drain it may briefly
+    /// include admissions that are being refused (each is counted, then undone); once drained
+    /// it is 0.
     ///
     /// # Examples
     ///
@@ -404,24 +269,6 @@ impl Shutdown {
     /// ```
     pub fn in_flight(&self) -> usize {
         self.shared().in_flight()
-    }
-
-    /// Guards in flight now in this scope and every scope below it, each guard counted once
-    /// (where [`in_flight`](Self::in_flight) counts an undrained child as one). A snapshot.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// let parent = winddown::Shutdown::new();
-    /// let library = parent.child();
-    /// let jobs: Vec<_> = (0..3).map(|_| library.enter().unwrap()).collect();
-    /// assert_eq!(parent.in_flight(), 1); // the child, as one
-    /// assert_eq!(parent.in_flight_subtree(), 3); // its three jobs
-    /// # drop(jobs);
-    /// ```
-    pub fn in_flight_subtree(&self) -> usize {
-        self.shared().in_flight_subtree()
     }
 
     /// Admissions refused so far.
@@ -438,44 +285,18 @@ impl Shutdown {
     pub fn refused(&self) -> usize {
         self.shared().refused()
     }
-
-    /// The number of stripes the count is spread over.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// let shutdown = winddown::Shutdown::with_stripes(4)?;
-    /// assert_eq!(shutdown.stripes(), 4);
-    /// # Ok::<(), winddown::StripeCountError>(())
-    /// ```
-    pub fn stripes(&self) -> usize {
-        self.shared().stripe_count()
-    }
-
-    /// Whether `self` and `other` are handles to the same shutdown.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::Shutdown;
-    /// let a = Shutdown::new();
-    /// assert!(a.same_as(&a.clone()));
-    /// assert!(!a.same_as(&Shutdown::new()));
-    /// ```
-    pub fn same_as(&self, other: &Shutdown) -> bool {
-        core::ptr::eq(self.shared(), other.shared())
-    }
 }
 
 // ===== impl Shutdown: phases =====
 
 impl Shutdown {
-    /// Triggers the shutdown: the first trigger moves [`Running`](Phase::Running) to
-    /// [`Initiated`](Phase::Initiated) and its `reason` is kept; every later one is only
-    /// counted. Admissions stay open until [`close`](Self::close) (or the orchestration's
-    /// pre-stop delay ends).
+    /// Triggers the shutdown, and says whether this call was the one that did. The first
+    /// trigger moves [`Running`](Phase::Running) to [`Initiated`](Phase::Initiated) and its
+    /// `reason` is kept; a later one changes nothing and returns `false`, so any number of
+    /// parts of a program (a signal, an admin endpoint, a failing task) may each ask for the
+    /// stop without knowing of the others. Only [`force`](Self::force) cuts a stop short.
+    /// Admissions stay open until [`close`](Self::close) (or the orchestration's pre-stop delay
+    /// ends).
     ///
     /// Child scopes are triggered too, with [`Reason::Parent`].
     ///
@@ -486,36 +307,17 @@ impl Shutdown {
     /// use winddown::{Phase, Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
-    /// let first = shutdown.trigger(Reason::requested_because("deploy"));
-    /// assert!(first.is_first());
+    /// assert!(shutdown.trigger(Reason::requested_because("deploy")));
     /// assert_eq!(shutdown.phase(), Phase::Initiated);
     /// assert!(shutdown.enter().is_ok()); // still admitting: pre-stop
-    /// ```
-    pub fn trigger(&self, reason: Reason) -> TriggerCount {
-        let nth = self.shared().trigger(reason);
-        // `trigger` returns the count including this call, so it is at least one.
-        TriggerCount(NonZeroUsize::new(nth).unwrap_or(NonZeroUsize::MIN))
-    }
-
-    /// Triggers the shutdown with `reason` only if nothing has triggered it yet; returns whether
-    /// this call did. Unlike [`trigger`](Self::trigger), a call that finds the shutdown already
-    /// triggered does not count as a repeat, so it never escalates: use it where an event should
-    /// start the shutdown but not force it (the application returning, a token cancelled).
     ///
-    /// # Examples
-    ///
+    /// // Another part of the program asks too: nothing changes, nothing is forced.
+    /// assert!(!shutdown.trigger(Reason::error("disk full")));
+    /// assert_eq!(shutdown.phase(), Phase::Initiated);
+    /// assert_eq!(shutdown.reason(), Some(&Reason::requested_because("deploy")));
     /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::{Reason, Shutdown};
-    ///
-    /// let shutdown = Shutdown::new();
-    /// shutdown.trigger(Reason::Signal(15));
-    /// assert!(!shutdown.trigger_if_untriggered(Reason::requested_because("app returned")));
-    /// assert_eq!(shutdown.trigger_count(), 1); // not an escalation
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
-    /// ```
-    pub fn trigger_if_untriggered(&self, reason: Reason) -> bool {
-        self.shared().trigger_if_untriggered(reason)
+    pub fn trigger(&self, reason: Reason) -> bool {
+        self.shared().trigger(reason)
     }
 
     /// Runs `hook` once, with the reason, when the shutdown is triggered: on the thread that
@@ -578,11 +380,14 @@ impl Shutdown {
     }
 
     /// Forces the shutdown: moves to [`Forced`](Phase::Forced) from any phase that is not final,
-    /// triggering first with `reason` if nothing has (that counts as the first trigger).
-    /// Admissions close. Forcing a triggered shutdown is not a repeat trigger: a running
-    /// [`Plan`](crate::Plan) reports it as [`ForcedBy::External`](crate::ForcedBy::External).
-    /// To escalate, as a second signal does, [`trigger`](Self::trigger) again (a running plan
-    /// then forces itself, [`ForcedBy::Escalation`](crate::ForcedBy::Escalation)).
+    /// triggering first with `reason` if nothing has (then `reason` is the trigger's). Admissions
+    /// close, and every waiter wakes (`Forced` orders after every phase).
+    ///
+    /// This is the one way to cut a stop short: the signal listener calls it for the second
+    /// signal, and a running [`Plan`](crate::Plan) answers it by cancelling the closer it is
+    /// running, skipping the rest, and giving the flush hooks their short forced budget
+    /// ([`Config::forced_flush`](crate::Config::forced_flush)); its report says
+    /// [`ForcedBy::Requested`](crate::ForcedBy::Requested). Triggering again never forces.
     ///
     /// # Examples
     ///
@@ -592,10 +397,9 @@ impl Shutdown {
     ///
     /// let shutdown = Shutdown::new();
     /// shutdown.trigger(Reason::Signal(15));
-    /// shutdown.force(Reason::requested_because("operator"));
+    /// shutdown.force(Reason::Signal(15)); // Ctrl-C pressed twice
     /// assert_eq!(shutdown.phase(), Phase::Forced);
-    /// assert_eq!(shutdown.trigger_count(), 1); // forced, not escalated
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(15))); // the trigger's
     /// ```
     pub fn force(&self, reason: Reason) {
         self.shared().force(reason);
@@ -644,6 +448,10 @@ impl Shutdown {
 
     /// Whether the shutdown has been triggered: one atomic load, for worker loops to poll.
     ///
+    /// A service should stop reporting itself ready (its readiness probe, its load balancer's
+    /// health check) from here on, while admissions stay open through the pre-stop delay.
+    /// Whether admissions are closed is `self.phase().admissions_closed()`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -652,46 +460,13 @@ impl Shutdown {
     /// let shutdown = Shutdown::new();
     /// assert!(!shutdown.is_triggered());
     /// shutdown.trigger(Reason::requested());
-    /// assert!(shutdown.is_triggered());
+    /// assert!(shutdown.is_triggered()); // not ready any more
+    /// assert!(shutdown.enter().is_ok()); // but still admitting
+    /// assert!(!shutdown.phase().admissions_closed());
     /// ```
     #[inline]
     pub fn is_triggered(&self) -> bool {
         self.shared().phase() != Phase::Running
-    }
-
-    /// Whether the service should report itself ready: true until the shutdown is triggered.
-    /// Health checks use it to tell load balancers to stop sending work during the pre-stop
-    /// delay, while admissions are still open.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::{Reason, Shutdown};
-    /// let shutdown = Shutdown::new();
-    /// assert!(shutdown.is_ready());
-    /// shutdown.trigger(Reason::requested());
-    /// assert!(!shutdown.is_ready());
-    /// assert!(shutdown.enter().is_ok()); // not ready, but still admitting
-    /// ```
-    pub fn is_ready(&self) -> bool {
-        !self.is_triggered()
-    }
-
-    /// Whether admissions are closed (the phase is
-    /// [`StoppingNewRequests`](Phase::StoppingNewRequests) or later).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// let shutdown = winddown::Shutdown::new();
-    /// assert!(!shutdown.is_closed());
-    /// shutdown.close();
-    /// assert!(shutdown.is_closed());
-    /// ```
-    pub fn is_closed(&self) -> bool {
-        self.shared().phase().admissions_closed()
     }
 
     /// Whether the drain has completed: admissions closed and no guard left.
@@ -728,23 +503,6 @@ impl Shutdown {
     pub fn reason(&self) -> Option<&Reason> {
         self.shared().reason()
     }
-
-    /// How many times the shutdown has been triggered (a parent's trigger counts once, and only
-    /// if the scope had not been triggered before).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::{Reason, Shutdown};
-    /// let shutdown = Shutdown::new();
-    /// shutdown.trigger(Reason::Signal(2));
-    /// shutdown.trigger(Reason::Signal(2));
-    /// assert_eq!(shutdown.trigger_count(), 2);
-    /// ```
-    pub fn trigger_count(&self) -> usize {
-        self.shared().trigger_count()
-    }
 }
 
 // ===== impl Shutdown: waiting =====
@@ -752,6 +510,9 @@ impl Shutdown {
 impl Shutdown {
     /// Waits until the shutdown is triggered.
     ///
+    /// The future holds a handle (it is `'static`): keep it in a struct, spawn it, or select on
+    /// it in a loop.
+    ///
     /// # Examples
     ///
     /// ```
@@ -759,7 +520,7 @@ impl Shutdown {
     /// use winddown::{Reason, Shutdown};
     ///
     /// let shutdown = Shutdown::new();
-    /// let waiter = shutdown.triggered_owned();
+    /// let waiter = shutdown.triggered();
     /// std::thread::spawn({
     ///     let shutdown = shutdown.clone();
     ///     move || shutdown.trigger(Reason::requested())
@@ -771,22 +532,13 @@ impl Shutdown {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future loses nothing.
-    pub fn triggered(&self) -> Triggered<'_> {
-        Triggered::new(&self.raw, Until::Phase(Phase::Initiated))
-    }
-
-    /// The owned form of [`triggered`](Self::triggered), holding a handle clone.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: dropping the future loses nothing.
-    pub fn triggered_owned(&self) -> TriggeredOwned {
-        TriggeredOwned::new(self.raw.clone(), Until::Phase(Phase::Initiated))
+    pub fn triggered(&self) -> Triggered {
+        Triggered::new(self.raw.clone(), Until::Phase(Phase::Initiated))
     }
 
     /// Waits until the phase is `phase` or later, and yields the phase it found. Since
     /// [`Forced`](Phase::Forced) orders after every phase, a forced shutdown wakes every
-    /// waiter.
+    /// waiter; `reached(Phase::Forced)` waits for a force.
     ///
     /// # Examples
     ///
@@ -804,41 +556,8 @@ impl Shutdown {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future loses nothing.
-    pub fn reached(&self, phase: Phase) -> Reached<'_> {
-        Reached::new(&self.raw, Until::Phase(phase))
-    }
-
-    /// The owned form of [`reached`](Self::reached), holding a handle clone.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: dropping the future loses nothing.
-    pub fn reached_owned(&self, phase: Phase) -> ReachedOwned {
-        ReachedOwned::new(self.raw.clone(), Until::Phase(phase))
-    }
-
-    /// Waits until the shutdown escalates: a second [`trigger`](Self::trigger), or the move
-    /// to [`Forced`](Phase::Forced). Yields the phase it found. The orchestration forces the
-    /// sequence when this completes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::{Phase, Reason, Shutdown};
-    ///
-    /// let shutdown = Shutdown::new();
-    /// shutdown.trigger(Reason::Signal(15));
-    /// shutdown.trigger(Reason::Signal(15)); // Ctrl-C pressed twice
-    /// let phase = futures_lite::future::block_on(shutdown.escalated());
-    /// assert_eq!(phase, Phase::Initiated); // escalated, but nobody forced it yet
-    /// ```
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: dropping the future loses nothing.
-    pub fn escalated(&self) -> Escalated<'_> {
-        Escalated::new(&self.raw, Until::Escalated)
+    pub fn reached(&self, phase: Phase) -> Reached {
+        Reached::new(self.raw.clone(), Until::Phase(phase))
     }
 
     /// Waits until the drain completes: admissions closed and every guard dropped. It completes
@@ -865,162 +584,30 @@ impl Shutdown {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future loses nothing.
-    pub fn drained(&self) -> Drained<'_> {
-        Drained::new(&self.raw, Until::Drained)
+    pub fn drained(&self) -> Drained {
+        Drained::new(self.raw.clone(), Until::Drained)
     }
 
-    /// The owned form of [`drained`](Self::drained), holding a handle clone.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel-safe: dropping the future loses nothing.
-    pub fn drained_owned(&self) -> DrainedOwned {
-        DrainedOwned::new(self.raw.clone(), Until::Drained)
-    }
-}
-
-// ===== impl Shutdown: blocking waits (std) =====
-
-#[cfg(all(feature = "std", not(loom)))]
-impl Shutdown {
-    /// Blocks the current thread until the shutdown is triggered.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
+    /// The same waits, blocking the calling thread, each with an optional timeout (feature
+    /// `std`): `shutdown.blocking().drained(Some(timeout))`. See [`BlockingWait`].
     ///
     /// # Examples
     ///
     /// ```
     /// # use winddown_core as winddown;
-    /// use winddown::{Reason, Shutdown};
+    /// use std::time::Duration;
+    /// use winddown::Shutdown;
+    ///
     /// let shutdown = Shutdown::new();
-    /// std::thread::spawn({
-    ///     let shutdown = shutdown.clone();
-    ///     move || shutdown.trigger(Reason::requested())
-    /// });
-    /// shutdown.wait_triggered();
-    /// assert!(shutdown.is_triggered());
-    /// ```
-    pub fn wait_triggered(&self) {
-        crate::futures::block_until(self.shared(), Until::Phase(Phase::Initiated), None);
-    }
-
-    /// Blocks until the shutdown is triggered or `timeout` passes; whether it was triggered.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use core::time::Duration;
-    /// let shutdown = winddown::Shutdown::new();
-    /// assert!(!shutdown.wait_triggered_timeout(Duration::ZERO));
-    /// ```
-    pub fn wait_triggered_timeout(&self, timeout: core::time::Duration) -> bool {
-        self.block(Until::Phase(Phase::Initiated), timeout)
-            .is_some()
-    }
-
-    /// Blocks until the phase is `phase` or later, and returns the phase it found.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use winddown::{Phase, Shutdown};
-    /// let shutdown = Shutdown::new();
+    /// // Nothing triggers it: the wait gives up after the timeout.
+    /// assert!(!shutdown.blocking().triggered(Some(Duration::from_millis(1))));
     /// shutdown.close();
-    /// assert_eq!(shutdown.wait_reached(Phase::Initiated), Phase::StoppingNewRequests);
+    /// assert!(shutdown.blocking().drained(None));
     /// ```
-    pub fn wait_reached(&self, phase: Phase) -> Phase {
-        crate::futures::block_until(self.shared(), Until::Phase(phase), None)
-            .unwrap_or_else(|| self.phase())
-    }
-
-    /// Blocks until the phase is `phase` or later or `timeout` passes; the phase found, or
-    /// `None` on timeout.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use core::time::Duration;
-    /// use winddown::{Phase, Shutdown};
-    /// let shutdown = Shutdown::new();
-    /// assert_eq!(shutdown.wait_reached_timeout(Phase::Draining, Duration::ZERO), None);
-    /// ```
-    pub fn wait_reached_timeout(
-        &self,
-        phase: Phase,
-        timeout: core::time::Duration,
-    ) -> Option<Phase> {
-        self.block(Until::Phase(phase), timeout)
-    }
-
-    /// Blocks until the drain completes.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// let shutdown = winddown::Shutdown::new();
-    /// let guard = shutdown.enter()?;
-    /// std::thread::spawn(move || drop(guard));
-    /// shutdown.close();
-    /// shutdown.wait_drained();
-    /// assert!(shutdown.is_drained());
-    /// # Ok::<(), winddown::Closed>(())
-    /// ```
-    pub fn wait_drained(&self) {
-        crate::futures::block_until(self.shared(), Until::Drained, None);
-    }
-
-    /// Blocks until the drain completes or `timeout` passes; whether it drained.
-    ///
-    /// # Blocking
-    ///
-    /// Parks the thread; do not call it from inside an async task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use winddown_core as winddown;
-    /// use core::time::Duration;
-    /// let shutdown = winddown::Shutdown::new();
-    /// let guard = shutdown.enter()?;
-    /// shutdown.close();
-    /// assert!(!shutdown.wait_drained_timeout(Duration::from_millis(1)));
-    /// drop(guard);
-    /// assert!(shutdown.wait_drained_timeout(Duration::ZERO));
-    /// # Ok::<(), winddown::Closed>(())
-    /// ```
-    pub fn wait_drained_timeout(&self, timeout: core::time::Duration) -> bool {
-        self.block(Until::Drained, timeout).is_some()
-    }
-
-    fn block(&self, until: Until, timeout: core::time::Duration) -> Option<Phase> {
-        // A timeout too large for `Instant` means "no deadline".
-        let deadline = std::time::Instant::now().checked_add(timeout);
-        match deadline {
-            Some(deadline) => crate::futures::block_until(self.shared(), until, Some(deadline)),
-            None => crate::futures::block_until(self.shared(), until, None),
-        }
+    #[cfg(all(feature = "std", not(loom)))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn blocking(&self) -> BlockingWait<'_> {
+        BlockingWait::new(self.shared())
     }
 }
 
@@ -1047,12 +634,40 @@ impl AsRef<Shutdown> for Shutdown {
     }
 }
 
+impl PartialEq for Shutdown {
+    /// Whether both are handles to the same shutdown (a shutdown has no value to compare
+    /// besides what it is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use winddown::Shutdown;
+    /// let a = Shutdown::new();
+    /// assert!(a == a.clone());
+    /// assert!(a != Shutdown::new());
+    /// assert!(a.child() != a);
+    /// ```
+    fn eq(&self, other: &Shutdown) -> bool {
+        core::ptr::eq(self.shared(), other.shared())
+    }
+}
+
+impl Eq for Shutdown {}
+
+impl Hash for Shutdown {
+    /// Hashes which shutdown this is a handle to, consistently with `==`.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        core::ptr::hash(self.shared(), state);
+    }
+}
+
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shutdown")
             .field("phase", &self.phase())
             .field("in_flight", &self.in_flight())
-            .field("stripes", &self.stripes())
+            .field("stripes", &self.shared().stripe_count())
             .finish()
     }
 }

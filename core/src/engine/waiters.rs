@@ -1,7 +1,7 @@
 //! The waiter list behind every future and blocking wait of a scope.
 //!
-//! A scope has two lists: one woken on every phase change (and on every repeated trigger, for
-//! escalation waiters), one woken once, when the drain completes. Both wake *everyone*, and the
+//! A scope has two lists: one woken on every phase change, one woken once, when the drain
+//! completes. Both wake *everyone*, and the
 //! first of them, the trigger, happens once and is never undone. A general event primitive pays
 //! for wake-ups this never needs (waking some waiters, handing a notification on when a waiter
 //! is dropped), and its waiters go back to its list after they are woken to unlink themselves.

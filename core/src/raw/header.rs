@@ -67,9 +67,9 @@ pub(crate) struct Stripe {
 pub(crate) struct Header {
     /// The current [`Phase`], as `Phase as usize`. Moves forward only (`trigger.rs`).
     pub(super) phase: AtomicUsize,
-    /// How many times the scope was triggered (parent propagation counts once, and only if
-    /// nothing triggered the scope before).
-    pub(super) triggers: AtomicUsize,
+    /// 1 once the scope is triggered: the first trigger claims it (`trigger.rs`), later ones
+    /// find it claimed and change nothing.
+    pub(super) claimed: AtomicUsize,
     /// The first trigger's reason. Invariant 8: written once, before `phase` leaves `Running`.
     pub(super) reason: UnsafeCell<Option<Reason>>,
     /// Set once, by whoever completes the drain (invariant 4).
@@ -85,7 +85,7 @@ pub(crate) struct Header {
     pub(super) weak: AtomicUsize,
     /// Admissions refused, counted on the refusal's cold path only.
     pub(super) refused: AtomicUsize,
-    /// Woken on every phase change and every repeated trigger.
+    /// Woken on every phase change.
     phase_waiters: WaitList,
     /// Woken once, when the drain completes (twice at most: see `complete_drain`).
     pub(super) drain_waiters: WaitList,
@@ -154,7 +154,7 @@ impl Header {
         });
         let boxed = Box::new(Header {
             phase: AtomicUsize::new(Phase::Running as usize),
-            triggers: AtomicUsize::new(0),
+            claimed: AtomicUsize::new(0),
             reason: UnsafeCell::new(None),
             drained: AtomicBool::new(false),
             handles: AtomicUsize::new(1),

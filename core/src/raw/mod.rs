@@ -22,8 +22,11 @@
 //! | `handle.rs` | [`RawHandle`] (Clone + Drop) and [`RawGuard`] (Drop + fork) |
 //! | `lock.rs` | [`Lock`], the core's short-critical-section lock |
 //! | `exclusive.rs` | [`Exclusive`], a `Sync` cell with no shared access |
+//! | `cpus.rs` | with `std`, the CPUs of the process's affinity mask (one system call): the default stripe count |
 
 mod admission;
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) mod cpus;
 mod exclusive;
 mod handle;
 mod header;

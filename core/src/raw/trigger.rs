@@ -1,8 +1,8 @@
-//! The phase word, the trigger count and the first trigger's reason (invariant 8).
+//! The phase word, the trigger's claim and the first trigger's reason (invariant 8).
 //!
-//! The reason is written once, without a lock, by the one trigger that took the count from
-//! zero, and published by the Release store that moves the phase out of `Running`; every
-//! reader checks the phase first. That is the only `unsafe` here, and the reason the phase word
+//! The reason is written once, without a lock, by the one trigger that claimed the scope (took
+//! the claim from zero to one), and published by the Release store that moves the phase out of
+//! `Running`; every reader checks the phase first. That is the only `unsafe` here, and the reason the phase word
 //! lives in this module: nothing outside it can move the phase out of `Running`
 //! ([`Header::move_phase`] refuses to), so no safe code can break the publication.
 //!
@@ -10,8 +10,7 @@
 //! children) is the engine's (`engine/scope.rs`).
 
 use super::header::Header;
-use super::word;
-use crate::sync::{abort, Ordering};
+use crate::sync::Ordering;
 use crate::{Phase, Reason, TransitionError};
 
 impl Header {
@@ -34,33 +33,15 @@ impl Header {
         self.reason.with(|reason| unsafe { (*reason).as_ref() })
     }
 
-    /// How many times the scope was triggered.
-    pub(crate) fn trigger_count(&self) -> usize {
-        // memory ordering: Relaxed: a count for display and escalation, publishes nothing.
-        self.triggers.load(Ordering::Relaxed)
-    }
-
-    /// Counts a trigger; the first one also keeps `reason` and moves the phase to `Initiated`.
-    /// Returns how many triggers there have been, this one included.
-    pub(crate) fn count_trigger(&self, reason: Reason) -> usize {
-        // memory ordering: AcqRel: orders the triggers; the one that finds zero writes the
-        // reason (invariant 8). Saturates far below wrapping, like the guard count.
-        let previous = self.triggers.fetch_add(1, Ordering::AcqRel);
-        if previous > word::MAX_WORD {
-            abort();
-        }
-        if previous == 0 {
-            self.initiate(reason);
-        }
-        previous + 1
-    }
-
-    /// Counts a trigger only if none came before: then keeps `reason` and moves the phase to
-    /// `Initiated`. Whether this call was the trigger.
-    pub(crate) fn count_first_trigger(&self, reason: Reason) -> bool {
-        // memory ordering: AcqRel, as in `count_trigger`.
+    /// Claims the trigger if nothing has: then keeps `reason` and moves the phase to
+    /// `Initiated`. Whether this call was the trigger; a later one changes nothing (triggering
+    /// is idempotent: only an explicit force escalates).
+    pub(crate) fn claim_trigger(&self, reason: Reason) -> bool {
+        // memory ordering: only atomicity matters: exactly one claim finds zero, and it alone
+        // writes the reason, which the phase's Release store below publishes (invariant 8).
+        // AcqRel anyway, as plain as it gets: a trigger is no hot path.
         let first = self
-            .triggers
+            .claimed
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if first {
@@ -69,9 +50,9 @@ impl Header {
         first
     }
 
-    /// `Running` → `Initiated`, by the one trigger that took the count from zero.
+    /// `Running` → `Initiated`, by the one trigger that claimed the scope.
     fn initiate(&self, reason: Reason) {
-        // SAFETY: invariant 8: only the party that took `triggers` from zero gets here, once, and
+        // SAFETY: invariant 8: only the party that took `claimed` from zero gets here, once, and
         // nobody reads `reason` until `phase` leaves `Running`, which happens below.
         self.reason.with_mut(|slot| unsafe { *slot = Some(reason) });
         // memory ordering: Release publishes the reason; only this call moves the phase out of

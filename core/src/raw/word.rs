@@ -50,7 +50,7 @@
 //!    parent (under that lock) before its memory is freed, so a parent propagating a phase never
 //!    touches freed memory.
 //! 8. **The first trigger's reason is written before the phase leaves `Running`**, by the one
-//!    trigger that took the trigger count from zero, and published by the Release of that phase
+//!    trigger that claimed the scope (took its claim from zero), and published by the Release of that phase
 //!    change; it is never written again, so `&Reason` may be handed out afterwards.
 //! 9. **A guard that leaves a closed stripe owns one weak unit, paid by its closer.** After its
 //!    decrement such a guard still works on the header (the drain check, the notification, the

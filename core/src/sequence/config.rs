@@ -3,9 +3,8 @@
 use core::fmt;
 use core::time::Duration;
 
-/// The largest deadline accepted anywhere: about 136 years. Larger values are refused as an
-/// overflow, so that adding any deadline to a runtime's clock can never overflow.
-pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
+/// [`Config::MAX_DEADLINE`], for the crate's own code.
+pub(crate) const MAX_DEADLINE: Duration = Config::MAX_DEADLINE;
 
 /// The deadlines of a shutdown sequence. Build one with [`Config::builder`]; the
 /// [`Default`] is the builder's defaults.
@@ -16,8 +15,20 @@ pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
 /// | [`drain`](ConfigBuilder::drain) | 10 s | waiting for the work in flight |
 /// | [`close`](ConfigBuilder::close) | 5 s | each resource's close, unless it sets its own |
 /// | [`flush`](ConfigBuilder::flush) | 5 s | the whole flush phase |
+/// | [`forced_flush`](ConfigBuilder::forced_flush) | 1 s | the flush hooks' budget once the stop is forced (0: none) |
 /// | [`pre_stop`](ConfigBuilder::pre_stop) | 0 | between "not ready" and closing admissions |
 /// | [`force_after_deadline`](ConfigBuilder::force_after_deadline) | on | go to `Forced` when the graceful deadline passes |
+///
+/// # A forced stop still flushes
+///
+/// A forced stop (a second signal, [`Shutdown::force`](crate::Shutdown::force), the graceful
+/// deadline with forcing on) cancels the closer running and skips the rest, but the flush hooks,
+/// the buffered log or metrics most worth keeping, still run: all of them together within
+/// [`forced_flush`](ConfigBuilder::forced_flush) of the force (a flush hook already running
+/// when the force comes goes on within it too). So a forced stop may end up to `forced_flush`
+/// after the graceful deadline: leave that margin before your supervisor's kill
+/// (`TimeoutStopSec`, `terminationGracePeriodSeconds`). Set it to zero for a forced stop that
+/// skips them; a third signal ends the process at once either way.
 ///
 /// Defaults shrink to fit: a drain, close or flush deadline you did not set is at most its
 /// share of the graceful deadline (a third for the drain, a sixth each for a close and the
@@ -52,6 +63,7 @@ pub struct Config {
     drain: Duration,
     close: Duration,
     flush: Duration,
+    forced_flush: Duration,
     pre_stop: Duration,
     force_after_deadline: bool,
 }
@@ -61,14 +73,15 @@ pub struct Config {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ConfigBuilder {
     config: Config,
-    /// Which of drain, close and flush were set (`DRAIN`, `CLOSE`, `FLUSH`): the others are
-    /// defaults, which shrink to fit the graceful deadline.
+    /// Which of drain, close, flush and the forced flush were set (`DRAIN`, `CLOSE`, `FLUSH`,
+    /// `FORCED_FLUSH`): the others are defaults, which shrink to fit.
     set: u8,
 }
 
 const DRAIN: u8 = 1;
 const CLOSE: u8 = 2;
 const FLUSH: u8 = 4;
+const FORCED_FLUSH: u8 = 8;
 
 /// A default deadline, shrunk to its share (`graceful / divisor`) of a shorter graceful
 /// deadline, and never zero.
@@ -117,7 +130,14 @@ pub enum ConfigError {
         /// The graceful deadline.
         graceful: Duration,
     },
-    /// A deadline is larger than [`MAX_DEADLINE`].
+    /// The forced flush budget is longer than the flush deadline.
+    ForcedFlushTooLong {
+        /// The forced flush budget.
+        forced_flush: Duration,
+        /// The flush deadline.
+        flush: Duration,
+    },
+    /// A deadline is larger than [`Config::MAX_DEADLINE`].
     Overflow {
         /// Which setting.
         setting: &'static str,
@@ -125,6 +145,10 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The largest deadline accepted anywhere: about 136 years. Larger values are refused as an
+    /// overflow, so that adding any deadline to a runtime's clock can never overflow.
+    pub const MAX_DEADLINE: Duration = Duration::from_secs(u32::MAX as u64);
+
     /// A builder with the defaults.
     pub const fn builder() -> ConfigBuilder {
         ConfigBuilder {
@@ -133,6 +157,7 @@ impl Config {
                 drain: Duration::from_secs(10),
                 close: Duration::from_secs(5),
                 flush: Duration::from_secs(5),
+                forced_flush: Duration::from_secs(1),
                 pre_stop: Duration::ZERO,
                 force_after_deadline: true,
             },
@@ -158,6 +183,12 @@ impl Config {
     /// The deadline for the whole flush phase.
     pub const fn flush(&self) -> Duration {
         self.flush
+    }
+
+    /// The flush hooks' budget once the stop is forced, from the force; zero: a forced stop
+    /// skips them (see [A forced stop still flushes](Self#a-forced-stop-still-flushes)).
+    pub const fn forced_flush(&self) -> Duration {
+        self.forced_flush
     }
 
     /// The delay between reporting "not ready" and closing admissions.
@@ -213,6 +244,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long the flush hooks may still run once the stop is forced, all of them together,
+    /// counted from the force (default 1 s, or the flush deadline if that is shorter). Zero
+    /// turns it off: a forced stop skips the flush hooks. Must not be longer than the flush
+    /// deadline. See [A forced stop still flushes](Config#a-forced-stop-still-flushes).
+    pub const fn forced_flush(mut self, budget: Duration) -> Self {
+        self.config.forced_flush = budget;
+        self.set |= FORCED_FLUSH;
+        self
+    }
+
     /// The delay between reporting "not ready" and closing admissions (default 0), for load
     /// balancers to notice. Must be shorter than the graceful deadline.
     pub const fn pre_stop(mut self, delay: Duration) -> Self {
@@ -233,8 +274,8 @@ impl ConfigBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first setting that cannot work: a zero deadline, a deadline
-    /// longer than the graceful one, a pre-stop delay that leaves no time, or a value over
-    /// [`MAX_DEADLINE`].
+    /// longer than the graceful one, a forced flush budget longer than the flush deadline, a
+    /// pre-stop delay that leaves no time, or a value over [`Config::MAX_DEADLINE`].
     pub fn build(self) -> Result<Config, ConfigError> {
         let mut c = self.config;
         if c.graceful <= MAX_DEADLINE {
@@ -247,19 +288,23 @@ impl ConfigBuilder {
             if self.set & FLUSH == 0 {
                 c.flush = fit(c.flush, c.graceful, 6);
             }
+            if self.set & FORCED_FLUSH == 0 {
+                c.forced_flush = c.forced_flush.min(c.flush);
+            }
         }
         let settings = [
             ("graceful", c.graceful),
             ("drain", c.drain),
             ("close", c.close),
             ("flush", c.flush),
+            ("forced flush", c.forced_flush),
             ("pre-stop", c.pre_stop),
         ];
         for (setting, value) in settings {
             if value > MAX_DEADLINE {
                 return Err(ConfigError::Overflow { setting });
             }
-            if value.is_zero() && setting != "pre-stop" {
+            if value.is_zero() && setting != "pre-stop" && setting != "forced flush" {
                 return Err(ConfigError::Zero { setting });
             }
         }
@@ -271,6 +316,12 @@ impl ConfigBuilder {
                     graceful: c.graceful,
                 });
             }
+        }
+        if c.forced_flush > c.flush {
+            return Err(ConfigError::ForcedFlushTooLong {
+                forced_flush: c.forced_flush,
+                flush: c.flush,
+            });
         }
         if c.pre_stop >= c.graceful {
             return Err(ConfigError::PreStopTooLong {
@@ -293,6 +344,13 @@ impl fmt::Display for ConfigError {
             ConfigError::PreStopTooLong { pre_stop, graceful } => write!(
                 f,
                 "the pre-stop delay ({pre_stop:?}) leaves no time within the graceful deadline ({graceful:?})"
+            ),
+            ConfigError::ForcedFlushTooLong {
+                forced_flush,
+                flush,
+            } => write!(
+                f,
+                "the forced flush budget ({forced_flush:?}) is longer than the flush deadline ({flush:?})"
             ),
             ConfigError::Overflow { setting } => write!(
                 f,

@@ -39,8 +39,13 @@ pub(super) struct Draft {
 
 impl Draft {
     /// What [`Plan::progress`](crate::Plan::progress) shows of a sequence still running.
+    /// What the sequence has done so far (the shutdown's own state is the caller's to add).
     pub(super) fn progress(&self) -> Progress {
         Progress {
+            phase: Phase::Running,
+            reason: None,
+            in_flight: 0,
+            refused: 0,
             phases: self.phases.clone(),
             drain: if self.drain_open {
                 None

@@ -19,7 +19,7 @@ use crate::Resource;
 /// use std::time::Duration;
 ///
 /// let plan = Plan::new(Shutdown::new(), Config::default());
-/// let db = Resource::blocking("db", || Ok::<(), String>(())).deadline(Duration::ZERO);
+/// let db = Resource::blocking("db", || Ok(())).deadline(Duration::ZERO);
 /// let refused = plan.register(db).unwrap_err();
 /// assert_eq!(refused.error(), &RegisterError::ZeroDeadline { name: "db".into() });
 /// assert_eq!(refused.to_string(), "cannot register \"db\": its deadline is zero");
@@ -102,11 +102,11 @@ impl From<Refused> for RegisterError {
 /// let plan = Plan::new(shutdown.clone(), Config::default());
 /// shutdown.trigger(Reason::requested());
 /// // Triggered, but not closing yet: still accepted.
-/// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
+/// plan.register(Resource::blocking("db", || Ok(())))?;
 ///
 /// let runtime = VirtualRuntime::new();
 /// runtime.block_on(plan.run(&runtime));
-/// let refused = plan.register(Resource::blocking("cache", || Ok::<(), String>(()))).unwrap_err();
+/// let refused = plan.register(Resource::blocking("cache", || Ok(()))).unwrap_err();
 /// assert_eq!(refused.error(), &RegisterError::Closing { name: "cache".into() });
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
@@ -124,7 +124,7 @@ pub enum RegisterError {
         /// The resource's name.
         name: String,
     },
-    /// The resource's own deadline is larger than [`MAX_DEADLINE`](crate::MAX_DEADLINE).
+    /// The resource's own deadline is larger than [`Config::MAX_DEADLINE`](crate::Config::MAX_DEADLINE).
     DeadlineTooLarge {
         /// The resource's name.
         name: String,
@@ -145,7 +145,7 @@ impl fmt::Display for RegisterError {
             RegisterError::DeadlineTooLarge { name } => write!(
                 f,
                 "cannot register {name:?}: its deadline is larger than {} seconds",
-                crate::MAX_DEADLINE.as_secs()
+                crate::Config::MAX_DEADLINE.as_secs()
             ),
         }
     }

@@ -1,7 +1,8 @@
 //! The report's JSON shape (feature `serde`): `Serialize` for [`Report`] and what it holds.
 //!
-//! Written by hand, not derived, so that the shape is stable and documented (see the
-//! [`Report`] docs) rather than whatever the Rust types happen to be: a `version` field,
+//! One vocabulary for the report and for a status page ([`Progress`]: what an HTTP `/status`
+//! answers with). Written by hand, not derived, so that the shape is stable and documented
+//! (see the [`Report`] docs) rather than whatever the Rust types happen to be: a `version` field,
 //! durations as milliseconds (numbers, with microsecond precision), statuses, phases and
 //! outcomes as lower-case `snake_case` strings, and the exit code included.
 
@@ -14,10 +15,6 @@ use super::report::{
     TaskFailure,
 };
 use crate::{Phase, Reason, Report, ResourceKind, Status};
-
-/// The version of the JSON shape, in the report's `version` field. Raised when a field is
-/// removed or changes meaning; adding a field does not raise it.
-pub const REPORT_JSON_VERSION: u32 = 1;
 
 /// A duration as milliseconds, a number with microsecond precision.
 struct Millis(Duration);
@@ -92,13 +89,12 @@ impl Serialize for Reason {
 }
 
 impl Serialize for ForcedBy {
-    /// `{"kind": "escalation" | "external" | "abandoned"}` or
+    /// `{"kind": "requested" | "abandoned"}` or
     /// `{"kind": "deadline", "phase": "closing_resources"}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("ForcedBy", 2)?;
         match self {
-            ForcedBy::Escalation => out.serialize_field("kind", "escalation")?,
-            ForcedBy::External => out.serialize_field("kind", "external")?,
+            ForcedBy::Requested => out.serialize_field("kind", "requested")?,
             ForcedBy::Abandoned => out.serialize_field("kind", "abandoned")?,
             ForcedBy::Deadline(phase) => {
                 out.serialize_field("kind", "deadline")?;
@@ -210,7 +206,7 @@ impl Serialize for DrainRecord {
 }
 
 #[cfg(feature = "track")]
-impl Serialize for crate::GuardSite {
+impl Serialize for crate::track::GuardSite {
     /// `{"file", "line", "column", "label", "count", "oldest_ms"}` (label and age may be null).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("GuardSite", 6)?;
@@ -260,7 +256,7 @@ impl Serialize for Report {
     /// The shape documented on [`Report`] (`version` 1).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("Report", 14)?;
-        out.serialize_field("version", &REPORT_JSON_VERSION)?;
+        out.serialize_field("version", &Report::JSON_VERSION)?;
         out.serialize_field("status", &self.status)?;
         out.serialize_field("exit_code", &self.exit_code())?;
         out.serialize_field("reason", &self.reason)?;
@@ -279,17 +275,21 @@ impl Serialize for Report {
 }
 
 impl Serialize for Progress {
-    /// `{"phases", "drain", "resources", "flushes", "running", "step_deadline_ms", "status"}`,
-    /// each shaped as in the report (`drain`, `status` and the rest are null until they exist).
+    /// The shape documented on [`Progress`]: the report's names and units, with its version.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("Progress", 7)?;
+        let mut out = serializer.serialize_struct("Progress", 12)?;
+        out.serialize_field("version", &Report::JSON_VERSION)?;
+        out.serialize_field("phase", &self.phase)?;
+        out.serialize_field("reason", &self.reason)?;
+        out.serialize_field("in_flight", &self.in_flight)?;
+        out.serialize_field("refused", &self.refused)?;
+        out.serialize_field("status", &self.status)?;
         out.serialize_field("phases", &List(&self.phases))?;
         out.serialize_field("drain", &self.drain)?;
         out.serialize_field("resources", &List(&self.resources))?;
         out.serialize_field("flushes", &List(&self.flushes))?;
         out.serialize_field("running", &self.running.as_deref())?;
         out.serialize_field("step_deadline_ms", &self.step_deadline.map(Millis))?;
-        out.serialize_field("status", &self.status)?;
         out.end()
     }
 }

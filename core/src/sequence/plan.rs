@@ -4,8 +4,9 @@
 //! The sequence, once triggered: `Initiated` (not ready; the pre-stop delay) →
 //! `StoppingNewRequests` (admissions closed) → `Draining` (until drained or the drain deadline)
 //! → `ClosingResources` (by priority, each within its deadline) → `FlushingBuffers` (within the
-//! flush deadline) → `Completed`. A second trigger, or the graceful deadline with forcing on,
-//! moves it to `Forced` from wherever it is.
+//! flush deadline) → `Completed`. A force (a second signal), or the graceful deadline with
+//! forcing on, moves it to `Forced` from wherever it is; the flush hooks still get a short
+//! budget.
 
 use alloc::boxed::Box;
 use alloc::string::{String, ToString};
@@ -50,8 +51,8 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 /// let shutdown = Shutdown::new();
 /// let config = Config::builder().drain(Duration::from_secs(2)).build()?;
 /// let plan = Plan::new(shutdown.clone(), config);
-/// plan.register(Resource::new("db", || async { Ok::<(), String>(()) }).priority(10))?;
-/// plan.flush(Resource::blocking("log", || Ok::<(), String>(())))?;
+/// plan.register(Resource::new("db", || async { Ok(()) }).priority(10))?;
+/// plan.flush(Resource::blocking("log", || Ok(())))?;
 ///
 /// let request = shutdown.enter()?;
 /// let runtime = VirtualRuntime::new();
@@ -129,20 +130,51 @@ impl Plan {
     }
 
     /// Calls `observer` with each phase the sequence moves to, and its offset from the
-    /// trigger: a hook for progress logging or metrics. Observers run inline in the sequence;
-    /// keep them quick. Unlike resources, observers must be added before the sequence starts
-    /// running; later ones are not called.
+    /// trigger: a hook for progress logging or metrics. Observers must be added before the
+    /// sequence starts running; later ones are not called.
     ///
     /// With `std`, an observer that panics is caught: the report lists it
     /// ([`Report::observer_panics`]), it is called no more, and the sequence goes on.
+    ///
+    /// # Blocking
+    ///
+    /// An observer runs inline, on the task that carries out the sequence (a thread of your
+    /// runtime), between two steps, and nothing else of the stop happens while it runs: no
+    /// deadline can fire and no force can act (on a current-thread runtime no other task runs
+    /// either). So an observer that blocks holds the whole stop: a `println!` to a full stdout
+    /// pipe nobody reads, a synchronous HTTP call, a lock held elsewhere. The report then shows
+    /// the step after it late, and only a third signal ends the process.
+    ///
+    /// An observer must only hand its event over, never wait: push it into a bounded queue
+    /// without blocking (dropping it when the queue is full) and write it from a thread or task
+    /// of your own, as below; or set an atomic. Or watch the phases from your own task instead,
+    /// with [`Shutdown::reached`] (the offsets are in [`progress`](Self::progress)).
+    ///
+    /// Observers are not moved off the sequence's task by the crate: the core has no threads
+    /// of its own (it is `no_std`), an observer on the task sees each phase in order before the
+    /// step that follows it starts (what the systemd integration's `STATUS=` needs), and the
+    /// virtual clock's tests stay deterministic.
     ///
     /// # Examples
     ///
     /// ```
     /// # use winddown_core as winddown;
-    /// use winddown::{Config, Plan, Shutdown};
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use winddown::{Config, Phase, Plan, Shutdown};
+    ///
     /// let plan = Plan::new(Shutdown::new(), Config::default());
-    /// plan.on_phase(|phase, at| eprintln!("[{at:?}] {phase}"));
+    /// let (events, log) = mpsc::sync_channel::<(Phase, Duration)>(64);
+    /// plan.on_phase(move |phase, at| {
+    ///     // Never waits: with the queue full, the event is dropped.
+    ///     let _ = events.try_send((phase, at));
+    /// });
+    /// std::thread::spawn(move || {
+    ///     for (phase, at) in log {
+    ///         // May block on a full stderr pipe: only this thread waits, not the stop.
+    ///         eprintln!("[{at:?}] {phase}");
+    ///     }
+    /// });
     /// ```
     pub fn on_phase(&self, observer: impl FnMut(Phase, Duration) + Send + 'static) {
         self.inner.entries.lock().observers.push(Box::new(observer));
@@ -220,8 +252,10 @@ impl Plan {
 
     /// What the sequence has done so far: the phases entered, the drain once it ended, the
     /// resources and flush hooks closed so far with their outcomes, the one running now, and
-    /// the status once it ended. Empty before a run starts. Takes a short lock; for status
-    /// pages, not hot paths.
+    /// the status once it ended (empty before a run starts); and where the shutdown stands:
+    /// its phase, reason, guards in flight and refusals. Takes a short lock; for status pages,
+    /// not hot paths. With `serde` it serializes in the report's vocabulary (see
+    /// [`Progress`]).
     ///
     /// # Examples
     ///
@@ -232,7 +266,7 @@ impl Plan {
     ///
     /// let shutdown = Shutdown::new();
     /// let plan = Plan::new(shutdown.clone(), Config::default());
-    /// plan.register(Resource::blocking("db", || Ok::<(), String>(())))?;
+    /// plan.register(Resource::blocking("db", || Ok(())))?;
     /// shutdown.trigger(Reason::requested());
     /// let runtime = VirtualRuntime::new();
     /// runtime.block_on(plan.run(&runtime));
@@ -244,19 +278,26 @@ impl Plan {
     /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
     /// ```
     pub fn progress(&self) -> Progress {
-        let run = self.inner.run.lock();
-        match &run.stage {
-            Stage::Done(report) => Progress {
-                phases: report.phases.clone(),
-                drain: Some(report.drain.clone()),
-                resources: report.resources.clone(),
-                flushes: report.flushes.clone(),
-                running: None,
-                step_deadline: None,
-                status: Some(report.status),
-            },
-            Stage::Idle | Stage::Running => run.draft.progress(),
-        }
+        let mut progress = {
+            let run = self.inner.run.lock();
+            match &run.stage {
+                Stage::Done(report) => Progress {
+                    phases: report.phases.clone(),
+                    drain: Some(report.drain.clone()),
+                    resources: report.resources.clone(),
+                    flushes: report.flushes.clone(),
+                    status: Some(report.status),
+                    ..Progress::default()
+                },
+                Stage::Idle | Stage::Running => run.draft.progress(),
+            }
+        };
+        let shutdown = &self.inner.shutdown;
+        progress.phase = shutdown.phase();
+        progress.reason = shutdown.reason().cloned();
+        progress.in_flight = shutdown.in_flight();
+        progress.refused = shutdown.refused();
+        progress
     }
 
     fn add(

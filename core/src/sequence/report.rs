@@ -22,9 +22,10 @@ pub enum Status {
     /// graceful one; also when a step finished only after its deadline
     /// ([`Outcome::Late`]). The sequence went on and ran every step.
     TimedOut,
-    /// The shutdown was forced: triggered again, forced from outside, out of graceful time
-    /// with forcing on, or its run abandoned. Running closers were cancelled and the rest
-    /// skipped.
+    /// The shutdown was forced: asked to stop at once ([`Shutdown::force`](crate::Shutdown::force),
+    /// a second signal), out of graceful time with forcing on, or its run abandoned. The
+    /// closer running was cancelled, the rest skipped, and the flush hooks given a short budget
+    /// of their own ([`Config::forced_flush`](crate::Config::forced_flush)).
     Forced,
 }
 
@@ -49,7 +50,7 @@ impl Status {
     /// assert_eq!(Status::Completed.exit_code(), 0);
     /// assert_eq!(Status::Forced.exit_code(), 3);
     /// ```
-    pub const fn exit_code(self) -> i32 {
+    pub const fn exit_code(self) -> u8 {
         match self {
             Status::Completed => 0,
             Status::Failed => 1,
@@ -79,13 +80,12 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ForcedBy {
-    /// A second trigger (a second signal, say).
-    Escalation,
+    /// Asked to stop at once: [`Shutdown::force`](crate::Shutdown::force) was called (by the
+    /// signal listener for a second signal, by an operator's command), or a parent scope was
+    /// forced. A repeated trigger never forces.
+    Requested,
     /// The graceful deadline passed, in the phase named.
     Deadline(Phase),
-    /// Something outside the sequence moved the shutdown to `Forced`
-    /// ([`Shutdown::force`](crate::Shutdown::force), or a parent scope).
-    External,
     /// The future running the sequence ([`Plan::run`](crate::Plan::run)) was dropped before the
     /// sequence ended: the closer it was running is reported cancelled, the ones it had not
     /// started skipped. A later `run` of the plan returns this report.
@@ -95,9 +95,8 @@ pub enum ForcedBy {
 impl fmt::Display for ForcedBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ForcedBy::Escalation => f.write_str("triggered again"),
+            ForcedBy::Requested => f.write_str("asked to stop at once"),
             ForcedBy::Deadline(phase) => write!(f, "graceful deadline passed while {phase}"),
-            ForcedBy::External => f.write_str("forced from outside the sequence"),
             ForcedBy::Abandoned => f.write_str("the run was dropped before it ended"),
         }
     }
@@ -289,11 +288,11 @@ pub struct DrainRecord {
     /// sources registered with [`Plan::name_in_flight`](crate::Plan::name_in_flight).
     pub still_in_flight: Vec<String>,
     /// Where the guards still in flight when the drain ended without draining were entered
-    /// (feature `track`): [`Shutdown::guard_sites`](crate::Shutdown::guard_sites) of the plan's
+    /// (feature `track`): [`track::guard_sites`](crate::track::guard_sites) of the plan's
     /// shutdown at that moment. Empty when it drained.
     #[cfg(feature = "track")]
     #[cfg_attr(docsrs, doc(cfg(feature = "track")))]
-    pub guard_sites: Vec<crate::GuardSite>,
+    pub guard_sites: Vec<crate::track::GuardSite>,
 }
 
 impl DrainRecord {
@@ -306,17 +305,30 @@ impl DrainRecord {
 /// What a shutdown sequence did: how it ended, why it started, each phase's timing, the drain,
 /// and each resource's outcome.
 ///
-/// Print it (`Display` is a small aligned table for a log), turn it into an exit code with
-/// [`exit_code`](Self::exit_code), or into an error with [`into_result`](Self::into_result).
+/// Print it (`Display` is a small aligned table for a log), return it from `main` (with `std`
+/// it is a [`Termination`](https://doc.rust-lang.org/std/process/trait.Termination.html): the process exits with
+/// [`exit_code`](Self::exit_code), after every destructor ran), or turn it into an error with
+/// [`into_result`](Self::into_result).
+///
+/// ```no_run
+/// # use winddown_core as winddown;
+/// # fn stop() -> winddown::Report { unimplemented!() }
+/// fn main() -> winddown::Report {
+///     // ... serve, then run the plan ...
+///     let report = stop();
+///     println!("{report}");
+///     report // exits 0, 1, 2 or 3
+/// }
+/// ```
 ///
 /// # JSON
 ///
 /// With the `serde` feature it implements `Serialize`, in a documented, versioned shape (not
-/// the Rust field layout). Version 1 (`REPORT_JSON_VERSION`):
+/// the Rust field layout). Version 2 ([`Report::JSON_VERSION`]):
 ///
 /// ```json
 /// {
-///   "version": 1,
+///   "version": 2,
 ///   "status": "timed_out",
 ///   "exit_code": 2,
 ///   "reason": {"kind": "signal", "signal": 15},
@@ -345,7 +357,7 @@ impl DrainRecord {
 ///   (`stopping_new_requests`). `exit_code` is [`exit_code`](Self::exit_code).
 /// - `reason.kind`: `signal` (with `signal`), `requested` (with `message` or null), `error`
 ///   (with `message`), `parent`, `deadline`; `null` if never triggered.
-/// - `forced_by.kind`: `escalation`, `external`, `abandoned`, or `deadline` (with `phase`).
+/// - `forced_by.kind`: `requested`, `abandoned`, or `deadline` (with `phase`).
 /// - `outcome`: `ok`, `error`, `panicked`, `timed_out`, `cancelled`, `skipped`, `late`;
 ///   `message` is the error or panic text; `late_result` is what a `late` step returned
 ///   (`ok`, `error`, `panicked`), otherwise null. `kind` is `database`, `cache`,
@@ -353,7 +365,9 @@ impl DrainRecord {
 /// - `drain.guard_sites` is filled by the `track` leak finder, empty without it.
 ///
 /// A new field may appear in a later release without a new version; a field removed or
-/// changed in meaning raises the version.
+/// changed in meaning raises the version. Version 2 replaced `forced_by.kind`'s `escalation`
+/// and `external` with `requested`. [`Plan::progress`](crate::Plan::progress) serializes with
+/// the same names and units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
@@ -388,6 +402,11 @@ pub struct Report {
 }
 
 impl Report {
+    /// The version of the JSON shape, in the report's `version` field (see
+    /// [JSON](Self#json)). Raised when a field is removed or changes meaning; adding a field
+    /// does not raise it.
+    pub const JSON_VERSION: u32 = 2;
+
     /// The process exit code: [`Status::exit_code`], except that a sequence that completed
     /// cleanly still exits 1 when the service did not end well: the shutdown's reason is an
     /// error ([`Reason::Error`]), or a task failed or panicked ([`task_failures`](Self::task_failures)).
@@ -402,17 +421,23 @@ impl Report {
     /// | forced: a second signal, a force, the graceful deadline, or the run abandoned | 3 |
     /// | (ended by a third signal: no report) | 128 + the signal |
     ///
+    /// A `u8`, as [`ExitCode::from`](https://doc.rust-lang.org/std/process/struct.ExitCode.html)
+    /// takes it; returning the report
+    /// from `main` exits with it (see [`Report`]).
+    ///
     /// # Examples
     ///
     /// ```no_run
     /// # use winddown_core as winddown;
-    /// # async fn run(plan: winddown::Plan, rt: impl winddown::runtime::Runtime) {
+    /// use std::process::ExitCode;
+    ///
+    /// # async fn run(plan: winddown::Plan, rt: impl winddown::runtime::Runtime) -> ExitCode {
     /// let report = plan.run(&rt).await;
     /// eprintln!("{report}");
-    /// std::process::exit(report.exit_code());
+    /// ExitCode::from(report.exit_code())
     /// # }
     /// ```
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         let failed =
             matches!(self.reason, Some(Reason::Error(_))) || !self.task_failures.is_empty();
         match self.status {
@@ -442,8 +467,47 @@ impl Report {
     }
 }
 
-/// What a sequence has done so far: [`Plan::progress`](crate::Plan::progress), for status
-/// pages and dashboards while a stop is under way.
+#[cfg(all(feature = "std", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+impl std::process::Termination for Report {
+    /// [`exit_code`](Report::exit_code), as the process's exit status. Prints nothing: print
+    /// the report yourself (where a full pipe cannot hold the exit, if that matters).
+    fn report(self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.exit_code())
+    }
+}
+
+/// What a sequence has done so far, and where the shutdown stands:
+/// [`Plan::progress`](crate::Plan::progress), for status pages and dashboards while a stop is
+/// under way.
+///
+/// # JSON
+///
+/// With the `serde` feature it serializes with the report's names and units (see
+/// [`Report`](crate::Report#json)), the one vocabulary for a report and a status page:
+///
+/// ```json
+/// {
+///   "version": 2,
+///   "phase": "closing_resources",
+///   "reason": {"kind": "signal", "signal": 15},
+///   "in_flight": 0,
+///   "refused": 17,
+///   "status": null,
+///   "phases": [{"phase": "initiated", "started_ms": 0.0, "duration_ms": 0.0}, "..."],
+///   "drain": {"in_flight_at_start": 3, "drained": 3, "left": 0, "timed_out": false,
+///             "skipped": false, "still_in_flight": [], "guard_sites": []},
+///   "resources": [{"name": "http 127.0.0.1:8080", "kind": null, "priority": 1000,
+///                  "outcome": "ok", "message": null, "late_result": null,
+///                  "started_ms": 1.2, "duration_ms": 0.3}],
+///   "flushes": [],
+///   "running": "db pool",
+///   "step_deadline_ms": 6250.0
+/// }
+/// ```
+///
+/// `version` is [`Report::JSON_VERSION`](crate::Report::JSON_VERSION); `drain`, `running`,
+/// `step_deadline_ms` and `status` are `null` until there is one.
 ///
 /// # Examples
 ///
@@ -459,6 +523,14 @@ impl Report {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Progress {
+    /// The shutdown's phase when the snapshot was taken.
+    pub phase: Phase,
+    /// Why it was triggered (the first trigger's reason), once it was.
+    pub reason: Option<Reason>,
+    /// Guards in flight then ([`Shutdown::in_flight`](crate::Shutdown::in_flight)).
+    pub in_flight: usize,
+    /// Admissions refused so far ([`Shutdown::refused`](crate::Shutdown::refused)).
+    pub refused: usize,
     /// The phases entered so far, with their timings (the last one's duration is up to its
     /// latest event, not to now).
     pub phases: Vec<PhaseRecord>,
@@ -514,7 +586,9 @@ struct Secs(Duration);
 
 impl fmt::Display for Secs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let millis = self.0.as_millis();
+        // In `u64`: 584 million years of milliseconds, and no 128-bit division or printing
+        // linked into every binary that shows a report.
+        let millis = u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX);
         let text = alloc::format!("{}.{:03}s", millis / 1000, millis % 1000);
         f.pad(&text)
     }

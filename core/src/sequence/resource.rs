@@ -2,7 +2,8 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
+use alloc::string::String;
+use core::error::Error;
 use core::fmt;
 use core::future::Future;
 use core::time::Duration;
@@ -19,6 +20,67 @@ pub(crate) enum Closer {
     /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
     /// its deadline.
     Blocking(Box<dyn FnOnce() -> Result<(), String> + Send>),
+}
+
+/// What a closer returns: `()` for one that cannot fail, or
+/// `Result<(), Box<dyn Error + Send + Sync>>`, into which `?` converts any error type
+/// (`std::io::Error`, your own, a `String`, `anyhow::Error`). So neither needs an annotation:
+///
+/// ```
+/// # use winddown_core as winddown;
+/// use winddown::Resource;
+/// # struct Pool;
+/// # impl Pool { async fn close(&self) {} }
+/// # struct File;
+/// # impl File { fn sync_all(&self) -> std::io::Result<()> { Ok(()) } }
+/// # let (pool, file) = (Pool, File);
+///
+/// let cache = Resource::new("cache", || async { Ok(()) });
+/// let pool = Resource::new("pool", move || async move { pool.close().await }); // infallible
+/// let log = Resource::blocking("log", move || {
+///     file.sync_all()?; // an io::Error is reported as the closer's error
+///     Ok(())
+/// });
+/// # let _ = (cache, pool, log);
+/// ```
+///
+/// A closer whose last expression is a `Result` with another error type (say
+/// `file.sync_all()`, an `io::Result<()>`) ends with `?` and `Ok(())` instead, or maps its
+/// error with `.map_err(Into::into)`. An error is recorded in the report by its `Display` text.
+///
+/// Sealed: implemented for those two types only, so that `Ok(())` alone says which.
+#[diagnostic::on_unimplemented(
+    message = "a closer returns `()` or `Result<(), Box<dyn Error + Send + Sync>>`, not `{Self}`",
+    label = "this closer's output",
+    note = "end the closer with `?` and `Ok(())`, or add `.map_err(Into::into)`: `?` converts \
+            any error type"
+)]
+pub trait CloserOutput: sealed::Sealed {}
+
+impl CloserOutput for () {}
+impl CloserOutput for Result<(), Box<dyn Error + Send + Sync>> {}
+
+mod sealed {
+    use alloc::boxed::Box;
+    use alloc::string::{String, ToString};
+    use core::error::Error;
+
+    /// What a closer's output is recorded as: `Ok`, or the error's text.
+    pub trait Sealed {
+        fn into_text(self) -> Result<(), String>;
+    }
+
+    impl Sealed for () {
+        fn into_text(self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    impl Sealed for Result<(), Box<dyn Error + Send + Sync>> {
+        fn into_text(self) -> Result<(), String> {
+            self.map_err(|err| err.to_string())
+        }
+    }
 }
 
 /// What kind of thing a resource is: shown in the report, nothing else depends on it.
@@ -69,16 +131,16 @@ impl fmt::Display for ResourceKind {
 /// use winddown::{Resource, ResourceKind};
 ///
 /// let pool = Resource::new("postgres", || async {
-///     // pool.close().await
-///     Ok::<(), std::io::Error>(())
+///     // pool.close().await?;
+///     Ok(())
 /// })
 /// .priority(10)
 /// .deadline(Duration::from_secs(3))
 /// .kind(ResourceKind::Database);
 /// assert_eq!(pool.name(), "postgres");
 ///
-/// let log = Resource::blocking("audit log", || -> Result<(), std::io::Error> {
-///     // file.sync_all()
+/// let log = Resource::blocking("audit log", || {
+///     // file.sync_all()?;
 ///     Ok(())
 /// });
 /// # let _ = log;
@@ -92,25 +154,26 @@ pub struct Resource {
 }
 
 impl Resource {
-    /// A resource closed by an async closure returning `Result<(), E>`. Priority 0, the
-    /// config's close deadline, no kind.
-    pub fn new<F, Fut, E>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
+    /// A resource closed by an async closure, returning `()` or a `Result` whose error `?`
+    /// made (see [`CloserOutput`]). Priority 0, the config's close deadline, no kind.
+    pub fn new<F, Fut>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
     where
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: fmt::Display + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: CloserOutput,
     {
         Self::with_closer(
             name.into(),
             Closer::Async(Box::new(move || {
                 let future = closer();
-                Box::pin(async move { future.await.map_err(|err| err.to_string()) })
+                Box::pin(async move { sealed::Sealed::into_text(future.await) })
             })),
         )
     }
 
-    /// A resource closed by a plain, blocking closure returning `Result<(), E>` (flushing or
-    /// syncing a file, a synchronous client's `close`).
+    /// A resource closed by a plain, blocking closure (flushing or syncing a file, a
+    /// synchronous client's `close`), returning `()` or a `Result` whose error `?` made (see
+    /// [`CloserOutput`]).
     ///
     /// A blocking closure cannot be cancelled, only abandoned. With `std` it runs on a thread
     /// of its own (see [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)), so
@@ -118,14 +181,14 @@ impl Resource {
     /// records it as timed out, the sequence goes on, and the process can exit while the
     /// abandoned thread still runs. Without `std` it runs inline, in the sequence's own poll,
     /// and should be quick.
-    pub fn blocking<F, E>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
+    pub fn blocking<F, O>(name: impl Into<Cow<'static, str>>, closer: F) -> Self
     where
-        F: FnOnce() -> Result<(), E> + Send + 'static,
-        E: fmt::Display + 'static,
+        F: FnOnce() -> O + Send + 'static,
+        O: CloserOutput,
     {
         Self::with_closer(
             name.into(),
-            Closer::Blocking(Box::new(move || closer().map_err(|err| err.to_string()))),
+            Closer::Blocking(Box::new(move || sealed::Sealed::into_text(closer()))),
         )
     }
 
@@ -146,7 +209,7 @@ impl Resource {
     }
 
     /// Its own close deadline, instead of the config's. Checked at registration: zero, or more
-    /// than [`MAX_DEADLINE`](crate::MAX_DEADLINE), is refused.
+    /// than [`Config::MAX_DEADLINE`](crate::Config::MAX_DEADLINE), is refused.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
@@ -177,7 +240,7 @@ impl Resource {
     /// # use winddown_core as winddown;
     /// use winddown::Resource;
     ///
-    /// let db = Resource::blocking("db", || Err::<(), _>("already closed"));
+    /// let db = Resource::blocking("db", || Err("already closed".into()));
     /// let result = futures_lite::future::block_on(db.close());
     /// assert_eq!(result, Err("already closed".to_string()));
     /// ```

@@ -3,14 +3,17 @@
 //!
 //! `Initiated` (not ready; the pre-stop delay) → `StoppingNewRequests` (admissions closed) →
 //! `Draining` (until drained or the drain deadline) → `ClosingResources` (by priority, each
-//! within its deadline) → `FlushingBuffers` (within the flush deadline) → `Completed`. A second
-//! trigger, a force from outside, or the graceful deadline with forcing on moves it to `Forced`
-//! from wherever it is.
+//! within its deadline) → `FlushingBuffers` (within the flush deadline) → `Completed`. A force
+//! ([`Shutdown::force`], a parent's) or the graceful deadline with forcing on moves it to
+//! `Forced` from wherever it is. A repeated trigger changes nothing.
 //!
 //! Every wait is a *bounded step* ([`Sequence::bounded`]): it ends when it finishes, when its
 //! own deadline passes, when the graceful deadline passes (forcing, if on), or when the
-//! shutdown escalates (forcing). After a force, nothing more starts: the drain is skipped and
-//! the closers not yet run are skipped.
+//! shutdown is forced. After a force, nothing more starts but the flush hooks: the drain is
+//! skipped, the closer running is cancelled and the closers not yet run are skipped, and the
+//! flush hooks run within the forced flush budget ([`Config::forced_flush`]) counted from the
+//! force, a flush hook already running included (it is not cancelled by the force itself).
+//! With a zero budget they are skipped (or cancelled) too.
 //!
 //! # What the report promises
 //!
@@ -26,12 +29,14 @@
 //! 3. User code (closers, observers, namers) never runs under the plan's locks.
 //!
 //! [`Plan::progress`]: crate::Plan::progress
+//! [`Shutdown::force`]: crate::Shutdown::force
+//! [`Config::forced_flush`]: crate::Config::forced_flush
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
-use core::pin::pin;
+use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
@@ -58,6 +63,7 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         graceful_end: start.saturating_add(inner.config.graceful()),
         observers: observers.into_iter().map(Some).collect(),
         forced_by: None,
+        forced_at: start,
         deadline_passed_in: None,
         results: Results::default(),
         finished: false,
@@ -75,7 +81,7 @@ enum StepEnd<T> {
     OwnDeadline,
     /// The graceful deadline passed and forcing is on.
     Graceful,
-    /// The shutdown was forced (escalation or from outside).
+    /// The shutdown was forced (from outside, or by the graceful deadline).
     Forced,
 }
 
@@ -94,8 +100,11 @@ struct Sequence<'a, R: Runtime> {
     graceful_end: Duration,
     /// `None` once an observer has panicked: it is called no more.
     observers: Vec<Option<Observer>>,
-    /// Why the sequence was forced, once it was: nothing more starts.
+    /// Why the sequence was forced, once it was: nothing more starts but the flush hooks.
     forced_by: Option<ForcedBy>,
+    /// When it was forced, on the runtime's clock (meaningful once `forced_by` is set): the
+    /// forced flush budget counts from here.
+    forced_at: Duration,
     /// The phase in which the graceful deadline passed, once it did: it bounds no more steps.
     deadline_passed_in: Option<Phase>,
     /// Where the closers leave their results.
@@ -186,7 +195,7 @@ impl<R: Runtime> Sequence<'_, R> {
         self.call_sources(|entries| &mut entries.namers, &mut drain.still_in_flight);
         #[cfg(feature = "track")]
         {
-            drain.guard_sites = self.shutdown.guard_sites();
+            drain.guard_sites = crate::track::guard_sites(self.shutdown);
         }
     }
 
@@ -210,7 +219,8 @@ impl<R: Runtime> Sequence<'_, R> {
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order; after a force, the rest are skipped.
+    /// Runs the closers of one phase, in order. After a force, resources are skipped, and flush
+    /// hooks run within what is left of the forced flush budget.
     async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
         if self.forced_by.is_none() {
             self.advance(phase);
@@ -223,7 +233,7 @@ impl<R: Runtime> Sequence<'_, R> {
             let own = deadline.unwrap_or(self.config.close());
             let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
             // A force that came while the previous closer was finishing: do not start this one.
-            self.notice_escalation();
+            self.notice_force();
             // Nor when the graceful deadline has been reached meanwhile (the previous closer
             // ended just at it): its timer would fire at the first poll, before this closer
             // could run, and the report would call a closer that ran "cancelled".
@@ -233,23 +243,37 @@ impl<R: Runtime> Sequence<'_, R> {
             {
                 self.graceful_passed(phase);
             }
-            let runs = self.forced_by.is_none() && !own.is_zero();
+            // Once forced, only a flush hook runs, within what is left of the forced budget.
+            let forced_left = self
+                .forced_by
+                .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
+            let own = forced_left.map_or(own, |left| own.min(left));
+            let runs = !own.is_zero();
             // Its step's own deadline is recorded with it (one lock, not two).
             let step_end = runs.then(|| self.offset(now.saturating_add(own)));
             self.record.closer_began(phase, self.offset(now), step_end);
-            let outcome = if self.forced_by.is_some() {
-                Outcome::Skipped
-            } else if own.is_zero() {
-                // The phase's own deadline has passed: no time to start this one.
-                self.record.out_of_time();
-                Outcome::Skipped
-            } else {
+            let outcome = if runs {
                 self.close_one(closer.into_inner(), now, own, phase).await
+            } else {
+                if forced_left.is_none() {
+                    // The phase's own deadline has passed: no time to start this one.
+                    self.record.out_of_time();
+                }
+                Outcome::Skipped
             };
             // The clock as the closer's step ended (read there), or as it was skipped.
             self.record
                 .closer_ended(phase, outcome, self.offset(self.now));
         }
+    }
+
+    /// What is left at `now` of the forced flush budget, for a step of `phase`, once forced:
+    /// `None` for a step that is not a flush hook's, or when the budget is off (zero) or the
+    /// run was abandoned.
+    fn forced_flush_left(&self, phase: Phase, now: Duration) -> Option<Duration> {
+        let budget = self.config.forced_flush();
+        let flushes = phase == Phase::FlushingBuffers && !budget.is_zero();
+        flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
     }
 
     /// Runs one closer (an async one as its own task, a blocking one where the runtime puts
@@ -303,7 +327,7 @@ impl<R: Runtime> Sequence<'_, R> {
     }
 
     /// Runs `step`, begun at `now`, until it finishes, its own deadline `own` passes, the
-    /// graceful deadline passes (forcing, if on), or the shutdown escalates (forcing).
+    /// graceful deadline passes (forcing, if on), or the shutdown is forced.
     ///
     /// With forcing off, a step running when the graceful deadline passes keeps its own
     /// deadline: the passing is recorded and the step goes on. A step that finishes is checked
@@ -325,16 +349,21 @@ impl<R: Runtime> Sequence<'_, R> {
 
     /// [`bounded`](Self::bounded), once the step's own end is known, without recording the
     /// step's deadline (a closer's is recorded with the closer).
+    ///
+    /// A flush hook's step outlives a force: from then on it is bounded by the forced flush
+    /// budget instead (and its own end), and watches nothing else.
     async fn bounded_step<F: Future>(
         &mut self,
         step: F,
         mut now: Duration,
-        own_end: Duration,
+        mut own_end: Duration,
         phase: Phase,
     ) -> StepEnd<F::Output> {
         let mut step = pin!(step);
         loop {
-            let graceful_first = self.deadline_passed_in.is_none() && self.graceful_end <= own_end;
+            let watching = self.forced_by.is_none();
+            let graceful_first =
+                watching && self.deadline_passed_in.is_none() && self.graceful_end <= own_end;
             let wait = if graceful_first {
                 self.graceful_end
             } else {
@@ -342,15 +371,19 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             let end = {
                 let mut timer = pin!(self.runtime.sleep(wait.saturating_sub(now)));
-                let mut escalated = pin!(self.shutdown.escalated());
+                // Only while the sequence is not forced yet (a forced flush hook's step would
+                // find it ready at once).
+                let mut forced = watching.then(|| self.shutdown.reached(Phase::Forced));
                 poll_fn(|cx| {
                     // The step first: a closer that finished at the very moment of a force or a
                     // deadline did finish, and the report says so.
                     if let Poll::Ready(output) = step.as_mut().poll(cx) {
-                        return Poll::Ready((StepEnd::Done(output, false), None));
+                        return Poll::Ready(StepEnd::Done(output, false));
                     }
-                    if let Poll::Ready(found) = escalated.as_mut().poll(cx) {
-                        return Poll::Ready((StepEnd::Forced, Some(found)));
+                    if let Some(forced) = forced.as_mut() {
+                        if Pin::new(forced).poll(cx).is_ready() {
+                            return Poll::Ready(StepEnd::Forced);
+                        }
                     }
                     if timer.as_mut().poll(cx).is_ready() {
                         let end = if graceful_first {
@@ -358,37 +391,44 @@ impl<R: Runtime> Sequence<'_, R> {
                         } else {
                             StepEnd::OwnDeadline
                         };
-                        return Poll::Ready((end, None));
+                        return Poll::Ready(end);
                     }
                     Poll::Pending
                 })
                 .await
             };
-            return match end {
-                (StepEnd::Done(output, _), _) => {
+            let end = match end {
+                StepEnd::Done(output, _) => {
                     let now = self.clock();
                     if self.deadline_passed_in.is_none() && now > self.graceful_end {
                         self.graceful_passed(phase);
                     }
-                    StepEnd::Done(output, now > own_end)
+                    return StepEnd::Done(output, now > own_end);
                 }
-                (StepEnd::Forced, Some(found)) => {
-                    self.clock();
-                    self.force(self.escalation_cause(found));
+                StepEnd::Forced => {
+                    self.force(ForcedBy::Requested);
+                    now = self.now;
                     StepEnd::Forced
                 }
-                (StepEnd::Graceful, _) => {
+                StepEnd::Graceful => {
                     now = self.clock();
                     if !self.graceful_passed(phase) {
                         continue;
                     }
+                    now = self.now;
                     StepEnd::Graceful
                 }
-                (end, _) => {
+                StepEnd::OwnDeadline => {
                     self.clock();
-                    end
+                    return StepEnd::OwnDeadline;
                 }
             };
+            // Forced (from outside or by the graceful deadline): a flush hook goes on within
+            // the forced budget; any other step ends here.
+            match self.forced_flush_left(phase, now) {
+                Some(left) if !left.is_zero() => own_end = own_end.min(now.saturating_add(left)),
+                _ => return end,
+            }
         }
     }
 
@@ -404,32 +444,23 @@ impl<R: Runtime> Sequence<'_, R> {
         force
     }
 
-    /// Why the shutdown escalated, given the phase found when it did.
-    fn escalation_cause(&self, found: Phase) -> ForcedBy {
-        if found == Phase::Forced && self.shutdown.trigger_count() < 2 {
-            ForcedBy::External
-        } else {
-            ForcedBy::Escalation
+    /// Forces the sequence now if the shutdown was forced from outside (checked without
+    /// waiting).
+    fn notice_force(&mut self) {
+        if self.forced_by.is_none() && self.shutdown.phase() == Phase::Forced {
+            self.force(ForcedBy::Requested);
         }
     }
 
-    /// Forces the sequence now if the shutdown has escalated (checked without waiting).
-    fn notice_escalation(&mut self) {
-        let phase = self.shutdown.phase();
-        if self.forced_by.is_none()
-            && (phase == Phase::Forced || self.shutdown.trigger_count() >= 2)
-        {
-            self.force(self.escalation_cause(phase));
-        }
-    }
-
+    /// Forces the sequence, for `by`, now.
     fn force(&mut self, by: ForcedBy) {
         if self.forced_by.is_some() {
             return;
         }
         self.forced_by = Some(by);
+        self.forced_at = self.clock();
         self.record.forced(by);
-        // Not a trigger: the escalation (if any) was already counted.
+        // Already there when the force came from outside.
         let _ = self.shutdown.advance(Phase::Forced);
         // The drain's left-overs are counted and named before the observers hear of the
         // force: an observer of `Forced` may end them at once (an HTTP server cuts its
@@ -448,14 +479,14 @@ impl<R: Runtime> Sequence<'_, R> {
     }
 
     /// Moves the shutdown forward and records the phase. A refusal means the shutdown moved
-    /// past `to` from outside (forced): that is noticed by the escalation watch.
+    /// past `to` from outside (forced).
     fn advance(&mut self, to: Phase) {
         if self.shutdown.advance(to).is_ok() {
             self.enter_phase(to);
-        } else if self.shutdown.phase() == Phase::Forced && self.forced_by.is_none() {
+        } else {
             // Forced while the step before ended on its own (a drain whose last guard went
-            // as the second signal landed): the cause is whatever forced it.
-            self.force(self.escalation_cause(Phase::Forced));
+            // as the second signal landed).
+            self.notice_force();
         }
     }
 

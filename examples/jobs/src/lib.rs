@@ -79,7 +79,6 @@
 //! give up. Jobs are not cancelled at the close: a job is dropped only when its worker's
 //! executor drops it.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -299,11 +298,10 @@ impl JobQueue {
 impl Inner {
     /// The closer: no new workers, wake the idle ones (closing the channel makes their `recv`
     /// fail once it is empty), and wait until every worker has returned.
-    async fn close(&self) -> Result<(), Infallible> {
+    async fn close(&self) {
         self.workers.close();
         self.sender.close();
         self.workers.drained().await;
-        Ok(())
     }
 }
 

@@ -111,7 +111,7 @@ impl Agent {
     ) -> impl Future<Output = ()> + Send + 'static {
         let agent = self.clone();
         async move {
-            let mut over = agent.shutdown.reached_owned(Phase::Completed);
+            let mut over = agent.shutdown.reached(Phase::Completed);
             loop {
                 let accepted = {
                     let mut accept = std::pin::pin!(listener.accept());

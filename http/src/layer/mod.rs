@@ -27,8 +27,8 @@ pub use future::ResponseFuture;
 /// given: requests beyond it in flight at once are counted, not named.
 pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 
-/// A [`Layer`] that admits each request through a [`Shutdown`] handle, and refuses requests
-/// once admissions close.
+/// A [tower `Layer`](tower_layer::Layer) that admits each request through a [`Shutdown`] handle,
+/// and refuses requests once admissions close.
 ///
 /// - **Admitted** (before admissions close, including during the plan's `pre_stop` delay): the
 ///   request holds a [`Guard`](winddown_core::Guard) until its response has been sent (see

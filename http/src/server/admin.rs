@@ -12,7 +12,8 @@ use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Shutdown};
 
-use super::listener::{self, Backoff, Listener};
+use super::handshake::Accept;
+use super::listener::{self, Backoff};
 use super::rt::HyperRuntime;
 use super::service::{ConnService, ConnectionService, HttpService};
 use super::Server;
@@ -57,7 +58,7 @@ where
         mut service: M,
     ) -> impl Future<Output = io::Result<()>> + Send
     where
-        L: Listener,
+        L: Accept,
         M: ConnectionService<K>,
     {
         let addr = listener.local_addr();
@@ -68,6 +69,7 @@ where
                 runtime,
                 builder,
                 registry,
+                options,
             } = self;
             let shutdown = plan.shutdown().clone();
             let builder = Arc::new(builder);
@@ -95,8 +97,29 @@ where
                     || registry.count_accept_error(),
                 )
                 .await;
-                let Some((io, peer)) = accepted else { break };
-                let task = serve_one(builder.clone(), shutdown.clone(), io, service.make(peer));
+                let Some((conn, peer)) = accepted else { break };
+                // The handshake, if any, in the connection's own task, bounded by the
+                // handshake timeout.
+                let step = listener.step();
+                let timeout = runtime.runtime().sleep(options.handshake_timeout);
+                let (builder, shutdown, make) =
+                    (builder.clone(), shutdown.clone(), service.make(peer));
+                let task = async move {
+                    let shaken = {
+                        let mut handshake = pin!(L::handshake(&step, conn));
+                        let mut timeout = pin!(timeout);
+                        poll_fn(|cx| {
+                            if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
+                                return Poll::Ready(done.ok());
+                            }
+                            timeout.as_mut().poll(cx).map(|()| None)
+                        })
+                        .await
+                    };
+                    if let Some(io) = shaken {
+                        serve_one(builder, shutdown, io, make).await;
+                    }
+                };
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             Ok(())

@@ -8,15 +8,18 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, Write};
 use hyper_util::server::conn::auto;
+use winddown_core::futures::Reached;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Shutdown};
 
 use super::connections::{ConnShared, Registry};
 use super::events;
+use super::handshake::Accept;
 use super::io::ConnIo;
 use super::rt::HyperRuntime;
 use super::service::{BoxError, ConnService, HttpService, MakeFuture};
@@ -24,8 +27,25 @@ use super::service::{BoxError, ConnService, HttpService, MakeFuture};
 /// What every connection task of a server shares.
 pub(crate) struct ConnCtx<R> {
     pub(crate) builder: auto::Builder<HyperRuntime<R>>,
+    pub(crate) runtime: HyperRuntime<R>,
     pub(crate) shutdown: Shutdown,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) options: Options,
+}
+
+/// The server's settings for its connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// How long after its accept a connection without a byte yet may still send its first
+    /// request at the close (see `Server::first_byte_grace`).
+    pub(crate) first_byte_grace: Duration,
+    /// How long after its last response an idle connection may still send a request at the
+    /// close (see `Server::keep_alive_grace`).
+    pub(crate) keep_alive_grace: Duration,
+    /// The longest a handshake may take.
+    pub(crate) handshake_timeout: Duration,
+    /// How long a WebSocket's peer has to answer the server's Close.
+    pub(crate) websocket_close_timeout: Duration,
 }
 
 /// How the HTTP part of a connection ended.
@@ -39,18 +59,116 @@ enum Ended {
     },
 }
 
-/// Serves one connection until it ends, or until it is cut.
-pub(crate) async fn run<R, I, S>(
+/// Counts the connection as ended if its task ends before its socket became a [`ConnIo`]
+/// (which counts it when it drops): a handshake that failed, or the close during it.
+struct Unserved<'a> {
+    registry: &'a Registry,
+    shared: &'a ConnShared,
+    armed: bool,
+}
+
+impl Drop for Unserved<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.registry.remove(self.shared);
+        }
+    }
+}
+
+/// Watches for the close of one connection: admissions closed, then the listener closed (a
+/// client told to come back must find the port refusing). Once it sees both it marks the
+/// connection closing.
+///
+/// The server closes the listener at the close, then wakes every connection's task (see
+/// `Registry::wake_tasks`): the task's waker is parked in its [`ConnShared`], again only when
+/// it changes, so a wake-up before the close (one comes with every request) costs two loads,
+/// and no lock.
+struct CloseWatch {
+    admissions: Reached,
+    parked: Option<Waker>,
+    closing: bool,
+}
+
+impl CloseWatch {
+    fn new(shutdown: &Shutdown, shared: &ConnShared) -> Self {
+        CloseWatch {
+            admissions: shutdown.reached(Phase::StoppingNewRequests),
+            parked: None,
+            closing: shared.is_closing(),
+        }
+    }
+
+    /// Whether the connection is closing; parks `cx`'s waker until it is.
+    fn poll(&mut self, cx: &mut Context<'_>, shutdown: &Shutdown, shared: &ConnShared) -> bool {
+        if self.closing {
+            return true;
+        }
+        let parked = self.parked.as_ref();
+        if !parked.is_some_and(|p| p.will_wake(cx.waker())) {
+            // Parked first, then the listener read: a close after this finds the waker.
+            shared.park_task(cx.waker());
+            self.parked = Some(cx.waker().clone());
+        }
+        // The listener also closes with the server's future, admissions open or not: then the
+        // shutdown itself says when (rare: polled on each wake-up until then).
+        if shared.listener.is_closed()
+            && (shutdown.phase().admissions_closed()
+                || Pin::new(&mut self.admissions).poll(cx).is_ready())
+        {
+            self.closing = true;
+            shared.start_closing();
+        }
+        self.closing
+    }
+}
+
+/// What is left, at the close, of the grace of `shared`: its first-byte grace if it has not
+/// given a byte yet, or its keep-alive grace after its last response (HTTP/1); `None` past
+/// both.
+fn grace_left(options: &Options, shared: &ConnShared) -> Option<Duration> {
+    let end = if !shared.has_first_byte() {
+        shared.accepted_at.checked_add(options.first_byte_grace)?
+    } else if !options.keep_alive_grace.is_zero() && !shared.is_http2() {
+        let last = shared.last_active().unwrap_or(shared.accepted_at);
+        last.checked_add(options.keep_alive_grace)?
+    } else {
+        return None;
+    };
+    end.checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// Serves one connection until it ends, or until it is cut: its handshake (if the listener
+/// has one), then HTTP, then, if an upgrade took the socket, the upgrade's life.
+pub(crate) async fn run<R, A, S>(
     ctx: Arc<ConnCtx<R>>,
-    io: ConnIo<I>,
+    conn: A::Conn,
+    step: A::Step,
     shared: Arc<ConnShared>,
     make: MakeFuture<S>,
 ) where
     R: Runtime + 'static,
     R::Sleep: 'static,
-    I: Read + Write + Unpin + Send + 'static,
+    A: Accept,
     S: HttpService,
 {
+    let mut unserved = Unserved {
+        registry: &ctx.registry,
+        shared: &shared,
+        armed: true,
+    };
+    let io = if A::HANDSHAKES {
+        ctx.registry.count_handshake();
+        match handshake::<R, A>(&ctx, &step, conn, &shared).await {
+            Some(io) => io,
+            None => return,
+        }
+    } else {
+        match A::handshake(&step, conn).await {
+            Ok(io) => io,
+            Err(_) => return,
+        }
+    };
     let service = match make.await {
         Ok(service) => service,
         Err(err) => {
@@ -59,6 +177,15 @@ pub(crate) async fn run<R, I, S>(
             return;
         }
     };
+    // From here on the socket counts the connection as ended when it drops.
+    unserved.armed = false;
+    drop(unserved);
+    let io = ConnIo::new(
+        io,
+        shared.clone(),
+        ctx.registry.clone(),
+        super::io::bytes_waiting::<A>,
+    );
     match serve_http(&ctx, io, service, &shared).await {
         Ended::Cut => {}
         Ended::Http { result, closing } => {
@@ -71,20 +198,113 @@ pub(crate) async fn run<R, I, S>(
                 // upgrades on). Its handler owns it now; it counts as in flight until it
                 // drops the socket, and is cut at the drain deadline like the rest.
                 ctx.registry.count_upgraded(&shared);
-                // Where an upgraded connection would hear of the close (a WebSocket's close
-                // frame) if the server spoke its protocol.
-                poll_fn(|cx| {
-                    shared.park_task(cx.waker());
-                    if shared.is_gone() || shared.is_cut() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
+                upgraded(&ctx, &shared).await;
             }
         }
     }
+}
+
+/// The connection's handshake, watched: `None` if it failed, timed out, was cut, or was
+/// still going when the close came (and the first-byte grace was over), each counted.
+async fn handshake<R, A>(
+    ctx: &ConnCtx<R>,
+    step: &A::Step,
+    conn: A::Conn,
+    shared: &ConnShared,
+) -> Option<A::Io>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+    A: Accept,
+{
+    let mut shaking = pin!(A::handshake(step, conn));
+    let mut timeout = pin!(ctx.runtime.runtime().sleep(ctx.options.handshake_timeout));
+    let mut watch = CloseWatch::new(&ctx.shutdown, shared);
+    let mut grace: Option<Pin<Box<R::Sleep>>> = None;
+    poll_fn(|cx| {
+        if watch.poll(cx, &ctx.shutdown, shared) {
+            // From the close on, the cut may come: it wakes this task.
+            shared.park_task(cx.waker());
+            if shared.is_cut() {
+                return Poll::Ready(None);
+            }
+        }
+        if let Poll::Ready(done) = shaking.as_mut().poll(cx) {
+            return Poll::Ready(match done {
+                Ok(io) => Some(io),
+                Err(err) => {
+                    // A client that left, or spoke something else: the peer's doing.
+                    if !watch.closing {
+                        ctx.registry.count_error();
+                        events::connection_error(shared.peer, &err, true);
+                    }
+                    None
+                }
+            });
+        }
+        if timeout.as_mut().poll(cx).is_ready() {
+            let err = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "handshake not done after {:?}",
+                    ctx.options.handshake_timeout
+                ),
+            );
+            ctx.registry.count_error();
+            events::connection_error(shared.peer, &err, true);
+            return Poll::Ready(None);
+        }
+        if watch.closing {
+            if grace.is_none() {
+                match grace_left(&ctx.options, shared) {
+                    Some(left) => grace = Some(Box::pin(ctx.runtime.runtime().sleep(left))),
+                    None => {
+                        ctx.registry.count_closed_handshaking();
+                        return Poll::Ready(None);
+                    }
+                }
+            }
+            if let Some(sleep) = grace.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    ctx.registry.count_closed_handshaking();
+                    return Poll::Ready(None);
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// An upgraded connection's life after HTTP: until its handler drops the socket, or it is
+/// cut. A WebSocket hears the close (its Close 1001, see `websocket`), and is cut if its peer
+/// has not answered within the close timeout.
+async fn upgraded<R>(ctx: &ConnCtx<R>, shared: &ConnShared)
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+{
+    let mut watch = CloseWatch::new(&ctx.shutdown, shared);
+    let mut answer: Option<Pin<Box<R::Sleep>>> = None;
+    poll_fn(|cx| {
+        shared.park_task(cx.waker());
+        if shared.is_gone() || shared.is_cut() {
+            return Poll::Ready(());
+        }
+        if watch.poll(cx, &ctx.shutdown, shared) && shared.is_websocket() {
+            let timeout = ctx.options.websocket_close_timeout;
+            let sleep = answer.get_or_insert_with(|| {
+                shared.websocket_close();
+                Box::pin(ctx.runtime.runtime().sleep(timeout))
+            });
+            if sleep.as_mut().poll(cx).is_ready() {
+                ctx.registry.cut_early(shared, timeout);
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Serves HTTP on the socket: hyper's graceful shutdown once admissions close (for what has
@@ -105,37 +325,33 @@ where
 {
     let service = ConnService::new(service, Some(shared.clone()));
     let mut http = pin!(ctx.builder.serve_connection_with_upgrades(io, service));
-    let mut close = ctx.shutdown.reached(Phase::StoppingNewRequests);
-    // The waker parked in `shared` for the server to wake at the close (see `Registry::
-    // wake_tasks`): parked again only when the task's waker changes, so a wake-up (one comes
-    // with every request) costs two loads here, and no lock.
-    let mut parked: Option<Waker> = None;
-    let mut closing = false;
+    let mut watch = CloseWatch::new(&ctx.shutdown, shared);
     let mut graceful = false;
+    let mut grace: Option<Pin<Box<R::Sleep>>> = None;
+    let mut grace_checked = false;
     poll_fn(|cx| loop {
-        // The connection closes once admissions have closed and the listener too (see
-        // `ListenerState`): a client told to come back then finds the port refusing. The
-        // server closes the listener at the close, then wakes every connection's task.
-        if !closing {
-            if !parked.as_ref().is_some_and(|p| p.will_wake(cx.waker())) {
-                // Parked first, then the listener read: a close after this finds the waker.
-                shared.park_task(cx.waker());
-                parked = Some(cx.waker().clone());
-            }
-            // The listener also closes with the server's future, admissions open or not:
-            // then the shutdown itself says when (rare: polled on each wake-up until then).
-            if shared.listener.is_closed()
-                && (ctx.shutdown.is_closed() || Pin::new(&mut close).poll(cx).is_ready())
-            {
-                closing = true;
-                shared.start_closing();
-            }
-        }
+        let closing = watch.poll(cx, &ctx.shutdown, shared);
         if closing {
             // From the close on, the cut may come: it wakes this task.
             shared.park_task(cx.waker());
             if shared.is_cut() {
                 return Poll::Ready(Ended::Cut);
+            }
+            if !grace_checked {
+                grace_checked = true;
+                // A connection accepted just before the close, with nothing from its client
+                // yet: its request may be on its way. It is given until the grace ends to
+                // send it (and be answered) rather than being closed under it.
+                if let Some(left) = grace_left(&ctx.options, shared) {
+                    shared.set_grace(true);
+                    grace = Some(Box::pin(ctx.runtime.runtime().sleep(left)));
+                }
+            }
+            if let Some(sleep) = grace.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    grace = None;
+                    shared.set_grace(false);
+                }
             }
             // What has something in flight finishes it (HTTP/1 without keep-alive: the
             // response says `Connection: close`); every HTTP/2 connection gets its GOAWAY,

@@ -4,13 +4,21 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use winddown_core::{Guard, Shutdown};
 
 use crate::layer::Admission;
+
+/// [`ConnShared::websocket`]: not a WebSocket.
+const WS_NONE: u8 = 0;
+/// A request for a WebSocket awaits its response.
+const WS_REQUESTED: u8 = 1;
+/// Answered `101`: a WebSocket.
+const WS_OPEN: u8 = 2;
 
 /// Whether the server's listening socket is closed yet, and who waits for it to be.
 ///
@@ -71,6 +79,12 @@ impl ListenerState {
 pub(crate) struct ConnShared {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// When the listener accepted it: the first-byte grace counts from here.
+    pub(crate) accepted_at: Instant,
+    /// Whether to note when its last response went out (for the keep-alive grace).
+    track_activity: bool,
+    /// When its last response went out, in nanoseconds after `accepted_at` (0: none yet).
+    last_active: AtomicU64,
     /// The server's shutdown: a response that ends tells by it whether admissions had closed.
     pub(crate) shutdown: Shutdown,
     /// The server's listener, closed or not.
@@ -92,6 +106,18 @@ pub(crate) struct ConnShared {
     busy_at_close: AtomicBool,
     /// Set when the connection's first bytes were the HTTP/2 preface.
     http2: AtomicBool,
+    /// Set when its socket has given HTTP its first byte.
+    got_bytes: AtomicBool,
+    /// Set while the connection is in its first-byte grace at the close: a read that finds
+    /// nothing waits rather than ending it.
+    in_grace: AtomicBool,
+    /// Whether it is a WebSocket: [`WS_NONE`], [`WS_REQUESTED`] (a request asked for one,
+    /// the response has not said yet), [`WS_OPEN`] (answered `101`).
+    websocket: AtomicU8,
+    /// Set at the close, for a WebSocket: the server's Close 1001 is due.
+    ws_due: AtomicBool,
+    /// Set when a Close has gone out on the WebSocket (the server's, or the handler's).
+    ws_sent: AtomicBool,
     /// Set when the HTTP connection ended with the socket still alive (an upgrade).
     upgraded: AtomicBool,
     /// Set at the cut.
@@ -178,10 +204,14 @@ impl ConnShared {
         shutdown: Shutdown,
         listener: Arc<ListenerState>,
         guard: Guard,
+        track_activity: bool,
     ) -> Self {
         ConnShared {
             id,
             peer,
+            accepted_at: Instant::now(),
+            track_activity,
+            last_active: AtomicU64::new(0),
             shutdown,
             listener,
             guard: Mutex::new(Some(guard)),
@@ -190,6 +220,11 @@ impl ConnShared {
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
             http2: AtomicBool::new(false),
+            got_bytes: AtomicBool::new(false),
+            in_grace: AtomicBool::new(false),
+            websocket: AtomicU8::new(WS_NONE),
+            ws_due: AtomicBool::new(false),
+            ws_sent: AtomicBool::new(false),
             upgraded: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -207,15 +242,30 @@ impl ConnShared {
         self.traffic.fetch_add(ONE_REQUEST, Ordering::SeqCst);
     }
 
-    /// Remembers the request hyper may upgrade the connection for.
-    pub(crate) fn upgrade_requested(&self, name: String) {
+    /// Remembers the request hyper may upgrade the connection for, and whether it asks for a
+    /// WebSocket.
+    pub(crate) fn upgrade_requested(&self, name: String, websocket: bool) {
         *lock(&self.upgrade_request) = Some(name);
+        let kind = if websocket { WS_REQUESTED } else { WS_NONE };
+        self.websocket.store(kind, Ordering::SeqCst);
         self.may_upgrade.store(true, Ordering::SeqCst);
     }
 
     /// The response to that request does not switch protocols.
     pub(crate) fn upgrade_declined(&self) {
+        self.websocket.store(WS_NONE, Ordering::SeqCst);
         self.may_upgrade.store(false, Ordering::SeqCst);
+    }
+
+    /// The response to that request switches protocols: if it asked for a WebSocket, the
+    /// socket follows its frames from the end of this response on.
+    pub(crate) fn upgrade_accepted(&self) {
+        let _ = self.websocket.compare_exchange(
+            WS_REQUESTED,
+            WS_OPEN,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
     }
 
     #[inline]
@@ -229,7 +279,7 @@ impl ConnShared {
         // A response that ends once admissions have closed was busy at the close, even if the
         // connection's task has not seen the close yet (a body ending at the close, an SSE
         // stream, may run first): the connection drained.
-        if self.shutdown.is_closed() {
+        if self.shutdown.phase().admissions_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
         // Counted as being written in the same step as it stops counting as a request:
@@ -247,6 +297,13 @@ impl ConnShared {
     pub(crate) fn flushed(&self) {
         if self.traffic().writing() == 0 {
             return;
+        }
+        if self.track_activity {
+            let since = self.accepted_at.elapsed().as_nanos();
+            // Relaxed: read by this connection's own task at the close, for a grace period
+            // measured in milliseconds; nothing else hangs on it.
+            self.last_active
+                .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
         self.release_held();
         if self.is_closing() {
@@ -279,7 +336,7 @@ impl ConnShared {
 
     pub(crate) fn start_closing(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        if !self.traffic().is_quiet() {
+        if !self.traffic().is_quiet() || self.is_upgraded() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
     }
@@ -289,10 +346,12 @@ impl ConnShared {
         self.closing.load(Ordering::SeqCst)
     }
 
-    /// Whether a read that would wait may end the connection instead: closing, HTTP/1, not
-    /// upgraded (nor about to be), and nothing in flight or being written.
+    /// Whether a read that would wait may end the connection instead: closing, out of its
+    /// first-byte grace, HTTP/1, not upgraded (nor about to be), and nothing in flight or
+    /// being written.
     pub(crate) fn may_end(&self) -> bool {
         self.is_closing()
+            && !self.in_grace()
             && !self.is_http2()
             && !self.is_upgraded()
             && !self.may_upgrade()
@@ -323,6 +382,72 @@ impl ConnShared {
     #[inline]
     pub(crate) fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::SeqCst)
+    }
+
+    /// Answered `101` to a request for a WebSocket.
+    pub(crate) fn is_websocket(&self) -> bool {
+        self.websocket.load(Ordering::SeqCst) == WS_OPEN
+    }
+
+    // ----- the first byte -----
+
+    /// Its socket has given HTTP a byte.
+    pub(crate) fn got_first_byte(&self) {
+        self.got_bytes.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn has_first_byte(&self) -> bool {
+        self.got_bytes.load(Ordering::SeqCst)
+    }
+
+    /// When its last response went out, if it was noted.
+    pub(crate) fn last_active(&self) -> Option<Instant> {
+        // Relaxed: see `flushed`.
+        let since = self.last_active.load(Ordering::Relaxed);
+        if since == 0 {
+            return None;
+        }
+        self.accepted_at
+            .checked_add(std::time::Duration::from_nanos(since))
+    }
+
+    /// The first-byte grace starts (`true`) or ends (`false`); its end wakes the reader.
+    pub(crate) fn set_grace(&self, on: bool) {
+        self.in_grace.store(on, Ordering::SeqCst);
+        if !on {
+            wake(&self.reader);
+        }
+    }
+
+    pub(crate) fn in_grace(&self) -> bool {
+        self.in_grace.load(Ordering::SeqCst)
+    }
+
+    // ----- WebSockets -----
+
+    /// The close has come: the server's Close is due. Wakes whoever waits on the socket, to
+    /// send it.
+    pub(crate) fn websocket_close(&self) {
+        self.ws_due.store(true, Ordering::SeqCst);
+        wake(&self.reader);
+        wake(&self.writer);
+    }
+
+    pub(crate) fn websocket_close_due(&self) -> bool {
+        self.ws_due.load(Ordering::SeqCst)
+    }
+
+    /// A Close has gone out.
+    pub(crate) fn websocket_sent(&self) {
+        self.ws_sent.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn wake_reader(&self) {
+        wake(&self.reader);
+    }
+
+    pub(crate) fn wake_writer(&self) {
+        wake(&self.writer);
     }
 
     // ----- the cut and the end -----
@@ -370,12 +495,25 @@ impl ConnShared {
         store(&self.task, waker);
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let state = if self.is_upgraded() {
-            match &*lock(&self.upgrade_request) {
-                Some(request) => format!("upgraded ({request})"),
-                None => "upgraded".to_owned(),
+            let kind = if self.is_websocket() {
+                "WebSocket"
+            } else {
+                "upgraded"
+            };
+            let mut state = match &*lock(&self.upgrade_request) {
+                Some(request) => format!("{kind} ({request})"),
+                None => kind.to_owned(),
+            };
+            if self.websocket_close_due() {
+                state.push_str(if self.ws_sent.load(Ordering::SeqCst) {
+                    ", Close sent, no answer"
+                } else {
+                    ", Close 1001 not sent (its writes blocked, or its socket not polled)"
+                });
             }
+            state
         } else {
             let traffic = self.traffic();
             let (requests, writing) = (traffic.requests(), traffic.writing());
@@ -456,6 +594,21 @@ pub struct ConnectionCounts {
     pub upgraded: u64,
     /// Of all of them, the HTTP/2 connections.
     pub http2: u64,
+    /// Of the upgraded ones, the WebSockets (a `101` to a request with `Upgrade: websocket`).
+    pub websockets: u64,
+    /// Of the WebSockets, those that ended with a close handshake after the close: the
+    /// server's Close 1001 (or the handler's own Close with that code), answered by the
+    /// peer. They are in `drained`.
+    pub websockets_closed: u64,
+    /// Of the WebSockets, those cut (at the close timeout or the drain deadline): the peer
+    /// never answered the Close, or it never went out. They are in `cut`.
+    pub websockets_cut: u64,
+    /// Of all of them, the connections that went through a [`Handshake`](super::Handshake)
+    /// (TLS).
+    pub handshakes: u64,
+    /// Of those, the ones still in their handshake when the listener closed (and out of
+    /// their first-byte grace), closed at once. They are in `closed_idle`.
+    pub closed_handshaking: u64,
     /// Connections that ended with an error of their own (the peer left mid-message, a
     /// protocol or socket error), not counting what the close and the cut end on purpose.
     pub errors: u64,
@@ -491,6 +644,11 @@ impl ConnectionStats {
             cut: load(&r.cut),
             upgraded: load(&r.upgraded),
             http2: load(&r.http2),
+            websockets: load(&r.websockets),
+            websockets_closed: load(&r.websockets_closed),
+            websockets_cut: load(&r.websockets_cut),
+            handshakes: load(&r.handshakes),
+            closed_handshaking: load(&r.closed_handshaking),
             errors: load(&r.errors),
             accept_errors: load(&r.accept_errors),
             unread_at_close: load(&r.unread_at_close),
@@ -503,8 +661,8 @@ impl std::fmt::Display for ConnectionCounts {
         write!(
             f,
             "connections: {} accepted: {} ended before the close, {} closed idle, {} drained, \
-             {} cut, {} open; {} upgraded, {} HTTP/2; errors: {} on connections, {} at accept; \
-             {} closed with bytes unread",
+             {} cut, {} open; {} upgraded, {} HTTP/2, {} WebSockets ({} closed with 1001, {} \
+             cut)",
             self.accepted,
             self.ended_before_close,
             self.closed_idle,
@@ -513,9 +671,21 @@ impl std::fmt::Display for ConnectionCounts {
             self.open,
             self.upgraded,
             self.http2,
-            self.errors,
-            self.accept_errors,
-            self.unread_at_close,
+            self.websockets,
+            self.websockets_closed,
+            self.websockets_cut,
+        )?;
+        if self.handshakes > 0 {
+            write!(
+                f,
+                ", {} TLS ({} closed mid-handshake)",
+                self.handshakes, self.closed_handshaking
+            )?;
+        }
+        write!(
+            f,
+            "; errors: {} on connections, {} at accept; {} closed with bytes unread",
+            self.errors, self.accept_errors, self.unread_at_close,
         )
     }
 }
@@ -532,13 +702,23 @@ pub(crate) struct Registry {
     cut: AtomicU64,
     upgraded: AtomicU64,
     http2: AtomicU64,
+    websockets: AtomicU64,
+    websockets_closed: AtomicU64,
+    websockets_cut: AtomicU64,
+    handshakes: AtomicU64,
+    closed_handshaking: AtomicU64,
     errors: AtomicU64,
     accept_errors: AtomicU64,
     unread_at_close: AtomicU64,
     /// Set when the plan's sequence runs with the server's phase observer: from then on the
     /// observer cuts (at `ClosingResources` or `Forced`), after the drain is recorded.
     sequenced: AtomicBool,
+    /// The names of the WebSockets cut before the drain deadline (the first few).
+    early_cuts: Mutex<Vec<String>>,
 }
+
+/// How many early cuts the resource record names.
+const EARLY_CUTS_NAMED: usize = 8;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -562,9 +742,24 @@ impl Registry {
         lock(&self.inner).live.insert(shared.id, shared);
     }
 
-    /// The socket of `shared` went: counts how the connection ended (unless the cut counted
-    /// it already) and lets its admission go.
+    /// The socket of `shared` went: counts how the connection ended (unless the cut, or the
+    /// end of its WebSocket, counted it already) and lets its admission go.
     pub(crate) fn remove(&self, shared: &ConnShared) {
+        self.end(shared);
+    }
+
+    /// A WebSocket's close handshake is done (the server's Close, or the handler's, then the
+    /// peer's): it counts as ended now (drained), and as closed with 1001 if that was the
+    /// code, whether or not its handler still holds the socket.
+    pub(crate) fn close_websocket(&self, shared: &ConnShared, going_away: bool) {
+        if self.end(shared) && going_away {
+            // Relaxed: a report counter, as in `add`.
+            self.websockets_closed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts how `shared` ended, once; lets its admission go. Whether this call counted it.
+    fn end(&self, shared: &ConnShared) -> bool {
         let guard = shared.set_gone();
         let (found, waiters) = {
             let mut inner = lock(&self.inner);
@@ -584,6 +779,67 @@ impl Registry {
         }
         drop(guard);
         waiters.into_iter().for_each(Waker::wake);
+        found
+    }
+
+    /// Cuts one connection now (its WebSocket's Close went unanswered for the close timeout),
+    /// as [`cut_all`](Self::cut_all) cuts each. Whether it was still open.
+    pub(crate) fn cut_one(&self, shared: &ConnShared) -> bool {
+        let (found, waiters) = {
+            let mut inner = lock(&self.inner);
+            let found = inner.live.remove(&shared.id);
+            (found, take_waiters_if_empty(&mut inner))
+        };
+        let Some(found) = found else { return false };
+        self.count_cut(std::slice::from_ref(&found));
+        found.cut();
+        waiters.into_iter().for_each(Waker::wake);
+        true
+    }
+
+    /// Cuts a WebSocket whose peer has not answered the server's Close `after` it was due,
+    /// before the drain deadline: named in the server's resource record (the drain's own
+    /// record names only what is left at its end).
+    pub(crate) fn cut_early(&self, shared: &ConnShared, after: Duration) {
+        let name = shared.describe();
+        if self.cut_one(shared) {
+            super::events::websocket_cut(shared.peer, &name, after);
+            let mut early = lock(&self.early_cuts);
+            if early.len() < EARLY_CUTS_NAMED {
+                early.push(format!("{name} after {after:?}"));
+            }
+        }
+    }
+
+    /// What the server's resource says when connections were cut.
+    pub(crate) fn cut_message(&self) -> Option<String> {
+        let cut = self.cut_count();
+        if cut == 0 {
+            return None;
+        }
+        let early = lock(&self.early_cuts);
+        let connections = if cut == 1 {
+            "1 connection".to_owned()
+        } else {
+            format!("{cut} connections")
+        };
+        if early.is_empty() {
+            return Some(format!("cut {connections} at the drain deadline"));
+        }
+        let at_deadline = cut.saturating_sub(early.len() as u64);
+        Some(format!(
+            "cut {connections}: {at_deadline} at the drain deadline, WebSockets whose Close \
+             went unanswered: {}",
+            early.join("; ")
+        ))
+    }
+
+    fn count_cut(&self, cut: &[Arc<ConnShared>]) {
+        // Relaxed: report counters, as in `add`.
+        self.cut.fetch_add(cut.len() as u64, Ordering::Relaxed);
+        let websockets = cut.iter().filter(|shared| shared.is_websocket()).count();
+        self.websockets_cut
+            .fetch_add(websockets as u64, Ordering::Relaxed);
     }
 
     /// Cuts every open connection: each counts as cut and gone from now on (whether or not
@@ -595,8 +851,7 @@ impl Registry {
             let live: Vec<_> = inner.live.drain().map(|(_, shared)| shared).collect();
             (live, take_waiters_if_empty(&mut inner))
         };
-        // Relaxed: a report counter, as in `add`.
-        self.cut.fetch_add(live.len() as u64, Ordering::Relaxed);
+        self.count_cut(&live);
         for shared in live {
             shared.cut();
         }
@@ -615,9 +870,22 @@ impl Registry {
 
     pub(crate) fn count_upgraded(&self, shared: &ConnShared) {
         if !shared.upgraded.swap(true, Ordering::SeqCst) {
-            // Relaxed: a report counter.
+            // Relaxed: report counters.
             self.upgraded.fetch_add(1, Ordering::Relaxed);
+            if shared.is_websocket() {
+                self.websockets.fetch_add(1, Ordering::Relaxed);
+            }
         }
+    }
+
+    pub(crate) fn count_handshake(&self) {
+        // Relaxed: a report counter.
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_closed_handshaking(&self) {
+        // Relaxed: a report counter.
+        self.closed_handshaking.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_http2(&self) {

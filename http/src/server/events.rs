@@ -56,3 +56,13 @@ pub(crate) fn make_service_error(peer: SocketAddr, err: &(dyn Error + 'static)) 
     tracing::warn!(target: "winddown::http", %peer, error = %err, "no service for the connection");
     let _ = (peer, err);
 }
+
+/// A WebSocket's peer did not answer the server's Close within the close timeout: cut.
+/// `name` says which connection. The peer's doing: debug level.
+pub(crate) fn websocket_cut(peer: SocketAddr, name: &str, after: Duration) {
+    #[cfg(feature = "log")]
+    log::debug!(target: "winddown::http", "{name}: no answer to the Close after {after:?}, cut");
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "winddown::http", %peer, connection = name, ?after, "WebSocket cut: no answer to the Close");
+    let _ = (peer, name, after);
+}

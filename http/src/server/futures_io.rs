@@ -5,13 +5,17 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
-use hyper::rt::ReadBufCursor;
+use hyper::rt::{ReadBuf, ReadBufCursor};
 use pin_project_lite::pin_project;
 
 pin_project! {
     /// hyper's `rt::Read` and `rt::Write` for a `futures-io` socket: smol's and async-std's
     /// `TcpStream`, a `UnixStream`, or anything else that implements `AsyncRead` and
     /// `AsyncWrite`. The counterpart of hyper-util's `TokioIo` for tokio's.
+    ///
+    /// And the other way round, like `TokioIo`: `futures-io`'s `AsyncRead` and `AsyncWrite`
+    /// for a hyper socket, such as an upgraded connection (`hyper::upgrade::Upgraded`), so
+    /// that a futures-io WebSocket library (async-tungstenite) can take it.
     ///
     /// Reads go through a 16 KiB buffer on the stack and are copied into hyper's buffer (one
     /// `memcpy` per read): the price of reading into hyper's uninitialised buffer without
@@ -47,6 +51,11 @@ impl<T> FuturesIo<T> {
     /// The socket.
     pub fn get_ref(&self) -> &T {
         &self.inner
+    }
+
+    /// The socket, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
     }
 
     /// The socket, unwrapped.
@@ -98,5 +107,43 @@ impl<T: AsyncWrite> hyper::rt::Write for FuturesIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.project().inner.poll_close(cx)
+    }
+}
+
+impl<T: hyper::rt::Read> AsyncRead for FuturesIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(self.project().inner.poll_read(cx, buf.unfilled()))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl<T: hyper::rt::Write> AsyncWrite for FuturesIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().inner.poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().inner.poll_shutdown(cx)
     }
 }

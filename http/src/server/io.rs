@@ -27,13 +27,19 @@ use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
 
 use super::connections::{ConnShared, Registry};
+use super::websocket::WsIo;
 
 /// The HTTP/2 connection preface (RFC 9113, 3.4).
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How the server asks whether bytes have arrived on a socket: `Some(true)` they have (or
-/// the peer's end of file), `Some(false)` not, `None` it cannot tell.
-pub(crate) type BytesWaiting<I> = fn(&I) -> Option<bool>;
+/// How the server asks whether bytes have arrived on a socket: `Some(true)` they have,
+/// `Some(false)` not (or only the peer's end of file), `None` it cannot tell.
+pub(crate) type BytesWaiting<I> = fn(Pin<&mut I>) -> Option<bool>;
+
+/// [`BytesWaiting`] for the sockets of `A`.
+pub(crate) fn bytes_waiting<A: super::Accept>(io: Pin<&mut A::Io>) -> Option<bool> {
+    A::bytes_waiting(io.get_mut())
+}
 
 pin_project! {
     /// The socket of one connection. Dropping it counts the connection gone.
@@ -47,6 +53,8 @@ pin_project! {
         preface: Option<u8>,
         // Written since the last completed flush.
         dirty: bool,
+        // Its WebSocket frames, once it is one (see `websocket`).
+        ws: Option<Box<WsIo>>,
     }
 
     impl<I> PinnedDrop for ConnIo<I> {
@@ -55,10 +63,10 @@ pin_project! {
             let shared = &**this.shared;
             // Closed after admissions closed (not cut, not handed to an upgrade that dropped
             // it), with a request in the socket: its client will see a reset.
-            if shared.shutdown.is_closed()
+            if shared.shutdown.phase().admissions_closed()
                 && !shared.is_cut()
                 && !shared.is_upgraded()
-                && (this.bytes_waiting)(&*this.inner) == Some(true)
+                && (this.bytes_waiting)(this.inner) == Some(true)
             {
                 this.registry.count_unread_at_close();
             }
@@ -81,6 +89,7 @@ impl<I> ConnIo<I> {
             bytes_waiting,
             preface: Some(0),
             dirty: false,
+            ws: None,
         }
     }
 }
@@ -90,6 +99,18 @@ fn cut_error() -> io::Error {
         io::ErrorKind::ConnectionAborted,
         "connection cut at the drain deadline",
     )
+}
+
+impl<I> ConnIo<I> {
+    /// Its WebSocket frames, if it has become one: followed from the first read or write
+    /// after the `101` was decided (the response head goes out through here after that).
+    fn websocket(self: Pin<&mut Self>) -> Option<&mut WsIo> {
+        let this = self.project();
+        if this.ws.is_none() && this.shared.is_websocket() {
+            *this.ws = Some(Box::default());
+        }
+        this.ws.as_deref_mut()
+    }
 }
 
 impl<I: Read> ConnIo<I> {
@@ -112,6 +133,9 @@ impl<I: Read> ConnIo<I> {
         let result = this.inner.poll_read(cx, first.unfilled());
         if let Poll::Ready(Ok(())) = &result {
             let got = first.filled();
+            if !got.is_empty() {
+                this.shared.got_first_byte();
+            }
             let upto = matched + got.len();
             if got.is_empty() || got != &H2_PREFACE[matched..upto] {
                 *this.preface = None;
@@ -128,7 +152,7 @@ impl<I: Read> ConnIo<I> {
     }
 }
 
-impl<I: Read> Read for ConnIo<I> {
+impl<I: Read + Write> Read for ConnIo<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -137,7 +161,11 @@ impl<I: Read> Read for ConnIo<I> {
         if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        let result = if self.preface.is_some() {
+        let result = if self.as_mut().websocket().is_some() {
+            let this = self.as_mut().project();
+            let ws = this.ws.as_deref_mut().expect("a WebSocket");
+            ws.poll_read(this.inner, cx, buf, this.shared, this.registry)
+        } else if self.preface.is_some() {
             self.as_mut().poll_read_first(cx, buf)
         } else {
             self.as_mut().project().inner.poll_read(cx, buf)
@@ -159,7 +187,7 @@ impl<I: Read> Read for ConnIo<I> {
         if shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
-        if !*this.dirty && shared.may_end() && (this.bytes_waiting)(&*this.inner) != Some(true) {
+        if !*this.dirty && shared.may_end() && (this.bytes_waiting)(this.inner) != Some(true) {
             // Closing, nothing in flight, everything flushed, and nothing in the socket: end
             // of file. hyper closes an idle connection, and drops a partial request head (it
             // was never admitted) as an incomplete message. Not for HTTP/2 (`may_end`): after
@@ -171,7 +199,7 @@ impl<I: Read> Read for ConnIo<I> {
     }
 }
 
-impl<I: Write> ConnIo<I> {
+impl<I> ConnIo<I> {
     /// Parks a writer that must wait, so that the cut can wake it; the cut's error if it came.
     fn wait_to_write<T>(shared: &ConnShared, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
         shared.park_writer(cx.waker());
@@ -183,16 +211,27 @@ impl<I: Write> ConnIo<I> {
     }
 }
 
-impl<I: Write> Write for ConnIo<I> {
+impl<I: Read + Write> Write for ConnIo<I> {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
+        if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
+        if self.as_mut().websocket().is_some() {
+            let this = self.project();
+            let ws = this.ws.as_deref_mut().expect("a WebSocket");
+            return match ws.poll_write(this.inner, cx, buf, this.shared, this.registry) {
+                Poll::Pending => Self::wait_to_write(this.shared, cx),
+                ready => {
+                    *this.dirty = true;
+                    ready
+                }
+            };
+        }
+        let this = self.project();
         match this.inner.poll_write(cx, buf) {
             Poll::Pending => Self::wait_to_write(this.shared, cx),
             ready => {
@@ -203,14 +242,19 @@ impl<I: Write> Write for ConnIo<I> {
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        if this.shared.is_cut() {
+        if self.shared.is_cut() {
             return Poll::Ready(Err(cut_error()));
         }
+        if self.as_mut().websocket().is_some() {
+            // Frame by frame: one slice at a time.
+            let first = bufs.iter().find(|buf| !buf.is_empty());
+            return self.poll_write(cx, first.map_or(&[][..], |buf| &buf[..]));
+        }
+        let this = self.project();
         match this.inner.poll_write_vectored(cx, bufs) {
             Poll::Pending => Self::wait_to_write(this.shared, cx),
             ready => {

@@ -9,9 +9,16 @@ use std::time::Duration;
 
 use hyper::rt::{Read, Write};
 
+use super::handshake::{Accept, Handshake, WithHandshake};
+
 /// A listening socket the server accepts connections from. Implemented for the
 /// `TcpListener`s of tokio, smol and async-std (features `tokio`, `smol`, `async-std`);
-/// implement it for other sockets (Unix sockets, a TLS acceptor's TCP listener).
+/// implement it for other sockets (Unix sockets, a channel of connections).
+///
+/// `accept` only accepts: a TLS handshake, or any other exchange before HTTP, goes in a
+/// [`Handshake`] ([`with_handshake`](Self::with_handshake)), which the server runs in each
+/// connection's own task. Done in `accept`, one client that stalls its handshake would stall
+/// every accept behind it, outside any guard the close could see.
 ///
 /// # Examples
 ///
@@ -90,6 +97,37 @@ pub trait Listener: Send + 'static {
         let _ = io;
         None
     }
+
+    /// This listener, with `handshake` run on each connection (in the connection's task)
+    /// before HTTP: TLS (`tls::Tls`, with the `tls` feature), or a step of your
+    /// own. See [`Handshake`] for what the close does to connections still in it.
+    ///
+    /// # Examples
+    ///
+    #[cfg_attr(all(feature = "tls", feature = "tokio"), doc = "```no_run")]
+    #[cfg_attr(not(all(feature = "tls", feature = "tokio")), doc = "```ignore")]
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use winddown::http::server::Listener;
+    /// use winddown::http::tls::Tls;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+    /// winddown::http::tokio::server(&plan)
+    ///     .serve(listener.with_handshake(tls), app)
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn with_handshake<H>(self, handshake: H) -> WithHandshake<Self, H>
+    where
+        Self: Sized,
+        H: Handshake<Self::Io>,
+    {
+        WithHandshake::new(self, handshake)
+    }
 }
 
 /// Answers [`Listener::bytes_waiting`] for a socket: a non-blocking one-byte peek
@@ -116,17 +154,26 @@ pub trait Listener: Send + 'static {
 /// # Ok(())
 /// # }
 /// ```
-#[cfg(unix)]
-pub fn bytes_waiting_in<S: std::os::fd::AsFd>(socket: &S) -> Option<bool> {
+#[cfg(any(unix, windows))]
+pub fn bytes_waiting_in<S: OsSocket>(socket: &S) -> Option<bool> {
     peek(socket2::SockRef::from(socket))
 }
 
-/// Answers [`Listener::bytes_waiting`] for a socket: a non-blocking one-byte peek
-/// (`recv(MSG_PEEK)`), which asks the kernel and never takes the byte.
+/// A socket of the operating system's, which [`bytes_waiting_in`] can peek: anything with a
+/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`).
+#[cfg(unix)]
+pub trait OsSocket: std::os::fd::AsFd {}
+
+#[cfg(unix)]
+impl<S: std::os::fd::AsFd + ?Sized> OsSocket for S {}
+
+/// A socket of the operating system's, which [`bytes_waiting_in`] can peek: anything with a
+/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`).
 #[cfg(windows)]
-pub fn bytes_waiting_in<S: std::os::windows::io::AsSocket>(socket: &S) -> Option<bool> {
-    peek(socket2::SockRef::from(socket))
-}
+pub trait OsSocket: std::os::windows::io::AsSocket {}
+
+#[cfg(windows)]
+impl<S: std::os::windows::io::AsSocket + ?Sized> OsSocket for S {}
 
 #[cfg(any(unix, windows))]
 fn peek(socket: socket2::SockRef<'_>) -> Option<bool> {
@@ -150,9 +197,9 @@ pub(crate) async fn accept<L, C, S>(
     backoff: &mut Backoff,
     sleep: impl Fn(Duration) -> S,
     mut on_error: impl FnMut(),
-) -> Option<(L::Io, SocketAddr)>
+) -> Option<(L::Conn, SocketAddr)>
 where
-    L: Listener,
+    L: Accept,
     C: Future + Unpin,
     S: Future<Output = ()>,
 {

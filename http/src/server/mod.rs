@@ -2,22 +2,75 @@
 //! winddown [`Runtime`], accepted until admissions close, closed or drained after, cut at the
 //! drain deadline. The table of what a client sees at the close, connection by connection, is
 //! in the [crate docs](crate#what-a-client-sees-at-the-close).
+//!
+//! # Handshakes (TLS)
+//!
+//! The accept loop only accepts. A [`Handshake`] ([`Listener::with_handshake`]; TLS is the
+//! `tls` feature's `tls::Tls`) runs in each connection's own task, under the connection's
+//! guard: a client that stalls its handshake holds its own connection and nothing else. At the
+//! close a connection still in its handshake is closed at once and counted
+//! ([`ConnectionCounts::closed_handshaking`]), unless it was accepted within the
+//! [first-byte grace](Server::first_byte_grace); a handshake that outlasts the
+//! [handshake timeout](Server::handshake_timeout) fails. Once done, a TLS stream's
+//! [`bytes_waiting`](Handshake::bytes_waiting) asks both the plaintext its TLS state holds
+//! and the socket underneath.
+//!
+//! # WebSockets
+//!
+//! When a request asking for a WebSocket (`Upgrade: websocket`) is answered `101`, the
+//! connection's socket follows the WebSocket's frames in both directions (their headers; the
+//! payloads are skipped by count). At the close (admissions closed, and the listener) it
+//! writes a Close frame with code 1001, going away (RFC 6455 7.4.1), between two of the
+//! handler's frames, and waits for the peer's Close:
+//!
+//! - the peer answers: the server shuts its side of the socket (the server closes first,
+//!   7.1.1), and the connection counts at once as drained, and as a WebSocket closed with 1001
+//!   ([`ConnectionCounts::websockets_closed`]), whether or not its handler still holds the
+//!   socket;
+//! - the peer does not answer within the [close timeout](Server::websocket_close_timeout)
+//!   (5 s), or the handler's writes block so that the Close cannot go out (a peer that never
+//!   reads): the connection is cut then, or at the drain deadline if that comes first, and
+//!   named as a WebSocket (`http connection from ADDR: WebSocket (GET /ws), Close sent, no
+//!   answer`).
+//!
+//! The server does this, rather than a wrapper each handler would put on its socket, because:
+//! every WebSocket it upgraded hears it, whatever the library (axum's `WebSocket`,
+//! tokio-tungstenite, async-tungstenite, one of your own) and whatever the handler does; it
+//! sees the socket's bytes, so it never writes into the middle of a handler's frame, and it
+//! knows when a handler has sent a Close of its own (then it only waits for the answer); and
+//! it knows when the close handshake is done, to count the connection as drained rather than
+//! cut.
+//!
+//! The handler's library does not know the server sent a Close. The protocol allows nothing
+//! after a Close, so what the handler writes after it is sorted: control frames (its answer
+//! to the peer's Close, a Pong) are dropped; a data frame waits until the peer's Close has come
+//! (read meanwhile, and kept for the handler's reads, so a handler that only writes still
+//! completes the handshake), then fails with `ConnectionAborted`. A handler's reads see the
+//! peer's Close (most libraries then end the stream) and then the end of the stream. A handler
+//! that wants another code or a reason sends its own Close before admissions close (on
+//! `shutdown.triggered()`, during the plan's `pre_stop`); the server then sends none and
+//! waits for the answer. WebSockets over HTTP/2 are not upgraded connections: see the crate
+//! docs' [limitations](crate#limitations).
 
 mod admin;
 mod conn;
 mod connections;
 mod events;
 mod futures_io;
+mod handshake;
 mod io;
 mod listener;
 mod rt;
 mod service;
+mod settings;
+mod websocket;
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
@@ -25,14 +78,16 @@ use winddown_core::{Phase, Plan, Resource};
 
 pub use connections::{ConnectionCounts, ConnectionStats};
 pub use futures_io::FuturesIo;
-pub use listener::{bytes_waiting_in, Listener};
-pub use rt::HyperRuntime;
+pub use handshake::{Accept, Handshake, WithHandshake};
+pub use listener::Listener;
+#[cfg(any(unix, windows))]
+pub use listener::{bytes_waiting_in, OsSocket};
 pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
-use conn::ConnCtx;
+use conn::{ConnCtx, Options};
 use connections::{ConnShared, ListenerState, Registry};
-use io::ConnIo;
 use listener::Backoff;
+use rt::HyperRuntime;
 
 /// The listening socket while the server accepts. Dropped (by the accept loop at the close,
 /// or with the server's future), it closes the socket first, then tells the connections.
@@ -52,6 +107,18 @@ impl<L> Drop for OpenListener<L> {
 /// (0), so connections are known closed before the resources they use close.
 pub const RESOURCE_PRIORITY: i32 = 1000;
 
+/// The default [first-byte grace](Server::first_byte_grace): one second.
+pub const DEFAULT_FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
+
+/// The default [keep-alive grace](Server::keep_alive_grace): a quarter of a second.
+pub const DEFAULT_KEEP_ALIVE_GRACE: Duration = Duration::from_millis(250);
+
+/// The default [handshake timeout](Server::handshake_timeout): ten seconds.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default [WebSocket close timeout](Server::websocket_close_timeout): five seconds.
+pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
 /// [`Runtime`] (tokio's, smol's, async-std's: [`tokio::server`](crate::tokio::server),
 /// [`smol::server`](crate::smol::server), [`async_std::server`](crate::async_std::server)).
@@ -61,7 +128,8 @@ pub const RESOURCE_PRIORITY: i32 = 1000;
 /// | phase | listener | connections |
 /// |---|---|---|
 /// | running, and the `pre_stop` delay | accepts | served as usual; each holds a guard while its socket is open |
-/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered; requests in flight finish, answered with `Connection: close` (HTTP/1); every HTTP/2 connection gets GOAWAY and its open streams finish; upgraded connections are their handlers' |
+/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered (a connection accepted within the first-byte grace, with nothing sent yet, at the end of the grace); connections in their TLS handshake close (within the grace: at its end); requests in flight finish, answered with `Connection: close` (HTTP/1); every HTTP/2 connection gets GOAWAY and its open streams finish; WebSockets get Close 1001 and end when they answer; other upgraded connections are their handlers' |
+/// | WebSocket close timeout | | a WebSocket that has not answered its Close is cut, and named in the server's resource record |
 /// | drain deadline, or forced | | what is left is cut (after the report has counted and named it): every read and write on it fails, and it counts as gone at once |
 ///
 /// Nothing that tells a client to come back (a `503`, `Connection: close`, the end of an idle
@@ -98,7 +166,7 @@ pub const RESOURCE_PRIORITY: i32 = 1000;
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
 ///     let server = Server::new(&plan, SmolRuntime::new()).serve(listener, app.into_make_service());
 ///     let report = winddown::smol::run_until_shutdown(&plan, server).await;
-///     std::process::exit(report.exit_code())
+///     std::process::exit(report.exit_code().into())
 /// })
 /// # }
 /// ```
@@ -108,6 +176,7 @@ pub struct Server<R> {
     runtime: HyperRuntime<R>,
     builder: auto::Builder<HyperRuntime<R>>,
     registry: Arc<Registry>,
+    options: Options,
 }
 
 impl<R> Server<R>
@@ -127,13 +196,142 @@ where
             runtime,
             builder,
             registry: Arc::new(Registry::default()),
+            options: Options {
+                first_byte_grace: DEFAULT_FIRST_BYTE_GRACE,
+                keep_alive_grace: DEFAULT_KEEP_ALIVE_GRACE,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                websocket_close_timeout: DEFAULT_WEBSOCKET_CLOSE_TIMEOUT,
+            },
         }
     }
 
-    /// hyper-util's connection builder, to tune HTTP/1 and HTTP/2 (keep-alive, header read
-    /// timeout, HTTP/2 limits). Its timer and executor are set already.
-    pub fn builder_mut(&mut self) -> &mut auto::Builder<HyperRuntime<R>> {
-        &mut self.builder
+    /// How long a connection accepted just before the close may still send its first byte
+    /// (its request, or its TLS handshake and then its request) before the close ends it;
+    /// [`DEFAULT_FIRST_BYTE_GRACE`] (1 s) unless set. `Duration::ZERO` turns it off.
+    ///
+    /// At the close, an idle connection is closed at once: for a keep-alive connection that
+    /// is safe (a client retries a request that met a closed keep-alive connection), but a
+    /// client that has just connected has not sent its request yet, or is in the middle of
+    /// its TLS handshake, and an end of file there is an error it does not retry. So a
+    /// connection that has not given HTTP a byte yet and was accepted less than the grace
+    /// before the close is left open until the grace ends: its request, if it comes, is read
+    /// and answered (`503` from the layer, with `Connection: close`); then it closes.
+    ///
+    /// Why a second: a client that connected as the listener closed sends its first bytes
+    /// within a round trip or two (a TLS 1.2 handshake takes two before the request), under a
+    /// second even across continents, and a silent connection (a browser's preconnect, a port
+    /// scanner) then holds the drain no longer than that. Go's `Server.Shutdown` waits the
+    /// same way for new connections, up to 5 s. Only connections accepted within the grace
+    /// before the close wait: the close of a quiet server waits for nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server = Server::new(&plan, SmolRuntime::new())
+    ///     .first_byte_grace(Duration::from_millis(500));
+    /// # let _ = server;
+    /// ```
+    pub fn first_byte_grace(mut self, grace: Duration) -> Self {
+        self.options.first_byte_grace = grace;
+        self
+    }
+
+    /// How long after its last response an idle HTTP/1 keep-alive connection stays open at the
+    /// close, for a request its client may be sending already; [`DEFAULT_KEEP_ALIVE_GRACE`]
+    /// (250 ms) unless set. `Duration::ZERO` turns it off (and with it the one clock read per
+    /// response that notes when the last one went out).
+    ///
+    /// At the close an idle keep-alive connection is closed at once. A client that sends its
+    /// next request just then (a busy keep-alive client, one request right after the other)
+    /// writes it into a connection the server has closed: it gets a reset, and most clients
+    /// report an error rather than send it again (they cannot know it was not processed).
+    /// With a grace, a connection whose last response went out less than the grace before
+    /// the close stays open until the grace ends: such a request is read and answered (`503`,
+    /// `Connection: close`), which a client knows it may send elsewhere. Connections idle for
+    /// longer close at once, as before: the close of a quiet server waits for nothing.
+    ///
+    /// Why a quarter of a second: a client that keeps its connection busy sends its next
+    /// request one round trip after the last response left, well under that on a local network
+    /// or behind a load balancer, and across most of the internet; a connection that goes
+    /// quiet instead holds the drain that much longer, no more. Measured (wrk's 50 keep-alive
+    /// connections through a SIGTERM as `benches/http.sh`'s H5 runs them, 10 runs each way,
+    /// alternating, on tokio and smol): without it, wrk's late requests were reset in 3 runs
+    /// (24 read errors in all, 22 in one run); with it, in none, and every connection got its
+    /// `503`; the drains took as long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server = Server::new(&plan, SmolRuntime::new()).keep_alive_grace(Duration::from_millis(100));
+    /// # let _ = server;
+    /// ```
+    pub fn keep_alive_grace(mut self, grace: Duration) -> Self {
+        self.options.keep_alive_grace = grace;
+        self
+    }
+
+    /// The longest a connection's [`Handshake`] (TLS) may take before the connection is
+    /// closed (a connection error, the peer's); [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s) unless
+    /// set. It keeps clients that stall their handshake from holding sockets forever; the
+    /// close does not wait for it (see [`Handshake`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server = Server::new(&plan, SmolRuntime::new()).handshake_timeout(Duration::from_secs(5));
+    /// # let _ = server;
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.options.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a WebSocket's peer has to answer the server's Close (1001, going away) at the
+    /// close before the connection is cut; [`DEFAULT_WEBSOCKET_CLOSE_TIMEOUT`] (5 s) unless
+    /// set. The drain deadline bounds it too: what is still open then is cut with the rest.
+    ///
+    /// A peer that reads answers within a round trip; one that does not answer in seconds
+    /// will not. A WebSocket cut this way counts as cut
+    /// ([`ConnectionCounts::websockets_cut`]) and is named in the server's resource record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// let server =
+    ///     Server::new(&plan, SmolRuntime::new()).websocket_close_timeout(Duration::from_secs(2));
+    /// # let _ = server;
+    /// ```
+    pub fn websocket_close_timeout(mut self, timeout: Duration) -> Self {
+        self.options.websocket_close_timeout = timeout;
+        self
     }
 
     /// The connection counts, live: take it before [`serve`](Self::serve) consumes the
@@ -146,6 +344,9 @@ where
 
     /// Serves `service` on `listener` until admissions close, then closes the listener and
     /// returns once every connection has ended (drained, closed, or cut).
+    ///
+    /// `listener` is any [`Listener`], or one with a [`Handshake`] (TLS) from
+    /// [`Listener::with_handshake`]: each connection's handshake then runs in its own task.
     ///
     /// `service` is what `axum::serve` takes: a service for every request (a `Router`, any
     /// tower service: each connection gets a clone), or a factory called with each
@@ -162,7 +363,8 @@ where
     /// connections still open when the drain ends, a note with the connection counts, a phase
     /// observer that cuts what is left once the drain has been recorded (at
     /// `ClosingResources`, or when forced), and a resource named `http ADDR` (priority
-    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut.
+    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut
+    /// (naming the WebSockets cut at their close timeout, before the drain's end).
     /// Without a run of the plan (or when `serve` came after the trigger) the server cuts by
     /// itself when the shutdown reaches `ClosingResources` or is forced.
     ///
@@ -203,7 +405,7 @@ where
         mut service: M,
     ) -> impl Future<Output = std::io::Result<()>> + Send
     where
-        L: Listener,
+        L: Accept,
         M: ConnectionService<K>,
     {
         // Registered now, not at the first poll: a plan run (or a trigger) that comes before
@@ -219,12 +421,15 @@ where
                 runtime,
                 builder,
                 registry,
+                options,
             } = self;
             let shutdown = plan.shutdown().clone();
             let ctx = Arc::new(ConnCtx {
                 builder,
+                runtime: runtime.clone(),
                 shutdown: shutdown.clone(),
                 registry: registry.clone(),
+                options,
             });
             let mut close = shutdown.reached(Phase::StoppingNewRequests);
             let mut backoff = Backoff::new();
@@ -254,7 +459,7 @@ where
                     || registry.count_accept_error(),
                 )
                 .await;
-                let Some((io, peer)) = accepted else { break };
+                let Some((conn, peer)) = accepted else { break };
                 let Ok(guard) = shutdown.enter() else {
                     // Admissions closed between the accept and now: drop it (the client sees
                     // the connection close before it sent anything).
@@ -266,10 +471,17 @@ where
                     shutdown.clone(),
                     open.state.clone(),
                     guard,
+                    !ctx.options.keep_alive_grace.is_zero(),
                 ));
                 registry.add(shared.clone());
-                let io = ConnIo::new(io, shared.clone(), registry.clone(), L::bytes_waiting);
-                let task = conn::run(ctx.clone(), io, shared, service.make(peer));
+                // The handshake, if any, runs in the connection's task, not here.
+                let task = conn::run::<R, L, _>(
+                    ctx.clone(),
+                    conn,
+                    listener.step(),
+                    shared,
+                    service.make(peer),
+                );
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             // Close the listening socket now: new connects are refused by the kernel. Only then
@@ -315,10 +527,9 @@ where
         let registry = self.registry.clone();
         let resource = Resource::new(format!("http {addr}"), move || async move {
             poll_fn(|cx| registry.poll_empty(cx)).await;
-            match registry.cut_count() {
-                0 => Ok(()),
-                1 => Err("cut 1 connection at the drain deadline".to_owned()),
-                n => Err(format!("cut {n} connections at the drain deadline")),
+            match registry.cut_message() {
+                None => Ok(()),
+                Some(message) => Err(message.into()),
             }
         })
         .priority(RESOURCE_PRIORITY);

@@ -12,37 +12,22 @@ use winddown_core::runtime::Runtime;
 
 /// hyper's [`Executor`](hyper::rt::Executor) and [`Timer`](hyper::rt::Timer) over a winddown
 /// [`Runtime`]: spawns with [`Runtime::spawn_detached`] (connections, HTTP/2 streams) and
-/// sleeps with [`Runtime::sleep`]. Cheap to clone (one `Arc`).
-///
-/// # Examples
-///
-/// A hyper-util connection builder on any winddown runtime:
-///
-/// ```
-/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
-/// use hyper_util::server::conn::auto;
-/// use winddown::http::server::HyperRuntime;
-/// use winddown::smol::SmolRuntime;
-///
-/// let runtime = HyperRuntime::new(SmolRuntime::new());
-/// let mut builder = auto::Builder::new(runtime.clone());
-/// builder.http1().timer(runtime.clone());
-/// builder.http2().timer(runtime);
-/// ```
-pub struct HyperRuntime<R> {
+/// sleeps with [`Runtime::sleep`]. Cheap to clone (one `Arc`). The server's own: its settings
+/// are the server's methods, so hyper-util's builder types stay out of the API.
+pub(crate) struct HyperRuntime<R> {
     runtime: Arc<R>,
 }
 
 impl<R> HyperRuntime<R> {
     /// hyper's glue over `runtime`.
-    pub fn new(runtime: R) -> Self {
+    pub(crate) fn new(runtime: R) -> Self {
         HyperRuntime {
             runtime: Arc::new(runtime),
         }
     }
 
     /// The runtime.
-    pub fn runtime(&self) -> &R {
+    pub(crate) fn runtime(&self) -> &R {
         &self.runtime
     }
 }

@@ -41,10 +41,10 @@ pub trait HttpService: sealed::Sealed + Clone + Send + 'static {
     /// The service's future.
     type Future: Future<Output = Result<Response<Self::ResBody>, Self::Error>> + Send + 'static;
 
-    /// As [`Service::poll_ready`].
+    /// As tower's [`Service::poll_ready`](tower_service::Service::poll_ready).
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
 
-    /// As [`Service::call`].
+    /// As tower's [`Service::call`](tower_service::Service::call).
     fn call(&mut self, request: Request<Incoming>) -> Self::Future;
 }
 
@@ -227,7 +227,10 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<
                 } else {
                     request.uri().path().to_owned()
                 };
-                shared.upgrade_requested(format!("{} {target}", request.method()));
+                shared.upgrade_requested(
+                    format!("{} {target}", request.method()),
+                    asks_for_websocket(&request),
+                );
             }
             InFlight {
                 shared: shared.clone(),
@@ -243,6 +246,17 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<
             connect,
         }
     }
+}
+
+/// Whether `request` asks to switch to a WebSocket (RFC 6455 4.1: `Upgrade: websocket`).
+fn asks_for_websocket<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get_all(http::header::UPGRADE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("websocket"))
 }
 
 pin_project! {
@@ -301,7 +315,8 @@ impl<S: HttpService> Future for RequestFuture<S> {
                     // listener is closed, so that the reconnect is refused rather than reset
                     // in the backlog of a listener about to close.
                     let hold = this.in_flight.as_ref().is_some_and(|f| {
-                        !f.shared.listener.is_closed() && f.shared.shutdown.is_closed()
+                        !f.shared.listener.is_closed()
+                            && f.shared.shutdown.phase().admissions_closed()
                     });
                     if hold {
                         this.state.set(CallState::Held {
@@ -335,8 +350,12 @@ impl<S: HttpService> RequestFutureProj<'_, S> {
             let status = response.status();
             let switches = status == http::StatusCode::SWITCHING_PROTOCOLS
                 || (*self.connect && status.is_success());
-            if !switches && in_flight.shared.may_upgrade() {
-                in_flight.shared.upgrade_declined();
+            if in_flight.shared.may_upgrade() {
+                if switches {
+                    in_flight.shared.upgrade_accepted();
+                } else {
+                    in_flight.shared.upgrade_declined();
+                }
             }
         }
         let http2 = in_flight.as_ref().is_some_and(|f| f.shared.is_http2());

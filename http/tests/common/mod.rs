@@ -8,6 +8,26 @@
 //! the clients observe; handlers hand over through [`Gate`]s, never sleeps. Every scenario
 //! runs under a 30-second watchdog, so a broken one fails instead of hanging.
 
+pub(crate) mod tls;
+pub(crate) mod ws;
+
+pub(crate) use tls::{
+    a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
+    a_keep_alive_connection_just_used_gets_its_keep_alive_grace,
+    a_silent_connection_is_closed_when_its_first_byte_grace_ends,
+    a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
+    a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
+    requests_already_in_a_tls_socket_at_the_close_are_answered,
+};
+
+pub(crate) use ws::{
+    a_firehose_whose_client_never_reads_is_cut_and_named,
+    a_firehose_whose_client_reads_hears_going_away,
+    a_websocket_close_timeout_cuts_before_the_drain_deadline,
+    a_websocket_hears_going_away_answers_and_counts_as_drained,
+    a_websocket_that_ignores_the_close_is_cut_and_named,
+};
+
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -26,9 +46,11 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper::rt::{Read, ReadBuf, Write};
-use winddown_core::runtime::BoxFuture;
+use winddown_core::runtime::{BoxFuture, Runtime};
 use winddown_core::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
-use winddown_http::server::ConnectionService;
+use winddown_http::server::{ConnectionService, Handshake, Listener};
+use winddown_http::tls::Tls;
+use winddown_http::Server;
 use winddown_http::{
     AdminService, ConnectionCounts, ConnectionStats, EndOnShutdown, Readiness, ShutdownLayer,
 };
@@ -50,13 +72,13 @@ pub(crate) trait Net: 'static {
     /// Connects to `addr`.
     fn connect(addr: SocketAddr) -> BoxFuture<io::Result<Self::Io>>;
 
-    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server (as its admin
-    /// listener when `admin`); returns the address, the connection counts and the server's
+    /// Binds 127.0.0.1:0 and serves `service` with this runtime's server set up as `setup`
+    /// says (see [`serve_with`]); returns the address, the connection counts and the server's
     /// (spawned) future.
     fn serve<M: ConnectionService<K>, K: 'static>(
         plan: &Plan,
         service: M,
-        admin: bool,
+        setup: Setup,
     ) -> BoxFuture<(SocketAddr, ConnectionStats, BoxFuture<io::Result<()>>)>;
 
     /// Runs `plan` on this runtime's adapter, spawned.
@@ -135,6 +157,52 @@ pub(crate) fn blocking_task() -> (
 
 pub(crate) type H1Sender = http1::SendRequest<Empty<Bytes>>;
 
+/// How a scenario's server is set up, beyond the defaults.
+#[derive(Clone, Default)]
+pub(crate) struct Setup {
+    /// Served as an admin listener.
+    pub(crate) admin: bool,
+    pub(crate) first_byte_grace: Option<Duration>,
+    pub(crate) keep_alive_grace: Option<Duration>,
+    pub(crate) websocket_close_timeout: Option<Duration>,
+    /// Served over TLS.
+    pub(crate) tls: Option<Tls>,
+    /// The layer the routes are behind.
+    pub(crate) layering: Layering,
+}
+
+/// The server's future for `listener` as `setup` says: `serve` (over TLS, or not), or
+/// `serve_admin`. Each harness spawns it.
+pub(crate) fn serve_with<R, L, M, K: 'static>(
+    server: Server<R>,
+    listener: L,
+    service: M,
+    setup: Setup,
+) -> BoxFuture<io::Result<()>>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+    L: Listener,
+    Tls: Handshake<L::Io>,
+    M: ConnectionService<K>,
+{
+    let mut server = server;
+    if let Some(grace) = setup.first_byte_grace {
+        server = server.first_byte_grace(grace);
+    }
+    if let Some(grace) = setup.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
+    }
+    if let Some(timeout) = setup.websocket_close_timeout {
+        server = server.websocket_close_timeout(timeout);
+    }
+    match (setup.admin, setup.tls) {
+        (true, _) => Box::pin(server.serve_admin(listener, service)),
+        (false, Some(tls)) => Box::pin(server.serve(listener.with_handshake(tls), service)),
+        (false, None) => Box::pin(server.serve(listener, service)),
+    }
+}
+
 /// Expands to one `#[test]` per scenario, for the runtime given. Async scenarios run in the
 /// runtime's `block_on`; the `sync` ones drive the runtime themselves (they block threads on
 /// purpose).
@@ -161,9 +229,20 @@ macro_rules! http_scenarios {
             sse_through_a_for_server_layer_ends_with_its_last_chunk,
             a_for_server_layers_response_stuck_behind_a_client_is_named,
             a_for_server_layers_http2_response_stuck_behind_a_full_window_is_named,
+            a_websocket_hears_going_away_answers_and_counts_as_drained,
+            a_websocket_that_ignores_the_close_is_cut_and_named,
+            a_firehose_whose_client_never_reads_is_cut_and_named,
+            a_firehose_whose_client_reads_hears_going_away,
+            a_websocket_close_timeout_cuts_before_the_drain_deadline,
+            a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
+            a_connection_accepted_just_before_the_close_gets_its_first_byte_grace,
+            a_silent_connection_is_closed_when_its_first_byte_grace_ends,
+            a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
+            a_keep_alive_connection_just_used_gets_its_keep_alive_grace,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
+            requests_already_in_a_tls_socket_at_the_close_are_answered,
         );
     };
     (@async $net:ty; $($name:ident,)*) => {
@@ -262,6 +341,8 @@ pub(crate) struct Rig {
     pub(crate) layer: ShutdownLayer,
     /// The admin listener's address and future, when there is one.
     pub(crate) admin: Option<(SocketAddr, BoxFuture<io::Result<()>>)>,
+    /// The WebSocket handlers of `/ws`, each ending with what it saw.
+    pub(crate) ws_handlers: ws::Handlers,
 }
 
 impl Rig {
@@ -284,31 +365,38 @@ impl Rig {
 }
 
 /// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
-/// (never answers), `/sse` (ticks until the close), behind the layer; `/readyz` outside it.
+/// (never answers), `/sse` (ticks until the close), `/ws` (a WebSocket echo; a firehose with
+/// `?firehose=1`), behind the layer; `/readyz` outside it.
 pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
     rig_with::<N>(config, false).await
 }
 
 /// [`rig`], with an admin listener ([`AdminService`]) when `with_admin`.
 pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
-    rig_layered::<N>(config, with_admin, Layering::InBody).await
+    rig_set_up::<N>(config, with_admin, Setup::default()).await
 }
 
 /// Which layer the rig's routes are behind: the default one (its guard in the response
 /// body, which the server takes from it), or a `for_server` one (the body keeps axum's type,
 /// the server takes the guard as the response leaves the layer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Layering {
+    #[default]
     InBody,
     ForServer,
 }
 
-/// [`rig_with`], behind the layer `layering` says.
-pub(crate) async fn rig_layered<N: Net>(
-    config: Config,
-    with_admin: bool,
-    layering: Layering,
-) -> Rig {
+/// [`rig`], behind the layer `layering` says.
+pub(crate) async fn rig_layered<N: Net>(config: Config, layering: Layering) -> Rig {
+    let setup = Setup {
+        layering,
+        ..Setup::default()
+    };
+    rig_set_up::<N>(config, false, setup).await
+}
+
+/// [`rig_with`], the server set up as `setup` says.
+pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: Setup) -> Rig {
     let shutdown = Shutdown::new();
     let plan = Plan::new(shutdown.clone(), config);
     let entered = Arc::new(Gate::default());
@@ -318,6 +406,8 @@ pub(crate) async fn rig_layered<N: Net>(
         (entered.clone(), release.clone(), entered.clone());
     let sse_shutdown = shutdown.clone();
     let upgrades = Arc::new(Mutex::new(Vec::new()));
+    let handlers: ws::Handlers = Arc::default();
+    let ws_handlers = handlers.clone();
     let (upgrade_list, upgrade_entered) = (upgrades.clone(), entered.clone());
     let (connect_list, connect_entered) = (upgrades.clone(), entered.clone());
     let app = Router::new()
@@ -371,6 +461,13 @@ pub(crate) async fn rig_layered<N: Net>(
             }),
         )
         .route("/big", get(|| async { AxumBody::from(big_body()) }))
+        .route(
+            "/ws",
+            get(move |request: axum::extract::Request| {
+                let response = ws::accept::<N>(request, &ws_handlers);
+                async move { response }
+            }),
+        )
         .fallback(move |mut request: axum::extract::Request| {
             // CONNECT host:port: a tunnel, once answered with a 2xx.
             let tunnel = request.method() == http::Method::CONNECT;
@@ -394,18 +491,22 @@ pub(crate) async fn rig_layered<N: Net>(
             }
         })
         .route_service("/readyz", Readiness::new(&shutdown));
-    let app = match layering {
+    let app = match setup.layering {
         Layering::InBody => app.layer(layer.clone()),
         Layering::ForServer => app.layer(layer.clone().for_server()),
     };
     let admin = if with_admin {
         let service = AdminService::new(&plan).requests(&layer);
-        let (addr, _stats, served) = N::serve(&plan, service, true).await;
+        let admin_setup = Setup {
+            admin: true,
+            ..Setup::default()
+        };
+        let (addr, _stats, served) = N::serve(&plan, service, admin_setup).await;
         Some((addr, served))
     } else {
         None
     };
-    let (addr, stats, served) = N::serve(&plan, app, false).await;
+    let (addr, stats, served) = N::serve(&plan, app, setup).await;
     let report = N::run_plan(&plan);
     Rig {
         _plan: plan,
@@ -419,6 +520,7 @@ pub(crate) async fn rig_layered<N: Net>(
         upgrades,
         layer,
         admin,
+        ws_handlers: handlers,
     }
 }
 
@@ -537,7 +639,7 @@ async fn collect(response: hyper::Result<http::Response<hyper::body::Incoming>>)
     }
 }
 
-fn answered(sent: Exchange) -> Answer {
+pub(crate) fn answered(sent: Exchange) -> Answer {
     match sent {
         Exchange::Answered(answer) => answer,
         other => panic!("expected a response, got {other:?}"),
@@ -627,7 +729,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The layer's refusal (HTTP/1): 503, `Connection: close`, `Retry-After`.
-fn is_refusal(answer: &Answer) -> bool {
+pub(crate) fn is_refusal(answer: &Answer) -> bool {
     answer.status == StatusCode::SERVICE_UNAVAILABLE
         && answer
             .headers
@@ -656,7 +758,7 @@ pub(crate) async fn keep_alive_load_through_a_for_server_layer_gets_200_or_503<N
 async fn keep_alive_load<N: Net>(layering: Layering) {
     const CLIENTS: usize = 8;
     const PER_CLIENT: usize = 40;
-    let rig = rig_layered::<N>(config(LONG), false, layering).await;
+    let rig = rig_layered::<N>(config(LONG), layering).await;
     let answered_total = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
@@ -851,7 +953,7 @@ pub(crate) async fn sse_through_a_for_server_layer_ends_with_its_last_chunk<N: N
 }
 
 async fn sse_and_half_a_head<N: Net>(layering: Layering) {
-    let rig = rig_layered::<N>(config(LONG), false, layering).await;
+    let rig = rig_layered::<N>(config(LONG), layering).await;
     let mut sse = N::connect(rig.addr).await.expect("connect");
     write_all(&mut sse, b"GET /sse HTTP/1.1\r\nhost: t\r\n\r\n")
         .await
@@ -1170,7 +1272,7 @@ pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_de
 
 /// A blocking client socket with a whole-response reader, for the scenarios that must not
 /// depend on the server's executor (it is blocked on purpose).
-pub(crate) struct StdClient(std::net::TcpStream);
+pub(crate) struct StdClient<S = std::net::TcpStream>(pub(crate) S);
 
 impl StdClient {
     pub(crate) fn connect(addr: SocketAddr) -> StdClient {
@@ -1180,15 +1282,15 @@ impl StdClient {
             .unwrap();
         StdClient(stream)
     }
+}
 
+impl<S: std::io::Read + std::io::Write> StdClient<S> {
     pub(crate) fn send(&mut self, request: &[u8]) {
-        use std::io::Write as _;
         self.0.write_all(request).expect("write");
     }
 
     /// One response: the head, and a body of its `content-length`.
     pub(crate) fn response(&mut self) -> String {
-        use std::io::Read as _;
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
         while !seen.ends_with(b"\r\n\r\n") {
@@ -1212,7 +1314,6 @@ impl StdClient {
 
     /// Everything until the end of the stream; whether it ended with an end of file.
     pub(crate) fn rest(&mut self) -> (String, io::Result<()>) {
-        use std::io::Read as _;
         let mut seen = Vec::new();
         let end = self.0.read_to_end(&mut seen).map(drop);
         (text(&seen), end)
@@ -1282,7 +1383,7 @@ pub(crate) async fn a_for_server_layers_response_stuck_behind_a_client_is_named<
 }
 
 async fn response_stuck_behind_a_client_that_does_not_read<N: Net>(layering: Layering) {
-    let rig = rig_layered::<N>(config(Duration::from_millis(300)), false, layering).await;
+    let rig = rig_layered::<N>(config(Duration::from_millis(300)), layering).await;
     let mut client = N::connect(rig.addr).await.expect("connect");
     write_all(&mut client, b"GET /big HTTP/1.1\r\nhost: t\r\n\r\n")
         .await
@@ -1324,7 +1425,7 @@ pub(crate) async fn a_for_server_layers_http2_response_stuck_behind_a_full_windo
 }
 
 async fn http2_response_stuck_behind_a_full_window<N: Net>(layering: Layering) {
-    let rig = rig_layered::<N>(config(Duration::from_millis(300)), false, layering).await;
+    let rig = rig_layered::<N>(config(Duration::from_millis(300)), layering).await;
     let io = N::connect_h2(rig.addr).await.expect("connect");
     let (client, connection) = h2::client::handshake(io).await.expect("HTTP/2");
     let driver = N::spawn(async move {
@@ -1549,7 +1650,7 @@ pub(crate) async fn axum_connect_info_finds_the_peer_address<N: Net>() {
     let (addr, stats, served) = N::serve(
         &plan,
         app.into_make_service_with_connect_info::<SocketAddr>(),
-        false,
+        Setup::default(),
     )
     .await;
     let report = N::run_plan(&plan);
@@ -1597,7 +1698,7 @@ pub(crate) async fn status_is_reachable_on_the_admin_listener_through_the_stop<N
     assert_eq!(status.status, StatusCode::OK);
     let json = text(&status.body);
     assert!(
-        json.starts_with(r#"{"phase":"draining","ready":false"#),
+        json.starts_with(r#"{"ready":false,"#) && json.contains(r#""phase":"draining","#),
         "{json}"
     );
     assert!(json.contains(r#""requests_in_flight":1,"#), "{json}");

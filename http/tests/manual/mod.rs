@@ -309,7 +309,7 @@ impl hyper::rt::Write for Watched {
             .lock()
             .unwrap()
             .as_ref()
-            .is_some_and(Shutdown::is_closed);
+            .is_some_and(|shutdown| shutdown.phase().admissions_closed());
         if closed && !self.shared.closed.load(Ordering::SeqCst) {
             self.shared.early_writes.fetch_add(1, Ordering::SeqCst);
         }

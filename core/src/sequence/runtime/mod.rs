@@ -129,6 +129,15 @@ pub trait Runtime: Send + Sync {
     /// inline ([`Blocking::inline`]), as a quick synchronous call in the sequence's own poll.
     /// Override it only to run such tasks elsewhere (a dedicated pool), never on a runtime
     /// whose drop waits for its blocking tasks.
+    ///
+    #[cfg_attr(
+        all(feature = "std", not(loom)),
+        doc = "[`Blocking::thread`]: Blocking::thread"
+    )]
+    #[cfg_attr(
+        not(all(feature = "std", not(loom))),
+        doc = "[`Blocking::thread`]: https://docs.rs/winddown-core/0.1/winddown_core/runtime/struct.Blocking.html#method.thread"
+    )]
     fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
         Blocking::default_for(task)
     }
