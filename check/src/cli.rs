@@ -83,7 +83,7 @@ pub struct Args {
     pub ready_path: String,
 
     /// Where the slow upload POSTs its body.
-    #[arg(long, value_name = "PATH", default_value = "/")]
+    #[arg(long, value_name = "PATH", default_value = "/upload")]
     pub upload_path: String,
 
     /// For --escalate: a request that holds the stop longer than the escalation takes.

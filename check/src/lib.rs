@@ -57,8 +57,9 @@
 //!   a connection closed cleanly before any byte of an answer counts as a clean refusal (a
 //!   request racing a keep-alive close, which a client may retry), whether or not the server
 //!   had read the request.
-//! - The slow upload needs a path that reads its body (`--upload-path`); where the server
-//!   answers without reading it, the check is skipped.
+//! - The slow upload needs a path that reads its body (`--upload-path`, default `/upload`, as
+//!   winddown's examples serve it); where the server answers without reading it, the check is
+//!   skipped.
 #![forbid(unsafe_code)]
 
 pub mod cli;

@@ -52,7 +52,7 @@ impl Default for Options {
             sse_path: Some("/sse".into()),
             ws_path: Some("/ws".into()),
             ready_path: Some("/readyz".into()),
-            upload_path: "/".into(),
+            upload_path: "/upload".into(),
             stuck_path: "/slow?ms=60000".into(),
             budget: Duration::from_secs(30),
             start_timeout: Duration::from_secs(30),

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Response, Uri};
-use axum::routing::get;
 use axum::routing::MethodRouter;
+use axum::routing::{get, post};
 use axum::Router;
 use tower::util::{option_layer, Either};
 use tower::Layer as _;
@@ -106,10 +106,11 @@ OPTIONS:
     --tls-key PATH         the certificate's private key (PEM)
     -h, --help             print this help
 
-Routes: / (fast), /slow?ms=N (answers `ok` after N ms), /sse (an event every
-100 ms until the shutdown, then a clean end), /ws (a WebSocket echo: each text
-or binary message sent back), /ws?firehose=1 (a WebSocket that sends without
-pause and never reads), /readyz, /livez, /status. At the close every open
+Routes: / (fast), /slow?ms=N (answers `ok` after N ms), POST /upload (reads
+its body to the end, answers its length), /sse (an event every 100 ms until the
+shutdown, then a clean end), /ws (a WebSocket echo: each text or binary message
+sent back), /ws?firehose=1 (a WebSocket that sends without pause and never
+reads), /readyz, /livez, /status. At the close every open
 WebSocket gets Close 1001 (going away) from the server; the connection line
 counts those that answered and those cut.
 
@@ -312,6 +313,12 @@ pub(crate) fn router(
                     "ok\n"
                 }
             }),
+        )
+        // Reads its body to the end (axum's default limit, 2 MB) before it answers: what a
+        // client uploading slowly at the close is sent to.
+        .route(
+            "/upload",
+            post(|body: Bytes| async move { format!("{} bytes\n", body.len()) }),
         )
         .route(
             "/sse",

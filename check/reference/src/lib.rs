@@ -1,5 +1,5 @@
 //! Reference servers for `winddown-check`: each stops the way its framework's docs show, with
-//! the routes winddown's HTTP examples have (`/`, `/slow?ms=N`, `/sse`; no readiness probe,
+//! the routes winddown's HTTP examples have (`/`, `/slow?ms=N`, `/sse`, `POST /upload`; no readiness probe,
 //! since none of these docs has one). `check/reference/run.sh` scores them.
 
 use std::time::Duration;

@@ -42,6 +42,9 @@ pub(crate) struct Options {
     /// How long after its last response an idle connection may still send a request at the
     /// close (see `Server::keep_alive_grace`).
     pub(crate) keep_alive_grace: Duration,
+    /// How long after the close an HTTP/1 request's body may still arrive before the
+    /// connection's reads end (see `Server::upload_grace`); `None`: until the drain deadline.
+    pub(crate) upload_grace: Option<Duration>,
     /// The longest a handshake may take.
     pub(crate) handshake_timeout: Duration,
     /// How long a WebSocket's peer has to answer the server's Close.
@@ -329,6 +332,7 @@ where
     let mut graceful = false;
     let mut grace: Option<Pin<Box<R::Sleep>>> = None;
     let mut grace_checked = false;
+    let mut uploads = Uploads::<R>::Unseen;
     poll_fn(|cx| loop {
         let closing = watch.poll(cx, &ctx.shutdown, shared);
         if closing {
@@ -353,6 +357,7 @@ where
                     shared.set_grace(false);
                 }
             }
+            uploads.poll(ctx, shared, cx);
             // What has something in flight finishes it (HTTP/1 without keep-alive: the
             // response says `Connection: close`); every HTTP/2 connection gets its GOAWAY,
             // one that has not sent a request yet included. An idle HTTP/1 connection is not
@@ -369,12 +374,53 @@ where
             // shutdown is due now, not at the next wake-up.
             Poll::Pending
                 if closing
-                    && !graceful
-                    && (shared.traffic().requests() > 0 || shared.is_http2()) => {}
+                    && ((!graceful && (shared.traffic().requests() > 0 || shared.is_http2()))
+                        || uploads.due(shared)) => {}
             Poll::Pending => return Poll::Pending,
         }
     })
     .await
+}
+
+/// The upload grace of one HTTP/1 connection at the close: it starts when the connection's
+/// task first sees, once closing, a request in flight with its body still to come (at the
+/// close, or when such a request comes after it), and ends that body's reads when it is over.
+enum Uploads<R: Runtime> {
+    /// No such request seen yet.
+    Unseen,
+    /// The grace runs.
+    Grace(Pin<Box<R::Sleep>>),
+    /// Over (or off): nothing more to do.
+    Done,
+}
+
+impl<R> Uploads<R>
+where
+    R: Runtime + 'static,
+    R::Sleep: 'static,
+{
+    /// Whether this poll must start the grace: a request awaiting its body has just come.
+    fn due(&self, shared: &ConnShared) -> bool {
+        matches!(self, Uploads::Unseen) && shared.awaiting_body()
+    }
+
+    /// Starts the grace when due, and ends the uploads when it is over. Called once closing.
+    fn poll(&mut self, ctx: &ConnCtx<R>, shared: &ConnShared, cx: &mut Context<'_>) {
+        if self.due(shared) {
+            *self = match ctx.options.upload_grace {
+                Some(grace) if !shared.is_http2() => {
+                    Uploads::Grace(Box::pin(ctx.runtime.runtime().sleep(grace)))
+                }
+                _ => Uploads::Done,
+            };
+        }
+        if let Uploads::Grace(sleep) = self {
+            if sleep.as_mut().poll(cx).is_ready() {
+                *self = Uploads::Done;
+                shared.end_uploads();
+            }
+        }
+    }
 }
 
 /// Counts and logs a connection's error, unless the close or the cut caused it on purpose.
@@ -384,7 +430,7 @@ fn report_error(
     err: &(dyn Error + Send + Sync + 'static),
     closing: bool,
 ) {
-    if shared.is_cut() {
+    if shared.is_cut() || shared.upload_was_cut() {
         return;
     }
     let hyper_err = find::<hyper::Error>(err);

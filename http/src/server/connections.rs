@@ -1,6 +1,6 @@
 //! The server's live connections: what each one shares between its task, its socket and its
-//! responses, the registry the report's namer reads, the counts, the cut, and the wait for
-//! the last connection to go.
+//! responses, the registry the report's namer reads, the cut, and the wait for the last
+//! connection to go. The counts are in `counts`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use winddown_core::{Guard, Shutdown};
 
+use super::counts::{ConnectionCounts, Counters};
 use crate::layer::Admission;
 
 /// [`ConnShared::websocket`]: not a WebSocket.
@@ -118,6 +119,14 @@ pub(crate) struct ConnShared {
     ws_due: AtomicBool,
     /// Set when a Close has gone out on the WebSocket (the server's, or the handler's).
     ws_sent: AtomicBool,
+    /// Set while an HTTP/1 request with a body is in flight and its response has not
+    /// started: bytes that arrive meanwhile are its body's.
+    awaiting_body: AtomicBool,
+    /// Set when the upload grace has ended at the close: a body still arriving ends the
+    /// connection's reads (see `ConnIo`).
+    uploads_over: AtomicBool,
+    /// Set when its reads were ended that way.
+    upload_cut: AtomicBool,
     /// Set when the HTTP connection ended with the socket still alive (an upgrade).
     upgraded: AtomicBool,
     /// Set at the cut.
@@ -225,6 +234,9 @@ impl ConnShared {
             websocket: AtomicU8::new(WS_NONE),
             ws_due: AtomicBool::new(false),
             ws_sent: AtomicBool::new(false),
+            awaiting_body: AtomicBool::new(false),
+            uploads_over: AtomicBool::new(false),
+            upload_cut: AtomicBool::new(false),
             upgraded: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -423,6 +435,41 @@ impl ConnShared {
         self.in_grace.load(Ordering::SeqCst)
     }
 
+    // ----- uploads -----
+
+    /// An HTTP/1 request with a body is in flight (`true`), or its response has started or
+    /// it ended (`false`).
+    pub(crate) fn set_awaiting_body(&self, on: bool) {
+        self.awaiting_body.store(on, Ordering::SeqCst);
+    }
+
+    /// The upload grace is over: a body still arriving from now on ends the reads.
+    pub(crate) fn end_uploads(&self) {
+        self.uploads_over.store(true, Ordering::SeqCst);
+        wake(&self.reader);
+    }
+
+    /// Whether bytes that arrive now are an upload past its grace.
+    pub(crate) fn upload_past_grace(&self) -> bool {
+        // SeqCst, as every word here (see the type's orderings): `end_uploads` stores, then
+        // wakes the reader, which loads this after it is woken; a response that starts
+        // meanwhile clears `awaiting_body` before hyper's next read, on hyper's own task.
+        self.uploads_over.load(Ordering::SeqCst) && self.awaiting_body()
+    }
+
+    pub(crate) fn awaiting_body(&self) -> bool {
+        self.awaiting_body.load(Ordering::SeqCst)
+    }
+
+    /// Its reads were ended under an upload (counted so when it ends).
+    pub(crate) fn cut_upload(&self) {
+        self.upload_cut.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn upload_was_cut(&self) -> bool {
+        self.upload_cut.load(Ordering::SeqCst)
+    }
+
     // ----- WebSockets -----
 
     /// The close has come: the server's Close is due. Wakes whoever waits on the socket, to
@@ -519,6 +566,9 @@ impl ConnShared {
             let (requests, writing) = (traffic.requests(), traffic.writing());
             let requests = match requests {
                 0 => None,
+                1 if self.awaiting_body() => {
+                    Some("1 request in flight, its body still arriving".to_owned())
+                }
                 1 => Some("1 request in flight".to_owned()),
                 n => Some(format!("{n} requests in flight")),
             };
@@ -566,150 +616,13 @@ fn wake(slot: &Mutex<Option<Waker>>) {
     }
 }
 
-/// Counts of a server's connections, from [`ConnectionStats::snapshot`].
-///
-/// The buckets `ended_before_close`, `closed_idle`, `drained`, `cut` and `open` partition
-/// `accepted`: each connection is in exactly one, by how it ended (or that it has not).
-/// `upgraded` and `http2` are kinds across the buckets; `errors` and `accept_errors` count
-/// events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct ConnectionCounts {
-    /// Connections accepted.
-    pub accepted: u64,
-    /// Open now.
-    pub open: u64,
-    /// Ended before admissions closed (the client closed them, or an error).
-    pub ended_before_close: u64,
-    /// Had nothing in flight when admissions closed (idle keep-alive, never sent a byte, half
-    /// a request head), and were closed.
-    pub closed_idle: u64,
-    /// Had a request in flight or a response being written when admissions closed (or a
-    /// request that arrived with them), and ended after it, gracefully.
-    pub drained: u64,
-    /// Still open at the drain deadline (or when the shutdown was forced), and cut.
-    pub cut: u64,
-    /// Of all of them, the connections that were upgraded (their HTTP ended with the socket
-    /// still alive: `101 Switching Protocols`, a `2xx` to `CONNECT`).
-    pub upgraded: u64,
-    /// Of all of them, the HTTP/2 connections.
-    pub http2: u64,
-    /// Of the upgraded ones, the WebSockets (a `101` to a request with `Upgrade: websocket`).
-    pub websockets: u64,
-    /// Of the WebSockets, those that ended with a close handshake after the close: the
-    /// server's Close 1001 (or the handler's own Close with that code), answered by the
-    /// peer. They are in `drained`.
-    pub websockets_closed: u64,
-    /// Of the WebSockets, those cut (at the close timeout or the drain deadline): the peer
-    /// never answered the Close, or it never went out. They are in `cut`.
-    pub websockets_cut: u64,
-    /// Of all of them, the connections that went through a [`Handshake`](super::Handshake)
-    /// (TLS).
-    pub handshakes: u64,
-    /// Of those, the ones still in their handshake when the listener closed (and out of
-    /// their first-byte grace), closed at once. They are in `closed_idle`.
-    pub closed_handshaking: u64,
-    /// Connections that ended with an error of their own (the peer left mid-message, a
-    /// protocol or socket error), not counting what the close and the cut end on purpose.
-    pub errors: u64,
-    /// Accepts that failed (out of file descriptors, a connection reset before it was
-    /// accepted).
-    pub accept_errors: u64,
-    /// Connections the server closed after admissions closed with bytes still unread in their
-    /// socket (asked of the kernel as the socket is dropped): a request that arrived after the
-    /// server had found the connection idle, whose client sees a reset. Not counted: what
-    /// arrives after the socket is closed (the client's own late write) and cut connections.
-    pub unread_at_close: u64,
-}
-
-/// A live view of a server's connection counts. Cheap to clone; take it before serving with
-/// [`Server::stats`](crate::Server::stats).
-#[derive(Debug, Clone)]
-pub struct ConnectionStats {
-    pub(crate) registry: Arc<Registry>,
-}
-
-impl ConnectionStats {
-    /// The counts now.
-    pub fn snapshot(&self) -> ConnectionCounts {
-        let r = &self.registry;
-        // Relaxed: independent counters, read for a report; no other data hangs on them.
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        ConnectionCounts {
-            accepted: load(&r.accepted),
-            open: lock(&r.inner).live.len() as u64,
-            ended_before_close: load(&r.ended_before_close),
-            closed_idle: load(&r.closed_idle),
-            drained: load(&r.drained),
-            cut: load(&r.cut),
-            upgraded: load(&r.upgraded),
-            http2: load(&r.http2),
-            websockets: load(&r.websockets),
-            websockets_closed: load(&r.websockets_closed),
-            websockets_cut: load(&r.websockets_cut),
-            handshakes: load(&r.handshakes),
-            closed_handshaking: load(&r.closed_handshaking),
-            errors: load(&r.errors),
-            accept_errors: load(&r.accept_errors),
-            unread_at_close: load(&r.unread_at_close),
-        }
-    }
-}
-
-impl std::fmt::Display for ConnectionCounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "connections: {} accepted: {} ended before the close, {} closed idle, {} drained, \
-             {} cut, {} open; {} upgraded, {} HTTP/2, {} WebSockets ({} closed with 1001, {} \
-             cut)",
-            self.accepted,
-            self.ended_before_close,
-            self.closed_idle,
-            self.drained,
-            self.cut,
-            self.open,
-            self.upgraded,
-            self.http2,
-            self.websockets,
-            self.websockets_closed,
-            self.websockets_cut,
-        )?;
-        if self.handshakes > 0 {
-            write!(
-                f,
-                ", {} TLS ({} closed mid-handshake)",
-                self.handshakes, self.closed_handshaking
-            )?;
-        }
-        write!(
-            f,
-            "; errors: {} on connections, {} at accept; {} closed with bytes unread",
-            self.errors, self.accept_errors, self.unread_at_close,
-        )
-    }
-}
-
 /// The live connections of one server, and its counts.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
-    accepted: AtomicU64,
-    ended_before_close: AtomicU64,
-    closed_idle: AtomicU64,
-    drained: AtomicU64,
-    cut: AtomicU64,
-    upgraded: AtomicU64,
-    http2: AtomicU64,
-    websockets: AtomicU64,
-    websockets_closed: AtomicU64,
-    websockets_cut: AtomicU64,
-    handshakes: AtomicU64,
-    closed_handshaking: AtomicU64,
-    errors: AtomicU64,
-    accept_errors: AtomicU64,
-    unread_at_close: AtomicU64,
+    /// The counts.
+    pub(super) counts: Counters,
     /// Set when the plan's sequence runs with the server's phase observer: from then on the
     /// observer cuts (at `ClosingResources` or `Forced`), after the drain is recorded.
     sequenced: AtomicBool,
@@ -738,7 +651,7 @@ impl Registry {
     pub(crate) fn add(&self, shared: Arc<ConnShared>) {
         // Relaxed: the counters are read for reports and publish nothing; the map itself is
         // under the lock.
-        self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.counts.accepted.fetch_add(1, Ordering::Relaxed);
         lock(&self.inner).live.insert(shared.id, shared);
     }
 
@@ -754,7 +667,9 @@ impl Registry {
     pub(crate) fn close_websocket(&self, shared: &ConnShared, going_away: bool) {
         if self.end(shared) && going_away {
             // Relaxed: a report counter, as in `add`.
-            self.websockets_closed.fetch_add(1, Ordering::Relaxed);
+            self.counts
+                .websockets_closed
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -768,11 +683,13 @@ impl Registry {
         };
         if found {
             let counter = if !shared.is_closing() {
-                &self.ended_before_close
+                &self.counts.ended_before_close
+            } else if shared.upload_was_cut() {
+                &self.counts.uploads_cut
             } else if shared.busy_at_close.load(Ordering::SeqCst) {
-                &self.drained
+                &self.counts.drained
             } else {
-                &self.closed_idle
+                &self.counts.closed_idle
             };
             // Relaxed: report counters, as in `add`.
             counter.fetch_add(1, Ordering::Relaxed);
@@ -836,9 +753,12 @@ impl Registry {
 
     fn count_cut(&self, cut: &[Arc<ConnShared>]) {
         // Relaxed: report counters, as in `add`.
-        self.cut.fetch_add(cut.len() as u64, Ordering::Relaxed);
+        self.counts
+            .cut
+            .fetch_add(cut.len() as u64, Ordering::Relaxed);
         let websockets = cut.iter().filter(|shared| shared.is_websocket()).count();
-        self.websockets_cut
+        self.counts
+            .websockets_cut
             .fetch_add(websockets as u64, Ordering::Relaxed);
     }
 
@@ -871,41 +791,48 @@ impl Registry {
     pub(crate) fn count_upgraded(&self, shared: &ConnShared) {
         if !shared.upgraded.swap(true, Ordering::SeqCst) {
             // Relaxed: report counters.
-            self.upgraded.fetch_add(1, Ordering::Relaxed);
+            self.counts.upgraded.fetch_add(1, Ordering::Relaxed);
             if shared.is_websocket() {
-                self.websockets.fetch_add(1, Ordering::Relaxed);
+                self.counts.websockets.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
     pub(crate) fn count_handshake(&self) {
         // Relaxed: a report counter.
-        self.handshakes.fetch_add(1, Ordering::Relaxed);
+        self.counts.handshakes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_closed_handshaking(&self) {
         // Relaxed: a report counter.
-        self.closed_handshaking.fetch_add(1, Ordering::Relaxed);
+        self.counts
+            .closed_handshaking
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_http2(&self) {
         // Relaxed: a report counter.
-        self.http2.fetch_add(1, Ordering::Relaxed);
+        self.counts.http2.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_error(&self) {
         // Relaxed: a report counter.
-        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.counts.errors.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_unread_at_close(&self) {
         // Relaxed: a report counter.
-        self.unread_at_close.fetch_add(1, Ordering::Relaxed);
+        self.counts.unread_at_close.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_accept_error(&self) {
         // Relaxed: a report counter.
-        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+        self.counts.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub(crate) fn counts(&self) -> ConnectionCounts {
+        self.counts.snapshot(lock(&self.inner).live.len() as u64)
     }
 
     /// Wakes the task of every open connection (the listener has closed: they start
@@ -939,7 +866,7 @@ impl Registry {
     }
 
     pub(crate) fn cut_count(&self) -> u64 {
-        self.cut.load(Ordering::Relaxed)
+        self.counts.cut.load(Ordering::Relaxed)
     }
 }
 

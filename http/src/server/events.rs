@@ -66,3 +66,13 @@ pub(crate) fn websocket_cut(peer: SocketAddr, name: &str, after: Duration) {
     tracing::debug!(target: "winddown::http", %peer, connection = name, ?after, "WebSocket cut: no answer to the Close");
     let _ = (peer, name, after);
 }
+
+/// A request's body was still arriving when the upload grace ended at the close: the
+/// connection's reads were ended. The peer's slowness: debug level.
+pub(crate) fn upload_cut(peer: SocketAddr) {
+    #[cfg(feature = "log")]
+    log::debug!(target: "winddown::http", "http connection from {peer}: request body still arriving after the upload grace, its reads ended");
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "winddown::http", %peer, "upload cut at the close");
+    let _ = peer;
+}

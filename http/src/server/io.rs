@@ -13,12 +13,18 @@
 //!   ([`Listener::bytes_waiting`]): a runtime may answer "nothing" from a readiness cache it
 //!   has not refreshed (tokio, while its worker has not turned its I/O driver), and a request
 //!   already in the socket is read and answered (the layer's `503`), not thrown away.
+//! - **An upload past its grace ends the reads**: once the upload grace has ended at the
+//!   close, bytes that arrive for an HTTP/1 request whose response has not started are its
+//!   body still arriving: the read fails instead, so hyper hands the handler an incomplete
+//!   body, and the connection closes after its answer. A request whose body has all arrived
+//!   gets no bytes meanwhile (its client waits for the response), so it is never cut this way.
 //! - **The cut**: from the drain deadline on, every read, write and flush fails, and whoever
 //!   waits on one (hyper, or an upgrade's handler, reading or writing) is woken to see it.
 //!
 //! [`Listener::bytes_waiting`]: super::Listener::bytes_waiting
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -94,6 +100,17 @@ impl<I> ConnIo<I> {
     }
 }
 
+/// The largest read of an upload past its grace (see `ConnIo::poll_read_upload`): only one
+/// byte has to arrive to tell.
+const UPLOAD_PROBE: usize = 512;
+
+fn upload_cut_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "request body still arriving when the upload grace ended at the close",
+    )
+}
+
 fn cut_error() -> io::Error {
     io::Error::new(
         io::ErrorKind::ConnectionAborted,
@@ -152,6 +169,32 @@ impl<I: Read> ConnIo<I> {
     }
 }
 
+impl<I: Read> ConnIo<I> {
+    /// A read while an upload is past its grace: bytes that arrive are its body's, and end the
+    /// connection's reads with an error (hyper gives the handler an incomplete body); the end
+    /// of file, an error, or nothing yet pass as they are. Read through a small buffer of our
+    /// own, to see whether bytes came; only such a connection, at the close, reads this way.
+    fn poll_read_upload(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let mut storage = [MaybeUninit::uninit(); UPLOAD_PROBE];
+        let want = buf.remaining().min(UPLOAD_PROBE);
+        let mut probe = ReadBuf::uninit(&mut storage[..want]);
+        match this.inner.poll_read(cx, probe.unfilled()) {
+            Poll::Ready(Ok(())) if !probe.filled().is_empty() => {
+                this.shared.cut_upload();
+                super::events::upload_cut(this.shared.peer);
+                Poll::Ready(Err(upload_cut_error()))
+            }
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
 impl<I: Read + Write> Read for ConnIo<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -165,6 +208,8 @@ impl<I: Read + Write> Read for ConnIo<I> {
             let this = self.as_mut().project();
             let ws = this.ws.as_deref_mut().expect("a WebSocket");
             ws.poll_read(this.inner, cx, buf, this.shared, this.registry)
+        } else if self.shared.upload_past_grace() {
+            self.as_mut().poll_read_upload(cx, buf)
         } else if self.preface.is_some() {
             self.as_mut().poll_read_first(cx, buf)
         } else {

@@ -55,6 +55,7 @@
 mod admin;
 mod conn;
 mod connections;
+mod counts;
 mod events;
 mod futures_io;
 mod handshake;
@@ -76,7 +77,7 @@ use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Plan, Resource};
 
-pub use connections::{ConnectionCounts, ConnectionStats};
+pub use counts::{ConnectionCounts, ConnectionStats};
 pub use futures_io::FuturesIo;
 pub use handshake::{Accept, Handshake, WithHandshake};
 pub use listener::Listener;
@@ -113,6 +114,9 @@ pub const DEFAULT_FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
 /// The default [keep-alive grace](Server::keep_alive_grace): a quarter of a second.
 pub const DEFAULT_KEEP_ALIVE_GRACE: Duration = Duration::from_millis(250);
 
+/// The default [upload grace](Server::upload_grace): one second.
+pub const DEFAULT_UPLOAD_GRACE: Duration = Duration::from_secs(1);
+
 /// The default [handshake timeout](Server::handshake_timeout): ten seconds.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -128,7 +132,7 @@ pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// | phase | listener | connections |
 /// |---|---|---|
 /// | running, and the `pre_stop` delay | accepts | served as usual; each holds a guard while its socket is open |
-/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered (a connection accepted within the first-byte grace, with nothing sent yet, at the end of the grace); connections in their TLS handshake close (within the grace: at its end); requests in flight finish, answered with `Connection: close` (HTTP/1); every HTTP/2 connection gets GOAWAY and its open streams finish; WebSockets get Close 1001 and end when they answer; other upgraded connections are their handlers' |
+/// | admissions close | stops accepting and closes the socket: new connects are refused by the kernel | idle HTTP/1 connections (keep-alive, never a byte, half a request head) end, after what already arrived in their socket is answered (a connection accepted within the first-byte grace, with nothing sent yet, at the end of the grace); connections in their TLS handshake close (within the grace: at its end); requests in flight finish, answered with `Connection: close` (HTTP/1); an HTTP/1 request body still arriving after the [upload grace](Server::upload_grace) ends its connection's reads; every HTTP/2 connection gets GOAWAY and its open streams finish; WebSockets get Close 1001 and end when they answer; other upgraded connections are their handlers' |
 /// | WebSocket close timeout | | a WebSocket that has not answered its Close is cut, and named in the server's resource record |
 /// | drain deadline, or forced | | what is left is cut (after the report has counted and named it): every read and write on it fails, and it counts as gone at once |
 ///
@@ -201,6 +205,7 @@ where
                 keep_alive_grace: DEFAULT_KEEP_ALIVE_GRACE,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 websocket_close_timeout: DEFAULT_WEBSOCKET_CLOSE_TIMEOUT,
+                upload_grace: Some(DEFAULT_UPLOAD_GRACE),
             },
         }
     }
@@ -281,6 +286,63 @@ where
     /// ```
     pub fn keep_alive_grace(mut self, grace: Duration) -> Self {
         self.options.keep_alive_grace = grace;
+        self
+    }
+
+    /// How long after the close an HTTP/1 request's body may still arrive before the
+    /// connection stops reading it; [`DEFAULT_UPLOAD_GRACE`] (1 s) unless set. `None` turns it
+    /// off: uploads then run until the drain deadline, like any request in flight.
+    ///
+    /// A request in flight at the close is work the server has taken on, and the drain waits
+    /// for it. But while its body is still arriving, its pace is the client's: a slow or
+    /// stalled upload (a phone on a bad network, a client trickling bytes on purpose) would
+    /// hold the whole stop until the drain deadline, as an idle connection would without its
+    /// end of file. So once the grace has passed after the close (or after such a request
+    /// came, if it came later), bytes that still arrive for a request whose response has not
+    /// started end the connection's reads: the read fails, hyper hands the handler an
+    /// incomplete body (axum's `Bytes` extractor answers `400`; a handler reading the body
+    /// itself sees the error), and the connection closes after the handler's answer, counted
+    /// as [`ConnectionCounts::uploads_cut`], not as drained. An upload that ends within the
+    /// grace is read and answered as usual; a request whose body has all arrived is never cut
+    /// by it, however long its handler takes (its client sends nothing while it waits).
+    ///
+    /// Why a second, as the [first-byte grace](Self::first_byte_grace): an upload that is
+    /// nearly done when the close comes (the common case for a short request) finishes well
+    /// within it, and one that would take longer holds the stop no more than that. The client
+    /// of a cut upload gets a response it can act on (`400`, `Connection: close`), or a
+    /// closed connection, and sends it again, elsewhere. Raise it for large uploads that are
+    /// worth finishing (and a drain deadline that leaves room for them).
+    ///
+    /// # Caveats
+    ///
+    /// - HTTP/2 is not affected: its streams share the connection, and ending the socket's
+    ///   reads would end them all. An HTTP/2 upload gets the GOAWAY and runs to the drain
+    ///   deadline, where what is left is cut.
+    /// - A stalled upload (its client sends nothing more) cannot be told, on the socket, from
+    ///   a client whose body has all arrived and waits for its answer: it is not cut by the
+    ///   grace, only at the drain deadline.
+    /// - A request with a body whose handler answers before reading it all is not cut either:
+    ///   from its response on, ending the reads would cut the response too; hyper reads or
+    ///   discards the rest of the body, and closes the connection after the response.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use std::time::Duration;
+    /// use winddown::http::Server;
+    /// use winddown::smol::SmolRuntime;
+    /// use winddown::{Config, Plan, Shutdown};
+    ///
+    /// let plan = Plan::new(Shutdown::new(), Config::default());
+    /// // Large uploads get five seconds to finish after the close.
+    /// let server = Server::new(&plan, SmolRuntime::new()).upload_grace(Duration::from_secs(5));
+    /// // Or none is ever cut before the drain deadline.
+    /// let server = server.upload_grace(None);
+    /// # let _ = server;
+    /// ```
+    pub fn upload_grace(mut self, grace: impl Into<Option<Duration>>) -> Self {
+        self.options.upload_grace = grace.into();
         self
     }
 

@@ -9,6 +9,7 @@
 //! runs under a 30-second watchdog, so a broken one fails instead of hanging.
 
 pub(crate) mod tls;
+pub(crate) mod upload;
 pub(crate) mod ws;
 
 pub(crate) use tls::{
@@ -18,6 +19,12 @@ pub(crate) use tls::{
     a_stalled_tls_handshake_stalls_neither_accepts_nor_the_close,
     a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
     requests_already_in_a_tls_socket_at_the_close_are_answered,
+};
+
+pub(crate) use upload::{
+    a_request_whose_body_has_arrived_outlasts_the_upload_grace,
+    a_slow_upload_at_the_close_ends_when_its_upload_grace_does,
+    an_upload_that_ends_within_its_grace_is_answered,
 };
 
 pub(crate) use ws::{
@@ -39,7 +46,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body as AxumBody;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
@@ -165,6 +172,8 @@ pub(crate) struct Setup {
     pub(crate) first_byte_grace: Option<Duration>,
     pub(crate) keep_alive_grace: Option<Duration>,
     pub(crate) websocket_close_timeout: Option<Duration>,
+    /// `Some(grace)`: `Server::upload_grace(grace)`.
+    pub(crate) upload_grace: Option<Option<Duration>>,
     /// Served over TLS.
     pub(crate) tls: Option<Tls>,
     /// The layer the routes are behind.
@@ -195,6 +204,9 @@ where
     }
     if let Some(timeout) = setup.websocket_close_timeout {
         server = server.websocket_close_timeout(timeout);
+    }
+    if let Some(grace) = setup.upload_grace {
+        server = server.upload_grace(grace);
     }
     match (setup.admin, setup.tls) {
         (true, _) => Box::pin(server.serve_admin(listener, service)),
@@ -239,6 +251,9 @@ macro_rules! http_scenarios {
             a_silent_connection_is_closed_when_its_first_byte_grace_ends,
             a_tls_client_that_connected_just_before_the_close_finishes_its_handshake,
             a_keep_alive_connection_just_used_gets_its_keep_alive_grace,
+            a_slow_upload_at_the_close_ends_when_its_upload_grace_does,
+            an_upload_that_ends_within_its_grace_is_answered,
+            a_request_whose_body_has_arrived_outlasts_the_upload_grace,
         );
         http_scenarios!(@sync $net;
             requests_already_in_the_socket_at_the_close_are_answered,
@@ -267,7 +282,7 @@ macro_rules! http_scenarios {
 
 // ===== helpers =====
 
-const LONG: Duration = Duration::from_secs(10);
+pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// Runs `scenario` on its own thread and fails if it does not finish in 30 seconds.
 pub(crate) fn watchdog(name: &str, scenario: impl FnOnce() + Send + 'static) {
@@ -365,7 +380,7 @@ impl Rig {
 }
 
 /// The scenarios' service: `/` and `/work` (fast), `/hold` (answers once released), `/stuck`
-/// (never answers), `/sse` (ticks until the close), `/ws` (a WebSocket echo; a firehose with
+/// (never answers), `POST /upload` (reads its body; with `?hold`, then answers once released), `/sse` (ticks until the close), `/ws` (a WebSocket echo; a firehose with
 /// `?firehose=1`), behind the layer; `/readyz` outside it.
 pub(crate) async fn rig<N: Net>(config: Config) -> Rig {
     rig_with::<N>(config, false).await
@@ -404,6 +419,7 @@ pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: 
     let layer = ShutdownLayer::new(&shutdown).name_requests(&plan);
     let (hold_entered, hold_release, stuck_entered) =
         (entered.clone(), release.clone(), entered.clone());
+    let (upload_entered, upload_release) = (entered.clone(), release.clone());
     let sse_shutdown = shutdown.clone();
     let upgrades = Arc::new(Mutex::new(Vec::new()));
     let handlers: ws::Handlers = Arc::default();
@@ -461,6 +477,27 @@ pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: 
             }),
         )
         .route("/big", get(|| async { AxumBody::from(big_body()) }))
+        .route(
+            "/upload",
+            post(move |request: axum::extract::Request| {
+                let (entered, release) = (upload_entered.clone(), upload_release.clone());
+                async move {
+                    entered.add();
+                    let hold = request.uri().query() == Some("hold");
+                    match request.into_body().collect().await {
+                        Ok(body) => {
+                            if hold {
+                                entered.add();
+                                release.at_least(1).await;
+                            }
+                            let got = format!("got {} bytes\n", body.to_bytes().len());
+                            (StatusCode::OK, got)
+                        }
+                        Err(err) => (StatusCode::BAD_REQUEST, format!("{err}\n")),
+                    }
+                }
+            }),
+        )
         .route(
             "/ws",
             get(move |request: axum::extract::Request| {
@@ -724,7 +761,7 @@ pub(crate) fn assert_partition(counts: &ConnectionCounts) {
     assert!(buckets.ends_with(" open"), "{line}");
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -75,7 +75,7 @@ async fn h1_tls<N: Net>(io: N::Io) -> (H1Sender, BoxFuture<hyper::Result<()>>) {
     (sender, N::spawn(conn))
 }
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::builder()
         .drain(LONG)
         .graceful(LONG + LONG)
@@ -85,7 +85,7 @@ fn config() -> Config {
 
 /// Waits until the server's listener is closed (a connect is refused). The probes it made
 /// before are dropped at once: each ends as a connection of its own.
-async fn listener_closed<N: Net>(rig: &Rig) {
+pub(crate) async fn listener_closed<N: Net>(rig: &Rig) {
     while N::connect(rig.addr).await.is_ok() {
         N::sleep(Duration::from_millis(1)).await;
     }

@@ -4,9 +4,10 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::RawQuery;
 use axum::response::sse::{Event, Sse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::{self, Stream};
 use tokio::net::TcpListener;
@@ -23,7 +24,11 @@ async fn main() {
                 "ok\n"
             }),
         )
-        .route("/sse", get(|| async { Sse::new(ticks()) }));
+        .route("/sse", get(|| async { Sse::new(ticks()) }))
+        .route(
+            "/upload",
+            post(|body: Bytes| async move { format!("got {} bytes\n", body.len()) }),
+        );
     let addr = ("127.0.0.1", winddown_check_reference::port());
     let listener = TcpListener::bind(addr).await.unwrap();
     axum::serve(listener, app)

@@ -22,6 +22,20 @@ async fn handle(request: Request<hyper::body::Incoming>) -> Result<Response<Body
             tokio::time::sleep(winddown_check_reference::slow_ms(request.uri().query())).await;
             Full::new(Bytes::from_static(b"ok\n")).boxed()
         }
+        "/upload" if request.method() == hyper::Method::POST => {
+            match request.into_body().collect().await {
+                Ok(body) => Full::new(Bytes::from(format!(
+                    "got {} bytes\n",
+                    body.to_bytes().len()
+                )))
+                .boxed(),
+                Err(_) => {
+                    let mut response = Response::new(Full::new(Bytes::new()).boxed());
+                    *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                    return Ok(response);
+                }
+            }
+        }
         "/sse" => {
             let ticks = futures_util::stream::unfold(0u64, |count| async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
