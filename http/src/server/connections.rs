@@ -437,10 +437,20 @@ impl ConnShared {
 
     // ----- uploads -----
 
-    /// An HTTP/1 request with a body is in flight (`true`), or its response has started or
-    /// it ended (`false`).
-    pub(crate) fn set_awaiting_body(&self, on: bool) {
-        self.awaiting_body.store(on, Ordering::SeqCst);
+    /// An HTTP/1 request with a body is in flight.
+    pub(crate) fn await_body(&self) {
+        self.awaiting_body.store(true, Ordering::SeqCst);
+    }
+
+    /// Its response has started, or it ended. Every request passes here, twice, and most
+    /// have no body: a load, and the store only when the flag is set (a `SeqCst` store is a
+    /// locked exchange on x86). Only the connection's own HTTP/1 task sets and clears it, one
+    /// request at a time, so no store of another's comes between the two.
+    #[inline]
+    pub(crate) fn body_done(&self) {
+        if self.awaiting_body.load(Ordering::SeqCst) {
+            self.awaiting_body.store(false, Ordering::SeqCst);
+        }
     }
 
     /// The upload grace is over: a body still arriving from now on ends the reads.

@@ -201,7 +201,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.shared.set_awaiting_body(false);
+        self.shared.body_done();
         self.shared.response_ended(self.admission.take());
     }
 }
@@ -218,7 +218,7 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<
             // An HTTP/1 request whose body may still be on its way: until its response
             // starts, the bytes that arrive are its body's (see `Server::upload_grace`).
             if !shared.is_http2() && !request.body().is_end_stream() {
-                shared.set_awaiting_body(true);
+                shared.await_body();
             }
             // hyper leaves a pending upgrade in the request when it may upgrade the
             // connection for it (an `Upgrade` header, a `CONNECT`): remember it, to name the
@@ -352,7 +352,7 @@ impl<S: HttpService> RequestFutureProj<'_, S> {
         let in_flight = self.in_flight.take();
         if let Some(in_flight) = &in_flight {
             // Its response starts: ending the reads now would cut the response too.
-            in_flight.shared.set_awaiting_body(false);
+            in_flight.shared.body_done();
             // hyper upgrades on `101 Switching Protocols` and on a `2xx` to `CONNECT`; any
             // other answer leaves the connection HTTP.
             let status = response.status();
