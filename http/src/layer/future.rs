@@ -20,6 +20,11 @@ pin_project! {
     pub struct ResponseFuture<F, K = InBody> {
         #[pin]
         kind: Kind<F>,
+        // Beside the inner future, not in its variant: the future is then made where it
+        // stays (the variant's other fields made the compiler build it elsewhere and copy
+        // it twice, a few hundred bytes for an axum router's future).
+        admission: Option<Admission>,
+        http1: bool,
         keep: PhantomData<fn() -> K>,
     }
 }
@@ -30,12 +35,9 @@ pin_project! {
         Admitted {
             #[pin]
             future: F,
-            admission: Option<Admission>,
-            http1: bool,
         },
         Refused {
             retry_after: Option<HeaderValue>,
-            http1: bool,
         },
         Exempt {
             #[pin]
@@ -47,11 +49,9 @@ pin_project! {
 impl<F, K> ResponseFuture<F, K> {
     pub(crate) fn admitted(future: F, admission: Admission, http1: bool) -> Self {
         ResponseFuture {
-            kind: Kind::Admitted {
-                future,
-                admission: Some(admission),
-                http1,
-            },
+            kind: Kind::Admitted { future },
+            admission: Some(admission),
+            http1,
             keep: PhantomData,
         }
     }
@@ -59,6 +59,8 @@ impl<F, K> ResponseFuture<F, K> {
     pub(crate) fn exempt(future: F) -> Self {
         ResponseFuture {
             kind: Kind::Exempt { future },
+            admission: None,
+            http1: false,
             keep: PhantomData,
         }
     }
@@ -67,8 +69,9 @@ impl<F, K> ResponseFuture<F, K> {
         ResponseFuture {
             kind: Kind::Refused {
                 retry_after: Some(retry_after),
-                http1,
             },
+            admission: None,
+            http1,
             keep: PhantomData,
         }
     }
@@ -120,24 +123,20 @@ where
     type Output = Result<Response<GuardedBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Admitted {
-                future,
-                admission,
-                http1,
-            } => {
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        match this.kind.project() {
+            KindProj::Admitted { future } => {
                 let mut response = ready!(future.poll(cx))?;
                 // Alone, the body carries the admission to its end.
-                let admission = answered(&mut response, admission, *http1);
+                let admission = answered(&mut response, admission, http1);
                 Poll::Ready(Ok(
                     response.map(|body| GuardedBody::admitted(body, admission))
                 ))
             }
-            KindProj::Refused { retry_after, http1 } => Poll::Ready(Ok(refusal(
-                GuardedBody::empty(),
-                retry_after.take(),
-                *http1,
-            ))),
+            KindProj::Refused { retry_after } => {
+                Poll::Ready(Ok(refusal(GuardedBody::empty(), retry_after.take(), http1)))
+            }
             KindProj::Exempt { future } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(|body| GuardedBody::admitted(body, None))))
@@ -154,22 +153,20 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Admitted {
-                future,
-                admission,
-                http1,
-            } => {
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        match this.kind.project() {
+            KindProj::Admitted { future } => {
                 let mut response = ready!(future.poll(cx))?;
                 // Not behind the server: the admission lives as long as the response's
                 // extensions.
-                if let Some(admission) = answered(&mut response, admission, *http1) {
+                if let Some(admission) = answered(&mut response, admission, http1) {
                     admission.ride_in(response.extensions_mut());
                 }
                 Poll::Ready(Ok(response))
             }
-            KindProj::Refused { retry_after, http1 } => {
-                Poll::Ready(Ok(refusal(B::default(), retry_after.take(), *http1)))
+            KindProj::Refused { retry_after } => {
+                Poll::Ready(Ok(refusal(B::default(), retry_after.take(), http1)))
             }
             KindProj::Exempt { future } => future.poll(cx),
         }
