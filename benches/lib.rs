@@ -573,3 +573,108 @@ pub mod p8 {
         }
     }
 }
+
+// ===== the HTTP layer's requests (H4) =====
+
+/// One request through the HTTP layer without the network, shared by the `http_layer` bench
+/// (H4, criterion) and the `layer_instructions` binary (the same arms counted by callgrind).
+pub mod h4 {
+    use std::convert::Infallible;
+    use std::future::{ready, Future, Ready};
+    use std::hint::black_box;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body::Body;
+    use http_body_util::Full;
+    use tower_layer::Layer;
+    use tower_service::Service;
+    use winddown_core::{Config, Plan, Shutdown};
+    use winddown_http::ShutdownLayer;
+
+    /// A trivial service answering `hello`.
+    #[derive(Debug, Clone)]
+    pub struct Hello;
+
+    impl Service<Request<()>> for Hello {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: Request<()>) -> Self::Future {
+            ready(Ok(Response::new(Full::new(Bytes::from_static(b"hello\n")))))
+        }
+    }
+
+    /// The arms, by the names the bench and the report use.
+    pub const ARMS: [&str; 3] = [
+        "bare service",
+        "with the layer",
+        "with the layer, naming requests",
+    ];
+
+    /// The services of the arms (a plan kept alive for the naming one).
+    #[derive(Debug)]
+    pub struct Services {
+        /// The layer, admission only.
+        pub layered: <ShutdownLayer as Layer<Hello>>::Service,
+        /// The layer naming requests.
+        pub named: <ShutdownLayer as Layer<Hello>>::Service,
+        _plan: Plan,
+    }
+
+    impl Services {
+        /// The services, on a shutdown of their own.
+        pub fn new() -> Self {
+            let shutdown = Shutdown::new();
+            let plan = Plan::new(shutdown.clone(), Config::default());
+            Services {
+                layered: ShutdownLayer::new(&shutdown).layer(Hello),
+                named: ShutdownLayer::new(&shutdown)
+                    .name_requests(&plan)
+                    .layer(Hello),
+                _plan: plan,
+            }
+        }
+
+        /// One request on the arm named `arm` (one of [`ARMS`]).
+        pub fn one(&self, arm: &str, cx: &mut Context<'_>) {
+            match arm {
+                "bare service" => one(&Hello, cx),
+                "with the layer" => one(&self.layered, cx),
+                _ => one(&self.named, cx),
+            }
+        }
+    }
+
+    impl Default for Services {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// One request through `service`: call (on a clone, as hyper does), then the body to its
+    /// end.
+    pub fn one<S, B>(service: &S, cx: &mut Context<'_>)
+    where
+        S: Service<Request<()>, Response = Response<B>> + Clone,
+        B: Body,
+    {
+        let request = Request::get("/export/report.csv").body(()).unwrap();
+        let mut service = service.clone();
+        let future = pin!(service.call(black_box(request)));
+        let Poll::Ready(Ok(response)) = future.poll(cx) else {
+            panic!("the service answers at once")
+        };
+        let mut body = pin!(response.into_body());
+        while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(cx) {
+            black_box(frame.is_ok());
+        }
+    }
+}

@@ -179,12 +179,17 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
     // tonic's routes, as tonic's generated code makes them, behind two layers: the streams'
     // end at the close, and the admission of each call (a call that races the close gets
     // `503`, which a gRPC client reads as UNAVAILABLE).
+    // `for_server`: winddown's server keeps each call's guard until its response is out.
+    let admission = ShutdownLayer::new(&shutdown)
+        .name_requests(&plan)
+        .for_server();
     let routes = tonic::service::Routes::new(greeter::Greeter::new(sleep))
         .into_axum_router()
         .layer(EndStreamsLayer::new(&shutdown))
-        .layer(ShutdownLayer::new(&shutdown).name_requests(&plan));
+        .layer(admission);
     let server = winddown::http::tokio::server(&plan);
     app::out("ready");
-    let report = run_until_shutdown(&plan, server.serve(listener, routes)).await;
+    let served = server.serve(listener, routes.into_make_service());
+    let report = run_until_shutdown(&plan, served).await;
     app::finish(&report)
 }

@@ -13,9 +13,12 @@ use axum::http::{header, HeaderValue, Response, Uri};
 use axum::routing::MethodRouter;
 use axum::routing::{get, post};
 use axum::Router;
+use tower::util::{option_layer, Either};
+use tower::Layer as _;
 use winddown::http::tls::Tls;
 use winddown::http::{
-    AdminService, EndOnShutdown, Liveness, Readiness, ShutdownLayer, StatusService,
+    AdminService, EndOnShutdown, ForServer, Liveness, Readiness, ShutdownLayer, ShutdownService,
+    StatusService,
 };
 use winddown::{Config, Plan, Report, Shutdown};
 
@@ -268,16 +271,36 @@ pub(crate) fn plan(name: &str, args: &Args, shutdown: &Shutdown) -> Result<Plan,
 pub(crate) type Sleep =
     Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// The routes, and the layer on them (none with `--no-layer`); `ws` is the runtime's
-/// WebSocket route (`/ws`). The probes sit outside the layer: they answer through the whole
-/// shutdown (the liveness probe must, and the readiness probe says 503 by itself).
+/// What the examples serve: the router, behind the layer (`--no-layer`: the router alone).
+pub(crate) type App = Either<ShutdownService<Router, ForServer>, Router>;
+
+/// The routes, and the layer around them (none with `--no-layer`); `ws` is the runtime's
+/// WebSocket route (`/ws`). The layer wraps the whole router, once (axum's `Router::layer`
+/// would wrap each route on its own, and axum then boxes each layered route's service and
+/// future again for every request), and lets the probes and the status page through without
+/// admission: they answer through the whole shutdown (the liveness probe must, and the
+/// readiness probe says 503 by itself). The server takes each request's admission from the
+/// layer (`for_server`), so the responses keep axum's body.
 pub(crate) fn router(
     plan: &Plan,
     sleep: Sleep,
     with_layer: bool,
     ws: MethodRouter,
-) -> (Router, Option<ShutdownLayer>) {
+) -> (App, Option<ShutdownLayer<ForServer>>) {
     let shutdown = plan.shutdown().clone();
+    let layer = with_layer.then(|| {
+        ShutdownLayer::new(&shutdown)
+            .retry_after(Duration::from_secs(1))
+            .name_requests(plan)
+            .exempt("/readyz")
+            .exempt("/livez")
+            .exempt("/status")
+            .for_server()
+    });
+    let status = match &layer {
+        Some(layer) => StatusService::new(plan).requests(layer),
+        None => StatusService::new(plan),
+    };
     let slow_sleep = sleep.clone();
     let sse_shutdown = shutdown.clone();
     let app = Router::new()
@@ -312,26 +335,18 @@ pub(crate) fn router(
                 async move { response }
             }),
         )
-        .route("/ws", ws);
-    let (app, layer) = if with_layer {
-        let layer = ShutdownLayer::new(&shutdown)
-            .retry_after(Duration::from_secs(1))
-            .name_requests(plan);
-        let app = app
-            .layer(layer.clone())
-            .route_service("/status", StatusService::new(plan).requests(&layer));
-        (app, Some(layer))
-    } else {
-        (app.route_service("/status", StatusService::new(plan)), None)
-    };
-    let app = app
+        .route("/ws", ws)
+        .route_service("/status", status)
         .route_service("/readyz", Readiness::new(&shutdown))
-        .route_service("/livez", Liveness::new());
-    (app, layer)
+        .route_service("/livez", Liveness::new())
+        // Served as a service (not through `axum::serve`): axum builds its routes now rather
+        // than for every request (axum's "A note about performance" on `with_state`).
+        .with_state(());
+    (option_layer(layer.clone()).layer(app), layer)
 }
 
 /// What `--admin-port` serves: the probes and the status page, with the layer's counts.
-pub(crate) fn admin(plan: &Plan, layer: Option<&ShutdownLayer>) -> AdminService {
+pub(crate) fn admin(plan: &Plan, layer: Option<&ShutdownLayer<ForServer>>) -> AdminService {
     let admin = AdminService::new(plan);
     match layer {
         Some(layer) => admin.requests(layer),

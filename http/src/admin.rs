@@ -55,7 +55,7 @@ impl AdminService {
 
     /// Adds the layer's request counts to the status page (see
     /// [`StatusService::requests`]).
-    pub fn requests(mut self, layer: &ShutdownLayer) -> Self {
+    pub fn requests<K>(mut self, layer: &ShutdownLayer<K>) -> Self {
         self.status = self.status.requests(layer);
         self
     }

@@ -29,8 +29,8 @@
 //! let app = tonic::service::Routes::new(GreeterServer::new(greeter))
 //!     .into_axum_router()
 //!     .layer(EndStreamsLayer::new(plan.shutdown()))
-//!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan));
-//! let server = winddown::http::tokio::serve(&plan, listener, app);
+//!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
+//! let server = winddown::http::tokio::serve(&plan, listener, app.into_make_service());
 //! ```
 //!
 //! The body on its own:

@@ -252,7 +252,12 @@ fn write_text(slot: &Slot, method: &str, path: &str) {
             len -= 1;
         }
     }
-    for (word, chunk) in slot.text.iter().zip(bytes.chunks_exact(8)) {
+    // Only the words the text reaches: a reader takes `len` bytes and ignores the rest.
+    for (word, chunk) in slot
+        .text
+        .iter()
+        .zip(bytes[..len.next_multiple_of(8)].chunks_exact(8))
+    {
         let mut eight = [0u8; 8];
         eight.copy_from_slice(chunk);
         word.store(u64::from_le_bytes(eight), Ordering::Relaxed);

@@ -7,9 +7,10 @@
 //! an SSE stream open, has no drain deadline, and never tells the load balancer. Here:
 //!
 //! - [`ShutdownLayer`] admits each request through the [`Shutdown`](winddown_core::Shutdown):
-//!   its guard lives until the response body has been sent; after the close, `503` with
-//!   `Connection: close` and `Retry-After`. It can name the requests in flight, so a drain
-//!   that overruns says which (`GET /export  12.3s`).
+//!   its guard lives until the response body has been sent (behind [`Server`]: written out;
+//!   [`for_server`](ShutdownLayer::for_server) then keeps the response's body type); after
+//!   the close, `503` with `Connection: close` and `Retry-After`. It can name the requests in
+//!   flight, so a drain that overruns says which (`GET /export  12.3s`).
 //! - [`Readiness`] says `503` from the trigger on, while the layer still serves during the
 //!   plan's `pre_stop` delay: the window for a load balancer to stop routing here.
 //!   [`Liveness`] stays `200`; [`StatusService`] answers a JSON snapshot.
@@ -47,9 +48,9 @@
 //! let app = Router::new()
 //!     .route("/", get(|| async { "hello" }))
 //!     .route_service("/readyz", Readiness::new(plan.shutdown()))
-//!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan));
+//!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! let server = winddown::http::tokio::serve(&plan, listener, app);
+//! let server = winddown::http::tokio::serve(&plan, listener, app.into_make_service());
 //! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
 //! std::process::exit(report.exit_code().into());
 //! # }
@@ -203,7 +204,10 @@ pub use end_on_shutdown::EndOnShutdown;
 pub use health::{Liveness, Readiness};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use layer::{GuardedBody, ResponseFuture, ShutdownLayer, ShutdownService, DEFAULT_NAMED_SLOTS};
+pub use layer::{
+    ForServer, GuardedBody, InBody, ResponseFuture, ShutdownLayer, ShutdownService,
+    DEFAULT_NAMED_SLOTS,
+};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use status::StatusService;

@@ -78,8 +78,8 @@ impl StatusService {
     /// Adds `requests_in_flight`, from a layer built with
     /// [`name_requests`](ShutdownLayer::name_requests), and `refused_requests`, the layer's
     /// `503` answers.
-    pub fn requests(mut self, layer: &ShutdownLayer) -> Self {
-        self.layer = Some(layer.clone());
+    pub fn requests<K>(mut self, layer: &ShutdownLayer<K>) -> Self {
+        self.layer = Some(layer.counts());
         self
     }
 

@@ -31,9 +31,9 @@ pub fn server(plan: &Plan) -> Server<TokioRuntime> {
 /// let plan = Plan::new(Shutdown::new(), Config::default());
 /// let app = Router::new()
 ///     .route("/", get(|| async { "hello" }))
-///     .layer(ShutdownLayer::new(plan.shutdown()));
+///     .layer(ShutdownLayer::new(plan.shutdown()).for_server());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// winddown::http::tokio::serve(&plan, listener, app).await
+/// winddown::http::tokio::serve(&plan, listener, app.into_make_service()).await
 /// # }
 /// ```
 ///

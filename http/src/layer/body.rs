@@ -1,6 +1,7 @@
 //! The response body that carries the request's admission until it has been sent.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
@@ -16,23 +17,49 @@ pub(crate) struct Admission {
     /// Dropped with the record: the request leaves the record as it leaves the drain count.
     guard: Guard,
     _entry: Option<Entry>,
-    http1: bool,
+    /// The admission of another layer on the same request (two layers stacked), released
+    /// with this one.
+    carried: Option<Box<Admission>>,
 }
 
 impl Admission {
-    pub(crate) fn new(guard: Guard, entry: Option<Entry>, http1: bool) -> Self {
+    pub(crate) fn new(guard: Guard, entry: Option<Entry>) -> Self {
         Admission {
             guard,
             _entry: entry,
-            http1,
+            carried: None,
         }
     }
 
-    /// Whether the response should say `Connection: close`: HTTP/1, and admissions have closed
-    /// since it was admitted.
-    pub(crate) fn should_close(&self) -> bool {
-        self.http1 && self.guard.phase() >= Phase::StoppingNewRequests
+    /// Whether admissions have closed since this one was admitted (an HTTP/1 response then
+    /// says `Connection: close`).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.guard.phase() >= Phase::StoppingNewRequests
     }
+
+    /// Keeps `other` (the same request's admission by another layer) until this one goes.
+    pub(crate) fn carry(&mut self, other: Admission) {
+        match &mut self.carried {
+            Some(carried) => carried.carry(other),
+            None => self.carried = Some(Box::new(other)),
+        }
+    }
+
+    /// Puts this admission in `extensions`, where it lives as long as they do: how a
+    /// [`ForServer`](crate::ForServer) layer's response keeps it behind a server that does
+    /// not take it.
+    pub(crate) fn ride_in(self, extensions: &mut http::Extensions) {
+        extensions.insert(Riding {
+            _admission: Arc::new(self),
+        });
+    }
+}
+
+/// An admission in a response's extensions (which must be `Clone`: clones share it, and it
+/// is released when the last one goes).
+#[derive(Clone)]
+struct Riding {
+    _admission: Arc<Admission>,
 }
 
 pin_project! {
@@ -57,10 +84,12 @@ pin_project! {
 }
 
 impl<B> GuardedBody<B> {
-    pub(crate) fn admitted(inner: B, admission: Admission) -> Self {
+    /// The body of an admitted request, carrying its admission (`None` when the server that
+    /// writes it has taken it, or the request was exempt).
+    pub(crate) fn admitted(inner: B, admission: Option<Admission>) -> Self {
         GuardedBody {
             inner: Some(inner),
-            admission: Some(admission),
+            admission,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The response future of the layer.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -9,14 +10,22 @@ use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 use super::body::{Admission, GuardedBody};
+use super::handoff;
+use super::{ForServer, InBody};
 
 pin_project! {
     /// The response future of [`ShutdownService`](crate::ShutdownService): the inner service's
     /// future for an admitted request (holding its admission), or the `503` for a refused one.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, K = InBody> {
         #[pin]
         kind: Kind<F>,
+        // Beside the inner future, not in its variant: the future is then made where it
+        // stays (the variant's other fields made the compiler build it elsewhere and copy
+        // it twice, a few hundred bytes for an axum router's future).
+        admission: Option<Admission>,
+        http1: bool,
+        keep: PhantomData<fn() -> K>,
     }
 }
 
@@ -26,22 +35,33 @@ pin_project! {
         Admitted {
             #[pin]
             future: F,
-            admission: Option<Admission>,
         },
         Refused {
             retry_after: Option<HeaderValue>,
-            http1: bool,
+        },
+        Exempt {
+            #[pin]
+            future: F,
         },
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn admitted(future: F, admission: Admission) -> Self {
+impl<F, K> ResponseFuture<F, K> {
+    pub(crate) fn admitted(future: F, admission: Admission, http1: bool) -> Self {
         ResponseFuture {
-            kind: Kind::Admitted {
-                future,
-                admission: Some(admission),
-            },
+            kind: Kind::Admitted { future },
+            admission: Some(admission),
+            http1,
+            keep: PhantomData,
+        }
+    }
+
+    pub(crate) fn exempt(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Exempt { future },
+            admission: None,
+            http1: false,
+            keep: PhantomData,
         }
     }
 
@@ -49,56 +69,116 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             kind: Kind::Refused {
                 retry_after: Some(retry_after),
-                http1,
             },
+            admission: None,
+            http1,
+            keep: PhantomData,
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+/// The `503` of a refused request, with `body`.
+fn refusal<B>(body: B, retry_after: Option<HeaderValue>, http1: bool) -> Response<B> {
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    if http1 {
+        // HTTP/2 has no `Connection` header (the server's GOAWAY does that job).
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Some(retry_after) = retry_after {
+        headers.insert(RETRY_AFTER, retry_after);
+    }
+    response
+}
+
+/// The inner service's answer to an admitted request: says `Connection: close` if admissions
+/// have closed since (HTTP/1), and hands the admission to the server collecting, if any (it
+/// keeps it until the response is written out). What it returns is the response's to carry.
+fn answered<B>(
+    response: &mut Response<B>,
+    admission: &mut Option<Admission>,
+    http1: bool,
+) -> Option<Admission> {
+    let Some(admission) = admission.take() else {
+        panic!("ResponseFuture polled after completion");
+    };
+    if http1 && admission.is_closing() {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if handoff::collecting() {
+        handoff::hand(admission);
+        None
+    } else {
+        Some(admission)
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, InBody>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
     type Output = Result<Response<GuardedBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Admitted { future, admission } => {
-                let response = ready!(future.poll(cx))?;
-                let Some(admission) = admission.take() else {
-                    panic!("ResponseFuture polled after completion");
-                };
-                let close = admission.should_close();
-                let mut response = response.map(|body| GuardedBody::admitted(body, admission));
-                if close {
-                    response
-                        .headers_mut()
-                        .insert(CONNECTION, HeaderValue::from_static("close"));
-                }
-                Poll::Ready(Ok(response))
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        match this.kind.project() {
+            KindProj::Admitted { future } => {
+                let mut response = ready!(future.poll(cx))?;
+                // Alone, the body carries the admission to its end.
+                let admission = answered(&mut response, admission, http1);
+                Poll::Ready(Ok(
+                    response.map(|body| GuardedBody::admitted(body, admission))
+                ))
             }
-            KindProj::Refused { retry_after, http1 } => {
-                let mut response = Response::new(GuardedBody::empty());
-                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                let headers = response.headers_mut();
-                if *http1 {
-                    // HTTP/2 has no `Connection` header (the server's GOAWAY does that job).
-                    headers.insert(CONNECTION, HeaderValue::from_static("close"));
-                }
-                if let Some(retry_after) = retry_after.take() {
-                    headers.insert(RETRY_AFTER, retry_after);
-                }
-                Poll::Ready(Ok(response))
+            KindProj::Refused { retry_after } => {
+                Poll::Ready(Ok(refusal(GuardedBody::empty(), retry_after.take(), http1)))
+            }
+            KindProj::Exempt { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(|body| GuardedBody::admitted(body, None))))
             }
         }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, B, E> Future for ResponseFuture<F, ForServer>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        match this.kind.project() {
+            KindProj::Admitted { future } => {
+                let mut response = ready!(future.poll(cx))?;
+                // Not behind the server: the admission lives as long as the response's
+                // extensions.
+                if let Some(admission) = answered(&mut response, admission, http1) {
+                    admission.ride_in(response.extensions_mut());
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Refused { retry_after } => {
+                Poll::Ready(Ok(refusal(B::default(), retry_after.take(), http1)))
+            }
+            KindProj::Exempt { future } => future.poll(cx),
+        }
+    }
+}
+
+impl<F, K> std::fmt::Debug for ResponseFuture<F, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.kind {
             Kind::Admitted { .. } => "admitted",
             Kind::Refused { .. } => "refused",
+            Kind::Exempt { .. } => "exempt",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

@@ -5,6 +5,8 @@ mod body;
 mod future;
 pub(crate) mod handoff;
 
+use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,7 +19,6 @@ use winddown_core::{Plan, Shutdown};
 
 use crate::in_flight::Table;
 
-#[cfg(feature = "hyper")]
 pub(crate) use body::Admission;
 pub use body::GuardedBody;
 pub use future::ResponseFuture;
@@ -31,10 +32,10 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 ///
 /// - **Admitted** (before admissions close, including during the plan's `pre_stop` delay): the
 ///   request holds a [`Guard`](winddown_core::Guard) until its response has been sent (see
-///   below for what "sent" can mean), or its body dropped (the client went away, the
-///   connection was cut). The drain waits for it. A response produced after admissions closed
-///   carries `Connection: close` on HTTP/1, so the client does not reuse a connection that is
-///   about to go.
+///   below for what "sent" can mean), or dropped (the client went away, the connection was
+///   cut). The drain waits for it. A response produced after admissions closed carries
+///   `Connection: close` on HTTP/1, so the client does not reuse a connection that is about
+///   to go.
 /// - **Refused** (once admissions close): `503 Service Unavailable` with `Connection: close`
 ///   (HTTP/1; HTTP/2 has no such header), `Retry-After` (5 seconds unless set with
 ///   [`retry_after`](Self::retry_after)) and an empty body. The inner service is not called.
@@ -45,29 +46,46 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 ///
 /// # What the layer knows, and what it cannot
 ///
-/// A tower layer sees its response body's frames leave for the server; it never sees the
-/// socket. So:
+/// A tower layer sees its response leave for the server, and its response body's frames; it
+/// never sees the socket. So:
 ///
-/// - **Alone** (behind hyper-util's server, axum's, any other), the guard leaves when the body
-///   has yielded its last frame to the server. The bytes may still be in the server's buffer
-///   or the socket's: a client that reads slowly, a response larger than the socket's
-///   buffers, an HTTP/2 stream waiting for flow control. The drain can then end (and the
-///   process exit) with a response half sent, and the report does not name it.
-/// - **Behind [`Server`](crate::Server)**, the body hands its guard and its record to the
-///   server instead, which keeps them until the response is written out: for HTTP/1, until a
-///   flush of the socket completes after the last frame (hyper flushes only once its own
-///   buffer is empty, so every byte is in the kernel); for HTTP/2, until flow control has let
-///   all but the last 64 KiB go (the server hands hyper the data in pieces of that size, and
-///   hyper asks for the next piece only when the stream's window has room). A response stuck
-///   behind a client that does not read is then in flight, named (`GET /export  12.3s`, with
-///   `http connection from …: 1 response being written`), and cut at the drain deadline.
+/// - **Alone** (behind hyper-util's server, axum's, any other), the guard rides in the
+///   response body (a [`GuardedBody`]) and leaves when the body has yielded its last frame to
+///   the server. The bytes may still be in the server's buffer or the socket's: a client that
+///   reads slowly, a response larger than the socket's buffers, an HTTP/2 stream waiting for
+///   flow control. The drain can then end (and the process exit) with a response half sent,
+///   and the report does not name it.
+/// - **Behind [`Server`](crate::Server)**, the layer hands its guard and its record to the
+///   server as the response leaves it, and the server keeps them until the response is
+///   written out: for HTTP/1, until a flush of the socket completes after the last frame
+///   (hyper flushes only once its own buffer is empty, so every byte is in the kernel); for
+///   HTTP/2, until flow control has let all but the last 64 KiB go (the server hands hyper the
+///   data in pieces of that size, and hyper asks for the next piece only when the stream's
+///   window has room). A response stuck behind a client that does not read is then in flight,
+///   named (`GET /export  12.3s`, with `http connection from …: 1 response being written`),
+///   and cut at the drain deadline. (A service that polls the layer's future on a task of its
+///   own, as tower's `Buffer` does, leaves the guard in the body; the server takes it there,
+///   as the body ends.)
 ///
 /// Neither can know whether the client has read the bytes: the kernel's buffers are beyond
 /// any server.
 ///
+/// # Behind winddown's server: `for_server`
+///
+/// Behind [`Server`](crate::Server) the response body carries nothing (the server has the
+/// guard), yet its type is still [`GuardedBody`]: moving every response into it costs time,
+/// and axum boxes a body of any type but its own once more (`Router::layer`).
+/// [`for_server`](Self::for_server) makes a layer whose responses keep the inner service's
+/// body type (the `503`'s empty body is its `Default`): the same guard, the same record, the
+/// same guarantees behind the server, for less per request (no response moved into another
+/// type; with `Router::layer`, no second box). Behind another server such a layer has no
+/// body to ride in: the guard rides in the response's extensions and leaves when that server
+/// drops them (hyper does as it writes the response head), before a streaming body has
+/// ended. Keep the default layer for other servers.
+///
 /// # Examples
 ///
-/// With axum:
+/// With axum, behind winddown's server:
 ///
 /// ```
 /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
@@ -79,22 +97,35 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// let plan = Plan::new(shutdown.clone(), Config::default());
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hello" }))
-///     .layer(ShutdownLayer::new(&shutdown).name_requests(&plan));
+///     .layer(ShutdownLayer::new(&shutdown).name_requests(&plan).for_server());
 /// ```
 ///
 /// # What it costs per request
 ///
 /// Admission is one atomic add on the shutdown's admission word (one of its stripes), and the
 /// release one atomic subtract. The service clone hyper makes per request clones one `Arc`.
-/// The response future and the body wrapper are inline (no allocation). With
-/// [`name_requests`](Self::name_requests) on, a request also claims a slot of a fixed table by
-/// compare-and-swap (no lock, no allocation), copies `METHOD path` (up to 96 bytes) into it
-/// with plain atomic stores, reads the clock once, and clones the table's `Arc`; leaving is one
-/// store. The table is allocated once per layer: 128 bytes a slot. The layer allocates nothing
-/// per request. Measured (BENCHMARKS.md: H4, a trivial service on one thread; H1, the axum
-/// example's CPU time per request): 100 to 200 ns for the admission and the wrappers (mostly
-/// moving the response into its new body type), 70 to 90 ns more for the record; in the axum
-/// example, a few percent of a hello-world request's CPU time.
+/// The response future is inline, and so is the body wrapper of the default layer; behind
+/// [`Server`](crate::Server) the guard goes to the server through a thread-local (no
+/// allocation). With [`name_requests`](Self::name_requests) on, a request also claims a slot
+/// of a fixed table by compare-and-swap (no lock, no allocation), copies `METHOD path` (up to
+/// 96 bytes) into it with plain atomic stores, reads the clock once, and clones the table's
+/// `Arc`; leaving is one store. The table is allocated once per layer: 128 bytes a slot. The
+/// layer allocates nothing per request (but a [`for_server`](Self::for_server) layer behind
+/// another server, to put the guard in the response's extensions). Measured in
+/// BENCHMARKS.md: H4
+/// (a trivial service on one thread, in nanoseconds), and H1 (the axum example's throughput
+/// and CPU time per request, and the instructions per request of the layer alone, behind the
+/// server, and of the server without it).
+///
+/// ## With axum
+///
+/// axum's `Router::layer` wraps each route on its own, and for every request boxes the
+/// layered route's service and future once more, whatever the layer does: measured with the
+/// axum example, about 930 instructions per request for a layer that does nothing (tower's
+/// `Identity`), as much as this layer's own work behind the server, names included. Wrapping
+/// the whole router once costs none of that:
+/// `ShutdownLayer::new(..).for_server().layer(router.with_state(()))`, with the paths that
+/// must stay outside the layer [`exempt`](Self::exempt) (`examples/axum.rs` does this).
 ///
 /// # Comparison to axum's `with_graceful_shutdown`
 ///
@@ -102,18 +133,46 @@ pub const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// refusing requests that arrive on open connections, and without telling a load balancer.
 /// This layer is the admission half; [`Server`](crate::Server) is the connection half (it
 /// closes idle connections, cuts what is left at the drain deadline, and names it).
-#[derive(Debug, Clone)]
-pub struct ShutdownLayer {
+pub struct ShutdownLayer<K = InBody> {
     settings: Arc<Settings>,
+    keep: PhantomData<fn() -> K>,
 }
+
+/// Where a [`ShutdownLayer`] keeps a request's guard once the response has left it: in the
+/// response body, a [`GuardedBody`] (the default; behind any server). See
+/// [`ShutdownLayer::for_server`] for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InBody {}
+
+/// Where a [`ShutdownLayer::for_server`] layer keeps a request's guard once the response has
+/// left it: with [`Server`](crate::Server), which takes it from the layer; the response body
+/// keeps its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForServer {}
 
 #[derive(Debug)]
 struct Settings {
     shutdown: Shutdown,
     retry_after: HeaderValue,
+    /// Paths let through without admission (see [`ShutdownLayer::exempt`]).
+    exempt: Vec<Box<str>>,
+    /// Their lengths, one bit each (63 for 63 bytes and longer): most paths are told apart
+    /// from every exempt one by a length alone.
+    exempt_lengths: u64,
     table: Option<Arc<Table>>,
     /// Requests answered `503` (shared by every layer built from this one's settings).
     refused: Arc<AtomicU64>,
+}
+
+impl Settings {
+    fn is_exempt(&self, path: &str) -> bool {
+        self.exempt_lengths & length_bit(path) != 0
+            && self.exempt.iter().any(|exempt| **exempt == *path)
+    }
+}
+
+fn length_bit(path: &str) -> u64 {
+    1 << path.len().min(63)
 }
 
 impl ShutdownLayer {
@@ -123,12 +182,17 @@ impl ShutdownLayer {
             settings: Arc::new(Settings {
                 shutdown: shutdown.clone(),
                 retry_after: HeaderValue::from_static("5"),
+                exempt: Vec::new(),
+                exempt_lengths: 0,
                 table: None,
                 refused: Arc::new(AtomicU64::new(0)),
             }),
+            keep: PhantomData,
         }
     }
+}
 
+impl<K> ShutdownLayer<K> {
     /// The `Retry-After` of the `503` answers, in whole seconds (rounded up).
     ///
     /// # Examples
@@ -142,6 +206,46 @@ impl ShutdownLayer {
     pub fn retry_after(self, after: Duration) -> Self {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         self.with(|settings| settings.retry_after = HeaderValue::from(secs))
+    }
+
+    /// Lets requests for `path` (the whole path, query aside) through without admission: the
+    /// inner service answers them whatever the phase, they hold no guard and are not named.
+    /// For health checks and status pages on a router the layer wraps whole, which must
+    /// answer through the whole stop (as they do outside a layer that `Router::layer` puts on
+    /// the routes before them). A request's path is compared with these only when one of
+    /// them has its length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use axum::body::Body;
+    /// use axum::{routing::get, Router};
+    /// use tower_layer::Layer;
+    /// use tower_service::Service;
+    /// use winddown::http::{Liveness, ShutdownLayer};
+    /// use winddown::{Reason, Shutdown};
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .route_service("/livez", Liveness::new())
+    ///     .with_state(());
+    /// let mut app = ShutdownLayer::new(&shutdown).exempt("/livez").for_server().layer(app);
+    /// shutdown.trigger(Reason::requested());
+    /// shutdown.close();
+    /// let get = |path| http::Request::get(path).body(Body::empty()).unwrap();
+    /// assert_eq!(app.call(get("/")).await.unwrap().status(), 503);
+    /// assert_eq!(app.call(get("/livez")).await.unwrap().status(), 200);
+    /// # });
+    /// ```
+    pub fn exempt(self, path: impl Into<Cow<'static, str>>) -> Self {
+        let path = path.into().into_owned().into_boxed_str();
+        self.with(|settings| {
+            settings.exempt_lengths |= length_bit(&path);
+            settings.exempt.push(path);
+        })
     }
 
     /// Records the method, path and admission time of each request, with room for
@@ -171,6 +275,39 @@ impl ShutdownLayer {
         self.with(|settings| settings.table = Some(table))
     }
 
+    /// The same layer for [`Server`](crate::Server): the response keeps the inner service's
+    /// body type, and the server keeps the request's guard (see
+    /// [the type's docs](Self#behind-winddowns-server-for_server)). Its service needs the
+    /// body type to have a `Default`, the `503`'s empty body. Settings, record and counts are
+    /// shared with `self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// use axum::body::Body;
+    /// use axum::{routing::get, Router};
+    /// use tower_layer::Layer;
+    /// use tower_service::Service;
+    /// use winddown::http::ShutdownLayer;
+    /// use winddown::Shutdown;
+    ///
+    /// # futures_lite::future::block_on(async {
+    /// let shutdown = Shutdown::new();
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let mut service = ShutdownLayer::new(&shutdown).for_server().layer(app);
+    /// // The response's body is axum's own `Body`, no wrapper.
+    /// let response: http::Response<Body> =
+    ///     service.call(http::Request::new(Body::empty())).await.unwrap();
+    /// # });
+    /// ```
+    pub fn for_server(self) -> ShutdownLayer<ForServer> {
+        ShutdownLayer {
+            settings: self.settings,
+            keep: PhantomData,
+        }
+    }
+
     /// Requests admitted and not yet finished, as the request record counts them (`None`
     /// without [`name_requests`](Self::name_requests)).
     pub fn requests_in_flight(&self) -> Option<usize> {
@@ -190,41 +327,71 @@ impl ShutdownLayer {
         &self.settings.shutdown
     }
 
+    /// The same settings, as the default layer (for what only reads its counts).
+    pub(crate) fn counts(&self) -> ShutdownLayer {
+        ShutdownLayer {
+            settings: self.settings.clone(),
+            keep: PhantomData,
+        }
+    }
+
     fn with(self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Arc::try_unwrap(self.settings).unwrap_or_else(|shared| Settings {
             shutdown: shared.shutdown.clone(),
             retry_after: shared.retry_after.clone(),
+            exempt: shared.exempt.clone(),
+            exempt_lengths: shared.exempt_lengths,
             table: shared.table.clone(),
             refused: shared.refused.clone(),
         });
         change(&mut settings);
         ShutdownLayer {
             settings: Arc::new(settings),
+            keep: PhantomData,
         }
     }
 }
 
-impl<S> Layer<S> for ShutdownLayer {
-    type Service = ShutdownService<S>;
+impl<K> Clone for ShutdownLayer<K> {
+    fn clone(&self) -> Self {
+        ShutdownLayer {
+            settings: self.settings.clone(),
+            keep: PhantomData,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for ShutdownLayer<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownLayer")
+            .field("keep", &std::any::type_name::<K>())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl<S, K> Layer<S> for ShutdownLayer<K> {
+    type Service = ShutdownService<S, K>;
 
     fn layer(&self, inner: S) -> Self::Service {
         ShutdownService {
             inner,
             settings: self.settings.clone(),
+            keep: PhantomData,
         }
     }
 }
 
 /// The service [`ShutdownLayer`] makes: see there.
-#[derive(Debug, Clone)]
-pub struct ShutdownService<S> {
+pub struct ShutdownService<S, K = InBody> {
     inner: S,
     settings: Arc<Settings>,
+    keep: PhantomData<fn() -> K>,
 }
 
-impl<S> ShutdownService<S> {
+impl<S, K> ShutdownService<S, K> {
     /// Wraps `inner`, as [`ShutdownLayer::layer`] does.
-    pub fn new(inner: S, layer: &ShutdownLayer) -> Self {
+    pub fn new(inner: S, layer: &ShutdownLayer<K>) -> Self {
         layer.layer(inner)
     }
 
@@ -232,15 +399,65 @@ impl<S> ShutdownService<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    /// Admits `request` and calls the inner service with it, or refuses it.
+    fn admit<ReqBody>(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future, K>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        let settings = &self.settings;
+        if settings.is_exempt(request.uri().path()) {
+            return ResponseFuture::exempt(self.inner.call(request));
+        }
+        let http1 = request.version() <= http::Version::HTTP_11;
+        match settings.shutdown.enter() {
+            Ok(guard) => {
+                let entry = settings.table.as_ref().map(|table| {
+                    // The method copied out (a standard one is a tag): nothing handed to
+                    // the record points into the request, which the inner call can then
+                    // take where it is instead of from a copy.
+                    let method = request.method().clone();
+                    table.record(method.as_str(), request.uri().path())
+                });
+                let admission = Admission::new(guard, entry);
+                ResponseFuture::admitted(self.inner.call(request), admission, http1)
+            }
+            Err(_) => {
+                // Relaxed: a count, as in `refused`.
+                settings.refused.fetch_add(1, Ordering::Relaxed);
+                ResponseFuture::refused(settings.retry_after.clone(), http1)
+            }
+        }
+    }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ShutdownService<S>
+impl<S: Clone, K> Clone for ShutdownService<S, K> {
+    fn clone(&self) -> Self {
+        ShutdownService {
+            inner: self.inner.clone(),
+            settings: self.settings.clone(),
+            keep: PhantomData,
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, K> std::fmt::Debug for ShutdownService<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownService")
+            .field("inner", &self.inner)
+            .field("keep", &std::any::type_name::<K>())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ShutdownService<S, InBody>
 where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
 {
     type Response = http::Response<GuardedBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, InBody>;
 
     /// The inner service's readiness. A refused request does not use the readiness it
     /// reserved; services that ration it (tower's `ConcurrencyLimit`, `Buffer`) should sit
@@ -250,23 +467,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let settings = &self.settings;
-        let http1 = request.version() <= http::Version::HTTP_11;
-        match settings.shutdown.enter() {
-            Ok(guard) => {
-                let entry = settings.table.as_ref().map(|table| {
-                    let path = request.uri().path();
-                    table.record(request.method().as_str(), path)
-                });
-                let admission = body::Admission::new(guard, entry, http1);
-                ResponseFuture::admitted(self.inner.call(request), admission)
-            }
-            Err(_) => {
-                // Relaxed: a count, as in `refused`.
-                settings.refused.fetch_add(1, Ordering::Relaxed);
-                ResponseFuture::refused(settings.retry_after.clone(), http1)
-            }
-        }
+        self.admit(request)
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ShutdownService<S, ForServer>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ForServer>;
+
+    /// As for the default layer: see there.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        self.admit(request)
     }
 }
 
@@ -369,6 +589,160 @@ mod tests {
             assert!(!shutdown.is_drained());
             drop(response);
             assert!(shutdown.is_drained());
+        });
+    }
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).unwrap()
+    }
+
+    /// Polls `future` once, inside a server's collecting scope when `collecting`: what it
+    /// answered, and the admission it handed over.
+    #[cfg(feature = "hyper")]
+    fn answer_collected<F: std::future::Future>(future: F) -> (F::Output, Option<Admission>) {
+        let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        let collecting = handoff::Collecting::start();
+        let Poll::Ready(output) = future.as_mut().poll(&mut cx) else {
+            panic!("the service answers at once")
+        };
+        (output, collecting.finish())
+    }
+
+    #[cfg(feature = "hyper")]
+    struct Noop;
+
+    #[cfg(feature = "hyper")]
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn behind_a_server_the_admission_leaves_with_the_response() {
+        let shutdown = Shutdown::new();
+        let mut service = ShutdownLayer::new(&shutdown).layer(Hello);
+        let (response, handed) = answer_collected(service.call(request(Version::HTTP_11)));
+        let response = response.unwrap();
+        // The server has the guard; the body carries none.
+        assert!(!response.body().is_admitted());
+        let handed = handed.expect("the admission, handed over with the response");
+        drop(response);
+        assert_eq!(
+            shutdown.in_flight(),
+            1,
+            "the server keeps it until the bytes are out"
+        );
+        drop(handed);
+        assert_eq!(shutdown.in_flight(), 0);
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn for_server_the_body_keeps_its_type_and_the_server_takes_the_admission() {
+        let shutdown = Shutdown::new();
+        let plan = Plan::new(shutdown.clone(), winddown_core::Config::default());
+        let layer = ShutdownLayer::new(&shutdown).name_requests(&plan);
+        let mut service = layer.clone().for_server().layer(Hello);
+        let (response, handed) = answer_collected(service.call(get("/export")));
+        let response: Response<Full<Bytes>> = response.unwrap();
+        let handed = handed.expect("the admission, handed over with the response");
+        // Nothing rides in the response: it holds no guard, and names nothing.
+        drop(response);
+        assert_eq!(shutdown.in_flight(), 1);
+        assert_eq!(layer.requests_in_flight(), Some(1));
+        drop(handed);
+        assert_eq!(shutdown.in_flight(), 0);
+        assert_eq!(layer.requests_in_flight(), Some(0));
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn two_layers_stacked_hand_both_admissions_over() {
+        let (outer, inner) = (Shutdown::new(), Shutdown::new());
+        let mut service = ShutdownLayer::new(&outer)
+            .for_server()
+            .layer(ShutdownLayer::new(&inner).for_server().layer(Hello));
+        let (response, handed) = answer_collected(service.call(get("/")));
+        drop(response.unwrap());
+        assert_eq!((outer.in_flight(), inner.in_flight()), (1, 1));
+        drop(handed.expect("both admissions, together"));
+        assert_eq!((outer.in_flight(), inner.in_flight()), (0, 0));
+    }
+
+    #[test]
+    fn for_server_alone_keeps_the_admission_in_the_extensions() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown).for_server().layer(Hello);
+            let response = service.call(get("/")).await.unwrap();
+            // No server took it: it lives as long as the response's extensions do.
+            assert_eq!(shutdown.in_flight(), 1);
+            let (mut parts, body) = response.into_parts();
+            drop(body);
+            assert_eq!(shutdown.in_flight(), 1);
+            let extensions = std::mem::take(&mut parts.extensions);
+            let copy = extensions.clone();
+            drop(extensions);
+            assert_eq!(
+                shutdown.in_flight(),
+                1,
+                "a clone of the extensions keeps it"
+            );
+            drop(copy);
+            assert_eq!(shutdown.in_flight(), 0);
+        });
+    }
+
+    #[test]
+    fn for_server_refuses_with_an_empty_body_of_the_inner_type() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let mut service = ShutdownLayer::new(&shutdown).for_server().layer(Hello);
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let response: Response<Full<Bytes>> = service.call(get("/")).await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()["connection"], "close");
+            assert_eq!(response.headers()["retry-after"], "5");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(body.is_empty());
+            assert_eq!(shutdown.refused(), 1);
+        });
+    }
+
+    #[test]
+    fn exempt_paths_are_served_without_admission_and_after_the_close() {
+        futures_lite::future::block_on(async {
+            let shutdown = Shutdown::new();
+            let plan = Plan::new(shutdown.clone(), winddown_core::Config::default());
+            let layer = ShutdownLayer::new(&shutdown)
+                .name_requests(&plan)
+                .exempt("/livez")
+                .exempt(String::from("/status"));
+            let mut service = layer.layer(Hello);
+            let response = service.call(get("/livez")).await.unwrap();
+            assert!(!response.body().is_admitted());
+            assert_eq!(shutdown.in_flight(), 0, "no guard");
+            assert_eq!(layer.requests_in_flight(), Some(0), "no name");
+            drop(response);
+            // Only the whole path: a longer one, a prefix, one of the same length, is admitted.
+            for path in ["/livez/x", "/live", "/livey", "/"] {
+                let response = service.call(get(path)).await.unwrap();
+                assert!(response.body().is_admitted(), "{path}");
+            }
+            shutdown.trigger(Reason::requested());
+            shutdown.close();
+            let status = service.call(get("/status?verbose")).await.unwrap();
+            assert_eq!(
+                status.status(),
+                StatusCode::OK,
+                "still served after the close"
+            );
+            let refused = service.call(get("/")).await.unwrap();
+            assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(layer.refused(), 1);
         });
     }
 }

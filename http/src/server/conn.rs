@@ -8,7 +8,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, Write};
@@ -81,9 +81,14 @@ impl Drop for Unserved<'_> {
 /// Watches for the close of one connection: admissions closed, then the listener closed (a
 /// client told to come back must find the port refusing). Once it sees both it marks the
 /// connection closing.
+///
+/// The server closes the listener at the close, then wakes every connection's task (see
+/// `Registry::wake_tasks`): the task's waker is parked in its [`ConnShared`], again only when
+/// it changes, so a wake-up before the close (one comes with every request) costs two loads,
+/// and no lock.
 struct CloseWatch {
     admissions: Reached,
-    admissions_closed: bool,
+    parked: Option<Waker>,
     closing: bool,
 }
 
@@ -91,20 +96,28 @@ impl CloseWatch {
     fn new(shutdown: &Shutdown, shared: &ConnShared) -> Self {
         CloseWatch {
             admissions: shutdown.reached(Phase::StoppingNewRequests),
-            admissions_closed: false,
+            parked: None,
             closing: shared.is_closing(),
         }
     }
 
-    /// Whether the connection is closing; registers `cx` until it is.
-    fn poll(&mut self, cx: &mut Context<'_>, shared: &ConnShared) -> bool {
+    /// Whether the connection is closing; parks `cx`'s waker until it is.
+    fn poll(&mut self, cx: &mut Context<'_>, shutdown: &Shutdown, shared: &ConnShared) -> bool {
         if self.closing {
             return true;
         }
-        if !self.admissions_closed && Pin::new(&mut self.admissions).poll(cx).is_ready() {
-            self.admissions_closed = true;
+        let parked = self.parked.as_ref();
+        if !parked.is_some_and(|p| p.will_wake(cx.waker())) {
+            // Parked first, then the listener read: a close after this finds the waker.
+            shared.park_task(cx.waker());
+            self.parked = Some(cx.waker().clone());
         }
-        if self.admissions_closed && shared.listener.poll_closed(cx).is_ready() {
+        // The listener also closes with the server's future, admissions open or not: then the
+        // shutdown itself says when (rare: polled on each wake-up until then).
+        if shared.listener.is_closed()
+            && (shutdown.phase().admissions_closed()
+                || Pin::new(&mut self.admissions).poll(cx).is_ready())
+        {
             self.closing = true;
             shared.start_closing();
         }
@@ -212,7 +225,7 @@ where
     let mut watch = CloseWatch::new(&ctx.shutdown, shared);
     let mut grace: Option<Pin<Box<R::Sleep>>> = None;
     poll_fn(|cx| {
-        if watch.poll(cx, shared) {
+        if watch.poll(cx, &ctx.shutdown, shared) {
             // From the close on, the cut may come: it wakes this task.
             shared.park_task(cx.waker());
             if shared.is_cut() {
@@ -281,7 +294,7 @@ where
         if shared.is_gone() || shared.is_cut() {
             return Poll::Ready(());
         }
-        if watch.poll(cx, shared) && shared.is_websocket() {
+        if watch.poll(cx, &ctx.shutdown, shared) && shared.is_websocket() {
             let timeout = ctx.options.websocket_close_timeout;
             let sleep = answer.get_or_insert_with(|| {
                 shared.websocket_close();
@@ -321,7 +334,7 @@ where
     let mut grace_checked = false;
     let mut uploads = Uploads::<R>::Unseen;
     poll_fn(|cx| loop {
-        let closing = watch.poll(cx, shared);
+        let closing = watch.poll(cx, &ctx.shutdown, shared);
         if closing {
             // From the close on, the cut may come: it wakes this task.
             shared.park_task(cx.waker());
@@ -350,7 +363,7 @@ where
             // one that has not sent a request yet included. An idle HTTP/1 connection is not
             // closed by hyper but by its socket's reads (see `ConnIo`): bytes already in the
             // socket are read and answered first.
-            if !graceful && (shared.requests() > 0 || shared.writing() > 0 || shared.is_http2()) {
+            if !graceful && (!shared.traffic().is_quiet() || shared.is_http2()) {
                 graceful = true;
                 http.as_mut().graceful_shutdown();
             }
@@ -361,7 +374,7 @@ where
             // shutdown is due now, not at the next wake-up.
             Poll::Pending
                 if closing
-                    && ((!graceful && (shared.requests() > 0 || shared.is_http2()))
+                    && ((!graceful && (shared.traffic().requests() > 0 || shared.is_http2()))
                         || uploads.due(shared)) => {}
             Poll::Pending => return Poll::Pending,
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ pub(crate) struct ListenerState {
 }
 
 impl ListenerState {
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         // SeqCst: written, then the waiters taken under their lock; a waiter reads it under
         // the same lock before it parks (no lost wake-up), and outside it as a fast path.
@@ -69,8 +70,9 @@ impl ListenerState {
 /// # Orderings
 ///
 /// Every atomic here is a per-connection word (no other connection touches it), so `SeqCst`
-/// costs nothing measurable, and it keeps the handshakes simple. The one that matters: a
-/// request or response that leaves ([`response_ended`](Self::response_ended),
+/// costs nothing measurable (the per-request path only reads and read-modify-writes, which
+/// cost the same in any ordering on x86), and it keeps the handshakes simple. The one that
+/// matters: a request or response that leaves ([`response_ended`](Self::response_ended),
 /// [`flushed`](Self::flushed)) and the socket parking its read while closing
 /// ([`park_reader`](Self::park_reader) then [`may_end`](Self::may_end)) each write their word,
 /// then read the other's, so at least one of them sees the other: no lost wake-up.
@@ -90,15 +92,12 @@ pub(crate) struct ConnShared {
     pub(crate) listener: Arc<ListenerState>,
     /// The connection's admission: released when its socket goes, or at the cut.
     guard: Mutex<Option<Guard>>,
-    /// Requests from the service call until hyper drops their response body.
-    requests: AtomicUsize,
-    /// Responses whose body hyper has dropped, not yet written out: until the next flush of
-    /// the socket that completes.
-    writing: AtomicUsize,
-    /// The layer's admissions those responses hold, and whether there are any (read without
-    /// the lock: a connection served without the layer never takes it).
+    /// The requests and responses on the connection, three counts in one word (see
+    /// [`Traffic`]): each step of a request is one read-modify-write.
+    traffic: AtomicU64,
+    /// The layer's admissions the responses being written hold (their count is in `traffic`:
+    /// a connection served without the layer never takes the lock).
     held: Mutex<Held>,
-    holding: AtomicBool,
     /// Set when admissions have closed and the listener is closed, and the connection's task
     /// saw both.
     closing: AtomicBool,
@@ -150,8 +149,55 @@ pub(crate) struct ConnShared {
     task: Mutex<Option<Waker>>,
 }
 
-/// What responses being written hold: the layer's admissions, handed over when their bodies
-/// ended (see [`crate::layer::handoff`]), released once the bytes are out.
+/// The three counts of [`ConnShared::traffic`], `COUNT_BITS` bits each (a count is bounded
+/// by the requests one connection has at once, and the responses that end between two
+/// completed flushes of its socket: hyper allows 200 HTTP/2 streams at once by default, and
+/// h2 buffers a few hundred KiB at most; a count that overflowed would spill into the next
+/// one, which the next completed flush sets right again):
+///
+/// - **requests**: from the service call until hyper drops the response body;
+/// - **writing**: responses whose body hyper has dropped, not yet written out: until the next
+///   flush of the socket that completes;
+/// - **held**: of those, the ones holding the layer's admission (in [`Held`]).
+///
+/// A request moves from the first to the second with one add (the `requests` count of a
+/// request that ends is at least one, so subtracting it borrows nothing from the next count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Traffic(u64);
+
+const COUNT_BITS: u32 = 21;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+const ONE_REQUEST: u64 = 1;
+const ONE_WRITING: u64 = 1 << COUNT_BITS;
+const ONE_HELD: u64 = 1 << (2 * COUNT_BITS);
+/// The `requests` count alone: what a completed flush leaves.
+const REQUESTS: u64 = COUNT_MASK;
+
+impl Traffic {
+    #[inline]
+    pub(crate) fn requests(self) -> u64 {
+        self.0 & COUNT_MASK
+    }
+
+    #[inline]
+    pub(crate) fn writing(self) -> u64 {
+        (self.0 >> COUNT_BITS) & COUNT_MASK
+    }
+
+    #[inline]
+    fn held(self) -> u64 {
+        (self.0 >> (2 * COUNT_BITS)) & COUNT_MASK
+    }
+
+    /// Nothing in flight and nothing being written.
+    #[inline]
+    pub(crate) fn is_quiet(self) -> bool {
+        self.0 & (COUNT_MASK | COUNT_MASK << COUNT_BITS) == 0
+    }
+}
+
+/// What responses being written hold: the layer's admissions, handed over when their
+/// responses left the layer (see [`crate::layer::handoff`]), released once the bytes are out.
 #[derive(Debug, Default)]
 struct Held {
     /// The one admission an HTTP/1 connection holds at a time, without an allocation.
@@ -178,10 +224,8 @@ impl ConnShared {
             shutdown,
             listener,
             guard: Mutex::new(Some(guard)),
-            requests: AtomicUsize::new(0),
-            writing: AtomicUsize::new(0),
+            traffic: AtomicU64::new(0),
             held: Mutex::new(Held::default()),
-            holding: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
             http2: AtomicBool::new(false),
@@ -207,7 +251,7 @@ impl ConnShared {
     // ----- requests and responses -----
 
     pub(crate) fn request_started(&self) {
-        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.traffic.fetch_add(ONE_REQUEST, Ordering::SeqCst);
     }
 
     /// Remembers the request hyper may upgrade the connection for, and whether it asks for a
@@ -236,6 +280,7 @@ impl ConnShared {
         );
     }
 
+    #[inline]
     pub(crate) fn may_upgrade(&self) -> bool {
         self.may_upgrade.load(Ordering::SeqCst)
     }
@@ -249,25 +294,20 @@ impl ConnShared {
         if self.shutdown.phase().admissions_closed() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
+        // Counted as being written in the same step as it stops counting as a request:
+        // whoever reads the counts (`may_end`) never sees the response in neither.
+        let mut step = ONE_WRITING.wrapping_sub(ONE_REQUEST);
         if let Some(admission) = admission {
-            let mut held = lock(&self.held);
-            if held.first.is_none() {
-                held.first = Some(admission);
-            } else {
-                held.more.push(admission);
-            }
-            self.holding.store(true, Ordering::SeqCst);
+            push(&mut lock(&self.held), admission);
+            step = step.wrapping_add(ONE_HELD);
         }
-        // Counted as being written before it stops counting as a request: whoever reads the
-        // request count, then this one (`may_end`), never sees the response in neither.
-        self.writing.fetch_add(1, Ordering::SeqCst);
-        self.requests.fetch_sub(1, Ordering::SeqCst);
+        self.traffic.fetch_add(step, Ordering::SeqCst);
     }
 
     /// A flush of the socket completed: hyper's buffer is empty and the socket took every
     /// byte, so the responses that ended before it are written.
     pub(crate) fn flushed(&self) {
-        if self.writing.load(Ordering::SeqCst) == 0 {
+        if self.traffic().writing() == 0 {
             return;
         }
         if self.track_activity {
@@ -287,8 +327,8 @@ impl ConnShared {
     /// goes to zero and what they hold is released. On HTTP/2 a stream's response that ends
     /// on another thread meanwhile may be released with them, one flush early.
     fn release_held(&self) {
-        self.writing.store(0, Ordering::SeqCst);
-        if !self.holding.swap(false, Ordering::SeqCst) {
+        let before = Traffic(self.traffic.fetch_and(REQUESTS, Ordering::SeqCst));
+        if before.held() == 0 {
             return;
         }
         let (first, more) = {
@@ -299,23 +339,21 @@ impl ConnShared {
         drop((first, more));
     }
 
-    pub(crate) fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn writing(&self) -> usize {
-        self.writing.load(Ordering::SeqCst)
+    #[inline]
+    pub(crate) fn traffic(&self) -> Traffic {
+        Traffic(self.traffic.load(Ordering::SeqCst))
     }
 
     // ----- the close -----
 
     pub(crate) fn start_closing(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        if self.requests() > 0 || self.writing() > 0 || self.is_upgraded() {
+        if !self.traffic().is_quiet() || self.is_upgraded() {
             self.busy_at_close.store(true, Ordering::SeqCst);
         }
     }
 
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
     }
@@ -329,8 +367,7 @@ impl ConnShared {
             && !self.is_http2()
             && !self.is_upgraded()
             && !self.may_upgrade()
-            && self.requests() == 0
-            && self.writing() == 0
+            && self.traffic().is_quiet()
     }
 
     /// Whether a waiting reader must be parked where the cut and the last response can wake
@@ -338,6 +375,7 @@ impl ConnShared {
     /// when the socket may belong to an upgrade's handler (from the request that may upgrade
     /// it on, before hyper hands the socket over: the handler may read before this
     /// connection's task knows).
+    #[inline]
     pub(crate) fn reader_may_be_woken(&self) -> bool {
         self.is_closing() || self.may_upgrade() || self.is_upgraded()
     }
@@ -348,10 +386,12 @@ impl ConnShared {
         self.http2.store(true, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(crate) fn is_http2(&self) -> bool {
         self.http2.load(Ordering::SeqCst)
     }
 
+    #[inline]
     pub(crate) fn is_upgraded(&self) -> bool {
         self.upgraded.load(Ordering::SeqCst)
     }
@@ -397,10 +437,20 @@ impl ConnShared {
 
     // ----- uploads -----
 
-    /// An HTTP/1 request with a body is in flight (`true`), or its response has started or
-    /// it ended (`false`).
-    pub(crate) fn set_awaiting_body(&self, on: bool) {
-        self.awaiting_body.store(on, Ordering::SeqCst);
+    /// An HTTP/1 request with a body is in flight.
+    pub(crate) fn await_body(&self) {
+        self.awaiting_body.store(true, Ordering::SeqCst);
+    }
+
+    /// Its response has started, or it ended. Every request passes here, twice, and most
+    /// have no body: a load, and the store only when the flag is set (a `SeqCst` store is a
+    /// locked exchange on x86). Only the connection's own HTTP/1 task sets and clears it, one
+    /// request at a time, so no store of another's comes between the two.
+    #[inline]
+    pub(crate) fn body_done(&self) {
+        if self.awaiting_body.load(Ordering::SeqCst) {
+            self.awaiting_body.store(false, Ordering::SeqCst);
+        }
     }
 
     /// The upload grace is over: a body still arriving from now on ends the reads.
@@ -459,10 +509,12 @@ impl ConnShared {
 
     // ----- the cut and the end -----
 
+    #[inline]
     pub(crate) fn is_cut(&self) -> bool {
         self.cut.load(Ordering::SeqCst)
     }
 
+    #[inline]
     pub(crate) fn is_gone(&self) -> bool {
         self.gone.load(Ordering::SeqCst)
     }
@@ -520,7 +572,8 @@ impl ConnShared {
             }
             state
         } else {
-            let (requests, writing) = (self.requests(), self.writing());
+            let traffic = self.traffic();
+            let (requests, writing) = (traffic.requests(), traffic.writing());
             let requests = match requests {
                 0 => None,
                 1 if self.awaiting_body() => {
@@ -541,6 +594,16 @@ impl ConnShared {
             }
         };
         format!("http connection from {}: {state}", self.peer)
+    }
+}
+
+/// Keeps one more admission: in `first` (an HTTP/1 connection's one at a time, without an
+/// allocation), or in `more`.
+fn push(held: &mut Held, admission: Admission) {
+    if held.first.is_none() {
+        held.first = Some(admission);
+    } else {
+        held.more.push(admission);
     }
 }
 
@@ -780,6 +843,17 @@ impl Registry {
     /// The counts now.
     pub(crate) fn counts(&self) -> ConnectionCounts {
         self.counts.snapshot(lock(&self.inner).live.len() as u64)
+    }
+
+    /// Wakes the task of every open connection (the listener has closed: they start
+    /// closing). A connection's task parks its waker before it reads whether the listener is
+    /// closed, and the close is stored before this runs: each task sees the close, or is
+    /// woken here.
+    pub(crate) fn wake_tasks(&self) {
+        let live: Vec<Arc<ConnShared>> = lock(&self.inner).live.values().cloned().collect();
+        for shared in live {
+            wake(&shared.task);
+        }
     }
 
     /// Ready once no connection is open.

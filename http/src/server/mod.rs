@@ -141,7 +141,9 @@ pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// at once rather than accepted into the backlog of a listener about to close (whose
 /// connections the kernel resets). The [crate docs](crate#what-a-client-sees-at-the-close)
 /// say what a client sees in each case. Requests are admitted (and refused with `503` once admissions close) by
-/// [`ShutdownLayer`](crate::ShutdownLayer): put it on the service. Long responses end at the
+/// [`ShutdownLayer`](crate::ShutdownLayer): put it on the service, made
+/// [`for_server`](crate::ShutdownLayer::for_server) (the server keeps each request's guard
+/// until its response is written; the body keeps its type). Long responses end at the
 /// close when wrapped in [`EndOnShutdown`](crate::EndOnShutdown).
 ///
 /// The drain waits for connections as it waits for requests: both are guards of the plan's
@@ -164,10 +166,10 @@ pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///     let plan = Plan::new(Shutdown::new(), Config::default());
 ///     let app = Router::new()
 ///         .route("/", get(|| async { "hello" }))
-///         .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan));
+///         .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
-///     let server = Server::new(&plan, SmolRuntime::new());
-///     let report = winddown::smol::run_until_shutdown(&plan, server.serve(listener, app)).await;
+///     let server = Server::new(&plan, SmolRuntime::new()).serve(listener, app.into_make_service());
+///     let report = winddown::smol::run_until_shutdown(&plan, server).await;
 ///     std::process::exit(report.exit_code().into())
 /// })
 /// # }
@@ -412,7 +414,12 @@ where
     /// tower service: each connection gets a clone), or a factory called with each
     /// connection's peer address, such as axum's
     /// `router.into_make_service_with_connect_info::<SocketAddr>()` (its `ConnectInfo`
-    /// extractor then finds the address); see [`ConnectionService`].
+    /// extractor then finds the address); see [`ConnectionService`]. An axum `Router`
+    /// served as a service builds each handler's route anew for every request, unless it was
+    /// made with `with_state(())` (axum's "A note about performance"): pass
+    /// `router.into_make_service()` (what `axum::serve` does with a `Router`), or
+    /// `router.with_state(())`. With [`ShutdownLayer`](crate::ShutdownLayer) on a `Router`,
+    /// see its docs for what `Router::layer` costs.
     ///
     /// It registers with the plan, if the shutdown has not been triggered yet: a namer for the
     /// connections still open when the drain ends, a note with the connection counts, a phase
@@ -540,8 +547,10 @@ where
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             // Close the listening socket now: new connects are refused by the kernel. Only then
-            // do the connections start closing (see `ListenerState`).
+            // do the connections start closing (see `ListenerState`): each connection's task
+            // is woken to see it.
             drop(open);
+            registry.wake_tasks();
             let mut cut_phase = shutdown.reached(Phase::ClosingResources);
             poll_fn(|cx| loop {
                 if registry.poll_empty(cx).is_ready() {

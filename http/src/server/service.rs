@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::connections::ConnShared;
-use crate::layer::{handoff, Admission};
+use crate::layer::handoff::Collecting;
+use crate::layer::Admission;
 
 /// The error type the server hands hyper.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -178,9 +179,29 @@ pub(crate) struct InFlight {
     admission: Option<Admission>,
 }
 
+impl InFlight {
+    /// Keeps the admission the layer handed over, if it did.
+    #[inline]
+    fn keep(&mut self, handed: Option<Admission>) {
+        let Some(handed) = handed else { return };
+        match &mut self.admission {
+            Some(admission) => admission.carry(handed),
+            None => self.admission = Some(handed),
+        }
+    }
+
+    /// Whether a poll or drop of the response body must collect what the layer's body may
+    /// hand over: not once the request holds the layer's admission (handed over with the
+    /// response: the body carries none).
+    #[inline]
+    fn collects(in_flight: &Option<InFlight>) -> bool {
+        in_flight.as_ref().is_some_and(|f| f.admission.is_none())
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.shared.set_awaiting_body(false);
+        self.shared.body_done();
         self.shared.response_ended(self.admission.take());
     }
 }
@@ -197,7 +218,7 @@ impl<S: HttpService> hyper::service::Service<Request<Incoming>> for ConnService<
             // An HTTP/1 request whose body may still be on its way: until its response
             // starts, the bytes that arrive are its body's (see `Server::upload_grace`).
             if !shared.is_http2() && !request.body().is_end_stream() {
-                shared.set_awaiting_body(true);
+                shared.await_body();
             }
             // hyper leaves a pending upgrade in the request when it may upgrade the
             // connection for it (an `Upgrade` header, a `CONNECT`): remember it, to name the
@@ -283,7 +304,18 @@ impl<S: HttpService> Future for RequestFuture<S> {
                     this.state.set(CallState::Called { future });
                 }
                 CallStateProj::Called { future } => {
-                    let response = ready!(future.poll(cx))?;
+                    let response = match this.in_flight.as_mut() {
+                        // The layer hands its admission over as its future completes (see
+                        // `handoff`): kept from then on with the request.
+                        Some(in_flight) => {
+                            let collecting = Collecting::start();
+                            let response = future.poll(cx);
+                            in_flight.keep(collecting.finish());
+                            response
+                        }
+                        None => future.poll(cx),
+                    };
+                    let response = ready!(response)?;
                     // A response once admissions have closed (a `503`, or one that says
                     // `Connection: close`) tells its client to reconnect: not before the
                     // listener is closed, so that the reconnect is refused rather than reset
@@ -320,7 +352,7 @@ impl<S: HttpService> RequestFutureProj<'_, S> {
         let in_flight = self.in_flight.take();
         if let Some(in_flight) = &in_flight {
             // Its response starts: ending the reads now would cut the response too.
-            in_flight.shared.set_awaiting_body(false);
+            in_flight.shared.body_done();
             // hyper upgrades on `101 Switching Protocols` and on a `2xx` to `CONNECT`; any
             // other answer leaves the connection HTTP.
             let status = response.status();
@@ -373,22 +405,16 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             // The layer's body may hand its admission over as it drops.
-            let ((), handed) = handoff::collect(|| this.inner.set(None));
-            if let Some(in_flight) = this.in_flight.as_mut() {
-                if handed.is_some() {
-                    in_flight.admission = handed;
+            if InFlight::collects(this.in_flight) {
+                let collecting = Collecting::start();
+                this.inner.set(None);
+                let handed = collecting.finish();
+                if let Some(in_flight) = this.in_flight.as_mut() {
+                    in_flight.keep(handed);
                 }
             }
-            // `in_flight` drops next: the response counts as being written until the next
-            // completed flush of its connection's socket.
-        }
-    }
-}
-
-impl<B> CountedBody<B> {
-    fn keep(in_flight: &mut Option<InFlight>, handed: Option<Admission>) {
-        if let (Some(in_flight), Some(admission)) = (in_flight.as_mut(), handed) {
-            in_flight.admission = Some(admission);
+            // `in_flight` drops next (the body before it, if still there): the response counts
+            // as being written until the next completed flush of its connection's socket.
         }
     }
 }
@@ -413,8 +439,17 @@ impl<B: Body> Body for CountedBody<B> {
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let (frame, handed) = handoff::collect(|| inner.poll_frame(cx));
-        Self::keep(this.in_flight, handed);
+        let frame = if InFlight::collects(this.in_flight) {
+            let collecting = Collecting::start();
+            let frame = inner.poll_frame(cx);
+            let handed = collecting.finish();
+            if let Some(in_flight) = this.in_flight.as_mut() {
+                in_flight.keep(handed);
+            }
+            frame
+        } else {
+            inner.poll_frame(cx)
+        };
         let frame = ready!(frame);
         Poll::Ready(frame.map(|frame| {
             frame.map(|frame| {

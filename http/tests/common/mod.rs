@@ -176,6 +176,8 @@ pub(crate) struct Setup {
     pub(crate) upload_grace: Option<Option<Duration>>,
     /// Served over TLS.
     pub(crate) tls: Option<Tls>,
+    /// The layer the routes are behind.
+    pub(crate) layering: Layering,
 }
 
 /// The server's future for `listener` as `setup` says: `serve` (over TLS, or not), or
@@ -235,6 +237,10 @@ macro_rules! http_scenarios {
             axum_connect_info_finds_the_peer_address,
             status_is_reachable_on_the_admin_listener_through_the_stop,
             connection_errors_are_counted_and_the_close_causes_none,
+            keep_alive_load_through_a_for_server_layer_gets_200_or_503,
+            sse_through_a_for_server_layer_ends_with_its_last_chunk,
+            a_for_server_layers_response_stuck_behind_a_client_is_named,
+            a_for_server_layers_http2_response_stuck_behind_a_full_window_is_named,
             a_websocket_hears_going_away_answers_and_counts_as_drained,
             a_websocket_that_ignores_the_close_is_cut_and_named,
             a_firehose_whose_client_never_reads_is_cut_and_named,
@@ -385,6 +391,25 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
     rig_set_up::<N>(config, with_admin, Setup::default()).await
 }
 
+/// Which layer the rig's routes are behind: the default one (its guard in the response
+/// body, which the server takes from it), or a `for_server` one (the body keeps axum's type,
+/// the server takes the guard as the response leaves the layer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Layering {
+    #[default]
+    InBody,
+    ForServer,
+}
+
+/// [`rig`], behind the layer `layering` says.
+pub(crate) async fn rig_layered<N: Net>(config: Config, layering: Layering) -> Rig {
+    let setup = Setup {
+        layering,
+        ..Setup::default()
+    };
+    rig_set_up::<N>(config, false, setup).await
+}
+
 /// [`rig_with`], the server set up as `setup` says.
 pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: Setup) -> Rig {
     let shutdown = Shutdown::new();
@@ -502,8 +527,11 @@ pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: 
                     .unwrap()
             }
         })
-        .layer(layer.clone())
         .route_service("/readyz", Readiness::new(&shutdown));
+    let app = match setup.layering {
+        Layering::InBody => app.layer(layer.clone()),
+        Layering::ForServer => app.layer(layer.clone().for_server()),
+    };
     let admin = if with_admin {
         let service = AdminService::new(&plan).requests(&layer);
         let admin_setup = Setup {
@@ -756,9 +784,18 @@ pub(crate) fn is_refusal(answer: &Answer) -> bool {
 ///    sending (not sent) or sent it just as the server closed the connection without reading
 ///    it (the keep-alive race every HTTP/1 client retries; at most one per connection).
 pub(crate) async fn keep_alive_load_gets_200_or_503_and_nothing_is_cut<N: Net>() {
+    keep_alive_load::<N>(Layering::InBody).await;
+}
+
+/// 1 with a `for_server` layer.
+pub(crate) async fn keep_alive_load_through_a_for_server_layer_gets_200_or_503<N: Net>() {
+    keep_alive_load::<N>(Layering::ForServer).await;
+}
+
+async fn keep_alive_load<N: Net>(layering: Layering) {
     const CLIENTS: usize = 8;
     const PER_CLIENT: usize = 40;
-    let rig = rig::<N>(config(LONG)).await;
+    let rig = rig_layered::<N>(config(LONG), layering).await;
     let answered_total = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
@@ -944,7 +981,16 @@ pub(crate) async fn idle_and_silent_connections_do_not_hold_the_drain<N: Net>() 
 ///    connection holding half a request head is closed at once (no response: the request was
 ///    never admitted), so neither holds the drain.
 pub(crate) async fn sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain<N: Net>() {
-    let rig = rig::<N>(config(LONG)).await;
+    sse_and_half_a_head::<N>(Layering::InBody).await;
+}
+
+/// 3 with a `for_server` layer: the server holds the stream's guard from its response on.
+pub(crate) async fn sse_through_a_for_server_layer_ends_with_its_last_chunk<N: Net>() {
+    sse_and_half_a_head::<N>(Layering::ForServer).await;
+}
+
+async fn sse_and_half_a_head<N: Net>(layering: Layering) {
+    let rig = rig_layered::<N>(config(LONG), layering).await;
     let mut sse = N::connect(rig.addr).await.expect("connect");
     write_all(&mut sse, b"GET /sse HTTP/1.1\r\nhost: t\r\n\r\n")
         .await
@@ -1364,7 +1410,17 @@ pub(crate) fn requests_already_in_the_socket_at_the_close_are_answered<N: Net>()
 ///    poll) is still being written at the drain deadline: the report names its request, with
 ///    its connection, and the connection is cut.
 pub(crate) async fn a_response_stuck_behind_a_client_that_does_not_read_is_named<N: Net>() {
-    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    response_stuck_behind_a_client_that_does_not_read::<N>(Layering::InBody).await;
+}
+
+/// 9 with a `for_server` layer: the guard the server took as the response left the layer
+/// names the request until the bytes are out.
+pub(crate) async fn a_for_server_layers_response_stuck_behind_a_client_is_named<N: Net>() {
+    response_stuck_behind_a_client_that_does_not_read::<N>(Layering::ForServer).await;
+}
+
+async fn response_stuck_behind_a_client_that_does_not_read<N: Net>(layering: Layering) {
+    let rig = rig_layered::<N>(config(Duration::from_millis(300)), layering).await;
     let mut client = N::connect(rig.addr).await.expect("connect");
     write_all(&mut client, b"GET /big HTTP/1.1\r\nhost: t\r\n\r\n")
         .await
@@ -1395,7 +1451,18 @@ pub(crate) async fn a_response_stuck_behind_a_client_that_does_not_read_is_named
 /// 10. An HTTP/2 response larger than the peer's flow-control window, whose client never
 ///     gives the window back, is named at the drain deadline like an HTTP/1 one.
 pub(crate) async fn an_http2_response_stuck_behind_a_full_window_is_named<N: Net>() {
-    let rig = rig::<N>(config(Duration::from_millis(300))).await;
+    http2_response_stuck_behind_a_full_window::<N>(Layering::InBody).await;
+}
+
+/// 10 with a `for_server` layer.
+pub(crate) async fn a_for_server_layers_http2_response_stuck_behind_a_full_window_is_named<
+    N: Net,
+>() {
+    http2_response_stuck_behind_a_full_window::<N>(Layering::ForServer).await;
+}
+
+async fn http2_response_stuck_behind_a_full_window<N: Net>(layering: Layering) {
+    let rig = rig_layered::<N>(config(Duration::from_millis(300)), layering).await;
     let io = N::connect_h2(rig.addr).await.expect("connect");
     let (client, connection) = h2::client::handshake(io).await.expect("HTTP/2");
     let driver = N::spawn(async move {
