@@ -17,10 +17,11 @@ use winddown_core::futures::Reached;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Shutdown};
 
-use super::connections::{ConnShared, Registry};
+use super::connections::ConnShared;
 use super::events;
 use super::handshake::Accept;
 use super::io::ConnIo;
+use super::registry::Registry;
 use super::rt::HyperRuntime;
 use super::service::{BoxError, ConnService, HttpService, MakeFuture};
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::connections::Registry;
+use super::registry::Registry;
 
 /// Counts of a server's connections, from [`ConnectionStats::snapshot`].
 ///

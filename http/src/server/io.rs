@@ -32,7 +32,8 @@ use std::task::{Context, Poll};
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 use pin_project_lite::pin_project;
 
-use super::connections::{ConnShared, Registry};
+use super::connections::ConnShared;
+use super::registry::Registry;
 use super::websocket::WsIo;
 
 /// The HTTP/2 connection preface (RFC 9113, 3.4).

@@ -61,6 +61,7 @@ mod futures_io;
 mod handshake;
 mod io;
 mod listener;
+mod registry;
 mod rt;
 mod service;
 mod settings;
@@ -86,8 +87,9 @@ pub use listener::{bytes_waiting_in, OsSocket};
 pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
 
 use conn::{ConnCtx, Options};
-use connections::{ConnShared, ListenerState, Registry};
+use connections::{ConnShared, ListenerState};
 use listener::Backoff;
+use registry::Registry;
 use rt::HyperRuntime;
 
 /// The listening socket while the server accepts. Dropped (by the accept loop at the close,

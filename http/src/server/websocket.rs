@@ -27,7 +27,8 @@ use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 
-use super::connections::{ConnShared, Registry};
+use super::connections::ConnShared;
+use super::registry::Registry;
 
 /// A Close frame, unmasked (server to client), with code 1001 and no reason.
 pub(crate) const GOING_AWAY: [u8; 4] = [0x88, 0x02, 0x03, 0xE9];
