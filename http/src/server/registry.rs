@@ -52,23 +52,21 @@ impl Registry {
     /// The socket of `shared` went: counts how the connection ended (unless the cut, or the
     /// end of its WebSocket, counted it already) and lets its admission go.
     pub(crate) fn remove(&self, shared: &ConnShared) {
-        self.end(shared);
+        self.end(shared, false);
     }
 
     /// A WebSocket's close handshake is done (the server's Close, or the handler's, then the
     /// peer's): it counts as ended now (drained), and as closed with 1001 if that was the
     /// code, whether or not its handler still holds the socket.
     pub(crate) fn close_websocket(&self, shared: &ConnShared, going_away: bool) {
-        if self.end(shared) && going_away {
-            // Relaxed: a report counter, as in `add`.
-            self.counts
-                .websockets_closed
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        self.end(shared, going_away);
     }
 
-    /// Counts how `shared` ended, once; lets its admission go. Whether this call counted it.
-    fn end(&self, shared: &ConnShared) -> bool {
+    /// Counts how `shared` ended, once (and as a WebSocket closed with 1001 if
+    /// `going_away`); lets its admission go. Every count is made before the admission goes
+    /// and the waiters are woken: the drain that this release may end, and the report written
+    /// after it, see them. Whether this call counted it.
+    fn end(&self, shared: &ConnShared, going_away: bool) -> bool {
         let guard = shared.set_gone();
         let (found, waiters) = {
             let mut inner = lock(&self.inner);
@@ -85,8 +83,14 @@ impl Registry {
             } else {
                 &self.counts.closed_idle
             };
-            // Relaxed: report counters, as in `add`.
+            // Relaxed: report counters, as in `add`; the guard's release below publishes
+            // them to whoever sees the drain end.
             counter.fetch_add(1, Ordering::Relaxed);
+            if going_away {
+                self.counts
+                    .websockets_closed
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
         drop(guard);
         waiters.into_iter().for_each(Waker::wake);
