@@ -132,22 +132,14 @@ fn parse_args() -> Result<Option<app::Args>, String> {
                 .ok_or_else(|| format!("{flag} needs a value"))?,
             _ => return Err(format!("unknown option {flag:?}")),
         };
-        let seconds = || {
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e6)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
-        };
         match flag.as_str() {
             "--port" => {
                 args.port = value
                     .parse()
                     .map_err(|_| format!("--port takes a port, not {value:?}"))?
             }
-            "--drain-timeout" => args.drain_timeout = seconds()?,
-            _ => args.pre_stop = seconds()?,
+            "--drain-timeout" => args.drain_timeout = app::seconds(&flag, &value)?,
+            _ => args.pre_stop = app::seconds(&flag, &value)?,
         }
     }
     Ok(Some(args))

@@ -169,14 +169,6 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
         let value = words
             .next()
             .ok_or_else(|| format!("{flag} needs a value"))?;
-        let seconds = || {
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e6)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
-        };
         match flag.as_str() {
             "--port" => {
                 args.port = value
@@ -197,9 +189,9 @@ pub(crate) fn parse_args() -> Result<Option<Args>, String> {
                         .map_err(|_| format!("--agent-port takes a port, not {value:?}"))?,
                 )
             }
-            "--drain-timeout" => args.drain_timeout = seconds()?,
-            "--pre-stop" => args.pre_stop = seconds()?,
-            "--keep-alive-grace" => args.keep_alive_grace = Some(seconds()?),
+            "--drain-timeout" => args.drain_timeout = seconds(&flag, &value)?,
+            "--pre-stop" => args.pre_stop = seconds(&flag, &value)?,
+            "--keep-alive-grace" => args.keep_alive_grace = Some(seconds(&flag, &value)?),
             "--tls-cert" => tls_cert = Some(value),
             "--tls-key" => tls_key = Some(value),
             _ => return Err(format!("unknown option {flag:?}")),
@@ -409,4 +401,15 @@ pub(crate) fn finish(report: &Report) -> u8 {
     out(&report.to_string());
     // 0 to 3: see `Report::exit_code`.
     report.exit_code()
+}
+
+/// The value of a flag that takes seconds (`--drain-timeout 1.5`): finite, not negative, under
+/// a million; or the error line that says so.
+pub(crate) fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 1e6)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} takes a number of seconds, not {value:?}"))
 }
