@@ -112,9 +112,9 @@ Routes: / (fast), /slow?ms=N (answers `ok` after N ms), POST /upload (reads
 its body to the end, answers its length), /sse (an event every 100 ms until the
 shutdown, then a clean end), /ws (a WebSocket echo: each text or binary message
 sent back), /ws?firehose=1 (a WebSocket that sends without pause and never
-reads), /readyz, /livez, /status. At the close every open
-WebSocket gets Close 1001 (going away) from the server; the connection line
-counts those that answered and those cut.
+reads), /readyz, /livez, /status. At the close every open WebSocket gets
+Close 1001 (going away) from the server; the connection line counts those that
+answered and those cut.
 
 It prints `listening on ADDR` (then `admin listening on ADDR` with
 --admin-port, `agent listening on ADDR` with --agent-port), then `ready`, on
