@@ -17,8 +17,8 @@
 //! systemd kills a service whose stop outlasts `TimeoutStopSec=` (90 s by default).
 //! `EXTEND_TIMEOUT_USEC=` lets a stop go on past that, for as long as the service keeps sending
 //! it: each one is a lease ("send the next message within this time"). winddown sends one at
-//! each phase change and then every [`EXTEND_INTERVAL`] (1 s), each for [`EXTEND_LEASE`] (3 s,
-//! so two late ticks on a busy runtime do not lose it), but only
+//! each phase change and then every second, each for three seconds (so that two late ticks on a
+//! busy runtime do not lose it; a few datagrams a second cost systemd nothing), but only
 //!
 //! - while the step that is running (the pre-stop delay, the drain, the closer running now,
 //!   the flush phase) is within its own deadline: a step that overran it (a closer blocking its
@@ -109,15 +109,14 @@ use winddown_core::runtime::Runtime;
 use winddown_core::Progress;
 use winddown_core::{Config, Phase, Plan};
 
-/// How often [`Systemd::keepalive`] renews the stop timeout's extension while the sequence runs.
-///
-/// Once a second: often enough that a lease of [`EXTEND_LEASE`] survives two late ticks, rare
-/// enough to cost nothing (systemd handles a few datagrams a second from every service).
-pub const EXTEND_INTERVAL: Duration = Duration::from_secs(1);
+// How often `Systemd::keepalive` renews the stop timeout's extension while the sequence runs:
+// once a second, often enough that a lease of `EXTEND_LEASE` survives two late ticks, rare
+// enough to cost nothing (systemd handles a few datagrams a second from every service).
+const EXTEND_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How long each `EXTEND_TIMEOUT_USEC=` asks for: three [`EXTEND_INTERVAL`]s (less when the
-/// graceful deadline is nearer).
-pub const EXTEND_LEASE: Duration = Duration::from_secs(3);
+// How long each `EXTEND_TIMEOUT_USEC=` asks for: three `EXTEND_INTERVAL`s (less when the
+// graceful deadline is nearer).
+const EXTEND_LEASE: Duration = Duration::from_secs(3);
 
 /// systemd's notifications for one service: readiness, stopping, status, stop-timeout
 /// extensions and watchdog pings. See the [module docs](self) for what is sent when.
@@ -358,8 +357,8 @@ impl Systemd {
     ///
     /// - `WATCHDOG=1` every [`watchdog`](Self::watchdog) period, from the first poll until the
     ///   sequence ends or is forced;
-    /// - once the shutdown is triggered, an `EXTEND_TIMEOUT_USEC=` lease every
-    ///   [`EXTEND_INTERVAL`], while the running step is within its own deadline and never
+    /// - once the shutdown is triggered, an `EXTEND_TIMEOUT_USEC=` lease of three
+    ///   seconds every second, while the running step is within its own deadline and never
     ///   past the graceful deadline (see the [module docs](self#the-stop-timeout)).
     ///
     /// It completes when the sequence reaches [`Completed`](Phase::Completed) or
@@ -487,7 +486,7 @@ impl Inner {
     }
 }
 
-/// The lease to send `since_trigger` after the trigger: [`EXTEND_LEASE`], cut to end at the
+/// The lease to send `since_trigger` after the trigger: `EXTEND_LEASE`, cut to end at the
 /// graceful deadline; `None` once that has passed, or once the running step's own deadline
 /// (`step_end`, from the start of the sequence, when known) has passed.
 fn lease(

@@ -5,19 +5,20 @@
 //! word (see [Stripes](Shutdown#stripes)). [`Shutdown::new`] picks one stripe per available CPU,
 //! at most 16, with `std`, and one without it. [`with_stripes`] picks the number instead: one
 //! stripe for the smallest footprint (one cache line of count), more for a machine with many
-//! cores; [`MAX_STRIPES`] is the most it takes, and a number out of range is a
-//! [`StripeCountError`]. Child scopes take their parent's count.
+//! cores; 256 is the most it takes, and a number out of range is a [`StripeCountError`].
+//! Child scopes take their parent's count.
 //!
 //! # Examples
 //!
 //! ```
 //! # use winddown_core as winddown;
-//! use winddown::tuning::{self, StripeCountError, MAX_STRIPES};
+//! use winddown::tuning::{self, StripeCountError};
 //!
 //! let small = tuning::with_stripes(1)?;
 //! assert_eq!(tuning::stripes(&small), 1);
 //! assert_eq!(tuning::stripes(&small.child()), 1);
-//! assert!(tuning::with_stripes(MAX_STRIPES + 1).is_err());
+//! assert!(tuning::with_stripes(256).is_ok());
+//! assert!(tuning::with_stripes(257).is_err());
 //! # Ok::<(), StripeCountError>(())
 //! ```
 
@@ -29,7 +30,7 @@ use crate::Shutdown;
 ///
 /// # Errors
 ///
-/// [`StripeCountError`] unless `1 <= stripes <= MAX_STRIPES`.
+/// [`StripeCountError`] unless `1 <= stripes <= 256`.
 ///
 /// # Examples
 ///
@@ -64,10 +65,10 @@ pub fn stripes(shutdown: &Shutdown) -> usize {
     shutdown.shared().stripe_count()
 }
 
-/// The most stripes a [`Shutdown`](crate::Shutdown) may have.
-pub const MAX_STRIPES: usize = 256;
+// The most stripes a `Shutdown` may have: `with_stripes` and the error's message say 256.
+pub(crate) const MAX_STRIPES: usize = 256;
 
-/// A stripe count outside `1..=`[`MAX_STRIPES`], from [`with_stripes`].
+/// A stripe count outside `1..=256`, from [`with_stripes`].
 ///
 /// # Examples
 ///
