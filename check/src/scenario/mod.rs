@@ -82,6 +82,14 @@ impl Ctx {
         }
     }
 
+    /// Records a load loop's failed connection attempt, then waits `pause` (doubled for the
+    /// next attempt, up to `RECONNECT_PAUSE_MAX`) before the loop tries again.
+    async fn refused(&self, class: Class, start: Instant, outcome: Outcome, pause: &mut Duration) {
+        self.push(Record::new(class, start, Instant::now(), outcome));
+        self.sleep_until(Instant::now() + *pause).await;
+        *pause = (*pause * 2).min(RECONNECT_PAUSE_MAX);
+    }
+
     fn push(&self, record: Record) {
         self.rec.push(record);
     }
@@ -156,14 +164,8 @@ pub(crate) async fn http1_load(ctx: Arc<Ctx>) {
                         return;
                     }
                     let outcome = http1::connect_outcome(&err);
-                    ctx.push(Record::new(
-                        Class::Http1Load,
-                        start,
-                        Instant::now(),
-                        outcome,
-                    ));
-                    ctx.sleep_until(Instant::now() + pause).await;
-                    pause = (pause * 2).min(RECONNECT_PAUSE_MAX);
+                    ctx.refused(Class::Http1Load, start, outcome, &mut pause)
+                        .await;
                     continue;
                 }
             }
@@ -226,14 +228,8 @@ pub(crate) async fn http2_load(ctx: Arc<Ctx>) {
                     http2::OpenError::Connect(err) => http1::connect_outcome(&err),
                     http2::OpenError::Handshake(_) => Outcome::ResetBeforeResponse,
                 };
-                ctx.push(Record::new(
-                    Class::Http2Load,
-                    start,
-                    Instant::now(),
-                    outcome,
-                ));
-                ctx.sleep_until(Instant::now() + pause).await;
-                pause = (pause * 2).min(RECONNECT_PAUSE_MAX);
+                ctx.refused(Class::Http2Load, start, outcome, &mut pause)
+                    .await;
                 continue;
             }
         };
@@ -290,37 +286,48 @@ pub(crate) async fn in_flight(ctx: Arc<Ctx>) {
     );
 }
 
+/// Opens an HTTP/2 connection for a scenario of `class` and, with `warm`, sends one stream of
+/// the load path on it; `None`, with the failure recorded, when either fails.
+async fn http2_open(ctx: &Ctx, class: Class, warm: bool) -> Option<http2::Conn> {
+    let start = Instant::now();
+    let Some(Ok(conn)) = ctx.until_over(http2::open(ctx.addr)).await else {
+        ctx.push(Record::new(
+            class,
+            start,
+            Instant::now(),
+            Outcome::RefusedAtConnect,
+        ));
+        return None;
+    };
+    if warm {
+        let warm = ctx
+            .until_over(http2::get(
+                &conn.send,
+                ctx.addr,
+                &ctx.opts.load_path,
+                &conn.view,
+            ))
+            .await;
+        if warm != Some(Outcome::Ok) {
+            let outcome = warm.unwrap_or(Outcome::TimedOut);
+            ctx.push(
+                Record::new(class, start, Instant::now(), outcome)
+                    .with_note("the warm-up stream failed"),
+            );
+            return None;
+        }
+    }
+    Some(conn)
+}
+
 /// The slow request as an HTTP/2 stream, and the same connection's GOAWAY.
 pub(crate) async fn http2_in_flight(ctx: Arc<Ctx>) {
     let Some(path) = ctx.opts.slow_path.clone() else {
         return;
     };
-    let start = Instant::now();
-    let Some(Ok(mut conn)) = ctx.until_over(http2::open(ctx.addr)).await else {
-        ctx.push(Record::new(
-            Class::Http2InFlight,
-            start,
-            Instant::now(),
-            Outcome::RefusedAtConnect,
-        ));
+    let Some(mut conn) = http2_open(&ctx, Class::Http2InFlight, true).await else {
         return;
     };
-    let warm = ctx
-        .until_over(http2::get(
-            &conn.send,
-            ctx.addr,
-            &ctx.opts.load_path,
-            &conn.view,
-        ))
-        .await;
-    if warm != Some(Outcome::Ok) {
-        let outcome = warm.unwrap_or(Outcome::TimedOut);
-        ctx.push(
-            Record::new(Class::Http2InFlight, start, Instant::now(), outcome)
-                .with_note("the warm-up stream failed"),
-        );
-        return;
-    }
     if !ctx.sleep_until(ctx.signal_at - ctx.opts.lead).await {
         return;
     }
@@ -342,33 +349,9 @@ pub(crate) async fn http2_in_flight(ctx: Arc<Ctx>) {
 /// it ends, and whether GOAWAY came first.
 pub(crate) async fn http2_idle(ctx: Arc<Ctx>, warm: bool) {
     let start = Instant::now();
-    let Some(Ok(mut conn)) = ctx.until_over(http2::open(ctx.addr)).await else {
-        ctx.push(Record::new(
-            Class::Http2Idle,
-            start,
-            Instant::now(),
-            Outcome::RefusedAtConnect,
-        ));
+    let Some(mut conn) = http2_open(&ctx, Class::Http2Idle, warm).await else {
         return;
     };
-    if warm {
-        let warm = ctx
-            .until_over(http2::get(
-                &conn.send,
-                ctx.addr,
-                &ctx.opts.load_path,
-                &conn.view,
-            ))
-            .await;
-        if warm != Some(Outcome::Ok) {
-            let outcome = warm.unwrap_or(Outcome::TimedOut);
-            ctx.push(
-                Record::new(Class::Http2Idle, start, Instant::now(), outcome)
-                    .with_note("the warm-up stream failed"),
-            );
-            return;
-        }
-    }
     let which = if warm {
         "after a stream"
     } else {
