@@ -98,6 +98,7 @@
 //! # #[cfg(all(unix, feature = "tokio"))]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::{Reason, Shutdown};
+//! use winddown::signals::Signal;
 //!
 //! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 //! let shutdown = Shutdown::new();
@@ -105,7 +106,7 @@
 //!     // Registered when this returns; delivered once the runtime runs the task.
 //!     tokio::spawn(winddown::signals::Builder::new().listen_tokio(&shutdown)?);
 //!
-//!     signal_hook::low_level::raise(winddown::signals::SIGTERM)?; // `kill -TERM <pid>`
+//!     signal_hook::low_level::raise(Signal::Term.number())?; // `kill -TERM <pid>`
 //!     shutdown.triggered().await;
 //!     std::io::Result::Ok(())
 //! })?;
@@ -169,8 +170,6 @@
 //!   default action for a signal that was ignored here (an ignored signal is inherited, a
 //!   caught one is not), and a blocking system call may be interrupted (`EINTR`) by a signal
 //!   that is ignored.
-//! - **Signals signal-hook does not know** (real-time signals, for example) are ignored after a
-//!   drop when they had the default action before, as signal-hook has no emulation of it.
 //! - **The disposition is learnt once per signal,** by the first [`listen`] for it. Code that
 //!   changes the disposition with `sigaction` directly, not through signal-hook, after that
 //!   replaces signal-hook's handler and this crate's with it.
@@ -222,13 +221,14 @@
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::{Phase, Reason, Shutdown};
+//! use winddown::signals::Signal;
 //!
 //! let shutdown = Shutdown::new();
 //! // Registered when this returns: a signal from here on is never lost.
 //! let _listener = winddown::signals::listen(&shutdown)?;
 //!
 //! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
-//! signal_hook::low_level::raise(winddown::signals::SIGTERM)?;
+//! signal_hook::low_level::raise(Signal::Term.number())?;
 //!
 //! shutdown.blocking().triggered(None);
 //! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
@@ -247,14 +247,14 @@
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::Shutdown;
-//! use winddown::signals::{Listener, SIGQUIT};
+//! use winddown::signals::{Listener, Signal};
 //!
 //! let shutdown = Shutdown::new();
 //! let listener = Listener::builder()
-//!     .signal(SIGQUIT)
+//!     .signal(Signal::Quit)
 //!     .on_event(|event| eprintln!("winddown: {event}"))
 //!     .listen(&shutdown)?;
-//! assert_eq!(listener.signals(), [15, 2, 3]);
+//! assert_eq!(listener.signals(), [Signal::Term, Signal::Int, Signal::Quit]);
 //! # Ok(())
 //! # }
 //! # #[cfg(not(unix))]
@@ -326,6 +326,8 @@ mod hook;
 mod listener;
 #[cfg(unix)]
 mod mask;
+#[cfg(unix)]
+mod signal;
 #[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
 mod task;
 
@@ -335,18 +337,15 @@ pub use crate::escalation::Action;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use crate::listener::{listen, Builder, Event, Listener};
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(unix)))]
+pub use crate::signal::Signal;
 #[cfg(all(unix, feature = "async-io"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "async-io"))))]
 pub use crate::task::AsyncIoListener;
 #[cfg(all(unix, feature = "tokio"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "tokio"))))]
 pub use crate::task::TokioListener;
-
-/// Signal numbers for [`Builder::signal`], re-exported from `libc` through signal-hook.
-#[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(unix)))]
-#[doc(no_inline)]
-pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 #[doc(no_inline)]
 pub use winddown_core::{Reason, Shutdown};

@@ -63,6 +63,7 @@ use std::task::{Context, Poll};
 
 use crate::hook::Hand;
 use crate::listener::{Event, Listener, Worker};
+use crate::signal::Signal;
 use crate::Builder;
 
 #[cfg(feature = "async-io")]
@@ -100,7 +101,7 @@ struct Core<D> {
     /// `Some` with an [`on_event`](Builder::on_event) hook.
     hooked: Option<Hooked<D>>,
     /// Deliveries counted, not yet acted on, in order (invariant 5).
-    counted: VecDeque<i32>,
+    counted: VecDeque<Signal>,
     /// The event the hook has and the task waits for, with its number (hook invariant 3): its
     /// action is carried out once the hook returns or the deadline passes.
     waiting: Option<(Event, u64)>,
@@ -200,7 +201,7 @@ impl<D: Deadline> Core<D> {
         Poll::Ready(())
     }
 
-    fn signals(&self) -> &[i32] {
+    fn signals(&self) -> &[Signal] {
         self.listener.as_ref().map_or(&[], Listener::signals)
     }
 }

@@ -14,6 +14,7 @@ use winddown_core::Shutdown;
 use super::{Builder, Core, Deadline};
 use crate::hook::HOOK_WAIT;
 use crate::listener::{drain, Runner};
+use crate::signal::Signal;
 
 impl Builder {
     /// Registers the signals like [`listen`](Self::listen), but starts no thread: returns the
@@ -36,16 +37,16 @@ impl Builder {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::{Reason, Shutdown};
-    /// use winddown::signals::{Builder, SIGUSR1};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let shutdown = Shutdown::new();
-    /// let listener = Builder::empty().signal(SIGUSR1).listen_async_io(&shutdown)?;
+    /// let listener = Builder::empty().signal(Signal::Usr1).listen_async_io(&shutdown)?;
     /// let executor = smol::Executor::new();
     /// executor.spawn(listener).detach();
     ///
-    /// signal_hook::low_level::raise(SIGUSR1)?; // stands in for `kill -USR1 <pid>`
+    /// signal_hook::low_level::raise(Signal::Usr1.number())?; // stands in for `kill -USR1 <pid>`
     /// smol::block_on(executor.run(shutdown.triggered()));
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(Signal::Usr1.number())));
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
@@ -113,16 +114,16 @@ impl AsyncIoListener {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::Shutdown;
-    /// use winddown::signals::{Builder, SIGTERM, SIGINT};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let listener = Builder::new().listen_async_io(&Shutdown::new())?;
-    /// assert_eq!(listener.signals(), [SIGTERM, SIGINT]);
+    /// assert_eq!(listener.signals(), [Signal::Term, Signal::Int]);
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
     /// # fn main() {}
     /// ```
-    pub fn signals(&self) -> &[i32] {
+    pub fn signals(&self) -> &[Signal] {
         self.core.signals()
     }
 }

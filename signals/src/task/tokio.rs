@@ -13,6 +13,7 @@ use winddown_core::Shutdown;
 use super::{Builder, Core, Deadline};
 use crate::hook::HOOK_WAIT;
 use crate::listener::Runner;
+use crate::signal::Signal;
 
 impl Builder {
     /// Registers the signals like [`listen`](Self::listen), but starts no thread: returns the
@@ -39,19 +40,19 @@ impl Builder {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::{Reason, Shutdown};
-    /// use winddown::signals::{Builder, SIGUSR1};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     /// let shutdown = Shutdown::new();
     /// runtime.block_on(async {
-    ///     let listener = Builder::empty().signal(SIGUSR1).listen_tokio(&shutdown)?;
+    ///     let listener = Builder::empty().signal(Signal::Usr1).listen_tokio(&shutdown)?;
     ///     tokio::spawn(listener);
     ///
-    ///     signal_hook::low_level::raise(SIGUSR1)?; // stands in for `kill -USR1 <pid>`
+    ///     signal_hook::low_level::raise(Signal::Usr1.number())?; // stands in for `kill -USR1 <pid>`
     ///     shutdown.triggered().await;
     ///     std::io::Result::Ok(())
     /// })?;
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(Signal::Usr1.number())));
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
@@ -137,16 +138,16 @@ impl TokioListener {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> std::io::Result<()> {
     /// use winddown::Shutdown;
-    /// use winddown::signals::{Builder, SIGTERM, SIGINT};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let listener = Builder::new().listen_tokio(&Shutdown::new())?;
-    /// assert_eq!(listener.signals(), [SIGTERM, SIGINT]);
+    /// assert_eq!(listener.signals(), [Signal::Term, Signal::Int]);
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
     /// # fn main() {}
     /// ```
-    pub fn signals(&self) -> &[i32] {
+    pub fn signals(&self) -> &[Signal] {
         self.core.signals()
     }
 }
