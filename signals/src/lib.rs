@@ -3,9 +3,9 @@
 //!
 //! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
-//! [`Shutdown`] with no async runtime: a signal handler that only counts and writes a byte (and
+//! [`Shutdown`] (winddown-core's, `winddown::Shutdown` in the facade) with no async runtime: a signal handler that only counts and writes a byte (and
 //! ends the process on the third signal), and a small thread that turns the bytes into
-//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls. A program that runs
+//! [`trigger`](winddown_core::Shutdown::trigger) and [`force`](winddown_core::Shutdown::force) calls. A program that runs
 //! tokio, smol or async-std can have the runtime do the thread's work instead, as a task its
 //! reactor wakes: [`Builder::listen_tokio`], [`Builder::listen_async_io`] (see
 //! [Listener tasks](#listener-tasks)).
@@ -286,6 +286,10 @@
 //! - `async-io`: [`Builder::listen_async_io`] and [`AsyncIoListener`], for smol, async-std
 //!   and other executors on async-io's reactor.
 //!
+//! [`Shutdown`]: winddown_core::Shutdown
+//! [`Shutdown::trigger`]: winddown_core::Shutdown::trigger
+//! [`Shutdown::force`]: winddown_core::Shutdown::force
+//! [`Shutdown::triggered`]: winddown_core::Shutdown::triggered
 // Links to feature-gated items: to this build's page with the feature on, else to docs.rs,
 // which documents every feature.
 #![cfg_attr(
@@ -346,6 +350,3 @@ pub use crate::task::AsyncIoListener;
 #[cfg(all(unix, feature = "tokio"))]
 #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "tokio"))))]
 pub use crate::task::TokioListener;
-
-#[doc(no_inline)]
-pub use winddown_core::{Reason, Shutdown};
