@@ -26,7 +26,7 @@
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
 //!   byte. So every delivery counts, even three that arrive before the thread is scheduled. It
 //!   runs no code of yours.
-//! - **Or a listener task** ([`TokioListener`], [`AsyncIoListener`]), spawned on the
+//! - **Or a listener task** ([`ListenerTask`]), spawned on the
 //!   application's runtime, does the thread's work with the wake socket registered with the
 //!   runtime's reactor, as `tokio::signal` does: no thread of its own, and no code of yours
 //!   either.
@@ -69,9 +69,9 @@
 //! # Listener tasks
 //!
 //! With the `tokio` feature, [`Builder::listen_tokio`] (called inside the runtime) returns the
-//! listener as a [`TokioListener`], a future to `tokio::spawn`; with `async-io`,
-//! [`Builder::listen_async_io`] returns an [`AsyncIoListener`] to spawn on a smol or async-std
-//! executor. The registration is the same as [`listen`]'s, and so is everything above and
+//! listener as a [`ListenerTask`], a future to `tokio::spawn`; with `async-io`,
+//! [`Builder::listen_async_io`] returns one to spawn on a smol or async-std executor. The
+//! registration is the same as [`listen`]'s, and so is everything above and
 //! below, with these differences:
 //!
 //! - **No thread**: a thread fewer to keep (its stack, a kernel task: the footprint of small
@@ -281,9 +281,9 @@
 //!
 //! The crate needs `std` (a thread and sockets). None is on by default.
 //!
-//! - `tokio`: [`Builder::listen_tokio`] and [`TokioListener`] (tokio's `net`, `rt` and
+//! - `tokio`: [`Builder::listen_tokio`] and [`ListenerTask`] (tokio's `net`, `rt` and
 //!   `time`).
-//! - `async-io`: [`Builder::listen_async_io`] and [`AsyncIoListener`], for smol, async-std
+//! - `async-io`: [`Builder::listen_async_io`] and [`ListenerTask`], for smol, async-std
 //!   and other executors on async-io's reactor.
 //!
 //! [`Shutdown`]: winddown_core::Shutdown
@@ -294,19 +294,27 @@
 // which documents every feature.
 #![cfg_attr(
     all(unix, feature = "tokio"),
-    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio\n[`TokioListener`]: TokioListener"
+    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio"
 )]
 #![cfg_attr(
     not(all(unix, feature = "tokio")),
-    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio\n[`TokioListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.TokioListener.html"
+    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio"
 )]
 #![cfg_attr(
     all(unix, feature = "async-io"),
-    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io\n[`AsyncIoListener`]: AsyncIoListener"
+    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io"
 )]
 #![cfg_attr(
     not(all(unix, feature = "async-io")),
-    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io\n[`AsyncIoListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.AsyncIoListener.html"
+    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io"
+)]
+#![cfg_attr(
+    all(unix, any(feature = "async-io", feature = "tokio")),
+    doc = "[`ListenerTask`]: ListenerTask"
+)]
+#![cfg_attr(
+    not(all(unix, any(feature = "async-io", feature = "tokio"))),
+    doc = "[`ListenerTask`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.ListenerTask.html"
 )]
 // Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
 // `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
@@ -344,9 +352,9 @@ pub use crate::listener::{listen, Builder, Event, Listener};
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use crate::signal::Signal;
-#[cfg(all(unix, feature = "async-io"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "async-io"))))]
-pub use crate::task::AsyncIoListener;
-#[cfg(all(unix, feature = "tokio"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "tokio"))))]
-pub use crate::task::TokioListener;
+#[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(unix, any(feature = "async-io", feature = "tokio"))))
+)]
+pub use crate::task::ListenerTask;

@@ -381,7 +381,9 @@ fn the_task_reports_its_signals() {
     let shutdown = Shutdown::new();
     let smol = Builder::new().listen_async_io(&shutdown).unwrap();
     assert_eq!(smol.signals(), [Signal::Term, Signal::Int]);
-    assert!(format!("{smol:?}").starts_with("AsyncIoListener"));
+    let debug = format!("{smol:?}");
+    assert!(debug.starts_with("ListenerTask"), "{debug}");
+    assert!(debug.contains(r#"reactor: "async-io""#), "{debug}");
     drop(smol);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -393,6 +395,8 @@ fn the_task_reports_its_signals() {
             .listen_tokio(&shutdown)
             .unwrap();
         assert_eq!(tokio.signals(), [Signal::Usr2]);
-        assert!(format!("{tokio:?}").starts_with("TokioListener"));
+        let debug = format!("{tokio:?}");
+        assert!(debug.starts_with("ListenerTask"), "{debug}");
+        assert!(debug.contains(r#"reactor: "tokio""#), "{debug}");
     });
 }
