@@ -49,8 +49,7 @@ use crate::escalation::{shell_status, Action};
 ///
 /// # Panics
 ///
-/// If `signal` is in signal-hook's `FORBIDDEN` set; [`crate::Builder::listen`] refuses those
-/// first.
+/// If `signal` is in signal-hook's `FORBIDDEN` set, which no [`crate::Signal`] is.
 #[allow(unsafe_code)]
 pub(crate) fn register(signal: i32, count: &Arc<AtomicU32>) -> io::Result<SigId> {
     let count = Arc::clone(count);

@@ -3,9 +3,9 @@
 //!
 //! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
-//! [`Shutdown`] with no async runtime: a signal handler that only counts and writes a byte (and
+//! [`Shutdown`] (winddown-core's, `winddown::Shutdown` in the facade) with no async runtime: a signal handler that only counts and writes a byte (and
 //! ends the process on the third signal), and a small thread that turns the bytes into
-//! [`trigger`](Shutdown::trigger) and [`force`](Shutdown::force) calls. A program that runs
+//! [`trigger`](winddown_core::Shutdown::trigger) and [`force`](winddown_core::Shutdown::force) calls. A program that runs
 //! tokio, smol or async-std can have the runtime do the thread's work instead, as a task its
 //! reactor wakes: [`Builder::listen_tokio`], [`Builder::listen_async_io`] (see
 //! [Listener tasks](#listener-tasks)).
@@ -26,7 +26,7 @@
 //!   it drains the wake socket, then counts the bytes in each signal's socket, and acts once per
 //!   byte. So every delivery counts, even three that arrive before the thread is scheduled. It
 //!   runs no code of yours.
-//! - **Or a listener task** ([`TokioListener`], [`AsyncIoListener`]), spawned on the
+//! - **Or a listener task** ([`ListenerTask`]), spawned on the
 //!   application's runtime, does the thread's work with the wake socket registered with the
 //!   runtime's reactor, as `tokio::signal` does: no thread of its own, and no code of yours
 //!   either.
@@ -69,9 +69,9 @@
 //! # Listener tasks
 //!
 //! With the `tokio` feature, [`Builder::listen_tokio`] (called inside the runtime) returns the
-//! listener as a [`TokioListener`], a future to `tokio::spawn`; with `async-io`,
-//! [`Builder::listen_async_io`] returns an [`AsyncIoListener`] to spawn on a smol or async-std
-//! executor. The registration is the same as [`listen`]'s, and so is everything above and
+//! listener as a [`ListenerTask`], a future to `tokio::spawn`; with `async-io`,
+//! [`Builder::listen_async_io`] returns one to spawn on a smol or async-std executor. The
+//! registration is the same as [`listen`]'s, and so is everything above and
 //! below, with these differences:
 //!
 //! - **No thread**: a thread fewer to keep (its stack, a kernel task: the footprint of small
@@ -98,6 +98,7 @@
 //! # #[cfg(all(unix, feature = "tokio"))]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::{Reason, Shutdown};
+//! use winddown::signals::Signal;
 //!
 //! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 //! let shutdown = Shutdown::new();
@@ -105,7 +106,7 @@
 //!     // Registered when this returns; delivered once the runtime runs the task.
 //!     tokio::spawn(winddown::signals::Builder::new().listen_tokio(&shutdown)?);
 //!
-//!     signal_hook::low_level::raise(winddown::signals::SIGTERM)?; // `kill -TERM <pid>`
+//!     signal_hook::low_level::raise(Signal::Term.number())?; // `kill -TERM <pid>`
 //!     shutdown.triggered().await;
 //!     std::io::Result::Ok(())
 //! })?;
@@ -169,8 +170,6 @@
 //!   default action for a signal that was ignored here (an ignored signal is inherited, a
 //!   caught one is not), and a blocking system call may be interrupted (`EINTR`) by a signal
 //!   that is ignored.
-//! - **Signals signal-hook does not know** (real-time signals, for example) are ignored after a
-//!   drop when they had the default action before, as signal-hook has no emulation of it.
 //! - **The disposition is learnt once per signal,** by the first [`listen`] for it. Code that
 //!   changes the disposition with `sigaction` directly, not through signal-hook, after that
 //!   replaces signal-hook's handler and this crate's with it.
@@ -222,13 +221,14 @@
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::{Phase, Reason, Shutdown};
+//! use winddown::signals::Signal;
 //!
 //! let shutdown = Shutdown::new();
 //! // Registered when this returns: a signal from here on is never lost.
 //! let _listener = winddown::signals::listen(&shutdown)?;
 //!
 //! // Stand-in for `kill -TERM <pid>` or `systemctl stop`.
-//! signal_hook::low_level::raise(winddown::signals::SIGTERM)?;
+//! signal_hook::low_level::raise(Signal::Term.number())?;
 //!
 //! shutdown.blocking().triggered(None);
 //! assert_eq!(shutdown.reason(), Some(&Reason::Signal(15)));
@@ -247,14 +247,14 @@
 //! # #[cfg(unix)]
 //! # fn main() -> std::io::Result<()> {
 //! use winddown::Shutdown;
-//! use winddown::signals::{Listener, SIGQUIT};
+//! use winddown::signals::{Listener, Signal};
 //!
 //! let shutdown = Shutdown::new();
 //! let listener = Listener::builder()
-//!     .signal(SIGQUIT)
+//!     .signal(Signal::Quit)
 //!     .on_event(|event| eprintln!("winddown: {event}"))
 //!     .listen(&shutdown)?;
-//! assert_eq!(listener.signals(), [15, 2, 3]);
+//! assert_eq!(listener.signals(), [Signal::Term, Signal::Int, Signal::Quit]);
 //! # Ok(())
 //! # }
 //! # #[cfg(not(unix))]
@@ -281,28 +281,40 @@
 //!
 //! The crate needs `std` (a thread and sockets). None is on by default.
 //!
-//! - `tokio`: [`Builder::listen_tokio`] and [`TokioListener`] (tokio's `net`, `rt` and
+//! - `tokio`: [`Builder::listen_tokio`] and [`ListenerTask`] (tokio's `net`, `rt` and
 //!   `time`).
-//! - `async-io`: [`Builder::listen_async_io`] and [`AsyncIoListener`], for smol, async-std
+//! - `async-io`: [`Builder::listen_async_io`] and [`ListenerTask`], for smol, async-std
 //!   and other executors on async-io's reactor.
 //!
+//! [`Shutdown`]: winddown_core::Shutdown
+//! [`Shutdown::trigger`]: winddown_core::Shutdown::trigger
+//! [`Shutdown::force`]: winddown_core::Shutdown::force
+//! [`Shutdown::triggered`]: winddown_core::Shutdown::triggered
 // Links to feature-gated items: to this build's page with the feature on, else to docs.rs,
 // which documents every feature.
 #![cfg_attr(
     all(unix, feature = "tokio"),
-    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio\n[`TokioListener`]: TokioListener"
+    doc = "[`Builder::listen_tokio`]: Builder::listen_tokio"
 )]
 #![cfg_attr(
     not(all(unix, feature = "tokio")),
-    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio\n[`TokioListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.TokioListener.html"
+    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio"
 )]
 #![cfg_attr(
     all(unix, feature = "async-io"),
-    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io\n[`AsyncIoListener`]: AsyncIoListener"
+    doc = "[`Builder::listen_async_io`]: Builder::listen_async_io"
 )]
 #![cfg_attr(
     not(all(unix, feature = "async-io")),
-    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io\n[`AsyncIoListener`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.AsyncIoListener.html"
+    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io"
+)]
+#![cfg_attr(
+    all(unix, any(feature = "async-io", feature = "tokio")),
+    doc = "[`ListenerTask`]: ListenerTask"
+)]
+#![cfg_attr(
+    not(all(unix, any(feature = "async-io", feature = "tokio"))),
+    doc = "[`ListenerTask`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.ListenerTask.html"
 )]
 // Denied, not forbidden: `disposition::query` allows it for one `sigaction` query,
 // `exit::register` for the in-handler count, and `mask` for `pthread_sigmask` (see "Unsafe
@@ -326,6 +338,8 @@ mod hook;
 mod listener;
 #[cfg(unix)]
 mod mask;
+#[cfg(unix)]
+mod signal;
 #[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
 mod task;
 
@@ -335,18 +349,12 @@ pub use crate::escalation::Action;
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
 pub use crate::listener::{listen, Builder, Event, Listener};
-#[cfg(all(unix, feature = "async-io"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "async-io"))))]
-pub use crate::task::AsyncIoListener;
-#[cfg(all(unix, feature = "tokio"))]
-#[cfg_attr(docsrs, doc(cfg(all(unix, feature = "tokio"))))]
-pub use crate::task::TokioListener;
-
-/// Signal numbers for [`Builder::signal`], re-exported from `libc` through signal-hook.
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]
-#[doc(no_inline)]
-pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
-
-#[doc(no_inline)]
-pub use winddown_core::{Reason, Shutdown};
+pub use crate::signal::Signal;
+#[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(unix, any(feature = "async-io", feature = "tokio"))))
+)]
+pub use crate::task::ListenerTask;

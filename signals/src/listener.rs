@@ -58,8 +58,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use signal_hook::consts::signal::{SIGINT, SIGTERM};
-use signal_hook::consts::FORBIDDEN;
 use signal_hook::low_level::{self, pipe};
 use signal_hook::SigId;
 use winddown_core::{Reason, Shutdown};
@@ -69,12 +67,13 @@ use crate::escalation::{Action, Escalation};
 use crate::exit;
 use crate::hook::{Hand, Hook, HookThread};
 use crate::mask::Blocked;
+use crate::signal::Signal;
 
 /// The name of the listener thread.
 const THREAD_NAME: &str = "winddown-signals";
 
 /// The default set: SIGTERM (systemd, Kubernetes, `kill`), then SIGINT (Ctrl-C).
-const DEFAULT_SIGNALS: [i32; 2] = [SIGTERM, SIGINT];
+const DEFAULT_SIGNALS: [Signal; 2] = [Signal::Term, Signal::Int];
 
 /// Numbers the listeners of the process, so that a trigger hook knows its own listener's
 /// thread. Relaxed: only uniqueness matters.
@@ -101,10 +100,11 @@ thread_local! {
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
 /// use winddown::Shutdown;
+/// use winddown::signals::Signal;
 ///
 /// let shutdown = Shutdown::new();
 /// let listener = winddown::signals::listen(&shutdown)?;
-/// assert_eq!(listener.signals(), [winddown::signals::SIGTERM, winddown::signals::SIGINT]);
+/// assert_eq!(listener.signals(), [Signal::Term, Signal::Int]);
 /// # Ok(())
 /// # }
 /// # #[cfg(not(unix))]
@@ -123,7 +123,7 @@ pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
 /// Chooses a listener's signals and log hook, then starts it with [`listen`](Self::listen).
 ///
 /// Starts with SIGTERM and SIGINT ([`new`](Self::new)) or with nothing
-/// ([`empty`](Self::empty)); SIGQUIT, SIGHUP and any other signal are opt-in with
+/// ([`empty`](Self::empty)); SIGQUIT, SIGHUP, SIGUSR1 and SIGUSR2 are opt-in with
 /// [`signal`](Self::signal).
 ///
 /// # Examples
@@ -133,12 +133,12 @@ pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
 /// use winddown::Shutdown;
-/// use winddown::signals::{Builder, SIGHUP, SIGQUIT};
+/// use winddown::signals::{Builder, Signal};
 ///
 /// let shutdown = Shutdown::new();
 /// let listener = Builder::new()
-///     .signal(SIGQUIT)
-///     .signal(SIGHUP)
+///     .signal(Signal::Quit)
+///     .signal(Signal::Hup)
 ///     .on_event(|event| eprintln!("{event}"))
 ///     .listen(&shutdown)?;
 /// assert_eq!(listener.signals().len(), 4);
@@ -149,7 +149,7 @@ pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
 /// ```
 pub struct Builder {
     /// The set, in the order given, without duplicates.
-    signals: Vec<i32>,
+    signals: Vec<Signal>,
     on_event: Option<Hook>,
     /// Whether `on_event` runs where the listener runs instead of on the hook thread.
     inline: bool,
@@ -164,8 +164,8 @@ impl Builder {
     /// ```
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown::signals::{Builder, SIGINT, SIGTERM};
-    /// assert_eq!(Builder::new().signals(), [SIGTERM, SIGINT]);
+    /// use winddown::signals::{Builder, Signal};
+    /// assert_eq!(Builder::new().signals(), [Signal::Term, Signal::Int]);
     /// # }
     /// ```
     pub fn new() -> Self {
@@ -186,8 +186,8 @@ impl Builder {
     /// ```
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown::signals::{Builder, SIGTERM};
-    /// assert_eq!(Builder::empty().signal(SIGTERM).signals(), [SIGTERM]);
+    /// use winddown::signals::{Builder, Signal};
+    /// assert_eq!(Builder::empty().signal(Signal::Term).signals(), [Signal::Term]);
     /// # }
     /// ```
     pub fn empty() -> Self {
@@ -200,20 +200,18 @@ impl Builder {
     /// Adds `signal` to the set. Adding a signal twice has no effect.
     ///
     /// Every signal in the set counts towards the same escalation: SIGINT then SIGTERM forces.
-    /// Signals that cannot be handled (SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV) are refused by
-    /// [`listen`](Self::listen), not here.
     ///
     /// # Examples
     ///
     /// ```
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown::signals::{Builder, SIGINT, SIGQUIT, SIGTERM};
-    /// let builder = Builder::new().signal(SIGQUIT).signal(SIGTERM);
-    /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
+    /// use winddown::signals::{Builder, Signal};
+    /// let builder = Builder::new().signal(Signal::Quit).signal(Signal::Term);
+    /// assert_eq!(builder.signals(), [Signal::Term, Signal::Int, Signal::Quit]);
     /// # }
     /// ```
-    pub fn signal(mut self, signal: i32) -> Self {
+    pub fn signal(mut self, signal: Signal) -> Self {
         if !self.signals.contains(&signal) {
             self.signals.push(signal);
         }
@@ -230,7 +228,7 @@ impl Builder {
     /// assert!(winddown::signals::Builder::empty().signals().is_empty());
     /// # }
     /// ```
-    pub fn signals(&self) -> &[i32] {
+    pub fn signals(&self) -> &[Signal] {
         &self.signals
     }
 
@@ -314,16 +312,16 @@ impl Builder {
     /// # fn main() -> std::io::Result<()> {
     /// use std::sync::mpsc;
     /// use winddown::Shutdown;
-    /// use winddown::signals::{Builder, SIGUSR1};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let shutdown = Shutdown::new();
     /// // A writer thread of the application's own prints what the hook queues.
     /// let (lines, queued) = mpsc::channel();
     /// let _listener = Builder::empty()
-    ///     .signal(SIGUSR1)
+    ///     .signal(Signal::Usr1)
     ///     .on_event_inline(move |event| drop(lines.send(event.to_string())))
     ///     .listen(&shutdown)?;
-    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// signal_hook::low_level::raise(Signal::Usr1.number())?;
     /// shutdown.blocking().triggered(None);
     /// // Queued inside the trigger: there by the time anyone sees the shutdown triggered.
     /// assert_eq!(queued.try_recv().unwrap(), "SIGUSR1 (signal #1): shutdown triggered");
@@ -374,13 +372,13 @@ impl Builder {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::{Reason, Shutdown};
-    /// use winddown::signals::{Builder, SIGUSR1};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let shutdown = Shutdown::new();
-    /// let _listener = Builder::empty().signal(SIGUSR1).listen(&shutdown)?;
-    /// signal_hook::low_level::raise(SIGUSR1)?;
+    /// let _listener = Builder::empty().signal(Signal::Usr1).listen(&shutdown)?;
+    /// signal_hook::low_level::raise(Signal::Usr1.number())?;
     /// shutdown.blocking().triggered(None);
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(Signal::Usr1.number())));
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
@@ -392,10 +390,9 @@ impl Builder {
     /// Nothing of the listener is left registered after an error: its signals do what they did
     /// before.
     ///
-    /// - [`ErrorKind::InvalidInput`] if the set is empty, or holds a signal that cannot be
-    ///   handled (signal-hook's `FORBIDDEN`: SIGKILL, SIGSTOP, SIGILL, SIGFPE, SIGSEGV).
-    /// - The OS error if a signal number is not valid (`EINVAL`), or if a socket pair or the
-    ///   thread cannot be created.
+    /// - [`ErrorKind::InvalidInput`] if the set is empty.
+    /// - The OS error if the signal mask, a registration, a socket pair or the thread cannot
+    ///   be set up.
     ///
     // Links to feature-gated methods: to this build's page with the feature on, else to
     // docs.rs, which documents every feature.
@@ -441,13 +438,8 @@ impl Builder {
                 "no signals to listen for",
             ));
         }
-        // signal-hook panics on these; refuse them as a value first.
-        if let Some(signal) = signals.iter().find(|s| FORBIDDEN.contains(s)) {
-            return Err(io::Error::new(
-                ErrorKind::InvalidInput,
-                format!("signal {signal} cannot be handled"),
-            ));
-        }
+        // The numbers, once, here: the handler's actions below only ever see numbers.
+        let numbers: Vec<i32> = signals.iter().map(|signal| signal.number()).collect();
 
         // The hook's thread, and for the listener thread the trigger hook that hands it this
         // listener's trigger event from inside the trigger (see `Worker::deliver`), registered
@@ -490,27 +482,27 @@ impl Builder {
         wake_write.set_nonblocking(true)?;
 
         // Invariant 7: from here until the claim, a delivery to this thread waits.
-        let blocked = Blocked::new(&signals)?;
+        let blocked = Blocked::new(&numbers)?;
         // Invariant 6: the old dispositions first, before anything of ours is registered.
         let mut table = disposition::table();
-        for &signal in &signals {
-            table.prepare(signal)?;
+        for &number in &numbers {
+            table.prepare(number)?;
         }
 
         // On an early return, dropping this unregisters what was registered so far.
         let mut registrations = Registrations(Vec::new());
         let mut counters = Vec::with_capacity(signals.len());
-        for &signal in &signals {
+        for (&signal, &number) in signals.iter().zip(&numbers) {
             let (count_read, count_write) = UnixStream::pair()?;
             count_read.set_nonblocking(true)?;
             // Invariant 2, (a): the in-handler count and exit, registered first so that it runs
             // first.
             if exit.in_handler() {
-                registrations.push(exit::register(signal, &handler_count)?);
+                registrations.push(exit::register(number, &handler_count)?);
             }
             // (b), then (c).
-            registrations.push(pipe::register(signal, count_write)?);
-            registrations.push(pipe::register(signal, wake_write.try_clone()?)?);
+            registrations.push(pipe::register(number, count_write)?);
+            registrations.push(pipe::register(number, wake_write.try_clone()?)?);
             counters.push(Counter {
                 signal,
                 socket: count_read,
@@ -518,7 +510,7 @@ impl Builder {
         }
         // Invariant 6: every action is registered; switch the restorers off. On an early return
         // from here on, the claim is dropped (released) before the registrations, as in `Drop`.
-        let claim = table.claim(&signals);
+        let claim = table.claim(&numbers);
         drop(table);
         // Invariant 7: a signal that arrived meanwhile is delivered now, to the listener. Its
         // bytes wait in the sockets for the thread.
@@ -590,14 +582,14 @@ impl fmt::Debug for Builder {
 /// # #[cfg(unix)]
 /// # fn main() -> std::io::Result<()> {
 /// use winddown::{Phase, Shutdown};
-/// use winddown::signals::{Listener, SIGUSR1};
+/// use winddown::signals::{Listener, Signal};
 ///
 /// let shutdown = Shutdown::new();
-/// let listener = Listener::builder().signal(SIGUSR1).listen(&shutdown)?;
+/// let listener = Listener::builder().signal(Signal::Usr1).listen(&shutdown)?;
 ///
-/// signal_hook::low_level::raise(SIGUSR1)?; // triggers
+/// signal_hook::low_level::raise(Signal::Usr1.number())?; // triggers
 /// shutdown.blocking().triggered(None);
-/// signal_hook::low_level::raise(SIGUSR1)?; // forces
+/// signal_hook::low_level::raise(Signal::Usr1.number())?; // forces
 /// assert_eq!(shutdown.blocking().reached(Phase::Forced, None), Some(Phase::Forced));
 ///
 /// // The third would end the process. Stop listening instead: SIGUSR1 has its default action
@@ -624,7 +616,7 @@ impl fmt::Debug for Builder {
 /// [`on_event`]: Builder::on_event
 #[must_use = "dropping the listener stops it at once"]
 pub struct Listener {
-    signals: Vec<i32>,
+    signals: Vec<Signal>,
     /// Invariant 5: released on drop, before unregistering.
     claim: Claim,
     registrations: Registrations,
@@ -645,9 +637,9 @@ impl Listener {
     /// ```
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
     /// # #[cfg(unix)] {
-    /// use winddown::signals::{Listener, SIGINT, SIGQUIT, SIGTERM};
-    /// let builder = Listener::builder().signal(SIGQUIT);
-    /// assert_eq!(builder.signals(), [SIGTERM, SIGINT, SIGQUIT]);
+    /// use winddown::signals::{Listener, Signal};
+    /// let builder = Listener::builder().signal(Signal::Quit);
+    /// assert_eq!(builder.signals(), [Signal::Term, Signal::Int, Signal::Quit]);
     /// # }
     /// ```
     pub fn builder() -> Builder {
@@ -663,16 +655,16 @@ impl Listener {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::Shutdown;
-    /// use winddown::signals::{Builder, SIGUSR2};
+    /// use winddown::signals::{Builder, Signal};
     ///
-    /// let listener = Builder::empty().signal(SIGUSR2).listen(&Shutdown::new())?;
-    /// assert_eq!(listener.signals(), [SIGUSR2]);
+    /// let listener = Builder::empty().signal(Signal::Usr2).listen(&Shutdown::new())?;
+    /// assert_eq!(listener.signals(), [Signal::Usr2]);
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
     /// # fn main() {}
     /// ```
-    pub fn signals(&self) -> &[i32] {
+    pub fn signals(&self) -> &[Signal] {
         &self.signals
     }
 }
@@ -737,19 +729,18 @@ impl fmt::Debug for Listener {
 /// # fn main() -> std::io::Result<()> {
 /// use std::sync::mpsc;
 /// use winddown::Shutdown;
-/// use winddown::signals::{Action, Builder, SIGUSR2};
+/// use winddown::signals::{Action, Builder, Signal};
 ///
 /// let (tx, rx) = mpsc::channel();
 /// let shutdown = Shutdown::new();
 /// let _listener = Builder::empty()
-///     .signal(SIGUSR2)
+///     .signal(Signal::Usr2)
 ///     .on_event(move |event| tx.send(*event).unwrap())
 ///     .listen(&shutdown)?;
 ///
-/// signal_hook::low_level::raise(SIGUSR2)?;
+/// signal_hook::low_level::raise(Signal::Usr2.number())?;
 /// let event = rx.recv().unwrap();
-/// assert_eq!(event.signal(), SIGUSR2);
-/// assert_eq!(event.signal_name(), Some("SIGUSR2"));
+/// assert_eq!(event.signal(), Signal::Usr2);
 /// assert_eq!(event.count(), 1);
 /// assert_eq!(event.action(), Action::Trigger);
 /// assert!(event.started_shutdown());
@@ -761,29 +752,20 @@ impl fmt::Debug for Listener {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Event {
-    signal: i32,
+    signal: Signal,
     count: u32,
     action: Action,
     started_shutdown: bool,
 }
 
 impl Event {
-    /// The signal number (15 for SIGTERM).
+    /// The signal; its `Display` is its name (`SIGTERM`), [`Signal::number`] its number.
     ///
     /// # Examples
     ///
     /// See [`Event`].
-    pub fn signal(&self) -> i32 {
+    pub fn signal(&self) -> Signal {
         self.signal
-    }
-
-    /// The signal's name, like `"SIGTERM"`, if signal-hook knows it.
-    ///
-    /// # Examples
-    ///
-    /// See [`Event`].
-    pub fn signal_name(&self) -> Option<&'static str> {
-        low_level::signal_name(self.signal)
     }
 
     /// Which signal this was for the listener, counting from 1 over all signals of its set.
@@ -819,11 +801,7 @@ impl Event {
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.signal_name() {
-            Some(name) => f.write_str(name)?,
-            None => write!(f, "signal {}", self.signal)?,
-        }
-        write!(f, " (signal #{}): ", self.count)?;
+        write!(f, "{} (signal #{}): ", self.signal, self.count)?;
         match self.action {
             Action::Trigger if !self.started_shutdown => {
                 f.write_str("shutdown already triggered; another signal forces it")
@@ -869,7 +847,7 @@ impl Exit {
 
 /// One signal's count socket: one byte per delivery (invariant 2, b).
 struct Counter {
-    signal: i32,
+    signal: Signal,
     socket: UnixStream,
 }
 
@@ -928,7 +906,7 @@ impl Worker {
     /// Reads the count sockets, and calls `counted` once per delivery found, in the order of
     /// the set: a listener task's round (invariant 3: after the wake socket was drained).
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn count(&self, mut counted: impl FnMut(i32)) {
+    pub(crate) fn count(&self, mut counted: impl FnMut(Signal)) {
         let mut buf = [0_u8; 64];
         for counter in &self.counters {
             for _ in 0..drain(&counter.socket, &mut buf) {
@@ -939,8 +917,8 @@ impl Worker {
 
     /// Counts one delivery of `signal` and carries out its action, reporting it to the hook
     /// first (see [`Builder::on_event`]: in order with the stop). The listener thread's way.
-    fn deliver(&mut self, signal: i32) {
-        let (count, action) = self.escalation.next(signal);
+    fn deliver(&mut self, signal: Signal) {
+        let (count, action) = self.escalation.next(signal.number());
         let event = Event {
             signal,
             count,
@@ -960,7 +938,7 @@ impl Worker {
                 // inside it, on this thread, and hands `ours` to the hook before any waiter
                 // wakes; it takes it from here to say so.
                 TRIGGERING.set(Some((self.id, ours)));
-                let started = self.shutdown.trigger(Reason::Signal(signal));
+                let started = self.shutdown.trigger(Reason::Signal(signal.number()));
                 let unreported = TRIGGERING.take().is_some();
                 if !started {
                     self.report(event);
@@ -982,8 +960,8 @@ impl Worker {
     /// starts the shutdown if nothing else has triggered it by then, so the event says it does
     /// when the shutdown is not triggered yet.
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn event(&mut self, signal: i32) -> Event {
-        let (count, action) = self.escalation.next(signal);
+    pub(crate) fn event(&mut self, signal: Signal) -> Event {
+        let (count, action) = self.escalation.next(signal.number());
         Event {
             signal,
             count,
@@ -994,7 +972,7 @@ impl Worker {
 
     /// Carries out `event`'s action.
     pub(crate) fn act(&mut self, event: Event) {
-        let signal = event.signal;
+        let signal = event.signal.number();
         match event.action {
             Action::Trigger => {
                 // The escalation counts only this listener's signals. If something else
@@ -1108,7 +1086,7 @@ mod tests {
         let (events, event_rx) = mpsc::channel();
         let (exits, exit_rx) = mpsc::channel();
         let listener = Builder::empty()
-            .signal(SIGUSR1)
+            .signal(Signal::Usr1)
             .on_event(move |event| events.send(*event).unwrap())
             .on_exit(move |signal, status| exits.send((signal, status)).unwrap())
             .listen(shutdown)
@@ -1179,7 +1157,7 @@ mod tests {
         let (open_gate, gate) = mpsc::channel::<()>();
         let (events, event_rx) = mpsc::channel();
         let listener = Builder::empty()
-            .signal(SIGUSR1)
+            .signal(Signal::Usr1)
             .on_event(move |event| {
                 events.send(event.count()).unwrap();
                 if event.count() == 1 {
@@ -1226,7 +1204,7 @@ mod tests {
         let slot: Arc<Mutex<Option<Listener>>> = Arc::default();
         let (done, done_rx) = mpsc::channel();
         let listener = Builder::empty()
-            .signal(SIGUSR1)
+            .signal(Signal::Usr1)
             .on_event({
                 let slot = Arc::clone(&slot);
                 move |_| {

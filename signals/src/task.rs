@@ -58,11 +58,15 @@
 //!    meanwhile. The deadline is started when the event is handed over.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::hook::Hand;
 use crate::listener::{Event, Listener, Worker};
+use crate::signal::Signal;
 use crate::Builder;
 
 #[cfg(feature = "async-io")]
@@ -70,10 +74,114 @@ mod async_io;
 #[cfg(feature = "tokio")]
 mod tokio;
 
-#[cfg(feature = "async-io")]
-pub use self::async_io::AsyncIoListener;
-#[cfg(feature = "tokio")]
-pub use self::tokio::TokioListener;
+/// A signal listener run as a task on the application's runtime, from
+/// [`Builder::listen_tokio`] or [`Builder::listen_async_io`]: no thread of its own.
+///
+/// A future that delivers the listener's signals to its
+/// [`Shutdown`](winddown_core::Shutdown) each time the runtime's reactor (tokio's I/O driver,
+/// or async-io's for smol and async-std) reports a delivery, and does not end (but see the
+/// last point below). Spawn it on that runtime; aborting, cancelling or dropping the task
+/// drops the listener, with the same effect as dropping a [`Listener`]: its signals do again
+/// what they did before.
+///
+/// # Compared with the listener thread
+///
+/// - **The third signal** ends the process from inside the signal handler, as with the thread:
+///   a runtime whose every thread is blocked (a closer that never yields, a write to a full
+///   pipe) cannot delay it.
+/// - **The first and second signals** are acted on when the runtime polls this task. While
+///   every runtime thread is blocked, they wait, counted, in their sockets; the thread would
+///   have triggered and forced the shutdown (and called the hook) meanwhile, with nothing in a
+///   blocked runtime to act on it.
+/// - **The [`on_event`](Builder::on_event) hook** runs on the hook thread, as with the
+///   listener thread. The task hands it each event just before the action and waits for it
+///   to return without blocking the runtime's thread, for at most half a second (on the
+///   runtime's timer): a hook that blocks delays the action that once, and holds nothing else.
+/// - **No thread, one wake-up fewer**: the handler's byte wakes the runtime's thread through
+///   its reactor, where the thread would wake the listener thread, which would then wake the
+///   runtime. (A hook's hand-off, above, adds the hook thread and its two wake-ups.)
+/// - If the reactor ever failed to wait for the socket, the task would drop the listener and
+///   end: the signals would get their old behaviour back (SIGTERM ends the process), never be
+///   silently lost.
+///
+// Links to the other feature's method: to docs.rs, which documents every feature.
+#[cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`Builder::listen_tokio`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_tokio"
+)]
+#[cfg_attr(
+    not(feature = "async-io"),
+    doc = "[`Builder::listen_async_io`]: https://docs.rs/winddown-signals/0.1/winddown_signals/struct.Builder.html#method.listen_async_io"
+)]
+#[must_use = "a listener task delivers signals only while it is polled: spawn it"]
+pub struct ListenerTask(Reactor);
+
+/// A listener task's runtime-specific half: its wake socket on that runtime's reactor, and
+/// [`Core`] with that runtime's timer.
+enum Reactor {
+    #[cfg(feature = "async-io")]
+    AsyncIo(async_io::Task),
+    #[cfg(feature = "tokio")]
+    Tokio(tokio::Task),
+}
+
+impl ListenerTask {
+    /// The signals this listener handles, in the order they were added; empty once the
+    /// listener was dropped after a failure (see the type docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
+    /// # #[cfg(all(unix, feature = "async-io"))]
+    /// # fn main() -> std::io::Result<()> {
+    /// use winddown::Shutdown;
+    /// use winddown::signals::{Builder, Signal};
+    ///
+    /// let listener = Builder::new().listen_async_io(&Shutdown::new())?;
+    /// assert_eq!(listener.signals(), [Signal::Term, Signal::Int]);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(all(unix, feature = "async-io")))]
+    /// # fn main() {}
+    /// ```
+    pub fn signals(&self) -> &[Signal] {
+        match &self.0 {
+            #[cfg(feature = "async-io")]
+            Reactor::AsyncIo(task) => task.core.signals(),
+            #[cfg(feature = "tokio")]
+            Reactor::Tokio(task) => task.core.signals(),
+        }
+    }
+}
+
+impl Future for ListenerTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.get_mut().0 {
+            #[cfg(feature = "async-io")]
+            Reactor::AsyncIo(task) => task.poll(cx),
+            #[cfg(feature = "tokio")]
+            Reactor::Tokio(task) => task.poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for ListenerTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reactor = match &self.0 {
+            #[cfg(feature = "async-io")]
+            Reactor::AsyncIo(_) => "async-io",
+            #[cfg(feature = "tokio")]
+            Reactor::Tokio(_) => "tokio",
+        };
+        f.debug_struct("ListenerTask")
+            .field("signals", &self.signals())
+            .field("reactor", &reactor)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A runtime's timer, for the wait for the hook (invariant 5).
 trait Deadline {
@@ -100,7 +208,7 @@ struct Core<D> {
     /// `Some` with an [`on_event`](Builder::on_event) hook.
     hooked: Option<Hooked<D>>,
     /// Deliveries counted, not yet acted on, in order (invariant 5).
-    counted: VecDeque<i32>,
+    counted: VecDeque<Signal>,
     /// The event the hook has and the task waits for, with its number (hook invariant 3): its
     /// action is carried out once the hook returns or the deadline passes.
     waiting: Option<(Event, u64)>,
@@ -200,7 +308,7 @@ impl<D: Deadline> Core<D> {
         Poll::Ready(())
     }
 
-    fn signals(&self) -> &[i32] {
+    fn signals(&self) -> &[Signal] {
         self.listener.as_ref().map_or(&[], Listener::signals)
     }
 }

@@ -9,6 +9,7 @@
 
 use std::env;
 use std::io::Read;
+use std::os::unix::io::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,10 +17,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::SIGWINCH;
+use signal_hook::consts::signal::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::low_level::raise;
 use winddown_core::{Phase, Shutdown};
-use winddown_signals::{Action, Builder, Listener, SIGINT, SIGTERM};
+use winddown_signals::{Action, Builder, Listener, Signal};
 
 /// Selects the child's mode; unset in the parent, where [`child`] does nothing.
 const MODE: &str = "WINDDOWN_SIGNALS_CHILD";
@@ -119,12 +120,11 @@ fn set_sigterm(handler: libc::sighandler_t) {
     assert_ne!(old, libc::SIG_ERR, "signal(SIGTERM) failed");
 }
 
-/// A listener for SIGTERM, SIGINT and SIGWINCH that prints one line per event on stdout and
+/// A listener for SIGTERM and SIGINT that prints one line per event on stdout and
 /// sends its action to `tx`. With a `gate`, its hook holds the listener thread on the first
 /// event until the test lets it go.
 fn listen(shutdown: &Shutdown, tx: Sender<Action>, gate: Option<Receiver<()>>) -> Listener {
     Builder::new()
-        .signal(SIGWINCH)
         .on_event(move |event| {
             println!("event: {event}");
             let _ = tx.send(event.action());
@@ -136,12 +136,53 @@ fn listen(shutdown: &Shutdown, tx: Sender<Action>, gate: Option<Receiver<()>>) -
         .unwrap()
 }
 
+/// A `listen` that fails half-way, after registering SIGUSR1 and before SIGUSR2: with the
+/// descriptors limited to five more, the wake socket pair and SIGUSR1's count pair and wake
+/// writer take them all, and SIGUSR2's count pair fails (`EMFILE`). Then SIGUSR1 must do what
+/// it did before, its default action: not blocked by the listener's mask, not claimed by it.
+fn failed_listen() -> ! {
+    // The next descriptor, and the five after it, free: the ones the listener would take.
+    let next = std::fs::File::open("/dev/null").unwrap().as_raw_fd();
+    for fd in next..next + 6 {
+        // SAFETY: F_GETFD on any number only reads that descriptor's flags, or fails.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert_eq!(flags, -1, "fd {fd} is open");
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the call to write.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    assert_eq!(got, 0);
+    let before = limit.rlim_cur;
+    limit.rlim_cur = (next + 5) as libc::rlim_t;
+    // SAFETY: `limit` is a valid `rlimit`; lowering the soft limit is always allowed.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    let error = Builder::empty()
+        .signal(Signal::Usr1)
+        .signal(Signal::Usr2)
+        .listen(&Shutdown::new())
+        .unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EMFILE), "{error}");
+    limit.rlim_cur = before;
+    // SAFETY: as above; back to the soft limit it was, at most the hard limit.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    println!("listen failed");
+    raise(SIGUSR1).unwrap();
+    println!("survived SIGUSR1");
+    std::process::exit(SURVIVED);
+}
+
 /// The child side. Prints one line per listener event on stdout.
 #[test]
 fn child() {
     let Ok(mode) = env::var(MODE) else {
         return; // The parent's run of this test: nothing to do.
     };
+    if mode == "failed-listen" {
+        failed_listen();
+    }
     // What SIGTERM did before the listener: the default action, unless the mode says otherwise.
     if mode.ends_with("-ignored") {
         set_sigterm(libc::SIG_IGN);
@@ -186,10 +227,11 @@ fn child() {
             thread::sleep(GRACE);
             open_gate.send(()).unwrap();
         }
-        // SIGWINCH's default action is to ignore it: the exit is `_exit(128 + n)`.
-        "burst-winch" => {
+        // SIGTERM was ignored before the listener: the exit is `_exit(128 + n)` all the same
+        // (raising it again with its old behaviour would do nothing).
+        "burst-ignored" => {
             for _ in 0..3 {
-                raise(SIGWINCH).unwrap();
+                raise(SIGTERM).unwrap();
             }
         }
         // Two SIGTERMs, handled; the third ends the process inside the signal handler, so
@@ -338,9 +380,16 @@ fn the_third_signal_ends_the_process_inside_the_handler() {
 }
 
 #[test]
-fn a_signal_that_does_not_terminate_by_default_exits_with_128_plus_n() {
-    let (status, out) = run_child("burst-winch");
-    assert_eq!(status.code(), Some(128 + SIGWINCH), "{status:?}\n{out}");
+fn a_signal_that_was_ignored_before_exits_with_128_plus_n() {
+    let (status, out) = run_child("burst-ignored");
+    assert_eq!(status.code(), Some(128 + SIGTERM), "{status:?}\n{out}");
+}
+
+#[test]
+fn a_failed_listen_leaves_its_signals_as_they_were() {
+    let (status, out) = run_child("failed-listen");
+    assert!(out.contains("listen failed\n"), "{status:?}\n{out}");
+    assert_eq!(status.signal(), Some(SIGUSR1), "{status:?}\n{out}");
 }
 
 #[test]

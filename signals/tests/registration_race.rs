@@ -42,8 +42,9 @@ mod race {
     use std::thread;
     use std::time::{Duration, Instant};
 
+    use signal_hook::consts::signal::SIGTERM;
     use winddown_core::Shutdown;
-    use winddown_signals::{Builder, SIGTERM};
+    use winddown_signals::{Builder, Signal};
 
     /// How many children at most.
     const TRIES: u32 = 5_000;
@@ -212,7 +213,7 @@ mod race {
         });
         let shutdown = Shutdown::new();
         go.store(true, Ordering::SeqCst);
-        let listener = match Builder::empty().signal(SIGTERM).listen(&shutdown) {
+        let listener = match Builder::empty().signal(Signal::Term).listen(&shutdown) {
             Ok(listener) => listener,
             Err(err) => {
                 eprintln!("listen: {err}");

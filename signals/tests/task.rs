@@ -16,9 +16,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use signal_hook::consts::signal::{SIGUSR1, SIGUSR2};
 use signal_hook::low_level::raise;
 use winddown_core::{Phase, Reason, Shutdown};
-use winddown_signals::{Action, Builder, Event, SIGUSR1, SIGUSR2};
+use winddown_signals::{Action, Builder, Event, Signal};
 
 static SIGNALS: Mutex<()> = Mutex::new(());
 
@@ -46,8 +47,8 @@ const RUNTIMES: [Runtime; 2] = [Runtime::Smol, Runtime::Tokio];
 fn builder() -> (Builder, Receiver<(Event, ThreadId)>) {
     let (tx, rx) = mpsc::channel();
     let builder = Builder::empty()
-        .signal(SIGUSR1)
-        .signal(SIGUSR2)
+        .signal(Signal::Usr1)
+        .signal(Signal::Usr2)
         .on_event(move |event| tx.send((*event, thread::current().id())).unwrap());
     (builder, rx)
 }
@@ -110,7 +111,7 @@ fn the_first_signal_triggers_and_the_hook_runs_on_its_own_thread() {
         let (event, thread) = next(&events);
         assert_eq!(
             (event.signal(), event.count(), event.action()),
-            (SIGUSR1, 1, Action::Trigger),
+            (Signal::Usr1, 1, Action::Trigger),
             "{runtime:?}"
         );
         assert!(event.started_shutdown(), "{runtime:?}");
@@ -131,7 +132,7 @@ fn an_inline_hook_runs_on_the_runtime_thread_before_each_action() {
     for runtime in RUNTIMES {
         let shutdown = Shutdown::new();
         let (tx, seen) = mpsc::channel();
-        let builder = Builder::empty().signal(SIGUSR1).on_event_inline({
+        let builder = Builder::empty().signal(Signal::Usr1).on_event_inline({
             let shutdown = shutdown.clone();
             move |event| {
                 let thread = thread::current().id();
@@ -162,7 +163,7 @@ fn the_hook_sees_each_event_before_its_action() {
     for runtime in RUNTIMES {
         let shutdown = Shutdown::new();
         let (tx, seen) = mpsc::channel();
-        let builder = Builder::empty().signal(SIGUSR1).on_event({
+        let builder = Builder::empty().signal(Signal::Usr1).on_event({
             let shutdown = shutdown.clone();
             move |event| {
                 // Slow enough that an action not waiting for the hook would come first.
@@ -203,7 +204,7 @@ fn the_runtime_runs_on_while_the_hook_has_an_event() {
         let entered = Shutdown::new();
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
-        let builder = Builder::empty().signal(SIGUSR1).on_event({
+        let builder = Builder::empty().signal(Signal::Usr1).on_event({
             let entered = entered.clone();
             move |_| {
                 entered.trigger(Reason::requested());
@@ -234,7 +235,7 @@ fn a_hook_blocked_for_good_holds_neither_the_trigger_nor_the_force() {
         let shutdown = Shutdown::new();
         let (release, blocked) = mpsc::channel::<()>();
         let blocked = Mutex::new(blocked);
-        let builder = Builder::empty().signal(SIGUSR1).on_event(move |_| {
+        let builder = Builder::empty().signal(Signal::Usr1).on_event(move |_| {
             let _ = blocked.lock().unwrap().recv();
         });
         // `run`'s timeout is the runtime's own: a hook that held the runtime's thread would
@@ -276,7 +277,10 @@ fn the_second_signal_forces() {
             .collect();
         assert_eq!(
             actions,
-            [(SIGUSR1, 1, Action::Trigger), (SIGUSR2, 2, Action::Force)],
+            [
+                (Signal::Usr1, 1, Action::Trigger),
+                (Signal::Usr2, 2, Action::Force)
+            ],
             "{runtime:?}"
         );
         assert_eq!(shutdown.phase(), Phase::Forced, "{runtime:?}");
@@ -325,14 +329,18 @@ fn a_dropped_task_stops_listening() {
         let dropped = Shutdown::new();
         // Made and dropped without ever being polled (on tokio, inside a runtime).
         match runtime {
-            Runtime::Smol => drop(Builder::empty().signal(SIGUSR1).listen_async_io(&dropped)),
+            Runtime::Smol => drop(
+                Builder::empty()
+                    .signal(Signal::Usr1)
+                    .listen_async_io(&dropped),
+            ),
             Runtime::Tokio => {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .unwrap();
                 rt.block_on(async {
-                    drop(Builder::empty().signal(SIGUSR1).listen_tokio(&dropped))
+                    drop(Builder::empty().signal(Signal::Usr1).listen_tokio(&dropped))
                 });
             }
         }
@@ -353,7 +361,7 @@ fn listen_tokio_outside_a_runtime_is_an_error_and_registers_nothing() {
     let _serial = serial();
     let shutdown = Shutdown::new();
     let error = Builder::empty()
-        .signal(SIGUSR1)
+        .signal(Signal::Usr1)
         .listen_tokio(&shutdown)
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Other, "{error}");
@@ -372,11 +380,10 @@ fn the_task_reports_its_signals() {
     let _serial = serial();
     let shutdown = Shutdown::new();
     let smol = Builder::new().listen_async_io(&shutdown).unwrap();
-    assert_eq!(
-        smol.signals(),
-        [winddown_signals::SIGTERM, winddown_signals::SIGINT]
-    );
-    assert!(format!("{smol:?}").starts_with("AsyncIoListener"));
+    assert_eq!(smol.signals(), [Signal::Term, Signal::Int]);
+    let debug = format!("{smol:?}");
+    assert!(debug.starts_with("ListenerTask"), "{debug}");
+    assert!(debug.contains(r#"reactor: "async-io""#), "{debug}");
     drop(smol);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -384,10 +391,12 @@ fn the_task_reports_its_signals() {
         .unwrap();
     rt.block_on(async {
         let tokio = Builder::empty()
-            .signal(SIGUSR2)
+            .signal(Signal::Usr2)
             .listen_tokio(&shutdown)
             .unwrap();
-        assert_eq!(tokio.signals(), [SIGUSR2]);
-        assert!(format!("{tokio:?}").starts_with("TokioListener"));
+        assert_eq!(tokio.signals(), [Signal::Usr2]);
+        let debug = format!("{tokio:?}");
+        assert!(debug.starts_with("ListenerTask"), "{debug}");
+        assert!(debug.contains(r#"reactor: "tokio""#), "{debug}");
     });
 }

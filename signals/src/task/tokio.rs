@@ -1,6 +1,5 @@
 //! The listener task on tokio's I/O driver.
 
-use std::fmt;
 use std::future::Future;
 use std::io::{self, ErrorKind};
 use std::pin::Pin;
@@ -10,7 +9,7 @@ use tokio::net::UnixStream;
 use tokio::time::{Instant, Sleep};
 use winddown_core::Shutdown;
 
-use super::{Builder, Core, Deadline};
+use super::{Builder, Core, Deadline, ListenerTask, Reactor};
 use crate::hook::HOOK_WAIT;
 use crate::listener::Runner;
 
@@ -21,7 +20,7 @@ impl Builder {
     /// runs it.
     ///
     /// Everything the [crate docs](crate) say holds, with the differences listed under
-    /// [`TokioListener`]: in short, the third signal still ends the process from the signal
+    /// [`ListenerTask`]: in short, the third signal still ends the process from the signal
     /// handler whatever the runtime is doing, and a stuck runtime delays the first two.
     ///
     /// Call it from inside the runtime (in `block_on`, in a task, or under
@@ -39,19 +38,19 @@ impl Builder {
     /// # #[cfg(unix)]
     /// # fn main() -> std::io::Result<()> {
     /// use winddown::{Reason, Shutdown};
-    /// use winddown::signals::{Builder, SIGUSR1};
+    /// use winddown::signals::{Builder, Signal};
     ///
     /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     /// let shutdown = Shutdown::new();
     /// runtime.block_on(async {
-    ///     let listener = Builder::empty().signal(SIGUSR1).listen_tokio(&shutdown)?;
+    ///     let listener = Builder::empty().signal(Signal::Usr1).listen_tokio(&shutdown)?;
     ///     tokio::spawn(listener);
     ///
-    ///     signal_hook::low_level::raise(SIGUSR1)?; // stands in for `kill -USR1 <pid>`
+    ///     signal_hook::low_level::raise(Signal::Usr1.number())?; // stands in for `kill -USR1 <pid>`
     ///     shutdown.triggered().await;
     ///     std::io::Result::Ok(())
     /// })?;
-    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(SIGUSR1)));
+    /// assert_eq!(shutdown.reason(), Some(&Reason::Signal(Signal::Usr1.number())));
     /// # Ok(())
     /// # }
     /// # #[cfg(not(unix))]
@@ -71,7 +70,7 @@ impl Builder {
     /// `tokio::time`, if it was built without its timer too (`enable_time` or `enable_all`):
     /// the wait for the hook is bounded by it.
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-    pub fn listen_tokio(self, shutdown: &Shutdown) -> io::Result<TokioListener> {
+    pub fn listen_tokio(self, shutdown: &Shutdown) -> io::Result<ListenerTask> {
         // Before anything is registered: outside a runtime, `from_std` would panic.
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io::Error::other(
@@ -82,80 +81,25 @@ impl Builder {
         wake.set_nonblocking(true)?;
         // On an error, `listener` is dropped here: its signals do what they did before.
         let wake = UnixStream::from_std(wake)?;
-        Ok(TokioListener {
+        Ok(ListenerTask(Reactor::Tokio(Task {
             // With a hook, the timer is made here, so that a runtime without one panics now,
             // not at the first signal.
             core: Core::new(listener, worker, || Box::pin(tokio::time::sleep(HOOK_WAIT))),
             wake,
-        })
+        })))
     }
 }
 
-/// A signal listener run as a task on a tokio runtime, from [`Builder::listen_tokio`]: no
-/// thread of its own.
-///
-/// A future that delivers the listener's signals to its [`Shutdown`] each time tokio's I/O
-/// driver reports a delivery, and does not end (but see the last point below). Spawn it; aborting or dropping the
-/// task drops the listener, with the same effect as dropping a [`Listener`](crate::Listener):
-/// its signals do again what they did before.
-///
-/// # Compared with the listener thread
-///
-/// - **The third signal** ends the process from inside the signal handler, as with the thread:
-///   a runtime whose every thread is blocked (a closer that never yields, a write to a full
-///   pipe) cannot delay it.
-/// - **The first and second signals** are acted on when the runtime polls this task. While
-///   every runtime thread is blocked, they wait, counted, in their sockets; the thread would
-///   have triggered and forced the shutdown (and called the hook) meanwhile, with nothing in a
-///   blocked runtime to act on it.
-/// - **The [`on_event`](Builder::on_event) hook** runs on the hook thread, as with the
-///   listener thread. The task hands it each event just before the action and waits for it
-///   to return without blocking the runtime's thread, for at most half a second (on the
-///   runtime's timer): a hook that blocks delays the action that once, and holds nothing else.
-/// - **No thread, one wake-up fewer**: the handler's byte wakes the runtime's thread through
-///   its I/O driver, where the thread would wake the listener thread, which would then wake
-///   the runtime. (A hook's hand-off, above, adds the hook thread and its two wake-ups.)
-/// - If the driver ever failed to wait for the socket, the task would drop the listener and
-///   end: the signals would get their old behaviour back (SIGTERM ends the process), never be
-///   silently lost.
-#[must_use = "a listener task delivers signals only while it is polled: spawn it"]
-pub struct TokioListener {
-    core: Core<Pin<Box<Sleep>>>,
+/// The listener task on tokio's I/O driver.
+pub(super) struct Task {
+    pub(super) core: Core<Pin<Box<Sleep>>>,
     /// The wake socket, on tokio's I/O driver.
     wake: UnixStream,
 }
 
-impl TokioListener {
-    /// The signals this listener handles, in the order they were added; empty once the
-    /// listener was dropped after a failure (see the type docs).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub mod signals { pub use winddown_signals::*; } }
-    /// # #[cfg(unix)]
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// use winddown::Shutdown;
-    /// use winddown::signals::{Builder, SIGTERM, SIGINT};
-    ///
-    /// let listener = Builder::new().listen_tokio(&Shutdown::new())?;
-    /// assert_eq!(listener.signals(), [SIGTERM, SIGINT]);
-    /// # Ok(())
-    /// # }
-    /// # #[cfg(not(unix))]
-    /// # fn main() {}
-    /// ```
-    pub fn signals(&self) -> &[i32] {
-        self.core.signals()
-    }
-}
-
-impl Future for TokioListener {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let TokioListener { core, wake } = self.get_mut();
+impl Task {
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Task { core, wake } = self;
         let empty = || {
             // `try_read` clears tokio's readiness when it finds the socket empty (task
             // invariant 2).
@@ -181,13 +125,5 @@ impl Deadline for Pin<Box<Sleep>> {
 
     fn poll_passed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.as_mut().poll(cx)
-    }
-}
-
-impl fmt::Debug for TokioListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokioListener")
-            .field("signals", &self.signals())
-            .finish_non_exhaustive()
     }
 }
