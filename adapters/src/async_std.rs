@@ -33,10 +33,10 @@
 //!
 //! async-std's `JoinHandle` detaches its task when dropped, and cancels only through an
 //! `async fn`. So each task is wrapped with an abort flag: dropping the future
-//! [`AsyncStdRuntime::spawn`](Runtime::spawn) returns sets the flag and wakes the task, and the task's future is dropped at that wake-up (or at once,
-//! if it was idle). As with the other runtimes, a task blocked in synchronous code is only
-//! dropped when it next yields. A panic in a task is caught around the task's future and
-//! reported as [`TaskOutcome::Panicked`].
+//! [`AsyncStdRuntime::spawn`](Runtime::spawn) returns sets the flag and wakes the task, and the
+//! task's future is dropped at that wake-up (or at once, if it was idle). As with the other
+//! runtimes, a task blocked in synchronous code is only dropped when it next yields. A panic in
+//! a task is caught around the task's future and reported as [`TaskOutcome::Panicked`].
 
 use std::fmt;
 use std::future::Future;

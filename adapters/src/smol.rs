@@ -37,10 +37,10 @@
 //!
 //! # Cancelling
 //!
-//! Dropping the future [`SmolRuntime::spawn`](Runtime::spawn) returns cancels its task (it drops a [`smol::Task`]): the task's future is
-//! dropped at its next await point, or at once if it is idle. A panic in a task is caught
-//! around the task's future (smol would otherwise let it unwind through the executor's thread)
-//! and reported as [`TaskOutcome::Panicked`].
+//! Dropping the future [`SmolRuntime::spawn`](Runtime::spawn) returns cancels its task (it
+//! drops a [`smol::Task`]): the task's future is dropped at its next await point, or at once
+//! if it is idle. A panic in a task is caught around the task's future (smol would otherwise
+//! let it unwind through the executor's thread) and reported as [`TaskOutcome::Panicked`].
 //!
 //! [`Executor`]: https://docs.rs/smol/2/smol/struct.Executor.html
 //! [`smol::Timer`]: https://docs.rs/smol/2/smol/struct.Timer.html

@@ -29,10 +29,11 @@
 //!
 //! # Cancelling
 //!
-//! Dropping the future [`TokioRuntime::spawn`](Runtime::spawn) returns aborts its task (`JoinHandle::abort`): the task's future is dropped
-//! at its next await point, or at once if it is idle. So a closer that overruns its deadline,
-//! and the tasks left in a dropped [`TaskSet`](crate::TaskSet), stop for real. A task blocked in
-//! synchronous code is only dropped when it next yields.
+//! Dropping the future [`TokioRuntime::spawn`](Runtime::spawn) returns aborts its task
+//! (`JoinHandle::abort`): the task's future is dropped at its next await point, or at once if
+//! it is idle. So a closer that overruns its deadline, and the tasks left in a dropped
+//! [`TaskSet`](crate::TaskSet), stop for real. A task blocked in synchronous code is only
+//! dropped when it next yields.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
