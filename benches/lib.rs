@@ -530,19 +530,16 @@ pub mod p8 {
     }
 
     impl Runtime for Tokio {
-        type Sleep = tokio::time::Sleep;
-        type Join = TokioJoin;
-
         fn now(&self) -> Duration {
             self.origin.elapsed()
         }
 
-        fn sleep(&self, duration: Duration) -> tokio::time::Sleep {
-            tokio::time::sleep(duration)
+        fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+            Box::pin(tokio::time::sleep(duration))
         }
 
-        fn spawn(&self, task: BoxFuture<()>) -> TokioJoin {
-            TokioJoin(tokio::spawn(task))
+        fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
+            Box::pin(TokioJoin(tokio::spawn(task)))
         }
 
         fn spawn_detached(&self, task: BoxFuture<()>) {
@@ -553,7 +550,7 @@ pub mod p8 {
     /// A tokio `JoinHandle` that reports how its task ended, and aborts the task if dropped
     /// first.
     #[derive(Debug)]
-    pub struct TokioJoin(tokio::task::JoinHandle<()>);
+    struct TokioJoin(tokio::task::JoinHandle<()>);
 
     impl Future for TokioJoin {
         type Output = TaskOutcome;

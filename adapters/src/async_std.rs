@@ -32,11 +32,11 @@
 //! # Cancelling
 //!
 //! async-std's `JoinHandle` detaches its task when dropped, and cancels only through an
-//! `async fn`. So each task is wrapped with an abort flag: dropping an [`AsyncStdJoin`] sets
-//! the flag and wakes the task, and the task's future is dropped at that wake-up (or at once,
-//! if it was idle). As with the other runtimes, a task blocked in synchronous code is only
-//! dropped when it next yields. A panic in a task is caught around the task's future and
-//! reported as [`TaskOutcome::Panicked`].
+//! `async fn`. So each task is wrapped with an abort flag: dropping the future
+//! [`AsyncStdRuntime::spawn`](Runtime::spawn) returns sets the flag and wakes the task, and the
+//! task's future is dropped at that wake-up (or at once, if it was idle). As with the other
+//! runtimes, a task blocked in synchronous code is only dropped when it next yields. A panic in
+//! a task is caught around the task's future and reported as [`TaskOutcome::Panicked`].
 
 use std::fmt;
 use std::future::Future;
@@ -105,10 +105,6 @@ impl Default for AsyncStdRuntime {
 }
 
 impl Runtime for AsyncStdRuntime {
-    /// async-std's `sleep` is an `async fn`, so its future is boxed.
-    type Sleep = BoxFuture<()>;
-    type Join = AsyncStdJoin;
-
     fn now(&self) -> Duration {
         self.origin.elapsed()
     }
@@ -117,16 +113,16 @@ impl Runtime for AsyncStdRuntime {
         Box::pin(async_std::task::sleep(duration))
     }
 
-    fn spawn(&self, task: BoxFuture<()>) -> AsyncStdJoin {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
         let abort = Arc::new(Abort::default());
         let handle = async_std::task::spawn(Abortable {
             future: CatchUnwind::new(task),
             abort: abort.clone(),
         });
-        AsyncStdJoin {
+        Box::pin(AsyncStdJoin {
             handle: Some(handle),
             abort,
-        }
+        })
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
@@ -135,20 +131,9 @@ impl Runtime for AsyncStdRuntime {
     }
 }
 
-/// The future [`AsyncStdRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping
-/// it before the task ended cancels the task.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::async_std::AsyncStdRuntime;
-/// use winddown::runtime::{Runtime, TaskOutcome};
-///
-/// let join = AsyncStdRuntime::new().spawn(Box::pin(async {}));
-/// assert_eq!(async_std::task::block_on(join), TaskOutcome::Finished);
-/// ```
-#[must_use = "dropping an `AsyncStdJoin` cancels the task"]
-pub struct AsyncStdJoin {
+/// The future [`AsyncStdRuntime::spawn`](Runtime::spawn) returns (boxed): how the task
+/// ended. Dropping it before the task ended cancels the task.
+struct AsyncStdJoin {
     /// `None` once the task's outcome was taken.
     handle: Option<JoinHandle<TaskEnd>>,
     abort: Arc<Abort>,

@@ -37,10 +37,10 @@
 //!
 //! # Cancelling
 //!
-//! Dropping a [`SmolJoin`] cancels its task (it drops a [`smol::Task`]): the task's future is
-//! dropped at its next await point, or at once if it is idle. A panic in a task is caught
-//! around the task's future (smol would otherwise let it unwind through the executor's thread)
-//! and reported as [`TaskOutcome::Panicked`].
+//! Dropping the future [`SmolRuntime::spawn`](Runtime::spawn) returns cancels its task (it
+//! drops a [`smol::Task`]): the task's future is dropped at its next await point, or at once
+//! if it is idle. A panic in a task is caught around the task's future (smol would otherwise
+//! let it unwind through the executor's thread) and reported as [`TaskOutcome::Panicked`].
 //!
 //! [`Executor`]: https://docs.rs/smol/2/smol/struct.Executor.html
 //! [`smol::Timer`]: https://docs.rs/smol/2/smol/struct.Timer.html
@@ -59,6 +59,7 @@ use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
 use winddown_core::{Plan, Report};
 
 use crate::panic::CatchUnwind;
+use crate::task_set::LocalBoxFuture;
 use crate::AppExit;
 
 /// The core's [`Runtime`] on smol: async-io timers, a monotonic [`Instant`] clock, and
@@ -160,31 +161,29 @@ impl fmt::Debug for SmolRuntime {
 }
 
 impl Runtime for SmolRuntime {
-    type Sleep = SmolSleep;
-    type Join = SmolJoin;
-
     fn now(&self) -> Duration {
         self.origin.elapsed()
     }
 
-    fn sleep(&self, duration: Duration) -> SmolSleep {
-        SmolSleep {
-            // A duration too large for `Instant` never fires: `Timer::never`.
-            timer: Instant::now()
-                .checked_add(duration)
-                .map_or_else(Timer::never, Timer::at),
-        }
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
+        // A duration too large for `Instant` never fires: `Timer::never`.
+        let timer = Instant::now()
+            .checked_add(duration)
+            .map_or_else(Timer::never, Timer::at);
+        Box::pin(async move {
+            timer.await;
+        })
     }
 
-    fn spawn(&self, task: BoxFuture<()>) -> SmolJoin {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
         let task = CatchUnwind::new(task);
         let task = match &self.spawner {
             Spawner::Global(spawn) => spawn(task),
             Spawner::Own(executor) => executor.spawn(task),
         };
-        SmolJoin {
+        Box::pin(SmolJoin {
             task: task.fallible(),
-        }
+        })
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
@@ -198,47 +197,9 @@ impl Runtime for SmolRuntime {
     }
 }
 
-/// The future [`SmolRuntime::sleep`](Runtime::sleep) returns: an async-io [`Timer`].
-///
-/// [`Timer`]: https://docs.rs/async-io/2/async_io/struct.Timer.html
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use winddown::smol::SmolRuntime;
-/// use winddown::runtime::Runtime;
-///
-/// smol::block_on(SmolRuntime::new().sleep(Duration::from_millis(1)));
-/// ```
-#[must_use = "futures do nothing unless polled"]
-#[derive(Debug)]
-pub struct SmolSleep {
-    timer: Timer,
-}
-
-impl Future for SmolSleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.timer).poll(cx).map(drop)
-    }
-}
-
-/// The future [`SmolRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it
-/// cancels the task.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::smol::SmolRuntime;
-/// use winddown::runtime::{Runtime, TaskOutcome};
-///
-/// let join = SmolRuntime::new().spawn(Box::pin(async {}));
-/// assert_eq!(smol::block_on(join), TaskOutcome::Finished);
-/// ```
-#[must_use = "dropping a `SmolJoin` cancels the task"]
-pub struct SmolJoin {
+/// The future [`SmolRuntime::spawn`](Runtime::spawn) returns (boxed): how the task ended.
+/// Dropping it cancels the task.
+struct SmolJoin {
     task: FallibleTask<Result<(), Option<String>>>,
 }
 
@@ -361,10 +322,14 @@ impl SmolLocal {
 }
 
 impl crate::task_set::LocalRuntime for SmolLocal {
-    type Join = smol::Task<()>;
-
-    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> smol::Task<()> {
-        self.executor.spawn(task)
+    fn spawn_local(&self, task: LocalBoxFuture) -> LocalBoxFuture<TaskOutcome> {
+        let task = self.executor.spawn(task).fallible(); // dropping it cancels the task
+        Box::pin(async move {
+            match task.await {
+                Some(()) => TaskOutcome::Finished,
+                None => TaskOutcome::Cancelled, // the executor was dropped
+            }
+        })
     }
 }
 

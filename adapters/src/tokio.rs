@@ -29,10 +29,11 @@
 //!
 //! # Cancelling
 //!
-//! Dropping a [`TokioJoin`] aborts its task (`JoinHandle::abort`): the task's future is dropped
-//! at its next await point, or at once if it is idle. So a closer that overruns its deadline,
-//! and the tasks left in a dropped [`TaskSet`](crate::TaskSet), stop for real. A task blocked in
-//! synchronous code is only dropped when it next yields.
+//! Dropping the future [`TokioRuntime::spawn`](Runtime::spawn) returns aborts its task
+//! (`JoinHandle::abort`): the task's future is dropped at its next await point, or at once if
+//! it is idle. So a closer that overruns its deadline, and the tasks left in a dropped
+//! [`TaskSet`](crate::TaskSet), stop for real. A task blocked in synchronous code is only
+//! dropped when it next yields.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -48,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
 use winddown_core::{Plan, Reason, Report, Shutdown};
 
+use crate::task_set::LocalBoxFuture;
 use crate::AppExit;
 
 // ===== TokioRuntime =====
@@ -145,9 +147,6 @@ impl fmt::Debug for TokioRuntime {
 }
 
 impl Runtime for TokioRuntime {
-    type Sleep = tokio::time::Sleep;
-    type Join = TokioJoin;
-
     fn now(&self) -> Duration {
         Instant::now().saturating_duration_since(self.origin)
     }
@@ -156,20 +155,20 @@ impl Runtime for TokioRuntime {
     ///
     /// Outside a tokio runtime with its time driver enabled, when the `TokioRuntime` was made
     /// outside one too.
-    fn sleep(&self, duration: Duration) -> Self::Sleep {
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
         let _context = self.handle.as_ref().map(Handle::enter);
-        tokio::time::sleep(duration)
+        Box::pin(tokio::time::sleep(duration))
     }
 
     /// # Panics
     ///
     /// Outside a tokio runtime, when the `TokioRuntime` was made outside one too.
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
         let handle = match &self.handle {
             Some(handle) => handle.spawn(task),
             None => tokio::spawn(task),
         };
-        TokioJoin { handle }
+        Box::pin(TokioJoin { handle })
     }
 
     /// # Panics
@@ -192,23 +191,9 @@ impl Runtime for TokioRuntime {
     }
 }
 
-/// The future [`TokioRuntime::spawn`](Runtime::spawn) returns: how the task ended. Dropping it
-/// aborts the task.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::tokio::TokioRuntime;
-/// use winddown::runtime::{Runtime, TaskOutcome};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// let join = TokioRuntime::new().spawn(Box::pin(async {}));
-/// assert_eq!(join.await, TaskOutcome::Finished);
-/// # }
-/// ```
-#[must_use = "dropping a `TokioJoin` aborts the task"]
-pub struct TokioJoin {
+/// The future [`TokioRuntime::spawn`](Runtime::spawn) returns (boxed): how the task ended.
+/// Dropping it aborts the task.
+struct TokioJoin {
     handle: JoinHandle<()>,
 }
 
@@ -454,20 +439,9 @@ async fn first(a: impl Future, b: impl Future) -> Which {
 pub struct TokioLocal;
 
 impl crate::task_set::LocalRuntime for TokioLocal {
-    type Join = AbortOnDrop;
-
-    fn spawn_local(&self, task: crate::task_set::LocalBoxFuture) -> AbortOnDrop {
-        AbortOnDrop(tokio::task::spawn_local(task))
-    }
-}
-
-/// A local task's handle from [`TokioLocal`]: dropping it aborts the task.
-#[derive(Debug)]
-pub struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        // A no-op for a task that has finished.
-        self.0.abort();
+    fn spawn_local(&self, task: LocalBoxFuture) -> LocalBoxFuture<TaskOutcome> {
+        Box::pin(TokioJoin {
+            handle: tokio::task::spawn_local(task),
+        })
     }
 }

@@ -159,6 +159,30 @@ fn drain_overrunning_its_deadline_times_out_and_still_closes() {
     drop(stuck);
 }
 
+/// `Runtime` is dyn-compatible: a plan runs on an `Arc<dyn Runtime>`, its timers and its tasks
+/// included (the drain waits out its deadline; the closer outlives its first poll, runs as a
+/// task and overruns its own deadline).
+#[test]
+fn a_plan_runs_on_a_dyn_runtime() {
+    let config = Config::builder().drain(secs(2)).build().unwrap();
+    let (runtime, shutdown, plan, log) = setup(config);
+    plan.register(closer(&runtime, "db", secs(5), Ok(()), &log).deadline(secs(3)))
+        .unwrap();
+    let stuck = shutdown.enter().unwrap();
+    shutdown.trigger(Reason::Signal(15));
+    let on_dyn: Arc<dyn Runtime> = Arc::new(runtime.clone());
+    let report = runtime.block_on(plan.run(on_dyn));
+
+    assert_eq!(report.status, Status::TimedOut);
+    assert_eq!(report.phase(Phase::Draining).unwrap().duration, secs(2));
+    assert_eq!(
+        outcomes(&report.resources),
+        [("db", Outcome::TimedOut, secs(3))]
+    );
+    assert_eq!(report.total, secs(5));
+    drop(stuck);
+}
+
 #[test]
 fn a_closer_that_errors_is_recorded_and_the_rest_run() {
     let (runtime, _, plan, log) = setup(Config::default());

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use winddown::runtime::{BoxFuture, Runtime};
+use winddown::runtime::{BoxFuture, Runtime, TaskOutcome};
 use winddown::task_set::{OnFailure, SpawnError, TaskExit};
 use winddown::{Reason, ShutdownExt, Status, TaskFailure, TaskSet};
 
@@ -25,18 +25,15 @@ struct Counted<R> {
 }
 
 impl<R: Runtime> Runtime for Counted<R> {
-    type Sleep = R::Sleep;
-    type Join = R::Join;
-
     fn now(&self) -> Duration {
         self.runtime.now()
     }
 
-    fn sleep(&self, duration: Duration) -> R::Sleep {
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
         self.runtime.sleep(duration)
     }
 
-    fn spawn(&self, task: BoxFuture<()>) -> R::Join {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
         self.runtime.spawn(task)
     }
 

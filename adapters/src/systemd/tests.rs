@@ -182,18 +182,18 @@ fn sending_to_nobody_is_an_error_for_notify_and_ignored_by_ready() {
 struct NoTimers;
 
 impl Runtime for NoTimers {
-    type Sleep = std::future::Ready<()>;
-    type Join = std::future::Ready<winddown_core::runtime::TaskOutcome>;
-
     fn now(&self) -> Duration {
         Duration::ZERO
     }
 
-    fn sleep(&self, _: Duration) -> Self::Sleep {
+    fn sleep(&self, _: Duration) -> winddown_core::runtime::BoxFuture<()> {
         panic!("an inactive notifier must not set a timer");
     }
 
-    fn spawn(&self, _: winddown_core::runtime::BoxFuture<()>) -> Self::Join {
+    fn spawn(
+        &self,
+        _: winddown_core::runtime::BoxFuture<()>,
+    ) -> winddown_core::runtime::BoxFuture<winddown_core::runtime::TaskOutcome> {
         panic!("an inactive notifier must not spawn a task");
     }
 

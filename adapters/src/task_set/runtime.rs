@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use winddown_core::runtime::Runtime;
+use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
 
 use super::context::TaskContext;
 use super::drive::{Drive, Start};
@@ -25,17 +25,18 @@ mod sealed {
 /// The trait is sealed: it is implemented for every [`Runtime`] and every [`Local`], and says
 /// nothing a user calls.
 pub trait TaskRuntime: sealed::Sealed {
-    /// What the runtime hands back for a spawned task; dropping it cancels the task.
+    /// What the runtime hands back for a spawned task ([`Runtime::spawn`]'s future, `Send`, or
+    /// [`LocalRuntime::spawn_local`]'s); dropping it cancels the task.
     #[doc(hidden)]
     type Join;
 }
 
 impl<R: Runtime> TaskRuntime for R {
-    type Join = R::Join;
+    type Join = BoxFuture<TaskOutcome>;
 }
 
 impl<S: LocalRuntime> TaskRuntime for Local<S> {
-    type Join = S::Join;
+    type Join = LocalBoxFuture<TaskOutcome>;
 }
 
 /// Whether a [`TaskRuntime`] can run the task `F` makes: `F` is called with the task's
@@ -69,7 +70,7 @@ where
 {
     type Error = <Fut::Output as TaskResult>::Error;
 
-    fn spawn_task(&self, task: F, start: Start<R, Self::Error>) -> R::Join {
+    fn spawn_task(&self, task: F, start: Start<R, Self::Error>) -> BoxFuture<TaskOutcome> {
         let (context, end, name) = start.into_parts();
         self.spawn(Box::pin(Drive::new(task(context), end, name)))
     }
@@ -84,18 +85,21 @@ where
 {
     type Error = <Fut::Output as TaskResult>::Error;
 
-    fn spawn_task(&self, task: F, start: Start<Self, Self::Error>) -> S::Join {
+    fn spawn_task(&self, task: F, start: Start<Self, Self::Error>) -> LocalBoxFuture<TaskOutcome> {
         let (context, end, name) = start.into_parts();
         self.0
             .spawn_local(Box::pin(Drive::new(task(context), end, name)))
     }
 }
 
-/// A boxed future that need not be `Send`: what a [`LocalRuntime`] spawns.
-pub type LocalBoxFuture = Pin<Box<dyn Future<Output = ()> + 'static>>;
+/// A boxed future that need not be `Send`: what a [`LocalRuntime`] spawns (`T = ()`), and
+/// what it returns for the spawned task (`T = TaskOutcome`). The local counterpart of the
+/// core's [`BoxFuture`].
+pub type LocalBoxFuture<T = ()> = Pin<Box<dyn Future<Output = T> + 'static>>;
 
 /// What a [`Local`] task set needs from a single-threaded executor: spawn a `!Send` future on
-/// it, and cancel it when the returned handle is dropped.
+/// it, as [`Runtime::spawn`] does a `Send` one, and cancel it when the returned future is
+/// dropped.
 ///
 /// This crate implements it for tokio's `LocalSet` (`tokio::TokioLocal`) and smol's
 /// `LocalExecutor` (`smol::SmolLocal`).
@@ -107,30 +111,33 @@ pub type LocalBoxFuture = Pin<Box<dyn Future<Output = ()> + 'static>>;
 ///
 /// ```
 /// use std::rc::Rc;
+/// use winddown::runtime::TaskOutcome;
 /// use winddown::task_set::{LocalBoxFuture, LocalRuntime};
 ///
 /// struct MyLocal(Rc<smol::LocalExecutor<'static>>);
 ///
 /// impl LocalRuntime for MyLocal {
-///     type Join = smol::Task<()>; // dropping it cancels the task
-///
-///     fn spawn_local(&self, task: LocalBoxFuture) -> smol::Task<()> {
-///         self.0.spawn(task)
+///     fn spawn_local(&self, task: LocalBoxFuture) -> LocalBoxFuture<TaskOutcome> {
+///         let task = self.0.spawn(task).fallible(); // dropping it cancels the task
+///         Box::pin(async move {
+///             match task.await {
+///                 Some(()) => TaskOutcome::Finished,
+///                 None => TaskOutcome::Cancelled, // the executor was dropped
+///             }
+///         })
 ///     }
 /// }
 /// # let _ = MyLocal(Rc::new(smol::LocalExecutor::new())).spawn_local(Box::pin(async {}));
 /// ```
 pub trait LocalRuntime {
-    /// The handle of a spawned task. Dropping it must cancel the task where the executor can
-    /// (its future is dropped at its next await point), as a dropped set relies on.
-    type Join;
-
-    /// Spawns `task` on the executor.
+    /// Spawns `task` on the executor and returns a future that completes with how it ended.
+    /// Dropping that future must cancel the task where the executor can (its future is dropped
+    /// at its next await point), as a dropped set relies on.
     ///
     /// # Panics
     ///
     /// May panic outside the executor's context (tokio's `spawn_local` outside a `LocalSet`).
-    fn spawn_local(&self, task: LocalBoxFuture) -> Self::Join;
+    fn spawn_local(&self, task: LocalBoxFuture) -> LocalBoxFuture<TaskOutcome>;
 }
 
 /// A [`LocalRuntime`] as the runtime of a [`TaskSet`](crate::TaskSet): the set's tasks then

@@ -396,7 +396,10 @@ impl<R: Runtime> Sequence<'_, R> {
                 own_end
             };
             let end = {
-                let mut timer = pin!(self.runtime.sleep(wait.saturating_sub(now)));
+                // Made at the first poll that finds the step still running (a first poll is
+                // short: a join's, the drain's count, a blocking task's start), so a step that
+                // ends in it (a drain with nothing in flight) needs no timer at all.
+                let mut timer = None;
                 // Only while the sequence is not forced yet (a forced flush hook's step would
                 // find it ready at once).
                 let mut forced = watching.then(|| self.shutdown.reached(Phase::Forced));
@@ -411,6 +414,8 @@ impl<R: Runtime> Sequence<'_, R> {
                             return Poll::Ready(StepEnd::Forced);
                         }
                     }
+                    let timer =
+                        timer.get_or_insert_with(|| self.runtime.sleep(wait.saturating_sub(now)));
                     if timer.as_mut().poll(cx).is_ready() {
                         let end = if graceful_first {
                             StepEnd::Graceful

@@ -260,26 +260,23 @@ fn take_due(state: &mut State) -> Vec<Waker> {
 }
 
 impl Runtime for VirtualRuntime {
-    type Sleep = Sleep;
-    type Join = Join;
-
     fn now(&self) -> Duration {
         lock(&self.inner.state).now
     }
 
-    fn sleep(&self, duration: Duration) -> Sleep {
+    fn sleep(&self, duration: Duration) -> BoxFuture<()> {
         let deadline = self.now().saturating_add(duration);
-        Sleep {
+        Box::pin(Sleep {
             runtime: self.clone(),
             deadline,
             timer: None,
-        }
+        })
     }
 
-    fn spawn(&self, task: BoxFuture<()>) -> Join {
-        Join {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
+        Box::pin(Join {
             task: self.start(task),
-        }
+        })
     }
 
     fn spawn_detached(&self, task: BoxFuture<()>) {
@@ -297,7 +294,7 @@ impl Runtime for VirtualRuntime {
 
 /// The timer future of [`VirtualRuntime`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Sleep {
+struct Sleep {
     runtime: VirtualRuntime,
     deadline: Duration,
     timer: Option<(Duration, u64)>,
@@ -334,7 +331,7 @@ impl Drop for Sleep {
 /// The join future of [`VirtualRuntime`]: completes with how the task ended. Dropping it
 /// before then cancels the task.
 #[must_use = "futures do nothing unless polled"]
-pub struct Join {
+struct Join {
     task: Arc<Task>,
 }
 

@@ -21,7 +21,6 @@ use super::Server;
 impl<R> Server<R>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
 {
     /// Serves `service` on `listener` as an admin listener, open until the shutdown sequence
     /// ends (its last phase, `Completed` or `Forced`): readiness, liveness and status stay
@@ -136,7 +135,6 @@ async fn serve_one<R, I, S>(
     make: super::service::MakeFuture<S>,
 ) where
     R: Runtime + 'static,
-    R::Sleep: 'static,
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
 {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use hyper::rt::{Read, Write};
 use hyper_util::server::conn::auto;
 use winddown_core::futures::Reached;
-use winddown_core::runtime::Runtime;
+use winddown_core::runtime::{BoxFuture, Runtime};
 use winddown_core::{Phase, Shutdown};
 
 use super::connections::ConnShared;
@@ -152,7 +152,6 @@ pub(crate) async fn run<R, A, S>(
     make: MakeFuture<S>,
 ) where
     R: Runtime + 'static,
-    R::Sleep: 'static,
     A: Accept,
     S: HttpService,
 {
@@ -218,13 +217,12 @@ async fn handshake<R, A>(
 ) -> Option<A::Io>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
     A: Accept,
 {
     let mut shaking = pin!(A::handshake(step, conn));
     let mut timeout = pin!(ctx.runtime.runtime().sleep(ctx.options.handshake_timeout));
     let mut watch = CloseWatch::new(&ctx.shutdown, shared);
-    let mut grace: Option<Pin<Box<R::Sleep>>> = None;
+    let mut grace: Option<BoxFuture<()>> = None;
     poll_fn(|cx| {
         if watch.poll(cx, &ctx.shutdown, shared) {
             // From the close on, the cut may come: it wakes this task.
@@ -261,7 +259,7 @@ where
         if watch.closing {
             if grace.is_none() {
                 match grace_left(&ctx.options, shared) {
-                    Some(left) => grace = Some(Box::pin(ctx.runtime.runtime().sleep(left))),
+                    Some(left) => grace = Some(ctx.runtime.runtime().sleep(left)),
                     None => {
                         ctx.registry.count_closed_handshaking();
                         return Poll::Ready(None);
@@ -286,10 +284,9 @@ where
 async fn upgraded<R>(ctx: &ConnCtx<R>, shared: &ConnShared)
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
 {
     let mut watch = CloseWatch::new(&ctx.shutdown, shared);
-    let mut answer: Option<Pin<Box<R::Sleep>>> = None;
+    let mut answer: Option<BoxFuture<()>> = None;
     poll_fn(|cx| {
         shared.park_task(cx.waker());
         if shared.is_gone() || shared.is_cut() {
@@ -299,7 +296,7 @@ where
             let timeout = ctx.options.websocket_close_timeout;
             let sleep = answer.get_or_insert_with(|| {
                 shared.websocket_close();
-                Box::pin(ctx.runtime.runtime().sleep(timeout))
+                ctx.runtime.runtime().sleep(timeout)
             });
             if sleep.as_mut().poll(cx).is_ready() {
                 ctx.registry.cut_early(shared, timeout);
@@ -323,7 +320,6 @@ async fn serve_http<R, I, S>(
 ) -> Ended
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
 {
@@ -331,9 +327,9 @@ where
     let mut http = pin!(ctx.builder.serve_connection_with_upgrades(io, service));
     let mut watch = CloseWatch::new(&ctx.shutdown, shared);
     let mut graceful = false;
-    let mut grace: Option<Pin<Box<R::Sleep>>> = None;
+    let mut grace: Option<BoxFuture<()>> = None;
     let mut grace_checked = false;
-    let mut uploads = Uploads::<R>::Unseen;
+    let mut uploads = Uploads::Unseen;
     poll_fn(|cx| loop {
         let closing = watch.poll(cx, &ctx.shutdown, shared);
         if closing {
@@ -349,7 +345,7 @@ where
                 // send it (and be answered) rather than being closed under it.
                 if let Some(left) = grace_left(&ctx.options, shared) {
                     shared.set_grace(true);
-                    grace = Some(Box::pin(ctx.runtime.runtime().sleep(left)));
+                    grace = Some(ctx.runtime.runtime().sleep(left));
                 }
             }
             if let Some(sleep) = grace.as_mut() {
@@ -386,31 +382,27 @@ where
 /// The upload grace of one HTTP/1 connection at the close: it starts when the connection's
 /// task first sees, once closing, a request in flight with its body still to come (at the
 /// close, or when such a request comes after it), and ends that body's reads when it is over.
-enum Uploads<R: Runtime> {
+enum Uploads {
     /// No such request seen yet.
     Unseen,
     /// The grace runs.
-    Grace(Pin<Box<R::Sleep>>),
+    Grace(BoxFuture<()>),
     /// Over (or off): nothing more to do.
     Done,
 }
 
-impl<R> Uploads<R>
-where
-    R: Runtime + 'static,
-    R::Sleep: 'static,
-{
+impl Uploads {
     /// Whether this poll must start the grace: a request awaiting its body has just come.
     fn due(&self, shared: &ConnShared) -> bool {
         matches!(self, Uploads::Unseen) && shared.awaiting_body()
     }
 
     /// Starts the grace when due, and ends the uploads when it is over. Called once closing.
-    fn poll(&mut self, ctx: &ConnCtx<R>, shared: &ConnShared, cx: &mut Context<'_>) {
+    fn poll<R: Runtime>(&mut self, ctx: &ConnCtx<R>, shared: &ConnShared, cx: &mut Context<'_>) {
         if self.due(shared) {
             *self = match ctx.options.upload_grace {
                 Some(grace) if !shared.is_http2() => {
-                    Uploads::Grace(Box::pin(ctx.runtime.runtime().sleep(grace)))
+                    Uploads::Grace(ctx.runtime.runtime().sleep(grace))
                 }
                 _ => Uploads::Done,
             };

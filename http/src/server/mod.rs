@@ -188,7 +188,6 @@ pub struct Server<R> {
 impl<R> Server<R>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
 {
     /// A server for `plan`, on `runtime`: it spawns connections (and HTTP/2 streams) with
     /// [`Runtime::spawn_detached`] and times with [`Runtime::sleep`].

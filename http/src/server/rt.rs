@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use winddown_core::runtime::Runtime;
+use winddown_core::runtime::{BoxFuture, Runtime};
 
 /// hyper's [`Executor`](hyper::rt::Executor) and [`Timer`](hyper::rt::Timer) over a winddown
 /// [`Runtime`]: spawns with [`Runtime::spawn_detached`] (connections, HTTP/2 streams) and
@@ -61,7 +61,6 @@ where
 impl<R> hyper::rt::Timer for HyperRuntime<R>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
 {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
         let now = Instant::now();
@@ -90,7 +89,7 @@ const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 struct HyperSleep<R: Runtime> {
     runtime: Arc<R>,
     deadline: Instant,
-    started: Mutex<Option<Pin<Box<R::Sleep>>>>,
+    started: Mutex<Option<BoxFuture<()>>>,
 }
 
 impl<R: Runtime> Future for HyperSleep<R> {
@@ -106,16 +105,11 @@ impl<R: Runtime> Future for HyperSleep<R> {
             Some(sleep) => sleep,
             None => {
                 let left = this.deadline.saturating_duration_since(Instant::now());
-                started.insert(Box::pin(this.runtime.sleep(left)))
+                started.insert(this.runtime.sleep(left))
             }
         };
         sleep.as_mut().poll(cx)
     }
 }
 
-impl<R> hyper::rt::Sleep for HyperSleep<R>
-where
-    R: Runtime + 'static,
-    R::Sleep: 'static,
-{
-}
+impl<R> hyper::rt::Sleep for HyperSleep<R> where R: Runtime + 'static {}

@@ -12,7 +12,6 @@ use super::Server;
 impl<R> Server<R>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
 {
     /// Serves HTTP/1 only: a client's HTTP/2 preface is an error. Both are served unless set.
     ///

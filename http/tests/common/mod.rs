@@ -190,7 +190,6 @@ pub(crate) fn serve_with<R, L, M, K: 'static>(
 ) -> BoxFuture<io::Result<()>>
 where
     R: Runtime + 'static,
-    R::Sleep: 'static,
     L: Listener,
     Tls: Handshake<L::Io>,
     M: ConnectionService<K>,

@@ -160,18 +160,15 @@ enum Slot {
 pub(crate) struct Manual(Tasks);
 
 impl Runtime for Manual {
-    type Sleep = std::future::Pending<()>;
-    type Join = BoxFuture<TaskOutcome>;
-
     fn now(&self) -> Duration {
         Duration::ZERO
     }
 
-    fn sleep(&self, _duration: Duration) -> Self::Sleep {
-        std::future::pending()
+    fn sleep(&self, _duration: Duration) -> BoxFuture<()> {
+        Box::pin(std::future::pending())
     }
 
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
         let done = Arc::new(Mutex::new(false));
         let flag = done.clone();
         self.0.push(Box::pin(async move {

@@ -13,7 +13,8 @@ mod outcome;
 pub use blocking::{Blocking, BlockingTask};
 pub use outcome::TaskOutcome;
 
-/// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`].
+/// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`], and
+/// what [`Runtime::sleep`] and [`Runtime::spawn`] return (`Box::pin(future)` makes one).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What the shutdown sequence needs from an executor.
@@ -24,6 +25,10 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// executor runs the same logic; `winddown-adapters` implements it for tokio, smol and
 /// async-std, and the `test-util` feature adds a virtual-clock runtime for tests.
 ///
+/// Its futures are boxed ([`BoxFuture`]), so an implementation names no future types of its
+/// own, and the trait is dyn-compatible: `&dyn Runtime`, `Box<dyn Runtime>` and
+/// `Arc<dyn Runtime>` are runtimes too.
+///
 /// # Implementing it
 ///
 /// A complete implementation for a runtime that can only run futures to completion on the
@@ -31,9 +36,6 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///
 /// ```
 /// # use winddown_core as winddown;
-/// use std::future::Future;
-/// use std::pin::Pin;
-/// use std::task::{Context, Poll};
 /// use std::time::{Duration, Instant};
 /// use winddown::runtime::{BoxFuture, Runtime, TaskOutcome};
 ///
@@ -41,25 +43,14 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///     origin: Instant,
 /// }
 ///
-/// /// A timer that is always already expired.
-/// struct Expired;
-/// impl Future for Expired {
-///     type Output = ();
-///     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-///         Poll::Ready(())
-///     }
-/// }
-///
 /// impl Runtime for Immediate {
-///     type Sleep = Expired;
-///     type Join = BoxFuture<TaskOutcome>;
-///
 ///     fn now(&self) -> Duration {
 ///         self.origin.elapsed()
 ///     }
 ///
-///     fn sleep(&self, _duration: Duration) -> Expired {
-///         Expired
+///     fn sleep(&self, _duration: Duration) -> BoxFuture<()> {
+///         // A timer that is always already expired.
+///         Box::pin(async {})
 ///     }
 ///
 ///     fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
@@ -74,16 +65,12 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///         // serve connections either.
 ///     }
 /// }
-/// # let _ = Immediate { origin: Instant::now() }.now();
+/// # let runtime: Box<dyn Runtime> = Box::new(Immediate { origin: Instant::now() });
+/// # let _ = runtime.now();
 /// ```
 ///
 /// [`spawn_detached`]: Runtime::spawn_detached
 pub trait Runtime: Send + Sync {
-    /// The future [`sleep`](Runtime::sleep) returns.
-    type Sleep: Future<Output = ()> + Send;
-    /// The future [`spawn`](Runtime::spawn) returns.
-    type Join: Future<Output = TaskOutcome> + Send;
-
     /// Monotonic time since an origin fixed by the runtime (for example, when it was created).
     /// Never goes backwards.
     fn now(&self) -> Duration;
@@ -95,7 +82,7 @@ pub trait Runtime: Send + Sync {
     ///
     /// May panic if called outside the runtime's context (tokio's timers need one); the
     /// sequence only calls it from the future it runs on that runtime.
-    fn sleep(&self, duration: Duration) -> Self::Sleep;
+    fn sleep(&self, duration: Duration) -> BoxFuture<()>;
 
     /// Starts `task` as a separate task and returns a future that completes with how it ended.
     ///
@@ -106,7 +93,7 @@ pub trait Runtime: Send + Sync {
     /// # Panics
     ///
     /// As [`sleep`](Runtime::sleep): may panic outside the runtime's context.
-    fn spawn(&self, task: BoxFuture<()>) -> Self::Join;
+    fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome>;
 
     /// Starts `task` as a separate task that nobody joins: it runs to its end (or until the
     /// runtime itself stops), and how it ended is not reported. For integrations that start
@@ -159,18 +146,15 @@ pub trait Runtime: Send + Sync {
 macro_rules! forward_runtime {
     ($($pointer:ty),*) => {$(
         impl<R: Runtime + ?Sized> Runtime for $pointer {
-            type Sleep = R::Sleep;
-            type Join = R::Join;
-
             fn now(&self) -> Duration {
                 (**self).now()
             }
 
-            fn sleep(&self, duration: Duration) -> Self::Sleep {
+            fn sleep(&self, duration: Duration) -> BoxFuture<()> {
                 (**self).sleep(duration)
             }
 
-            fn spawn(&self, task: BoxFuture<()>) -> Self::Join {
+            fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
                 (**self).spawn(task)
             }
 
