@@ -308,13 +308,13 @@ impl<R: Runtime> Sequence<'_, R> {
                 // they need no task, no join and no deadline timer (no deadline can be acted on
                 // in the middle of a poll anyway; the clock says whether it ended late).
                 #[cfg(all(feature = "std", not(loom)))]
-                let (task, now) = match first_poll(self.runtime, closer).await {
+                let task = match first_poll(self.runtime, closer).await {
                     FirstPoll::Ended(outcome) => {
                         let late = self.step_ended(own_end, phase);
                         return late_if(outcome, late);
                     }
-                    // Its step's timers count from the end of that poll, to the same ends.
-                    FirstPoll::Pending(future) => (future, self.clock()),
+                    // Its step's timer is made after that poll, to the same ends.
+                    FirstPoll::Pending(future) => future,
                 };
                 // Without `std` a panic cannot be caught here: the closer runs only as a task.
                 #[cfg(not(all(feature = "std", not(loom))))]
@@ -323,14 +323,14 @@ impl<R: Runtime> Sequence<'_, R> {
                 let join = pin!(self.runtime.spawn(Box::pin(async move {
                     results.put(ticket, task.await);
                 })));
-                (self.bounded_step(join, now, own_end, phase).await, ticket)
+                (self.bounded_step(join, own_end, phase).await, ticket)
             }
             Closer::Blocking(closer) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
                 let join = pin!(self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
                 })));
-                (self.bounded_step(join, now, own_end, phase).await, ticket)
+                (self.bounded_step(join, own_end, phase).await, ticket)
             }
         };
         match end {
@@ -369,7 +369,7 @@ impl<R: Runtime> Sequence<'_, R> {
     ) -> StepEnd {
         let own_end = now.saturating_add(own);
         self.record.step_began(own_end.saturating_sub(self.start));
-        let end = self.bounded_step(step, now, own_end, phase).await;
+        let end = self.bounded_step(step, own_end, phase).await;
         self.record.step_ended();
         end
     }
@@ -382,7 +382,6 @@ impl<R: Runtime> Sequence<'_, R> {
     async fn bounded_step(
         &mut self,
         mut step: Step<'_>,
-        mut now: Duration,
         mut own_end: Duration,
         phase: Phase,
     ) -> StepEnd {
@@ -396,9 +395,9 @@ impl<R: Runtime> Sequence<'_, R> {
                 own_end
             };
             let end = {
-                // Made at the first poll that finds the step still running (a first poll is
-                // short: a join's, the drain's count, a blocking task's start), so a step that
-                // ends in it (a drain with nothing in flight) needs no timer at all.
+                // Made at the first poll that finds the step still running, so a step that
+                // ends in it (a drain with nothing in flight) needs no timer at all; it ends at
+                // `wait` on the runtime's clock, however long that first poll took.
                 let mut timer = None;
                 // Only while the sequence is not forced yet (a forced flush hook's step would
                 // find it ready at once).
@@ -414,8 +413,9 @@ impl<R: Runtime> Sequence<'_, R> {
                             return Poll::Ready(StepEnd::Forced);
                         }
                     }
-                    let timer =
-                        timer.get_or_insert_with(|| self.runtime.sleep(wait.saturating_sub(now)));
+                    let timer = timer.get_or_insert_with(|| {
+                        self.runtime.sleep(wait.saturating_sub(self.runtime.now()))
+                    });
                     if timer.as_mut().poll(cx).is_ready() {
                         let end = if graceful_first {
                             StepEnd::Graceful
@@ -435,15 +435,13 @@ impl<R: Runtime> Sequence<'_, R> {
                 }
                 StepEnd::Forced => {
                     self.force(ForcedBy::Requested);
-                    now = self.now;
                     StepEnd::Forced
                 }
                 StepEnd::Graceful => {
-                    now = self.clock();
+                    self.clock();
                     if !self.graceful_passed(phase) {
                         continue;
                     }
-                    now = self.now;
                     StepEnd::Graceful
                 }
                 StepEnd::OwnDeadline => {
@@ -453,6 +451,7 @@ impl<R: Runtime> Sequence<'_, R> {
             };
             // Forced (from outside or by the graceful deadline): a flush hook goes on within
             // the forced budget; any other step ends here.
+            let now = self.now;
             match self.forced_flush_left(phase, now) {
                 Some(left) if !left.is_zero() => own_end = own_end.min(now.saturating_add(left)),
                 _ => return end,
