@@ -906,7 +906,7 @@ if f1_min and f1_byhand and (f1_min["bytes"] / f1_byhand["bytes"] > 1.05
     w(f"  {fmt(f1_byhand['bytes'] * 0.10 / 1024, 0)} KiB over the daemon by hand, about what the orchestration alone costs:")
     w("  meeting it needs a smaller sequence (fewer monomorphized futures, the report's")
     w("  bookkeeping), not trimming around it.")
-    w("  A second pass (issue 23, on a branch, not merged) tried the smaller sequence: the report's")
+    w("  A second pass under issue 23 tried the smaller sequence: the report's")
     w("  seconds written digit by digit without 128-bit arithmetic, one function sealing the report")
     w("  for a finished and an abandoned run, the pre-stop delay and the drain awaited in place, the")
     w("  sequence's state boxed once per run. It took 1.0 KiB of `.text` and 0.35 KiB of unwind")
