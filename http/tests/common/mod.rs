@@ -54,7 +54,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper::rt::{Read, ReadBuf, Write};
 use winddown_core::runtime::{BoxFuture, Runtime};
-use winddown_core::{Config, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
+use winddown_core::{Config, ForcedBy, Outcome, Phase, Plan, Reason, Report, Shutdown, Status};
 use winddown_http::server::{ConnectionService, Handshake, Listener};
 use winddown_http::tls::Tls;
 use winddown_http::Server;
@@ -224,6 +224,7 @@ macro_rules! http_scenarios {
             idle_and_silent_connections_do_not_hold_the_drain,
             sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_the_drain,
             a_request_past_the_drain_deadline_is_cut_and_named,
+            a_second_signal_reports_what_it_cut,
             readiness_fails_first_and_requests_are_served_during_pre_stop,
             http2_gets_goaway_and_its_streams_finish,
             an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_deadline,
@@ -1056,6 +1057,42 @@ pub(crate) async fn a_request_past_the_drain_deadline_is_cut_and_named<N: Net>()
     assert_eq!(
         server.outcome,
         Outcome::Error("cut 1 connection at the drain deadline".into())
+    );
+    assert_eq!(counts.cut, 1, "{counts}");
+}
+
+/// A second signal while a request is in flight forces the stop, and the report says so
+/// truly on every runtime: the request and its connection counted left and named, the force
+/// as the cause, the connection cut, the request unanswered. Whichever of the connections'
+/// tasks and the sequence the runtime runs first after the force (`ordered.rs` pins both
+/// orders on a hand-polled runtime).
+pub(crate) async fn a_second_signal_reports_what_it_cut<N: Net>() {
+    let rig = rig::<N>(config(LONG)).await;
+    let (mut sender, _driver) = h1::<N>(rig.addr).await.expect("connect");
+    let stuck = N::spawn(async move { send1(&mut sender, "/stuck").await });
+    rig.entered.at_least(1).await;
+
+    rig.shutdown.trigger(Reason::Signal(15));
+    rig.shutdown.reached(Phase::Draining).await;
+    // The second SIGTERM, as the signal listener delivers it.
+    rig.shutdown.force(Reason::Signal(15));
+    let sent = stuck.await;
+    assert!(matches!(sent, Exchange::NoResponse(_)), "{sent:?}");
+    let (report, counts) = rig.finish().await;
+    assert_eq!(report.status, Status::Forced, "{report}");
+    assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
+    assert_eq!(report.drain.left, 2, "{report}");
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names.iter().any(|n| n.starts_with("GET /stuck  ")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:")
+                && n.ends_with("1 request in flight")),
+        "{names:?}"
     );
     assert_eq!(counts.cut, 1, "{counts}");
 }
