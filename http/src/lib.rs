@@ -204,10 +204,7 @@ pub use end_on_shutdown::EndOnShutdown;
 pub use health::{Liveness, Readiness};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use layer::{
-    ForServer, GuardedBody, InBody, ResponseFuture, ShutdownLayer, ShutdownService,
-    DEFAULT_NAMED_SLOTS,
-};
+pub use layer::{ForServer, GuardedBody, InBody, ResponseFuture, ShutdownLayer, ShutdownService};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use status::StatusService;

@@ -106,24 +106,20 @@ impl<L> Drop for OpenListener<L> {
     }
 }
 
-/// Priority of the server's resource in the plan (see [`Server::serve`]): above the default
-/// (0), so connections are known closed before the resources they use close.
-pub const RESOURCE_PRIORITY: i32 = 1000;
+// The defaults of the server's settings: each setter's docs state its value and why.
 
-/// The default [first-byte grace](Server::first_byte_grace): one second.
-pub const DEFAULT_FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
-
-/// The default [keep-alive grace](Server::keep_alive_grace): a quarter of a second.
-pub const DEFAULT_KEEP_ALIVE_GRACE: Duration = Duration::from_millis(250);
-
-/// The default [upload grace](Server::upload_grace): one second.
-pub const DEFAULT_UPLOAD_GRACE: Duration = Duration::from_secs(1);
-
-/// The default [handshake timeout](Server::handshake_timeout): ten seconds.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default [WebSocket close timeout](Server::websocket_close_timeout): five seconds.
-pub const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Priority of the server's resource in the plan (see [`Server::serve`]).
+const RESOURCE_PRIORITY: i32 = 1000;
+/// [`Server::first_byte_grace`]'s default.
+const DEFAULT_FIRST_BYTE_GRACE: Duration = Duration::from_secs(1);
+/// [`Server::keep_alive_grace`]'s default.
+const DEFAULT_KEEP_ALIVE_GRACE: Duration = Duration::from_millis(250);
+/// [`Server::upload_grace`]'s default.
+const DEFAULT_UPLOAD_GRACE: Duration = Duration::from_secs(1);
+/// [`Server::handshake_timeout`]'s default.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`Server::websocket_close_timeout`]'s default.
+const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
 /// [`Runtime`] (tokio's, smol's, async-std's: [`tokio::server`](crate::tokio::server),
@@ -214,7 +210,7 @@ where
 
     /// How long a connection accepted just before the close may still send its first byte
     /// (its request, or its TLS handshake and then its request) before the close ends it;
-    /// [`DEFAULT_FIRST_BYTE_GRACE`] (1 s) unless set. `Duration::ZERO` turns it off.
+    /// one second unless set. `Duration::ZERO` turns it off.
     ///
     /// At the close, an idle connection is closed at once: for a keep-alive connection that
     /// is safe (a client retries a request that met a closed keep-alive connection), but a
@@ -251,8 +247,8 @@ where
     }
 
     /// How long after its last response an idle HTTP/1 keep-alive connection stays open at the
-    /// close, for a request its client may be sending already; [`DEFAULT_KEEP_ALIVE_GRACE`]
-    /// (250 ms) unless set. `Duration::ZERO` turns it off (and with it the one clock read per
+    /// close, for a request its client may be sending already; a quarter of a second (250 ms)
+    /// unless set. `Duration::ZERO` turns it off (and with it the one clock read per
     /// response that notes when the last one went out).
     ///
     /// At the close an idle keep-alive connection is closed at once. A client that sends its
@@ -292,7 +288,7 @@ where
     }
 
     /// How long after the close an HTTP/1 request's body may still arrive before the
-    /// connection stops reading it; [`DEFAULT_UPLOAD_GRACE`] (1 s) unless set. `None` turns it
+    /// connection stops reading it; one second unless set. `None` turns it
     /// off: uploads then run until the drain deadline, like any request in flight.
     ///
     /// A request in flight at the close is work the server has taken on, and the drain waits
@@ -349,9 +345,14 @@ where
     }
 
     /// The longest a connection's [`Handshake`] (TLS) may take before the connection is
-    /// closed (a connection error, the peer's); [`DEFAULT_HANDSHAKE_TIMEOUT`] (10 s) unless
-    /// set. It keeps clients that stall their handshake from holding sockets forever; the
-    /// close does not wait for it (see [`Handshake`]).
+    /// closed (a connection error, the peer's); ten seconds unless set. It keeps clients that
+    /// stall their handshake from holding sockets forever; the close does not wait for it
+    /// (see [`Handshake`]).
+    ///
+    /// Why ten seconds: a TLS handshake takes two round trips at most, well under a second
+    /// even across continents on a slow link; ten leaves room for a client on a congested
+    /// mobile network (and for its retransmissions) while a stalled one holds its socket no
+    /// longer than that.
     ///
     /// # Examples
     ///
@@ -372,11 +373,12 @@ where
     }
 
     /// How long a WebSocket's peer has to answer the server's Close (1001, going away) at the
-    /// close before the connection is cut; [`DEFAULT_WEBSOCKET_CLOSE_TIMEOUT`] (5 s) unless
-    /// set. The drain deadline bounds it too: what is still open then is cut with the rest.
+    /// close before the connection is cut; five seconds unless set. The drain deadline bounds
+    /// it too: what is still open then is cut with the rest.
     ///
-    /// A peer that reads answers within a round trip; one that does not answer in seconds
-    /// will not. A WebSocket cut this way counts as cut
+    /// Why five seconds: a peer that reads answers within a round trip; one that does not
+    /// answer in seconds will not, and five leave a peer behind a slow link (or a handler's
+    /// frame still being written) its chance while holding the drain no longer than that. A WebSocket cut this way counts as cut
     /// ([`ConnectionCounts::websockets_cut`]) and is named in the server's resource record.
     ///
     /// # Examples
@@ -426,8 +428,9 @@ where
     /// It registers with the plan, if the shutdown has not been triggered yet: a namer for the
     /// connections still open when the drain ends, a note with the connection counts, a phase
     /// observer that cuts what is left once the drain has been recorded (at
-    /// `ClosingResources`, or when forced), and a resource named `http ADDR` (priority
-    /// [`RESOURCE_PRIORITY`]) that fails with the count when connections had to be cut
+    /// `ClosingResources`, or when forced), and a resource named `http ADDR` (priority 1000:
+    /// above the default, 0, so that the connections are known closed before the resources
+    /// they use close) that fails with the count when connections had to be cut
     /// (naming the WebSockets cut at their close timeout, before the drain's end).
     /// Without a run of the plan (or when `serve` came after the trigger) the server cuts by
     /// itself when the shutdown reaches `ClosingResources` or is forced.
