@@ -7,7 +7,8 @@ use async_std::net::{TcpListener, TcpStream};
 use winddown_adapters::async_std::AsyncStdRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, FuturesIo, Listener, Server};
+use crate::server::{ConnectionService, FuturesIo, Listener};
+use crate::Server;
 
 /// A [`Server`] on async-std ([`AsyncStdRuntime::new`]).
 pub fn server(plan: &Plan) -> Server<AsyncStdRuntime> {

@@ -7,7 +7,8 @@ use smol::net::{TcpListener, TcpStream};
 use winddown_adapters::smol::SmolRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, FuturesIo, Listener, Server};
+use crate::server::{ConnectionService, FuturesIo, Listener};
+use crate::Server;
 
 /// A [`Server`] on smol's global executor and async-io's timers ([`SmolRuntime::new`]).
 pub fn server(plan: &Plan) -> Server<SmolRuntime> {

@@ -8,7 +8,8 @@ use tokio::net::{TcpListener, TcpStream};
 use winddown_adapters::tokio::TokioRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, Listener, Server};
+use crate::server::{ConnectionService, Listener};
+use crate::Server;
 
 /// A [`Server`] on the current tokio runtime ([`TokioRuntime::new`]): call it from inside one.
 pub fn server(plan: &Plan) -> Server<TokioRuntime> {

@@ -20,14 +20,14 @@ use super::listener::Listener;
 ///
 /// - a connection still in its handshake when the listener closes is closed at once and
 ///   counted ([`ConnectionCounts::closed_handshaking`]), unless it was accepted within the
-///   [first-byte grace](super::Server::first_byte_grace): then it has until the grace ends to
+///   [first-byte grace](crate::Server::first_byte_grace): then it has until the grace ends to
 ///   finish it and send its first request (answered, `503` from the layer);
 /// - a handshake that takes longer than the [handshake
-///   timeout](super::Server::handshake_timeout) fails (a connection error);
+///   timeout](crate::Server::handshake_timeout) fails (a connection error);
 /// - a handshake that fails is the peer's error ([`ConnectionCounts::errors`]).
 ///
-/// [`ConnectionCounts::closed_handshaking`]: super::ConnectionCounts::closed_handshaking
-/// [`ConnectionCounts::errors`]: super::ConnectionCounts::errors
+/// [`ConnectionCounts::closed_handshaking`]: crate::ConnectionCounts::closed_handshaking
+/// [`ConnectionCounts::errors`]: crate::ConnectionCounts::errors
 ///
 /// # Examples
 ///
@@ -102,7 +102,7 @@ pub trait Handshake<I>: Send + Sync + 'static {
 }
 
 /// A listener whose connections go through a [`Handshake`] (in their own tasks) before HTTP:
-/// from [`Listener::with_handshake`]. [`Server::serve`](super::Server::serve) takes it where it
+/// from [`Listener::with_handshake`]. [`Server::serve`](crate::Server::serve) takes it where it
 /// takes a listener.
 #[derive(Debug)]
 pub struct WithHandshake<L, H> {
@@ -133,7 +133,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What [`Server::serve`](super::Server::serve) accepts connections from: any [`Listener`],
+/// What [`Server::serve`](crate::Server::serve) accepts connections from: any [`Listener`],
 /// or one with a [`Handshake`] ([`WithHandshake`], from [`Listener::with_handshake`]).
 /// Implemented for those; the methods are the server's own.
 pub trait Accept: sealed::Sealed + Send + 'static {

@@ -91,7 +91,7 @@ pub trait Listener: Send + 'static {
     /// (tokio's, while a busy worker has not turned its I/O driver), and a request that has
     /// arrived must be read and answered, not lost. With `None` the server trusts the read.
     /// It asks again as it drops a connection it closed, to count the ones closed with bytes
-    /// unread ([`ConnectionCounts::unread_at_close`](super::ConnectionCounts::unread_at_close)).
+    /// unread ([`ConnectionCounts::unread_at_close`](crate::ConnectionCounts::unread_at_close)).
     /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket.
     fn bytes_waiting(io: &Self::Io) -> Option<bool> {
         let _ = io;
