@@ -132,7 +132,9 @@ pub trait Listener: Send + 'static {
 
 /// Answers [`Listener::bytes_waiting`] for a socket: a non-blocking one-byte peek
 /// (`recv(MSG_PEEK)`), which asks the kernel and never takes the byte. The socket must be in
-/// non-blocking mode (every runtime's is), or the peek waits for a byte.
+/// non-blocking mode (every runtime's is), or the peek waits for a byte. It takes any socket
+/// of the operating system's: anything with a file descriptor on Unix (`AsFd`: std's, tokio's,
+/// smol's and async-std's sockets), a socket handle on Windows (`AsSocket`).
 ///
 /// # Examples
 ///
@@ -160,7 +162,8 @@ pub fn bytes_waiting_in<S: OsSocket>(socket: &S) -> Option<bool> {
 }
 
 /// A socket of the operating system's, which [`bytes_waiting_in`] can peek: anything with a
-/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`).
+/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`). Not nameable
+/// outside the crate: [`bytes_waiting_in`]'s docs state the bound.
 #[cfg(unix)]
 pub trait OsSocket: std::os::fd::AsFd {}
 

@@ -77,8 +77,14 @@ pub(crate) use counts::ConnectionStats;
 pub(crate) use serve::Server;
 
 pub use futures_io::FuturesIo;
-pub use handshake::{Accept, Handshake, WithHandshake};
-pub use listener::Listener;
+pub use handshake::{Handshake, WithHandshake};
 #[cfg(any(unix, windows))]
-pub use listener::{bytes_waiting_in, OsSocket};
-pub use service::{ConnectionService, HttpService, MakeFuture, PerConnection, Shared};
+pub use listener::bytes_waiting_in;
+pub use listener::Listener;
+pub use service::ConnectionService;
+
+// Bounds only, never named by a user: what `Server::serve` takes (a `Listener`, or one with a
+// `Handshake`), and the sockets `bytes_waiting_in` peeks.
+pub(crate) use handshake::Accept;
+#[cfg(any(unix, windows))]
+pub(crate) use listener::OsSocket;
