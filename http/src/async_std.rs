@@ -66,7 +66,7 @@ impl Listener for TcpListener {
     /// async-std's reads go through async-io, which tries the read itself before it waits;
     /// the kernel is asked all the same, at no cost worth counting (only idle connections at
     /// the close are asked).
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         crate::server::bytes_waiting_in(io.get_ref())
     }
 }

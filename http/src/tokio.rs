@@ -64,7 +64,7 @@ impl Listener for TcpListener {
 
     /// tokio answers a read from its readiness cache, refreshed only when a worker turns the
     /// I/O driver: the kernel is asked instead.
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         crate::server::bytes_waiting_in(io.inner())
     }
 }

@@ -1,11 +1,14 @@
 //! The step between the accept and HTTP (a TLS handshake), run in each connection's task.
 
+use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use hyper::rt::{Read, Write};
+use hyper::rt::{Read, ReadBufCursor, Write};
 
 use super::listener::Listener;
 
@@ -129,102 +132,123 @@ impl<L, H> WithHandshake<L, H> {
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-}
+impl<L, H> Listener for WithHandshake<L, H>
+where
+    L: Listener,
+    H: Handshake<L::Io>,
+{
+    type Io = Handshaking<L::Io, H>;
 
-/// What [`Server::serve`](crate::Server::serve) accepts connections from: any [`Listener`],
-/// or one with a [`Handshake`] ([`WithHandshake`], from [`Listener::with_handshake`]).
-/// Implemented for those; the methods are the server's own.
-pub trait Accept: sealed::Sealed + Send + 'static {
-    /// What the listener accepts.
-    #[doc(hidden)]
-    type Conn: Send + 'static;
-    /// The socket HTTP is served on.
-    #[doc(hidden)]
-    type Io: Read + Write + Unpin + Send + 'static;
-    /// What each connection's task needs to run the handshake.
-    #[doc(hidden)]
-    type Step: Clone + Send + Sync + 'static;
-
-    #[doc(hidden)]
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Conn, SocketAddr)>> + Send;
-
-    #[doc(hidden)]
-    fn local_addr(&self) -> io::Result<SocketAddr>;
-
-    /// Whether connections go through a handshake (if not, [`handshake`](Self::handshake) is
-    /// ready at once with the accepted socket).
-    #[doc(hidden)]
-    const HANDSHAKES: bool;
-
-    #[doc(hidden)]
-    fn step(&self) -> Self::Step;
-
-    #[doc(hidden)]
-    fn handshake(
-        step: &Self::Step,
-        conn: Self::Conn,
-    ) -> impl Future<Output = io::Result<Self::Io>> + Send;
-
-    #[doc(hidden)]
-    fn bytes_waiting(io: &mut Self::Io) -> Option<bool>;
-}
-
-impl<L: Listener> sealed::Sealed for L {}
-
-impl<L: Listener> Accept for L {
-    type Conn = L::Io;
-    type Io = L::Io;
-    type Step = ();
-
-    fn accept(&mut self) -> impl Future<Output = io::Result<(L::Io, SocketAddr)>> + Send {
-        Listener::accept(self)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Listener::local_addr(self)
-    }
-
-    const HANDSHAKES: bool = false;
-
-    fn step(&self) {}
-
-    fn handshake(_step: &(), conn: L::Io) -> impl Future<Output = io::Result<L::Io>> + Send {
-        std::future::ready(Ok(conn))
-    }
-
-    fn bytes_waiting(io: &mut L::Io) -> Option<bool> {
-        L::bytes_waiting(io)
-    }
-}
-
-impl<L: Listener, H: Handshake<L::Io>> sealed::Sealed for WithHandshake<L, H> {}
-
-impl<L: Listener, H: Handshake<L::Io>> Accept for WithHandshake<L, H> {
-    type Conn = L::Io;
-    type Io = H::Io;
-    type Step = Arc<H>;
-
-    fn accept(&mut self) -> impl Future<Output = io::Result<(L::Io, SocketAddr)>> + Send {
-        self.listener.accept()
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (io, peer) = self.listener.accept().await?;
+        let state = State::Accepted(io, self.handshake.clone());
+        Ok((Handshaking { state }, peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
+        match &mut io.state {
+            State::Done(io) => H::bytes_waiting(io),
+            State::Accepted(..) | State::Failed => None,
+        }
+    }
+
     const HANDSHAKES: bool = true;
 
-    fn step(&self) -> Arc<H> {
-        self.handshake.clone()
+    fn handshake(io: &mut Self::Io) -> impl Future<Output = io::Result<()>> + Send {
+        io.handshake()
+    }
+}
+
+/// A connection of a [`WithHandshake`] listener: the accepted socket until its handshake is
+/// done (run by the server, in the connection's task), the handshake's socket after.
+pub struct Handshaking<I, H: Handshake<I>> {
+    state: State<I, H>,
+}
+
+enum State<I, H: Handshake<I>> {
+    Accepted(I, Arc<H>),
+    Done(H::Io),
+    Failed,
+}
+
+impl<I, H: Handshake<I>> Handshaking<I, H> {
+    async fn handshake(&mut self) -> io::Result<()> {
+        let State::Accepted(io, handshake) = std::mem::replace(&mut self.state, State::Failed)
+        else {
+            return Ok(());
+        };
+        self.state = State::Done(handshake.handshake(io).await?);
+        Ok(())
     }
 
-    fn handshake(step: &Arc<H>, conn: L::Io) -> impl Future<Output = io::Result<H::Io>> + Send {
-        step.handshake(conn)
+    /// The handshake's socket: reads and writes before it is done fail.
+    fn done(self: Pin<&mut Self>) -> io::Result<Pin<&mut H::Io>>
+    where
+        I: Unpin,
+    {
+        match &mut self.get_mut().state {
+            State::Done(io) => Ok(Pin::new(io)),
+            _ => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+}
+
+impl<I, H: Handshake<I>> fmt::Debug for Handshaking<I, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Accepted(..) => "accepted",
+            State::Done(_) => "done",
+            State::Failed => "failed",
+        };
+        f.debug_struct("Handshaking")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<I: Unpin, H: Handshake<I>> Read for Handshaking<I, H> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.done()?.poll_read(cx, buf)
+    }
+}
+
+impl<I: Unpin, H: Handshake<I>> Write for Handshaking<I, H> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.done()?.poll_write(cx, buf)
     }
 
-    fn bytes_waiting(io: &mut H::Io) -> Option<bool> {
-        H::bytes_waiting(io)
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.done()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.state {
+            State::Done(io) => io.is_write_vectored(),
+            _ => false,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.done()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.done()?.poll_shutdown(cx)
     }
 }

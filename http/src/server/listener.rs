@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use hyper::rt::{Read, Write};
 
-use super::handshake::{Accept, Handshake, WithHandshake};
+use super::handshake::{Handshake, WithHandshake};
 
 /// A listening socket the server accepts connections from. Implemented for the
 /// `TcpListener`s of tokio, smol and async-std (features `tokio`, `smol`, `async-std`);
 /// implement it for other sockets (Unix sockets, a channel of connections).
 ///
 /// `accept` only accepts: a TLS handshake, or any other exchange before HTTP, goes in a
-/// [`Handshake`] ([`with_handshake`](Self::with_handshake)), which the server runs in each
-/// connection's own task. Done in `accept`, one client that stalls its handshake would stall
-/// every accept behind it, outside any guard the close could see.
+/// [`Handshake`] ([`with_handshake`](Self::with_handshake), itself a listener), which the
+/// server runs in each connection's own task. Done in `accept`, one client that stalls its
+/// handshake would stall every accept behind it, outside any guard the close could see.
 ///
 /// # Examples
 ///
@@ -92,10 +92,26 @@ pub trait Listener: Send + 'static {
     /// arrived must be read and answered, not lost. With `None` the server trusts the read.
     /// It asks again as it drops a connection it closed, to count the ones closed with bytes
     /// unread ([`ConnectionCounts::unread_at_close`](crate::ConnectionCounts::unread_at_close)).
-    /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket.
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket. It takes the
+    /// socket mutably, as [`Handshake::bytes_waiting`] does: a TLS state may have to process
+    /// what it has read to tell.
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         let _ = io;
         None
+    }
+
+    /// Whether [`handshake`](Self::handshake) has anything to do: the server counts and
+    /// watches the handshakes of a listener that says so. The server's own, with
+    /// [`with_handshake`](Self::with_handshake)'s listener the one that overrides it.
+    #[doc(hidden)]
+    const HANDSHAKES: bool = false;
+
+    /// Takes an accepted socket through the listener's handshake, in the connection's task.
+    /// The server's own, as [`HANDSHAKES`](Self::HANDSHAKES).
+    #[doc(hidden)]
+    fn handshake(io: &mut Self::Io) -> impl Future<Output = io::Result<()>> + Send {
+        let _ = io;
+        std::future::ready(Ok(()))
     }
 
     /// This listener, with `handshake` run on each connection (in the connection's task)
@@ -200,9 +216,9 @@ pub(crate) async fn accept<L, C, S>(
     backoff: &mut Backoff,
     sleep: impl Fn(Duration) -> S,
     mut on_error: impl FnMut(),
-) -> Option<(L::Conn, SocketAddr)>
+) -> Option<(L::Io, SocketAddr)>
 where
-    L: Accept,
+    L: Listener,
     C: Future + Unpin,
     S: Future<Output = ()>,
 {

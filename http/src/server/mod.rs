@@ -83,8 +83,6 @@ pub use listener::bytes_waiting_in;
 pub use listener::Listener;
 pub use service::ConnectionService;
 
-// Bounds only, never named by a user: what `Server::serve` takes (a `Listener`, or one with a
-// `Handshake`), and the sockets `bytes_waiting_in` peeks.
-pub(crate) use handshake::Accept;
+// A bound only, never named by a user: the sockets `bytes_waiting_in` peeks.
 #[cfg(any(unix, windows))]
 pub(crate) use listener::OsSocket;

@@ -17,7 +17,7 @@ use super::connections::{ConnShared, ListenerState};
 use super::listener::{self, Backoff};
 use super::registry::Registry;
 use super::rt::HyperRuntime;
-use super::{Accept, ConnectionService, ConnectionStats};
+use super::{ConnectionService, ConnectionStats, Listener};
 
 /// The listening socket while the server accepts. Dropped (by the accept loop at the close,
 /// or with the server's future), it closes the socket first, then tells the connections.
@@ -404,7 +404,7 @@ where
         mut service: M,
     ) -> impl Future<Output = std::io::Result<()>> + Send
     where
-        L: Accept,
+        L: Listener,
         M: ConnectionService<K>,
     {
         // Registered now, not at the first poll: a plan run (or a trigger) that comes before
@@ -474,13 +474,7 @@ where
                 ));
                 registry.add(shared.clone());
                 // The handshake, if any, runs in the connection's task, not here.
-                let task = conn::run::<R, L, _>(
-                    ctx.clone(),
-                    conn,
-                    listener.step(),
-                    shared,
-                    service.make(peer),
-                );
+                let task = conn::run::<R, L, _>(ctx.clone(), conn, shared, service.make(peer));
                 runtime.runtime().spawn_detached(Box::pin(task));
             }
             // Close the listening socket now: new connects are refused by the kernel. Only then
