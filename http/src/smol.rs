@@ -10,14 +10,12 @@ use winddown_core::Plan;
 use crate::server::{ConnectionService, FuturesIo, Listener};
 use crate::Server;
 
-/// A [`Server`] on smol's global executor and async-io's timers ([`SmolRuntime::new`]).
-pub fn server(plan: &Plan) -> Server<SmolRuntime> {
-    Server::new(plan, SmolRuntime::new())
-}
-
-/// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
-/// may be.
+/// Serves `service` on `listener` (its `TcpListener`, or any [`Listener`]: one
+/// [`with_handshake`](Listener::with_handshake), say) as part of `plan`'s shutdown, on smol's
+/// global executor and async-io's timers ([`SmolRuntime::new`]), with the server's default
+/// settings: what `Server::new(plan, SmolRuntime::new()).serve(listener, service)` does. To change
+/// a setting, make that [`Server`]. See [`Server`] for what happens at each phase, and
+/// [`Server::serve`] for what `service` may be.
 ///
 /// # Examples
 ///
@@ -42,11 +40,14 @@ pub fn server(plan: &Plan) -> Server<SmolRuntime> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
+pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
 where
+    L: Listener,
     M: ConnectionService<K>,
 {
-    server(plan).serve(listener, service).await
+    Server::new(plan, SmolRuntime::new())
+        .serve(listener, service)
+        .await
 }
 
 impl Listener for TcpListener {

@@ -11,14 +11,12 @@ use winddown_core::Plan;
 use crate::server::{ConnectionService, Listener};
 use crate::Server;
 
-/// A [`Server`] on the current tokio runtime ([`TokioRuntime::new`]): call it from inside one.
-pub fn server(plan: &Plan) -> Server<TokioRuntime> {
-    Server::new(plan, TokioRuntime::new())
-}
-
-/// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
-/// may be.
+/// Serves `service` on `listener` (its `TcpListener`, or any [`Listener`]: one
+/// [`with_handshake`](Listener::with_handshake), say) as part of `plan`'s shutdown, on the current
+/// tokio runtime ([`TokioRuntime::new`]: call it from inside one), with the server's default
+/// settings: what `Server::new(plan, TokioRuntime::new()).serve(listener, service)` does. To change
+/// a setting, make that [`Server`]. See [`Server`] for what happens at each phase, and
+/// [`Server::serve`] for what `service` may be.
 ///
 /// # Examples
 ///
@@ -41,11 +39,14 @@ pub fn server(plan: &Plan) -> Server<TokioRuntime> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
+pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
 where
+    L: Listener,
     M: ConnectionService<K>,
 {
-    server(plan).serve(listener, service).await
+    Server::new(plan, TokioRuntime::new())
+        .serve(listener, service)
+        .await
 }
 
 impl Listener for TcpListener {

@@ -41,13 +41,15 @@ where
     ///
     /// ```no_run
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
-    /// use winddown::http::AdminService;
+    /// use winddown::http::{AdminService, Server};
+    /// use winddown::tokio::TokioRuntime;
     /// use winddown::{Config, Plan, Shutdown};
     ///
     /// # async fn run() -> std::io::Result<()> {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let admin = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-    /// tokio::spawn(winddown::http::tokio::server(&plan).serve_admin(admin, AdminService::new(&plan)));
+    /// let server = Server::new(&plan, TokioRuntime::new());
+    /// tokio::spawn(server.serve_admin(admin, AdminService::new(&plan)));
     /// # Ok(())
     /// # }
     /// ```

@@ -131,9 +131,7 @@ pub trait Listener: Send + 'static {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-    /// winddown::http::tokio::server(&plan)
-    ///     .serve(listener.with_handshake(tls), app)
-    ///     .await?;
+    /// winddown::http::tokio::serve(&plan, listener.with_handshake(tls), app).await?;
     /// # Ok(())
     /// # }
     /// ```

@@ -49,8 +49,10 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
-/// [`Runtime`] (tokio's, smol's, async-std's: [`tokio::server`](crate::tokio::server),
-/// [`smol::server`](crate::smol::server), [`async_std::server`](crate::async_std::server)).
+/// [`Runtime`] (tokio's, smol's, async-std's: `TokioRuntime`, `SmolRuntime`,
+/// `AsyncStdRuntime`). With its default settings, [`tokio::serve`](crate::tokio::serve),
+/// [`smol::serve`](crate::smol::serve) and [`async_std::serve`](crate::async_std::serve) make
+/// one and serve with it in one call.
 ///
 /// What it does through the shutdown sequence:
 ///
@@ -77,7 +79,7 @@ const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// # Examples
 ///
-/// On smol (the same on tokio with [`tokio::server`](crate::tokio::server)):
+/// On smol (the same on tokio with `Server::new(&plan, TokioRuntime::new())`):
 ///
 /// ```no_run
 /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
@@ -384,6 +386,8 @@ where
     /// use std::net::SocketAddr;
     /// use axum::extract::ConnectInfo;
     /// use axum::{routing::get, Router};
+    /// use winddown::http::Server;
+    /// use winddown::tokio::TokioRuntime;
     /// use winddown::{Config, Plan, Shutdown};
     ///
     /// # async fn run() -> std::io::Result<()> {
@@ -393,7 +397,7 @@ where
     ///     get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { format!("hello {peer}") }),
     /// );
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-    /// winddown::http::tokio::server(&plan)
+    /// Server::new(&plan, TokioRuntime::new())
     ///     .serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
     ///     .await
     /// # }
