@@ -83,6 +83,7 @@ pub use listener::bytes_waiting_in;
 pub use listener::Listener;
 pub use service::ConnectionService;
 
-// A bound only, never named by a user: the sockets `bytes_waiting_in` peeks.
-#[cfg(any(unix, windows))]
+// A bound only, never named by a user: the sockets `bytes_waiting_in` peeks (and TLS's
+// handshake takes).
+#[cfg(all(feature = "tls", any(unix, windows)))]
 pub(crate) use listener::OsSocket;
