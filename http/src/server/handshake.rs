@@ -105,8 +105,10 @@ pub trait Handshake<I>: Send + Sync + 'static {
 }
 
 /// A listener whose connections go through a [`Handshake`] (in their own tasks) before HTTP:
-/// from [`Listener::with_handshake`]. [`Server::serve`](crate::Server::serve) takes it where it
-/// takes a listener.
+/// from [`Listener::with_handshake`]. A [`Listener`] itself:
+/// [`Server::serve`](crate::Server::serve) takes it as any other, and another handshake goes
+/// on top of it (the PROXY protocol's header, then TLS): each connection goes through the
+/// inner one first.
 #[derive(Debug)]
 pub struct WithHandshake<L, H> {
     listener: L,
@@ -158,8 +160,14 @@ where
 
     const HANDSHAKES: bool = true;
 
-    fn handshake(io: &mut Self::Io) -> impl Future<Output = io::Result<()>> + Send {
-        io.handshake()
+    async fn handshake(io: &mut Self::Io) -> io::Result<()> {
+        // The inner listener's handshake first, if it has one.
+        if let State::Accepted(inner, _) = &mut io.state {
+            if L::HANDSHAKES {
+                L::handshake(inner).await?;
+            }
+        }
+        io.handshake().await
     }
 }
 
@@ -250,5 +258,68 @@ impl<I: Unpin, H: Handshake<I>> Write for Handshaking<I, H> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.done()?.poll_shutdown(cx)
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::future::poll_fn;
+
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+
+    /// Hands out one socket, then waits.
+    struct Once(Option<TokioIo<DuplexStream>>);
+
+    impl Listener for Once {
+        type Io = TokioIo<DuplexStream>;
+
+        async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+            match self.0.take() {
+                Some(io) => Ok((io, SocketAddr::from(([127, 0, 0, 1], 1)))),
+                None => std::future::pending().await,
+            }
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        }
+    }
+
+    /// A handshake that writes its tag to the peer.
+    struct Tag(&'static [u8]);
+
+    impl<I: Read + Write + Unpin + Send + 'static> Handshake<I> for Tag {
+        type Io = I;
+
+        async fn handshake(&self, mut io: I) -> io::Result<I> {
+            let mut left = self.0;
+            while !left.is_empty() {
+                let n = poll_fn(|cx| Pin::new(&mut io).poll_write(cx, left)).await?;
+                left = &left[n..];
+            }
+            Ok(io)
+        }
+    }
+
+    /// What the server does with an accepted socket of `listener`.
+    async fn handshake_of<L: Listener>(_listener: &L, io: &mut L::Io) -> io::Result<()> {
+        assert!(L::HANDSHAKES);
+        L::handshake(io).await
+    }
+
+    #[tokio::test]
+    async fn stacked_handshakes_run_inner_first() {
+        let (ours, mut peer) = tokio::io::duplex(64);
+        let mut listener = Once(Some(TokioIo::new(ours)))
+            .with_handshake(Tag(b"proxy "))
+            .with_handshake(Tag(b"tls"));
+        let (mut io, _) = listener.accept().await.unwrap();
+        handshake_of(&listener, &mut io).await.unwrap();
+        let mut said = [0u8; 9];
+        peer.read_exact(&mut said).await.unwrap();
+        assert_eq!(&said, b"proxy tls");
     }
 }
