@@ -30,7 +30,8 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use winddown::http::agent::Agent;
 use winddown::http::server::Listener;
-use winddown::tokio::run_until_shutdown;
+use winddown::http::Server;
+use winddown::tokio::{run_until_shutdown, TokioRuntime};
 use winddown::Shutdown;
 
 #[path = "shared/output.rs"]
@@ -122,11 +123,11 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             }
         }
         // Probes and status on a port of their own, open until the sequence ends.
-        let admin = winddown::http::tokio::server(&plan)
+        let admin = Server::new(&plan, TokioRuntime::new())
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         tokio::spawn(admin);
     }
-    let mut server = winddown::http::tokio::server(&plan);
+    let mut server = Server::new(&plan, TokioRuntime::new());
     if let Some(grace) = args.keep_alive_grace {
         server = server.keep_alive_grace(grace);
     }

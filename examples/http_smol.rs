@@ -23,7 +23,8 @@ use smol::net::TcpListener;
 use smol::stream::StreamExt;
 use winddown::http::agent::Agent;
 use winddown::http::server::{FuturesIo, Listener};
-use winddown::smol::run_until_shutdown;
+use winddown::http::Server;
+use winddown::smol::{run_until_shutdown, SmolRuntime};
 use winddown::Shutdown;
 
 #[path = "shared/output.rs"]
@@ -104,11 +105,11 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             }
         }
         // Probes and status on a port of their own, open until the sequence ends.
-        let admin = winddown::http::smol::server(&plan)
+        let admin = Server::new(&plan, SmolRuntime::new())
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         smol::spawn(admin).detach();
     }
-    let mut server = winddown::http::smol::server(&plan);
+    let mut server = Server::new(&plan, SmolRuntime::new());
     if let Some(grace) = args.keep_alive_grace {
         server = server.keep_alive_grace(grace);
     }

@@ -179,9 +179,8 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         .into_axum_router()
         .layer(EndStreamsLayer::new(&shutdown))
         .layer(admission);
-    let server = winddown::http::tokio::server(&plan);
     app::out("ready");
-    let served = server.serve(listener, routes.into_make_service());
+    let served = winddown::http::tokio::serve(&plan, listener, routes.into_make_service());
     let report = run_until_shutdown(&plan, served).await;
     app::finish(&report)
 }

@@ -21,8 +21,10 @@ use hyper::client::conn::http2;
 use tonic::{Code, Status};
 use tonic_prost::ProstCodec;
 use winddown::http::grpc::EndStreamsLayer;
-use winddown::http::{ConnectionStats, ShutdownLayer};
+use winddown::http::{ConnectionStats, Server, ShutdownLayer};
 use winddown::runtime::{BoxFuture, Runtime};
+use winddown::smol::SmolRuntime;
+use winddown::tokio::TokioRuntime;
 use winddown::{Config, Phase, Plan, Reason, Report, Shutdown, Status as RunStatus};
 
 /// What the scenario needs from a runtime.
@@ -199,10 +201,10 @@ fn tokio_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 impl Net for Tokio {
-    type Runtime = winddown::tokio::TokioRuntime;
+    type Runtime = TokioRuntime;
 
     fn runtime() -> Self::Runtime {
-        winddown::tokio::TokioRuntime::with_handle(tokio_runtime().handle().clone())
+        TokioRuntime::with_handle(tokio_runtime().handle().clone())
     }
 
     fn block_on<F: Future>(future: F) -> F::Output {
@@ -221,7 +223,7 @@ impl Net for Tokio {
         Box::pin(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let server = winddown::http::tokio::server(&plan);
+            let server = Server::new(&plan, TokioRuntime::new());
             let stats = server.stats();
             let task = tokio::spawn(server.serve(listener, app));
             let served: BoxFuture<std::io::Result<()>> =
@@ -269,10 +271,10 @@ where
 }
 
 impl Net for Smol {
-    type Runtime = winddown::smol::SmolRuntime;
+    type Runtime = SmolRuntime;
 
     fn runtime() -> Self::Runtime {
-        winddown::smol::SmolRuntime::new()
+        SmolRuntime::new()
     }
 
     fn block_on<F: Future>(future: F) -> F::Output {
@@ -295,7 +297,7 @@ impl Net for Smol {
         Box::pin(async move {
             let listener = smol::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let server = winddown::http::smol::server(&plan);
+            let server = Server::new(&plan, SmolRuntime::new());
             let stats = server.stats();
             let served: BoxFuture<std::io::Result<()>> =
                 Box::pin(smol::spawn(server.serve(listener, app)));

@@ -114,7 +114,7 @@
 //!   The server speaks WebSocket's close itself ([`server`#websockets]); any other
 //!   protocol's polite end (a `CONNECT` tunnel's) is the handler's.
 //! - WebSockets over HTTP/2 (extended `CONNECT`, RFC 8441; off unless turned on with
-//!   [`Server::http2_websockets`](server::Server::http2_websockets)) are streams of an HTTP/2 connection,
+//!   [`Server::http2_websockets`](Server::http2_websockets)) are streams of an HTTP/2 connection,
 //!   not upgraded connections: the server sees the connection's bytes, not the stream's, so
 //!   it sends them no Close 1001. The connection gets its GOAWAY and waits for the stream;
 //!   at the drain deadline it is cut with it. Close them from the handler (on
@@ -204,16 +204,16 @@ pub use end_on_shutdown::EndOnShutdown;
 pub use health::{Liveness, Readiness};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub use layer::{
-    ForServer, GuardedBody, InBody, ResponseFuture, ShutdownLayer, ShutdownService,
-    DEFAULT_NAMED_SLOTS,
-};
+pub use layer::{ForServer, GuardedBody, InBody, ResponseFuture, ShutdownLayer, ShutdownService};
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use status::StatusService;
 
-// Documented once, in `server`; here for the common case's import.
+// Here, not in `server` (which holds what a listener or a handshake of one's own implements):
+// one path each.
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-#[doc(no_inline)]
-pub use server::{ConnectionCounts, ConnectionStats, Server};
+pub use server::counts::{ConnectionCounts, ConnectionStats};
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use server::serve::Server;

@@ -7,16 +7,15 @@ use smol::net::{TcpListener, TcpStream};
 use winddown_adapters::smol::SmolRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, FuturesIo, Listener, Server};
+use crate::server::{ConnectionService, FuturesIo, Listener};
+use crate::Server;
 
-/// A [`Server`] on smol's global executor and async-io's timers ([`SmolRuntime::new`]).
-pub fn server(plan: &Plan) -> Server<SmolRuntime> {
-    Server::new(plan, SmolRuntime::new())
-}
-
-/// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
-/// may be.
+/// Serves `service` on `listener` (its `TcpListener`, or any [`Listener`]: one
+/// [`with_handshake`](Listener::with_handshake), say) as part of `plan`'s shutdown, on smol's
+/// global executor and async-io's timers ([`SmolRuntime::new`]), with the server's default
+/// settings: what `Server::new(plan, SmolRuntime::new()).serve(listener, service)` does. To change
+/// a setting, make that [`Server`]. See [`Server`] for what happens at each phase, and
+/// [`Server::serve`] for what `service` may be.
 ///
 /// # Examples
 ///
@@ -41,11 +40,14 @@ pub fn server(plan: &Plan) -> Server<SmolRuntime> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
+pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
 where
+    L: Listener,
     M: ConnectionService<K>,
 {
-    server(plan).serve(listener, service).await
+    Server::new(plan, SmolRuntime::new())
+        .serve(listener, service)
+        .await
 }
 
 impl Listener for TcpListener {
@@ -65,7 +67,7 @@ impl Listener for TcpListener {
     /// async-io tries the read itself before it waits, so a waiting read already means an
     /// empty socket; the kernel is asked all the same, at no cost worth counting (only idle
     /// connections at the close are asked).
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         crate::server::bytes_waiting_in(io.get_ref())
     }
 }

@@ -40,7 +40,7 @@
 //!     .layer(ShutdownLayer::new(plan.shutdown()));
 //! let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-//! let server = winddown::http::tokio::server(&plan).serve(listener.with_handshake(tls), app);
+//! let server = winddown::http::tokio::serve(&plan, listener.with_handshake(tls), app);
 //! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
 //! eprintln!("{report}");
 //! # Ok(())

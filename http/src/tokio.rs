@@ -8,16 +8,15 @@ use tokio::net::{TcpListener, TcpStream};
 use winddown_adapters::tokio::TokioRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, Listener, Server};
+use crate::server::{ConnectionService, Listener};
+use crate::Server;
 
-/// A [`Server`] on the current tokio runtime ([`TokioRuntime::new`]): call it from inside one.
-pub fn server(plan: &Plan) -> Server<TokioRuntime> {
-    Server::new(plan, TokioRuntime::new())
-}
-
-/// Serves `service` on `listener` as part of `plan`'s shutdown: [`server`]`(plan).serve(..)`.
-/// See [`Server`] for what happens at each phase, and [`Server::serve`] for what `service`
-/// may be.
+/// Serves `service` on `listener` (its `TcpListener`, or any [`Listener`]: one
+/// [`with_handshake`](Listener::with_handshake), say) as part of `plan`'s shutdown, on the current
+/// tokio runtime ([`TokioRuntime::new`]: call it from inside one), with the server's default
+/// settings: what `Server::new(plan, TokioRuntime::new()).serve(listener, service)` does. To change
+/// a setting, make that [`Server`]. See [`Server`] for what happens at each phase, and
+/// [`Server::serve`] for what `service` may be.
 ///
 /// # Examples
 ///
@@ -40,11 +39,14 @@ pub fn server(plan: &Plan) -> Server<TokioRuntime> {
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<M, K>(plan: &Plan, listener: TcpListener, service: M) -> io::Result<()>
+pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
 where
+    L: Listener,
     M: ConnectionService<K>,
 {
-    server(plan).serve(listener, service).await
+    Server::new(plan, TokioRuntime::new())
+        .serve(listener, service)
+        .await
 }
 
 impl Listener for TcpListener {
@@ -63,7 +65,7 @@ impl Listener for TcpListener {
 
     /// tokio answers a read from its readiness cache, refreshed only when a worker turns the
     /// I/O driver: the kernel is asked instead.
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         crate::server::bytes_waiting_in(io.inner())
     }
 }

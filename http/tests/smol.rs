@@ -14,7 +14,7 @@ use winddown_core::runtime::BoxFuture;
 use winddown_core::{Plan, Report};
 use winddown_http::server::ConnectionService;
 use winddown_http::server::FuturesIo;
-use winddown_http::ConnectionStats;
+use winddown_http::{ConnectionStats, Server};
 
 struct Smol;
 
@@ -48,7 +48,7 @@ impl common::Net for Smol {
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().unwrap();
-            let server = winddown_http::smol::server(&plan);
+            let server = Server::new(&plan, SmolRuntime::new());
             let stats = server.stats();
             let served = Self::spawn(common::serve_with(server, listener, service, setup));
             (addr, stats, served)

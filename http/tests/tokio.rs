@@ -16,7 +16,7 @@ use winddown_adapters::tokio::TokioRuntime;
 use winddown_core::runtime::BoxFuture;
 use winddown_core::{Plan, Report};
 use winddown_http::server::ConnectionService;
-use winddown_http::ConnectionStats;
+use winddown_http::{ConnectionStats, Server};
 
 struct Tokio;
 
@@ -60,7 +60,7 @@ impl common::Net for Tokio {
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().unwrap();
-            let server = winddown_http::tokio::server(&plan);
+            let server = Server::new(&plan, TokioRuntime::new());
             let stats = server.stats();
             let served = Self::spawn(common::serve_with(server, listener, service, setup));
             (addr, stats, served)

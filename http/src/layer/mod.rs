@@ -23,9 +23,8 @@ pub(crate) use body::Admission;
 pub use body::GuardedBody;
 pub use future::ResponseFuture;
 
-/// Slots of the request record when [`ShutdownLayer::name_requests`] is on and no size is
-/// given: requests beyond it in flight at once are counted, not named.
-pub const DEFAULT_NAMED_SLOTS: usize = 1024;
+/// Slots of the request record of [`ShutdownLayer::name_requests`] (its docs say why 1024).
+const DEFAULT_NAMED_SLOTS: usize = 1024;
 
 /// A [tower `Layer`](tower_layer::Layer) that admits each request through a [`Shutdown`] handle,
 /// and refuses requests once admissions close.
@@ -248,12 +247,16 @@ impl<K> ShutdownLayer<K> {
         })
     }
 
-    /// Records the method, path and admission time of each request, with room for
-    /// [`DEFAULT_NAMED_SLOTS`] at once, and registers them with `plan`
-    /// ([`Plan::name_in_flight`]) so that a drain that ends with requests in flight names them
-    /// in the report. It also adds a note to the report: how many requests the layer
-    /// answered `503` (`http requests: 17 answered 503 after the close`). See the type's docs
-    /// for the cost.
+    /// Records the method, path and admission time of each request, with room for 1024 at
+    /// once, and registers them with `plan` ([`Plan::name_in_flight`]) so that a drain that
+    /// ends with requests in flight names them in the report. It also adds a note to the
+    /// report: how many requests the layer answered `503` (`http requests: 17 answered 503
+    /// after the close`). See the type's docs for the cost.
+    ///
+    /// Why 1024: a report that names more requests than that is not read one by one (the
+    /// requests beyond it are counted, and the report says how many), and the table is
+    /// 128 KiB (128 bytes a slot), allocated once per layer.
+    /// [`name_requests_with`](Self::name_requests_with) sets another size.
     pub fn name_requests(self, plan: &Plan) -> Self {
         self.name_requests_with(plan, DEFAULT_NAMED_SLOTS)
     }

@@ -12,8 +12,7 @@ use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
 use winddown_core::{Phase, Shutdown};
 
-use super::handshake::Accept;
-use super::listener::{self, Backoff};
+use super::listener::{self, Backoff, Listener};
 use super::rt::HyperRuntime;
 use super::service::{ConnService, ConnectionService, HttpService};
 use super::Server;
@@ -41,13 +40,15 @@ where
     ///
     /// ```no_run
     /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
-    /// use winddown::http::AdminService;
+    /// use winddown::http::{AdminService, Server};
+    /// use winddown::tokio::TokioRuntime;
     /// use winddown::{Config, Plan, Shutdown};
     ///
     /// # async fn run() -> std::io::Result<()> {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let admin = tokio::net::TcpListener::bind("127.0.0.1:9090").await?;
-    /// tokio::spawn(winddown::http::tokio::server(&plan).serve_admin(admin, AdminService::new(&plan)));
+    /// let server = Server::new(&plan, TokioRuntime::new());
+    /// tokio::spawn(server.serve_admin(admin, AdminService::new(&plan)));
     /// # Ok(())
     /// # }
     /// ```
@@ -57,7 +58,7 @@ where
         mut service: M,
     ) -> impl Future<Output = io::Result<()>> + Send
     where
-        L: Accept,
+        L: Listener,
         M: ConnectionService<K>,
     {
         let addr = listener.local_addr();
@@ -96,26 +97,27 @@ where
                     || registry.count_accept_error(),
                 )
                 .await;
-                let Some((conn, peer)) = accepted else { break };
+                let Some((mut io, peer)) = accepted else {
+                    break;
+                };
                 // The handshake, if any, in the connection's own task, bounded by the
                 // handshake timeout.
-                let step = listener.step();
                 let timeout = runtime.runtime().sleep(options.handshake_timeout);
                 let (builder, shutdown, make) =
                     (builder.clone(), shutdown.clone(), service.make(peer));
                 let task = async move {
-                    let shaken = {
-                        let mut handshake = pin!(L::handshake(&step, conn));
+                    let shaken = !L::HANDSHAKES || {
+                        let mut handshake = pin!(L::handshake(&mut io));
                         let mut timeout = pin!(timeout);
                         poll_fn(|cx| {
                             if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
-                                return Poll::Ready(done.ok());
+                                return Poll::Ready(done.is_ok());
                             }
-                            timeout.as_mut().poll(cx).map(|()| None)
+                            timeout.as_mut().poll(cx).map(|()| false)
                         })
                         .await
                     };
-                    if let Some(io) = shaken {
+                    if shaken {
                         serve_one(builder, shutdown, io, make).await;
                     }
                 };

@@ -19,8 +19,8 @@ use winddown_core::{Phase, Shutdown};
 
 use super::connections::ConnShared;
 use super::events;
-use super::handshake::Accept;
 use super::io::ConnIo;
+use super::listener::Listener;
 use super::registry::Registry;
 use super::rt::HyperRuntime;
 use super::service::{BoxError, ConnService, HttpService, MakeFuture};
@@ -144,15 +144,14 @@ fn grace_left(options: &Options, shared: &ConnShared) -> Option<Duration> {
 
 /// Serves one connection until it ends, or until it is cut: its handshake (if the listener
 /// has one), then HTTP, then, if an upgrade took the socket, the upgrade's life.
-pub(crate) async fn run<R, A, S>(
+pub(crate) async fn run<R, L, S>(
     ctx: Arc<ConnCtx<R>>,
-    conn: A::Conn,
-    step: A::Step,
+    mut io: L::Io,
     shared: Arc<ConnShared>,
     make: MakeFuture<S>,
 ) where
     R: Runtime + 'static,
-    A: Accept,
+    L: Listener,
     S: HttpService,
 {
     let mut unserved = Unserved {
@@ -160,18 +159,12 @@ pub(crate) async fn run<R, A, S>(
         shared: &shared,
         armed: true,
     };
-    let io = if A::HANDSHAKES {
+    if L::HANDSHAKES {
         ctx.registry.count_handshake();
-        match handshake::<R, A>(&ctx, &step, conn, &shared).await {
-            Some(io) => io,
-            None => return,
+        if !handshake::<R, L>(&ctx, &mut io, &shared).await {
+            return;
         }
-    } else {
-        match A::handshake(&step, conn).await {
-            Ok(io) => io,
-            Err(_) => return,
-        }
-    };
+    }
     let service = match make.await {
         Ok(service) => service,
         Err(err) => {
@@ -187,7 +180,7 @@ pub(crate) async fn run<R, A, S>(
         io,
         shared.clone(),
         ctx.registry.clone(),
-        super::io::bytes_waiting::<A>,
+        super::io::bytes_waiting::<L>,
     );
     match serve_http(&ctx, io, service, &shared).await {
         Ended::Cut => {}
@@ -207,19 +200,14 @@ pub(crate) async fn run<R, A, S>(
     }
 }
 
-/// The connection's handshake, watched: `None` if it failed, timed out, was cut, or was
+/// The connection's handshake, watched: `false` if it failed, timed out, was cut, or was
 /// still going when the close came (and the first-byte grace was over), each counted.
-async fn handshake<R, A>(
-    ctx: &ConnCtx<R>,
-    step: &A::Step,
-    conn: A::Conn,
-    shared: &ConnShared,
-) -> Option<A::Io>
+async fn handshake<R, L>(ctx: &ConnCtx<R>, io: &mut L::Io, shared: &ConnShared) -> bool
 where
     R: Runtime + 'static,
-    A: Accept,
+    L: Listener,
 {
-    let mut shaking = pin!(A::handshake(step, conn));
+    let mut shaking = pin!(L::handshake(io));
     let mut timeout = pin!(ctx.runtime.runtime().sleep(ctx.options.handshake_timeout));
     let mut watch = CloseWatch::new(&ctx.shutdown, shared);
     let mut grace: Option<BoxFuture<()>> = None;
@@ -228,19 +216,19 @@ where
             // From the close on, the cut may come: it wakes this task.
             shared.park_task(cx.waker());
             if shared.is_cut() {
-                return Poll::Ready(None);
+                return Poll::Ready(false);
             }
         }
         if let Poll::Ready(done) = shaking.as_mut().poll(cx) {
             return Poll::Ready(match done {
-                Ok(io) => Some(io),
+                Ok(()) => true,
                 Err(err) => {
                     // A client that left, or spoke something else: the peer's doing.
                     if !watch.closing {
                         ctx.registry.count_error();
                         events::connection_error(shared.peer, &err, true);
                     }
-                    None
+                    false
                 }
             });
         }
@@ -254,7 +242,7 @@ where
             );
             ctx.registry.count_error();
             events::connection_error(shared.peer, &err, true);
-            return Poll::Ready(None);
+            return Poll::Ready(false);
         }
         if watch.closing {
             if grace.is_none() {
@@ -262,14 +250,14 @@ where
                     Some(left) => grace = Some(ctx.runtime.runtime().sleep(left)),
                     None => {
                         ctx.registry.count_closed_handshaking();
-                        return Poll::Ready(None);
+                        return Poll::Ready(false);
                     }
                 }
             }
             if let Some(sleep) = grace.as_mut() {
                 if sleep.as_mut().poll(cx).is_ready() {
                     ctx.registry.count_closed_handshaking();
-                    return Poll::Ready(None);
+                    return Poll::Ready(false);
                 }
             }
         }

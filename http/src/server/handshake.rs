@@ -1,11 +1,14 @@
 //! The step between the accept and HTTP (a TLS handshake), run in each connection's task.
 
+use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use hyper::rt::{Read, Write};
+use hyper::rt::{Read, ReadBufCursor, Write};
 
 use super::listener::Listener;
 
@@ -20,14 +23,14 @@ use super::listener::Listener;
 ///
 /// - a connection still in its handshake when the listener closes is closed at once and
 ///   counted ([`ConnectionCounts::closed_handshaking`]), unless it was accepted within the
-///   [first-byte grace](super::Server::first_byte_grace): then it has until the grace ends to
+///   [first-byte grace](crate::Server::first_byte_grace): then it has until the grace ends to
 ///   finish it and send its first request (answered, `503` from the layer);
 /// - a handshake that takes longer than the [handshake
-///   timeout](super::Server::handshake_timeout) fails (a connection error);
+///   timeout](crate::Server::handshake_timeout) fails (a connection error);
 /// - a handshake that fails is the peer's error ([`ConnectionCounts::errors`]).
 ///
-/// [`ConnectionCounts::closed_handshaking`]: super::ConnectionCounts::closed_handshaking
-/// [`ConnectionCounts::errors`]: super::ConnectionCounts::errors
+/// [`ConnectionCounts::closed_handshaking`]: crate::ConnectionCounts::closed_handshaking
+/// [`ConnectionCounts::errors`]: crate::ConnectionCounts::errors
 ///
 /// # Examples
 ///
@@ -102,8 +105,10 @@ pub trait Handshake<I>: Send + Sync + 'static {
 }
 
 /// A listener whose connections go through a [`Handshake`] (in their own tasks) before HTTP:
-/// from [`Listener::with_handshake`]. [`Server::serve`](super::Server::serve) takes it where it
-/// takes a listener.
+/// from [`Listener::with_handshake`]. A [`Listener`] itself:
+/// [`Server::serve`](crate::Server::serve) takes it as any other, and another handshake goes
+/// on top of it (the PROXY protocol's header, then TLS): each connection goes through the
+/// inner one first.
 #[derive(Debug)]
 pub struct WithHandshake<L, H> {
     listener: L,
@@ -129,102 +134,192 @@ impl<L, H> WithHandshake<L, H> {
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-}
+impl<L, H> Listener for WithHandshake<L, H>
+where
+    L: Listener,
+    H: Handshake<L::Io>,
+{
+    type Io = Handshaking<L::Io, H>;
 
-/// What [`Server::serve`](super::Server::serve) accepts connections from: any [`Listener`],
-/// or one with a [`Handshake`] ([`WithHandshake`], from [`Listener::with_handshake`]).
-/// Implemented for those; the methods are the server's own.
-pub trait Accept: sealed::Sealed + Send + 'static {
-    /// What the listener accepts.
-    #[doc(hidden)]
-    type Conn: Send + 'static;
-    /// The socket HTTP is served on.
-    #[doc(hidden)]
-    type Io: Read + Write + Unpin + Send + 'static;
-    /// What each connection's task needs to run the handshake.
-    #[doc(hidden)]
-    type Step: Clone + Send + Sync + 'static;
-
-    #[doc(hidden)]
-    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Conn, SocketAddr)>> + Send;
-
-    #[doc(hidden)]
-    fn local_addr(&self) -> io::Result<SocketAddr>;
-
-    /// Whether connections go through a handshake (if not, [`handshake`](Self::handshake) is
-    /// ready at once with the accepted socket).
-    #[doc(hidden)]
-    const HANDSHAKES: bool;
-
-    #[doc(hidden)]
-    fn step(&self) -> Self::Step;
-
-    #[doc(hidden)]
-    fn handshake(
-        step: &Self::Step,
-        conn: Self::Conn,
-    ) -> impl Future<Output = io::Result<Self::Io>> + Send;
-
-    #[doc(hidden)]
-    fn bytes_waiting(io: &mut Self::Io) -> Option<bool>;
-}
-
-impl<L: Listener> sealed::Sealed for L {}
-
-impl<L: Listener> Accept for L {
-    type Conn = L::Io;
-    type Io = L::Io;
-    type Step = ();
-
-    fn accept(&mut self) -> impl Future<Output = io::Result<(L::Io, SocketAddr)>> + Send {
-        Listener::accept(self)
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Listener::local_addr(self)
-    }
-
-    const HANDSHAKES: bool = false;
-
-    fn step(&self) {}
-
-    fn handshake(_step: &(), conn: L::Io) -> impl Future<Output = io::Result<L::Io>> + Send {
-        std::future::ready(Ok(conn))
-    }
-
-    fn bytes_waiting(io: &mut L::Io) -> Option<bool> {
-        L::bytes_waiting(io)
-    }
-}
-
-impl<L: Listener, H: Handshake<L::Io>> sealed::Sealed for WithHandshake<L, H> {}
-
-impl<L: Listener, H: Handshake<L::Io>> Accept for WithHandshake<L, H> {
-    type Conn = L::Io;
-    type Io = H::Io;
-    type Step = Arc<H>;
-
-    fn accept(&mut self) -> impl Future<Output = io::Result<(L::Io, SocketAddr)>> + Send {
-        self.listener.accept()
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (io, peer) = self.listener.accept().await?;
+        let state = State::Accepted(io, self.handshake.clone());
+        Ok((Handshaking { state }, peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
+        match &mut io.state {
+            State::Done(io) => H::bytes_waiting(io),
+            State::Accepted(..) | State::Failed => None,
+        }
+    }
+
     const HANDSHAKES: bool = true;
 
-    fn step(&self) -> Arc<H> {
-        self.handshake.clone()
+    async fn handshake(io: &mut Self::Io) -> io::Result<()> {
+        // The inner listener's handshake first, if it has one.
+        if let State::Accepted(inner, _) = &mut io.state {
+            if L::HANDSHAKES {
+                L::handshake(inner).await?;
+            }
+        }
+        io.handshake().await
+    }
+}
+
+/// A connection of a [`WithHandshake`] listener: the accepted socket until its handshake is
+/// done (run by the server, in the connection's task), the handshake's socket after.
+pub struct Handshaking<I, H: Handshake<I>> {
+    state: State<I, H>,
+}
+
+enum State<I, H: Handshake<I>> {
+    Accepted(I, Arc<H>),
+    Done(H::Io),
+    Failed,
+}
+
+impl<I, H: Handshake<I>> Handshaking<I, H> {
+    async fn handshake(&mut self) -> io::Result<()> {
+        let State::Accepted(io, handshake) = std::mem::replace(&mut self.state, State::Failed)
+        else {
+            return Ok(());
+        };
+        self.state = State::Done(handshake.handshake(io).await?);
+        Ok(())
     }
 
-    fn handshake(step: &Arc<H>, conn: L::Io) -> impl Future<Output = io::Result<H::Io>> + Send {
-        step.handshake(conn)
+    /// The handshake's socket: reads and writes before it is done fail.
+    fn done(self: Pin<&mut Self>) -> io::Result<Pin<&mut H::Io>>
+    where
+        I: Unpin,
+    {
+        match &mut self.get_mut().state {
+            State::Done(io) => Ok(Pin::new(io)),
+            _ => Err(io::Error::from(io::ErrorKind::NotConnected)),
+        }
+    }
+}
+
+impl<I, H: Handshake<I>> fmt::Debug for Handshaking<I, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Accepted(..) => "accepted",
+            State::Done(_) => "done",
+            State::Failed => "failed",
+        };
+        f.debug_struct("Handshaking")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<I: Unpin, H: Handshake<I>> Read for Handshaking<I, H> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.done()?.poll_read(cx, buf)
+    }
+}
+
+impl<I: Unpin, H: Handshake<I>> Write for Handshaking<I, H> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.done()?.poll_write(cx, buf)
     }
 
-    fn bytes_waiting(io: &mut H::Io) -> Option<bool> {
-        H::bytes_waiting(io)
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.done()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.state {
+            State::Done(io) => io.is_write_vectored(),
+            _ => false,
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.done()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.done()?.poll_shutdown(cx)
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::future::poll_fn;
+
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+
+    /// Hands out one socket, then waits.
+    struct Once(Option<TokioIo<DuplexStream>>);
+
+    impl Listener for Once {
+        type Io = TokioIo<DuplexStream>;
+
+        async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+            match self.0.take() {
+                Some(io) => Ok((io, SocketAddr::from(([127, 0, 0, 1], 1)))),
+                None => std::future::pending().await,
+            }
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        }
+    }
+
+    /// A handshake that writes its tag to the peer.
+    struct Tag(&'static [u8]);
+
+    impl<I: Read + Write + Unpin + Send + 'static> Handshake<I> for Tag {
+        type Io = I;
+
+        async fn handshake(&self, mut io: I) -> io::Result<I> {
+            let mut left = self.0;
+            while !left.is_empty() {
+                let n = poll_fn(|cx| Pin::new(&mut io).poll_write(cx, left)).await?;
+                left = &left[n..];
+            }
+            Ok(io)
+        }
+    }
+
+    /// What the server does with an accepted socket of `listener`.
+    async fn handshake_of<L: Listener>(_listener: &L, io: &mut L::Io) -> io::Result<()> {
+        assert!(L::HANDSHAKES);
+        L::handshake(io).await
+    }
+
+    #[tokio::test]
+    async fn stacked_handshakes_run_inner_first() {
+        let (ours, mut peer) = tokio::io::duplex(64);
+        let mut listener = Once(Some(TokioIo::new(ours)))
+            .with_handshake(Tag(b"proxy "))
+            .with_handshake(Tag(b"tls"));
+        let (mut io, _) = listener.accept().await.unwrap();
+        handshake_of(&listener, &mut io).await.unwrap();
+        let mut said = [0u8; 9];
+        peer.read_exact(&mut said).await.unwrap();
+        assert_eq!(&said, b"proxy tls");
     }
 }

@@ -43,9 +43,9 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// `Some(false)` not (or only the peer's end of file), `None` it cannot tell.
 pub(crate) type BytesWaiting<I> = fn(Pin<&mut I>) -> Option<bool>;
 
-/// [`BytesWaiting`] for the sockets of `A`.
-pub(crate) fn bytes_waiting<A: super::Accept>(io: Pin<&mut A::Io>) -> Option<bool> {
-    A::bytes_waiting(io.get_mut())
+/// [`BytesWaiting`] for the sockets of `L`.
+pub(crate) fn bytes_waiting<L: super::Listener>(io: Pin<&mut L::Io>) -> Option<bool> {
+    L::bytes_waiting(io.get_mut())
 }
 
 pin_project! {

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use hyper::rt::{Read, Write};
 
-use super::handshake::{Accept, Handshake, WithHandshake};
+use super::handshake::{Handshake, WithHandshake};
 
 /// A listening socket the server accepts connections from. Implemented for the
 /// `TcpListener`s of tokio, smol and async-std (features `tokio`, `smol`, `async-std`);
 /// implement it for other sockets (Unix sockets, a channel of connections).
 ///
 /// `accept` only accepts: a TLS handshake, or any other exchange before HTTP, goes in a
-/// [`Handshake`] ([`with_handshake`](Self::with_handshake)), which the server runs in each
-/// connection's own task. Done in `accept`, one client that stalls its handshake would stall
-/// every accept behind it, outside any guard the close could see.
+/// [`Handshake`] ([`with_handshake`](Self::with_handshake), itself a listener), which the
+/// server runs in each connection's own task. Done in `accept`, one client that stalls its
+/// handshake would stall every accept behind it, outside any guard the close could see.
 ///
 /// # Examples
 ///
@@ -91,11 +91,27 @@ pub trait Listener: Send + 'static {
     /// (tokio's, while a busy worker has not turned its I/O driver), and a request that has
     /// arrived must be read and answered, not lost. With `None` the server trusts the read.
     /// It asks again as it drops a connection it closed, to count the ones closed with bytes
-    /// unread ([`ConnectionCounts::unread_at_close`](super::ConnectionCounts::unread_at_close)).
-    /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket.
-    fn bytes_waiting(io: &Self::Io) -> Option<bool> {
+    /// unread ([`ConnectionCounts::unread_at_close`](crate::ConnectionCounts::unread_at_close)).
+    /// [`bytes_waiting_in`](super::bytes_waiting_in) answers it for any socket. It takes the
+    /// socket mutably, as [`Handshake::bytes_waiting`] does: a TLS state may have to process
+    /// what it has read to tell.
+    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
         let _ = io;
         None
+    }
+
+    /// Whether [`handshake`](Self::handshake) has anything to do: the server counts and
+    /// watches the handshakes of a listener that says so. The server's own, with
+    /// [`with_handshake`](Self::with_handshake)'s listener the one that overrides it.
+    #[doc(hidden)]
+    const HANDSHAKES: bool = false;
+
+    /// Takes an accepted socket through the listener's handshake, in the connection's task.
+    /// The server's own, as [`HANDSHAKES`](Self::HANDSHAKES).
+    #[doc(hidden)]
+    fn handshake(io: &mut Self::Io) -> impl Future<Output = io::Result<()>> + Send {
+        let _ = io;
+        std::future::ready(Ok(()))
     }
 
     /// This listener, with `handshake` run on each connection (in the connection's task)
@@ -115,9 +131,7 @@ pub trait Listener: Send + 'static {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-    /// winddown::http::tokio::server(&plan)
-    ///     .serve(listener.with_handshake(tls), app)
-    ///     .await?;
+    /// winddown::http::tokio::serve(&plan, listener.with_handshake(tls), app).await?;
     /// # Ok(())
     /// # }
     /// ```
@@ -132,7 +146,9 @@ pub trait Listener: Send + 'static {
 
 /// Answers [`Listener::bytes_waiting`] for a socket: a non-blocking one-byte peek
 /// (`recv(MSG_PEEK)`), which asks the kernel and never takes the byte. The socket must be in
-/// non-blocking mode (every runtime's is), or the peek waits for a byte.
+/// non-blocking mode (every runtime's is), or the peek waits for a byte. It takes any socket
+/// of the operating system's: anything with a file descriptor on Unix (`AsFd`: std's, tokio's,
+/// smol's and async-std's sockets), a socket handle on Windows (`AsSocket`).
 ///
 /// # Examples
 ///
@@ -160,7 +176,8 @@ pub fn bytes_waiting_in<S: OsSocket>(socket: &S) -> Option<bool> {
 }
 
 /// A socket of the operating system's, which [`bytes_waiting_in`] can peek: anything with a
-/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`).
+/// file descriptor on Unix (`AsFd`), a socket handle on Windows (`AsSocket`). Not nameable
+/// outside the crate: [`bytes_waiting_in`]'s docs state the bound.
 #[cfg(unix)]
 pub trait OsSocket: std::os::fd::AsFd {}
 
@@ -197,9 +214,9 @@ pub(crate) async fn accept<L, C, S>(
     backoff: &mut Backoff,
     sleep: impl Fn(Duration) -> S,
     mut on_error: impl FnMut(),
-) -> Option<(L::Conn, SocketAddr)>
+) -> Option<(L::Io, SocketAddr)>
 where
-    L: Accept,
+    L: Listener,
     C: Future + Unpin,
     S: Future<Output = ()>,
 {

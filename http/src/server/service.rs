@@ -28,7 +28,8 @@ mod sealed {
 
 /// A tower service the server can run for every request: a `Service<Request<Incoming>>`
 /// answering `Response<B>`, cloned per request, whose future and body can move across
-/// threads. Implemented for every such service; it only names the bounds once.
+/// threads. Implemented for every such service; it only names the bounds once. Not nameable
+/// outside the crate: [`ConnectionService`]'s docs spell the bounds out.
 pub trait HttpService: sealed::Sealed + Clone + Send + 'static {
     /// The response body.
     type ResBody: Body<Data = Self::Data, Error = Self::BodyError> + Send + 'static;
@@ -83,34 +84,58 @@ where
     }
 }
 
-/// [`ConnectionService`] for one service shared by every connection (each gets a clone): a
-/// `Router`, any tower service.
+/// `K` of [`ConnectionService`] for one service shared by every connection (each gets a
+/// clone). Not nameable outside the crate: the compiler picks `K`.
 #[derive(Debug)]
 pub enum Shared {}
 
-/// [`ConnectionService`] for a factory that makes a service for each connection from its
-/// peer's address: axum's `into_make_service_with_connect_info::<SocketAddr>()` (its
-/// `ConnectInfo` extractor then finds the address), `into_make_service()`, or any
-/// `Service<SocketAddr>` answering an [`HttpService`].
+/// `K` of [`ConnectionService`] for a factory that makes a service for each connection from
+/// its peer's address. Not nameable outside the crate: the compiler picks `K`.
 #[derive(Debug)]
 pub enum PerConnection {}
 
-/// What [`Server::serve`](crate::Server::serve) accepts, as `axum::serve` does: a service for
-/// every connection, or a factory making one per connection. `K` is [`Shared`] or
-/// [`PerConnection`]; the compiler picks it, nobody names it.
+/// What [`Server::serve`](crate::Server::serve) accepts, as `axum::serve` does. Implemented
+/// for:
+///
+/// - a service for every request, shared by every connection (each gets a clone): a
+///   `Router`, any tower `Service<Request<hyper::body::Incoming>>` that is `Clone + Send +
+///   'static`, answers `Response<B>` with a `B: http_body::Body + Send + 'static` (its data
+///   `Send`, its error and the service's `Into<Box<dyn Error + Send + Sync>>`), and whose
+///   future is `Send + 'static`;
+/// - a factory that makes such a service for each connection from its peer's address: axum's
+///   `into_make_service()`, `into_make_service_with_connect_info::<SocketAddr>()` (its
+///   `ConnectInfo` extractor then finds the address), or any `Service<SocketAddr> + Send +
+///   'static` whose future is `Send + 'static` and whose error converts as above.
+///
+/// `K` tells the two apart; the compiler picks it, nobody names it. Sealed: its methods are
+/// the server's own. Name it to write a function that passes a service on to the server:
+///
+/// ```
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+/// use winddown::http::server::ConnectionService;
+/// use winddown::Plan;
+///
+/// async fn serve_on_8080<M: ConnectionService<K>, K>(plan: &Plan, app: M) -> std::io::Result<()> {
+///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
+///     winddown::http::smol::serve(plan, listener, app).await
+/// }
+/// ```
 pub trait ConnectionService<K>: sealed::SealedMake<K> + Send + 'static {
     /// The service each connection runs.
+    #[doc(hidden)]
     type Service: HttpService;
 
     /// Whether a service can be made now.
+    #[doc(hidden)]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>;
 
     /// Makes the service of the connection from `peer`.
+    #[doc(hidden)]
     fn make(&mut self, peer: SocketAddr) -> MakeFuture<Self::Service>;
 }
 
 /// A connection's service on its way (see [`ConnectionService::make`]).
-pub type MakeFuture<S> = Pin<Box<dyn Future<Output = Result<S, BoxError>> + Send>>;
+pub(crate) type MakeFuture<S> = Pin<Box<dyn Future<Output = Result<S, BoxError>> + Send>>;
 
 impl<S: HttpService> sealed::SealedMake<Shared> for S {}
 

@@ -15,7 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
 use winddown_core::testing::VirtualRuntime;
 use winddown_core::{Plan, Report, Shutdown};
-use winddown_http::server::{Listener, Server};
+use winddown_http::server::Listener;
+use winddown_http::Server;
 
 /// A waker that does nothing: every task is polled in every round anyway.
 fn noop_waker() -> Waker {
