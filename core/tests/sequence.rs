@@ -1340,3 +1340,29 @@ fn a_report_returned_from_main_exits_with_its_code() {
     assert_eq!(forced.exit_code(), 3u8);
     assert_eq!(forced.report(), ExitCode::from(3));
 }
+
+/// A note writer may call back into its plan (here: add a note): the plan runs its namers,
+/// failure collectors and note writers outside its locks (promise 3). Under a lock this
+/// deadlocks, so the test runs on a thread of its own and fails after 30 s.
+#[test]
+fn a_note_writer_may_call_back_into_the_plan() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = VirtualRuntime::new();
+        let shutdown = Shutdown::new();
+        let plan = Plan::new(shutdown.clone(), Config::default());
+        // The plan kept in its own note is a reference cycle: harmless in a test.
+        let again = plan.clone();
+        plan.note(move |notes| {
+            notes.push("written".into());
+            again.note(|_| {});
+        });
+        shutdown.trigger(Reason::Signal(15));
+        let report = runtime.block_on(plan.run(&runtime));
+        let _ = done.send(report.to_string());
+    });
+    let report = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the sequence ended (a deadlock holds it past 30 s)");
+    assert!(report.contains("written"), "{report}");
+}

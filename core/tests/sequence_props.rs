@@ -34,10 +34,20 @@ struct Spec {
     blocks: bool,
 }
 
+/// A duration in milliseconds below `max`: mostly any, sometimes a multiple of 250 ms, so that
+/// steps often end exactly at a deadline drawn the same way (the boundaries: a closer that
+/// would start at the very moment the graceful deadline passes must not start).
+fn on_grid_or_any(min: u64, max: u64) -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => min..max,
+        1 => (min.div_ceil(250)..max.div_ceil(250)).prop_map(|k| k * 250),
+    ]
+}
+
 fn spec() -> impl Strategy<Value = Spec> {
     (
         -2i8..3,
-        0u64..4_000,
+        on_grid_or_any(0, 4_000),
         prop::option::of(1u64..3_000),
         prop_oneof![6 => Just(Behaviour::Ok), 1 => Just(Behaviour::Fail), 1 => Just(Behaviour::Panic)],
         prop::bool::weighted(0.25),
@@ -57,9 +67,9 @@ proptest! {
     #[test]
     fn every_sequence_ends_in_time_and_reports_what_ran(
         specs in prop::collection::vec(spec(), 0..12),
-        graceful_ms in 1_000u64..10_000,
-        drain_ms in 1u64..1_000,
-        request_ms in prop::option::of(0u64..3_000),
+        graceful_ms in on_grid_or_any(1_000, 10_000),
+        drain_ms in on_grid_or_any(1, 1_000),
+        request_ms in prop::option::of(on_grid_or_any(0, 3_000)),
         second_trigger_ms in prop::option::of(0u64..8_000),
         force_ms in prop::option::of(0u64..8_000),
         forced_flush_ms in prop_oneof![1 => Just(0u64), 3 => 1u64..=1_000],
@@ -161,6 +171,14 @@ proptest! {
             prop_assert!(blocking, "took {:?}: {}", report.total, report);
             prop_assert!(report.deadline_passed_in.is_some(), "{}", report);
             prop_assert!(report.forced_by.is_some(), "{}", report);
+        }
+        // No resource starts once the graceful deadline is reached, at its very instant
+        // included (flush hooks may, within the forced budget: checked below).
+        for record in &report.resources {
+            prop_assert!(
+                record.started < ms(graceful_ms) || record.outcome == Outcome::Skipped,
+                "{:?} started at or past the graceful deadline", record
+            );
         }
         // After a force no resource starts (one may start at the very instant of the force,
         // before it), and a flush hook starts only within the budget.

@@ -162,3 +162,21 @@ fn waiters_park_and_cancel_while_the_phases_move() {
         });
     }
 }
+
+/// Two handles dropped on two threads at once: whichever drops last frees the allocation,
+/// after the other's last use of it (invariants 3 and 6). Loom cannot see this free (its
+/// cells have no drop check); Miri's race detector, which runs this file, does.
+#[test]
+fn handles_dropped_on_two_threads_at_once() {
+    for _ in 0..10 {
+        let shutdown = winddown_core::tuning::with_stripes(2).unwrap();
+        let other = shutdown.clone();
+        let dropper = thread::spawn(move || {
+            let _ = other.phase();
+            drop(other);
+        });
+        let _ = shutdown.phase();
+        drop(shutdown);
+        dropper.join().unwrap();
+    }
+}

@@ -261,3 +261,46 @@ fn stripe_count_is_validated() {
     );
     assert!(winddown_core::tuning::with_stripes(256).is_ok());
 }
+
+/// Runs `test` on a thread of its own and fails if it has not returned within 30 s: a test
+/// whose failure is a deadlock fails instead of hanging the suite.
+fn within_30s(test: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        test();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(()) => thread.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("deadlocked: still running after 30 s")
+        }
+    }
+}
+
+/// A trigger hook may call back into its scope (add a hook, as `on_trigger`'s docs allow): no
+/// lock of the scope is held while hooks run.
+#[test]
+fn a_trigger_hook_may_add_a_hook() {
+    within_30s(|| {
+        let shutdown = Shutdown::new();
+        let ran = Arc::new(AtomicUsize::new(0));
+        shutdown.on_trigger({
+            let (shutdown, ran) = (shutdown.clone(), ran.clone());
+            move |_| {
+                ran.fetch_add(1, Ordering::SeqCst);
+                let ran = ran.clone();
+                shutdown.on_trigger(move |_| {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        shutdown.trigger(Reason::Signal(15));
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+    });
+}
