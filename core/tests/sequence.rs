@@ -1351,11 +1351,13 @@ fn a_note_writer_may_call_back_into_the_plan() {
         let runtime = VirtualRuntime::new();
         let shutdown = Shutdown::new();
         let plan = Plan::new(shutdown.clone(), Config::default());
-        // The plan kept in its own note is a reference cycle: harmless in a test.
-        let again = plan.clone();
+        // The writer drops its handle on the plan once used: no reference cycle is left.
+        let again = Mutex::new(Some(plan.clone()));
         plan.note(move |notes| {
             notes.push("written".into());
-            again.note(|_| {});
+            if let Some(again) = again.lock().unwrap().take() {
+                again.note(|_| {});
+            }
         });
         shutdown.trigger(Reason::Signal(15));
         let report = runtime.block_on(plan.run(&runtime));

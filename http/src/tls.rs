@@ -63,7 +63,7 @@ use crate::server::OsSocket;
 use crate::server::{FuturesIo, Handshake};
 
 /// The ALPN protocols a configuration made here offers: HTTP/2 first, then HTTP/1.1.
-pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// A TLS server [`Handshake`] (rustls): the handshake of each connection, in its own task.
 /// Cheap to clone (an `Arc` of the configuration).
@@ -90,7 +90,8 @@ pub struct Tls {
 
 impl Tls {
     /// With a rustls configuration of your own (client certificates, session tickets, other
-    /// ALPN protocols). Offer `h2` in its ALPN list for HTTP/2 over TLS ([`ALPN`]).
+    /// ALPN protocols). Offer `h2` in its ALPN list for HTTP/2 over TLS (the configurations made here
+    /// offer `h2`, then `http/1.1`).
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Tls {
             acceptor: TlsAcceptor::from(config.clone()),
@@ -248,9 +249,6 @@ where
 }
 
 // ===== tokio =====
-
-#[cfg(feature = "tokio")]
-pub use self::tokio_socket::TokioSocket;
 
 #[cfg(feature = "tokio")]
 mod tokio_socket {

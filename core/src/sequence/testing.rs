@@ -287,7 +287,7 @@ impl Runtime for VirtualRuntime {
     /// own): the virtual clock moves only when everything waits, so a closer on another thread
     /// would see its deadline pass at once. A test closer that stands for a slow blocking call
     /// advances the clock itself ([`advance`](Self::advance)).
-    fn spawn_blocking(&self, task: crate::runtime::BlockingTask) -> crate::runtime::Blocking {
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> crate::runtime::Blocking {
         crate::runtime::Blocking::inline(task)
     }
 }

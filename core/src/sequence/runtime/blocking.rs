@@ -19,9 +19,8 @@ use core::task::{Context, Poll};
 
 use super::outcome::TaskOutcome;
 
-/// A blocking task, as [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)
-/// takes it.
-pub type BlockingTask = Box<dyn FnOnce() + Send + 'static>;
+// A blocking task, as `Runtime::spawn_blocking` takes it.
+pub(crate) type BlockingTask = Box<dyn FnOnce() + Send + 'static>;
 
 /// A blocking task started by
 /// [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking): completes with how it
@@ -55,7 +54,7 @@ enum State {
 impl Blocking {
     /// Runs `task` inline, on the thread that first polls the future, and catches its panic
     /// (with `std`; without it a panic is the target's panic).
-    pub fn inline(task: BlockingTask) -> Self {
+    pub fn inline(task: Box<dyn FnOnce() + Send + 'static>) -> Self {
         Blocking {
             state: State::Inline(Some(task)),
         }
@@ -65,7 +64,7 @@ impl Blocking {
     /// started, `task` runs inline instead (see [`inline`](Self::inline)).
     #[cfg(all(feature = "std", not(loom)))]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn thread(task: BlockingTask) -> Self {
+    pub fn thread(task: Box<dyn FnOnce() + Send + 'static>) -> Self {
         match thread::start(task) {
             Ok(slot) => Blocking {
                 state: State::Thread(slot),

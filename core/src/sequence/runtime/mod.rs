@@ -10,7 +10,7 @@ use core::time::Duration;
 pub(crate) mod blocking;
 mod outcome;
 
-pub use blocking::{Blocking, BlockingTask};
+pub use blocking::Blocking;
 pub use outcome::TaskOutcome;
 
 /// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`], and
@@ -137,7 +137,7 @@ pub trait Runtime: Send + Sync {
         not(all(feature = "std", not(loom))),
         doc = "[`Blocking::thread`]: https://docs.rs/winddown-core/0.1/winddown_core/runtime/struct.Blocking.html#method.thread"
     )]
-    fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking {
         Blocking::default_for(task)
     }
 }
@@ -166,7 +166,7 @@ macro_rules! forward_runtime {
                 (**self).in_context(poll)
             }
 
-            fn spawn_blocking(&self, task: BlockingTask) -> Blocking {
+            fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking {
                 (**self).spawn_blocking(task)
             }
         }
