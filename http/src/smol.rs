@@ -1,13 +1,12 @@
 //! The server on smol: [`serve`] a `smol::net::TcpListener`.
 
 use std::io;
-use std::net::SocketAddr;
 
 use smol::net::{TcpListener, TcpStream};
 use winddown_adapters::smol::SmolRuntime;
 use winddown_core::Plan;
 
-use crate::server::{ConnectionService, FuturesIo, Listener};
+use crate::server::{ConnectionService, Listener};
 use crate::Server;
 
 /// Serves `service` on `listener` (its `TcpListener`, or any [`Listener`]: one
@@ -50,24 +49,4 @@ where
         .await
 }
 
-impl Listener for TcpListener {
-    type Io = FuturesIo<TcpStream>;
-
-    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
-        let (stream, peer) = TcpListener::accept(self).await?;
-        // Small responses go out at once rather than waiting for an ACK (Nagle).
-        let _ = stream.set_nodelay(true);
-        Ok((FuturesIo::new(stream), peer))
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        TcpListener::local_addr(self)
-    }
-
-    /// async-io tries the read itself before it waits, so a waiting read already means an
-    /// empty socket; the kernel is asked all the same, at no cost worth counting (only idle
-    /// connections at the close are asked).
-    fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
-        crate::server::bytes_waiting_in(io.get_ref())
-    }
-}
+crate::server::futures_io_tcp_listener!(TcpListener, TcpStream);

@@ -18,7 +18,7 @@
 //!   flight finished, GOAWAY, the cut.
 //!
 //! One TLS stream for every runtime: futures-rustls, over smol's and async-std's sockets as
-//! they are and over tokio's through a small adapter ([`TokioSocket`]).
+//! they are and over tokio's through a small adapter of this module's own.
 //!
 //! # Examples
 //!
@@ -293,29 +293,7 @@ mod tokio_socket {
     }
 
     impl<S: tokio::io::AsyncWrite> futures_io::AsyncWrite for TokioSocket<S> {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.project().inner.poll_write(cx, buf)
-        }
-
-        fn poll_write_vectored(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            bufs: &[io::IoSlice<'_>],
-        ) -> Poll<io::Result<usize>> {
-            self.project().inner.poll_write_vectored(cx, bufs)
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.project().inner.poll_flush(cx)
-        }
-
-        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.project().inner.poll_shutdown(cx)
-        }
+        crate::server::forward_write!(poll_close => poll_shutdown);
     }
 
     #[cfg(any(unix, windows))]

@@ -1,6 +1,6 @@
 //! hyper's IO traits over the `futures-io` ones (smol's and async-std's sockets).
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -64,6 +64,77 @@ impl<T> FuturesIo<T> {
     }
 }
 
+/// The write half of a socket adapter (a pinned struct whose `inner` field is the socket),
+/// forwarded to the socket: `poll_write`, `poll_write_vectored`, `poll_flush`, and the close
+/// (`$close`, the adapter's name for it) as the socket's `$inner_close`.
+macro_rules! forward_write {
+    ($close:ident => $inner_close:ident) => {
+        fn poll_write(
+            self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+            buf: &[u8],
+        ) -> ::std::task::Poll<::std::io::Result<usize>> {
+            self.project().inner.poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+            bufs: &[::std::io::IoSlice<'_>],
+        ) -> ::std::task::Poll<::std::io::Result<usize>> {
+            self.project().inner.poll_write_vectored(cx, bufs)
+        }
+
+        fn poll_flush(
+            self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<::std::io::Result<()>> {
+            self.project().inner.poll_flush(cx)
+        }
+
+        fn $close(
+            self: ::std::pin::Pin<&mut Self>,
+            cx: &mut ::std::task::Context<'_>,
+        ) -> ::std::task::Poll<::std::io::Result<()>> {
+            self.project().inner.$inner_close(cx)
+        }
+    };
+}
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use forward_write;
+
+/// [`Listener`](super::Listener) for a `futures-io` runtime's `TcpListener` (smol's,
+/// async-std's): `$listener` accepting `$stream`s.
+#[cfg(any(feature = "smol", feature = "async-std"))]
+macro_rules! futures_io_tcp_listener {
+    ($listener:ty, $stream:ty) => {
+        impl $crate::server::Listener for $listener {
+            type Io = $crate::server::FuturesIo<$stream>;
+
+            async fn accept(&mut self) -> ::std::io::Result<(Self::Io, ::std::net::SocketAddr)> {
+                let (stream, peer) = <$listener>::accept(self).await?;
+                // Small responses go out at once rather than waiting for an ACK (Nagle).
+                let _ = stream.set_nodelay(true);
+                Ok(($crate::server::FuturesIo::new(stream), peer))
+            }
+
+            fn local_addr(&self) -> ::std::io::Result<::std::net::SocketAddr> {
+                <$listener>::local_addr(self)
+            }
+
+            /// async-io (under smol's and async-std's sockets) tries the read itself before it
+            /// waits, so a waiting read already means an empty socket; the kernel is asked all
+            /// the same, at no cost worth counting (only idle connections at the close are
+            /// asked).
+            fn bytes_waiting(io: &mut Self::Io) -> Option<bool> {
+                $crate::server::bytes_waiting_in(io.get_ref())
+            }
+        }
+    };
+}
+#[cfg(any(feature = "smol", feature = "async-std"))]
+pub(crate) use futures_io_tcp_listener;
+
 const SCRATCH: usize = 16 * 1024;
 
 impl<T: AsyncRead> hyper::rt::Read for FuturesIo<T> {
@@ -81,32 +152,10 @@ impl<T: AsyncRead> hyper::rt::Read for FuturesIo<T> {
 }
 
 impl<T: AsyncWrite> hyper::rt::Write for FuturesIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
+    forward_write!(poll_shutdown => poll_close);
 
     fn is_write_vectored(&self) -> bool {
         true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_close(cx)
     }
 }
 
@@ -123,27 +172,5 @@ impl<T: hyper::rt::Read> AsyncRead for FuturesIo<T> {
 }
 
 impl<T: hyper::rt::Write> AsyncWrite for FuturesIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_shutdown(cx)
-    }
+    forward_write!(poll_close => poll_shutdown);
 }

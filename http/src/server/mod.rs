@@ -76,6 +76,10 @@ mod websocket;
 pub(crate) use counts::ConnectionStats;
 pub(crate) use serve::Server;
 
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use futures_io::forward_write;
+#[cfg(any(feature = "smol", feature = "async-std"))]
+pub(crate) use futures_io::futures_io_tcp_listener;
 pub use futures_io::FuturesIo;
 pub use handshake::{Handshake, WithHandshake};
 #[cfg(any(unix, windows))]
