@@ -423,12 +423,23 @@ for scheme, extra in (("http", []), ("https", tls_args)):
         code, rest = inst.stop()
         w(f"| {runtime} | {scheme} | {statuses(record)} | {errors(record)} | {code} | {'<br>'.join(summary_lines(rest))} |")
 w("")
-w("The same over HTTP/2: `h2load -c16 -m8 -D5` (16 connections, 8 streams each), SIGTERM")
+H2_CONNS, H2_STREAMS = 16, 8
+w(f"The same over HTTP/2: `h2load -c{H2_CONNS} -m{H2_STREAMS} -D5` ({H2_CONNS} connections, {H2_STREAMS} streams each), SIGTERM")
 w("2.5 s in, over cleartext (prior knowledge) and over TLS (ALPN `h2`). Streams the clients")
-w("opened before they read the GOAWAY get the layer's 503; every other stream a 200.")
+w("opened before they read the GOAWAY get the layer's 503; every other stream a 200. The")
+w("`server 503s` column is the layer's own count (`http requests: N answered 503 after the")
+w("close`), to set beside h2load's `5xx`.")
 w("")
-w("| runtime | scheme | requests | status codes | exit | report |")
-w("|---|---|---|---|---:|---|")
+w("| runtime | scheme | requests | status codes | server 503s | exit | report |")
+w("|---|---|---|---|---:|---:|---|")
+
+
+def h2load_count(text, word):
+    m = re.search(rf"(\d+) {word}", text)
+    return int(m.group(1)) if m else None
+
+
+h2_rows = []
 for scheme, extra in (("http", []), ("https", tls_args)):
     for runtime in ("tokio", "smol"):
         inst = Instance(runtime, "--drain-timeout", "5", *extra)
@@ -437,13 +448,46 @@ for scheme, extra in (("http", []), ("https", tls_args)):
             inst.proc.send_signal(signal.SIGTERM)
         side = threading.Thread(target=term)
         side.start()
-        res = subprocess.run(["h2load", "-c16", "-m8", "-D5", f"{scheme}://{inst.addr}/"],
+        res = subprocess.run(["h2load", f"-c{H2_CONNS}", f"-m{H2_STREAMS}", "-D5", f"{scheme}://{inst.addr}/"],
                              capture_output=True, text=True, timeout=60)
         side.join()
         code, rest = inst.stop()
         requests = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("requests:")), "(none)")
         codes = next((l.split(":", 1)[1].strip() for l in res.stdout.splitlines() if l.startswith("status codes:")), "(none)")
-        w(f"| {runtime} | {scheme} | {requests} | {codes} | {code} | {'<br>'.join(summary_lines(rest))} |")
+        m = re.search(r"http requests: (\d+) answered 503 after the close", rest)
+        refused = int(m.group(1)) if m else None
+        h2_rows.append((runtime, scheme, h2load_count(codes, "5xx"), h2load_count(requests, "errored"), refused))
+        w(f"| {runtime} | {scheme} | {requests} | {codes} | {refused if refused is not None else '?'} | {code} | {'<br>'.join(summary_lines(rest))} |")
+w("")
+in_flight = H2_CONNS * H2_STREAMS
+checks = []
+for runtime, scheme, fives, errored, refused in h2_rows:
+    if None in (fives, errored, refused):
+        checks.append(f"{runtime} {scheme}: (a count missing)")
+        continue
+    checks.append(f"{runtime} {scheme}: {fives} + {errored} = {fives + errored}"
+                  f"{'' if fives == refused else f' (but the server counted {refused} 503s)'}")
+w("What h2load counts `errored` is not a stream the server lost: it is a request h2load")
+w("never sent. nghttp2, its HTTP/2 library, opens no stream once it has read a GOAWAY, the")
+w("first one included (last stream 2³¹−1; RFC 9113 6.8: the receiver must not open new")
+w("streams): a request still queued in it is closed there with `REFUSED_STREAM`, never")
+w("written, and h2load counts it errored. h2load queues the next request as soon as it")
+w("reads a response; when the responses and the server's GOAWAY come in one read (the")
+w("server had answered all the client had sent: h2load was the slower side, as it often is")
+w("over TLS), the requests queued in between are refused before they leave it. So each of")
+w(f"the {in_flight} streams in flight at the close ({H2_CONNS} × {H2_STREAMS}) is a `5xx` (it reached the")
+w("server, whose own count of `503`s is h2load's `5xx`), errored (it never left h2load), or")
+w("a 200 admitted just before the close. 5xx + errored per row: " + "; ".join(checks) + ".")
+w("A connection whose streams were all refused that way had nothing in flight at the close")
+w("and was sent nothing after it: `closed idle` is right. With no stream left, h2load sends")
+w("its GOAWAY (and TLS close_notify) and closes its socket at once, without waiting for the")
+w("server's last GOAWAY (the one naming the last stream it processed); that GOAWAY reaches a")
+w("closed socket, whose kernel answers with a reset, and the server's shutdown after it fails")
+w("(`broken pipe` on its close_notify, `not connected` on the FIN): the end it was for, not")
+cleartext_only = all(errored == 0 for _, scheme, _, errored, _ in h2_rows if scheme == "http")
+w("counted as an error on the connection. Where the server was the slower side"
+  + (" (over cleartext, here)," if cleartext_only else ",") + " the next requests were waiting")
+w("in its socket at the close and got the `503`s.")
 w("")
 
 if os.environ.get("WINDDOWN_HTTP_ONLY") == "h2":

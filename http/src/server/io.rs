@@ -1,6 +1,6 @@
 //! One connection's socket, as hyper (and, after an upgrade, its handler) sees it.
 //!
-//! Three things happen here, and nowhere else:
+//! These things happen here, and nowhere else:
 //!
 //! - **The HTTP/2 preface is recognised on the first read**, so a connection that has sent
 //!   it (and nothing more yet) is HTTP/2 from then on: it gets a GOAWAY at the close, never
@@ -20,6 +20,10 @@
 //!   gets no bytes meanwhile (its client waits for the response), so it is never cut this way.
 //! - **The cut**: from the drain deadline on, every read, write and flush fails, and whoever
 //!   waits on one (hyper, or an upgrade's handler, reading or writing) is woken to see it.
+//! - **A shutdown after the peer closed is done**: a peer that closed its socket first (an
+//!   HTTP/2 client that closes right after its GOAWAY, without waiting for the server's last
+//!   one) makes the shutdown fail; the connection is over on both sides all the same, and is
+//!   not counted as an error.
 //!
 //! [`Listener::bytes_waiting`]: super::Listener::bytes_waiting
 
@@ -339,7 +343,104 @@ impl<I: Read + Write> Write for ConnIo<I> {
         }
         match this.inner.poll_shutdown(cx) {
             Poll::Pending => Self::wait_to_write(this.shared, cx),
+            Poll::Ready(Err(err)) if peer_gone(&err) => Poll::Ready(Ok(())),
             ready => ready,
         }
+    }
+}
+
+/// Whether a failed shutdown says only that the peer has closed its socket already: the
+/// connection is over on both sides, which is what the shutdown was for. hyper flushes every
+/// byte before it shuts the socket down, so the shutdown itself sends only the end of the
+/// stream (TLS's close_notify, the TCP FIN): a peer that closed first answers the first of
+/// them with a reset, and the next fails (`broken pipe`, or `not connected` for the FIN).
+/// That is how an HTTP/2 client that closes as soon as its last stream is done ends: after
+/// its GOAWAY, without waiting for the server's last one (h2load does).
+fn peer_gone(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotConnected | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::task::{Wake, Waker};
+
+    use winddown_core::Shutdown;
+
+    use super::*;
+    use crate::server::connections::ListenerState;
+
+    /// A socket whose shutdown fails with `kind`.
+    struct Gone(io::ErrorKind);
+
+    impl Read for Gone {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: ReadBufCursor<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl Write for Gone {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Err(io::Error::from(self.0)))
+        }
+    }
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn shut_down(kind: io::ErrorKind) -> Poll<io::Result<()>> {
+        let shutdown = Shutdown::new();
+        let guard = shutdown.enter().expect("admissions open");
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let shared = Arc::new(ConnShared::new(
+            0,
+            peer,
+            shutdown,
+            Arc::new(ListenerState::default()),
+            guard,
+            false,
+        ));
+        let io = ConnIo::new(Gone(kind), shared, Arc::new(Registry::default()), |_| None);
+        let mut io = std::pin::pin!(io);
+        let waker = Waker::from(Arc::new(Noop));
+        io.as_mut().poll_shutdown(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn a_shutdown_after_the_peer_closed_is_done_not_an_error() {
+        for kind in [
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::NotConnected,
+            io::ErrorKind::ConnectionReset,
+        ] {
+            assert!(matches!(shut_down(kind), Poll::Ready(Ok(()))), "{kind:?}");
+        }
+        let other = shut_down(io::ErrorKind::PermissionDenied);
+        assert!(
+            matches!(&other, Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied),
+            "{other:?}"
+        );
     }
 }
