@@ -76,17 +76,8 @@ where
             let mut end = shutdown.reached(Phase::Completed);
             let mut backoff = Backoff::new();
             loop {
-                let ready = poll_fn(|cx| {
-                    if Pin::new(&mut end).poll(cx).is_ready() {
-                        return Poll::Ready(None);
-                    }
-                    service.poll_ready(cx).map(Some)
-                })
-                .await;
-                match ready {
-                    None => break,
-                    Some(Ok(())) => {}
-                    Some(Err(err)) => return Err(io::Error::other(err)),
+                if !super::service::ready_unless(&mut service, &mut end).await? {
+                    break;
                 }
                 let accepted = listener::accept(
                     &mut listener,

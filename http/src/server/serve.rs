@@ -440,17 +440,8 @@ where
                 state: Arc::new(ListenerState::default()),
             };
             while let Some(listener) = open.listener.as_mut() {
-                let ready = poll_fn(|cx| {
-                    if Pin::new(&mut close).poll(cx).is_ready() {
-                        return Poll::Ready(None);
-                    }
-                    service.poll_ready(cx).map(Some)
-                })
-                .await;
-                match ready {
-                    None => break,
-                    Some(Ok(())) => {}
-                    Some(Err(err)) => return Err(std::io::Error::other(err)),
+                if !super::service::ready_unless(&mut service, &mut close).await? {
+                    break;
                 }
                 let accepted = listener::accept(
                     listener,

@@ -22,15 +22,15 @@ use crate::layer::Admission;
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 mod sealed {
-    pub trait Sealed {}
     pub trait SealedMake<K> {}
 }
 
 /// A tower service the server can run for every request: a `Service<Request<Incoming>>`
 /// answering `Response<B>`, cloned per request, whose future and body can move across
 /// threads. Implemented for every such service; it only names the bounds once. Not nameable
-/// outside the crate: [`ConnectionService`]'s docs spell the bounds out.
-pub trait HttpService: sealed::Sealed + Clone + Send + 'static {
+/// outside the crate, so not implementable there either (no seal needed):
+/// [`ConnectionService`]'s docs spell the bounds out.
+pub trait HttpService: Clone + Send + 'static {
     /// The response body.
     type ResBody: Body<Data = Self::Data, Error = Self::BodyError> + Send + 'static;
     /// The response body's chunks.
@@ -47,17 +47,6 @@ pub trait HttpService: sealed::Sealed + Clone + Send + 'static {
 
     /// As tower's [`Service::call`](tower_service::Service::call).
     fn call(&mut self, request: Request<Incoming>) -> Self::Future;
-}
-
-impl<S, B> sealed::Sealed for S
-where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
 }
 
 impl<S, B> HttpService for S
@@ -132,6 +121,28 @@ pub trait ConnectionService<K>: sealed::SealedMake<K> + Send + 'static {
     /// Makes the service of the connection from `peer`.
     #[doc(hidden)]
     fn make(&mut self, peer: SocketAddr) -> MakeFuture<Self::Service>;
+}
+
+/// Waits until `service` can make a connection's service, unless `end` comes first: `Ok(true)`
+/// when it can, `Ok(false)` at `end`, its error otherwise. Both accept loops wait here before
+/// each accept, so a service that is not ready holds connections in the backlog, not in memory.
+pub(super) async fn ready_unless<M, K, E>(service: &mut M, end: &mut E) -> std::io::Result<bool>
+where
+    M: ConnectionService<K>,
+    E: Future + Unpin,
+{
+    let ready = std::future::poll_fn(|cx| {
+        if Pin::new(&mut *end).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        service.poll_ready(cx).map(Some)
+    })
+    .await;
+    match ready {
+        None => Ok(false),
+        Some(Ok(())) => Ok(true),
+        Some(Err(err)) => Err(std::io::Error::other(err)),
+    }
 }
 
 /// A connection's service on its way (see [`ConnectionService::make`]).
