@@ -1,5 +1,6 @@
 //! The server on async-std: [`serve`] an `async_std::net::TcpListener`.
 
+use std::future::Future;
 use std::io;
 
 use async_std::net::{TcpListener, TcpStream};
@@ -39,14 +40,18 @@ use crate::Server;
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
+pub fn serve<L, M, K>(
+    plan: &Plan,
+    listener: L,
+    service: M,
+) -> impl Future<Output = io::Result<()>> + Send
 where
     L: Listener,
     M: ConnectionService<K>,
 {
-    Server::new(plan, AsyncStdRuntime::new())
-        .serve(listener, service)
-        .await
+    // Not an `async fn`: the server registers with the plan now, as `Server::serve` does,
+    // not when the future is first polled.
+    Server::new(plan, AsyncStdRuntime::new()).serve(listener, service)
 }
 
 crate::server::futures_io_tcp_listener!(TcpListener, TcpStream);

@@ -90,8 +90,8 @@ pub struct Tls {
 
 impl Tls {
     /// With a rustls configuration of your own (client certificates, session tickets, other
-    /// ALPN protocols). Offer `h2` in its ALPN list for HTTP/2 over TLS (the configurations made here
-    /// offer `h2`, then `http/1.1`).
+    /// ALPN protocols). Offer `h2` in its ALPN list for HTTP/2 over TLS (the configurations
+    /// made here offer `h2`, then `http/1.1`).
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Tls {
             acceptor: TlsAcceptor::from(config.clone()),

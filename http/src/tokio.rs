@@ -1,5 +1,6 @@
 //! The server on tokio: [`serve`] a `tokio::net::TcpListener`.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
@@ -39,14 +40,18 @@ use crate::Server;
 /// # Errors
 ///
 /// As [`Server::serve`].
-pub async fn serve<L, M, K>(plan: &Plan, listener: L, service: M) -> io::Result<()>
+pub fn serve<L, M, K>(
+    plan: &Plan,
+    listener: L,
+    service: M,
+) -> impl Future<Output = io::Result<()>> + Send
 where
     L: Listener,
     M: ConnectionService<K>,
 {
-    Server::new(plan, TokioRuntime::new())
-        .serve(listener, service)
-        .await
+    // Not an `async fn`: the server registers with the plan now, as `Server::serve` does,
+    // not when the future is first polled.
+    Server::new(plan, TokioRuntime::new()).serve(listener, service)
 }
 
 impl Listener for TcpListener {

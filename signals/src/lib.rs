@@ -3,11 +3,12 @@
 //!
 //! A daemon is stopped by signals: systemd and Kubernetes send SIGTERM, a person presses Ctrl-C
 //! (SIGINT), and presses it again when the stop hangs. [`listen`] connects those signals to a
-//! [`Shutdown`] (winddown-core's, `winddown::Shutdown` in the facade) with no async runtime: a signal handler that only counts and writes a byte (and
-//! ends the process on the third signal), and a small thread that turns the bytes into
-//! [`trigger`](winddown_core::Shutdown::trigger) and [`force`](winddown_core::Shutdown::force) calls. A program that runs
-//! tokio, smol or async-std can have the runtime do the thread's work instead, as a task its
-//! reactor wakes: [`Builder::listen_tokio`], [`Builder::listen_async_io`] (see
+//! [`Shutdown`] (winddown-core's, `winddown::Shutdown` in the facade) with no async runtime:
+//! a signal handler that only counts and writes a byte (and ends the process on the third
+//! signal), and a small thread that turns the bytes into [`Shutdown::trigger`] and
+//! [`Shutdown::force`] calls. A program that runs tokio, smol or async-std can have the
+//! runtime do the thread's work instead, as a task its reactor wakes:
+//! [`Builder::listen_tokio`], [`Builder::listen_async_io`] (see
 //! [Listener tasks](#listener-tasks)).
 //!
 //! Don't use it for signals that do not mean "stop": every signal in a listener's set counts

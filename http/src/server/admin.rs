@@ -93,20 +93,24 @@ where
                 };
                 // The handshake, if any, in the connection's own task, bounded by the
                 // handshake timeout.
-                let timeout = runtime.runtime().sleep(options.handshake_timeout);
+                let timeout =
+                    L::HANDSHAKES.then(|| runtime.runtime().sleep(options.handshake_timeout));
                 let (builder, shutdown, make) =
                     (builder.clone(), shutdown.clone(), service.make(peer));
                 let task = async move {
-                    let shaken = !L::HANDSHAKES || {
-                        let mut handshake = pin!(L::handshake(&mut io));
-                        let mut timeout = pin!(timeout);
-                        poll_fn(|cx| {
-                            if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
-                                return Poll::Ready(done.is_ok());
-                            }
-                            timeout.as_mut().poll(cx).map(|()| false)
-                        })
-                        .await
+                    let shaken = match timeout {
+                        None => true,
+                        Some(timeout) => {
+                            let mut handshake = pin!(L::handshake(&mut io));
+                            let mut timeout = pin!(timeout);
+                            poll_fn(|cx| {
+                                if let Poll::Ready(done) = handshake.as_mut().poll(cx) {
+                                    return Poll::Ready(done.is_ok());
+                                }
+                                timeout.as_mut().poll(cx).map(|()| false)
+                            })
+                            .await
+                        }
                     };
                     if shaken {
                         serve_one(builder, shutdown, io, make).await;

@@ -107,8 +107,10 @@ pub trait Handshake<I>: Send + Sync + 'static {
 /// A listener whose connections go through a [`Handshake`] (in their own tasks) before HTTP:
 /// from [`Listener::with_handshake`]. A [`Listener`] itself:
 /// [`Server::serve`](crate::Server::serve) takes it as any other, and another handshake goes
-/// on top of it (the PROXY protocol's header, then TLS): each connection goes through the
-/// inner one first.
+/// on top of it: each connection goes through the inner one first. The outer handshake is
+/// given the inner one's connection, so it must take any hyper IO (`Read + Write`);
+/// [`tls::Tls`](crate::tls::Tls) takes a runtime's own socket, so it is the first (or only)
+/// handshake.
 #[derive(Debug)]
 pub struct WithHandshake<L, H> {
     listener: L,

@@ -101,14 +101,15 @@ pub trait Listener: Send + 'static {
     }
 
     /// Whether [`handshake`](Self::handshake) has anything to do: the server counts and
-    /// watches the handshakes of a listener that says so. The server's own, with
-    /// [`with_handshake`](Self::with_handshake)'s listener the one that overrides it.
-    #[doc(hidden)]
+    /// watches the handshakes of a listener that says so. Set by
+    /// [`with_handshake`](Self::with_handshake)'s listener; leave it alone in a listener of
+    /// your own, unless it wraps another listener: then forward it, and `handshake`, to the
+    /// inner one (as `accept` and `bytes_waiting`), or the inner one's handshake never runs.
     const HANDSHAKES: bool = false;
 
-    /// Takes an accepted socket through the listener's handshake, in the connection's task.
-    /// The server's own, as [`HANDSHAKES`](Self::HANDSHAKES).
-    #[doc(hidden)]
+    /// Takes an accepted socket through the listener's handshake, in the connection's task,
+    /// under the server's handshake timeout; see [`HANDSHAKES`](Self::HANDSHAKES) for when a
+    /// listener of your own implements it (forwarding only).
     fn handshake(io: &mut Self::Io) -> impl Future<Output = io::Result<()>> + Send {
         let _ = io;
         std::future::ready(Ok(()))
