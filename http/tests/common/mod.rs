@@ -282,6 +282,26 @@ macro_rules! http_scenarios {
 
 // ===== helpers =====
 
+/// Asserts the drain's report names a request whose line is `request` (`GET /stuck`: the name
+/// is the line, two spaces, then its age).
+pub(crate) fn assert_request_named(report: &Report, request: &str) {
+    let names = &report.drain.still_in_flight;
+    let prefix = format!("{request}  ");
+    assert!(names.iter().any(|n| n.starts_with(&prefix)), "{names:?}");
+}
+
+/// Asserts the drain's report names a connection from 127.0.0.1 whose name ends with `what`
+/// (`1 request in flight`, `: upgraded (GET /upgrade)`, ...).
+pub(crate) fn assert_connection_named(report: &Report, what: &str) {
+    let names = &report.drain.still_in_flight;
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("http connection from 127.0.0.1:") && n.ends_with(what)),
+        "{names:?}"
+    );
+}
+
 pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// Runs `scenario` on its own thread and fails if it does not finish in 30 seconds.
@@ -1037,18 +1057,8 @@ pub(crate) async fn a_request_past_the_drain_deadline_is_cut_and_named<N: Net>()
     let (report, counts) = rig.finish().await;
     assert_eq!(report.status, Status::TimedOut, "{report}");
     assert!(report.drain.timed_out);
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names.iter().any(|n| n.starts_with("GET /stuck  ")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:")
-                && n.ends_with("1 request in flight")),
-        "{names:?}"
-    );
+    assert_request_named(&report, "GET /stuck");
+    assert_connection_named(&report, "1 request in flight");
     let server = report
         .resources
         .iter()
@@ -1082,18 +1092,8 @@ pub(crate) async fn a_second_signal_reports_what_it_cut<N: Net>() {
     assert_eq!(report.status, Status::Forced, "{report}");
     assert_eq!(report.forced_by, Some(ForcedBy::Requested), "{report}");
     assert_eq!(report.drain.left, 2, "{report}");
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names.iter().any(|n| n.starts_with("GET /stuck  ")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:")
-                && n.ends_with("1 request in flight")),
-        "{names:?}"
-    );
+    assert_request_named(&report, "GET /stuck");
+    assert_connection_named(&report, "1 request in flight");
     assert_eq!(counts.cut, 1, "{counts}");
 }
 
@@ -1330,14 +1330,7 @@ pub(crate) async fn an_upgraded_connection_sees_the_trigger_and_is_cut_at_the_de
 
     let (report, counts) = rig.finish().await;
     assert_eq!(report.status, Status::TimedOut, "{report}");
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:")
-                && n.ends_with(": upgraded (GET /upgrade)")),
-        "{names:?}"
-    );
+    assert_connection_named(&report, ": upgraded (GET /upgrade)");
     assert_eq!((counts.upgraded, counts.cut), (1, 1), "{counts}");
 }
 
@@ -1468,18 +1461,8 @@ async fn response_stuck_behind_a_client_that_does_not_read<N: Net>(layering: Lay
     rig.shutdown.trigger(Reason::requested());
     let (report, counts) = rig.finish().await;
     assert_eq!(report.status, Status::TimedOut, "{report}");
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names.iter().any(|n| n.starts_with("GET /big  ")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:")
-                && n.ends_with(": 1 response being written")),
-        "{names:?}"
-    );
+    assert_request_named(&report, "GET /big");
+    assert_connection_named(&report, ": 1 response being written");
     assert_eq!(counts.cut, 1, "{counts}");
     drop(client);
 }
@@ -1516,11 +1499,7 @@ async fn http2_response_stuck_behind_a_full_window<N: Net>(layering: Layering) {
     rig.shutdown.trigger(Reason::requested());
     let (report, counts) = rig.finish().await;
     assert_eq!(report.status, Status::TimedOut, "{report}");
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names.iter().any(|n| n.starts_with("GET /big  ")),
-        "{names:?}"
-    );
+    assert_request_named(&report, "GET /big");
     assert_eq!(counts.cut, 1, "{counts}");
     drop(response);
     drop(client);

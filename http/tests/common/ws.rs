@@ -226,14 +226,7 @@ pub(crate) async fn a_websocket_that_ignores_the_close_is_cut_and_named<N: Net>(
     assert_eq!(close, [0x03, 0xE9], "Close 1001, no reason");
     let (report, counts) = rig.finish().await;
     assert_eq!(report.status, Status::TimedOut, "{report}");
-    let names = &report.drain.still_in_flight;
-    assert!(
-        names
-            .iter()
-            .any(|n| n.starts_with("http connection from 127.0.0.1:")
-                && n.ends_with(": WebSocket (GET /ws), Close sent, no answer")),
-        "{names:?}"
-    );
+    super::assert_connection_named(&report, ": WebSocket (GET /ws), Close sent, no answer");
     assert_eq!(
         (
             counts.websockets,
