@@ -31,7 +31,8 @@ use tokio::net::TcpListener;
 use winddown::http::agent::Agent;
 use winddown::http::server::Listener;
 use winddown::http::Server;
-use winddown::tokio::{run_until_shutdown, TokioRuntime};
+use winddown::run_until_shutdown;
+use winddown::tokio::TokioRuntime;
 use winddown::Shutdown;
 
 #[path = "shared/output.rs"]
@@ -135,9 +136,11 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
     let report = match tls {
         Some(tls) => {
             let served = server.serve(listener.with_handshake(tls), router);
-            run_until_shutdown(&plan, served).await
+            run_until_shutdown(&plan, TokioRuntime::new(), served).await
         }
-        None => run_until_shutdown(&plan, server.serve(listener, router)).await,
+        None => {
+            run_until_shutdown(&plan, TokioRuntime::new(), server.serve(listener, router)).await
+        }
     };
     app::finish(&report)
 }

@@ -24,7 +24,8 @@ use smol::stream::StreamExt;
 use winddown::http::agent::Agent;
 use winddown::http::server::{FuturesIo, Listener};
 use winddown::http::Server;
-use winddown::smol::{run_until_shutdown, SmolRuntime};
+use winddown::run_until_shutdown;
+use winddown::smol::SmolRuntime;
 use winddown::Shutdown;
 
 #[path = "shared/output.rs"]
@@ -117,9 +118,9 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
     let report = match tls {
         Some(tls) => {
             let served = server.serve(listener.with_handshake(tls), router);
-            run_until_shutdown(&plan, served).await
+            run_until_shutdown(&plan, SmolRuntime::new(), served).await
         }
-        None => run_until_shutdown(&plan, server.serve(listener, router)).await,
+        None => run_until_shutdown(&plan, SmolRuntime::new(), server.serve(listener, router)).await,
     };
     app::finish(&report)
 }

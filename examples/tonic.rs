@@ -25,7 +25,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use winddown::http::grpc::EndStreamsLayer;
 use winddown::http::ShutdownLayer;
-use winddown::tokio::run_until_shutdown;
+use winddown::run_until_shutdown;
+use winddown::tokio::TokioRuntime;
 use winddown::Shutdown;
 
 #[path = "shared/output.rs"]
@@ -180,7 +181,8 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         .layer(EndStreamsLayer::new(&shutdown))
         .layer(admission);
     app::out("ready");
-    let served = winddown::http::tokio::serve(&plan, listener, routes.into_make_service());
-    let report = run_until_shutdown(&plan, served).await;
+    let served = winddown::http::Server::new(&plan, TokioRuntime::new())
+        .serve(listener, routes.into_make_service());
+    let report = run_until_shutdown(&plan, TokioRuntime::new(), served).await;
     app::finish(&report)
 }

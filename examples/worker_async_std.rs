@@ -7,7 +7,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use async_std::task;
-use winddown::async_std::{run_until_shutdown, AsyncStdRuntime};
+use winddown::async_std::AsyncStdRuntime;
+use winddown::run_until_shutdown;
 use winddown::{Config, Plan, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 
 fn main() -> Result<Report, Box<dyn std::error::Error>> {
@@ -33,7 +34,7 @@ fn main() -> Result<Report, Box<dyn std::error::Error>> {
 
     // The application: it returns after a while, which starts the shutdown.
     let app = task::sleep(Duration::from_millis(500));
-    let report = task::block_on(run_until_shutdown(&plan, app));
+    let report = task::block_on(run_until_shutdown(&plan, AsyncStdRuntime::new(), app));
     let _ = writeln!(std::io::stdout(), "{report}");
     // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
     Ok(report)

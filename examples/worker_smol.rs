@@ -6,7 +6,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use smol::stream::StreamExt;
-use winddown::smol::{run_until_shutdown, SmolRuntime};
+use winddown::run_until_shutdown;
+use winddown::smol::SmolRuntime;
 use winddown::{Config, Plan, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 
 fn main() -> Result<Report, Box<dyn std::error::Error>> {
@@ -30,7 +31,7 @@ fn main() -> Result<Report, Box<dyn std::error::Error>> {
     let app = async {
         smol::Timer::after(Duration::from_millis(500)).await;
     };
-    let report = smol::block_on(run_until_shutdown(&plan, app));
+    let report = smol::block_on(run_until_shutdown(&plan, SmolRuntime::new(), app));
     let _ = writeln!(std::io::stdout(), "{report}");
     // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
     Ok(report)

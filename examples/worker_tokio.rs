@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use winddown::tokio::{run_until_shutdown, TokioRuntime};
+use winddown::run_until_shutdown;
+
+use winddown::tokio::TokioRuntime;
 use winddown::{Config, Plan, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 
 #[tokio::main]
@@ -28,7 +30,7 @@ async fn main() -> Result<Report, Box<dyn std::error::Error>> {
 
     // The application: it returns after a while, which starts the shutdown.
     let app = tokio::time::sleep(Duration::from_millis(500));
-    let report = run_until_shutdown(&plan, app).await;
+    let report = run_until_shutdown(&plan, TokioRuntime::new(), app).await;
     let _ = writeln!(std::io::stdout(), "{report}");
     // Returned, not `process::exit`: the task set and the runtime are dropped on the way out.
     Ok(report)

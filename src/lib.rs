@@ -27,7 +27,8 @@
 #![cfg_attr(all(feature = "tokio", feature = "signals"), doc = "```")]
 #![cfg_attr(not(all(feature = "tokio", feature = "signals")), doc = "```ignore")]
 //! use std::time::Duration;
-//! use winddown::tokio::{run_until_shutdown, TokioRuntime};
+//! use winddown::run_until_shutdown;
+//! use winddown::tokio::TokioRuntime;
 //! use winddown::{Config, Plan, Reason, Report, Resource, Shutdown, ShutdownExt, TaskSet};
 //!
 //! #[tokio::main]
@@ -55,7 +56,7 @@
 //!         shutdown.trigger(Reason::requested_because("demo over"));
 //!     };
 //!
-//!     let report = run_until_shutdown(&plan, app).await;
+//!     let report = run_until_shutdown(&plan, TokioRuntime::new(), app).await;
 //!     eprintln!("{report}");
 //!     // Returned, not `process::exit`: destructors run, then the process exits with the
 //!     // report's code (0 if all went well; see `Report::exit_code`).

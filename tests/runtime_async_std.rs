@@ -7,7 +7,6 @@ mod common;
 use std::future::Future;
 
 use winddown::async_std::AsyncStdRuntime;
-use winddown::{AppExit, Plan, Report};
 
 struct AsyncStd;
 
@@ -20,18 +19,6 @@ impl common::Harness for AsyncStd {
 
     fn block_on<F: Future>(future: F) -> F::Output {
         async_std::task::block_on(future)
-    }
-
-    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
-    where
-        F: Future + 'a,
-        F::Output: AppExit,
-    {
-        winddown::async_std::run_until_shutdown(plan, app)
-    }
-
-    fn run_blocking(plan: &Plan) -> Report {
-        winddown::async_std::run_blocking(plan)
     }
 }
 

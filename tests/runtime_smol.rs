@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use winddown::runtime::{Runtime, TaskOutcome};
 use winddown::smol::SmolRuntime;
-use winddown::{AppExit, Plan, Report};
 
 struct Smol;
 
@@ -22,18 +21,6 @@ impl common::Harness for Smol {
 
     fn block_on<F: Future>(future: F) -> F::Output {
         smol::block_on(future)
-    }
-
-    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
-    where
-        F: Future + 'a,
-        F::Output: AppExit,
-    {
-        winddown::smol::run_until_shutdown(plan, app)
-    }
-
-    fn run_blocking(plan: &Plan) -> Report {
-        winddown::smol::run_blocking(plan)
     }
 }
 
@@ -68,7 +55,7 @@ fn local_task_set_on_a_local_executor() {
     use std::rc::Rc;
     use winddown::smol::SmolLocal;
     use winddown::task_set::{Local, OnFailure, TaskExit};
-    use winddown::{Config, Reason, Shutdown, Status, TaskFailure, TaskSet};
+    use winddown::{Config, Plan, Reason, Shutdown, Status, TaskFailure, TaskSet};
 
     let executor = Rc::new(smol::LocalExecutor::new());
     smol::block_on(executor.run(async {

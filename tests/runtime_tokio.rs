@@ -8,7 +8,7 @@ use std::future::Future;
 
 use tokio_util::sync::CancellationToken;
 use winddown::tokio::TokioRuntime;
-use winddown::{AppExit, Config, Phase, Plan, Reason, Report, Resource, Shutdown, Status};
+use winddown::{Config, Phase, Plan, Reason, Resource, Shutdown, Status};
 
 struct Tokio;
 
@@ -27,18 +27,6 @@ impl common::Harness for Tokio {
             .unwrap()
             .block_on(future)
     }
-
-    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
-    where
-        F: Future + 'a,
-        F::Output: AppExit,
-    {
-        winddown::tokio::run_until_shutdown(plan, app)
-    }
-
-    fn run_blocking(plan: &Plan) -> Report {
-        winddown::tokio::run_blocking(plan).unwrap()
-    }
 }
 
 scenarios!(Tokio);
@@ -56,18 +44,6 @@ impl common::Harness for TokioCurrentThread {
 
     fn block_on<F: Future>(future: F) -> F::Output {
         block_on_current_thread(future)
-    }
-
-    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
-    where
-        F: Future + 'a,
-        F::Output: AppExit,
-    {
-        winddown::tokio::run_until_shutdown(plan, app)
-    }
-
-    fn run_blocking(plan: &Plan) -> Report {
-        winddown::tokio::run_blocking(plan).unwrap()
     }
 }
 
@@ -190,7 +166,7 @@ fn local_task_set_on_a_local_set() {
     use std::cell::Cell;
     use std::rc::Rc;
     use winddown::task_set::{Local, OnFailure, TaskExit};
-    use winddown::tokio::TokioLocal;
+    use winddown::tokio::TokioRuntime;
     use winddown::{Config, Status, TaskFailure, TaskSet};
 
     block_on_current_thread(async {
@@ -202,7 +178,8 @@ fn local_task_set_on_a_local_set() {
                     .build()
                     .unwrap();
                 let plan = Plan::new(Shutdown::new(), config);
-                let tasks = TaskSet::new(&plan, Local(TokioLocal)).on_failure(OnFailure::Record);
+                let tasks =
+                    TaskSet::new(&plan, Local(TokioRuntime::new())).on_failure(OnFailure::Record);
                 let ticks = Rc::new(Cell::new(0u32)); // !Send
                 let polite = tasks
                     .spawn("polite", {

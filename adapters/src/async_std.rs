@@ -1,4 +1,4 @@
-//! The async-std runtime: [`AsyncStdRuntime`] and the run helpers.
+//! The async-std runtime: [`AsyncStdRuntime`].
 //!
 //! **async-std is discontinued upstream**: its maintainers point to [smol](https://docs.rs/smol)
 //! as its successor (see this crate's `smol` feature). This module keeps existing async-std
@@ -6,8 +6,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown::async_std::{run_until_shutdown, AsyncStdRuntime};
-//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::async_std::AsyncStdRuntime;
+//! use winddown::{run_until_shutdown, ShutdownExt, TaskSet};
 //! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,7 +23,7 @@
 //!
 //! // The application: here it stops by itself after a while (a signal would do the same).
 //! let app = async_std::task::sleep(Duration::from_millis(20));
-//! let report = async_std::task::block_on(run_until_shutdown(&plan, app));
+//! let report = async_std::task::block_on(run_until_shutdown(&plan, AsyncStdRuntime::new(), app));
 //! assert_eq!(report.status, Status::Completed);
 //! # Ok(())
 //! # }
@@ -47,10 +47,8 @@ use std::time::{Duration, Instant};
 
 use async_std::task::JoinHandle;
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
-use winddown_core::{Plan, Report};
 
 use crate::panic::CatchUnwind;
-use crate::AppExit;
 
 /// The core's [`Runtime`] on async-std: its timers, a monotonic [`Instant`] clock, and
 /// `async_std::task::spawn` with a panic catch and an abort flag (see the
@@ -230,61 +228,4 @@ impl<F: Future> Future for Abortable<F> {
         }
         this.future.poll(cx).map(Some)
     }
-}
-
-/// Runs `app` and the `plan` on async-std, and returns the [`Report`]: the sequence starts at
-/// the trigger, or when `app` ends (an `Err` becomes
-/// [`Reason::Error`](winddown_core::Reason::Error)). See [`crate::run_until_shutdown`] for the
-/// details.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::async_std::run_until_shutdown;
-/// use winddown::{Config, Plan, Reason, Shutdown};
-///
-/// /// The application: here it fails at once.
-/// async fn serve() -> std::io::Result<()> {
-///     Err(std::io::Error::other("listener failed"))
-/// }
-///
-/// fn main() {
-///     let plan = Plan::new(Shutdown::new(), Config::default());
-///     let app = serve();
-///     let report = async_std::task::block_on(run_until_shutdown(&plan, app));
-///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
-/// }
-/// ```
-///
-/// # Cancel safety
-///
-/// As [`crate::run_until_shutdown`]: not cancel-safe once triggered.
-pub async fn run_until_shutdown<F>(plan: &Plan, app: F) -> Report
-where
-    F: Future,
-    F::Output: AppExit,
-{
-    crate::run_until_shutdown(plan, AsyncStdRuntime::new(), app).await
-}
-
-/// Blocks the calling thread until `plan`'s shutdown is triggered, then runs the sequence on
-/// async-std and returns the [`Report`]: for a synchronous `main`.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::async_std::run_blocking;
-/// use winddown::{Config, Plan, Reason, Shutdown, Status};
-///
-/// let shutdown = Shutdown::new();
-/// let plan = Plan::new(shutdown.clone(), Config::default());
-/// std::thread::spawn(move || shutdown.trigger(Reason::requested()));
-/// assert_eq!(run_blocking(&plan).status, Status::Completed);
-/// ```
-///
-/// # Blocking
-///
-/// Blocks the thread (`async_std::task::block_on`): do not call it from inside an async task.
-pub fn run_blocking(plan: &Plan) -> Report {
-    async_std::task::block_on(plan.run(AsyncStdRuntime::new()))
 }

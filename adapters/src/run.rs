@@ -78,8 +78,10 @@ impl<T, E: fmt::Display> AppExit for Result<T, E> {
 ///   starts, and sends the stop's notifications (see the `systemd` module); nothing when
 ///   `NOTIFY_SOCKET` is unset.
 ///
-/// Each runtime module has a shorthand that picks the runtime (for example
-/// `tokio::run_until_shutdown`); use this one for a runtime of your own.
+/// `runtime` is any [`Runtime`]: `TokioRuntime::new()`, `SmolRuntime::new()`,
+/// `AsyncStdRuntime::new()`, or one of your own. For a synchronous `main` whose work runs on
+/// threads, block on [`Plan::run`] instead (`smol::block_on(plan.run(SmolRuntime::new()))`):
+/// it waits for the trigger, then runs the sequence.
 ///
 /// [`Shutdown::trigger`]: winddown_core::Shutdown::trigger
 ///

@@ -1,9 +1,9 @@
-//! The smol runtime: [`SmolRuntime`] and the run helpers.
+//! The smol runtime: [`SmolRuntime`].
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown::smol::{run_until_shutdown, SmolRuntime};
-//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::smol::SmolRuntime;
+//! use winddown::{run_until_shutdown, ShutdownExt, TaskSet};
 //! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +21,7 @@
 //! let app = async {
 //!     smol::Timer::after(Duration::from_millis(20)).await;
 //! };
-//! let report = smol::block_on(run_until_shutdown(&plan, app));
+//! let report = smol::block_on(run_until_shutdown(&plan, SmolRuntime::new(), app));
 //! assert_eq!(report.status, Status::Completed);
 //! # Ok(())
 //! # }
@@ -56,11 +56,9 @@ use std::time::{Duration, Instant};
 use async_task::FallibleTask;
 use smol::{Executor, Timer};
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
-use winddown_core::{Plan, Report};
 
 use crate::panic::CatchUnwind;
 use crate::task_set::LocalBoxFuture;
-use crate::AppExit;
 
 /// The core's [`Runtime`] on smol: async-io timers, a monotonic [`Instant`] clock, and
 /// spawning on smol's global executor or on yours (see the [module docs](self)). Cheap to clone.
@@ -224,63 +222,6 @@ impl fmt::Debug for SmolJoin {
             .field("finished", &self.task.is_finished())
             .finish()
     }
-}
-
-/// Runs `app` and the `plan` on smol's global executor, and returns the [`Report`]: the
-/// sequence starts at the trigger, or when `app` ends (an `Err` becomes
-/// [`Reason::Error`](winddown_core::Reason::Error)). See [`crate::run_until_shutdown`] for the
-/// details.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::smol::run_until_shutdown;
-/// use winddown::{Config, Plan, Reason, Shutdown};
-///
-/// /// The application: here it fails at once.
-/// async fn serve() -> std::io::Result<()> {
-///     Err(std::io::Error::other("listener failed"))
-/// }
-///
-/// fn main() {
-///     let plan = Plan::new(Shutdown::new(), Config::default());
-///     let app = serve();
-///     let report = smol::block_on(run_until_shutdown(&plan, app));
-///     assert_eq!(report.reason, Some(Reason::error("listener failed")));
-/// }
-/// ```
-///
-/// # Cancel safety
-///
-/// As [`crate::run_until_shutdown`]: not cancel-safe once triggered.
-pub async fn run_until_shutdown<F>(plan: &Plan, app: F) -> Report
-where
-    F: Future,
-    F::Output: AppExit,
-{
-    crate::run_until_shutdown(plan, SmolRuntime::new(), app).await
-}
-
-/// Blocks the calling thread until `plan`'s shutdown is triggered, then runs the sequence on
-/// smol's global executor and returns the [`Report`]: for a synchronous `main`.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::smol::run_blocking;
-/// use winddown::{Config, Plan, Reason, Shutdown, Status};
-///
-/// let shutdown = Shutdown::new();
-/// let plan = Plan::new(shutdown.clone(), Config::default());
-/// std::thread::spawn(move || shutdown.trigger(Reason::requested()));
-/// assert_eq!(run_blocking(&plan).status, Status::Completed);
-/// ```
-///
-/// # Blocking
-///
-/// Blocks the thread (`smol::block_on`): do not call it from inside an async task.
-pub fn run_blocking(plan: &Plan) -> Report {
-    smol::block_on(plan.run(SmolRuntime::new()))
 }
 
 // ===== local tasks =====

@@ -1,9 +1,9 @@
-//! The tokio runtime: [`TokioRuntime`], the run helpers, and `CancellationToken` interop.
+//! The tokio runtime: [`TokioRuntime`], and `CancellationToken` interop.
 //!
 //! ```
 //! use std::time::Duration;
-//! use winddown::tokio::{run_until_shutdown, TokioRuntime};
-//! use winddown::{ShutdownExt, TaskSet};
+//! use winddown::tokio::TokioRuntime;
+//! use winddown::{run_until_shutdown, ShutdownExt, TaskSet};
 //! use winddown::{Config, Plan, Resource, Shutdown, Status};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -20,7 +20,7 @@
 //!
 //! // The application: here it stops by itself after a while (a signal would do the same).
 //! let app = async { tokio::time::sleep(Duration::from_secs(3)).await };
-//! let report = run_until_shutdown(&plan, app).await;
+//! let report = run_until_shutdown(&plan, TokioRuntime::new(), app).await;
 //! assert_eq!(report.status, Status::Completed);
 //! assert_eq!(report.drain.in_flight_at_start, 1); // the ticker, which stopped
 //! # Ok(())
@@ -37,7 +37,6 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::io;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -47,10 +46,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use winddown_core::runtime::{BoxFuture, Runtime, TaskOutcome};
-use winddown_core::{Plan, Reason, Report, Shutdown};
+use winddown_core::{Reason, Shutdown};
 
 use crate::task_set::LocalBoxFuture;
-use crate::AppExit;
 
 // ===== TokioRuntime =====
 
@@ -229,92 +227,6 @@ impl fmt::Debug for TokioJoin {
     }
 }
 
-// ===== run helpers =====
-
-/// Runs `app` and the `plan` on the current tokio runtime, and returns the [`Report`]: the
-/// sequence starts at the trigger, or when `app` ends (an `Err` becomes
-/// [`Reason::Error`]). See [`crate::run_until_shutdown`] for the details.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::tokio::run_until_shutdown;
-/// use winddown::{Config, Plan, Reason, Shutdown};
-///
-/// #[tokio::main]
-/// async fn main() {
-///     let shutdown = Shutdown::new();
-///     let plan = Plan::new(shutdown.clone(), Config::default());
-///     let app = async move {
-///         // ... serve until `shutdown` is triggered ...
-///         shutdown.trigger(Reason::requested()); // (a signal, in a real service)
-///         shutdown.triggered().await;
-///     };
-///     let report = run_until_shutdown(&plan, app).await;
-///     eprintln!("{report}");
-///     assert_eq!(report.exit_code(), 0); // a service's `main` returns the report: exit 0
-/// }
-/// ```
-///
-/// # Panics
-///
-/// Outside a tokio runtime with its time driver enabled.
-///
-/// # Cancel safety
-///
-/// As [`crate::run_until_shutdown`]: not cancel-safe once triggered.
-pub async fn run_until_shutdown<F>(plan: &Plan, app: F) -> Report
-where
-    F: Future,
-    F::Output: AppExit,
-{
-    crate::run_until_shutdown(plan, TokioRuntime::new(), app).await
-}
-
-/// Blocks the calling thread until `plan`'s shutdown is triggered, then runs the sequence on a
-/// new current-thread tokio runtime and returns the [`Report`]: for a synchronous `main` whose
-/// work runs on threads (holding guards), triggered by a signal listener or by any thread.
-///
-/// # Examples
-///
-/// ```
-/// use winddown::tokio::run_blocking;
-/// use winddown::{Config, Plan, Reason, Resource, Shutdown, Status};
-///
-/// fn main() -> std::io::Result<()> {
-///     let shutdown = Shutdown::new();
-///     let plan = Plan::new(shutdown.clone(), Config::default());
-///     plan.register(Resource::blocking("log file", || Ok(()))).unwrap();
-///
-///     let worker = shutdown.enter().unwrap();
-///     std::thread::spawn(move || {
-///         // ... work ...
-///         drop(worker);
-///     });
-///     shutdown.trigger(Reason::requested()); // (a signal, in a real service)
-///
-///     let report = run_blocking(&plan)?;
-///     assert_eq!(report.status, Status::Completed);
-///     Ok(())
-/// }
-/// ```
-///
-/// # Errors
-///
-/// The I/O error from building the tokio runtime.
-///
-/// # Blocking
-///
-/// Blocks the thread, and builds its own runtime: do not call it from inside an async task
-/// (tokio panics when a runtime is started inside another).
-pub fn run_blocking(plan: &Plan) -> io::Result<Report> {
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let runtime = TokioRuntime::with_handle(tokio.handle().clone());
-    Ok(tokio.block_on(plan.run(runtime)))
-}
-
 // ===== CancellationToken interop =====
 
 /// A [`CancellationToken`] that is cancelled when `shutdown` is triggered: hand it to code that
@@ -424,9 +336,9 @@ async fn first(a: impl Future, b: impl Future) -> Which {
 
 // ===== local tasks =====
 
-/// A [`LocalRuntime`](crate::task_set::LocalRuntime) on tokio's `LocalSet`
-/// (`tokio::task::spawn_local`): a [`TaskSet`](crate::TaskSet) on `Local(TokioLocal)` runs
-/// `!Send` tasks. Dropping a task's handle aborts it.
+/// The same runtime for `!Send` tasks, on tokio's `LocalSet` (`tokio::task::spawn_local`): a
+/// [`TaskSet`](crate::TaskSet) on `Local(TokioRuntime::new())` runs `!Send` tasks. Dropping a
+/// task's handle aborts it.
 ///
 /// # Examples
 ///
@@ -435,10 +347,7 @@ async fn first(a: impl Future, b: impl Future) -> Which {
 /// # Panics
 ///
 /// Spawning panics outside a `LocalSet` (`LocalSet::run_until`, or a task of one).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioLocal;
-
-impl crate::task_set::LocalRuntime for TokioLocal {
+impl crate::task_set::LocalRuntime for TokioRuntime {
     fn spawn_local(&self, task: LocalBoxFuture) -> LocalBoxFuture<TaskOutcome> {
         Box::pin(TokioJoin {
             handle: tokio::task::spawn_local(task),

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use winddown_adapters::task_set::{Local, OnFailure, TaskContext, TaskExit};
-use winddown_adapters::tokio::{TokioLocal, TokioRuntime};
+use winddown_adapters::tokio::TokioRuntime;
 use winddown_adapters::{run_until_shutdown, TaskSet};
 use winddown_core::{Config, Plan, Reason, Shutdown, Status, TaskFailure};
 
@@ -118,7 +118,7 @@ fn a_local_task_that_never_returns_spawns_too() {
         local
             .run_until(async {
                 let shutdown = Shutdown::new();
-                let tasks = TaskSet::with_shutdown(&shutdown, Local(TokioLocal));
+                let tasks = TaskSet::with_shutdown(&shutdown, Local(TokioRuntime::new()));
                 let ticks = Rc::new(Cell::new(0)); // !Send
                 let counter = tasks
                     .spawn("counter", {

@@ -35,7 +35,8 @@ use cli::{finish, log_later, Args, LogFile, Service};
 mod report_json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use winddown::tokio::{run_until_shutdown, TokioRuntime};
+use winddown::run_until_shutdown;
+use winddown::tokio::TokioRuntime;
 use winddown::{Phase, Shutdown, TaskSet};
 
 /// The first line of `--help`.
@@ -82,7 +83,7 @@ async fn serve(args: Args, shutdown: Shutdown) -> u8 {
     let Some(jobs) = jobs else {
         // Nothing is served yet: stop with what is set up.
         return finish(
-            run_until_shutdown(&plan, std::future::pending::<()>()),
+            run_until_shutdown(&plan, TokioRuntime::new(), std::future::pending::<()>()),
             json.as_deref(),
         )
         .await;
@@ -135,7 +136,11 @@ async fn serve(args: Args, shutdown: Shutdown) -> u8 {
 
     cli::ready(&log);
     let app = accept(listener, shutdown.clone(), log, jobs);
-    finish(run_until_shutdown(&plan, app), json.as_deref()).await
+    finish(
+        run_until_shutdown(&plan, TokioRuntime::new(), app),
+        json.as_deref(),
+    )
+    .await
 }
 
 /// Accepts connections until admissions close; each request (a line) holds a guard.

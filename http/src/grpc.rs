@@ -27,10 +27,11 @@
 //!
 //! ```ignore
 //! let app = tonic::service::Routes::new(GreeterServer::new(greeter))
+//! use winddown::tokio::TokioRuntime;
 //!     .into_axum_router()
 //!     .layer(EndStreamsLayer::new(plan.shutdown()))
 //!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
-//! let server = winddown::http::tokio::serve(&plan, listener, app.into_make_service());
+//! let server = winddown::http::Server::new(&plan, TokioRuntime::new()).serve(listener, app.into_make_service());
 //! ```
 //!
 //! The body on its own:

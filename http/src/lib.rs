@@ -38,9 +38,10 @@
 //!
 #![cfg_attr(all(feature = "hyper", feature = "tokio"), doc = "```no_run")]
 #![cfg_attr(not(all(feature = "hyper", feature = "tokio")), doc = "```ignore")]
-//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
 //! use axum::{routing::get, Router};
 //! use winddown::{Config, Plan, Shutdown};
+//! use winddown::tokio::TokioRuntime;
 //! use winddown::http::{Readiness, ShutdownLayer};
 //!
 //! # async fn run() -> std::io::Result<()> {
@@ -50,8 +51,8 @@
 //!     .route_service("/readyz", Readiness::new(plan.shutdown()))
 //!     .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! let server = winddown::http::tokio::serve(&plan, listener, app.into_make_service());
-//! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
+//! let server = winddown::http::Server::new(&plan, TokioRuntime::new()).serve(listener, app.into_make_service());
+//! let report = winddown::run_until_shutdown(&plan, TokioRuntime::new(), server).await;
 //! std::process::exit(report.exit_code().into());
 //! # }
 //! ```
@@ -91,8 +92,8 @@
 //!   tower-service).
 //! - `hyper`: [`Server`], on any winddown [`Runtime`](winddown_core::runtime::Runtime)
 //!   (hyper's executor and timer over it, inside the server).
-//! - `tokio`, `smol`, `async-std` (with `hyper`): [`tokio::serve`], [`smol::serve`],
-//!   [`async_std::serve`] on those runtimes' `TcpListener`s.
+//! - `tokio`, `smol`, `async-std` (with `hyper`): those runtimes' `TcpListener`s as the
+//!   server's [`Listener`](server::Listener)s.
 //! - `tls` (with `hyper`): [`tls::Tls`], TLS with rustls (ring), a
 //!   [`Handshake`](server::Handshake) on any of those listeners.
 //! - `tokio` or `smol` (hyper not needed): [`Agent::serve`](agent::Agent::serve), the haproxy
@@ -178,16 +179,13 @@ pub mod grpc;
 pub mod server;
 
 #[cfg(all(feature = "hyper", feature = "tokio"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "tokio"))))]
-pub mod tokio;
+mod tokio;
 
 #[cfg(all(feature = "hyper", feature = "smol"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "smol"))))]
-pub mod smol;
+mod smol;
 
 #[cfg(all(feature = "hyper", feature = "async-std"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "hyper", feature = "async-std"))))]
-pub mod async_std;
+mod async_std;
 
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]

@@ -26,11 +26,12 @@
 //!
 #![cfg_attr(feature = "tokio", doc = "```no_run")]
 #![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+//! # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
 //! use axum::{routing::get, Router};
 //! use winddown::http::server::Listener;
 //! use winddown::http::tls::Tls;
 //! use winddown::http::ShutdownLayer;
+//! use winddown::tokio::TokioRuntime;
 //! use winddown::{Config, Plan, Shutdown};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,8 +41,8 @@
 //!     .layer(ShutdownLayer::new(plan.shutdown()));
 //! let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-//! let server = winddown::http::tokio::serve(&plan, listener.with_handshake(tls), app);
-//! let report = winddown::tokio::run_until_shutdown(&plan, server).await;
+//! let server = winddown::http::Server::new(&plan, TokioRuntime::new()).serve(listener.with_handshake(tls), app);
+//! let report = winddown::run_until_shutdown(&plan, TokioRuntime::new(), server).await;
 //! eprintln!("{report}");
 //! # Ok(())
 //! # }
@@ -76,7 +77,7 @@ const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 /// # Examples
 ///
 /// ```
-/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use winddown::http::tls::{Tls, TlsError};
 ///
 /// let refused = Tls::from_pem(b"not a certificate", b"not a key").unwrap_err();

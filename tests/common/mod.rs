@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use winddown::runtime::{BoxFuture, Runtime};
 use winddown::{
-    AppExit, Config, ForcedBy, Outcome, Phase, Plan, Reason, Report, Resource, Shutdown,
-    ShutdownExt, Status, TaskFailure, TaskSet,
+    Config, ForcedBy, Outcome, Phase, Plan, Reason, Report, Resource, Shutdown, ShutdownExt,
+    Status, TaskFailure, TaskSet,
 };
 
 /// What a scenario needs from a runtime.
@@ -28,15 +28,6 @@ pub(crate) trait Harness {
 
     /// Runs `future` to completion on this runtime, from a plain thread.
     fn block_on<F: Future>(future: F) -> F::Output;
-
-    /// The adapter module's `run_until_shutdown` shorthand.
-    fn run_until_shutdown<'a, F>(plan: &'a Plan, app: F) -> impl Future<Output = Report> + 'a
-    where
-        F: Future + 'a,
-        F::Output: AppExit;
-
-    /// The adapter module's `run_blocking`.
-    fn run_blocking(plan: &Plan) -> Report;
 }
 
 /// Expands to one `#[test]` per scenario, for the harness given.
@@ -489,7 +480,7 @@ pub(crate) fn second_trigger_changes_nothing<H: Harness>() {
                 assert!(!shutdown.trigger(Reason::requested_because("admin endpoint")));
             }
         };
-        let report = H::run_until_shutdown(&plan, app).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), app).await;
 
         assert_eq!(report.status, Status::Completed, "{report}");
         assert_eq!(report.exit_code(), 0);
@@ -519,7 +510,7 @@ pub(crate) fn force_forces_and_still_flushes<H: Harness>() {
                 shutdown.force(Reason::Signal(15));
             }
         };
-        let report = H::run_until_shutdown(&plan, app).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), app).await;
 
         assert_eq!(report.status, Status::Forced, "{report}");
         assert_eq!(report.exit_code(), 3);
@@ -710,7 +701,7 @@ pub(crate) fn guarded_work_is_drained_and_refused_after_close<H: Harness>() {
                 pending::<()>().await;
             }
         };
-        let report = H::run_until_shutdown(&plan, app).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), app).await;
 
         assert_eq!(report.status, Status::Completed, "{report}");
         assert_eq!(report.drain.in_flight_at_start, 1);
@@ -733,7 +724,7 @@ pub(crate) fn app_error_triggers_with_its_reason<H: Harness>() {
         plan.register(closer("db", Ok(()), &log)).unwrap();
 
         let app = async { Err::<(), _>("listener failed") };
-        let report = H::run_until_shutdown(&plan, app).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), app).await;
 
         assert_eq!(report.status, Status::Completed, "{report}");
         assert_eq!(report.reason, Some(Reason::error("listener failed")));
@@ -743,8 +734,9 @@ pub(crate) fn app_error_triggers_with_its_reason<H: Harness>() {
     });
 }
 
-/// The blocking helper waits for a trigger from another thread, then runs the sequence, whose
-/// drain waits for the work that thread still holds.
+/// A synchronous `main`'s recipe, the plan's run blocked on from a plain thread, waits for a
+/// trigger from another thread, then runs the sequence, whose drain waits for the work that
+/// thread still holds.
 pub(crate) fn run_blocking_waits_for_the_trigger<H: Harness>() {
     let plan = plan(LONG);
     let shutdown = plan.shutdown().clone();
@@ -761,7 +753,7 @@ pub(crate) fn run_blocking_waits_for_the_trigger<H: Harness>() {
             drop(guard);
         }
     });
-    let report = H::run_blocking(&plan);
+    let report = H::block_on(plan.run(H::runtime()));
     worker.join().unwrap();
 
     assert_eq!(report.status, Status::Completed, "{report}");

@@ -292,7 +292,7 @@ pub(crate) fn trigger_when_idle_stops_a_batch<H: Harness>() {
                 .unwrap();
         }
         tasks.trigger_when_idle(Reason::requested_because("batch done"));
-        let report = H::run_until_shutdown(&plan, pending::<()>()).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), pending::<()>()).await;
         assert_eq!(report.status, Status::Completed, "{report}");
         assert_eq!(report.reason, Some(Reason::requested_because("batch done")));
         assert_eq!(report.exit_code(), 0);
@@ -447,7 +447,7 @@ pub(crate) fn trigger_when_idle_keeps_its_first_reason<H: Harness>() {
         tasks.trigger_when_idle(Reason::requested_because("first"));
         tasks.trigger_when_idle(Reason::requested_because("second"));
         release.set();
-        let report = H::run_until_shutdown(&plan, pending::<()>()).await;
+        let report = winddown::run_until_shutdown(&plan, H::runtime(), pending::<()>()).await;
         assert_eq!(report.reason, Some(Reason::requested_because("first")));
         assert_eq!(report.forced_by, None);
     });

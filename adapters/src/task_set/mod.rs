@@ -646,7 +646,7 @@ impl<R: TaskRuntime> TaskSet<R> {
     ///
     #[cfg_attr(feature = "tokio", doc = "```")]
     #[cfg_attr(not(feature = "tokio"), doc = "```ignore")]
-    /// use winddown::{tokio::{run_until_shutdown, TokioRuntime}, TaskSet};
+    /// use winddown::{run_until_shutdown, tokio::TokioRuntime, TaskSet};
     /// use winddown::{Config, Plan, Reason, Shutdown, Status};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -659,7 +659,7 @@ impl<R: TaskRuntime> TaskSet<R> {
     /// tasks.trigger_when_idle(Reason::requested_because("batch done"));
     ///
     /// // The service runs until the batch is done.
-    /// let report = run_until_shutdown(&plan, std::future::pending::<()>()).await;
+    /// let report = run_until_shutdown(&plan, TokioRuntime::new(), std::future::pending::<()>()).await;
     /// assert_eq!(report.status, Status::Completed);
     /// assert_eq!(report.reason, Some(Reason::requested_because("batch done")));
     /// # Ok(())

@@ -101,7 +101,7 @@ pub type LocalBoxFuture<T = ()> = Pin<Box<dyn Future<Output = T> + 'static>>;
 /// it, as [`Runtime::spawn`] does a `Send` one, and cancel it when the returned future is
 /// dropped.
 ///
-/// This crate implements it for tokio's `LocalSet` (`tokio::TokioLocal`) and smol's
+/// This crate implements it for tokio's `LocalSet` (`tokio::TokioRuntime`) and smol's
 /// `LocalExecutor` (`smol::SmolLocal`).
 ///
 /// # Examples
@@ -142,7 +142,7 @@ pub trait LocalRuntime {
 
 /// A [`LocalRuntime`] as the runtime of a [`TaskSet`](crate::TaskSet): the set's tasks then
 /// need not be `Send` (they may hold an `Rc`, a `RefCell`, a `!Send` client), and run on the
-/// executor's thread: tokio's `LocalSet` with `Local(TokioLocal)`, smol's `LocalExecutor`
+/// executor's thread: tokio's `LocalSet` with `Local(TokioRuntime::new())`, smol's `LocalExecutor`
 /// with `Local(SmolLocal::new(executor))`.
 ///
 /// The set behaves as on any runtime: each task holds a guard, sees the trigger through its
@@ -165,7 +165,7 @@ pub trait LocalRuntime {
 /// use std::cell::Cell;
 /// use std::rc::Rc;
 /// use winddown::task_set::{Local, TaskExit};
-/// use winddown::tokio::TokioLocal;
+/// use winddown::tokio::TokioRuntime;
 /// use winddown::{Reason, Shutdown, TaskSet};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -173,7 +173,7 @@ pub trait LocalRuntime {
 /// let shutdown = Shutdown::new();
 /// let local = tokio::task::LocalSet::new();
 /// local.run_until(async {
-///     let tasks = TaskSet::with_shutdown(&shutdown, Local(TokioLocal));
+///     let tasks = TaskSet::with_shutdown(&shutdown, Local(TokioRuntime::new()));
 ///     let ticks = Rc::new(Cell::new(0)); // !Send
 ///     let counter = tasks.spawn("counter", {
 ///         let ticks = ticks.clone();

@@ -127,12 +127,13 @@ pub trait Listener: Send + 'static {
     /// use winddown::http::server::Listener;
     /// use winddown::http::tls::Tls;
     /// use winddown::{Config, Plan, Shutdown};
+    /// use winddown::tokio::TokioRuntime;
     ///
     /// # async fn run(app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
     /// let plan = Plan::new(Shutdown::new(), Config::default());
     /// let tls = Tls::from_pem_files("cert.pem", "key.pem")?;
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-    /// winddown::http::tokio::serve(&plan, listener.with_handshake(tls), app).await?;
+    /// winddown::http::Server::new(&plan, TokioRuntime::new()).serve(listener.with_handshake(tls), app).await?;
     /// # Ok(())
     /// # }
     /// ```

@@ -50,9 +50,8 @@ const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An HTTP/1 and HTTP/2 server that takes part in a [`Plan`]'s shutdown, on any winddown
 /// [`Runtime`] (tokio's, smol's, async-std's: `TokioRuntime`, `SmolRuntime`,
-/// `AsyncStdRuntime`). With its default settings, [`tokio::serve`](crate::tokio::serve),
-/// [`smol::serve`](crate::smol::serve) and [`async_std::serve`](crate::async_std::serve) make
-/// one and serve with it in one call.
+/// `AsyncStdRuntime`): `Server::new(&plan, runtime).serve(listener, service)` serves with the
+/// default settings.
 ///
 /// What it does through the shutdown sequence:
 ///
@@ -82,7 +81,7 @@ const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// On smol (the same on tokio with `Server::new(&plan, TokioRuntime::new())`):
 ///
 /// ```no_run
-/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+/// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use axum::{routing::get, Router};
 /// use winddown::http::{Server, ShutdownLayer};
 /// use winddown::smol::SmolRuntime;
@@ -96,7 +95,7 @@ const DEFAULT_WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///         .layer(ShutdownLayer::new(plan.shutdown()).name_requests(&plan).for_server());
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
 ///     let server = Server::new(&plan, SmolRuntime::new()).serve(listener, app.into_make_service());
-///     let report = winddown::smol::run_until_shutdown(&plan, server).await;
+///     let report = winddown::run_until_shutdown(&plan, SmolRuntime::new(), server).await;
 ///     std::process::exit(report.exit_code().into())
 /// })
 /// # }
@@ -158,7 +157,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
     /// use winddown::http::Server;
     /// use winddown::smol::SmolRuntime;
@@ -200,7 +199,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
     /// use winddown::http::Server;
     /// use winddown::smol::SmolRuntime;
@@ -255,7 +254,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
     /// use winddown::http::Server;
     /// use winddown::smol::SmolRuntime;
@@ -286,7 +285,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
     /// use winddown::http::Server;
     /// use winddown::smol::SmolRuntime;
@@ -315,7 +314,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::time::Duration;
     /// use winddown::http::Server;
     /// use winddown::smol::SmolRuntime;
@@ -381,7 +380,7 @@ where
     /// axum's `ConnectInfo`, on tokio:
     ///
     /// ```no_run
-    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
+    /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{run_until_shutdown, smol, tokio}; pub mod http { pub use winddown_http::*; } }
     /// use std::net::SocketAddr;
     /// use axum::extract::ConnectInfo;
     /// use axum::{routing::get, Router};

@@ -103,10 +103,11 @@ pub enum PerConnection {}
 /// # #[allow(unused_imports)] mod winddown { pub use winddown_core::*; pub use winddown_adapters::{smol, tokio}; pub mod http { pub use winddown_http::*; } }
 /// use winddown::http::server::ConnectionService;
 /// use winddown::Plan;
+/// use winddown::smol::SmolRuntime;
 ///
 /// async fn serve_on_8080<M: ConnectionService<K>, K>(plan: &Plan, app: M) -> std::io::Result<()> {
 ///     let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
-///     winddown::http::smol::serve(plan, listener, app).await
+///     winddown::http::Server::new(plan, SmolRuntime::new()).serve(listener, app).await
 /// }
 /// ```
 pub trait ConnectionService<K>: sealed::SealedMake<K> + Send + 'static {
