@@ -116,6 +116,41 @@ fn answered<B>(
     }
 }
 
+/// What the inner future came to, for the two kinds of [`ResponseFuture`] to finish.
+enum Answer<B> {
+    /// An admitted request's response, and the admission it is to carry (`None`: handed to
+    /// the server).
+    Admitted(Response<B>, Option<Admission>),
+    /// A refused request's `503`, without its body.
+    Refused(Response<()>),
+    /// An exempt request's response.
+    Exempt(Response<B>),
+}
+
+impl<F, K> ResponseFuture<F, K> {
+    /// The poll both kinds share: the inner future's response, answered (see [`answered`]),
+    /// or the `503`.
+    #[inline]
+    fn poll_answer<B, E>(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Answer<B>, E>>
+    where
+        F: Future<Output = Result<Response<B>, E>>,
+    {
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        Poll::Ready(Ok(match this.kind.project() {
+            KindProj::Admitted { future } => {
+                let mut response = ready!(future.poll(cx))?;
+                let admission = answered(&mut response, admission, http1);
+                Answer::Admitted(response, admission)
+            }
+            KindProj::Refused { retry_after } => {
+                Answer::Refused(refusal((), retry_after.take(), http1))
+            }
+            KindProj::Exempt { future } => Answer::Exempt(ready!(future.poll(cx))?),
+        }))
+    }
+}
+
 impl<F, B, E> Future for ResponseFuture<F, InBody>
 where
     F: Future<Output = Result<Response<B>, E>>,
@@ -123,25 +158,14 @@ where
     type Output = Result<Response<GuardedBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let (admission, http1) = (this.admission, *this.http1);
-        match this.kind.project() {
-            KindProj::Admitted { future } => {
-                let mut response = ready!(future.poll(cx))?;
-                // Alone, the body carries the admission to its end.
-                let admission = answered(&mut response, admission, http1);
-                Poll::Ready(Ok(
-                    response.map(|body| GuardedBody::admitted(body, admission))
-                ))
+        Poll::Ready(Ok(match ready!(self.poll_answer(cx))? {
+            // Alone, the body carries the admission to its end.
+            Answer::Admitted(response, admission) => {
+                response.map(|body| GuardedBody::admitted(body, admission))
             }
-            KindProj::Refused { retry_after } => {
-                Poll::Ready(Ok(refusal(GuardedBody::empty(), retry_after.take(), http1)))
-            }
-            KindProj::Exempt { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(|body| GuardedBody::admitted(body, None))))
-            }
-        }
+            Answer::Refused(response) => response.map(|()| GuardedBody::empty()),
+            Answer::Exempt(response) => response.map(|body| GuardedBody::admitted(body, None)),
+        }))
     }
 }
 
@@ -153,23 +177,18 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let (admission, http1) = (this.admission, *this.http1);
-        match this.kind.project() {
-            KindProj::Admitted { future } => {
-                let mut response = ready!(future.poll(cx))?;
+        Poll::Ready(Ok(match ready!(self.poll_answer(cx))? {
+            Answer::Admitted(mut response, admission) => {
                 // Not behind the server: the admission lives as long as the response's
                 // extensions.
-                if let Some(admission) = answered(&mut response, admission, http1) {
+                if let Some(admission) = admission {
                     admission.ride_in(response.extensions_mut());
                 }
-                Poll::Ready(Ok(response))
+                response
             }
-            KindProj::Refused { retry_after } => {
-                Poll::Ready(Ok(refusal(B::default(), retry_after.take(), http1)))
-            }
-            KindProj::Exempt { future } => future.poll(cx),
-        }
+            Answer::Refused(response) => response.map(|()| B::default()),
+            Answer::Exempt(response) => response,
+        }))
     }
 }
 
