@@ -4,69 +4,22 @@
 //! touch the process-wide `NOTIFY_SOCKET`; the one test of [`Systemd::from_env`] sets it in a
 //! child process. Every receive has a deadline.
 
-use std::io;
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
 use winddown_core::PhaseRecord;
 
+mod manager;
+use manager::Manager;
+
 /// How long any single receive may wait before the test fails.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// The service manager's end: a datagram socket bound in a directory of its own.
-struct Manager {
-    socket: UnixDatagram,
-    dir: PathBuf,
-}
-
-impl Manager {
-    fn new(name: &str) -> Manager {
-        let dir =
-            std::env::temp_dir().join(format!("winddown-systemd-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let socket = UnixDatagram::bind(dir.join("notify")).unwrap();
-        Manager { socket, dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join("notify")
-    }
-
-    /// The next message, waiting at most [`PATIENCE`].
-    fn recv(&self) -> String {
-        self.socket.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut buf = vec![0; 4096];
-        let len = self
-            .socket
-            .recv(&mut buf)
-            .unwrap_or_else(|err| panic!("no message within {PATIENCE:?}: {err}"));
-        String::from_utf8(buf[..len].to_vec()).unwrap()
-    }
-
-    /// Every message already received, without waiting.
-    fn received(&self) -> Vec<String> {
-        self.socket.set_nonblocking(true).unwrap();
-        let mut messages = Vec::new();
-        let mut buf = vec![0; 4096];
-        loop {
-            match self.socket.recv(&mut buf) {
-                Ok(len) => messages.push(String::from_utf8(buf[..len].to_vec()).unwrap()),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) => panic!("recv: {err}"),
-            }
-        }
-        self.socket.set_nonblocking(false).unwrap();
-        messages
-    }
-}
-
-impl Drop for Manager {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A manager named `name`, and a notifier that sends to it.
+fn notifier(name: &str) -> (Manager, Systemd) {
+    let manager = Manager::new(name);
+    let systemd = Systemd::with_socket(manager.path()).unwrap();
+    (manager, systemd)
 }
 
 /// The microseconds of an `EXTEND_TIMEOUT_USEC=` line.
@@ -131,8 +84,7 @@ fn the_running_step_bounds_the_lease_and_the_graceful_deadline_bounds_the_gaps()
 
 #[test]
 fn ready_is_one_datagram() {
-    let manager = Manager::new("ready");
-    let systemd = Systemd::with_socket(manager.path()).unwrap();
+    let (manager, systemd) = notifier("ready");
     assert!(systemd.is_active());
     systemd.ready();
     assert_eq!(manager.recv(), "READY=1");
@@ -144,7 +96,7 @@ fn ready_is_one_datagram() {
 #[test]
 fn abstract_sockets_are_named_with_an_at_sign() {
     use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::SocketAddr;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
 
     let name = format!("winddown-systemd-test-{}", std::process::id());
     let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
@@ -169,8 +121,7 @@ fn bad_socket_names_are_refused() {
 
 #[test]
 fn sending_to_nobody_is_an_error_for_notify_and_ignored_by_ready() {
-    let manager = Manager::new("nobody");
-    let systemd = Systemd::with_socket(manager.path()).unwrap();
+    let (manager, systemd) = notifier("nobody");
     drop(manager); // the socket file is gone
     assert!(systemd.notify("READY=1").is_err());
     systemd.ready(); // best effort: no panic
@@ -299,10 +250,28 @@ mod on_tokio {
     use super::*;
     use crate::tokio::TokioRuntime;
 
+    /// A current-thread tokio runtime, with its timer.
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// How many leases were sent after the close's own message, before the flush's.
+    fn renewals_in_the_close(messages: &[String]) -> usize {
+        messages
+            .iter()
+            .skip_while(|m| !m.starts_with("STATUS=closing resources"))
+            .skip(1)
+            .take_while(|m| !m.starts_with("STATUS=flushing buffers"))
+            .filter(|m| extension(m).is_some())
+            .count()
+    }
+
     #[test]
     fn a_slow_close_is_reported_in_order_and_extended() {
-        let manager = Manager::new("sequence");
-        let systemd = Systemd::with_socket(manager.path()).unwrap();
+        let (manager, systemd) = notifier("sequence");
         let shutdown = Shutdown::new();
         let graceful = Duration::from_secs(10);
         let config = Config::builder()
@@ -319,10 +288,7 @@ mod on_tokio {
         }))
         .unwrap();
 
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let tokio = current_thread();
         let report = tokio.block_on(async {
             let runtime = TokioRuntime::new();
             let keepalive = systemd.serve(&plan, &runtime);
@@ -360,13 +326,7 @@ mod on_tokio {
         // The close's own message carries a lease, and the timer renews it while it runs.
         let (closing, flushing) = (at[3], at[4]);
         assert!(extension(lines[closing + 1]).is_some(), "{lines:#?}");
-        let renewals = messages
-            .iter()
-            .skip_while(|m| !m.starts_with("STATUS=closing resources"))
-            .skip(1)
-            .take_while(|m| !m.starts_with("STATUS=flushing buffers"))
-            .filter(|m| extension(m).is_some())
-            .count();
+        let renewals = renewals_in_the_close(&messages);
         assert!(renewals >= 1, "no renewal during the close: {lines:#?}");
         assert!(flushing > closing + 1);
 
@@ -382,8 +342,7 @@ mod on_tokio {
 
     #[test]
     fn no_lease_reaches_past_the_graceful_deadline() {
-        let manager = Manager::new("graceful");
-        let systemd = Systemd::with_socket(manager.path()).unwrap();
+        let (manager, systemd) = notifier("graceful");
         let shutdown = Shutdown::new();
         // A drain that never ends, a graceful deadline shorter than one lease.
         let graceful = Duration::from_millis(1_200);
@@ -395,10 +354,7 @@ mod on_tokio {
         let plan = Plan::new(shutdown.clone(), config);
         let _stuck = shutdown.enter().unwrap();
 
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let tokio = current_thread();
         let started = std::time::Instant::now();
         let report = tokio.block_on(async {
             let runtime = TokioRuntime::new();
@@ -425,8 +381,7 @@ mod on_tokio {
 
     #[test]
     fn a_closer_past_its_own_deadline_gets_no_more_time() {
-        let manager = Manager::new("overrun");
-        let systemd = Systemd::with_socket(manager.path()).unwrap();
+        let (manager, systemd) = notifier("overrun");
         let shutdown = Shutdown::new();
         let config = Config::builder()
             .graceful(Duration::from_secs(20))
@@ -448,17 +403,11 @@ mod on_tokio {
             let plan = plan.clone();
             let systemd = systemd.clone();
             move || {
-                let tokio = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .unwrap();
+                let tokio = current_thread();
                 tokio.block_on(systemd.keepalive(&plan, TokioRuntime::new()));
             }
         });
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let tokio = current_thread();
         shutdown.trigger(Reason::Signal(15));
         let report = tokio.block_on(plan.run(TokioRuntime::new()));
         keepalive_thread.join().unwrap();
@@ -468,13 +417,7 @@ mod on_tokio {
         // deadline, so none is sent. (One lease, sent when the keepalive saw the trigger, may
         // arrive after the phase's own message: the two threads race for it.)
         let messages = manager.received();
-        let renewals = messages
-            .iter()
-            .skip_while(|m| !m.starts_with("STATUS=closing resources"))
-            .skip(1)
-            .take_while(|m| !m.starts_with("STATUS=flushing buffers"))
-            .filter(|m| extension(m).is_some())
-            .count();
+        let renewals = renewals_in_the_close(&messages);
         assert!(
             renewals <= 1,
             "{renewals} renewals past the deadline: {messages:#?}"
@@ -483,10 +426,8 @@ mod on_tokio {
 
     #[test]
     fn watchdog_pings_until_the_stop_is_forced() {
-        let manager = Manager::new("watchdog");
-        let systemd = Systemd::with_socket(manager.path())
-            .unwrap()
-            .watchdog(Some(Duration::from_millis(20)));
+        let (manager, systemd) = notifier("watchdog");
+        let systemd = systemd.watchdog(Some(Duration::from_millis(20)));
         let shutdown = Shutdown::new();
         let plan = Plan::new(shutdown.clone(), Config::default());
 
@@ -494,10 +435,7 @@ mod on_tokio {
         let keepalive_thread = std::thread::spawn({
             let plan = plan.clone();
             move || {
-                let tokio = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .unwrap();
+                let tokio = current_thread();
                 tokio.block_on(systemd.keepalive(&plan, TokioRuntime::new()));
                 done.send(()).unwrap();
             }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use winddown_core::{Closed, Guard, Shutdown};
 
@@ -159,7 +159,7 @@ impl<R: TaskRuntime> Spawner<R> {
         F: FnOnce(TaskContext<R>) -> Fut,
         R: SpawnTask<F>,
     {
-        let inner = self.inner.upgrade().ok_or(SpawnError::SetDropped)?;
+        let inner = self.set()?;
         let guard = inner.shutdown.enter()?;
         Ok(inner.spawn(name.into(), guard, task))
     }
@@ -185,8 +185,12 @@ impl<R: TaskRuntime> Spawner<R> {
         F: FnOnce(TaskContext<R>) -> Fut,
         R: SpawnTask<F>,
     {
-        let inner = self.inner.upgrade().ok_or(SpawnError::SetDropped)?;
-        Ok(inner.spawn(name.into(), guard, task))
+        Ok(self.set()?.spawn(name.into(), guard, task))
+    }
+
+    /// The set, while it is alive.
+    fn set(&self) -> Result<Arc<Inner<R>>, SpawnError> {
+        self.inner.upgrade().ok_or(SpawnError::SetDropped)
     }
 }
 

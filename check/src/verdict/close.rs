@@ -1,7 +1,7 @@
 //! The checks of the connections that must not hold the stop (idle, silent, half-sent,
 //! uploading) and of the requests racing the close.
 
-use super::{check, counts, of_class, rel, Check, Marks, Status};
+use super::{check, counts, if_killed, of_class, rel, Check, Marks, Status};
 use crate::outcome::{Class, Outcome, Record};
 use crate::run::Stop;
 use crate::scenario::NO_KEEP_ALIVE;
@@ -59,11 +59,7 @@ pub(super) fn lingering(stop: &Stop, marks: &Marks, name: &'static str, class: C
                 (record.end - marks.w).as_secs_f64(),
                 rel(marks.t, marks.w),
                 rel(marks.t, record.end),
-                if stop.killed_at.is_some_and(|kill| record.end >= kill) {
-                    ", by the kill"
-                } else {
-                    ""
-                }
+                if_killed(stop, record, ", by the kill")
             ),
         ),
         Outcome::TimedOut => check(

@@ -338,6 +338,15 @@ fn in_flight(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
     check(name, Status::Failed, detail)
 }
 
+/// `note` when `record` ended at or after the kill, nothing otherwise.
+fn if_killed(stop: &Stop, record: &Record, note: &'static str) -> &'static str {
+    if stop.killed_at.is_some_and(|kill| record.end >= kill) {
+        note
+    } else {
+        ""
+    }
+}
+
 fn skipped_404(record: &Record, path: &str) -> Option<String> {
     (record.outcome == Outcome::OtherStatus(404)).then(|| format!("GET {path} answered 404"))
 }

@@ -1,9 +1,9 @@
 //! The checks of the streams: HTTP/2's GOAWAY, an SSE response, a WebSocket, and the
 //! readiness probe.
 
-use super::{answered, check, of_class, rel, skipped_404, Check, Marks, Status};
+use super::{answered, check, if_killed, of_class, rel, skipped_404, Check, Marks, Status};
 use crate::options::Options;
-use crate::outcome::{Class, Outcome};
+use crate::outcome::{Class, Outcome, Record};
 use crate::run::Stop;
 
 pub(super) fn goaway(stop: &Stop, marks: &Marks) -> Check {
@@ -86,17 +86,40 @@ pub(super) fn goaway(stop: &Stop, marks: &Marks) -> Check {
 
 // ===== streams =====
 
+/// The record of a stream check (SSE, WebSocket) to `path`, or the check itself when there is
+/// none to judge: skipped without the path's option, or when the path answered 404; failed
+/// when the stream was never started.
+fn stream_record<'a>(
+    stop: &'a Stop,
+    name: &'static str,
+    class: Class,
+    path: Option<&str>,
+) -> Result<&'a Record, Check> {
+    let sse = class == Class::Sse;
+    let Some(path) = path else {
+        let option = if sse { "--sse-path" } else { "--ws-path" };
+        return Err(check(name, Status::Skipped, format!("no {option}")));
+    };
+    let Some(record) = of_class(stop, class).into_iter().next() else {
+        let never = if sse {
+            format!("GET {path} was never sent")
+        } else {
+            format!("{path} was never opened")
+        };
+        return Err(check(name, Status::Failed, never));
+    };
+    match skipped_404(record, path) {
+        Some(skip) => Err(check(name, Status::Skipped, skip)),
+        None => Ok(record),
+    }
+}
+
 pub(super) fn sse(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
     let name = "sse";
-    let Some(path) = &opts.sse_path else {
-        return check(name, Status::Skipped, "no --sse-path");
+    let record = match stream_record(stop, name, Class::Sse, opts.sse_path.as_deref()) {
+        Ok(record) => record,
+        Err(not_judged) => return not_judged,
     };
-    let Some(record) = of_class(stop, Class::Sse).into_iter().next() else {
-        return check(name, Status::Failed, format!("GET {path} was never sent"));
-    };
-    if let Some(skip) = skipped_404(record, path) {
-        return check(name, Status::Skipped, skip);
-    }
     let framing = record.note.as_deref().unwrap_or("");
     match record.outcome {
         Outcome::Ok if record.end < marks.t => check(
@@ -135,11 +158,7 @@ pub(super) fn sse(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
             format!(
                 "{other} at {}{}",
                 rel(marks.t, record.end),
-                if stop.killed_at.is_some_and(|kill| record.end >= kill) {
-                    " (the kill)"
-                } else {
-                    ""
-                }
+                if_killed(stop, record, " (the kill)")
             ),
         ),
     }
@@ -147,15 +166,10 @@ pub(super) fn sse(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
 
 pub(super) fn websocket(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
     let name = "websocket";
-    let Some(path) = &opts.ws_path else {
-        return check(name, Status::Skipped, "no --ws-path");
+    let record = match stream_record(stop, name, Class::WebSocket, opts.ws_path.as_deref()) {
+        Ok(record) => record,
+        Err(not_judged) => return not_judged,
     };
-    let Some(record) = of_class(stop, Class::WebSocket).into_iter().next() else {
-        return check(name, Status::Failed, format!("{path} was never opened"));
-    };
-    if let Some(skip) = skipped_404(record, path) {
-        return check(name, Status::Skipped, skip);
-    }
     let at = rel(marks.t, record.end);
     if record.end > marks.d && !record.outcome.is_loss() {
         return check(
@@ -230,16 +244,18 @@ pub(super) fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
             },
         );
     };
+    // The probe's turn, and the close of admissions, as every verdict below says them.
+    let turn = format!(
+        "GET {path} {} at {}",
+        answered(turned.outcome),
+        rel(marks.t, turned.end)
+    );
+    let closed = rel(marks.t, marks.a);
     if turned.end >= marks.a {
         return check(
             name,
             Status::Failed,
-            format!(
-                "GET {path} {} at {} but admissions closed at {}: no pre-stop window for a load balancer to notice",
-                answered(turned.outcome),
-                rel(marks.t, turned.end),
-                rel(marks.t, marks.a)
-            ),
+            format!("{turn} but admissions closed at {closed}: no pre-stop window for a load balancer to notice"),
         );
     }
     let served = stop
@@ -259,22 +275,12 @@ pub(super) fn readiness(stop: &Stop, marks: &Marks, opts: &Options) -> Check {
         return check(
             name,
             Status::Failed,
-            format!(
-                "GET {path} {} at {}, admissions closed at {}, and no request was served in between",
-                answered(turned.outcome),
-                rel(marks.t, turned.end),
-                rel(marks.t, marks.a)
-            ),
+            format!("{turn}, admissions closed at {closed}, and no request was served in between"),
         );
     }
     check(
         name,
         Status::Passed,
-        format!(
-            "GET {path} {} at {}, admissions closed at {}: {served} requests served in between",
-            answered(turned.outcome),
-            rel(marks.t, turned.end),
-            rel(marks.t, marks.a)
-        ),
+        format!("{turn}, admissions closed at {closed}: {served} requests served in between"),
     )
 }

@@ -9,8 +9,7 @@
 //! helpers are a small copy of `tests/daemon.rs`'s.
 #![cfg(all(unix, feature = "tokio"))]
 
-use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::net::UnixDatagram;
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -33,39 +32,12 @@ fn daemon_path() -> PathBuf {
     profile_dir.join("examples").join("daemon")
 }
 
-/// The service manager's end: a datagram socket bound in a directory of its own.
-struct Manager {
-    socket: UnixDatagram,
-    dir: PathBuf,
-}
+// The service manager's end, shared with the notifier's unit tests.
+#[path = "../../../adapters/src/systemd/tests/manager.rs"]
+mod manager;
+use manager::Manager;
 
 impl Manager {
-    fn new(name: &str) -> Manager {
-        let dir = std::env::temp_dir().join(format!(
-            "winddown-systemd-test-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let socket = UnixDatagram::bind(dir.join("notify")).unwrap();
-        socket.set_read_timeout(Some(PATIENCE)).unwrap();
-        Manager { socket, dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join("notify")
-    }
-
-    /// The next message, waiting at most [`PATIENCE`].
-    fn recv(&self) -> String {
-        let mut buf = vec![0; 4096];
-        let len = self
-            .socket
-            .recv(&mut buf)
-            .unwrap_or_else(|err| panic!("no notification within {PATIENCE:?}: {err}"));
-        String::from_utf8(buf[..len].to_vec()).unwrap()
-    }
-
     /// Messages until one starts with `prefix` (included).
     fn recv_until(&self, prefix: &str) -> Vec<String> {
         let mut messages = Vec::new();
@@ -77,28 +49,6 @@ impl Manager {
                 return messages;
             }
         }
-    }
-
-    /// Every message already received, without waiting.
-    fn received(&self) -> Vec<String> {
-        self.socket.set_nonblocking(true).unwrap();
-        let mut messages = Vec::new();
-        let mut buf = vec![0; 4096];
-        loop {
-            match self.socket.recv(&mut buf) {
-                Ok(len) => messages.push(String::from_utf8(buf[..len].to_vec()).unwrap()),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
-                Err(err) => panic!("recv: {err}"),
-            }
-        }
-        self.socket.set_nonblocking(false).unwrap();
-        messages
-    }
-}
-
-impl Drop for Manager {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Serving the agent: one accept loop over the runtime's listener ([`AgentListener`]).
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::io;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -11,14 +12,14 @@ use super::Agent;
 
 /// How long a connection may stay open after its reply, for haproxy's `agent-send` string to
 /// be read (closing a socket with unread input resets the connection instead of closing it).
-pub(super) const LINGER: Duration = Duration::from_secs(1);
+const LINGER: Duration = Duration::from_secs(1);
 
 /// How much a peer may send before the agent stops reading and closes.
-pub(super) const READ_LIMIT: usize = 4096;
+const READ_LIMIT: usize = 4096;
 
 /// How long the accept loop waits after an accept error (out of file descriptors, a connection
 /// reset in the backlog) before it accepts again: not spinning, not stalling.
-pub(super) const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
 
 /// A listening socket the [`Agent`] can [`serve`](Agent::serve) on: tokio's
 /// `tokio::net::TcpListener` (feature `tokio`) or smol's `smol::net::TcpListener` (feature
@@ -28,25 +29,65 @@ pub trait AgentListener: sealed::Sealed + Send + 'static {}
 pub(super) mod sealed {
     use std::future::Future;
     use std::io;
+    use std::net::SocketAddr;
+    use std::time::Duration;
 
-    /// What the accept loop needs from a runtime.
+    /// What the accept loop and the answers need from a runtime; the loop and the answer are
+    /// written once, over these.
     // Public in a private module: nameable as a bound, implementable only in this crate.
     #[allow(unreachable_pub)]
     pub trait Sealed {
         /// An accepted connection.
         type Stream: Send + 'static;
 
+        /// Runs `task` on a task of its own, detached.
+        fn spawn(task: impl Future<Output = ()> + Send + 'static);
+
+        /// Sleeps for `wait`, counted from the call.
+        fn sleep(wait: Duration) -> impl Future<Output = ()> + Send;
+
         /// Accepts one connection.
-        fn accept(&self) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+        fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
 
-        /// Writes `line` on `stream`, closes its write side, reads and drops what the peer
-        /// sends until it closes (at most [`READ_LIMIT`](super::READ_LIMIT) bytes, for at most
-        /// [`LINGER`](super::LINGER)), and closes it: on a task of its own, errors ignored.
-        fn answer(stream: Self::Stream, line: String);
+        /// Writes all of `bytes` on `stream`, then closes its write side.
+        fn write_and_close(
+            stream: &mut Self::Stream,
+            bytes: &[u8],
+        ) -> impl Future<Output = io::Result<()>> + Send;
 
-        /// Sleeps for [`ACCEPT_PAUSE`](super::ACCEPT_PAUSE).
-        fn pause() -> impl Future<Output = ()> + Send;
+        /// Reads what the peer sent into `buf`: how many bytes, 0 once it has closed.
+        fn read(
+            stream: &mut Self::Stream,
+            buf: &mut [u8],
+        ) -> impl Future<Output = io::Result<usize>> + Send;
     }
+}
+
+/// Writes `line` on `stream`, closes its write side, reads and drops what the peer sends until
+/// it closes (at most [`READ_LIMIT`] bytes, for at most [`LINGER`]), and closes it. Errors end
+/// the answer: haproxy resets the connection once it has its line.
+async fn answer<L: sealed::Sealed>(mut stream: L::Stream, line: String) {
+    let linger = L::sleep(LINGER);
+    let answered = async {
+        L::write_and_close(&mut stream, line.as_bytes()).await?;
+        let mut buf = [0; 512];
+        let mut read = 0;
+        while read < READ_LIMIT {
+            match L::read(&mut stream, &mut buf).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<(), io::Error>(())
+    };
+    let (mut answered, mut linger) = (pin!(answered), pin!(linger));
+    poll_fn(|cx| {
+        if answered.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        linger.as_mut().poll(cx)
+    })
+    .await;
 }
 
 impl Agent {
@@ -126,8 +167,8 @@ impl Agent {
                 match accepted {
                     None => break,
                     // The phase is read now, at the accept: the freshest answer.
-                    Some(Ok(stream)) => L::answer(stream, agent.reply().line()),
-                    Some(Err(_)) => L::pause().await,
+                    Some(Ok((stream, _))) => L::spawn(answer::<L>(stream, agent.reply().line())),
+                    Some(Err(_)) => L::sleep(ACCEPT_PAUSE).await,
                 }
             }
             drop(listener);

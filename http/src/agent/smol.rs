@@ -1,51 +1,41 @@
 //! The agent on smol's `TcpListener`.
 
+use std::future::Future;
 use std::io;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
 
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
 
-use super::serve::{sealed::Sealed, AgentListener, ACCEPT_PAUSE, LINGER, READ_LIMIT};
+use super::serve::{sealed::Sealed, AgentListener};
 
 impl AgentListener for TcpListener {}
 
 impl Sealed for TcpListener {
     type Stream = TcpStream;
 
-    async fn accept(&self) -> io::Result<TcpStream> {
-        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        smol::spawn(task).detach();
     }
 
-    fn answer(stream: TcpStream, line: String) {
-        smol::spawn(async move {
-            // Errors end the answer: haproxy resets the connection once it has its line.
-            let answered = async {
-                let _ = answer(stream, line).await;
-            };
-            smol::future::or(answered, async {
-                smol::Timer::after(LINGER).await;
-            })
-            .await;
-        })
-        .detach();
-    }
-
-    async fn pause() {
-        smol::Timer::after(ACCEPT_PAUSE).await;
-    }
-}
-
-async fn answer(mut stream: TcpStream, line: String) -> io::Result<()> {
-    stream.write_all(line.as_bytes()).await?;
-    stream.shutdown(Shutdown::Write)?;
-    let mut buf = [0; 512];
-    let mut read = 0;
-    while read < READ_LIMIT {
-        match stream.read(&mut buf).await? {
-            0 => break,
-            n => read += n,
+    fn sleep(wait: Duration) -> impl Future<Output = ()> + Send {
+        let timer = smol::Timer::after(wait);
+        async move {
+            timer.await;
         }
     }
-    Ok(())
+
+    async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        TcpListener::accept(self).await
+    }
+
+    async fn write_and_close(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
+        stream.write_all(bytes).await?;
+        stream.shutdown(Shutdown::Write)
+    }
+
+    async fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        stream.read(buf).await
+    }
 }

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use hyper::rt::{Read, Write};
-use hyper_util::server::conn::auto;
 use winddown_core::runtime::Runtime;
-use winddown_core::{Phase, Shutdown};
+use winddown_core::Phase;
 
+use super::conn::ConnCtx;
 use super::listener::{self, Backoff, Listener};
-use super::rt::HyperRuntime;
 use super::service::{ConnService, ConnectionService, HttpService};
 use super::Server;
 
@@ -64,39 +63,27 @@ where
         let addr = listener.local_addr();
         async move {
             let addr = addr?;
-            let Server {
-                plan,
-                runtime,
-                builder,
-                registry,
-                options,
-            } = self;
-            let shutdown = plan.shutdown().clone();
-            let builder = Arc::new(builder);
-            let mut end = shutdown.reached(Phase::Completed);
+            let ctx = self.into_ctx();
+            let mut end = ctx.shutdown.reached(Phase::Completed);
             let mut backoff = Backoff::new();
             loop {
-                if !super::service::ready_unless(&mut service, &mut end).await? {
-                    break;
-                }
-                let accepted = listener::accept(
+                let accepted = listener::next_connection(
+                    &ctx,
                     &mut listener,
                     addr,
+                    &mut service,
                     &mut end,
                     &mut backoff,
-                    |wait| runtime.runtime().sleep(wait),
-                    || registry.count_accept_error(),
                 )
-                .await;
+                .await?;
                 let Some((mut io, peer)) = accepted else {
                     break;
                 };
                 // The handshake, if any, in the connection's own task, bounded by the
                 // handshake timeout.
-                let timeout =
-                    L::HANDSHAKES.then(|| runtime.runtime().sleep(options.handshake_timeout));
-                let (builder, shutdown, make) =
-                    (builder.clone(), shutdown.clone(), service.make(peer));
+                let timeout = L::HANDSHAKES
+                    .then(|| ctx.runtime.runtime().sleep(ctx.options.handshake_timeout));
+                let (task_ctx, make) = (ctx.clone(), service.make(peer));
                 let task = async move {
                     let shaken = match timeout {
                         None => true,
@@ -113,10 +100,10 @@ where
                         }
                     };
                     if shaken {
-                        serve_one(builder, shutdown, io, make).await;
+                        serve_one(task_ctx, io, make).await;
                     }
                 };
-                runtime.runtime().spawn_detached(Box::pin(task));
+                ctx.runtime.runtime().spawn_detached(Box::pin(task));
             }
             Ok(())
         }
@@ -125,20 +112,17 @@ where
 
 /// One admin connection: served until it ends; at the end of the sequence, hyper's graceful
 /// shutdown.
-async fn serve_one<R, I, S>(
-    builder: Arc<auto::Builder<HyperRuntime<R>>>,
-    shutdown: Shutdown,
-    io: I,
-    make: super::service::MakeFuture<S>,
-) where
+async fn serve_one<R, I, S>(ctx: Arc<ConnCtx<R>>, io: I, make: super::service::MakeFuture<S>)
+where
     R: Runtime + 'static,
     I: Read + Write + Unpin + Send + 'static,
     S: HttpService,
 {
     let Ok(service) = make.await else { return };
-    let mut http =
-        pin!(builder.serve_connection_with_upgrades(io, ConnService::new(service, None)));
-    let mut end = shutdown.reached(Phase::Completed);
+    let mut http = pin!(ctx
+        .builder
+        .serve_connection_with_upgrades(io, ConnService::new(service, None)));
+    let mut end = ctx.shutdown.reached(Phase::Completed);
     let mut ending = false;
     let _ = poll_fn(|cx| {
         if !ending && Pin::new(&mut end).poll(cx).is_ready() {

@@ -8,8 +8,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use hyper::rt::{Read, Write};
+use winddown_core::runtime::Runtime;
 
+use super::conn::ConnCtx;
 use super::handshake::{Handshake, WithHandshake};
+use super::service::ConnectionService;
 
 /// A listening socket the server accepts connections from. Implemented for the
 /// `TcpListener`s of tokio, smol and async-std (features `tokio`, `smol`, `async-std`);
@@ -206,10 +209,42 @@ fn peek(socket: socket2::SockRef<'_>) -> Option<bool> {
     }
 }
 
+/// The step of both accept loops (the main listener's and the admin's): waits until `service`
+/// can make a connection's service, then accepts the next connection, unless `close` comes
+/// first (`Ok(None)`); the service's readiness error otherwise. Waiting for the service first
+/// holds connections in the backlog, not in memory.
+pub(super) async fn next_connection<R, L, M, K, C>(
+    ctx: &ConnCtx<R>,
+    listener: &mut L,
+    addr: SocketAddr,
+    service: &mut M,
+    close: &mut C,
+    backoff: &mut Backoff,
+) -> io::Result<Option<(L::Io, SocketAddr)>>
+where
+    R: Runtime,
+    L: Listener,
+    M: ConnectionService<K>,
+    C: Future + Unpin,
+{
+    if !super::service::ready_unless(service, close).await? {
+        return Ok(None);
+    }
+    Ok(accept(
+        listener,
+        addr,
+        close,
+        backoff,
+        |wait| ctx.runtime.runtime().sleep(wait),
+        || ctx.registry.count_accept_error(),
+    )
+    .await)
+}
+
 /// Accepts the next connection, unless admissions close first (`None`). Accept errors are
 /// counted and logged, and back off as [`Listener::accept`] describes, without missing the
 /// close.
-pub(crate) async fn accept<L, C, S>(
+async fn accept<L, C, S>(
     listener: &mut L,
     addr: SocketAddr,
     close: &mut C,

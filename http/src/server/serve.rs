@@ -417,21 +417,8 @@ where
         }
         async move {
             let addr = addr?;
-            let Server {
-                plan,
-                runtime,
-                builder,
-                registry,
-                options,
-            } = self;
-            let shutdown = plan.shutdown().clone();
-            let ctx = Arc::new(ConnCtx {
-                builder,
-                runtime: runtime.clone(),
-                shutdown: shutdown.clone(),
-                registry: registry.clone(),
-                options,
-            });
+            let ctx = self.into_ctx();
+            let (runtime, shutdown, registry) = (&ctx.runtime, &ctx.shutdown, &ctx.registry);
             let mut close = shutdown.reached(Phase::StoppingNewRequests);
             let mut backoff = Backoff::new();
             let mut open = OpenListener {
@@ -439,18 +426,15 @@ where
                 state: Arc::new(ListenerState::default()),
             };
             while let Some(listener) = open.listener.as_mut() {
-                if !super::service::ready_unless(&mut service, &mut close).await? {
-                    break;
-                }
-                let accepted = listener::accept(
+                let accepted = listener::next_connection(
+                    &ctx,
                     listener,
                     addr,
+                    &mut service,
                     &mut close,
                     &mut backoff,
-                    |wait| runtime.runtime().sleep(wait),
-                    || registry.count_accept_error(),
                 )
-                .await;
+                .await?;
                 let Some((conn, peer)) = accepted else { break };
                 let Ok(guard) = shutdown.enter() else {
                     // Admissions closed between the accept and now: drop it (the client sees
@@ -490,6 +474,25 @@ where
             .await;
             Ok(())
         }
+    }
+
+    /// What the connections of an accept loop share: the server's parts, and its plan's
+    /// shutdown.
+    pub(super) fn into_ctx(self) -> Arc<ConnCtx<R>> {
+        let Server {
+            plan,
+            runtime,
+            builder,
+            registry,
+            options,
+        } = self;
+        Arc::new(ConnCtx {
+            builder,
+            runtime,
+            shutdown: plan.shutdown().clone(),
+            registry,
+            options,
+        })
     }
 
     /// Registers the server's namer, note, observer and resource with the plan.
