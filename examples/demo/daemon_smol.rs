@@ -10,8 +10,8 @@
 //! shutdown sequence. Three more threads exist, each sleeping until it has work: async-io's
 //! reactor thread (started by async-io on first use; it waits on epoll while the main thread
 //! is busy), the signal hook's (`winddown-signals-hook`: the daemon logs each signal, and a
-//! hook never runs on the executor's thread), and the output writer (`output`: nothing the
-//! daemon prints can block it). The job queue (`examples/jobs`) is the same runtime-free
+//! hook never runs on the executor's thread), and, only once a line has had to wait for a full
+//! pipe, the output writer (`output`: nothing the daemon prints can block it). The job queue (`examples/jobs`) is the same runtime-free
 //! library the tokio daemon uses.
 
 use std::io;
