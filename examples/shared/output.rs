@@ -324,47 +324,29 @@ fn write_run(sink: &Sink, bytes: &[u8], wait: Duration) -> Result<(), Unwritten>
     let until = Instant::now() + wait;
     let mut written = 0;
     let mut file = &sink.file;
+    let stop = |written, broken| Err(Unwritten { written, broken });
     while written < bytes.len() {
         let chunk = &bytes[written..bytes.len().min(written + CHUNK)];
         if !sink.nonblocking {
             if !writable(file, until) {
-                return Err(Unwritten {
-                    written,
-                    broken: false,
-                });
+                return stop(written, false);
             }
             if file.write_all(chunk).is_err() {
-                return Err(Unwritten {
-                    written,
-                    broken: true,
-                });
+                return stop(written, true);
             }
             written += chunk.len();
             continue;
         }
         match file.write(chunk) {
-            Ok(0) => {
-                return Err(Unwritten {
-                    written,
-                    broken: true,
-                })
-            }
+            Ok(0) => return stop(written, true),
             Ok(n) => written += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if !writable(file, until) {
-                    return Err(Unwritten {
-                        written,
-                        broken: false,
-                    });
+                    return stop(written, false);
                 }
             }
-            Err(_) => {
-                return Err(Unwritten {
-                    written,
-                    broken: true,
-                })
-            }
+            Err(_) => return stop(written, true),
         }
     }
     Ok(())
