@@ -78,7 +78,7 @@ fn main() -> ExitCode {
     };
     let shutdown = Shutdown::new();
     let signals = match winddown::signals::Builder::new()
-        // `say!` only queues the line (shared/output.rs): it never blocks, so it runs inline.
+        // `say!` never waits for a stream (shared/output.rs): it never blocks, so it runs inline.
         .on_event_inline(|event| say!("{NAME}: {event}"))
         .listen(&shutdown)
     {

@@ -62,9 +62,9 @@ pub(crate) fn main(
 }
 
 /// SIGTERM and SIGINT: the first triggers, the second forces, the third ends the process.
-/// Each is logged as it happens, in order with the stop. `say!` only queues its line for the
-/// output thread (which drops what a full pipe will not take, and counts it), so the hook never
-/// blocks and runs inline, on the listener itself: no hand-off to a thread of its own and back
+/// Each is logged as it happens, in order with the stop. `say!` writes its line only if the
+/// stream takes it without waiting, else queues it for the output thread (which drops what a
+/// full pipe will not take, and counts it), so the hook never blocks and runs inline, on the listener itself: no hand-off to a thread of its own and back
 /// on the way to the stop.
 fn signals(block_hook: bool) -> winddown::signals::Builder {
     let builder = winddown::signals::Builder::new();

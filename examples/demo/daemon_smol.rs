@@ -7,11 +7,12 @@
 //!
 //! Everything runs on the main thread: one `smol::Executor`, driven by `smol::block_on`,
 //! runs the service, the workers, the job queue's worker, the signal listener's task and the
-//! shutdown sequence. Three more threads exist, each sleeping until it has work: async-io's
-//! reactor thread (started by async-io on first use; it waits on epoll while the main thread
-//! is busy), the signal hook's (`winddown-signals-hook`: the daemon logs each signal, and a
-//! hook never runs on the executor's thread), and the output writer (`output`: nothing the
-//! daemon prints can block it). The job queue (`examples/jobs`) is the same runtime-free
+//! shutdown sequence, and writes what the daemon prints. One more thread exists, sleeping until
+//! it has work: async-io's reactor thread (started by async-io on first use; it waits on epoll
+//! while the main thread is busy). Two more start only when needed: the output writer
+//! (`output`), once a line has to wait for a full pipe (nothing the daemon prints can block
+//! it), and the signal hook's thread, for `--block-hook` only (the daemon's own hook runs on the
+//! listener's task: it never blocks). The job queue (`examples/jobs`) is the same runtime-free
 //! library the tokio daemon uses.
 
 use std::io;

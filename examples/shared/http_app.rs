@@ -46,7 +46,7 @@ pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8)
         Ok(Some(args)) => {
             let shutdown = Shutdown::new();
             match winddown::signals::Builder::new()
-                // `say!` only queues the line (output.rs): a hook that never blocks, run on
+                // `say!` never waits for a stream (output.rs): a hook that never blocks, run on
                 // the listener thread itself.
                 .on_event_inline(move |event| say!("{name}: {event}"))
                 .listen(&shutdown)

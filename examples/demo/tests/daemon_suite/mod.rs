@@ -743,6 +743,39 @@ fn the_signal_lines_come_in_order_with_the_stop() {
     }
 }
 
+/// Issue 23: a line that its pipe takes is written by the thread that prints it, so a stop
+/// whose pipes are read starts no output thread (the thread that writes what a full pipe holds
+/// up), and no line of the stop has to wake one. (Before, every line woke that thread, and
+/// `main` waited for it at the exit.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stop_whose_pipes_are_read_starts_no_output_thread() {
+    let mut daemon = Daemon::start(&["--slow-close", "30", "--close-timeout", "25"]);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait_for_logs(&[
+        "SIGTERM (signal #1): shutdown triggered",
+        "] closing resources",
+        "connection pool: closing",
+    ]);
+    let threads = thread_names(daemon.pid());
+    assert!(!threads.is_empty(), "no threads read for {}", daemon.pid());
+    assert!(!threads.iter().any(|name| name == "output"), "{threads:?}");
+    daemon.signal(Signal::SIGTERM);
+    let (status, out) = daemon.wait();
+    assert_eq!(status.code(), Some(3), "{out}");
+}
+
+/// The names of the threads of process `pid` (`/proc/PID/task/*/comm`).
+#[cfg(target_os = "linux")]
+fn thread_names(pid: Pid) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/PID/task");
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_string())
+        .collect()
+}
+
 /// Issue 21, item 8: an unknown flag is named as unknown (it used to be "needs a value").
 #[test]
 fn an_unknown_flag_is_named() {
