@@ -60,10 +60,12 @@ pub struct ConnectionCounts {
     /// Accepts that failed (out of file descriptors, a connection reset before it was
     /// accepted).
     pub accept_errors: u64,
-    /// Connections the server closed after admissions closed with bytes still unread in their
-    /// socket (asked of the kernel as the socket is dropped): a request that arrived after the
-    /// server had found the connection idle, whose client sees a reset. Not counted: what
-    /// arrives after the socket is closed (the client's own late write) and cut connections.
+    /// HTTP/1 connections the server closed after admissions closed with bytes still unread
+    /// in their socket (asked of the kernel as the socket is dropped): a request that arrived
+    /// after the server had found the connection idle, whose client sees a reset. Not
+    /// counted: what arrives after the socket is closed (the client's own late write), cut
+    /// connections, and HTTP/2 connections, whose GOAWAY tells the client which streams were
+    /// not served (what is left unread there is frames about the end, not a lost request).
     pub unread_at_close: u64,
 }
 

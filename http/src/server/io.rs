@@ -73,10 +73,14 @@ pin_project! {
             let this = this.project();
             let shared = &**this.shared;
             // Closed after admissions closed (not cut, not handed to an upgrade that dropped
-            // it), with a request in the socket: its client will see a reset.
+            // it), with a request in the socket: its client will see a reset. HTTP/1 only:
+            // over HTTP/2 the GOAWAY told the client which streams were not served (it may
+            // retry them), and what is left unread is frames about the end (its own GOAWAY,
+            // a PING, a stream the GOAWAY refused), not a request lost.
             if shared.shutdown.phase().admissions_closed()
                 && !shared.is_cut()
                 && !shared.is_upgraded()
+                && !shared.is_http2()
                 && (this.bytes_waiting)(this.inner) == Some(true)
             {
                 this.registry.count_unread_at_close();
@@ -410,18 +414,22 @@ mod tests {
         fn wake(self: Arc<Self>) {}
     }
 
-    fn shut_down(kind: io::ErrorKind) -> Poll<io::Result<()>> {
-        let shutdown = Shutdown::new();
+    /// A connection's shared state, admitted on `shutdown`.
+    fn connection(shutdown: &Shutdown) -> Arc<ConnShared> {
         let guard = shutdown.enter().expect("admissions open");
         let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let shared = Arc::new(ConnShared::new(
+        Arc::new(ConnShared::new(
             0,
             peer,
-            shutdown,
+            shutdown.clone(),
             Arc::new(ListenerState::default()),
             guard,
             false,
-        ));
+        ))
+    }
+
+    fn shut_down(kind: io::ErrorKind) -> Poll<io::Result<()>> {
+        let shared = connection(&Shutdown::new());
         let io = ConnIo::new(Gone(kind), shared, Arc::new(Registry::default()), |_| None);
         let mut io = std::pin::pin!(io);
         let waker = Waker::from(Arc::new(Noop));
@@ -442,5 +450,31 @@ mod tests {
             matches!(&other, Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::PermissionDenied),
             "{other:?}"
         );
+    }
+
+    /// Bytes unread at the close count against an HTTP/1 connection (a request its client
+    /// will see reset), not an HTTP/2 one (the GOAWAY already said what was not served).
+    #[test]
+    fn only_http1_counts_bytes_unread_at_the_close() {
+        for http2 in [false, true] {
+            let shutdown = Shutdown::new();
+            let shared = connection(&shutdown);
+            if http2 {
+                shared.set_http2();
+            }
+            let registry = Arc::new(Registry::default());
+            let io = ConnIo::new(Gone(io::ErrorKind::Other), shared, registry.clone(), |_| {
+                Some(true)
+            });
+            shutdown.trigger(winddown_core::Reason::requested());
+            shutdown.close();
+            drop(io);
+            let expected = if http2 { 0 } else { 1 };
+            assert_eq!(
+                registry.counts().unread_at_close,
+                expected,
+                "http2: {http2}"
+            );
+        }
     }
 }
