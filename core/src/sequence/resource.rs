@@ -9,7 +9,8 @@ use core::future::Future;
 use core::time::Duration;
 
 use crate::raw::Exclusive;
-use crate::runtime::BoxFuture;
+use crate::runtime::blocking::BlockingTask;
+use crate::runtime::{Blocking, BoxFuture};
 
 /// An async closer: makes the future that closes the resource.
 pub(crate) type AsyncCloser = Box<dyn FnOnce() -> BoxFuture<Result<(), String>> + Send>;
@@ -21,8 +22,14 @@ pub(crate) enum Closer {
     Async(AsyncCloser),
     /// A blocking closer: runs where the runtime's
     /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
-    /// its deadline.
-    Blocking(Box<dyn FnOnce() -> Result<(), String> + Send>),
+    /// its deadline. With the default `spawn_blocking`, the sequence starts it with the function
+    /// beside it ([`Blocking::start_unstarted`](crate::runtime::Blocking::start_unstarted)):
+    /// stored here by [`Resource::blocking`], so that a program with no blocking closer does
+    /// not link the thread that runs one.
+    Blocking(
+        Box<dyn FnOnce() -> Result<(), String> + Send>,
+        fn(BlockingTask) -> Blocking,
+    ),
 }
 
 /// What a closer returns: `()` for one that cannot fail, or
@@ -197,7 +204,10 @@ impl Resource {
     {
         Self::with_closer(
             name.into(),
-            Closer::Blocking(Box::new(move || sealed::Sealed::into_text(closer()))),
+            Closer::Blocking(
+                Box::new(move || sealed::Sealed::into_text(closer())),
+                Blocking::default_for,
+            ),
         )
     }
 
@@ -256,7 +266,7 @@ impl Resource {
     pub fn close(self) -> BoxFuture<Result<(), String>> {
         match self.closer.into_inner() {
             Closer::Async(closer) => closer(),
-            Closer::Blocking(closer) => Box::pin(async move { closer() }),
+            Closer::Blocking(closer, _) => Box::pin(async move { closer() }),
         }
     }
 }

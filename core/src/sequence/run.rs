@@ -325,11 +325,13 @@ impl<R: Runtime> Sequence<'_, R> {
                 })));
                 (self.bounded_step(join, own_end, phase).await, ticket)
             }
-            Closer::Blocking(closer) => {
+            Closer::Blocking(closer, start) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = pin!(self.runtime.spawn_blocking(Box::new(move || {
+                let join = self.runtime.spawn_blocking(Box::new(move || {
                     results.put(ticket, closer());
-                })));
+                }));
+                // The default `spawn_blocking` leaves the start to the closer's own function.
+                let join = pin!(join.start_unstarted(start));
                 (self.bounded_step(join, own_end, phase).await, ticket)
             }
         };

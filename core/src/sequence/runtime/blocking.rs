@@ -46,6 +46,10 @@ pub struct Blocking {
 enum State {
     /// Runs in the first poll.
     Inline(Option<BlockingTask>),
+    /// What the default [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)
+    /// returns: not started yet, for the sequence to start with
+    /// [`start_unstarted`](Blocking::start_unstarted); polled as it is, it runs inline.
+    Unstarted(Option<BlockingTask>),
     /// Runs on its own thread; the outcome arrives through the slot.
     #[cfg(all(feature = "std", not(loom)))]
     Thread(alloc::sync::Arc<thread::Slot>),
@@ -73,8 +77,45 @@ impl Blocking {
         }
     }
 
-    /// Where the default [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)
-    /// runs a task: on its own thread with `std`, inline without.
+    /// What the default [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking)
+    /// returns: `task`, not started. The sequence starts it with
+    /// [`start_unstarted`](Self::start_unstarted), on the thread of [`default_for`]; so only a
+    /// program that makes a blocking closer links that thread. Polled as it is, it runs inline.
+    ///
+    /// [`default_for`]: Self::default_for
+    pub(crate) fn unstarted(task: BlockingTask) -> Self {
+        Blocking {
+            state: State::Unstarted(Some(task)),
+        }
+    }
+
+    /// Starts a task that the default
+    /// [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking) returned unstarted
+    /// with `start`; any other is returned as it is (a runtime's own `spawn_blocking` started it
+    /// already). The sequence calls it with the start that
+    /// [`Resource::blocking`](crate::Resource::blocking) stored beside the closer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use winddown_core as winddown;
+    /// use winddown::runtime::{Blocking, TaskOutcome};
+    ///
+    /// // Started already (inline): `start` is not called.
+    /// let started = Blocking::inline(Box::new(|| {})).start_unstarted(|_| unreachable!());
+    /// assert_eq!(futures_lite::future::block_on(started), TaskOutcome::Finished);
+    /// ```
+    pub fn start_unstarted(self, start: fn(Box<dyn FnOnce() + Send + 'static>) -> Self) -> Self {
+        match self.state {
+            State::Unstarted(Some(task)) => start(task),
+            state => Blocking { state },
+        }
+    }
+
+    /// Where a blocking closer runs with the default
+    /// [`Runtime::spawn_blocking`](crate::runtime::Runtime::spawn_blocking): on its own thread
+    /// with `std`, inline without. Named by [`Resource::blocking`](crate::Resource::blocking)
+    /// only, so that a program without a blocking closer does not link the thread.
     pub(crate) fn default_for(task: BlockingTask) -> Self {
         #[cfg(all(feature = "std", not(loom)))]
         {
@@ -96,7 +137,7 @@ impl Future for Blocking {
         // `Blocking` is `Unpin`: it holds only boxes and an `Arc`.
         let this = self.get_mut();
         match &mut this.state {
-            State::Inline(task) => match task.take() {
+            State::Inline(task) | State::Unstarted(task) => match task.take() {
                 Some(task) => Poll::Ready(run_caught(task)),
                 // Polled again after it completed: a contract violation of `Future`; answer the
                 // same way rather than panic.
@@ -112,6 +153,7 @@ impl fmt::Debug for Blocking {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.state {
             State::Inline(_) => "inline",
+            State::Unstarted(_) => "unstarted",
             #[cfg(all(feature = "std", not(loom)))]
             State::Thread(_) => "thread",
         };

@@ -122,12 +122,16 @@ pub trait Runtime: Send + Sync {
     /// ended. The sequence drops that future when the task overruns its deadline or the shutdown
     /// is forced: a blocking task cannot be cancelled, only abandoned.
     ///
-    /// The default, with `std`, runs it on a thread of its own ([`Blocking::thread`]), so a
-    /// closer that hangs delays no timer and no runtime shutdown: every deadline fires, and the
-    /// runtime can be dropped while the abandoned thread still runs. Without `std` it runs
-    /// inline ([`Blocking::inline`]), as a quick synchronous call in the sequence's own poll.
-    /// Override it only to run such tasks elsewhere (a dedicated pool), never on a runtime
-    /// whose drop waits for its blocking tasks.
+    /// With the default, the sequence runs it, with `std`, on a thread of its own
+    /// ([`Blocking::thread`]), so a closer that hangs delays no timer and no runtime shutdown:
+    /// every deadline fires, and the runtime can be dropped while the abandoned thread still
+    /// runs. Without `std` it runs inline ([`Blocking::inline`]), as a quick synchronous call in
+    /// the sequence's own poll. The default itself starts nothing: it returns the task
+    /// unstarted, and the sequence starts it with [`Blocking::start_unstarted`] and the
+    /// function [`Resource::blocking`](crate::Resource::blocking) stored beside the closer, so
+    /// that a program without a blocking closer does not link that thread (polled as it is,
+    /// an unstarted task runs inline). Override it only to run such tasks elsewhere (a
+    /// dedicated pool), never on a runtime whose drop waits for its blocking tasks.
     ///
     #[cfg_attr(
         all(feature = "std", not(loom)),
@@ -138,7 +142,7 @@ pub trait Runtime: Send + Sync {
         doc = "[`Blocking::thread`]: https://docs.rs/winddown-core/0.1/winddown_core/runtime/struct.Blocking.html#method.thread"
     )]
     fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking {
-        Blocking::default_for(task)
+        Blocking::unstarted(task)
     }
 }
 
