@@ -589,9 +589,39 @@ impl fmt::Display for Secs {
         // In `u64`: 584 million years of milliseconds, and no 128-bit division or printing
         // linked into every binary that shows a report.
         let millis = u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX);
-        let text = alloc::format!("{}.{:03}s", millis / 1000, millis % 1000);
-        f.pad(&text)
+        // Written from the end into a buffer on the stack (no `format!`, no allocation): the
+        // unit, three decimals, the point, then the whole seconds (at most 17 digits).
+        let mut text = [0_u8; 24];
+        let mut at = text.len() - 1;
+        text[at] = b's';
+        let (mut left, mut place) = (millis, 0);
+        loop {
+            if place == 3 {
+                at -= 1;
+                text[at] = b'.';
+            }
+            at -= 1;
+            text[at] = b'0' + (left % 10) as u8;
+            left /= 10;
+            place += 1;
+            if place > 3 && left == 0 {
+                break;
+            }
+        }
+        // Only ASCII digits, the point and the unit were written.
+        f.pad(core::str::from_utf8(&text[at..]).unwrap_or_default())
     }
+}
+
+/// Writes ` (a, b, c)`: the names of what was still in flight.
+fn in_flight_list(f: &mut fmt::Formatter<'_>, names: &[String]) -> fmt::Result {
+    let mut separator = " (";
+    for name in names {
+        f.write_str(separator)?;
+        f.write_str(name)?;
+        separator = ", ";
+    }
+    f.write_str(")")
 }
 
 impl fmt::Display for Report {
@@ -617,7 +647,7 @@ impl fmt::Display for Report {
         if self.drain.skipped && self.drain.left > 0 {
             write!(f, "drain skipped: {} in flight abandoned", self.drain.left)?;
             if !self.drain.still_in_flight.is_empty() {
-                write!(f, " ({})", self.drain.still_in_flight.join(", "))?;
+                in_flight_list(f, &self.drain.still_in_flight)?;
             }
             writeln!(f)?;
         }
@@ -656,7 +686,7 @@ impl fmt::Display for Report {
                     f.write_str(", timed out")?;
                 }
                 if !drain.still_in_flight.is_empty() {
-                    write!(f, " ({})", drain.still_in_flight.join(", "))?;
+                    in_flight_list(f, &drain.still_in_flight)?;
                 }
             }
             writeln!(f)?;
@@ -677,9 +707,11 @@ impl fmt::Display for Report {
                 title, "kind", "priority", "duration"
             )?;
             for record in records {
-                let kind = record.kind.as_ref().map_or(Cow::Borrowed("-"), |kind| {
-                    Cow::Owned(alloc::format!("{kind}"))
-                });
+                // Both pad to the column's width (`ResourceKind`'s `Display` pads).
+                let kind: &dyn fmt::Display = match &record.kind {
+                    Some(kind) => kind,
+                    None => &"-",
+                };
                 writeln!(
                     f,
                     "  {:<22} {:<12} {:>8} {:>9}  {}",
@@ -692,5 +724,48 @@ impl fmt::Display for Report {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+    use alloc::vec;
+    use core::fmt;
+    use core::time::Duration;
+
+    use super::{in_flight_list, Secs};
+
+    #[test]
+    fn seconds_are_written_with_three_decimals_and_padded() {
+        assert_eq!(Secs(Duration::ZERO).to_string(), "0.000s");
+        assert_eq!(Secs(Duration::from_millis(1_234)).to_string(), "1.234s");
+        assert_eq!(
+            Secs(Duration::from_micros(60_000_999)).to_string(),
+            "60.000s"
+        );
+        assert_eq!(
+            alloc::format!("{:>9}", Secs(Duration::from_millis(5))),
+            "   0.005s"
+        );
+        assert_eq!(
+            alloc::format!("{:<7}|", Secs(Duration::from_secs(1))),
+            "1.000s |"
+        );
+        // Past `u64::MAX` milliseconds it saturates.
+        assert_eq!(Secs(Duration::MAX).to_string(), "18446744073709551.615s");
+    }
+
+    #[test]
+    fn names_in_flight_are_listed_in_parentheses() {
+        struct List(alloc::vec::Vec<String>);
+        impl fmt::Display for List {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                in_flight_list(f, &self.0)
+            }
+        }
+        let list = List(vec!["GET /a".to_string(), "job 7".to_string()]);
+        assert_eq!(list.to_string(), " (GET /a, job 7)");
+        assert_eq!(List(vec!["one".to_string()]).to_string(), " (one)");
     }
 }
