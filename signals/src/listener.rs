@@ -153,7 +153,26 @@ pub struct Builder {
     on_event: Option<Hook>,
     /// Whether `on_event` runs where the listener runs instead of on the hook thread.
     inline: bool,
+    /// Where `on_event` runs: set with the hook, so that a listener without one does not link
+    /// the hook thread.
+    start_hook: StartHook,
     exit: Exit,
+}
+
+/// Starts the hook where it runs: on the hook thread ([`on_thread`]), or inline
+/// ([`Hand::inline`]). Returns the thread, if any, boxed so that only a program that starts one
+/// links its drop, and the hand that delivers events to it.
+type StartHook = fn(Hook) -> io::Result<(Option<Box<dyn Send + Sync>>, Hand)>;
+
+/// A [`StartHook`] that starts the hook thread.
+fn on_thread(hook: Hook) -> io::Result<(Option<Box<dyn Send + Sync>>, Hand)> {
+    let (thread, hand) = HookThread::start(hook)?;
+    Ok((Some(Box::new(thread)), hand))
+}
+
+/// A [`StartHook`] that runs the hook inline.
+fn inline(hook: Hook) -> io::Result<(Option<Box<dyn Send + Sync>>, Hand)> {
+    Ok((None, Hand::inline(hook)))
 }
 
 impl Builder {
@@ -173,6 +192,7 @@ impl Builder {
             signals: DEFAULT_SIGNALS.to_vec(),
             on_event: None,
             inline: false,
+            start_hook: inline,
             exit: Exit::Process,
         }
     }
@@ -288,6 +308,7 @@ impl Builder {
     {
         self.on_event = Some(Box::new(hook));
         self.inline = false;
+        self.start_hook = on_thread;
         self
     }
 
@@ -336,6 +357,7 @@ impl Builder {
     {
         self.on_event = Some(Box::new(hook));
         self.inline = true;
+        self.start_hook = inline;
         self
     }
 
@@ -429,8 +451,9 @@ impl Builder {
         let Builder {
             signals,
             on_event,
-            inline,
+            start_hook,
             exit,
+            ..
         } = self;
         if signals.is_empty() {
             return Err(io::Error::new(
@@ -449,12 +472,7 @@ impl Builder {
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
         let (hook, hand) = match on_event {
             Some(hook) => {
-                let (thread, hand) = if inline {
-                    (None, Hand::inline(hook))
-                } else {
-                    let (thread, hand) = HookThread::start(hook)?;
-                    (Some(thread), hand)
-                };
+                let (thread, hand) = start_hook(hook)?;
                 if runner == Runner::Thread {
                     shutdown.on_trigger({
                         let hand = hand.clone();
@@ -625,8 +643,9 @@ pub struct Listener {
     /// A non-blocking writer to the thread's wake socket.
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
-    /// The hook's thread, stopped after the listener thread (see `Drop`).
-    hook: Option<HookThread>,
+    /// The hook's thread, stopped after the listener thread (see `Drop`); boxed (see
+    /// [`StartHook`]).
+    hook: Option<Box<dyn Send + Sync>>,
 }
 
 impl Listener {
