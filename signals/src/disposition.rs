@@ -8,14 +8,16 @@
 //!
 //! | found before the first listener        | while no listener has the signal                  |
 //! |-----------------------------------------|---------------------------------------------------|
-//! | `SIG_DFL`, a signal signal-hook knows   | the *restorer* runs the default action            |
+//! | `SIG_DFL`                               | the *restorer* runs the default action            |
 //! | `SIG_DFL`, in PID 1                     | nothing: ignored, as the kernel ignores it for an init |
-//! | `SIG_DFL`, a signal it does not know    | nothing: ignored (a limitation, see the crate docs) |
 //! | `SIG_IGN`                               | nothing: signal-hook's handler alone ignores it   |
 //! | a handler (another's, or signal-hook's) | nothing: signal-hook's handler chains to it       |
 //!
-//! The restorer is signal-hook's `flag::register_conditional_default`: an action that runs
-//! `low_level::emulate_default_handler` while its flag is on.
+//! The restorer is an action that carries out the default action while its flag is on
+//! ([`default_action`]): what signal-hook's `flag::register_conditional_default` does, without
+//! its table of every signal's name and default action (linked into every program with a
+//! listener, it was about 4 KiB of a static binary). Every [`crate::Signal`]'s default action
+//! ends the process, the only kind of default action it carries out.
 //!
 //! # Invariants
 //!
@@ -43,7 +45,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use signal_hook::{flag, low_level};
+use signal_hook::low_level;
 
 /// The process-wide table (see the module docs).
 static TABLE: Mutex<Table> = Mutex::new(Table {
@@ -109,13 +111,12 @@ impl Table {
             // with nothing to restore; emulating the action instead would re-raise the signal
             // into that same shield, and signal-hook's `abort()` fallback ends in a crash.
             Disposition::Default if is_pid_1() => None,
-            // signal-hook's `emulate_default_handler` only knows the signals it has names for.
-            Disposition::Default if low_level::signal_name(signal).is_some() => {
+            Disposition::Default => {
                 let on = Arc::new(AtomicBool::new(true));
-                flag::register_conditional_default(signal, Arc::clone(&on))?;
+                register_restorer(signal, Arc::clone(&on))?;
                 Some(on)
             }
-            Disposition::Default | Disposition::Ignore | Disposition::Handler => None,
+            Disposition::Ignore | Disposition::Handler => None,
         };
         self.entries.push(Entry {
             signal,
@@ -195,9 +196,57 @@ fn is_pid_1() -> bool {
     std::process::id() == 1
 }
 
+/// Registers the restorer for `signal` (invariant 2): while `on` is set, a delivery carries
+/// out the signal's default action ([`default_action`]).
+///
+/// One of the crate's `unsafe` blocks (see the crate docs, "Unsafe code"): signal-hook's safe
+/// `flag::register_conditional_default` does the same through its table of every signal's
+/// name and default action, which would be linked into every program with a listener.
+#[allow(unsafe_code)]
+fn register_restorer(signal: i32, on: Arc<AtomicBool>) -> io::Result<()> {
+    let action = move || {
+        // SeqCst: as the stores that switch it (invariant 3).
+        if on.load(Ordering::SeqCst) {
+            default_action(signal);
+        }
+    };
+    // SAFETY: signal-hook requires the action to be async-signal-safe and not to panic. It
+    // does one atomic load of an `AtomicBool` (lock-free) and, when set, `default_action`,
+    // which makes only calls POSIX lists as async-signal-safe; it allocates nothing, takes no
+    // lock, and cannot panic. The captured `Arc` is only read in the handler; signal-hook
+    // drops the closure on `unregister` (never called for a restorer: it lives as long as the
+    // process).
+    unsafe { low_level::register(signal, action) }.map(drop)
+}
+
+/// Carries out `signal`'s default action from inside its handler, as signal-hook's
+/// `low_level::emulate_default_handler` does for a signal whose default ends the process (every
+/// [`crate::Signal`]'s does): the default disposition back, the signal unblocked in this thread
+/// (the handler runs with it blocked), and raised again; if the process is still there after
+/// that (another thread installed a handler meanwhile), `abort`.
+#[allow(unsafe_code)]
+fn default_action(signal: i32) -> ! {
+    // SAFETY: `sigaction`, `sigemptyset`, `sigaddset`, `pthread_sigmask`, `raise` and `abort`
+    // are async-signal-safe (POSIX). The `sigaction` and `sigset_t` are valid, aligned values
+    // on this stack frame (all-zero bytes are valid for both, as in `query`), which the calls
+    // do not retain.
+    unsafe {
+        let mut action: libc::sigaction = mem::zeroed();
+        action.sa_sigaction = libc::SIG_DFL;
+        if libc::sigaction(signal, &action, ptr::null_mut()) == 0 {
+            let mut set: libc::sigset_t = mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
+            libc::raise(signal);
+        }
+        libc::abort()
+    }
+}
+
 /// Queries `signal`'s current disposition, changing nothing.
 ///
-/// The crate's only `unsafe` code (see the crate docs, "Unsafe code"): neither signal-hook nor
+/// One of the crate's `unsafe` blocks (see the crate docs, "Unsafe code"): neither signal-hook nor
 /// nix offers a query-only `sigaction`.
 #[allow(unsafe_code)]
 fn query(signal: i32) -> io::Result<Disposition> {

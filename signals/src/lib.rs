@@ -133,9 +133,9 @@
 //!
 //! signal-hook keeps its handler installed for the life of the process, so the old behaviour
 //! is reproduced *through* that handler: for the default action, the crate registers one action
-//! per signal, once per process, that runs signal-hook's emulation of the default action
-//! (`flag::register_conditional_default`), switched on while no listener has the signal and
-//! off while one does. Repeated listen and drop cycles reuse it.
+//! per signal, once per process, that carries out the default action (as signal-hook's
+//! `flag::register_conditional_default` does), switched on while no listener has the signal
+//! and off while one does. Repeated listen and drop cycles reuse it.
 //!
 //! While two listeners have a signal, dropping one leaves the signal with the other; the old
 //! behaviour comes back when the last one is dropped. A signal that arrives *while* `listen`
@@ -264,7 +264,7 @@
 //!
 //! # Unsafe code
 //!
-//! Four `unsafe` blocks, each in a private function that allows it and says why it is sound:
+//! Six `unsafe` blocks, each in a private function that allows it and says why it is sound:
 //!
 //! - a `sigaction` call that only *queries* a signal's disposition (a null new action), made
 //!   before [`listen`] registers anything, so that the drop can restore it. Neither signal-hook
@@ -272,6 +272,12 @@
 //! - signal-hook's `low_level::register` for the action that counts deliveries inside the
 //!   signal handler and ends the process on the third. signal-hook's safe actions can set a
 //!   flag or exit on a flag, but not count; the action is an atomic increment and `_exit`.
+//! - signal-hook's `low_level::register` for the *restorer*, the action that carries out a
+//!   signal's default action while no listener has it, and that action's calls: the default
+//!   disposition back (`sigaction`), the signal unblocked (`pthread_sigmask`), raised again,
+//!   and `abort` if the process is still there. signal-hook's safe
+//!   `flag::register_conditional_default` does the same through a table of every signal's name
+//!   and default action, which would be linked into every program with a listener.
 //! - two `pthread_sigmask` calls that block the listener's signals in the calling thread while
 //!   [`listen`] registers, and restore the mask (see "The first registration's window" under
 //!   [Limitations](#limitations)). signal-hook has no mask API.
