@@ -7,7 +7,7 @@
 //! ([`Shutdown::force`], a parent's) or the graceful deadline with forcing on moves it to
 //! `Forced` from wherever it is. A repeated trigger changes nothing.
 //!
-//! Every wait is a *bounded step* ([`Sequence::bounded`]): it ends when it finishes, when its
+//! Every wait is a *bounded step* ([`Sequence::bounded_step`]): it ends when it finishes, when its
 //! own deadline passes, when the graceful deadline passes (forcing, if on), or when the
 //! shutdown is forced. After a force, nothing more starts but the flush hooks: the drain is
 //! skipped, the closer running is cancelled and the closers not yet run are skipped, and the
@@ -137,7 +137,9 @@ impl<R: Runtime> Sequence<'_, R> {
             let delay = self.config.pre_stop();
             let now = self.clock();
             let never = pin!(core::future::pending::<TaskOutcome>());
-            self.bounded(never, now, delay, Phase::Initiated).await;
+            let own_end = now.saturating_add(delay);
+            self.bounded_step(never, own_end, Phase::Initiated, true)
+                .await;
         }
 
         let drain = self.drain().await;
@@ -170,10 +172,10 @@ impl<R: Runtime> Sequence<'_, R> {
                 drained.await;
                 TaskOutcome::Finished
             });
-            let now = self.clock();
+            let own_end = self.clock().saturating_add(self.config.drain());
             self.draining = true;
             match self
-                .bounded(drained, now, self.config.drain(), Phase::Draining)
+                .bounded_step(drained, own_end, Phase::Draining, true)
                 .await
             {
                 StepEnd::Done(_, late) => drain.timed_out = late,
@@ -323,7 +325,7 @@ impl<R: Runtime> Sequence<'_, R> {
                 let join = pin!(self.runtime.spawn(Box::pin(async move {
                     results.put(ticket, task.await);
                 })));
-                (self.bounded_step(join, own_end, phase).await, ticket)
+                (self.bounded_step(join, own_end, phase, false).await, ticket)
             }
             Closer::Blocking(closer, start) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
@@ -332,7 +334,7 @@ impl<R: Runtime> Sequence<'_, R> {
                 }));
                 // The default `spawn_blocking` leaves the start to the closer's own function.
                 let join = pin!(join.start_unstarted(start));
-                (self.bounded_step(join, own_end, phase).await, ticket)
+                (self.bounded_step(join, own_end, phase, false).await, ticket)
             }
         };
         match end {
@@ -355,29 +357,15 @@ impl<R: Runtime> Sequence<'_, R> {
         }
     }
 
-    /// Runs `step`, begun at `now`, until it finishes, its own deadline `own` passes, the
-    /// graceful deadline passes (forcing, if on), or the shutdown is forced.
+    /// Runs `step` until it finishes, its own deadline `own_end` passes, the graceful deadline
+    /// passes (forcing, if on), or the shutdown is forced. With `record`, the step's deadline is
+    /// recorded as it begins and its end as it ends (a closer's deadline is recorded with the
+    /// closer instead).
     ///
     /// With forcing off, a step running when the graceful deadline passes keeps its own
     /// deadline: the passing is recorded and the step goes on. A step that finishes is checked
     /// against the clock (promise 1): past its own deadline it is late; past the graceful one,
     /// the passing is recorded and acted on now.
-    async fn bounded(
-        &mut self,
-        step: Step<'_>,
-        now: Duration,
-        own: Duration,
-        phase: Phase,
-    ) -> StepEnd {
-        let own_end = now.saturating_add(own);
-        self.record.step_began(own_end.saturating_sub(self.start));
-        let end = self.bounded_step(step, own_end, phase).await;
-        self.record.step_ended();
-        end
-    }
-
-    /// [`bounded`](Self::bounded), once the step's own end is known, without recording the
-    /// step's deadline (a closer's is recorded with the closer).
     ///
     /// A flush hook's step outlives a force: from then on it is bounded by the forced flush
     /// budget instead (and its own end), and watches nothing else.
@@ -386,8 +374,12 @@ impl<R: Runtime> Sequence<'_, R> {
         mut step: Step<'_>,
         mut own_end: Duration,
         phase: Phase,
+        record: bool,
     ) -> StepEnd {
-        loop {
+        if record {
+            self.record.step_began(own_end.saturating_sub(self.start));
+        }
+        let end = loop {
             let watching = self.forced_by.is_none();
             let graceful_first =
                 watching && self.deadline_passed_in.is_none() && self.graceful_end <= own_end;
@@ -433,7 +425,7 @@ impl<R: Runtime> Sequence<'_, R> {
             let end = match end {
                 StepEnd::Done(output, _) => {
                     let late = self.step_ended(own_end, phase);
-                    return StepEnd::Done(output, late);
+                    break StepEnd::Done(output, late);
                 }
                 StepEnd::Forced => {
                     self.force(ForcedBy::Requested);
@@ -448,7 +440,7 @@ impl<R: Runtime> Sequence<'_, R> {
                 }
                 StepEnd::OwnDeadline => {
                     self.clock();
-                    return StepEnd::OwnDeadline;
+                    break StepEnd::OwnDeadline;
                 }
             };
             // Forced (from outside or by the graceful deadline): a flush hook goes on within
@@ -456,9 +448,13 @@ impl<R: Runtime> Sequence<'_, R> {
             let now = self.now;
             match self.forced_flush_left(phase, now) {
                 Some(left) if !left.is_zero() => own_end = own_end.min(now.saturating_add(left)),
-                _ => return end,
+                _ => break end,
             }
+        };
+        if record {
+            self.record.step_ended();
         }
+        end
     }
 
     /// A step of `phase` whose own deadline passes at `own_end` has finished: reads the clock,
@@ -638,7 +634,10 @@ enum FirstPoll {
 /// `Future` contract requires of it, registers that task's waker instead: the wake-up it
 /// waits for reaches its task, at worst after one spurious wake-up of the sequence.
 #[cfg(all(feature = "std", not(loom)))]
-async fn first_poll<R: Runtime>(runtime: &R, closer: AsyncCloser) -> FirstPoll {
+fn first_poll<R: Runtime>(
+    runtime: &R,
+    closer: AsyncCloser,
+) -> impl Future<Output = FirstPoll> + '_ {
     let mut closer = Some(closer);
     poll_fn(move |cx| {
         let mut polled = None;
@@ -669,5 +668,4 @@ async fn first_poll<R: Runtime>(runtime: &R, closer: AsyncCloser) -> FirstPoll {
             },
         })
     })
-    .await
 }
