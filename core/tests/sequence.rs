@@ -1167,6 +1167,32 @@ fn a_clean_stop_that_exits_1_says_why_on_the_headline() {
     );
 }
 
+#[test]
+fn the_headline_counts_failed_tasks_or_blames_the_reason() {
+    let (runtime, _shutdown, plan, _log) = setup(Config::default());
+    plan.collect_failures(|failures| {
+        failures.push(winddown_core::TaskFailure::error("indexer", "disk full"));
+        failures.push(winddown_core::TaskFailure::error("mailer", "refused"));
+    });
+    let report = run_with(&runtime, &plan, async {});
+    let table = report.to_string();
+    assert!(
+        table.starts_with(
+            "shutdown completed in 0.000s (reason: signal 15); exit 1: 2 tasks failed\n"
+        ),
+        "{table}"
+    );
+
+    let (runtime, shutdown, plan, _log) = setup(Config::default());
+    shutdown.trigger(Reason::error("config gone"));
+    let report = run_with(&runtime, &plan, async {});
+    let table = report.to_string();
+    assert!(
+        table.starts_with("shutdown completed in 0.000s (reason: error: config gone); exit 1: the reason is an error\n"),
+        "{table}"
+    );
+}
+
 /// Found by the sequence proptest: a closer that blocks until exactly the graceful deadline,
 /// then another: the second is not started (it would be reported cancelled after it ran).
 #[test]

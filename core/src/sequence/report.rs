@@ -632,10 +632,11 @@ impl fmt::Display for Report {
         }
         // A clean sequence that still exits non-zero says why on the headline.
         if self.status == Status::Completed && self.exit_code() != 0 {
+            write!(f, "; exit {}: ", self.exit_code())?;
             match self.task_failures.len() {
-                0 => write!(f, "; exit {}: the reason is an error", self.exit_code())?,
-                1 => write!(f, "; exit {}: 1 task failed", self.exit_code())?,
-                n => write!(f, "; exit {}: {n} tasks failed", self.exit_code())?,
+                0 => f.write_str("the reason is an error")?,
+                1 => f.write_str("1 task failed")?,
+                n => write!(f, "{n} tasks failed")?,
             }
         }
         writeln!(f)?;
@@ -664,7 +665,8 @@ impl fmt::Display for Report {
             }
             writeln!(f)?;
         }
-        writeln!(f, "  {:<22} {:>9} {:>9}", "phase", "start", "duration")?;
+        // The table's columns: the name padded to 22, then the times right-aligned in 9.
+        f.write_str("  phase                      start  duration\n")?;
         for record in &self.phases {
             // The end of a sequence that did not complete cleanly is named by its status: no
             // "completed" row under a "failed" or "timed out" headline.
@@ -701,11 +703,8 @@ impl fmt::Display for Report {
             if records.is_empty() {
                 continue;
             }
-            writeln!(
-                f,
-                "  {:<22} {:<12} {:>8} {:>9}  outcome",
-                title, "kind", "priority", "duration"
-            )?;
+            // The columns of the rows below: 22, 12, 8 and 9 wide.
+            writeln!(f, "  {title:<22} kind         priority  duration  outcome")?;
             for record in records {
                 // Both pad to the column's width (`ResourceKind`'s `Display` pads).
                 let kind: &dyn fmt::Display = match &record.kind {
