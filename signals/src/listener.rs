@@ -549,7 +549,7 @@ impl Builder {
             registrations,
             closed,
             wake: wake_write,
-            thread: None,
+            join: None,
             hook,
         };
         Ok((listener, worker, wake_read))
@@ -642,7 +642,9 @@ pub struct Listener {
     closed: Arc<AtomicBool>,
     /// A non-blocking writer to the thread's wake socket.
     wake: UnixStream,
-    thread: Option<JoinHandle<()>>,
+    /// Joins the listener thread, if it has one: set by `start_thread`, so that a listener task
+    /// does not link the join.
+    join: Option<Box<dyn FnOnce() + Send + Sync>>,
     /// The hook's thread, stopped after the listener thread (see `Drop`); boxed (see
     /// [`StartHook`]).
     hook: Option<Box<dyn Send + Sync>>,
@@ -696,8 +698,17 @@ impl Listener {
         let thread = thread::Builder::new()
             .name(THREAD_NAME.into())
             .spawn(move || worker.run(wake))?;
-        self.thread = Some(thread);
+        self.join = Some(Box::new(move || join(thread)));
         Ok(())
+    }
+}
+
+/// Waits for the listener thread to stop, unless called on it: code that runs on the listener
+/// thread (another trigger hook of the shutdown) and drops the listener must not join its own
+/// thread.
+fn join(thread: JoinHandle<()>) {
+    if thread.thread().id() != thread::current().id() {
+        let _ = thread.join();
     }
 }
 
@@ -712,12 +723,8 @@ impl Drop for Listener {
         self.closed.store(true, Ordering::SeqCst);
         // A full socket (WouldBlock) already wakes the thread; nothing else can fail here.
         let _ = (&self.wake).write(&[0]);
-        if let Some(thread) = self.thread.take() {
-            // Code that runs on the listener thread (another trigger hook of the shutdown) and
-            // drops the listener must not join its own thread.
-            if thread.thread().id() != thread::current().id() {
-                let _ = thread.join();
-            }
+        if let Some(join) = self.join.take() {
+            join();
         }
         // Last, so that it has every event the thread reported: the hook gets a moment to
         // finish them, and is not waited for beyond that.
