@@ -167,9 +167,10 @@ impl<'a> Recorder<'a> {
         notes: Vec<String>,
         total: Duration,
     ) -> Report {
-        self.store(|draft| {
-            draft.task_failures = task_failures;
-            draft.notes = notes;
+        let (mut task_failures, mut notes) = (task_failures, notes);
+        self.store(&mut |draft| {
+            draft.task_failures = core::mem::take(&mut task_failures);
+            draft.notes = core::mem::take(&mut notes);
             total
         })
     }
@@ -186,7 +187,7 @@ impl<'a> Recorder<'a> {
         moved: bool,
         untaken: Option<(&[Resource], &[Resource])>,
     ) -> Report {
-        self.store(|draft| {
+        self.store(&mut |draft| {
             if let Some((phase, mut record)) = draft.running.take() {
                 record.duration = at.saturating_sub(record.started);
                 draft.list(phase).push(record);
@@ -233,8 +234,9 @@ impl<'a> Recorder<'a> {
 
     /// Finishes the draft with `last` (which returns the total), turns it into the report,
     /// stores that for every run of the plan, wakes the runs waiting for it (outside the
-    /// lock), and returns it.
-    fn store(&self, last: impl FnOnce(&mut Draft) -> Duration) -> Report {
+    /// lock), and returns it. `last` is called once; a `dyn` so that both ends of a run share one
+    /// copy of this function.
+    fn store(&self, last: &mut dyn FnMut(&mut Draft) -> Duration) -> Report {
         let (report, waiters) = {
             let mut run = self.inner.run.lock();
             let total = last(&mut run.draft);
