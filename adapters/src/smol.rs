@@ -168,9 +168,7 @@ impl Runtime for SmolRuntime {
         let timer = Instant::now()
             .checked_add(duration)
             .map_or_else(Timer::never, Timer::at);
-        Box::pin(async move {
-            timer.await;
-        })
+        Box::pin(Sleep(timer))
     }
 
     fn spawn(&self, task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
@@ -192,6 +190,19 @@ impl Runtime for SmolRuntime {
             Spawner::Global(spawn) => spawn(task).detach(),
             Spawner::Own(executor) => executor.spawn(task).detach(),
         }
+    }
+}
+
+/// [`SmolRuntime::sleep`]'s future: the timer, its `Instant` dropped (a named future rather
+/// than an `async` block, whose state machine would be one more function and drop glue).
+struct Sleep(Timer);
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // `Timer` is `Unpin`.
+        Pin::new(&mut self.0).poll(cx).map(drop)
     }
 }
 

@@ -46,7 +46,6 @@ use super::report::{DrainRecord, ForcedBy, Outcome};
 use super::resource::AsyncCloser;
 use super::resource::Closer;
 use super::results::Results;
-#[cfg(all(feature = "std", not(loom)))]
 use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
@@ -167,11 +166,7 @@ impl<R: Runtime> Sequence<'_, R> {
             self.advance(Phase::Draining);
             drain.in_flight_at_start = self.shutdown.in_flight();
             self.record.drain_started(drain.in_flight_at_start);
-            let drained = self.shutdown.drained();
-            let drained = pin!(async move {
-                drained.await;
-                TaskOutcome::Finished
-            });
+            let drained = pin!(DrainStep(self.shutdown.drained()));
             let own_end = self.clock().saturating_add(self.config.drain());
             self.draining = true;
             match self
@@ -320,10 +315,12 @@ impl<R: Runtime> Sequence<'_, R> {
                 };
                 // Without `std` a panic cannot be caught here: the closer runs only as a task.
                 #[cfg(not(all(feature = "std", not(loom))))]
-                let task = async move { closer().await };
+                let task: BoxFuture<Result<(), String>> = Box::pin(async move { closer().await });
                 let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = pin!(self.runtime.spawn(Box::pin(async move {
-                    results.put(ticket, task.await);
+                let join = pin!(self.runtime.spawn(Box::pin(Put {
+                    task,
+                    results,
+                    ticket,
                 })));
                 (self.bounded_step(join, own_end, phase, false).await, ticket)
             }
@@ -605,6 +602,39 @@ fn call_observer(
     {
         observer(phase, at);
         Ok(())
+    }
+}
+
+/// An async closer's task: runs the closer's future and leaves its result in `results` under
+/// `ticket`. A named future rather than an `async` block: no state machine of its own.
+struct Put {
+    task: BoxFuture<Result<(), String>>,
+    results: Results,
+    ticket: u64,
+}
+
+impl Future for Put {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<()> {
+        let result = core::task::ready!(self.task.as_mut().poll(cx));
+        self.results.put(self.ticket, result);
+        Poll::Ready(())
+    }
+}
+
+/// The drain as a bounded step: ends with `Finished` once drained. A named future rather than
+/// an `async` block: no state machine of its own.
+struct DrainStep(crate::futures::Drained);
+
+impl Future for DrainStep {
+    type Output = TaskOutcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<TaskOutcome> {
+        // `Drained` is `Unpin`.
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|()| TaskOutcome::Finished)
     }
 }
 
