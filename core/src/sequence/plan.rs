@@ -13,7 +13,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
-use core::future::poll_fn;
+use core::future::{poll_fn, Future};
 use core::task::Poll;
 use core::time::Duration;
 
@@ -354,7 +354,7 @@ impl Plan {
     }
 
     /// Waits for the run that owns the sequence to store its report.
-    async fn wait_for_report(&self) -> Report {
+    fn wait_for_report(&self) -> impl Future<Output = Report> + '_ {
         poll_fn(|cx| {
             let mut run = self.inner.run.lock();
             if let Stage::Done(report) = &run.stage {
@@ -366,7 +366,6 @@ impl Plan {
             }
             Poll::Pending
         })
-        .await
     }
 }
 

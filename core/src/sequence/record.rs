@@ -73,8 +73,10 @@ impl<'a> Recorder<'a> {
     /// begins, it is reported skipped if the run is abandoned.
     pub(super) fn closers_taken(&self, resources: &[Resource], flushes: &[Resource], at: Duration) {
         // Queued last first: each closer that begins pops its record off the end.
-        let resources = resources.iter().rev().map(|r| skipped(r, at)).collect();
-        let flushes = flushes.iter().rev().map(|r| skipped(r, at)).collect();
+        let (mut queued_resources, mut queued_flushes) = (Vec::new(), Vec::new());
+        push_skipped(&mut queued_resources, resources, at, true);
+        push_skipped(&mut queued_flushes, flushes, at, true);
+        let (resources, flushes) = (queued_resources, queued_flushes);
         self.with(|draft| {
             draft.queued_resources = resources;
             draft.queued_flushes = flushes;
@@ -193,19 +195,16 @@ impl<'a> Recorder<'a> {
                 draft.list(phase).push(record);
             }
             for phase in [Phase::ClosingResources, Phase::FlushingBuffers] {
-                let queued = core::mem::take(draft.queue(phase));
-                draft
-                    .list(phase)
-                    .extend(queued.into_iter().rev().map(|mut record| {
-                        record.started = at;
-                        record
-                    }));
+                // Queued last first: popped, they come in order.
+                let mut queued = core::mem::take(draft.queue(phase));
+                while let Some(mut record) = queued.pop() {
+                    record.started = at;
+                    draft.list(phase).push(record);
+                }
             }
             if let Some((resources, flushes)) = untaken {
-                draft
-                    .resources
-                    .extend(resources.iter().map(|r| skipped(r, at)));
-                draft.flushes.extend(flushes.iter().map(|r| skipped(r, at)));
+                push_skipped(&mut draft.resources, resources, at, false);
+                push_skipped(&mut draft.flushes, flushes, at, false);
             }
             match &mut draft.drain {
                 Some(drain) if draft.drain_open => {
@@ -249,6 +248,25 @@ impl<'a> Recorder<'a> {
         }
         super::progress::report(&report);
         report
+    }
+}
+
+/// Pushes the records of `resources`, none of which has run, onto `out`: the last first with
+/// `last_first`. One loop for every list of them, rather than an iterator chain per list.
+fn push_skipped(
+    out: &mut Vec<ResourceRecord>,
+    resources: &[Resource],
+    at: Duration,
+    last_first: bool,
+) {
+    let count = resources.len();
+    out.reserve(count);
+    for nth in 0..count {
+        let index = if last_first { count - 1 - nth } else { nth };
+        // Always there (`index < count`); `get` leaves no bounds panic in the loop.
+        if let Some(resource) = resources.get(index) {
+            out.push(skipped(resource, at));
+        }
     }
 }
 

@@ -52,10 +52,15 @@ use super::state::{Entries, Observer, PlanInner, Source};
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
-pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
+///
+/// The sequence's future owns it: dropped before it finishes, it abandons the run (promise 2).
+pub(super) fn run<'a, R: Runtime>(
+    inner: &'a PlanInner,
+    runtime: &'a R,
+) -> impl Future<Output = Report> + 'a {
     let observers = core::mem::take(&mut inner.entries.lock().observers);
     let start = runtime.now();
-    let mut sequence = Sequence {
+    let sequence = Sequence {
         inner,
         shutdown: &inner.shutdown,
         config: &inner.config,
@@ -64,7 +69,7 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         start,
         now: start,
         graceful_end: start.saturating_add(inner.config.graceful()),
-        observers: observers.into_iter().map(Some).collect(),
+        observers,
         forced_by: None,
         forced_at: start,
         deadline_passed_in: None,
@@ -73,7 +78,7 @@ pub(super) async fn run<R: Runtime>(inner: &PlanInner, runtime: &R) -> Report {
         draining: false,
         left_at_force: None,
     };
-    sequence.run().await
+    sequence.run()
 }
 
 /// What a bounded step waits for: a closer's task (how it ended), or a wait that ends with
@@ -106,8 +111,8 @@ struct Sequence<'a, R: Runtime> {
     now: Duration,
     /// When the graceful deadline passes, on the runtime's clock.
     graceful_end: Duration,
-    /// `None` once an observer has panicked: it is called no more.
-    observers: Vec<Option<Observer>>,
+    /// An observer that panics is removed: it is called no more.
+    observers: Vec<Observer>,
     /// Why the sequence was forced, once it was: nothing more starts but the flush hooks.
     forced_by: Option<ForcedBy>,
     /// When it was forced, on the runtime's clock (meaningful once `forced_by` is set): the
@@ -128,7 +133,7 @@ struct Sequence<'a, R: Runtime> {
 }
 
 impl<R: Runtime> Sequence<'_, R> {
-    async fn run(&mut self) -> Report {
+    async fn run(mut self) -> Report {
         self.enter_phase(Phase::Initiated);
 
         // Pre-stop: not ready, still admitting, for load balancers to notice.
@@ -527,11 +532,14 @@ impl<R: Runtime> Sequence<'_, R> {
     fn enter_phase(&mut self, phase: Phase) {
         let at = self.elapsed();
         self.record.phase_entered(phase, at);
-        for slot in &mut self.observers {
-            let Some(observer) = slot else { continue };
-            if let Err(message) = call_observer(observer, phase, at) {
-                *slot = None;
-                self.record.observer_panicked(phase, message);
+        let mut next = 0;
+        while let Some(observer) = self.observers.get_mut(next) {
+            match call_observer(observer, phase, at) {
+                Ok(()) => next += 1,
+                Err(message) => {
+                    drop(self.observers.remove(next));
+                    self.record.observer_panicked(phase, message);
+                }
             }
         }
     }
