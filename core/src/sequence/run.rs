@@ -304,7 +304,7 @@ impl<R: Runtime> Sequence<'_, R> {
         phase: Phase,
     ) -> Outcome {
         let own_end = now.saturating_add(own);
-        let (end, ticket) = match closer {
+        let (join, ticket) = match closer {
             Closer::Async(closer) => {
                 // Most closers have nothing to wait for and finish in their first poll: then
                 // they need no task, no join and no deadline timer (no deadline can be acted on
@@ -322,12 +322,12 @@ impl<R: Runtime> Sequence<'_, R> {
                 #[cfg(not(all(feature = "std", not(loom))))]
                 let task: BoxFuture<Result<(), String>> = Box::pin(async move { closer().await });
                 let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = pin!(self.runtime.spawn(Box::pin(Put {
+                let task = self.runtime.spawn(Box::pin(Put {
                     task,
                     results,
                     ticket,
-                })));
-                (self.bounded_step(join, own_end, phase, false).await, ticket)
+                }));
+                (Join::Task(task), ticket)
             }
             Closer::Blocking(closer, start) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
@@ -335,10 +335,11 @@ impl<R: Runtime> Sequence<'_, R> {
                     results.put(ticket, closer());
                 }));
                 // The default `spawn_blocking` leaves the start to the closer's own function.
-                let join = pin!(join.start_unstarted(start));
-                (self.bounded_step(join, own_end, phase, false).await, ticket)
+                (Join::Blocking(join.start_unstarted(start)), ticket)
             }
         };
+        // One wait for both kinds, so that the step is awaited in one place.
+        let end = self.bounded_step(pin!(join), own_end, phase, false).await;
         match end {
             StepEnd::Done(TaskOutcome::Finished, late) => {
                 let outcome = match self.results.take(ticket) {
@@ -610,6 +611,24 @@ fn call_observer(
     {
         observer(phase, at);
         Ok(())
+    }
+}
+
+/// What a closer's step waits for: its task, or its blocking task.
+enum Join {
+    Task(BoxFuture<TaskOutcome>),
+    Blocking(crate::runtime::Blocking),
+}
+
+impl Future for Join {
+    type Output = TaskOutcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<TaskOutcome> {
+        // Both are `Unpin`: a box and `Blocking`.
+        match self.get_mut() {
+            Join::Task(task) => task.as_mut().poll(cx),
+            Join::Blocking(blocking) => Pin::new(blocking).poll(cx),
+        }
     }
 }
 
