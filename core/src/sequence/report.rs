@@ -590,18 +590,23 @@ impl fmt::Display for Secs {
         // linked into every binary that shows a report.
         let millis = u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX);
         // Written from the end into a buffer on the stack (no `format!`, no allocation): the
-        // unit, three decimals, the point, then the whole seconds (at most 17 digits).
+        // unit, three decimals, the point, then the whole seconds (at most 17 digits). Through
+        // `get`, which leaves no bounds panic behind (every index is in the buffer).
         let mut text = [0_u8; 24];
-        let mut at = text.len() - 1;
-        text[at] = b's';
+        let mut at = text.len();
+        let mut put = |byte: u8| {
+            at -= 1;
+            if let Some(slot) = text.get_mut(at) {
+                *slot = byte;
+            }
+        };
+        put(b's');
         let (mut left, mut place) = (millis, 0);
         loop {
             if place == 3 {
-                at -= 1;
-                text[at] = b'.';
+                put(b'.');
             }
-            at -= 1;
-            text[at] = b'0' + (left % 10) as u8;
+            put(b'0' + (left % 10) as u8);
             left /= 10;
             place += 1;
             if place > 3 && left == 0 {
@@ -609,7 +614,8 @@ impl fmt::Display for Secs {
             }
         }
         // Only ASCII digits, the point and the unit were written.
-        f.pad(core::str::from_utf8(&text[at..]).unwrap_or_default())
+        let written = text.get(at..).unwrap_or_default();
+        f.pad(core::str::from_utf8(written).unwrap_or_default())
     }
 }
 
