@@ -57,7 +57,6 @@
 //!    to return or the deadline to pass, whichever is first, and acts on nothing after it
 //!    meanwhile. The deadline is started when the event is handed over.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -207,8 +206,11 @@ struct Core<D> {
     worker: Worker,
     /// `Some` with an [`on_event`](Builder::on_event) hook.
     hooked: Option<Hooked<D>>,
-    /// Deliveries counted, not yet acted on, in order (invariant 5).
-    counted: VecDeque<Signal>,
+    /// Deliveries counted, in order (invariant 5): those from `next` on are not acted on yet.
+    /// Emptied once every one was acted on (a `Vec` and an index: no ring buffer linked for a
+    /// handful of signals).
+    counted: Vec<Signal>,
+    next: usize,
     /// The event the hook has and the task waits for, with its number (hook invariant 3): its
     /// action is carried out once the hook returns or the deadline passes.
     waiting: Option<(Event, u64)>,
@@ -226,7 +228,8 @@ impl<D: Deadline> Core<D> {
             listener: Some(listener),
             worker,
             hooked,
-            counted: VecDeque::new(),
+            counted: Vec::new(),
+            next: 0,
             waiting: None,
         }
     }
@@ -236,7 +239,7 @@ impl<D: Deadline> Core<D> {
     fn count(&mut self) -> bool {
         let before = self.counted.len();
         let counted = &mut self.counted;
-        self.worker.count(|signal| counted.push_back(signal));
+        self.worker.count(|signal| counted.push(signal));
         self.counted.len() > before
     }
 
@@ -255,9 +258,12 @@ impl<D: Deadline> Core<D> {
                 self.waiting = None;
                 self.worker.act(event);
             }
-            let Some(signal) = self.counted.pop_front() else {
+            let Some(&signal) = self.counted.get(self.next) else {
+                self.counted.clear();
+                self.next = 0;
                 return Poll::Ready(());
             };
+            self.next += 1;
             let event = self.worker.event(signal);
             match &mut self.hooked {
                 Some(hooked) => match hooked.hand.hand_over(event) {
