@@ -54,8 +54,9 @@ const THREAD_NAME: &str = "winddown-signals-hook";
 /// the listener runs. Cheap to clone.
 #[derive(Clone)]
 pub(crate) enum Hand {
-    /// The hook runs on the hook thread.
-    Thread(Arc<Shared>),
+    /// The hook runs on the hook thread. Its side of the hand-off is behind a `dyn`, made only
+    /// by [`HookThread::start`]: a listener without a hook thread does not link it.
+    Thread(Arc<dyn OnThread>),
     /// The hook runs where the listener runs, at once: it has returned by the time the
     /// listener acts, so there is nothing to wait for.
     Inline(Arc<Mutex<Hook>>),
@@ -111,7 +112,7 @@ impl HookThread {
             let shared = Arc::clone(&shared);
             move || run(&shared, &mut hook)
         })?;
-        let hand = Hand::Thread(Arc::clone(&shared));
+        let hand = Hand::Thread(Arc::clone(&shared) as Arc<dyn OnThread>);
         Ok((
             HookThread {
                 shared,
@@ -169,21 +170,8 @@ impl Hand {
         let Some(number) = self.hand_over(event) else {
             return;
         };
-        let Hand::Thread(shared) = self else {
-            return;
-        };
-        let mut state = shared.lock();
-        let deadline = Instant::now() + HOOK_WAIT;
-        while state.done < number {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = shared
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+        if let Hand::Thread(thread) = self {
+            thread.wait_returned(number);
         }
     }
 
@@ -191,22 +179,15 @@ impl Hand {
     /// should wait for the hook to return from it (for at most [`HOOK_WAIT`]): `None` while
     /// the hook has not returned from an earlier event (invariant 2).
     pub(crate) fn hand_over(&self, event: Event) -> Option<u64> {
-        let shared = match self {
-            Hand::Thread(shared) => shared,
+        match self {
+            Hand::Thread(thread) => thread.hand_over(event),
             Hand::Inline(hook) => {
                 let mut hook = hook.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 // A panicking hook must not stop the listener. The panic hook has printed it.
                 let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(&event)));
-                return None;
+                None
             }
-        };
-        let mut state = shared.lock();
-        let idle = state.done == state.sent;
-        state.queue.push_back(event);
-        state.sent += 1;
-        let number = state.sent;
-        shared.changed.notify_all();
-        idle.then_some(number)
+        }
     }
 
     /// Whether the hook has returned from event `number` (from [`hand_over`](Self::hand_over));
@@ -214,10 +195,55 @@ impl Hand {
     /// wait with their runtime's timer.
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
     pub(crate) fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()> {
-        let Hand::Thread(shared) = self else {
-            return Poll::Ready(());
-        };
-        let mut state = shared.lock();
+        match self {
+            Hand::Thread(thread) => thread.poll_returned(number, cx),
+            Hand::Inline(_) => Poll::Ready(()),
+        }
+    }
+}
+
+/// The hook thread's side of [`Hand`]: what the listener does with a hook that runs there.
+pub(crate) trait OnThread: Send + Sync {
+    /// [`Hand::hand_over`] for the hook thread.
+    fn hand_over(&self, event: Event) -> Option<u64>;
+
+    /// Waits for the hook to return from event `number`, for at most [`HOOK_WAIT`].
+    fn wait_returned(&self, number: u64);
+
+    /// [`Hand::poll_returned`] for the hook thread.
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
+    fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl OnThread for Shared {
+    fn hand_over(&self, event: Event) -> Option<u64> {
+        let mut state = self.lock();
+        let idle = state.done == state.sent;
+        state.queue.push_back(event);
+        state.sent += 1;
+        let number = state.sent;
+        self.changed.notify_all();
+        idle.then_some(number)
+    }
+
+    fn wait_returned(&self, number: u64) {
+        let mut state = self.lock();
+        let deadline = Instant::now() + HOOK_WAIT;
+        while state.done < number {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
         if state.done >= number {
             return Poll::Ready(());
         }
