@@ -14,7 +14,7 @@
 //! deadline): a hook that blocks holds neither the listener thread nor a runtime thread.
 //!
 //! A hook that never blocks may run inline instead
-//! ([`Builder::on_event_inline`](crate::Builder::on_event_inline)): [`Hand::Inline`] calls it
+//! ([`Builder::on_event_inline`](crate::Builder::on_event_inline)): [`Hand::inline`]'s calls it
 //! where the listener runs, at the moment the threaded hook would be handed the event, and
 //! there is no thread and no wait. The invariants below are the hook thread's.
 //!
@@ -53,14 +53,7 @@ const THREAD_NAME: &str = "winddown-signals-hook";
 /// never blocks ([`Builder::on_event_inline`](crate::Builder::on_event_inline)), calls it where
 /// the listener runs. Cheap to clone.
 #[derive(Clone)]
-pub(crate) enum Hand {
-    /// The hook runs on the hook thread. Its side of the hand-off is behind a `dyn`, made only
-    /// by [`HookThread::start`]: a listener without a hook thread does not link it.
-    Thread(Arc<dyn OnThread>),
-    /// The hook runs where the listener runs, at once: it has returned by the time the
-    /// listener acts, so there is nothing to wait for.
-    Inline(Arc<Mutex<Hook>>),
-}
+pub(crate) struct Hand(Arc<dyn HandOff>);
 
 /// The hook thread, owned by the [`Listener`](crate::Listener): stops it on drop.
 pub(crate) struct HookThread {
@@ -112,7 +105,7 @@ impl HookThread {
             let shared = Arc::clone(&shared);
             move || run(&shared, &mut hook)
         })?;
-        let hand = Hand::Thread(Arc::clone(&shared) as Arc<dyn OnThread>);
+        let hand = Hand(Arc::clone(&shared) as Arc<dyn HandOff>);
         Ok((
             HookThread {
                 shared,
@@ -160,34 +153,24 @@ fn run(shared: &Shared, hook: &mut Hook) {
 impl Hand {
     /// The hand of a hook that runs where the listener runs.
     pub(crate) fn inline(hook: Hook) -> Hand {
-        Hand::Inline(Arc::new(Mutex::new(hook)))
+        Hand(Arc::new(Inline(Mutex::new(hook))))
     }
 
     /// Hands `event` to the hook, and waits for the hook to return from it for at most
     /// [`HOOK_WAIT`], not at all if the hook has not returned from an earlier event
     /// (invariant 2). For the listener thread.
     pub(crate) fn deliver(&self, event: Event) {
-        let Some(number) = self.hand_over(event) else {
-            return;
-        };
-        if let Hand::Thread(thread) = self {
-            thread.wait_returned(number);
+        if let Some(number) = self.0.hand_over(event) {
+            self.0.wait_returned(number);
         }
     }
 
     /// Hands `event` to the hook without waiting. Returns the event's number if the listener
     /// should wait for the hook to return from it (for at most [`HOOK_WAIT`]): `None` while
     /// the hook has not returned from an earlier event (invariant 2).
+    #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
     pub(crate) fn hand_over(&self, event: Event) -> Option<u64> {
-        match self {
-            Hand::Thread(thread) => thread.hand_over(event),
-            Hand::Inline(hook) => {
-                let mut hook = hook.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                // A panicking hook must not stop the listener. The panic hook has printed it.
-                let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(&event)));
-                None
-            }
-        }
+        self.0.hand_over(event)
     }
 
     /// Whether the hook has returned from event `number` (from [`hand_over`](Self::hand_over));
@@ -195,27 +178,44 @@ impl Hand {
     /// wait with their runtime's timer.
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
     pub(crate) fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            Hand::Thread(thread) => thread.poll_returned(number, cx),
-            Hand::Inline(_) => Poll::Ready(()),
-        }
+        self.0.poll_returned(number, cx)
     }
 }
 
-/// The hook thread's side of [`Hand`]: what the listener does with a hook that runs there.
-pub(crate) trait OnThread: Send + Sync {
-    /// [`Hand::hand_over`] for the hook thread.
+/// Where a [`Hand`] hands events: the hook thread ([`Shared`]) or the hook itself ([`Inline`]).
+/// A `dyn`, made only by [`HookThread::start`] and [`Hand::inline`], which the builder names
+/// only with a hook: a listener without one links neither.
+trait HandOff: Send + Sync {
+    /// [`Hand::hand_over`].
     fn hand_over(&self, event: Event) -> Option<u64>;
 
     /// Waits for the hook to return from event `number`, for at most [`HOOK_WAIT`].
-    fn wait_returned(&self, number: u64);
+    fn wait_returned(&self, _number: u64) {}
 
-    /// [`Hand::poll_returned`] for the hook thread.
+    /// [`Hand::poll_returned`].
     #[cfg_attr(not(any(feature = "async-io", feature = "tokio")), allow(dead_code))]
-    fn poll_returned(&self, number: u64, cx: &mut Context<'_>) -> Poll<()>;
+    fn poll_returned(&self, _number: u64, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
 
-impl OnThread for Shared {
+/// A hook that runs where the listener runs, at once: it has returned by the time the listener
+/// acts, so there is nothing to wait for.
+struct Inline(Mutex<Hook>);
+
+impl HandOff for Inline {
+    fn hand_over(&self, event: Event) -> Option<u64> {
+        let mut hook = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A panicking hook must not stop the listener. The panic hook has printed it.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| hook(&event)));
+        None
+    }
+}
+
+impl HandOff for Shared {
     fn hand_over(&self, event: Event) -> Option<u64> {
         let mut state = self.lock();
         let idle = state.done == state.sent;

@@ -150,12 +150,11 @@ pub fn listen(shutdown: &Shutdown) -> io::Result<Listener> {
 pub struct Builder {
     /// The set, in the order given, without duplicates.
     signals: Vec<Signal>,
-    on_event: Option<Hook>,
+    /// The hook, with where it runs: set together, so that a listener without a hook links
+    /// neither the hook thread nor the inline hand-off.
+    on_event: Option<(Hook, StartHook)>,
     /// Whether `on_event` runs where the listener runs instead of on the hook thread.
     inline: bool,
-    /// Where `on_event` runs: set with the hook, so that a listener without one does not link
-    /// the hook thread.
-    start_hook: StartHook,
     exit: Exit,
 }
 
@@ -192,7 +191,6 @@ impl Builder {
             signals: DEFAULT_SIGNALS.to_vec(),
             on_event: None,
             inline: false,
-            start_hook: inline,
             exit: Exit::Process,
         }
     }
@@ -306,9 +304,8 @@ impl Builder {
     where
         F: FnMut(&Event) + Send + 'static,
     {
-        self.on_event = Some(Box::new(hook));
+        self.on_event = Some((Box::new(hook), on_thread));
         self.inline = false;
-        self.start_hook = on_thread;
         self
     }
 
@@ -355,9 +352,8 @@ impl Builder {
     where
         F: FnMut(&Event) + Send + 'static,
     {
-        self.on_event = Some(Box::new(hook));
+        self.on_event = Some((Box::new(hook), inline));
         self.inline = true;
-        self.start_hook = inline;
         self
     }
 
@@ -451,7 +447,6 @@ impl Builder {
         let Builder {
             signals,
             on_event,
-            start_hook,
             exit,
             ..
         } = self;
@@ -471,7 +466,7 @@ impl Builder {
         // it cannot wait inside the trigger without blocking its runtime's thread.
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
         let (hook, hand) = match on_event {
-            Some(hook) => {
+            Some((hook, start_hook)) => {
                 let (thread, hand) = start_hook(hook)?;
                 if runner == Runner::Thread {
                     shutdown.on_trigger({
