@@ -264,7 +264,7 @@
 //!
 //! # Unsafe code
 //!
-//! Six `unsafe` blocks, each in a private function that allows it and says why it is sound:
+//! Eight `unsafe` blocks, each in a private function that allows it and says why it is sound:
 //!
 //! - a `sigaction` call that only *queries* a signal's disposition (a null new action), made
 //!   before [`listen`] registers anything, so that the drop can restore it. Neither signal-hook
@@ -278,6 +278,10 @@
 //!   and `abort` if the process is still there. signal-hook's safe
 //!   `flag::register_conditional_default` does the same through a table of every signal's name
 //!   and default action, which would be linked into every program with a listener.
+//! - signal-hook's `low_level::register` for the actions that send a byte to the listener's
+//!   sockets on each delivery, and that `send` (`MSG_DONTWAIT`): signal-hook's safe
+//!   `low_level::pipe::register` does the same with a probe and `fcntl` calls for any kind of
+//!   file, which the listener's sockets do not need.
 //! - two `pthread_sigmask` calls that block the listener's signals in the calling thread while
 //!   [`listen`] registers, and restore the mask (see "The first registration's window" under
 //!   [Limitations](#limitations)). signal-hook has no mask API.
@@ -349,6 +353,8 @@ mod mask;
 mod signal;
 #[cfg(all(unix, any(feature = "async-io", feature = "tokio")))]
 mod task;
+#[cfg(unix)]
+mod wake;
 
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(unix)))]

@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use signal_hook::low_level::{self, pipe};
+use signal_hook::low_level;
 use signal_hook::SigId;
 use winddown_core::{Reason, Shutdown};
 
@@ -68,6 +68,7 @@ use crate::exit;
 use crate::hook::{Hand, Hook, HookThread};
 use crate::mask::Blocked;
 use crate::signal::Signal;
+use crate::wake;
 
 /// The name of the listener thread.
 const THREAD_NAME: &str = "winddown-signals";
@@ -514,8 +515,8 @@ impl Builder {
                 registrations.push(exit::register(number, &handler_count)?);
             }
             // (b), then (c).
-            registrations.push(pipe::register(number, count_write)?);
-            registrations.push(pipe::register(number, wake_write.try_clone()?)?);
+            registrations.push(wake::register(number, count_write)?);
+            registrations.push(wake::register(number, wake_write.try_clone()?)?);
             counters.push(Counter {
                 signal,
                 socket: count_read,
