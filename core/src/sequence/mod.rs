@@ -19,6 +19,7 @@ mod results;
 mod run;
 pub mod runtime;
 mod state;
+mod step;
 #[cfg(all(feature = "test-util", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;

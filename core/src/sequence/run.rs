@@ -49,6 +49,7 @@ use super::results::Results;
 use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
+use super::step::{DrainStep, Join, Put};
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -611,57 +612,6 @@ fn call_observer(
     {
         observer(phase, at);
         Ok(())
-    }
-}
-
-/// What a closer's step waits for: its task, or its blocking task.
-enum Join {
-    Task(BoxFuture<TaskOutcome>),
-    Blocking(crate::runtime::Blocking),
-}
-
-impl Future for Join {
-    type Output = TaskOutcome;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<TaskOutcome> {
-        // Both are `Unpin`: a box and `Blocking`.
-        match self.get_mut() {
-            Join::Task(task) => task.as_mut().poll(cx),
-            Join::Blocking(blocking) => Pin::new(blocking).poll(cx),
-        }
-    }
-}
-
-/// An async closer's task: runs the closer's future and leaves its result in `results` under
-/// `ticket`. A named future rather than an `async` block: no state machine of its own.
-struct Put {
-    task: BoxFuture<Result<(), String>>,
-    results: Results,
-    ticket: u64,
-}
-
-impl Future for Put {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<()> {
-        let result = core::task::ready!(self.task.as_mut().poll(cx));
-        self.results.put(self.ticket, result);
-        Poll::Ready(())
-    }
-}
-
-/// The drain as a bounded step: ends with `Finished` once drained. A named future rather than
-/// an `async` block: no state machine of its own.
-struct DrainStep(crate::futures::Drained);
-
-impl Future for DrainStep {
-    type Output = TaskOutcome;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<TaskOutcome> {
-        // `Drained` is `Unpin`.
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|()| TaskOutcome::Finished)
     }
 }
 
