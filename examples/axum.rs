@@ -29,9 +29,7 @@ use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use winddown::http::agent::Agent;
-use winddown::http::server::Listener;
 use winddown::http::Server;
-use winddown::run_until_shutdown;
 use winddown::tokio::TokioRuntime;
 use winddown::Shutdown;
 
@@ -133,15 +131,16 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         server = server.keep_alive_grace(grace);
     }
     app::out("ready");
-    let report = match tls {
-        Some(tls) => {
-            let served = server.serve(listener.with_handshake(tls), router);
-            run_until_shutdown(&plan, TokioRuntime::new(), served).await
-        }
-        None => {
-            run_until_shutdown(&plan, TokioRuntime::new(), server.serve(listener, router)).await
-        }
-    };
+    let report = app::serve(
+        &plan,
+        TokioRuntime::new(),
+        server,
+        listener,
+        tls,
+        router,
+        layer,
+    )
+    .await;
     app::finish(&report)
 }
 

@@ -22,9 +22,8 @@ use axum::routing::get;
 use smol::net::TcpListener;
 use smol::stream::StreamExt;
 use winddown::http::agent::Agent;
-use winddown::http::server::{FuturesIo, Listener};
+use winddown::http::server::FuturesIo;
 use winddown::http::Server;
-use winddown::run_until_shutdown;
 use winddown::smol::SmolRuntime;
 use winddown::Shutdown;
 
@@ -115,13 +114,16 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
         server = server.keep_alive_grace(grace);
     }
     app::out("ready");
-    let report = match tls {
-        Some(tls) => {
-            let served = server.serve(listener.with_handshake(tls), router);
-            run_until_shutdown(&plan, SmolRuntime::new(), served).await
-        }
-        None => run_until_shutdown(&plan, SmolRuntime::new(), server.serve(listener, router)).await,
-    };
+    let report = app::serve(
+        &plan,
+        SmolRuntime::new(),
+        server,
+        listener,
+        tls,
+        router,
+        layer,
+    )
+    .await;
     app::finish(&report)
 }
 

@@ -13,14 +13,15 @@ use axum::http::{header, HeaderValue, Response, Uri};
 use axum::routing::MethodRouter;
 use axum::routing::{get, post};
 use axum::Router;
-use tower::util::{option_layer, Either};
 use tower::Layer as _;
+use winddown::http::server::{ConnectionService, Handshake, Listener};
 use winddown::http::tls::Tls;
 use winddown::http::{
-    AdminService, EndOnShutdown, ForServer, Liveness, Readiness, ShutdownLayer, ShutdownService,
+    AdminService, EndOnShutdown, ForServer, Liveness, Readiness, Server, ShutdownLayer,
     StatusService,
 };
-use winddown::{Config, Plan, Report, Shutdown};
+use winddown::runtime::Runtime;
+use winddown::{run_until_shutdown, Config, Plan, Report, Shutdown};
 
 use crate::output::{self, Stream};
 
@@ -263,11 +264,8 @@ pub(crate) fn plan(name: &str, args: &Args, shutdown: &Shutdown) -> Result<Plan,
 pub(crate) type Sleep =
     Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
-/// What the examples serve: the router, behind the layer (`--no-layer`: the router alone).
-pub(crate) type App = Either<ShutdownService<Router, ForServer>, Router>;
-
-/// The routes, and the layer around them (none with `--no-layer`); `ws` is the runtime's
-/// WebSocket route (`/ws`). The layer wraps the whole router, once (axum's `Router::layer`
+/// The routes, and the layer to put around them (none with `--no-layer`: see [`serve`]); `ws`
+/// is the runtime's WebSocket route (`/ws`). The layer wraps the whole router, once (axum's `Router::layer`
 /// would wrap each route on its own, and axum then boxes each layered route's service and
 /// future again for every request), and lets the probes and the status page through without
 /// admission: they answer through the whole shutdown (the liveness probe must, and the
@@ -278,7 +276,7 @@ pub(crate) fn router(
     sleep: Sleep,
     with_layer: bool,
     ws: MethodRouter,
-) -> (App, Option<ShutdownLayer<ForServer>>) {
+) -> (Router, Option<ShutdownLayer<ForServer>>) {
     let shutdown = plan.shutdown().clone();
     let layer = with_layer.then(|| {
         ShutdownLayer::new(&shutdown)
@@ -334,7 +332,53 @@ pub(crate) fn router(
         // Served as a service (not through `axum::serve`): axum builds its routes now rather
         // than for every request (axum's "A note about performance" on `with_state`).
         .with_state(());
-    (option_layer(layer.clone()).layer(app), layer)
+    (app, layer)
+}
+
+/// Serves `app` (the router, behind `layer` if there is one) on `listener`, over TLS with
+/// `tls`, until the plan's stop, and returns its report. The router with and without the layer
+/// are two types, each served by its own copy of the server (not one `Either` of the two,
+/// whose dispatch and moves every request would pay, and `--no-layer` would not).
+pub(crate) async fn serve<R, L>(
+    plan: &Plan,
+    runtime: R,
+    server: Server<R>,
+    listener: L,
+    tls: Option<Tls>,
+    app: Router,
+    layer: Option<ShutdownLayer<ForServer>>,
+) -> Report
+where
+    R: Runtime + Clone + 'static,
+    L: Listener,
+    Tls: Handshake<L::Io>,
+{
+    async fn on<R, L, M, K>(
+        plan: &Plan,
+        runtime: R,
+        served: Server<R>,
+        listener: L,
+        tls: Option<Tls>,
+        app: M,
+    ) -> Report
+    where
+        R: Runtime + Clone + 'static,
+        L: Listener,
+        Tls: Handshake<L::Io>,
+        M: ConnectionService<K>,
+    {
+        match tls {
+            Some(tls) => {
+                let served = served.serve(listener.with_handshake(tls), app);
+                run_until_shutdown(plan, runtime, served).await
+            }
+            None => run_until_shutdown(plan, runtime, served.serve(listener, app)).await,
+        }
+    }
+    match layer {
+        Some(layer) => on(plan, runtime, server, listener, tls, layer.layer(app)).await,
+        None => on(plan, runtime, server, listener, tls, app).await,
+    }
 }
 
 /// What `--admin-port` serves: the probes and the status page, with the layer's counts.
