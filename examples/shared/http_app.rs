@@ -47,8 +47,8 @@ pub(crate) fn main(name: &'static str, serve: impl FnOnce(Args, Shutdown) -> u8)
         Ok(Some(args)) => {
             let shutdown = Shutdown::new();
             match winddown::signals::Builder::new()
-                // `say!` never waits for a stream (output.rs): a hook that never blocks, run on
-                // the listener thread itself.
+                // `say!` never waits for a stream (output.rs): a hook that never blocks, run by
+                // the listener itself.
                 .on_event_inline(move |event| say!("{name}: {event}"))
                 .listen(&shutdown)
             {
@@ -265,10 +265,10 @@ pub(crate) type Sleep =
     Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// The routes, and the layer to put around them (none with `--no-layer`: see [`serve`]); `ws`
-/// is the runtime's WebSocket route (`/ws`). The layer wraps the whole router, once (axum's `Router::layer`
-/// would wrap each route on its own, and axum then boxes each layered route's service and
-/// future again for every request), and lets the probes and the status page through without
-/// admission: they answer through the whole shutdown (the liveness probe must, and the
+/// is the runtime's WebSocket route (`/ws`). The layer wraps the whole router, once (axum's
+/// `Router::layer` would wrap each route on its own, and axum then boxes each layered route's
+/// service and future again for every request), and lets the probes and the status page through
+/// without admission: they answer through the whole shutdown (the liveness probe must, and the
 /// readiness probe says 503 by itself). The server takes each request's admission from the
 /// layer (`for_server`), so the responses keep axum's body.
 pub(crate) fn router(
@@ -337,8 +337,8 @@ pub(crate) fn router(
 
 /// Serves `app` (the router, behind `layer` if there is one) on `listener`, over TLS with
 /// `tls`, until the plan's stop, and returns its report. The router with and without the layer
-/// are two types, each served by its own copy of the server (not one `Either` of the two,
-/// whose dispatch and moves every request would pay, and `--no-layer` would not).
+/// are two types, each served by its own copy of the server: one `Either` of the two would add
+/// its dispatch and moves to every request of both arms, which H1 (BENCHMARKS.md) compares.
 pub(crate) async fn serve<R, L>(
     plan: &Plan,
     runtime: R,
