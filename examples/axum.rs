@@ -126,15 +126,10 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         tokio::spawn(admin);
     }
-    let mut server = Server::new(&plan, TokioRuntime::new());
-    if let Some(grace) = args.keep_alive_grace {
-        server = server.keep_alive_grace(grace);
-    }
-    app::out("ready");
     let report = app::serve(
         &plan,
         TokioRuntime::new(),
-        server,
+        &args,
         listener,
         tls,
         router,

@@ -109,15 +109,10 @@ async fn run(args: app::Args, shutdown: Shutdown) -> u8 {
             .serve_admin(admin, app::admin(&plan, layer.as_ref()));
         smol::spawn(admin).detach();
     }
-    let mut server = Server::new(&plan, SmolRuntime::new());
-    if let Some(grace) = args.keep_alive_grace {
-        server = server.keep_alive_grace(grace);
-    }
-    app::out("ready");
     let report = app::serve(
         &plan,
         SmolRuntime::new(),
-        server,
+        &args,
         listener,
         tls,
         router,

@@ -335,14 +335,15 @@ pub(crate) fn router(
     (app, layer)
 }
 
-/// Serves `app` (the router, behind `layer` if there is one) on `listener`, over TLS with
-/// `tls`, until the plan's stop, and returns its report. The router with and without the layer
-/// are two types, each served by its own copy of the server: one `Either` of the two would add
-/// its dispatch and moves to every request of both arms, which H1 (BENCHMARKS.md) compares.
+/// Serves `app` (the router, behind `layer` if there is one) on `listener` with the server
+/// settings of `args`, over TLS with `tls`, until the plan's stop, and returns its report;
+/// prints `ready` as it starts. The router with and without the layer are two types, each
+/// served by its own copy of the server: one `Either` of the two would add its dispatch and
+/// moves to every request of both arms, which H1 (BENCHMARKS.md) compares.
 pub(crate) async fn serve<R, L>(
     plan: &Plan,
     runtime: R,
-    server: Server<R>,
+    args: &Args,
     listener: L,
     tls: Option<Tls>,
     app: Router,
@@ -353,6 +354,11 @@ where
     L: Listener,
     Tls: Handshake<L::Io>,
 {
+    let mut server = Server::new(plan, runtime.clone());
+    if let Some(grace) = args.keep_alive_grace {
+        server = server.keep_alive_grace(grace);
+    }
+    out("ready");
     async fn on<R, L, M, K>(
         plan: &Plan,
         runtime: R,
