@@ -42,14 +42,11 @@ use core::time::Duration;
 
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
-#[cfg(all(feature = "std", not(loom)))]
-use super::resource::AsyncCloser;
 use super::resource::Closer;
 use super::results::Results;
-use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
-use super::step::{DrainStep, Join, Put};
+use super::step::{DrainStep, Join, Local};
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -306,30 +303,10 @@ impl<R: Runtime> Sequence<'_, R> {
     ) -> Outcome {
         let own_end = now.saturating_add(own);
         let (join, ticket) = match closer {
-            Closer::Async(closer) => {
-                // Most closers have nothing to wait for and finish in their first poll: then
-                // they need no task, no join and no deadline timer (no deadline can be acted on
-                // in the middle of a poll anyway; the clock says whether it ended late).
-                #[cfg(all(feature = "std", not(loom)))]
-                let task = match first_poll(self.runtime, closer).await {
-                    FirstPoll::Ended(outcome) => {
-                        let late = self.step_ended(own_end, phase);
-                        return late_if(outcome, late);
-                    }
-                    // Its step's timer is made after that poll, to the same ends.
-                    FirstPoll::Pending(future) => future,
-                };
-                // Without `std` a panic cannot be caught here: the closer runs only as a task.
-                #[cfg(not(all(feature = "std", not(loom))))]
-                let task: BoxFuture<Result<(), String>> = Box::pin(async move { closer().await });
-                let (results, ticket) = (self.results.clone(), self.results.next());
-                let task = self.runtime.spawn(Box::pin(Put {
-                    task,
-                    results,
-                    ticket,
-                }));
-                (Join::Task(task), ticket)
-            }
+            // Most closers have nothing to wait for and finish in their first poll: then they
+            // need no deadline timer (no deadline can be acted on in the middle of a poll
+            // anyway; the clock says whether it ended late).
+            Closer::Async(closer) => (Join::Async(Local::new(self.runtime, closer)), 0),
             Closer::Blocking(closer, start) => {
                 let (results, ticket) = (self.results.clone(), self.results.next());
                 let join = self.runtime.spawn_blocking(Box::new(move || {
@@ -340,10 +317,15 @@ impl<R: Runtime> Sequence<'_, R> {
             }
         };
         // One wait for both kinds, so that the step is awaited in one place.
-        let end = self.bounded_step(pin!(join), own_end, phase, false).await;
+        let mut join = pin!(join);
+        let end = self.bounded_step(join.as_mut(), own_end, phase, false).await;
         match end {
             StepEnd::Done(TaskOutcome::Finished, late) => {
-                let outcome = match self.results.take(ticket) {
+                let result = match &mut *join {
+                    Join::Async(local) => local.result.take(),
+                    Join::Blocking(_) => self.results.take(ticket),
+                };
+                let outcome = match result {
                     Some(Ok(())) => Outcome::Ok,
                     Some(Err(message)) => Outcome::Error(message),
                     // Finished without storing a result cannot happen; count it as a failure.
@@ -622,57 +604,4 @@ fn late_if(outcome: Outcome, late: bool) -> Outcome {
     } else {
         outcome
     }
-}
-
-/// How an async closer's first poll went.
-#[cfg(all(feature = "std", not(loom)))]
-enum FirstPoll {
-    /// It finished (or panicked) there.
-    Ended(Outcome),
-    /// It is waiting for something: its future goes on as a task.
-    Pending(BoxFuture<Result<(), String>>),
-}
-
-/// Makes an async closer's future and polls it once, on the sequence's own task and in the
-/// runtime's context ([`Runtime::in_context`]), its panic caught as a task's would be.
-///
-/// A future that returns `Pending` there has registered this task's waker; moved into a
-/// task of its own, it is polled again there first (as every new task is) and, as the
-/// `Future` contract requires of it, registers that task's waker instead: the wake-up it
-/// waits for reaches its task, at worst after one spurious wake-up of the sequence.
-#[cfg(all(feature = "std", not(loom)))]
-fn first_poll<R: Runtime>(
-    runtime: &R,
-    closer: AsyncCloser,
-) -> impl Future<Output = FirstPoll> + '_ {
-    let mut closer = Some(closer);
-    poll_fn(move |cx| {
-        let mut polled = None;
-        runtime.in_context(&mut || {
-            let Some(closer) = closer.take() else { return };
-            polled = Some(std::panic::catch_unwind(core::panic::AssertUnwindSafe(
-                || {
-                    let mut future = closer();
-                    match future.as_mut().poll(cx) {
-                        Poll::Ready(result) => Ok(result),
-                        Poll::Pending => Err(future),
-                    }
-                },
-            )));
-        });
-        Poll::Ready(match polled {
-            Some(Ok(Ok(Ok(())))) => FirstPoll::Ended(Outcome::Ok),
-            Some(Ok(Ok(Err(message)))) => FirstPoll::Ended(Outcome::Error(message)),
-            Some(Ok(Err(future))) => FirstPoll::Pending(future),
-            Some(Err(payload)) => {
-                FirstPoll::Ended(Outcome::Panicked(crate::panic::message(&*payload)))
-            }
-            // The runtime did not call `poll`: the closer runs only as a task.
-            None => match closer.take() {
-                Some(closer) => FirstPoll::Pending(Box::pin(async move { closer().await })),
-                // Polled again after `Ready`, which `await` never does.
-                None => return Poll::Pending,
-            },
-        })
-    })
 }

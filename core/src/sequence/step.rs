@@ -6,44 +6,93 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use super::results::Results;
-use super::runtime::{BoxFuture, TaskOutcome};
+use super::resource::AsyncCloser;
+use super::runtime::{BoxFuture, Runtime, TaskOutcome};
 
-/// What a closer's step waits for: its task, or its blocking task.
-pub(super) enum Join {
-    /// An async closer's task.
-    Task(BoxFuture<TaskOutcome>),
+/// What a closer's step waits for: an async closer polled on the sequence's own task, or a
+/// blocking closer's task.
+pub(super) enum Join<'r, R> {
+    /// An async closer, polled here.
+    Async(Local<'r, R>),
     /// A blocking closer's task.
     Blocking(crate::runtime::Blocking),
 }
 
-impl Future for Join {
+impl<R: Runtime> Future for Join<'_, R> {
     type Output = TaskOutcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
-        // Both are `Unpin`: a box and `Blocking`.
+        // Both are `Unpin`: boxes and references, and `Blocking`.
         match self.get_mut() {
-            Join::Task(task) => task.as_mut().poll(cx),
+            Join::Async(local) => local.poll(cx),
             Join::Blocking(blocking) => Pin::new(blocking).poll(cx),
         }
     }
 }
 
-/// An async closer's task: runs the closer's future and leaves its result in `results` under
-/// `ticket`. A named future rather than an `async` block: no state machine of its own.
-pub(super) struct Put {
-    pub(super) task: BoxFuture<Result<(), String>>,
-    pub(super) results: Results,
-    pub(super) ticket: u64,
+/// An async closer run on the sequence's own task: its future is made at the first poll and
+/// each poll runs in the runtime's context ([`Runtime::in_context`]), its panic caught (with
+/// `std`) as a task's would be. Ends with `Finished` once the closer returned, its result in
+/// [`result`](Self::result).
+pub(super) struct Local<'r, R> {
+    runtime: &'r R,
+    closer: Option<AsyncCloser>,
+    future: Option<BoxFuture<Result<(), String>>>,
+    /// What the closer returned, once it did.
+    pub(super) result: Option<Result<(), String>>,
 }
 
-impl Future for Put {
-    type Output = ();
+impl<'r, R: Runtime> Local<'r, R> {
+    pub(super) fn new(runtime: &'r R, closer: AsyncCloser) -> Self {
+        Local {
+            runtime,
+            closer: Some(closer),
+            future: None,
+            result: None,
+        }
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let result = core::task::ready!(self.task.as_mut().poll(cx));
-        self.results.put(self.ticket, result);
-        Poll::Ready(())
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+        let (closer, future) = (&mut self.closer, &mut self.future);
+        let mut polled = None;
+        self.runtime.in_context(&mut || {
+            polled = Some(catch(|| {
+                let future = match (future.as_mut(), closer.take()) {
+                    (Some(future), _) => future,
+                    (None, Some(closer)) => future.insert(closer()),
+                    // Polled again after `Ready`, which `await` never does.
+                    (None, None) => return Poll::Pending,
+                };
+                future.as_mut().poll(cx)
+            }));
+        });
+        match polled {
+            Some(Ok(Poll::Ready(result))) => {
+                self.future = None;
+                self.result = Some(result);
+                Poll::Ready(TaskOutcome::Finished)
+            }
+            Some(Ok(Poll::Pending)) => Poll::Pending,
+            Some(Err(message)) => {
+                self.future = None;
+                Poll::Ready(TaskOutcome::Panicked(message))
+            }
+            // The runtime did not call `poll`: the closer cannot run.
+            None => Poll::Ready(TaskOutcome::Cancelled),
+        }
+    }
+}
+
+/// Calls `f`, catching its panic where unwinding can be caught: `Err` with the panic message.
+fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Option<String>> {
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+            .map_err(|payload| crate::panic::message(&*payload))
+    }
+    #[cfg(not(all(feature = "std", not(loom))))]
+    {
+        Ok(f())
     }
 }
 

@@ -153,6 +153,10 @@ impl VirtualRuntime {
                      so nothing can ever wake them"
                 );
             }
+            // The tasks the timers woke run before `future` looks at that instant: a force
+            // that lands as a closer's sleep ends is there when the sequence sees the closer
+            // finish.
+            self.poll_tasks();
         }
     }
 
