@@ -5,9 +5,9 @@ use alloc::sync::Arc;
 
 use crate::raw::Lock;
 
-/// Where each closer's task leaves its result: one slot for the whole run (the closers run one
-/// at a time), with a ticket per closer so that a closer abandoned at its deadline (a blocking
-/// one runs on, detached) cannot leave its result for the next one.
+/// Where each blocking closer's task leaves its result: one slot for the whole run (the closers
+/// run one at a time), with a ticket per closer so that a closer abandoned at its deadline (it
+/// runs on, detached) cannot leave its result for the next one.
 #[derive(Clone, Default)]
 pub(super) struct Results(Arc<Lock<Slot>>);
 

@@ -46,7 +46,7 @@ use super::resource::Closer;
 use super::results::Results;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
-use super::step::{DrainStep, Join, Local};
+use super::step::{catch, DrainStep, Join, Local};
 use crate::{Config, Phase, Report, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -79,7 +79,7 @@ pub(super) fn run<'a, R: Runtime>(
     sequence.run()
 }
 
-/// What a bounded step waits for: a closer's task (how it ended), or a wait that ends with
+/// What a bounded step waits for: a closer (how it ended), or a wait that ends with
 /// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
 /// step's state machine is compiled once.
 type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
@@ -290,10 +290,9 @@ impl<R: Runtime> Sequence<'_, R> {
         flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
     }
 
-    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one is
-    /// polled once on the sequence's own task (with `std`), and goes on as a task of its own
-    /// only if it did not finish there; a blocking one runs where the runtime puts blocking
-    /// work.
+    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one on
+    /// the sequence's own task (its step polls it), a blocking one where the runtime puts
+    /// blocking work.
     async fn close_one(
         &mut self,
         closer: Closer,
@@ -318,7 +317,9 @@ impl<R: Runtime> Sequence<'_, R> {
         };
         // One wait for both kinds, so that the step is awaited in one place.
         let mut join = pin!(join);
-        let end = self.bounded_step(join.as_mut(), own_end, phase, false).await;
+        let end = self
+            .bounded_step(join.as_mut(), own_end, phase, false)
+            .await;
         match end {
             StepEnd::Done(TaskOutcome::Finished, late) => {
                 let result = match &mut *join {
@@ -518,7 +519,7 @@ impl<R: Runtime> Sequence<'_, R> {
         self.record.phase_entered(phase, at);
         let mut next = 0;
         while let Some(observer) = self.observers.get_mut(next) {
-            match call_observer(observer, phase, at) {
+            match catch(|| observer(phase, at)) {
                 Ok(()) => next += 1,
                 Err(message) => {
                     drop(self.observers.remove(next));
@@ -575,25 +576,6 @@ impl<R: Runtime> Drop for Sequence<'_, R> {
         if !self.finished {
             self.abandon();
         }
-    }
-}
-
-/// Calls an observer, catching its panic where unwinding can be caught: `Err` with the panic
-/// message.
-fn call_observer(
-    observer: &mut Observer,
-    phase: Phase,
-    at: Duration,
-) -> Result<(), Option<String>> {
-    #[cfg(all(feature = "std", not(loom)))]
-    {
-        std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| observer(phase, at)))
-            .map_err(|payload| crate::panic::message(&*payload))
-    }
-    #[cfg(not(all(feature = "std", not(loom))))]
-    {
-        observer(phase, at);
-        Ok(())
     }
 }
 

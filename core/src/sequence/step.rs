@@ -84,7 +84,7 @@ impl<'r, R: Runtime> Local<'r, R> {
 }
 
 /// Calls `f`, catching its panic where unwinding can be caught: `Err` with the panic message.
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Option<String>> {
+pub(super) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Option<String>> {
     #[cfg(all(feature = "std", not(loom)))]
     {
         std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
