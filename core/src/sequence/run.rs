@@ -33,7 +33,6 @@
 //! [`Config::forced_flush`]: crate::Config::forced_flush
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
@@ -47,7 +46,7 @@ use super::results::Results;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
 use super::step::{catch, DrainStep, Join, Local};
-use crate::{Config, Phase, Report, Resource, Shutdown};
+use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
 ///
@@ -55,7 +54,7 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 pub(super) fn run<'a, R: Runtime>(
     inner: &'a PlanInner,
     runtime: &'a R,
-) -> impl Future<Output = Report> + 'a {
+) -> impl Future<Output = ()> + 'a {
     let observers = core::mem::take(&mut inner.entries.lock().observers);
     let start = runtime.now();
     let sequence = Sequence {
@@ -131,7 +130,7 @@ struct Sequence<'a, R: Runtime> {
 }
 
 impl<R: Runtime> Sequence<'_, R> {
-    async fn run(mut self) -> Report {
+    async fn run(mut self) {
         self.enter_phase(Phase::Initiated);
 
         // Pre-stop: not ready, still admitting, for load balancers to notice.
@@ -546,15 +545,15 @@ impl<R: Runtime> Sequence<'_, R> {
         now.saturating_sub(self.start)
     }
 
-    /// Stores the report for every run of the plan and returns it.
-    fn finish(&mut self) -> Report {
+    /// Stores the report for every run of the plan.
+    fn finish(&mut self) {
         let mut failures = Vec::new();
         self.call_sources(|entries| &mut entries.collectors, &mut failures);
         let mut notes = Vec::new();
         self.call_sources(|entries| &mut entries.notes, &mut notes);
         self.finished = true;
         let total = self.elapsed();
-        self.record.finish(failures, notes, total)
+        self.record.finish(failures, notes, total);
     }
 
     /// The run was dropped before it finished: finish the draft truthfully (promise 2). Runs

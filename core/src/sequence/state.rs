@@ -79,6 +79,15 @@ impl RunState {
         self.stage = Stage::Done(Box::new(report));
         core::mem::take(&mut self.waiters)
     }
+
+    /// A copy of the final report, once stored: every run returns one (the run that carried
+    /// out the sequence too), so that the report is cloned in this one place.
+    pub(super) fn report(&self) -> Option<Report> {
+        match &self.stage {
+            Stage::Done(report) => Some(Report::clone(report)),
+            Stage::Idle | Stage::Running => None,
+        }
+    }
 }
 
 /// Takes the resources and flush hooks from the plan (sealing registration), ordered, if the
