@@ -15,7 +15,6 @@ pub(crate) mod progress;
 mod record;
 pub(crate) mod report;
 pub(crate) mod resource;
-mod results;
 mod run;
 pub mod runtime;
 mod state;

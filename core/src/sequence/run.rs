@@ -33,6 +33,7 @@
 //! [`Config::forced_flush`]: crate::Config::forced_flush
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
@@ -42,10 +43,9 @@ use core::time::Duration;
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
 use super::resource::Closer;
-use super::results::Results;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
-use super::step::{catch, DrainStep, Join, Local};
+use super::step::{catch, DrainStep, Join, Local, Slot};
 use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -70,7 +70,6 @@ pub(super) fn run<'a, R: Runtime>(
         forced_by: None,
         forced_at: start,
         deadline_passed_in: None,
-        results: Results::default(),
         finished: false,
         draining: false,
         left_at_force: None,
@@ -117,8 +116,6 @@ struct Sequence<'a, R: Runtime> {
     forced_at: Duration,
     /// The phase in which the graceful deadline passed, once it did: it bounds no more steps.
     deadline_passed_in: Option<Phase>,
-    /// Where the closers leave their results.
-    results: Results,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
     /// Set while the drain step runs.
@@ -300,18 +297,22 @@ impl<R: Runtime> Sequence<'_, R> {
         phase: Phase,
     ) -> Outcome {
         let own_end = now.saturating_add(own);
-        let (join, ticket) = match closer {
+        let join = match closer {
             // Most closers have nothing to wait for and finish in their first poll: then they
             // need no deadline timer (no deadline can be acted on in the middle of a poll
             // anyway; the clock says whether it ended late).
-            Closer::Async(closer) => (Join::Async(Local::new(self.runtime, closer)), 0),
+            Closer::Async(closer) => Join::Async(Local::new(self.runtime, closer)),
             Closer::Blocking(closer, start) => {
-                let (results, ticket) = (self.results.clone(), self.results.next());
+                // Its own slot: one abandoned at its deadline (it runs on, detached) leaves its
+                // result where nobody looks.
+                let slot = Slot::default();
+                let put = Arc::clone(&slot);
                 let join = self.runtime.spawn_blocking(Box::new(move || {
-                    results.put(ticket, closer());
+                    let result = closer();
+                    *put.lock() = Some(result);
                 }));
                 // The default `spawn_blocking` leaves the start to the closer's own function.
-                (Join::Blocking(join.start_unstarted(start)), ticket)
+                Join::Blocking(join.start_unstarted(start), slot)
             }
         };
         // One wait for both kinds, so that the step is awaited in one place.
@@ -323,7 +324,7 @@ impl<R: Runtime> Sequence<'_, R> {
             StepEnd::Done(TaskOutcome::Finished, late) => {
                 let result = match &mut *join {
                     Join::Async(local) => local.result.take(),
-                    Join::Blocking(_) => self.results.take(ticket),
+                    Join::Blocking(_, slot) => slot.lock().take(),
                 };
                 let outcome = match result {
                     Some(Ok(())) => Outcome::Ok,

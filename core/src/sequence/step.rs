@@ -2,21 +2,26 @@
 //! blocks, each with no state machine of its own.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::resource::AsyncCloser;
 use super::runtime::{BoxFuture, Runtime, TaskOutcome};
+use crate::raw::Lock;
 
 /// What a closer's step waits for: an async closer polled on the sequence's own task, or a
 /// blocking closer's task.
 pub(super) enum Join<'r, R> {
     /// An async closer, polled here.
     Async(Local<'r, R>),
-    /// A blocking closer's task.
-    Blocking(crate::runtime::Blocking),
+    /// A blocking closer's task, and where it leaves what the closer returned.
+    Blocking(crate::runtime::Blocking, Slot),
 }
+
+/// Where a blocking closer's task leaves what the closer returned: one per closer.
+pub(super) type Slot = Arc<Lock<Option<Result<(), String>>>>;
 
 impl<R: Runtime> Future for Join<'_, R> {
     type Output = TaskOutcome;
@@ -25,7 +30,7 @@ impl<R: Runtime> Future for Join<'_, R> {
         // Both are `Unpin`: boxes and references, and `Blocking`.
         match self.get_mut() {
             Join::Async(local) => local.poll(cx),
-            Join::Blocking(blocking) => Pin::new(blocking).poll(cx),
+            Join::Blocking(blocking, _) => Pin::new(blocking).poll(cx),
         }
     }
 }
