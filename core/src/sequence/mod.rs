@@ -5,6 +5,7 @@
 //! integration would. `run.rs` is the control flow, `record.rs` the report keeping; see
 //! `core/ARCHITECTURE.md` for the whole map.
 
+mod close;
 pub(crate) mod config;
 mod draft;
 pub(crate) mod error;

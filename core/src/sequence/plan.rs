@@ -317,6 +317,8 @@ impl Plan {
             return Err(Refused::new(RegisterError::Closing { name }, resource));
         }
         list(&mut entries).push(resource);
+        // The code that closes it comes with it (`close.rs`).
+        entries.close = Some(super::close::close_all);
         Ok(())
     }
 

@@ -33,19 +33,18 @@
 //! [`Config::forced_flush`]: crate::Config::forced_flush
 
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
+use super::close::{Close, CloseHost};
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
-use super::resource::Closer;
 use super::runtime::{Runtime, TaskOutcome};
 use super::state::{Entries, Observer, PlanInner, Source};
-use super::step::{catch, DrainStep, Join, Local, Slot};
+use super::step::{catch, DrainStep, Step, StepEnd, StepRuntime};
 use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -73,25 +72,9 @@ pub(super) fn run<'a, R: Runtime>(
         finished: false,
         draining: false,
         left_at_force: None,
+        close: None,
     };
     sequence.run()
-}
-
-/// What a bounded step waits for: a closer (how it ended), or a wait that ends with
-/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
-/// step's state machine is compiled once.
-type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
-
-/// How a bounded step ended.
-enum StepEnd {
-    /// It finished; `true` if only after its own deadline had passed.
-    Done(TaskOutcome, bool),
-    /// Its own deadline passed.
-    OwnDeadline,
-    /// The graceful deadline passed and forcing is on.
-    Graceful,
-    /// The shutdown was forced (from outside, or by the graceful deadline).
-    Forced,
 }
 
 /// One run of the sequence. Dropped before it finishes, it abandons the sequence (promise 2).
@@ -124,6 +107,9 @@ struct Sequence<'a, R: Runtime> {
     /// record), taken before anyone heard of the force from the sequence: see
     /// [`force`](Self::force).
     left_at_force: Option<DrainRecord>,
+    /// The code that closes the plan's closers, taken with them (`close.rs`): `None` when
+    /// nothing was ever registered, and none linked.
+    close: Option<Close>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -223,57 +209,24 @@ impl<R: Runtime> Sequence<'_, R> {
     fn take_closers(&mut self) -> (Vec<Resource>, Vec<Resource>) {
         // Nothing else takes them while this run lives (an abandoned run takes them in its
         // `Drop`, after this run is over).
-        let (resources, flushes) = self.inner.take_closers().unwrap_or_default();
+        let (resources, flushes, close) = self.inner.take_closers().unwrap_or_default();
+        self.close = close;
         let at = self.elapsed();
         self.record.closers_taken(&resources, &flushes, at);
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order. After a force, resources are skipped, and flush
-    /// hooks run within what is left of the forced flush budget.
+    /// Runs the closers of one phase, in order (`close.rs`, with [`begin`](CloseHost::begin)
+    /// below). After a force, resources are skipped, and flush hooks run within what is left
+    /// of the forced flush budget.
     async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
         if self.forced_by.is_none() {
             self.advance(phase);
         }
-        for resource in closers {
-            let Resource {
-                deadline, closer, ..
-            } = resource;
-            let now = self.clock();
-            let own = deadline.unwrap_or(self.config.close());
-            let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
-            // A force that came while the previous closer was finishing: do not start this one.
-            self.notice_force();
-            // Nor when the graceful deadline has been reached meanwhile (the previous closer
-            // ended just at it): its timer would fire at the first poll, before this closer
-            // could run, and the report would call a closer that ran "cancelled".
-            if self.deadline_passed_in.is_none()
-                && self.forced_by.is_none()
-                && now >= self.graceful_end
-            {
-                self.graceful_passed(phase);
-            }
-            // Once forced, only a flush hook runs, within what is left of the forced budget.
-            let forced_left = self
-                .forced_by
-                .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
-            let own = forced_left.map_or(own, |left| own.min(left));
-            let runs = !own.is_zero();
-            // Its step's own deadline is recorded with it (one lock, not two).
-            let step_end = runs.then(|| self.offset(now.saturating_add(own)));
-            self.record.closer_began(phase, self.offset(now), step_end);
-            let outcome = if runs {
-                self.close_one(closer.into_inner(), now, own, phase).await
-            } else {
-                if forced_left.is_none() {
-                    // The phase's own deadline has passed: no time to start this one.
-                    self.record.out_of_time();
-                }
-                Outcome::Skipped
-            };
-            // The clock as the closer's step ended (read there), or as it was skipped.
-            self.record
-                .closer_ended(phase, outcome, self.offset(self.now));
+        // Stored by the registration of the first closer: with none, there is nothing to close.
+        if let Some(close) = self.close {
+            let runtime: &dyn StepRuntime = self.runtime;
+            close(self, runtime, closers, phase, end).await;
         }
     }
 
@@ -284,64 +237,6 @@ impl<R: Runtime> Sequence<'_, R> {
         let budget = self.config.forced_flush();
         let flushes = phase == Phase::FlushingBuffers && !budget.is_zero();
         flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
-    }
-
-    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one on
-    /// the sequence's own task (its step polls it), a blocking one where the runtime puts
-    /// blocking work.
-    async fn close_one(
-        &mut self,
-        closer: Closer,
-        now: Duration,
-        own: Duration,
-        phase: Phase,
-    ) -> Outcome {
-        let own_end = now.saturating_add(own);
-        let join = match closer {
-            // Most closers have nothing to wait for and finish in their first poll: then they
-            // need no deadline timer (no deadline can be acted on in the middle of a poll
-            // anyway; the clock says whether it ended late).
-            Closer::Async(closer) => Join::Async(Local::new(self.runtime, closer)),
-            Closer::Blocking(closer, start) => {
-                // Its own slot: one abandoned at its deadline (it runs on, detached) leaves its
-                // result where nobody looks.
-                let slot = Slot::default();
-                let put = Arc::clone(&slot);
-                let join = self.runtime.spawn_blocking(Box::new(move || {
-                    let result = closer();
-                    *put.lock() = Some(result);
-                }));
-                // The default `spawn_blocking` leaves the start to the closer's own function.
-                Join::Blocking(join.start_unstarted(start), slot)
-            }
-        };
-        // One wait for both kinds, so that the step is awaited in one place.
-        let mut join = pin!(join);
-        let end = self
-            .bounded_step(join.as_mut(), own_end, phase, false)
-            .await;
-        match end {
-            StepEnd::Done(TaskOutcome::Finished, late) => {
-                let result = match &mut *join {
-                    Join::Async(local) => local.result.take(),
-                    Join::Blocking(_, slot) => slot.lock().take(),
-                };
-                let outcome = match result {
-                    Some(Ok(())) => Outcome::Ok,
-                    Some(Err(message)) => Outcome::Error(message),
-                    // Finished without storing a result cannot happen; count it as a failure.
-                    None => Outcome::Panicked(None),
-                };
-                late_if(outcome, late)
-            }
-            StepEnd::Done(TaskOutcome::Panicked(message), late) => {
-                late_if(Outcome::Panicked(message), late)
-            }
-            StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
-                Outcome::Cancelled
-            }
-            StepEnd::OwnDeadline => Outcome::TimedOut,
-        }
     }
 
     /// Runs `step` until it finishes, its own deadline `own_end` passes, the graceful deadline
@@ -564,7 +459,9 @@ impl<R: Runtime> Sequence<'_, R> {
         let untaken = self.inner.take_closers();
         let in_flight = self.shutdown.in_flight();
         let moved = self.shutdown.advance(Phase::Forced).is_ok();
-        let untaken_lists = untaken.as_ref().map(|(r, f)| (r.as_slice(), f.as_slice()));
+        let untaken_lists = untaken
+            .as_ref()
+            .map(|(r, f, _)| (r.as_slice(), f.as_slice()));
         self.record.abandoned(at, in_flight, moved, untaken_lists);
         // The closers it took are dropped here, outside every lock.
         drop(untaken);
@@ -579,11 +476,53 @@ impl<R: Runtime> Drop for Sequence<'_, R> {
     }
 }
 
-/// `outcome`, or [`Outcome::Late`] around it when its step finished past its own deadline.
-fn late_if(outcome: Outcome, late: bool) -> Outcome {
-    if late {
-        Outcome::Late(Box::new(outcome))
-    } else {
-        outcome
+impl<R: Runtime> CloseHost for Sequence<'_, R> {
+    fn begin(
+        &mut self,
+        deadline: Option<Duration>,
+        phase: Phase,
+        end: Option<Duration>,
+    ) -> Option<(Duration, Duration)> {
+        let now = self.clock();
+        let own = deadline.unwrap_or(self.config.close());
+        let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+        // A force that came while the previous closer was finishing: do not start this one.
+        self.notice_force();
+        // Nor when the graceful deadline has been reached meanwhile (the previous closer
+        // ended just at it): its timer would fire at the first poll, before this closer
+        // could run, and the report would call a closer that ran "cancelled".
+        if self.deadline_passed_in.is_none() && self.forced_by.is_none() && now >= self.graceful_end
+        {
+            self.graceful_passed(phase);
+        }
+        // Once forced, only a flush hook runs, within what is left of the forced budget.
+        let forced_left = self
+            .forced_by
+            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
+        let own = forced_left.map_or(own, |left| own.min(left));
+        let runs = !own.is_zero();
+        // Its step's own deadline is recorded with it (one lock, not two).
+        let step_end = runs.then(|| self.offset(now.saturating_add(own)));
+        self.record.closer_began(phase, self.offset(now), step_end);
+        if !runs && forced_left.is_none() {
+            // The phase's own deadline has passed: no time to start this one.
+            self.record.out_of_time();
+        }
+        runs.then_some((now, own))
+    }
+
+    fn wait<'s>(
+        &'s mut self,
+        step: Step<'s>,
+        own_end: Duration,
+        phase: Phase,
+    ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>> {
+        Box::pin(self.bounded_step(step, own_end, phase, false))
+    }
+
+    fn end(&mut self, phase: Phase, outcome: Outcome) {
+        // The clock as the closer's step ended (read there), or as it was skipped.
+        self.record
+            .closer_ended(phase, outcome, self.offset(self.now));
     }
 }

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::task::Waker;
 use core::time::Duration;
 
+use super::close::Close;
 use super::draft::Draft;
 use super::report::TaskFailure;
 use crate::raw::Lock;
@@ -50,6 +51,9 @@ pub(super) struct Entries {
     pub(super) namers: Vec<InFlightNamer>,
     pub(super) collectors: Vec<FailureCollector>,
     pub(super) notes: Vec<NoteWriter>,
+    /// The code that closes `resources` and `flushes`: stored by their registration, so that
+    /// a program that registers none links none (`close.rs`).
+    pub(super) close: Option<Close>,
 }
 
 /// Which run of the plan owns the sequence.
@@ -93,7 +97,7 @@ impl RunState {
 /// Takes the resources and flush hooks from the plan (sealing registration), ordered, if the
 /// sequence had not taken them yet.
 impl PlanInner {
-    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>)> {
+    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>, Option<Close>)> {
         let mut entries = self.entries.lock();
         if entries.sealed {
             return None;
@@ -101,8 +105,9 @@ impl PlanInner {
         entries.sealed = true;
         let resources = core::mem::take(&mut entries.resources);
         let flushes = core::mem::take(&mut entries.flushes);
+        let close = entries.close;
         drop(entries);
-        Some((order(resources), order(flushes)))
+        Some((order(resources), order(flushes), close))
     }
 }
 

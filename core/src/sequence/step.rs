@@ -1,6 +1,8 @@
-//! The futures a step of the sequence waits for (`run.rs`): named futures rather than `async`
-//! blocks, each with no state machine of its own.
+//! The futures a step of the sequence waits for (`run.rs`, `close.rs`): named futures rather
+//! than `async` blocks, each with no state machine of its own; how a bounded step ends; and
+//! what the steps use of the runtime.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::future::Future;
@@ -8,14 +10,51 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::resource::AsyncCloser;
-use super::runtime::{BoxFuture, Runtime, TaskOutcome};
+use super::runtime::{Blocking, BoxFuture, Runtime, TaskOutcome};
 use crate::raw::Lock;
+
+/// What a closer's step uses of the [`Runtime`] (`close.rs` reaches it through this trait's
+/// vtable): its context and where it runs blocking work. Not `spawn`, which a `dyn Runtime`'s
+/// vtable would link into a program whose only task is the sequence's.
+pub(super) trait StepRuntime: Send + Sync {
+    /// [`Runtime::in_context`].
+    fn in_context(&self, poll: &mut dyn FnMut());
+    /// [`Runtime::spawn_blocking`].
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking;
+}
+
+impl<R: Runtime> StepRuntime for R {
+    fn in_context(&self, poll: &mut dyn FnMut()) {
+        Runtime::in_context(self, poll);
+    }
+
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking {
+        Runtime::spawn_blocking(self, task)
+    }
+}
+
+/// What a bounded step waits for: a closer (how it ended), or a wait that ends with
+/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
+/// step's state machine is compiled once.
+pub(super) type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
+
+/// How a bounded step ended.
+pub(super) enum StepEnd {
+    /// It finished; `true` if only after its own deadline had passed.
+    Done(TaskOutcome, bool),
+    /// Its own deadline passed.
+    OwnDeadline,
+    /// The graceful deadline passed and forcing is on.
+    Graceful,
+    /// The shutdown was forced (from outside, or by the graceful deadline).
+    Forced,
+}
 
 /// What a closer's step waits for: an async closer polled on the sequence's own task, or a
 /// blocking closer's task.
-pub(super) enum Join<'r, R> {
+pub(super) enum Join<'r> {
     /// An async closer, polled here.
-    Async(Local<'r, R>),
+    Async(Local<'r>),
     /// A blocking closer's task, and where it leaves what the closer returned.
     Blocking(crate::runtime::Blocking, Slot),
 }
@@ -23,7 +62,7 @@ pub(super) enum Join<'r, R> {
 /// Where a blocking closer's task leaves what the closer returned: one per closer.
 pub(super) type Slot = Arc<Lock<Option<Result<(), String>>>>;
 
-impl<R: Runtime> Future for Join<'_, R> {
+impl Future for Join<'_> {
     type Output = TaskOutcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
@@ -39,16 +78,16 @@ impl<R: Runtime> Future for Join<'_, R> {
 /// each poll runs in the runtime's context ([`Runtime::in_context`]), its panic caught (with
 /// `std`) as a task's would be. Ends with `Finished` once the closer returned, its result in
 /// [`result`](Self::result).
-pub(super) struct Local<'r, R> {
-    runtime: &'r R,
+pub(super) struct Local<'r> {
+    runtime: &'r dyn StepRuntime,
     closer: Option<AsyncCloser>,
     future: Option<BoxFuture<Result<(), String>>>,
     /// What the closer returned, once it did.
     pub(super) result: Option<Result<(), String>>,
 }
 
-impl<'r, R: Runtime> Local<'r, R> {
-    pub(super) fn new(runtime: &'r R, closer: AsyncCloser) -> Self {
+impl<'r> Local<'r> {
+    pub(super) fn new(runtime: &'r dyn StepRuntime, closer: AsyncCloser) -> Self {
         Local {
             runtime,
             closer: Some(closer),
