@@ -43,7 +43,7 @@ use super::close::{Close, CloseHost};
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
 use super::runtime::{Runtime, TaskOutcome};
-use super::state::{Entries, Observer, PlanInner, Source};
+use super::state::{Entries, Observer, PlanInner, Sources};
 use super::step::{catch, DrainStep, Step, StepEnd, StepRuntime};
 use crate::{Config, Phase, Resource, Shutdown};
 
@@ -195,14 +195,13 @@ impl<R: Runtime> Sequence<'_, R> {
         }
     }
 
-    /// Calls each of the plan's sources in `list` to push into `out`: taken out of the entries
-    /// so that they run outside the lock (they are user code), then put back.
-    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Vec<Source<T>>, out: &mut Vec<T>) {
-        let mut sources = core::mem::take(list(&mut self.inner.entries.lock()));
-        for source in &mut sources {
-            source(out);
+    /// Calls each of the plan's sources in `list` to push into `out`, outside the lock (they
+    /// are user code), if any was ever registered.
+    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Sources<T>, out: &mut Vec<T>) {
+        let call = list(&mut self.inner.entries.lock()).call();
+        if let Some(call) = call {
+            call(&self.inner.entries, list, out);
         }
-        list(&mut self.inner.entries.lock()).append(&mut sources);
     }
 
     /// Takes the resources and flush hooks (sealing registration), ordered.
