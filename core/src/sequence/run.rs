@@ -1,5 +1,6 @@
 //! The shutdown sequence itself: one run of a [`Plan`](crate::Plan), step by step. This file is
-//! its control flow; what it records is written by `record.rs`.
+//! its control flow; what it records is written by `record.rs`, and each closer's step is run
+//! by `close.rs` (linked only by a registration of one).
 //!
 //! `Initiated` (not ready; the pre-stop delay) → `StoppingNewRequests` (admissions closed) →
 //! `Draining` (until drained or the drain deadline) → `ClosingResources` (by priority, each
