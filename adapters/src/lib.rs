@@ -54,8 +54,8 @@
 //!
 //! # Limitations
 //!
-//! - Cancelling a task (a closer past its deadline, a task left in a dropped [`TaskSet`]) drops
-//!   its future at its next await point: a task blocked in synchronous code is not stopped.
+//! - Cancelling a closer past its deadline, or a task left in a dropped [`TaskSet`], drops its
+//!   future at its next await point: one blocked in synchronous code is not stopped.
 //! - The tokio feature needs the Rust version tokio needs, which may be newer than this
 //!   crate's own minimum.
 //!

@@ -25,7 +25,7 @@ impl Runtime for Defaults {
     }
 
     fn spawn(&self, _task: BoxFuture<()>) -> BoxFuture<TaskOutcome> {
-        unreachable!("no closer here goes on as a task")
+        unreachable!("the sequence spawns no task")
     }
 
     fn spawn_detached(&self, _task: BoxFuture<()>) {

@@ -266,6 +266,70 @@ fn a_closer_that_panics_after_waiting_is_recorded_as_panicked() {
     );
 }
 
+/// The virtual runtime, but spawning is refused: the sequence must not need it.
+struct NoSpawn(VirtualRuntime);
+
+impl Runtime for NoSpawn {
+    fn now(&self) -> Duration {
+        self.0.now()
+    }
+
+    fn sleep(&self, duration: Duration) -> winddown_core::runtime::BoxFuture<()> {
+        self.0.sleep(duration)
+    }
+
+    fn spawn(
+        &self,
+        _task: winddown_core::runtime::BoxFuture<()>,
+    ) -> winddown_core::runtime::BoxFuture<winddown_core::runtime::TaskOutcome> {
+        panic!("the sequence spawned a task")
+    }
+
+    fn spawn_detached(&self, _task: winddown_core::runtime::BoxFuture<()>) {
+        panic!("the sequence spawned a detached task")
+    }
+}
+
+#[test]
+fn closers_that_wait_run_on_the_sequences_own_task() {
+    let (runtime, _, plan, log) = setup(Config::default());
+    plan.register(closer(&runtime, "db", secs(1), Ok(()), &log).priority(1))
+        .unwrap();
+    plan.register({
+        let runtime = runtime.clone();
+        Resource::new("cache", move || async move {
+            runtime.sleep(secs(2)).await;
+            panic!("cache poisoned");
+            #[allow(unreachable_code)]
+            Ok(())
+        })
+    })
+    .unwrap();
+    plan.flush(closer(&runtime, "log", secs(0), Err("disk full"), &log))
+        .unwrap();
+
+    plan.shutdown().trigger(Reason::Signal(15));
+    let no_spawn = NoSpawn(runtime.clone());
+    let report = runtime.block_on(plan.run(&no_spawn));
+
+    assert_eq!(
+        outcomes(&report.resources),
+        [
+            ("db", Outcome::Ok, secs(1)),
+            (
+                "cache",
+                Outcome::Panicked(Some("cache poisoned".into())),
+                secs(2)
+            ),
+        ]
+    );
+    assert_eq!(
+        outcomes(&report.flushes),
+        [("log", Outcome::Error("disk full".into()), secs(0))]
+    );
+    assert_eq!(report.status, Status::Failed);
+}
+
 #[test]
 fn a_closer_whose_first_poll_took_time_still_times_out_at_its_own_deadline() {
     let (runtime, _, plan, _log) = setup(Config::default());

@@ -5,6 +5,7 @@
 //! integration would. `run.rs` is the control flow, `record.rs` the report keeping; see
 //! `core/ARCHITECTURE.md` for the whole map.
 
+mod close;
 pub(crate) mod config;
 mod draft;
 pub(crate) mod error;
@@ -15,7 +16,6 @@ pub(crate) mod progress;
 mod record;
 pub(crate) mod report;
 pub(crate) mod resource;
-mod results;
 mod run;
 pub mod runtime;
 mod state;

@@ -317,6 +317,8 @@ impl Plan {
             return Err(Refused::new(RegisterError::Closing { name }, resource));
         }
         list(&mut entries).push(resource);
+        // The code that closes it comes with it (`close.rs`).
+        entries.close = Some(super::close::close_all);
         Ok(())
     }
 
@@ -347,18 +349,18 @@ impl Plan {
             }
         };
         if claimed {
-            super::run::run(&self.inner, &runtime).await
-        } else {
-            self.wait_for_report().await
+            // It stores the report as it ends (or as it is dropped); its run takes it below.
+            super::run::run(&self.inner, &runtime).await;
         }
+        self.wait_for_report().await
     }
 
     /// Waits for the run that owns the sequence to store its report.
     fn wait_for_report(&self) -> impl Future<Output = Report> + '_ {
         poll_fn(|cx| {
             let mut run = self.inner.run.lock();
-            if let Stage::Done(report) = &run.stage {
-                return Poll::Ready(Report::clone(report));
+            if let Some(report) = run.report() {
+                return Poll::Ready(report);
             }
             if !run.waiters.iter().any(|waker| waker.will_wake(cx.waker())) {
                 // Cloning a waker under the lock: the one foreign call `Lock` allows.

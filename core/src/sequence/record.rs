@@ -16,7 +16,7 @@ use core::time::Duration;
 use super::draft::Draft;
 use super::report::{DrainRecord, ForcedBy, ObserverPanic, Outcome, ResourceRecord, TaskFailure};
 use super::state::PlanInner;
-use crate::{Phase, Report, Resource};
+use crate::{Phase, Resource};
 
 /// Writes one run's report into the plan's shared draft. Offsets (`at`) are from the moment
 /// the sequence saw the trigger.
@@ -162,13 +162,13 @@ impl<'a> Recorder<'a> {
     }
 
     /// The sequence ended at `total`: stores the report for every run of the plan (and wakes
-    /// the runs waiting for it) and returns it.
+    /// the runs waiting for it).
     pub(super) fn finish(
         &self,
         task_failures: Vec<TaskFailure>,
         notes: Vec<String>,
         total: Duration,
-    ) -> Report {
+    ) {
         let (mut task_failures, mut notes) = (task_failures, notes);
         self.store(&mut |draft| {
             draft.task_failures = core::mem::take(&mut task_failures);
@@ -188,7 +188,7 @@ impl<'a> Recorder<'a> {
         in_flight: usize,
         moved: bool,
         untaken: Option<(&[Resource], &[Resource])>,
-    ) -> Report {
+    ) {
         self.store(&mut |draft| {
             if let Some((phase, mut record)) = draft.running.take() {
                 record.duration = at.saturating_sub(record.started);
@@ -232,22 +232,26 @@ impl<'a> Recorder<'a> {
     }
 
     /// Finishes the draft with `last` (which returns the total), turns it into the report,
-    /// stores that for every run of the plan, wakes the runs waiting for it (outside the
-    /// lock), and returns it. `last` is called once; a `dyn` so that both ends of a run share one
-    /// copy of this function.
-    fn store(&self, last: &mut dyn FnMut(&mut Draft) -> Duration) -> Report {
-        let (report, waiters) = {
+    /// stores that for every run of the plan, and wakes the runs waiting for it (outside the
+    /// lock). The run that carried out the sequence takes its copy as they do, so the report is
+    /// cloned in one place. `last` is called once; a `dyn` so that both ends of a run share
+    /// one copy of this function.
+    fn store(&self, last: &mut dyn FnMut(&mut Draft) -> Duration) {
+        let waiters = {
             let mut run = self.inner.run.lock();
             let total = last(&mut run.draft);
             let report = core::mem::take(&mut run.draft).into_report(&self.inner.shutdown, total);
-            let waiters = run.finish(report.clone());
-            (report, waiters)
+            run.finish(report)
         };
         for waker in waiters {
             waker.wake();
         }
-        super::progress::report(&report);
-        report
+        if super::progress::ENABLED {
+            // A copy for the progress event, sent outside the lock.
+            if let Some(report) = self.inner.run.lock().report() {
+                super::progress::report(&report);
+            }
+        }
     }
 }
 

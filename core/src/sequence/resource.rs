@@ -17,8 +17,8 @@ pub(crate) type AsyncCloser = Box<dyn FnOnce() -> BoxFuture<Result<(), String>> 
 
 /// The closer a [`Resource`] runs, once: `Ok` or an error's text.
 pub(crate) enum Closer {
-    /// An async closer: polled once on the sequence's task (with `std`), then, if it has not
-    /// finished, run as a task on the runtime, and cancelled (dropped) at its deadline.
+    /// An async closer: polled on the sequence's own task (its panic caught, with `std`), and
+    /// cancelled (dropped) at its deadline.
     Async(AsyncCloser),
     /// A blocking closer: runs where the runtime's
     /// [`spawn_blocking`](crate::runtime::Runtime::spawn_blocking) puts it, and is abandoned at
@@ -132,9 +132,10 @@ impl fmt::Display for ResourceKind {
 /// run in reverse registration order (last opened, first closed). Each runs within its
 /// deadline; an error, a panic or an overrun is recorded in the report and the rest still run.
 ///
-/// An async closer is polled first on the sequence's own task (with `std`): one that finishes
-/// there (most do: nothing to wait for) costs no task and no timer; one that waits goes on as a
-/// task of its own, cancelled at its deadline. So work done before a closer's first `.await`
+/// An async closer runs on the sequence's own task, polled in the runtime's context
+/// ([`Runtime::in_context`](crate::runtime::Runtime::in_context)) with its panic caught (with
+/// `std`): one that finishes in its first poll (most do: nothing to wait for) costs no timer; one
+/// that waits is cancelled (dropped) at its deadline. So synchronous work in a closer's poll
 /// holds up the sequence until it returns, as it would hold a single-threaded runtime: no
 /// deadline can act in the middle of a poll, and a closer that overran its deadline there is
 /// reported [late](crate::Outcome::Late). Put blocking work in [`Resource::blocking`].

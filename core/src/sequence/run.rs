@@ -1,5 +1,6 @@
 //! The shutdown sequence itself: one run of a [`Plan`](crate::Plan), step by step. This file is
-//! its control flow; what it records is written by `record.rs`.
+//! its control flow; what it records is written by `record.rs`, and each closer's step is run
+//! by `close.rs` (linked only by a registration of one).
 //!
 //! `Initiated` (not ready; the pre-stop delay) → `StoppingNewRequests` (admissions closed) →
 //! `Draining` (until drained or the drain deadline) → `ClosingResources` (by priority, each
@@ -33,24 +34,19 @@
 //! [`Config::forced_flush`]: crate::Config::forced_flush
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
+use super::close::{Close, CloseHost};
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy, Outcome};
-#[cfg(all(feature = "std", not(loom)))]
-use super::resource::AsyncCloser;
-use super::resource::Closer;
-use super::results::Results;
-use super::runtime::BoxFuture;
 use super::runtime::{Runtime, TaskOutcome};
-use super::state::{Entries, Observer, PlanInner, Source};
-use super::step::{DrainStep, Join, Put};
-use crate::{Config, Phase, Report, Resource, Shutdown};
+use super::state::{Entries, Observer, PlanInner, Sources};
+use super::step::{catch, DrainStep, Step, StepEnd, StepRuntime};
+use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
 ///
@@ -58,7 +54,7 @@ use crate::{Config, Phase, Report, Resource, Shutdown};
 pub(super) fn run<'a, R: Runtime>(
     inner: &'a PlanInner,
     runtime: &'a R,
-) -> impl Future<Output = Report> + 'a {
+) -> impl Future<Output = ()> + 'a {
     let observers = core::mem::take(&mut inner.entries.lock().observers);
     let start = runtime.now();
     let sequence = Sequence {
@@ -74,29 +70,12 @@ pub(super) fn run<'a, R: Runtime>(
         forced_by: None,
         forced_at: start,
         deadline_passed_in: None,
-        results: Results::default(),
         finished: false,
         draining: false,
         left_at_force: None,
+        close: None,
     };
     sequence.run()
-}
-
-/// What a bounded step waits for: a closer's task (how it ended), or a wait that ends with
-/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
-/// step's state machine is compiled once.
-type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
-
-/// How a bounded step ended.
-enum StepEnd {
-    /// It finished; `true` if only after its own deadline had passed.
-    Done(TaskOutcome, bool),
-    /// Its own deadline passed.
-    OwnDeadline,
-    /// The graceful deadline passed and forcing is on.
-    Graceful,
-    /// The shutdown was forced (from outside, or by the graceful deadline).
-    Forced,
 }
 
 /// One run of the sequence. Dropped before it finishes, it abandons the sequence (promise 2).
@@ -121,8 +100,6 @@ struct Sequence<'a, R: Runtime> {
     forced_at: Duration,
     /// The phase in which the graceful deadline passed, once it did: it bounds no more steps.
     deadline_passed_in: Option<Phase>,
-    /// Where the closers leave their results.
-    results: Results,
     /// Set when the report is stored; until then, dropping abandons.
     finished: bool,
     /// Set while the drain step runs.
@@ -131,10 +108,13 @@ struct Sequence<'a, R: Runtime> {
     /// record), taken before anyone heard of the force from the sequence: see
     /// [`force`](Self::force).
     left_at_force: Option<DrainRecord>,
+    /// The code that closes the plan's closers, taken with them (`close.rs`): `None` when
+    /// nothing was ever registered, and none linked.
+    close: Option<Close>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
-    async fn run(mut self) -> Report {
+    async fn run(mut self) {
         self.enter_phase(Phase::Initiated);
 
         // Pre-stop: not ready, still admitting, for load balancers to notice.
@@ -216,71 +196,37 @@ impl<R: Runtime> Sequence<'_, R> {
         }
     }
 
-    /// Calls each of the plan's sources in `list` to push into `out`: taken out of the entries
-    /// so that they run outside the lock (they are user code), then put back.
-    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Vec<Source<T>>, out: &mut Vec<T>) {
-        let mut sources = core::mem::take(list(&mut self.inner.entries.lock()));
-        for source in &mut sources {
-            source(out);
+    /// Calls each of the plan's sources in `list` to push into `out`, outside the lock (they
+    /// are user code), if any was ever registered.
+    fn call_sources<T>(&self, list: fn(&mut Entries) -> &mut Sources<T>, out: &mut Vec<T>) {
+        let call = list(&mut self.inner.entries.lock()).call();
+        if let Some(call) = call {
+            call(&self.inner.entries, list, out);
         }
-        list(&mut self.inner.entries.lock()).append(&mut sources);
     }
 
     /// Takes the resources and flush hooks (sealing registration), ordered.
     fn take_closers(&mut self) -> (Vec<Resource>, Vec<Resource>) {
         // Nothing else takes them while this run lives (an abandoned run takes them in its
         // `Drop`, after this run is over).
-        let (resources, flushes) = self.inner.take_closers().unwrap_or_default();
+        let (resources, flushes, close) = self.inner.take_closers().unwrap_or_default();
+        self.close = close;
         let at = self.elapsed();
         self.record.closers_taken(&resources, &flushes, at);
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order. After a force, resources are skipped, and flush
-    /// hooks run within what is left of the forced flush budget.
+    /// Runs the closers of one phase, in order (`close.rs`, with [`begin`](CloseHost::begin)
+    /// below). After a force, resources are skipped, and flush hooks run within what is left
+    /// of the forced flush budget.
     async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
         if self.forced_by.is_none() {
             self.advance(phase);
         }
-        for resource in closers {
-            let Resource {
-                deadline, closer, ..
-            } = resource;
-            let now = self.clock();
-            let own = deadline.unwrap_or(self.config.close());
-            let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
-            // A force that came while the previous closer was finishing: do not start this one.
-            self.notice_force();
-            // Nor when the graceful deadline has been reached meanwhile (the previous closer
-            // ended just at it): its timer would fire at the first poll, before this closer
-            // could run, and the report would call a closer that ran "cancelled".
-            if self.deadline_passed_in.is_none()
-                && self.forced_by.is_none()
-                && now >= self.graceful_end
-            {
-                self.graceful_passed(phase);
-            }
-            // Once forced, only a flush hook runs, within what is left of the forced budget.
-            let forced_left = self
-                .forced_by
-                .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
-            let own = forced_left.map_or(own, |left| own.min(left));
-            let runs = !own.is_zero();
-            // Its step's own deadline is recorded with it (one lock, not two).
-            let step_end = runs.then(|| self.offset(now.saturating_add(own)));
-            self.record.closer_began(phase, self.offset(now), step_end);
-            let outcome = if runs {
-                self.close_one(closer.into_inner(), now, own, phase).await
-            } else {
-                if forced_left.is_none() {
-                    // The phase's own deadline has passed: no time to start this one.
-                    self.record.out_of_time();
-                }
-                Outcome::Skipped
-            };
-            // The clock as the closer's step ended (read there), or as it was skipped.
-            self.record
-                .closer_ended(phase, outcome, self.offset(self.now));
+        // Stored by the registration of the first closer: with none, there is nothing to close.
+        if let Some(close) = self.close {
+            let runtime: &dyn StepRuntime = self.runtime;
+            close(self, runtime, closers, phase, end).await;
         }
     }
 
@@ -291,74 +237,6 @@ impl<R: Runtime> Sequence<'_, R> {
         let budget = self.config.forced_flush();
         let flushes = phase == Phase::FlushingBuffers && !budget.is_zero();
         flushes.then(|| self.forced_at.saturating_add(budget).saturating_sub(now))
-    }
-
-    /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one is
-    /// polled once on the sequence's own task (with `std`), and goes on as a task of its own
-    /// only if it did not finish there; a blocking one runs where the runtime puts blocking
-    /// work.
-    async fn close_one(
-        &mut self,
-        closer: Closer,
-        now: Duration,
-        own: Duration,
-        phase: Phase,
-    ) -> Outcome {
-        let own_end = now.saturating_add(own);
-        let (join, ticket) = match closer {
-            Closer::Async(closer) => {
-                // Most closers have nothing to wait for and finish in their first poll: then
-                // they need no task, no join and no deadline timer (no deadline can be acted on
-                // in the middle of a poll anyway; the clock says whether it ended late).
-                #[cfg(all(feature = "std", not(loom)))]
-                let task = match first_poll(self.runtime, closer).await {
-                    FirstPoll::Ended(outcome) => {
-                        let late = self.step_ended(own_end, phase);
-                        return late_if(outcome, late);
-                    }
-                    // Its step's timer is made after that poll, to the same ends.
-                    FirstPoll::Pending(future) => future,
-                };
-                // Without `std` a panic cannot be caught here: the closer runs only as a task.
-                #[cfg(not(all(feature = "std", not(loom))))]
-                let task: BoxFuture<Result<(), String>> = Box::pin(async move { closer().await });
-                let (results, ticket) = (self.results.clone(), self.results.next());
-                let task = self.runtime.spawn(Box::pin(Put {
-                    task,
-                    results,
-                    ticket,
-                }));
-                (Join::Task(task), ticket)
-            }
-            Closer::Blocking(closer, start) => {
-                let (results, ticket) = (self.results.clone(), self.results.next());
-                let join = self.runtime.spawn_blocking(Box::new(move || {
-                    results.put(ticket, closer());
-                }));
-                // The default `spawn_blocking` leaves the start to the closer's own function.
-                (Join::Blocking(join.start_unstarted(start)), ticket)
-            }
-        };
-        // One wait for both kinds, so that the step is awaited in one place.
-        let end = self.bounded_step(pin!(join), own_end, phase, false).await;
-        match end {
-            StepEnd::Done(TaskOutcome::Finished, late) => {
-                let outcome = match self.results.take(ticket) {
-                    Some(Ok(())) => Outcome::Ok,
-                    Some(Err(message)) => Outcome::Error(message),
-                    // Finished without storing a result cannot happen; count it as a failure.
-                    None => Outcome::Panicked(None),
-                };
-                late_if(outcome, late)
-            }
-            StepEnd::Done(TaskOutcome::Panicked(message), late) => {
-                late_if(Outcome::Panicked(message), late)
-            }
-            StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
-                Outcome::Cancelled
-            }
-            StepEnd::OwnDeadline => Outcome::TimedOut,
-        }
     }
 
     /// Runs `step` until it finishes, its own deadline `own_end` passes, the graceful deadline
@@ -536,7 +414,7 @@ impl<R: Runtime> Sequence<'_, R> {
         self.record.phase_entered(phase, at);
         let mut next = 0;
         while let Some(observer) = self.observers.get_mut(next) {
-            match call_observer(observer, phase, at) {
+            match catch(|| observer(phase, at)) {
                 Ok(()) => next += 1,
                 Err(message) => {
                     drop(self.observers.remove(next));
@@ -563,15 +441,15 @@ impl<R: Runtime> Sequence<'_, R> {
         now.saturating_sub(self.start)
     }
 
-    /// Stores the report for every run of the plan and returns it.
-    fn finish(&mut self) -> Report {
+    /// Stores the report for every run of the plan.
+    fn finish(&mut self) {
         let mut failures = Vec::new();
         self.call_sources(|entries| &mut entries.collectors, &mut failures);
         let mut notes = Vec::new();
         self.call_sources(|entries| &mut entries.notes, &mut notes);
         self.finished = true;
         let total = self.elapsed();
-        self.record.finish(failures, notes, total)
+        self.record.finish(failures, notes, total);
     }
 
     /// The run was dropped before it finished: finish the draft truthfully (promise 2). Runs
@@ -581,7 +459,9 @@ impl<R: Runtime> Sequence<'_, R> {
         let untaken = self.inner.take_closers();
         let in_flight = self.shutdown.in_flight();
         let moved = self.shutdown.advance(Phase::Forced).is_ok();
-        let untaken_lists = untaken.as_ref().map(|(r, f)| (r.as_slice(), f.as_slice()));
+        let untaken_lists = untaken
+            .as_ref()
+            .map(|(r, f, _)| (r.as_slice(), f.as_slice()));
         self.record.abandoned(at, in_flight, moved, untaken_lists);
         // The closers it took are dropped here, outside every lock.
         drop(untaken);
@@ -596,83 +476,53 @@ impl<R: Runtime> Drop for Sequence<'_, R> {
     }
 }
 
-/// Calls an observer, catching its panic where unwinding can be caught: `Err` with the panic
-/// message.
-fn call_observer(
-    observer: &mut Observer,
-    phase: Phase,
-    at: Duration,
-) -> Result<(), Option<String>> {
-    #[cfg(all(feature = "std", not(loom)))]
-    {
-        std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| observer(phase, at)))
-            .map_err(|payload| crate::panic::message(&*payload))
+impl<R: Runtime> CloseHost for Sequence<'_, R> {
+    fn begin(
+        &mut self,
+        deadline: Option<Duration>,
+        phase: Phase,
+        end: Option<Duration>,
+    ) -> Option<(Duration, Duration)> {
+        let now = self.clock();
+        let own = deadline.unwrap_or(self.config.close());
+        let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+        // A force that came while the previous closer was finishing: do not start this one.
+        self.notice_force();
+        // Nor when the graceful deadline has been reached meanwhile (the previous closer
+        // ended just at it): its timer would fire at the first poll, before this closer
+        // could run, and the report would call a closer that ran "cancelled".
+        if self.deadline_passed_in.is_none() && self.forced_by.is_none() && now >= self.graceful_end
+        {
+            self.graceful_passed(phase);
+        }
+        // Once forced, only a flush hook runs, within what is left of the forced budget.
+        let forced_left = self
+            .forced_by
+            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
+        let own = forced_left.map_or(own, |left| own.min(left));
+        let runs = !own.is_zero();
+        // Its step's own deadline is recorded with it (one lock, not two).
+        let step_end = runs.then(|| self.offset(now.saturating_add(own)));
+        self.record.closer_began(phase, self.offset(now), step_end);
+        if !runs && forced_left.is_none() {
+            // The phase's own deadline has passed: no time to start this one.
+            self.record.out_of_time();
+        }
+        runs.then_some((now, own))
     }
-    #[cfg(not(all(feature = "std", not(loom))))]
-    {
-        observer(phase, at);
-        Ok(())
+
+    fn wait<'s>(
+        &'s mut self,
+        step: Step<'s>,
+        own_end: Duration,
+        phase: Phase,
+    ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>> {
+        Box::pin(self.bounded_step(step, own_end, phase, false))
     }
-}
 
-/// `outcome`, or [`Outcome::Late`] around it when its step finished past its own deadline.
-fn late_if(outcome: Outcome, late: bool) -> Outcome {
-    if late {
-        Outcome::Late(Box::new(outcome))
-    } else {
-        outcome
+    fn end(&mut self, phase: Phase, outcome: Outcome) {
+        // The clock as the closer's step ended (read there), or as it was skipped.
+        self.record
+            .closer_ended(phase, outcome, self.offset(self.now));
     }
-}
-
-/// How an async closer's first poll went.
-#[cfg(all(feature = "std", not(loom)))]
-enum FirstPoll {
-    /// It finished (or panicked) there.
-    Ended(Outcome),
-    /// It is waiting for something: its future goes on as a task.
-    Pending(BoxFuture<Result<(), String>>),
-}
-
-/// Makes an async closer's future and polls it once, on the sequence's own task and in the
-/// runtime's context ([`Runtime::in_context`]), its panic caught as a task's would be.
-///
-/// A future that returns `Pending` there has registered this task's waker; moved into a
-/// task of its own, it is polled again there first (as every new task is) and, as the
-/// `Future` contract requires of it, registers that task's waker instead: the wake-up it
-/// waits for reaches its task, at worst after one spurious wake-up of the sequence.
-#[cfg(all(feature = "std", not(loom)))]
-fn first_poll<R: Runtime>(
-    runtime: &R,
-    closer: AsyncCloser,
-) -> impl Future<Output = FirstPoll> + '_ {
-    let mut closer = Some(closer);
-    poll_fn(move |cx| {
-        let mut polled = None;
-        runtime.in_context(&mut || {
-            let Some(closer) = closer.take() else { return };
-            polled = Some(std::panic::catch_unwind(core::panic::AssertUnwindSafe(
-                || {
-                    let mut future = closer();
-                    match future.as_mut().poll(cx) {
-                        Poll::Ready(result) => Ok(result),
-                        Poll::Pending => Err(future),
-                    }
-                },
-            )));
-        });
-        Poll::Ready(match polled {
-            Some(Ok(Ok(Ok(())))) => FirstPoll::Ended(Outcome::Ok),
-            Some(Ok(Ok(Err(message)))) => FirstPoll::Ended(Outcome::Error(message)),
-            Some(Ok(Err(future))) => FirstPoll::Pending(future),
-            Some(Err(payload)) => {
-                FirstPoll::Ended(Outcome::Panicked(crate::panic::message(&*payload)))
-            }
-            // The runtime did not call `poll`: the closer runs only as a task.
-            None => match closer.take() {
-                Some(closer) => FirstPoll::Pending(Box::pin(async move { closer().await })),
-                // Polled again after `Ready`, which `await` never does.
-                None => return Poll::Pending,
-            },
-        })
-    })
 }

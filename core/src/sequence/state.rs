@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use core::task::Waker;
 use core::time::Duration;
 
+use super::close::Close;
 use super::draft::Draft;
 use super::report::TaskFailure;
 use crate::raw::Lock;
@@ -22,14 +23,53 @@ pub(super) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
 /// A source of report lines, called by the sequence (outside every lock) to push into a list.
 pub(super) type Source<T> = Box<dyn FnMut(&mut Vec<T>) + Send>;
 
-/// Names what is still in flight when the drain deadline passes.
-pub(super) type InFlightNamer = Source<String>;
+/// Calls the sources that `list` picks out of the plan's entries, to push into `out` (see
+/// [`Sources`]).
+pub(super) type CallSources<T> =
+    fn(&Lock<Entries>, list: fn(&mut Entries) -> &mut Sources<T>, out: &mut Vec<T>);
 
-/// Reports the tasks that failed or panicked, when the sequence ends.
-pub(super) type FailureCollector = Source<TaskFailure>;
+/// The sources of one kind of report line, and the code that calls them: stored by the first
+/// registration, so that a program that registers none links none.
+pub(super) struct Sources<T> {
+    list: Vec<Source<T>>,
+    call: Option<CallSources<T>>,
+}
 
-/// Adds lines to the report's notes, when the sequence ends.
-pub(super) type NoteWriter = Source<String>;
+impl<T> Default for Sources<T> {
+    fn default() -> Self {
+        Sources {
+            list: Vec::new(),
+            call: None,
+        }
+    }
+}
+
+impl<T> Sources<T> {
+    /// Registers `source`.
+    pub(super) fn push(&mut self, source: Source<T>) {
+        self.call = Some(call_sources::<T>);
+        self.list.push(source);
+    }
+
+    /// The code that calls them, once one was registered.
+    pub(super) fn call(&self) -> Option<CallSources<T>> {
+        self.call
+    }
+}
+
+/// Calls each of the sources `list` picks out of `entries`, to push into `out`: taken out of the
+/// entries so that they run outside the lock (they are user code), then put back.
+fn call_sources<T>(
+    entries: &Lock<Entries>,
+    list: fn(&mut Entries) -> &mut Sources<T>,
+    out: &mut Vec<T>,
+) {
+    let mut sources = core::mem::take(&mut list(&mut entries.lock()).list);
+    for source in &mut sources {
+        source(out);
+    }
+    list(&mut entries.lock()).list.append(&mut sources);
+}
 
 pub(super) struct PlanInner {
     pub(super) shutdown: Shutdown,
@@ -47,9 +87,15 @@ pub(super) struct Entries {
     pub(super) resources: Vec<Resource>,
     pub(super) flushes: Vec<Resource>,
     pub(super) observers: Vec<Observer>,
-    pub(super) namers: Vec<InFlightNamer>,
-    pub(super) collectors: Vec<FailureCollector>,
-    pub(super) notes: Vec<NoteWriter>,
+    /// Name what is still in flight when the drain deadline passes.
+    pub(super) namers: Sources<String>,
+    /// Report the tasks that failed or panicked, when the sequence ends.
+    pub(super) collectors: Sources<TaskFailure>,
+    /// Add lines to the report's notes, when the sequence ends.
+    pub(super) notes: Sources<String>,
+    /// The code that closes `resources` and `flushes`: stored by their registration, so that
+    /// a program that registers none links none (`close.rs`).
+    pub(super) close: Option<Close>,
 }
 
 /// Which run of the plan owns the sequence.
@@ -79,12 +125,21 @@ impl RunState {
         self.stage = Stage::Done(Box::new(report));
         core::mem::take(&mut self.waiters)
     }
+
+    /// A copy of the final report, once stored: every run returns one (the run that carried
+    /// out the sequence too), so that the report is cloned in this one place.
+    pub(super) fn report(&self) -> Option<Report> {
+        match &self.stage {
+            Stage::Done(report) => Some(Report::clone(report)),
+            Stage::Idle | Stage::Running => None,
+        }
+    }
 }
 
 /// Takes the resources and flush hooks from the plan (sealing registration), ordered, if the
 /// sequence had not taken them yet.
 impl PlanInner {
-    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>)> {
+    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>, Option<Close>)> {
         let mut entries = self.entries.lock();
         if entries.sealed {
             return None;
@@ -92,8 +147,9 @@ impl PlanInner {
         entries.sealed = true;
         let resources = core::mem::take(&mut entries.resources);
         let flushes = core::mem::take(&mut entries.flushes);
+        let close = entries.close;
         drop(entries);
-        Some((order(resources), order(flushes)))
+        Some((order(resources), order(flushes), close))
     }
 }
 

@@ -1,49 +1,142 @@
-//! The futures a step of the sequence waits for (`run.rs`): named futures rather than `async`
-//! blocks, each with no state machine of its own.
+//! The futures a step of the sequence waits for (`run.rs`, `close.rs`): named futures rather
+//! than `async` blocks, each with no state machine of its own; how a bounded step ends; and
+//! what the steps use of the runtime.
 
+use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use super::results::Results;
-use super::runtime::{BoxFuture, TaskOutcome};
+use super::resource::AsyncCloser;
+use super::runtime::{Blocking, BoxFuture, Runtime, TaskOutcome};
+use crate::raw::Lock;
 
-/// What a closer's step waits for: its task, or its blocking task.
-pub(super) enum Join {
-    /// An async closer's task.
-    Task(BoxFuture<TaskOutcome>),
-    /// A blocking closer's task.
-    Blocking(crate::runtime::Blocking),
+/// What a closer's step uses of the [`Runtime`] (`close.rs` reaches it through this trait's
+/// vtable): its context and where it runs blocking work. Not `spawn`, which a `dyn Runtime`'s
+/// vtable would link into a program whose only task is the sequence's.
+pub(super) trait StepRuntime: Send + Sync {
+    /// [`Runtime::in_context`].
+    fn in_context(&self, poll: &mut dyn FnMut());
+    /// [`Runtime::spawn_blocking`].
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking;
 }
 
-impl Future for Join {
+impl<R: Runtime> StepRuntime for R {
+    fn in_context(&self, poll: &mut dyn FnMut()) {
+        Runtime::in_context(self, poll);
+    }
+
+    fn spawn_blocking(&self, task: Box<dyn FnOnce() + Send + 'static>) -> Blocking {
+        Runtime::spawn_blocking(self, task)
+    }
+}
+
+/// What a bounded step waits for: a closer (how it ended), or a wait that ends with
+/// `Finished` (the drain; the pre-stop delay never ends). One type for every step, so that the
+/// step's state machine is compiled once.
+pub(super) type Step<'s> = Pin<&'s mut (dyn Future<Output = TaskOutcome> + Send + 's)>;
+
+/// How a bounded step ended.
+pub(super) enum StepEnd {
+    /// It finished; `true` if only after its own deadline had passed.
+    Done(TaskOutcome, bool),
+    /// Its own deadline passed.
+    OwnDeadline,
+    /// The graceful deadline passed and forcing is on.
+    Graceful,
+    /// The shutdown was forced (from outside, or by the graceful deadline).
+    Forced,
+}
+
+/// What a closer's step waits for: an async closer polled on the sequence's own task, or a
+/// blocking closer's task.
+pub(super) enum Join<'r> {
+    /// An async closer, polled here.
+    Async(Local<'r>),
+    /// A blocking closer's task, and where it leaves what the closer returned.
+    Blocking(crate::runtime::Blocking, Slot),
+}
+
+/// Where a blocking closer's task leaves what the closer returned: one per closer.
+pub(super) type Slot = Arc<Lock<Option<Result<(), String>>>>;
+
+impl Future for Join<'_> {
     type Output = TaskOutcome;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
-        // Both are `Unpin`: a box and `Blocking`.
+        // Both are `Unpin`: boxes and references, and `Blocking`.
         match self.get_mut() {
-            Join::Task(task) => task.as_mut().poll(cx),
-            Join::Blocking(blocking) => Pin::new(blocking).poll(cx),
+            Join::Async(local) => local.poll(cx),
+            Join::Blocking(blocking, _) => Pin::new(blocking).poll(cx),
         }
     }
 }
 
-/// An async closer's task: runs the closer's future and leaves its result in `results` under
-/// `ticket`. A named future rather than an `async` block: no state machine of its own.
-pub(super) struct Put {
-    pub(super) task: BoxFuture<Result<(), String>>,
-    pub(super) results: Results,
-    pub(super) ticket: u64,
+/// An async closer run on the sequence's own task: its future is made at the first poll and
+/// each poll runs in the runtime's context ([`Runtime::in_context`]), its panic caught (with
+/// `std`) as a task's would be. Ends with `Finished` once the closer returned, its result in
+/// [`result`](Self::result).
+pub(super) struct Local<'r> {
+    runtime: &'r dyn StepRuntime,
+    closer: Option<AsyncCloser>,
+    future: Option<BoxFuture<Result<(), String>>>,
+    /// What the closer returned, once it did.
+    pub(super) result: Option<Result<(), String>>,
 }
 
-impl Future for Put {
-    type Output = ();
+impl<'r> Local<'r> {
+    pub(super) fn new(runtime: &'r dyn StepRuntime, closer: AsyncCloser) -> Self {
+        Local {
+            runtime,
+            closer: Some(closer),
+            future: None,
+            result: None,
+        }
+    }
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let result = core::task::ready!(self.task.as_mut().poll(cx));
-        self.results.put(self.ticket, result);
-        Poll::Ready(())
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+        let (closer, future) = (&mut self.closer, &mut self.future);
+        let mut polled = None;
+        self.runtime.in_context(&mut || {
+            polled = Some(catch(|| {
+                let future = match (future.as_mut(), closer.take()) {
+                    (Some(future), _) => future,
+                    (None, Some(closer)) => future.insert(closer()),
+                    // Polled again after `Ready`, which `await` never does.
+                    (None, None) => return Poll::Pending,
+                };
+                future.as_mut().poll(cx)
+            }));
+        });
+        match polled {
+            Some(Ok(Poll::Ready(result))) => {
+                self.future = None;
+                self.result = Some(result);
+                Poll::Ready(TaskOutcome::Finished)
+            }
+            Some(Ok(Poll::Pending)) => Poll::Pending,
+            Some(Err(message)) => {
+                self.future = None;
+                Poll::Ready(TaskOutcome::Panicked(message))
+            }
+            // The runtime did not call `poll`: the closer cannot run.
+            None => Poll::Ready(TaskOutcome::Cancelled),
+        }
+    }
+}
+
+/// Calls `f`, catching its panic where unwinding can be caught: `Err` with the panic message.
+pub(super) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Option<String>> {
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
+            .map_err(|payload| crate::panic::message(&*payload))
+    }
+    #[cfg(not(all(feature = "std", not(loom))))]
+    {
+        Ok(f())
     }
 }
 

@@ -122,7 +122,9 @@ impl VirtualRuntime {
     }
 
     /// Runs `future` to completion on this runtime, together with every spawned task, moving
-    /// the clock to the next timer whenever everything is waiting.
+    /// the clock to the next timer whenever everything is waiting. The tasks a timer wakes run
+    /// before `future` looks at that instant (a task that forces the shutdown as a closer's
+    /// sleep ends has forced it when the sequence sees the closer finish).
     ///
     /// # Panics
     ///
@@ -153,6 +155,10 @@ impl VirtualRuntime {
                      so nothing can ever wake them"
                 );
             }
+            // The tasks the timers woke run before `future` looks at that instant: a force
+            // that lands as a closer's sleep ends is there when the sequence sees the closer
+            // finish.
+            self.poll_tasks();
         }
     }
 

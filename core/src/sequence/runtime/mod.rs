@@ -13,7 +13,7 @@ mod outcome;
 pub use blocking::Blocking;
 pub use outcome::TaskOutcome;
 
-/// A boxed, `Send`, `'static` future: what the orchestration hands to [`Runtime::spawn`], and
+/// A boxed, `Send`, `'static` future: what an integration hands to [`Runtime::spawn`], and
 /// what [`Runtime::sleep`] and [`Runtime::spawn`] return (`Box::pin(future)` makes one).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -86,9 +86,10 @@ pub trait Runtime: Send + Sync {
 
     /// Starts `task` as a separate task and returns a future that completes with how it ended.
     ///
-    /// Dropping the returned future should cancel the task where the runtime can (the sequence
-    /// drops it when a closer overruns its deadline or the shutdown is forced); runtimes that
-    /// cannot cancel detach it instead, and must say so.
+    /// Dropping the returned future should cancel the task where the runtime can (a task set
+    /// drops it for a task left when the set is dropped); runtimes that cannot cancel detach it
+    /// instead, and must say so. The sequence itself spawns nothing: its closers run on its own
+    /// task.
     ///
     /// # Panics
     ///
@@ -106,9 +107,8 @@ pub trait Runtime: Send + Sync {
     fn spawn_detached(&self, task: BoxFuture<()>);
 
     /// Calls `poll` in the runtime's context, on the thread the sequence runs on. The sequence
-    /// (with `std`) polls each async closer once this way, on its own task, before it starts
-    /// the closer as a task of its own: most closers finish in that first poll, and then need
-    /// no task, no join and no deadline timer.
+    /// polls each async closer this way, on its own task: a closer needs no task and no join,
+    /// and one that finishes in its first poll (most do) no deadline timer either.
     ///
     /// The default calls `poll` as it is. A runtime whose futures need its context to be
     /// entered (tokio's timers and I/O, when the sequence runs on a runtime handle from a

@@ -1,0 +1,147 @@
+//! The closing of resources and flush hooks: each closer of a phase in turn, as a bounded step
+//! of the sequence (`run.rs`), and what its step's end makes of its outcome.
+//!
+//! Reached only through [`Close`], which the plan's registration of a resource or flush hook
+//! stores (`Plan::register`, `Plan::flush`): a program that registers none links no code to
+//! close one (its async closers' polling, a blocking closer's task, their outcomes). The
+//! sequence lends itself as a [`CloseHost`] for what this needs of it: the bookkeeping around
+//! each closer, and its bounded step.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::{pin, Pin};
+use core::time::Duration;
+
+use super::report::Outcome;
+use super::resource::Closer;
+use super::runtime::TaskOutcome;
+use super::step::{Join, Local, Slot, Step, StepEnd, StepRuntime};
+use crate::{Phase, Resource};
+
+/// Closes `closers`, the closers of `phase` in order, on `host`'s sequence and `runtime`,
+/// within `end` (the phase's own deadline, if it has one). The function
+/// [`close_all`] as the plan keeps it.
+pub(super) type Close = for<'s> fn(
+    &'s mut (dyn CloseHost + 's),
+    &'s dyn StepRuntime,
+    Vec<Resource>,
+    Phase,
+    Option<Duration>,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 's>>;
+
+/// What closing needs of the sequence (`run.rs` implements it).
+pub(super) trait CloseHost: Send {
+    /// The next closer of `phase` begins, with its own `deadline` if it has one, within `end`:
+    /// `Some((now, own))`, the clock and how long it may run, or `None` if it is skipped
+    /// (recorded as such, with the reason).
+    fn begin(
+        &mut self,
+        deadline: Option<Duration>,
+        phase: Phase,
+        end: Option<Duration>,
+    ) -> Option<(Duration, Duration)>;
+
+    /// Runs `step` as a bounded step of `phase` until `own_end` (its deadline is recorded with
+    /// the closer, by [`begin`](Self::begin)).
+    fn wait<'s>(
+        &'s mut self,
+        step: Step<'s>,
+        own_end: Duration,
+        phase: Phase,
+    ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>>;
+
+    /// The closer of `phase` that began last ended with `outcome`.
+    fn end(&mut self, phase: Phase, outcome: Outcome);
+}
+
+/// Runs the closers of one phase, in order (see [`Close`]).
+pub(super) fn close_all<'s>(
+    host: &'s mut (dyn CloseHost + 's),
+    runtime: &'s dyn StepRuntime,
+    closers: Vec<Resource>,
+    phase: Phase,
+    end: Option<Duration>,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 's>> {
+    Box::pin(async move {
+        for resource in closers {
+            let Resource {
+                deadline, closer, ..
+            } = resource;
+            let outcome = match host.begin(deadline, phase, end) {
+                Some((now, own)) => {
+                    close_one(&mut *host, runtime, closer.into_inner(), now, own, phase).await
+                }
+                None => Outcome::Skipped,
+            };
+            host.end(phase, outcome);
+        }
+    })
+}
+
+/// Runs one closer from `now`, within `own` (and the graceful deadline): an async one on
+/// the sequence's own task (its step polls it), a blocking one where the runtime puts
+/// blocking work.
+async fn close_one(
+    host: &mut (dyn CloseHost + '_),
+    runtime: &dyn StepRuntime,
+    closer: Closer,
+    now: Duration,
+    own: Duration,
+    phase: Phase,
+) -> Outcome {
+    let own_end = now.saturating_add(own);
+    let join = match closer {
+        // Most closers have nothing to wait for and finish in their first poll: then they
+        // need no deadline timer (no deadline can be acted on in the middle of a poll
+        // anyway; the clock says whether it ended late).
+        Closer::Async(closer) => Join::Async(Local::new(runtime, closer)),
+        Closer::Blocking(closer, start) => {
+            // Its own slot: one abandoned at its deadline (it runs on, detached) leaves its
+            // result where nobody looks.
+            let slot = Slot::default();
+            let put = Arc::clone(&slot);
+            let join = runtime.spawn_blocking(Box::new(move || {
+                let result = closer();
+                *put.lock() = Some(result);
+            }));
+            // The default `spawn_blocking` leaves the start to the closer's own function.
+            Join::Blocking(join.start_unstarted(start), slot)
+        }
+    };
+    // One wait for both kinds, so that the step is awaited in one place.
+    let mut join = pin!(join);
+    let end = host.wait(join.as_mut(), own_end, phase).await;
+    match end {
+        StepEnd::Done(TaskOutcome::Finished, late) => {
+            let result = match &mut *join {
+                Join::Async(local) => local.result.take(),
+                Join::Blocking(_, slot) => slot.lock().take(),
+            };
+            let outcome = match result {
+                Some(Ok(())) => Outcome::Ok,
+                Some(Err(message)) => Outcome::Error(message),
+                // Finished without storing a result cannot happen; count it as a failure.
+                None => Outcome::Panicked(None),
+            };
+            late_if(outcome, late)
+        }
+        StepEnd::Done(TaskOutcome::Panicked(message), late) => {
+            late_if(Outcome::Panicked(message), late)
+        }
+        StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
+            Outcome::Cancelled
+        }
+        StepEnd::OwnDeadline => Outcome::TimedOut,
+    }
+}
+
+/// `outcome`, or [`Outcome::Late`] around it when its step finished past its own deadline.
+fn late_if(outcome: Outcome, late: bool) -> Outcome {
+    if late {
+        Outcome::Late(Box::new(outcome))
+    } else {
+        outcome
+    }
+}
