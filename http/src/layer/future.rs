@@ -108,12 +108,7 @@ fn answered<B>(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    if handoff::collecting() {
-        handoff::hand(admission);
-        None
-    } else {
-        Some(admission)
-    }
+    handoff::hand(admission).err()
 }
 
 impl<F, K> ResponseFuture<F, K> {

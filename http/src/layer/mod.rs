@@ -409,7 +409,8 @@ impl<S, K> ShutdownService<S, K> {
         S: Service<Request<ReqBody>>,
     {
         let settings = &self.settings;
-        if settings.is_exempt(request.uri().path()) {
+        let path = request.uri().path();
+        if settings.is_exempt(path) {
             return ResponseFuture::exempt(self.inner.call(request));
         }
         let http1 = request.version() <= http::Version::HTTP_11;
@@ -420,7 +421,7 @@ impl<S, K> ShutdownService<S, K> {
                     // the record points into the request, which the inner call can then
                     // take where it is instead of from a copy.
                     let method = request.method().clone();
-                    table.record(method.as_str(), request.uri().path())
+                    table.record(method.as_str(), path)
                 });
                 let admission = Admission::new(guard, entry);
                 ResponseFuture::admitted(self.inner.call(request), admission, http1)
@@ -599,18 +600,19 @@ mod tests {
         Request::get(path).body(()).unwrap()
     }
 
-    /// Polls `future` once, inside a server's collecting scope when `collecting`: what it
-    /// answered, and the admission it handed over.
+    /// Polls `future` once, inside a server's collecting scope: what it answered, and the
+    /// admission it handed over.
     #[cfg(feature = "hyper")]
     fn answer_collected<F: std::future::Future>(future: F) -> (F::Output, Option<Admission>) {
         let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
         let mut cx = Context::from_waker(&waker);
         let mut future = std::pin::pin!(future);
-        let collecting = handoff::Collecting::start();
-        let Poll::Ready(output) = future.as_mut().poll(&mut cx) else {
+        let mut handed = None;
+        let Poll::Ready(output) = handoff::collect(&mut handed, || future.as_mut().poll(&mut cx))
+        else {
             panic!("the service answers at once")
         };
-        (output, collecting.finish())
+        (output, handed)
     }
 
     #[cfg(feature = "hyper")]
