@@ -404,6 +404,7 @@ impl<S, K> ShutdownService<S, K> {
     }
 
     /// Admits `request` and calls the inner service with it, or refuses it.
+    #[inline]
     fn admit<ReqBody>(&mut self, request: Request<ReqBody>) -> ResponseFuture<S::Future, K>
     where
         S: Service<Request<ReqBody>>,
@@ -489,6 +490,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         self.admit(request)
     }

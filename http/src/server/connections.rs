@@ -330,7 +330,13 @@ impl ConnShared {
         }
         let (first, more) = {
             let mut held = lock(&self.held);
-            (held.first.take(), std::mem::take(&mut held.more))
+            // `more` only on HTTP/2: an HTTP/1 connection's empty one is left as it is.
+            let more = if held.more.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut held.more)
+            };
+            (held.first.take(), more)
         };
         // Released outside the lock: a guard's release may wake the drain's waiters.
         drop((first, more));

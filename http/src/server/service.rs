@@ -68,6 +68,7 @@ where
         Service::poll_ready(self, cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<Incoming>) -> S::Future {
         Service::call(self, request)
     }
