@@ -3,7 +3,7 @@
 //!
 //! On Linux and Android it is `CLOCK_MONOTONIC_COARSE`: the time of the last timer tick
 //! (every 1 to 10 ms, by the kernel's `HZ`; `clock_getres` says which), read from the vDSO
-//! without reading the CPU's time-stamp counter. A request's age is then short by at most a
+//! without reading the CPU's time-stamp counter. A request's age is then off by at most a
 //! tick, which the report (ages to a tenth of a second) does not show, and its reading costs
 //! a few nanoseconds where `Instant::now` and the subtraction that makes it a number cost
 //! some tens (measured with callgrind: about 70 instructions a request fewer,
@@ -39,8 +39,8 @@ pub(crate) fn now() -> u64 {
 }
 
 /// `Instant::now`, in nanoseconds from the first reading in the process: where there is no
-/// coarse clock (and if reading it failed, which a kernel since 2.6.32 does not do; the ages
-/// then read short by the coarse clock's time since boot, never long).
+/// coarse clock. (On Linux, were it missing, every reading would fail alike and come here;
+/// every kernel Rust supports, 3.2 and later, has it.)
 #[cold]
 fn precise() -> u64 {
     use std::sync::OnceLock;

@@ -104,10 +104,14 @@ const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// Admission is one atomic add on the shutdown's admission word (one of its stripes), and the
 /// release one atomic subtract. The service clone hyper makes per request clones one `Arc`.
 /// The response future is inline, and so is the body wrapper of the default layer; behind
-/// [`Server`](crate::Server) the guard goes to the server through a thread-local (no
-/// allocation). With [`name_requests`](Self::name_requests) on, a request also claims a slot
-/// of a fixed table by compare-and-swap (no lock, no allocation), copies `METHOD path` (up to
-/// 96 bytes) into it with plain atomic stores, reads the clock once, and clones the table's
+/// [`Server`](crate::Server) the guard goes to the server through a thread-local (one
+/// pointer to the request's slot in the server; no allocation). With
+/// [`name_requests`](Self::name_requests) on, a request also claims a slot of a fixed table by
+/// compare-and-swap (no lock, no allocation), writes its method (up to 8 bytes, every
+/// standard one, in a word of its own) and its path (up to 96 bytes) straight into it with
+/// plain atomic stores, reads the coarse monotonic clock once (on Linux and Android
+/// `CLOCK_MONOTONIC_COARSE`: the ages in the report are off by at most one timer tick, 1 to
+/// 10 ms, and shown to a tenth of a second; elsewhere `Instant`), and clones the table's
 /// `Arc`; leaving is one store. The table is allocated once per layer: 128 bytes a slot. The
 /// layer allocates nothing per request (but a [`for_server`](Self::for_server) layer behind
 /// another server, to put the guard in the response's extensions). Measured in
