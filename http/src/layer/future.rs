@@ -47,10 +47,13 @@ pin_project! {
 }
 
 impl<F, K> ResponseFuture<F, K> {
-    pub(crate) fn admitted(future: F, admission: Admission, http1: bool) -> Self {
+    /// An admitted request's future, with its admission (always `Some`: an `Option` as the
+    /// service keeps it across the inner call).
+    #[inline]
+    pub(crate) fn admitted(future: F, admission: Option<Admission>, http1: bool) -> Self {
         ResponseFuture {
             kind: Kind::Admitted { future },
-            admission: Some(admission),
+            admission,
             http1,
             keep: PhantomData,
         }
