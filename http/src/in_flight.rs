@@ -338,7 +338,10 @@ fn word(bytes: &[u8]) -> u64 {
     }
 }
 
-/// A per-thread starting slot, spread by the address of a thread-local.
+/// A per-thread starting slot, spread by the address of a thread-local. Once per thread: out
+/// of the way of `record`'s path.
+#[cold]
+#[inline(never)]
 fn thread_seed() -> usize {
     thread_local!(static MARK: u8 = const { 0 });
     MARK.with(|mark| (mark as *const u8 as usize) >> 7)

@@ -97,21 +97,17 @@ fn refusal<B>(body: B, retry_after: Option<HeaderValue>, http1: bool) -> Respons
 
 /// The inner service's answer to an admitted request: says `Connection: close` if admissions
 /// have closed since (HTTP/1), and hands the admission to the server collecting, if any (it
-/// keeps it until the response is written out). What it returns is the response's to carry.
-fn answered<B>(
-    response: &mut Response<B>,
-    admission: &mut Option<Admission>,
-    http1: bool,
-) -> Option<Admission> {
-    let Some(admission) = admission.take() else {
-        panic!("ResponseFuture polled after completion");
-    };
-    if http1 && admission.is_closing() {
+/// keeps it until the response is written out). What is left in `admission` is the
+/// response's to carry. The admission is looked at and moved where it lies (taken out first,
+/// it was moved three times, 52 instructions a request behind the server, callgrind).
+#[inline]
+fn answered<B>(response: &mut Response<B>, admission: &mut Option<Admission>, http1: bool) {
+    if http1 && admission.as_ref().is_some_and(Admission::is_closing) {
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    handoff::hand(admission).err()
+    handoff::hand_over(admission);
 }
 
 impl<F, K> ResponseFuture<F, K> {
@@ -137,8 +133,8 @@ impl<F, K> ResponseFuture<F, K> {
         match this.kind.project() {
             KindProj::Admitted { future } => {
                 let mut response = ready!(future.poll(cx))?;
-                let admission = answered(&mut response, admission, http1);
-                Poll::Ready(Ok(admitted(response, admission)))
+                answered(&mut response, admission, http1);
+                Poll::Ready(Ok(admitted(response, admission.take())))
             }
             KindProj::Refused { retry_after } => {
                 Poll::Ready(Ok(refused(retry_after.take(), http1)))
@@ -184,7 +180,8 @@ where
                 if let Poll::Ready(Ok(response)) = &mut poll {
                     // Not behind the server: the admission lives as long as the response's
                     // extensions.
-                    if let Some(admission) = answered(response, admission, http1) {
+                    answered(response, admission, http1);
+                    if let Some(admission) = admission.take() {
                         admission.ride_in(response.extensions_mut());
                     }
                 }

@@ -50,27 +50,56 @@ pub(crate) fn collect<R>(slot: &mut Option<Admission>, call: impl FnOnce() -> R)
     call()
 }
 
-/// Hands `admission` to the server collecting on this thread, if one is (`Ok`); gives it
-/// back otherwise.
+/// The server collecting on this thread, if one is: its slot.
 #[inline]
 #[allow(unsafe_code)]
-pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
+fn slot<'a>() -> Option<&'a mut Option<Admission>> {
     let slot = SLOT.with(Cell::get);
     if slot.is_null() {
-        return Err(admission);
+        return None;
     }
     // SAFETY: `SLOT` is non-null only inside `collect` (set there, put back by `Restore` when
     // `call` returns or unwinds), and then points to the `slot` it borrows mutably for the
     // whole of `call`: valid, and nothing else reaches it meanwhile (the borrow stops the
     // server; this thread is inside `call`, and a nested `collect` replaces the pointer with
-    // its own slot's until it returns). This reference ends before `hand` returns and calls
-    // nothing that could come back here (`carry` only moves `admission` into a box).
-    let slot = unsafe { &mut *slot };
+    // its own slot's until it returns). Both callers below end this reference before they
+    // return, and call nothing meanwhile that could come back here (`carry` only moves an
+    // admission into a box).
+    Some(unsafe { &mut *slot })
+}
+
+/// Keeps `admission` in `slot`, beside the one already there, if any.
+#[inline]
+fn keep(slot: &mut Option<Admission>, admission: Admission) {
     match slot {
         Some(held) => held.carry(admission),
         None => *slot = Some(admission),
     }
-    Ok(())
+}
+
+/// Hands `admission` to the server collecting on this thread, if one is (`Ok`); gives it
+/// back otherwise.
+#[inline]
+pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
+    match slot() {
+        Some(slot) => {
+            keep(slot, admission);
+            Ok(())
+        }
+        None => Err(admission),
+    }
+}
+
+/// Moves what `admission` holds to the server collecting on this thread, if one is; leaves
+/// it otherwise. Moved once, from where it lies into the server's slot.
+#[inline]
+pub(crate) fn hand_over(admission: &mut Option<Admission>) {
+    let Some(slot) = slot() else { return };
+    if slot.is_none() {
+        *slot = admission.take();
+    } else if let Some(admission) = admission.take() {
+        keep(slot, admission);
+    }
 }
 
 /// The layer is done with `admission`: hands it to the server collecting, or lets it go now.

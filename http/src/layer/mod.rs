@@ -444,10 +444,21 @@ impl<S, K> ShutdownService<S, K> {
             Err(_) => {
                 // Relaxed: a count, as in `refused`.
                 settings.refused.fetch_add(1, Ordering::Relaxed);
+                let_go(request);
                 ResponseFuture::refused(settings.retry_after.clone(), http1)
             }
         }
     }
+}
+
+/// Drops a refused request, given by value to a call of its own rather than dropped where it
+/// lies: a drop in place hands the request's address to its destructor, and the compiler,
+/// which then no longer knows who may write the request (in the server's loop, the next
+/// iteration is reachable from here), copies it once more before an admitted request's inner
+/// call (264 bytes with hyper's body: 52 instructions a request behind the server, callgrind).
+#[inline(never)]
+fn let_go<B>(request: Request<B>) {
+    drop(request);
 }
 
 impl<S: Clone, K> Clone for ShutdownService<S, K> {
