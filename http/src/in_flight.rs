@@ -1,6 +1,10 @@
 //! The record of admitted requests: method, path and start time of each, written and erased
 //! without a lock, read when a drain runs past its deadline.
 //!
+//! A request's start time is read from a coarse clock (see [`clock`]): the report shows ages
+//! to a tenth of a second, and the coarse clock is a few milliseconds behind at worst, for a
+//! fraction of the cost of a precise reading per request.
+//!
 //! # Invariants
 //!
 //! 1. A slot's `state` word is `generation << 2 | tag`, tag one of [`FREE`], [`WRITING`],
@@ -16,10 +20,16 @@ use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Bytes of `METHOD path` kept per request; longer ones are cut (and marked with `…`).
+use crate::clock;
+
+/// Bytes of the path kept per request (of `METHOD path` whole, for a method longer than
+/// [`METHOD_BYTES`]); longer ones are cut (and marked with `…`).
 pub(crate) const TEXT_BYTES: usize = 96;
+/// Bytes of a method kept in its own word: every standard one (`OPTIONS` and `CONNECT` are
+/// the longest, 7).
+const METHOD_BYTES: usize = 8;
 const WORDS: usize = TEXT_BYTES / 8;
 /// Slots probed for a free one before a request is counted as unnamed: enough for the requests
 /// one thread has in flight at once to find a slot near the one it took last (the probes read
@@ -38,12 +48,15 @@ const ONE_GENERATION: u64 = 0b100;
 struct Slot {
     /// `generation << 2 | tag`: see the module's invariants.
     state: AtomicU64,
-    /// Nanoseconds from the table's origin to the request's admission.
+    /// The request's admission on [`clock::now`], in nanoseconds.
     started: AtomicU64,
-    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]), and bit 63 when it
-    /// was cut.
+    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]), in the low byte; the
+    /// method's length in `method` (0: none, `text` holds `METHOD path` whole) in the next;
+    /// bit 63 when the text was cut.
     len: AtomicU64,
-    /// `METHOD path`, little-endian, eight bytes a word.
+    /// The method, little-endian, when it fits (see [`METHOD_BYTES`]).
+    method: AtomicU64,
+    /// The path (or `METHOD path`), little-endian, eight bytes a word.
     text: [AtomicU64; WORDS],
 }
 
@@ -53,17 +66,18 @@ impl Slot {
             state: AtomicU64::new(FREE),
             started: AtomicU64::new(0),
             len: AtomicU64::new(0),
+            method: AtomicU64::new(0),
             text: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
 
 const CUT: u64 = 1 << 63;
+const METHOD_SHIFT: u32 = 8;
 
 /// The slots, shared by the layer, its bodies and the namer registered with the plan.
 pub(crate) struct Table {
     slots: Box<[Slot]>,
-    origin: Instant,
     /// Admitted requests that found no free slot, in flight now.
     unnamed: AtomicUsize,
 }
@@ -87,7 +101,6 @@ impl Table {
     pub(crate) fn new(slots: usize) -> Self {
         Table {
             slots: (0..slots.max(1)).map(|_| Slot::new()).collect(),
-            origin: Instant::now(),
             unnamed: AtomicUsize::new(0),
         }
     }
@@ -103,7 +116,9 @@ impl Table {
             }
             at
         });
-        let mut next = start % n;
+        // The cursor is this thread's, shared by every table: another's may be longer. (A
+        // comparison, not a division, for the cursor that fits.)
+        let mut next = if start < n { start } else { start % n };
         for _ in 0..PROBES.min(n) {
             let index = next;
             next = if next + 1 == n { 0 } else { next + 1 };
@@ -126,8 +141,7 @@ impl Table {
             // WRITING state (or a later one) on its second load, and skips the slot: this fence
             // pairs with the reader's Acquire fence (the seqlock writer's side).
             fence(Ordering::Release);
-            let started = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            slot.started.store(started, Ordering::Relaxed);
+            slot.started.store(clock::now(), Ordering::Relaxed);
             write_text(slot, method, path);
             // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
             slot.state
@@ -149,7 +163,7 @@ impl Table {
     /// Pushes `METHOD path  12.3s` for each request in flight now, oldest first, and a line for
     /// the requests that found no slot.
     pub(crate) fn name_into(&self, names: &mut Vec<String>) {
-        let now = self.origin.elapsed();
+        let now = clock::now();
         let mut found: Vec<(Duration, String)> = Vec::new();
         for slot in self.slots.iter() {
             // memory ordering: Acquire pairs with the writer's Release store of LIVE, so the
@@ -160,6 +174,7 @@ impl Table {
             }
             let started = slot.started.load(Ordering::Relaxed);
             let len = slot.len.load(Ordering::Relaxed);
+            let method = slot.method.load(Ordering::Relaxed).to_le_bytes();
             let mut bytes = [0u8; TEXT_BYTES];
             for (word, chunk) in slot.text.iter().zip(bytes.chunks_exact_mut(8)) {
                 chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
@@ -171,13 +186,19 @@ impl Table {
             if slot.state.load(Ordering::Relaxed) != before {
                 continue;
             }
-            let cut = len & CUT != 0;
-            let len = usize::try_from(len & !CUT).unwrap_or(0).min(TEXT_BYTES);
-            let mut text = String::from_utf8_lossy(&bytes[..len]).into_owned();
-            if cut {
+            let text_len = usize::from(len as u8).min(TEXT_BYTES);
+            let method_len = usize::from((len >> METHOD_SHIFT) as u8).min(METHOD_BYTES);
+            let mut text = String::new();
+            if method_len > 0 {
+                text.push_str(&String::from_utf8_lossy(&method[..method_len]));
+                text.push(' ');
+            }
+            text.push_str(&String::from_utf8_lossy(&bytes[..text_len]));
+            if len & CUT != 0 {
                 text.push('…');
             }
-            found.push((now.saturating_sub(Duration::from_nanos(started)), text));
+            let age = Duration::from_nanos(now.saturating_sub(started));
+            found.push((age, text));
         }
         found.sort_by_key(|(age, _)| std::cmp::Reverse(*age));
         for (age, text) in found {
@@ -232,41 +253,95 @@ impl Drop for Entry {
     }
 }
 
+/// Writes `METHOD path` into `slot`: the method into its own word and the path straight into
+/// the text's (no staging copy), or both into the text when the method is too long for its
+/// word.
+#[inline]
 fn write_text(slot: &Slot, method: &str, path: &str) {
+    if method.len() > METHOD_BYTES {
+        return write_whole(slot, method, path);
+    }
+    slot.method
+        .store(word(method.as_bytes()), Ordering::Relaxed);
+    let (path, cut) = cut_at(path, TEXT_BYTES);
+    write_words(&slot.text, path.as_bytes());
+    let len = path.len() as u64 | (method.len() as u64) << METHOD_SHIFT;
+    slot.len
+        .store(len | if cut { CUT } else { 0 }, Ordering::Relaxed);
+}
+
+/// `METHOD path` whole into the text, for a method longer than its word.
+#[cold]
+fn write_whole(slot: &Slot, method: &str, path: &str) {
     let mut bytes = [0u8; TEXT_BYTES];
     let mut len = 0;
     let mut cut = false;
-    for part in [method.as_bytes(), b" ", path.as_bytes()] {
-        let room = TEXT_BYTES - len;
-        let take = part.len().min(room);
-        bytes[len..len + take].copy_from_slice(&part[..take]);
-        len += take;
-        if take < part.len() {
+    for part in [method, " ", path] {
+        let (part, cut_here) = cut_at(part, TEXT_BYTES - len);
+        bytes[len..len + part.len()].copy_from_slice(part.as_bytes());
+        len += part.len();
+        if cut_here {
             cut = true;
             break;
         }
     }
-    if cut {
-        // Do not leave half a UTF-8 sequence at the end.
-        while len > 0 && std::str::from_utf8(&bytes[..len]).is_err() {
-            len -= 1;
-        }
-    }
-    // Only the words the text reaches: a reader takes `len` bytes and ignores the rest.
-    for (word, chunk) in slot
-        .text
-        .iter()
-        .zip(bytes[..len.next_multiple_of(8)].chunks_exact(8))
-    {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        word.store(u64::from_le_bytes(eight), Ordering::Relaxed);
-    }
-    let len = len as u64 | if cut { CUT } else { 0 };
-    slot.len.store(len, Ordering::Relaxed);
+    write_words(&slot.text, &bytes[..len]);
+    slot.len
+        .store(len as u64 | if cut { CUT } else { 0 }, Ordering::Relaxed);
 }
 
-/// A per-thread starting slot, spread by the address of a thread-local.
+/// `text`'s first `room` bytes at most, on a char boundary, and whether it was cut.
+#[inline]
+fn cut_at(text: &str, room: usize) -> (&str, bool) {
+    if text.len() <= room {
+        return (text, false);
+    }
+    let mut end = room;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// `bytes` into `words`, eight a word (the last word's bytes beyond them are zero). `bytes`
+/// fits: at most eight a word.
+#[inline]
+fn write_words(words: &[AtomicU64], bytes: &[u8]) {
+    let mut chunks = bytes.chunks_exact(8);
+    for (to, chunk) in words.iter().zip(&mut chunks) {
+        to.store(word(chunk), Ordering::Relaxed);
+    }
+    let rest = chunks.remainder();
+    if let Some(to) = words.get(bytes.len() / 8).filter(|_| !rest.is_empty()) {
+        to.store(word(rest), Ordering::Relaxed);
+    }
+}
+
+/// Up to eight bytes as a little-endian word, zero beyond them: a load or two of the widths
+/// that cover them (overlapping), not a loop of bytes.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    if let Some(eight) = bytes.first_chunk::<8>() {
+        u64::from_le_bytes(*eight)
+    } else if n >= 4 {
+        let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let high = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
+        u64::from(low) | u64::from(high) << (8 * (n - 4))
+    } else if n > 0 {
+        // The first, middle and last bytes: all of one to three.
+        u64::from(bytes[0])
+            | u64::from(bytes[n / 2]) << (8 * (n / 2))
+            | u64::from(bytes[n - 1]) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
+/// A per-thread starting slot, spread by the address of a thread-local. Once per thread: out
+/// of the way of `record`'s path.
+#[cold]
+#[inline(never)]
 fn thread_seed() -> usize {
     thread_local!(static MARK: u8 = const { 0 });
     MARK.with(|mark| (mark as *const u8 as usize) >> 7)
@@ -314,6 +389,59 @@ mod tests {
         let mut names = Vec::new();
         table.name_into(&mut names);
         assert!(names[0].contains('…'), "{names:?}");
+    }
+
+    fn names_of(table: &Table) -> Vec<String> {
+        let mut names = Vec::new();
+        table.name_into(&mut names);
+        names
+            .into_iter()
+            .map(|name| name.rsplit_once("  ").unwrap().0.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn words_hold_up_to_eight_bytes_of_any_length() {
+        let bytes = *b"abcdefghij";
+        for n in 0..=8 {
+            let mut naive = [0u8; 8];
+            naive[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(word(&bytes[..n]), u64::from_le_bytes(naive), "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn the_text_reads_back_as_written_at_every_length() {
+        let table = Arc::new(Table::new(1));
+        for method in ["GET", "OPTIONS", "PROPFIND", "PROPPATCH", "VERSION-CONTROL"] {
+            for n in 0..=TEXT_BYTES + 9 {
+                let path = format!("/{}", "p".repeat(n));
+                let entry = table.record(method, &path);
+                let name = &names_of(&table)[0];
+                let whole = format!("{method} {path}");
+                // The path whole, up to TEXT_BYTES (the method beside it, or in the text when
+                // it is longer than its word).
+                let room = if method.len() > METHOD_BYTES {
+                    TEXT_BYTES
+                } else {
+                    TEXT_BYTES + method.len() + 1
+                };
+                if whole.len() <= room {
+                    assert_eq!(*name, whole);
+                } else {
+                    assert_eq!(*name, format!("{}…", &whole[..room]));
+                }
+                drop(entry);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_method_is_cut_on_a_char_boundary_too() {
+        let table = Arc::new(Table::new(1));
+        let method = "X".repeat(TEXT_BYTES + 3);
+        let _a = table.record(&method, "/x");
+        assert_eq!(names_of(&table)[0], format!("{}…", &method[..TEXT_BYTES]));
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl Admission {
 
     /// Whether admissions have closed since this one was admitted (an HTTP/1 response then
     /// says `Connection: close`).
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.guard.phase() >= Phase::StoppingNewRequests
     }

@@ -47,10 +47,13 @@ pin_project! {
 }
 
 impl<F, K> ResponseFuture<F, K> {
-    pub(crate) fn admitted(future: F, admission: Admission, http1: bool) -> Self {
+    /// An admitted request's future, with its admission (always `Some`: an `Option` as the
+    /// service keeps it across the inner call).
+    #[inline]
+    pub(crate) fn admitted(future: F, admission: Option<Admission>, http1: bool) -> Self {
         ResponseFuture {
             kind: Kind::Admitted { future },
-            admission: Some(admission),
+            admission,
             http1,
             keep: PhantomData,
         }
@@ -94,26 +97,17 @@ fn refusal<B>(body: B, retry_after: Option<HeaderValue>, http1: bool) -> Respons
 
 /// The inner service's answer to an admitted request: says `Connection: close` if admissions
 /// have closed since (HTTP/1), and hands the admission to the server collecting, if any (it
-/// keeps it until the response is written out). What it returns is the response's to carry.
-fn answered<B>(
-    response: &mut Response<B>,
-    admission: &mut Option<Admission>,
-    http1: bool,
-) -> Option<Admission> {
-    let Some(admission) = admission.take() else {
-        panic!("ResponseFuture polled after completion");
-    };
-    if http1 && admission.is_closing() {
+/// keeps it until the response is written out). What is left in `admission` is the
+/// response's to carry. The admission is looked at and moved where it lies (taken out first,
+/// it was moved three times, 52 instructions a request behind the server, callgrind).
+#[inline]
+fn answered<B>(response: &mut Response<B>, admission: &mut Option<Admission>, http1: bool) {
+    if http1 && admission.as_ref().is_some_and(Admission::is_closing) {
         response
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    if handoff::collecting() {
-        handoff::hand(admission);
-        None
-    } else {
-        Some(admission)
-    }
+    handoff::hand_over(admission);
 }
 
 impl<F, K> ResponseFuture<F, K> {
@@ -139,8 +133,8 @@ impl<F, K> ResponseFuture<F, K> {
         match this.kind.project() {
             KindProj::Admitted { future } => {
                 let mut response = ready!(future.poll(cx))?;
-                let admission = answered(&mut response, admission, http1);
-                Poll::Ready(Ok(admitted(response, admission)))
+                answered(&mut response, admission, http1);
+                Poll::Ready(Ok(admitted(response, admission.take())))
             }
             KindProj::Refused { retry_after } => {
                 Poll::Ready(Ok(refused(retry_after.take(), http1)))
@@ -175,19 +169,29 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.poll_answer(
-            cx,
-            |mut response, admission| {
-                // Not behind the server: the admission lives as long as the response's
-                // extensions.
-                if let Some(admission) = admission {
-                    admission.ride_in(response.extensions_mut());
+        // Not `poll_answer`: the output is the inner future's, so its poll is answered where
+        // it lies and returned as it is (unwrapped and wrapped again, the response cost 28
+        // instructions a request more behind the server, callgrind).
+        let this = self.project();
+        let (admission, http1) = (this.admission, *this.http1);
+        match this.kind.project() {
+            KindProj::Admitted { future } => {
+                let mut poll = future.poll(cx);
+                if let Poll::Ready(Ok(response)) = &mut poll {
+                    // Not behind the server: the admission lives as long as the response's
+                    // extensions.
+                    answered(response, admission, http1);
+                    if let Some(admission) = admission.take() {
+                        admission.ride_in(response.extensions_mut());
+                    }
                 }
-                response
-            },
-            |retry_after, http1| refusal(B::default(), retry_after, http1),
-            |response| response,
-        )
+                poll
+            }
+            KindProj::Refused { retry_after } => {
+                Poll::Ready(Ok(refusal(B::default(), retry_after.take(), http1)))
+            }
+            KindProj::Exempt { future } => future.poll(cx),
+        }
     }
 }
 

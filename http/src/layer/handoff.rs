@@ -4,101 +4,108 @@
 //! its guard leaves when the last frame has been handed over. [`Server`](crate::Server)
 //! knows more, and keeps the admission until the response's bytes are written. The two meet
 //! only inside the server's own calls, on one thread: the server polls the service's future,
-//! and polls and drops the response body, inside a [`Collecting`]; an admission the layer lets go
-//! of in there (its response future completing, or, when that future ran elsewhere, its body
-//! ending) goes to the server instead of being dropped. Thread-local: no allocation, no lock,
-//! nothing to configure.
+//! and polls and drops the response body, inside [`collect`], which lends the layer the
+//! request's slot for an admission; an admission the layer lets go of in there (its response
+//! future completing, or, when that future ran elsewhere, its body ending) goes into that slot
+//! instead of being dropped. Thread-local: no allocation, no lock, nothing to configure.
 //!
 //! Behind the server, the admission goes over as the layer's response future completes, and
 //! the response's body carries none: the server keeps it from then until the bytes are out,
 //! and polls the body without asking this module anything more. Only a future that completed
 //! outside the server's poll (a service that runs its inner futures on a task of its own, as
 //! tower's `Buffer` does) leaves its admission in the body, which hands it over at its end.
+//!
+//! The thread-local is one pointer to the slot (null when no server collects): the server's
+//! side is one read and one write of it around the call, the layer's one read. The admission
+//! itself moves once, into the slot.
 
 use std::cell::Cell;
+use std::ptr;
 
 use super::body::Admission;
 
 thread_local! {
-    /// [`COLLECTING`] while a server polls a service future or polls or drops a response body
-    /// (an admission let go of then goes to it), and [`WAITING`] once an admission was handed
-    /// over (in `HANDED`): the one word the server touches around every call, without touching
-    /// `HANDED` (whose destructor makes each access cost more) unless something is there.
-    static STATE: Cell<u8> = const { Cell::new(0) };
-    /// The admission handed over during that call.
-    static HANDED: Cell<Option<Admission>> = const { Cell::new(None) };
+    /// The slot of the server collecting on this thread (see [`collect`]), null when none is:
+    /// a plain pointer (no destructor), so each access is a load of the thread's block.
+    static SLOT: Cell<*mut Option<Admission>> = const { Cell::new(ptr::null_mut()) };
 }
 
-const COLLECTING: u8 = 1;
-const WAITING: u8 = 2;
-
-/// A server collecting: from [`start`](Self::start) (before a poll of a service's future, or
-/// a poll or drop of a response body, that may be the layer's) to
-/// [`finish`](Self::finish), which returns the admission the layer handed over meanwhile.
+/// Runs `call` (the server's poll of a service's future, or its poll or drop of a response
+/// body, that may be the layer's) with `slot` lent to the layer: an admission the layer lets
+/// go of meanwhile goes into it (beside the one already there, if any: two layers stacked, or
+/// a response's future and then its body).
 #[cfg(feature = "hyper")]
-pub(crate) struct Collecting {
-    /// The state before (a call nested in another's finds the outer one's): restored at the
-    /// end.
-    outer: u8,
-    finished: bool,
-}
-
-#[cfg(feature = "hyper")]
-impl Collecting {
-    #[inline]
-    pub(crate) fn start() -> Self {
-        Collecting {
-            outer: STATE.with(|state| state.replace(COLLECTING)),
-            finished: false,
-        }
-    }
-
-    /// The admission handed over since [`start`](Self::start), if any.
-    #[inline]
-    pub(crate) fn finish(mut self) -> Option<Admission> {
-        self.finished = true;
-        let state = STATE.with(|state| state.replace(self.outer));
-        if state & WAITING != 0 {
-            HANDED.with(Cell::take)
-        } else {
-            None
-        }
-    }
-}
-
-#[cfg(feature = "hyper")]
-impl Drop for Collecting {
-    fn drop(&mut self) {
-        if !self.finished {
-            // Unwinding from the call: what it handed over goes now.
-            if STATE.with(|state| state.replace(self.outer)) & WAITING != 0 {
-                drop(HANDED.with(Cell::take));
-            }
-        }
-    }
-}
-
-/// Whether a server is collecting now (see [`Collecting`]).
 #[inline]
-pub(crate) fn collecting() -> bool {
-    STATE.with(Cell::get) & COLLECTING != 0
+pub(crate) fn collect<R>(slot: &mut Option<Admission>, call: impl FnOnce() -> R) -> R {
+    /// Puts the outer server's slot (a call nested in another's finds it) back, also when
+    /// `call` unwinds.
+    struct Restore(*mut Option<Admission>);
+    impl Drop for Restore {
+        #[inline]
+        fn drop(&mut self) {
+            SLOT.with(|current| current.set(self.0));
+        }
+    }
+    let _restore = Restore(SLOT.with(|current| current.replace(slot)));
+    call()
+}
+
+/// The server collecting on this thread, if one is: its slot.
+#[inline]
+#[allow(unsafe_code)]
+fn slot<'a>() -> Option<&'a mut Option<Admission>> {
+    let slot = SLOT.with(Cell::get);
+    if slot.is_null() {
+        return None;
+    }
+    // SAFETY: `SLOT` is non-null only inside `collect` (set there, put back by `Restore` when
+    // `call` returns or unwinds), and then points to the `slot` it borrows mutably for the
+    // whole of `call`: valid, and nothing else reaches it meanwhile (the borrow stops the
+    // server; this thread is inside `call`, and a nested `collect` replaces the pointer with
+    // its own slot's until it returns). Both callers below end this reference before they
+    // return, and call nothing meanwhile that could come back here (`carry` only moves an
+    // admission into a box).
+    Some(unsafe { &mut *slot })
+}
+
+/// Keeps `admission` in `slot`, beside the one already there, if any.
+#[inline]
+fn keep(slot: &mut Option<Admission>, admission: Admission) {
+    match slot {
+        Some(held) => held.carry(admission),
+        None => *slot = Some(admission),
+    }
+}
+
+/// Hands `admission` to the server collecting on this thread, if one is (`Ok`); gives it
+/// back otherwise.
+#[inline]
+pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
+    match slot() {
+        Some(slot) => {
+            keep(slot, admission);
+            Ok(())
+        }
+        None => Err(admission),
+    }
+}
+
+/// Moves what `admission` holds to the server collecting on this thread, if one is; leaves
+/// it otherwise. Moved once, from where it lies into the server's slot.
+#[inline]
+pub(crate) fn hand_over(admission: &mut Option<Admission>) {
+    let Some(slot) = slot() else { return };
+    if slot.is_none() {
+        *slot = admission.take();
+    } else if let Some(admission) = admission.take() {
+        keep(slot, admission);
+    }
 }
 
 /// The layer is done with `admission`: hands it to the server collecting, or lets it go now.
+#[inline]
 pub(crate) fn release(admission: Admission) {
-    if collecting() {
-        hand(admission);
-    } else {
+    if let Err(admission) = hand(admission) {
         drop(admission);
     }
-}
-
-/// Hands `admission` to the server collecting (see [`collecting`]).
-pub(crate) fn hand(mut admission: Admission) {
-    // Two layers stacked hand two admissions over in the same call: they travel together.
-    if let Some(earlier) = HANDED.with(Cell::take) {
-        admission.carry(earlier);
-    }
-    HANDED.with(|handed| handed.set(Some(admission)));
-    STATE.with(|state| state.set(state.get() | WAITING));
 }

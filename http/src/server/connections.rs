@@ -328,12 +328,18 @@ impl ConnShared {
         if before.held() == 0 {
             return;
         }
-        let (first, more) = {
-            let mut held = lock(&self.held);
-            (held.first.take(), std::mem::take(&mut held.more))
+        let mut held = lock(&self.held);
+        let first = held.first.take();
+        // `more` only on HTTP/2: an HTTP/1 connection's empty one is left as it is.
+        let more = if held.more.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut held.more))
         };
+        drop(held);
         // Released outside the lock: a guard's release may wake the drain's waiters.
-        drop((first, more));
+        drop(first);
+        drop(more);
     }
 
     #[inline]

@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::connections::ConnShared;
-use crate::layer::handoff::Collecting;
+use crate::layer::handoff;
 use crate::layer::Admission;
 
 /// The error type the server hands hyper.
@@ -68,6 +68,7 @@ where
         Service::poll_ready(self, cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<Incoming>) -> S::Future {
         Service::call(self, request)
     }
@@ -217,22 +218,19 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    /// Keeps the admission the layer handed over, if it did.
+    /// Runs `call` keeping what admission the layer hands over meanwhile (see
+    /// [`handoff::collect`]).
     #[inline]
-    fn keep(&mut self, handed: Option<Admission>) {
-        let Some(handed) = handed else { return };
-        match &mut self.admission {
-            Some(admission) => admission.carry(handed),
-            None => self.admission = Some(handed),
-        }
+    fn collect<R>(&mut self, call: impl FnOnce() -> R) -> R {
+        handoff::collect(&mut self.admission, call)
     }
 
     /// Whether a poll or drop of the response body must collect what the layer's body may
     /// hand over: not once the request holds the layer's admission (handed over with the
     /// response: the body carries none).
     #[inline]
-    fn collects(in_flight: &Option<InFlight>) -> bool {
-        in_flight.as_ref().is_some_and(|f| f.admission.is_none())
+    fn collects(&self) -> bool {
+        self.admission.is_none()
     }
 }
 
@@ -344,12 +342,7 @@ impl<S: HttpService> Future for RequestFuture<S> {
                     let response = match this.in_flight.as_mut() {
                         // The layer hands its admission over as its future completes (see
                         // `handoff`): kept from then on with the request.
-                        Some(in_flight) => {
-                            let collecting = Collecting::start();
-                            let response = future.poll(cx);
-                            in_flight.keep(collecting.finish());
-                            response
-                        }
+                        Some(in_flight) => in_flight.collect(|| future.poll(cx)),
                         None => future.poll(cx),
                     };
                     let response = ready!(response)?;
@@ -442,13 +435,8 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             // The layer's body may hand its admission over as it drops.
-            if InFlight::collects(this.in_flight) {
-                let collecting = Collecting::start();
-                this.inner.set(None);
-                let handed = collecting.finish();
-                if let Some(in_flight) = this.in_flight.as_mut() {
-                    in_flight.keep(handed);
-                }
+            if let Some(in_flight) = this.in_flight.as_mut().filter(|f| f.collects()) {
+                in_flight.collect(|| this.inner.set(None));
             }
             // `in_flight` drops next (the body before it, if still there): the response counts
             // as being written until the next completed flush of its connection's socket.
@@ -476,16 +464,9 @@ impl<B: Body> Body for CountedBody<B> {
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let frame = if InFlight::collects(this.in_flight) {
-            let collecting = Collecting::start();
-            let frame = inner.poll_frame(cx);
-            let handed = collecting.finish();
-            if let Some(in_flight) = this.in_flight.as_mut() {
-                in_flight.keep(handed);
-            }
-            frame
-        } else {
-            inner.poll_frame(cx)
+        let frame = match this.in_flight.as_mut().filter(|f| f.collects()) {
+            Some(in_flight) => in_flight.collect(|| inner.poll_frame(cx)),
+            None => inner.poll_frame(cx),
         };
         let frame = ready!(frame);
         Poll::Ready(frame.map(|frame| {
