@@ -8,10 +8,12 @@
 //! each closer, and its bounded step.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::Future;
+use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
+use core::task::Poll;
 use core::time::Duration;
 
 use super::report::Outcome;
@@ -51,6 +53,11 @@ pub(super) trait CloseHost: Send {
         own_end: Duration,
         phase: Phase,
     ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>>;
+
+    /// A step of `phase` that was not waited for (it finished in its first poll) ended now:
+    /// whether past `own_end`, the graceful deadline's passing recorded (and acted on) as a
+    /// waited step's end would.
+    fn ended(&mut self, own_end: Duration, phase: Phase) -> bool;
 
     /// The closer of `phase` that began last ended with `outcome`.
     fn end(&mut self, phase: Phase, outcome: Outcome);
@@ -93,9 +100,6 @@ async fn close_one(
 ) -> Outcome {
     let own_end = now.saturating_add(own);
     let join = match closer {
-        // Most closers have nothing to wait for and finish in their first poll: then they
-        // need no deadline timer (no deadline can be acted on in the middle of a poll
-        // anyway; the clock says whether it ended late).
         Closer::Async(closer) => Join::Async(Local::new(runtime, closer)),
         Closer::Blocking(closer, start) => {
             // Its own slot: one abandoned at its deadline (it runs on, detached) leaves its
@@ -110,15 +114,38 @@ async fn close_one(
             Join::Blocking(join.start_unstarted(start), slot)
         }
     };
-    // One wait for both kinds, so that the step is awaited in one place.
     let mut join = pin!(join);
+    // Most async closers have nothing to wait for and finish in their first poll: polled
+    // once here, they need no bounded step (no timer, no watch for a force, no boxed wait;
+    // no deadline can be acted on in the middle of a poll anyway); the clock says whether
+    // they ended late. One still waiting is polled again by its step at once.
+    if let Join::Async(local) = &mut *join {
+        let first = poll_fn(|cx| Poll::Ready(local.poll(cx))).await;
+        if let Poll::Ready(done) = first {
+            let late = host.ended(own_end, phase);
+            return outcome(done, local.result.take(), late);
+        }
+    }
+    // One wait for both kinds, so that the step is awaited in one place.
     let end = host.wait(join.as_mut(), own_end, phase).await;
     match end {
-        StepEnd::Done(TaskOutcome::Finished, late) => {
+        StepEnd::Done(done, late) => {
             let result = match &mut *join {
                 Join::Async(local) => local.result.take(),
                 Join::Blocking(_, slot) => slot.lock().take(),
             };
+            outcome(done, result, late)
+        }
+        StepEnd::Forced | StepEnd::Graceful => Outcome::Cancelled,
+        StepEnd::OwnDeadline => Outcome::TimedOut,
+    }
+}
+
+/// The outcome of a closer whose step ended with `done`, `result` what it returned if it
+/// finished, `late` whether past its own deadline.
+fn outcome(done: TaskOutcome, result: Option<Result<(), String>>, late: bool) -> Outcome {
+    match done {
+        TaskOutcome::Finished => {
             let outcome = match result {
                 Some(Ok(())) => Outcome::Ok,
                 Some(Err(message)) => Outcome::Error(message),
@@ -127,13 +154,8 @@ async fn close_one(
             };
             late_if(outcome, late)
         }
-        StepEnd::Done(TaskOutcome::Panicked(message), late) => {
-            late_if(Outcome::Panicked(message), late)
-        }
-        StepEnd::Done(TaskOutcome::Cancelled, _) | StepEnd::Forced | StepEnd::Graceful => {
-            Outcome::Cancelled
-        }
-        StepEnd::OwnDeadline => Outcome::TimedOut,
+        TaskOutcome::Panicked(message) => late_if(Outcome::Panicked(message), late),
+        TaskOutcome::Cancelled => Outcome::Cancelled,
     }
 }
 

@@ -520,6 +520,10 @@ impl<R: Runtime> CloseHost for Sequence<'_, R> {
         Box::pin(self.bounded_step(step, own_end, phase, false))
     }
 
+    fn ended(&mut self, own_end: Duration, phase: Phase) -> bool {
+        self.step_ended(own_end, phase)
+    }
+
     fn end(&mut self, phase: Phase, outcome: Outcome) {
         // The clock as the closer's step ended (read there), or as it was skipped.
         self.record

@@ -96,7 +96,7 @@ impl<'r> Local<'r> {
         }
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
         let (closer, future) = (&mut self.closer, &mut self.future);
         let mut polled = None;
         self.runtime.in_context(&mut || {
