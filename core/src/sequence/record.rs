@@ -237,20 +237,19 @@ impl<'a> Recorder<'a> {
     /// cloned in one place. `last` is called once; a `dyn` so that both ends of a run share
     /// one copy of this function.
     fn store(&self, last: &mut dyn FnMut(&mut Draft) -> Duration) {
-        let waiters = {
+        let (waiters, logged) = {
             let mut run = self.inner.run.lock();
             let total = last(&mut run.draft);
             let report = core::mem::take(&mut run.draft).into_report(&self.inner.shutdown, total);
-            run.finish(report)
+            // A copy for the progress event, sent outside the lock, only if it goes anywhere.
+            let logged = super::progress::ENABLED.then(|| report.clone());
+            (run.finish(report), logged)
         };
         for waker in waiters {
             waker.wake();
         }
-        if super::progress::ENABLED {
-            // A copy for the progress event, sent outside the lock.
-            if let Some(report) = self.inner.run.lock().report() {
-                super::progress::report(&report);
-            }
+        if let Some(report) = logged {
+            super::progress::report(&report);
         }
     }
 }
