@@ -148,7 +148,8 @@
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
-// Denied, not forbidden: `clock` reads the coarse clock with one system call.
+// Denied, not forbidden: two scoped `allow`s, each with its `SAFETY`: `clock` reads the coarse
+// clock with one system call, and `layer::handoff` writes through the server's lent slot.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(
