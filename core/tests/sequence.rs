@@ -43,6 +43,22 @@ fn closer(
     })
 }
 
+/// A closer that waits `took` of virtual time, then panics with `message`.
+fn panics_after(
+    runtime: &VirtualRuntime,
+    name: &'static str,
+    took: Duration,
+    message: &'static str,
+) -> Resource {
+    let runtime = runtime.clone();
+    Resource::new(name, move || async move {
+        runtime.sleep(took).await;
+        panic!("{message}");
+        #[allow(unreachable_code)]
+        Ok(())
+    })
+}
+
 /// Triggers `shutdown` at virtual time zero and runs `plan`, with `during` spawned alongside.
 fn run_with(
     runtime: &VirtualRuntime,
@@ -242,16 +258,8 @@ fn a_closer_that_panics_is_recorded_and_the_rest_run() {
 #[test]
 fn a_closer_that_panics_after_waiting_is_recorded_as_panicked() {
     let (runtime, _, plan, _log) = setup(Config::default());
-    plan.register({
-        let runtime = runtime.clone();
-        Resource::new("db", move || async move {
-            runtime.sleep(secs(1)).await;
-            panic!("pool poisoned");
-            #[allow(unreachable_code)]
-            Ok(())
-        })
-    })
-    .unwrap();
+    plan.register(panics_after(&runtime, "db", secs(1), "pool poisoned"))
+        .unwrap();
 
     let report = run_with(&runtime, &plan, async {});
 
@@ -295,16 +303,8 @@ fn closers_that_wait_run_on_the_sequences_own_task() {
     let (runtime, _, plan, log) = setup(Config::default());
     plan.register(closer(&runtime, "db", secs(1), Ok(()), &log).priority(1))
         .unwrap();
-    plan.register({
-        let runtime = runtime.clone();
-        Resource::new("cache", move || async move {
-            runtime.sleep(secs(2)).await;
-            panic!("cache poisoned");
-            #[allow(unreachable_code)]
-            Ok(())
-        })
-    })
-    .unwrap();
+    plan.register(panics_after(&runtime, "cache", secs(2), "cache poisoned"))
+        .unwrap();
     plan.flush(closer(&runtime, "log", secs(0), Err("disk full"), &log))
         .unwrap();
 
