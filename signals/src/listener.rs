@@ -1033,11 +1033,17 @@ impl Worker {
 }
 
 /// Reads every byte available on a non-blocking socket and returns how many there were.
+///
+/// A read that does not fill `buf` took every byte the socket held (a Unix stream socket's read
+/// copies from one queued write to the next until the buffer is full), so it ends the drain
+/// without another read to see `WouldBlock`: a byte written after it is a delivery of its own,
+/// whose wake-up byte comes after it.
 pub(crate) fn drain(mut socket: &UnixStream, buf: &mut [u8]) -> usize {
     let mut total = 0;
     loop {
         match socket.read(buf) {
             Ok(0) => return total,
+            Ok(n) if n < buf.len() => return total + n,
             Ok(n) => total += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             // WouldBlock: drained. Anything else cannot happen on a connected socket we own.

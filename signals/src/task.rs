@@ -41,11 +41,15 @@
 //!    ([`Worker::count`]), then acts on them in order: the order of listener invariant 3. The
 //!    first poll runs a round before it waits, so a signal delivered between `listen_*` and the
 //!    first poll is acted on then.
-//! 2. The task waits on the reactor only after a round that counted nothing new: a byte
-//!    written once the wake socket was drained makes the reactor report it readable (async-io
-//!    re-arms its one-shot registration on each wait, and epoll reports an already readable
-//!    socket at once; tokio clears a readiness only up to the event it saw, so a later event
-//!    is not lost).
+//! 2. The task waits on the reactor only after a round, once that round's deliveries were
+//!    acted on; no second round is needed to wait safely. A delivery the round did not count
+//!    wrote its count byte after the round read that count socket, so its wake byte (the
+//!    handler writes it after the count byte) came after the wake socket was drained: it is
+//!    there, and makes the reactor report the socket readable (async-io re-arms its one-shot
+//!    registration on each wait, and epoll reports an already readable socket at once; tokio
+//!    clears a readiness only up to the event it saw, so a later event is not lost). A
+//!    delivery counted early (its count byte before the round's read, its wake byte after the
+//!    drain) costs one more round that counts nothing.
 //! 3. The task owns the listener: dropping the task is dropping the listener (crate docs,
 //!    "Dropping a listener"), and the task never drops it while it runs.
 //! 4. A reactor that fails a wait (it cannot, short of the kernel refusing an `epoll_ctl` on a
@@ -291,20 +295,25 @@ impl<D: Deadline> Core<D> {
         if self.listener.is_none() {
             return Poll::Ready(());
         }
+        // Invariant 1: every poll starts with a round; another follows each readiness.
+        let mut round = true;
         loop {
             // Invariant 5: what was counted is acted on first, in order; the hook may hold the
             // rest back for a moment (this task is woken when it returns, or by the timer).
             if self.act(cx).is_pending() {
                 return Poll::Pending;
             }
-            // Invariants 1 and 2: a round (the wake socket drained, then the counts), then the
-            // wait once a round counted nothing new.
-            empty();
-            if self.count() {
-                continue;
+            // Invariants 1 and 2: a round (the wake socket drained, then the counts), its
+            // deliveries acted on (above), then the wait.
+            if round {
+                round = false;
+                empty();
+                if self.count() {
+                    continue;
+                }
             }
             match readable(cx) {
-                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Ok(())) => round = true,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => break,
             }
