@@ -60,7 +60,11 @@ fn main() -> ExitCode {
         // for the tokio one). Dropped on return, with whatever tasks the report gave up on.
         let executor = Arc::new(Executor::new());
         executor.spawn(cli::kept(signals)).detach();
-        smol::block_on(executor.run(serve(args, shutdown, executor.clone())))
+        // The service is a task too: `run` polls the future it is given each time any task
+        // wakes, so the accept loop would try `accept` once more for every other wake-up
+        // (a signal's, a worker's, the sequence's). Its handle costs nothing to poll.
+        let service = executor.spawn(serve(args, shutdown, executor.clone()));
+        smol::block_on(executor.run(service))
     })
 }
 

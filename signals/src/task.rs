@@ -37,19 +37,24 @@
 //!
 //! # Invariants
 //!
-//! 1. A round drains the wake socket to `WouldBlock`, *then* counts the deliveries
+//! 1. A round empties the wake socket (to `WouldBlock`, or a read that does not fill the
+//!    buffer: it took every byte there was), *then* counts the deliveries
 //!    ([`Worker::count`]), then acts on them in order: the order of listener invariant 3. The
 //!    first poll runs a round before it waits, so a signal delivered between `listen_*` and the
-//!    first poll is acted on then.
-//! 2. The task waits on the reactor only after a round, once that round's deliveries were
-//!    acted on; no second round is needed to wait safely. A delivery the round did not count
-//!    wrote its count byte after the round read that count socket, so its wake byte (the
-//!    handler writes it after the count byte) came after the wake socket was drained: it is
-//!    there, and makes the reactor report the socket readable (async-io re-arms its one-shot
-//!    registration on each wait, and epoll reports an already readable socket at once; tokio
-//!    clears a readiness only up to the event it saw, so a later event is not lost). A
-//!    delivery counted early (its count byte before the round's read, its wake byte after the
-//!    drain) costs one more round that counts nothing.
+//!    first poll is acted on then; every later round follows the reactor's report that the
+//!    socket is readable (a poll woken by the hook or the timer, or for nothing, asks the
+//!    reactor first), so a wake-up costs one round, not a round and then a second one for the
+//!    readiness the first left behind.
+//! 2. Waiting on the reactor after a round loses nothing, so the task waits right after
+//!    acting on a round's deliveries, and a later poll asks the reactor before it runs a
+//!    round. A delivery a round did not count wrote its count byte after the round read that
+//!    count socket, so its wake byte (the handler writes it after the count byte) came after
+//!    the wake socket was emptied: it is there, and makes the reactor report the socket
+//!    readable (async-io re-arms its one-shot registration on each wait, and epoll reports an
+//!    already readable socket at once; tokio clears a readiness only up to the event it saw,
+//!    so a later event is not lost). A delivery counted early (its count byte before the
+//!    round's read, its wake byte after the emptying) costs one more round that counts
+//!    nothing.
 //! 3. The task owns the listener: dropping the task is dropping the listener (crate docs,
 //!    "Dropping a listener"), and the task never drops it while it runs.
 //! 4. A reactor that fails a wait (it cannot, short of the kernel refusing an `epoll_ctl` on a
@@ -218,6 +223,9 @@ struct Core<D> {
     /// The event the hook has and the task waits for, with its number (hook invariant 3): its
     /// action is carried out once the hook returns or the deadline passes.
     waiting: Option<(Event, u64)>,
+    /// Whether the task was polled before: only the first poll runs a round without the
+    /// reactor's report (invariant 1).
+    polled: bool,
 }
 
 impl<D: Deadline> Core<D> {
@@ -235,6 +243,7 @@ impl<D: Deadline> Core<D> {
             counted: Vec::new(),
             next: 0,
             waiting: None,
+            polled: false,
         }
     }
 
@@ -295,8 +304,10 @@ impl<D: Deadline> Core<D> {
         if self.listener.is_none() {
             return Poll::Ready(());
         }
-        // Invariant 1: every poll starts with a round; another follows each readiness.
-        let mut round = true;
+        // Invariant 1: the first poll starts with a round; every other round follows the
+        // reactor's report.
+        let mut round = !self.polled;
+        self.polled = true;
         loop {
             // Invariant 5: what was counted is acted on first, in order; the hook may hold the
             // rest back for a moment (this task is woken when it returns, or by the timer).
