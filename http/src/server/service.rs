@@ -237,7 +237,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.shared.body_done();
-        self.shared.response_ended(self.admission.take());
+        self.shared.response_ended(&mut self.admission);
     }
 }
 
