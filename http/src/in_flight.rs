@@ -106,6 +106,7 @@ impl Table {
     }
 
     /// Records `method path`, admitted now.
+    #[inline]
     pub(crate) fn record(self: &Arc<Self>, method: &str, path: &str) -> Entry {
         let n = self.slots.len();
         let start = CURSOR.with(|cursor| {
