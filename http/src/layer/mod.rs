@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use winddown_core::{Plan, Shutdown};
 
-use crate::in_flight::Table;
+use crate::in_flight::{MethodName, Table};
 
 pub(crate) use body::Admission;
 pub use body::GuardedBody;
@@ -437,11 +437,10 @@ impl<S, K> ShutdownService<S, K> {
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
-                    // The method copied out (a standard one is a tag): nothing handed to
-                    // the record points into the request, which the inner call can then
-                    // take where it is instead of from a copy.
-                    let method = request.method().clone();
-                    table.record(method.as_str(), path)
+                    // The method copied out (a standard one as its word, a constant):
+                    // nothing handed to the record points into the request, which the inner
+                    // call can then take where it is instead of from a copy.
+                    table.record(&MethodName::of(request.method()), path)
                 });
                 // Kept in `self` across the inner call, not on this frame: a value this frame
                 // would drop if the call unwound gives the call a landing pad, and the
