@@ -431,6 +431,18 @@ pub(crate) async fn rig_layered<N: Net>(config: Config, layering: Layering) -> R
     rig_set_up::<N>(config, false, setup).await
 }
 
+/// `GET /hold`: counts itself in `entered`, then answers `held` once `release` has a count.
+fn hold(entered: Arc<Gate>, release: Arc<Gate>) -> axum::routing::MethodRouter {
+    get(move || {
+        let (entered, release) = (entered.clone(), release.clone());
+        async move {
+            entered.add();
+            release.at_least(1).await;
+            "held\n"
+        }
+    })
+}
+
 /// [`rig_with`], the server set up as `setup` says.
 pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: Setup) -> Rig {
     let shutdown = Shutdown::new();
@@ -450,17 +462,7 @@ pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: 
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/work", get(|| async { "work\n" }))
-        .route(
-            "/hold",
-            get(move || {
-                let (entered, release) = (hold_entered.clone(), hold_release.clone());
-                async move {
-                    entered.add();
-                    release.at_least(1).await;
-                    "held\n"
-                }
-            }),
-        )
+        .route("/hold", hold(hold_entered, hold_release))
         .route(
             "/stuck",
             get(move || {
@@ -1008,17 +1010,7 @@ pub(crate) async fn a_request_answered_after_its_layers_close_says_close<N: Net>
         let plan = Plan::new(shutdown.clone(), config(LONG));
         let (entered, release) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
         let (hold_entered, hold_release) = (entered.clone(), release.clone());
-        let app = Router::new().route(
-            "/hold",
-            get(move || {
-                let (entered, release) = (hold_entered.clone(), hold_release.clone());
-                async move {
-                    entered.add();
-                    release.at_least(1).await;
-                    "held\n"
-                }
-            }),
-        );
+        let app = Router::new().route("/hold", hold(hold_entered, hold_release));
         let layer = ShutdownLayer::new(&layered);
         let app = if for_server {
             app.layer(layer.for_server())
