@@ -1,15 +1,14 @@
 //! What one connection's responses being written hold: the layer's admissions, handed over
-//! when their responses left the layer (see [`crate::layer::handoff`]), kept until the bytes
-//! are out, then released, by the connection's own task at a completed flush, or by the cut
-//! on another thread.
+//! by the layer (see [`crate::layer::handoff`]) and kept with their requests until their
+//! responses ended, kept from then until the bytes are out, then released, by the
+//! connection's own task at a completed flush, or by the cut on another thread.
 //!
 //! An HTTP/1 connection holds one at a time: it goes into [`Held`]'s one slot and out of it
 //! without a lock, each way one compare-and-swap of the slot's state word (the lock it
 //! replaced cost two locked instructions each way, the lock's poison checks and two more
 //! copies of the admission: about 40 instructions a request more behind the server,
-//! callgrind, `benches/http.sh` H1). The others
-//! (HTTP/2 streams answered together, or a response that ends while the slot is being
-//! emptied) go to a list under a lock.
+//! callgrind, `benches/http.sh` H1). The others (HTTP/2 streams answered together, or a
+//! response that ends while the slot is being emptied) go to a list under a lock.
 //!
 //! # Invariants
 //!
@@ -49,7 +48,7 @@ pub(super) struct Held {
 // gives each admission to one thread at a time: `more` under its lock, and `first` only to the
 // caller that holds its state word at `BUSY` (invariant 1), whose compare-and-swap acquires
 // the last one's writes, and whose store that ends it releases its own (see `push` and
-// `take_first`). An admission moved in on one thread and dropped on another is what `Send`
+// `release_first`). An admission moved in on one thread and dropped on another is what `Send`
 // allows: nothing here hands out a shared reference to one.
 #[allow(unsafe_code)]
 unsafe impl Sync for Held {}
@@ -116,7 +115,8 @@ impl Held {
         // valid for the call, and nothing else borrows it. The admission is dropped where it
         // lies (not moved out first: a copy fewer). Its drop (a guard's release, which may
         // wake the drain's waiters; a record's erasure) never reaches this `Held`; were it
-        // to, `push` would find BUSY and use `more`, and `take` would find nothing here.
+        // to, `push` would find BUSY and use `more`, and `take` would find nothing here (and
+        // were it to panic, `first` would stay BUSY, and every later admission go to `more`).
         unsafe { *self.first.get() = None };
         // memory ordering: Release, pairing with the Acquire of the next writer's
         // compare-and-swap in `push`: our access happens before its write.
