@@ -9,8 +9,8 @@
 //! some tens (measured with callgrind: about 70 instructions a request fewer,
 //! BENCHMARKS.md H1). Elsewhere it is `Instant`, from the first reading in the process.
 //!
-//! Its `unsafe` block is a system call with a plain buffer (the crate's other one is the
-//! server's slot in `layer/handoff.rs`).
+//! Its `unsafe` block is a system call with a plain buffer (the crate's others are the
+//! server's lent slot in `layer/handoff.rs` and its held admission in `server/held.rs`).
 
 /// Now, in nanoseconds from an unspecified start (the same for the whole process).
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -90,6 +90,43 @@ thread_local! {
     static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// A request's method as the record takes it: a standard one as the word its slot keeps (a
+/// constant, chosen by the method's tag: no bytes read), another as itself.
+pub(crate) enum MethodName {
+    Standard { word: u64, len: u8 },
+    Other(http::Method),
+}
+
+/// The little-endian word of up to eight bytes, at compile time.
+const fn le_word(bytes: &[u8]) -> u64 {
+    let mut word = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        word |= (bytes[i] as u64) << (8 * i);
+        i += 1;
+    }
+    word
+}
+
+impl MethodName {
+    #[inline]
+    pub(crate) fn of(method: &http::Method) -> Self {
+        use http::Method;
+        macro_rules! standard {
+            ($($method:ident)*) => {
+                match *method {
+                    $(Method::$method => {
+                        const NAME: &[u8] = stringify!($method).as_bytes();
+                        MethodName::Standard { word: le_word(NAME), len: NAME.len() as u8 }
+                    })*
+                    _ => MethodName::Other(method.clone()),
+                }
+            };
+        }
+        standard!(GET POST PUT DELETE HEAD OPTIONS CONNECT PATCH TRACE)
+    }
+}
+
 /// What one admitted request holds: its slot, erased on drop.
 pub(crate) struct Entry {
     table: Arc<Table>,
@@ -106,7 +143,8 @@ impl Table {
     }
 
     /// Records `method path`, admitted now.
-    pub(crate) fn record(self: &Arc<Self>, method: &str, path: &str) -> Entry {
+    #[inline]
+    pub(crate) fn record(self: &Arc<Self>, method: &MethodName, path: &str) -> Entry {
         let n = self.slots.len();
         let start = CURSOR.with(|cursor| {
             let mut at = cursor.get();
@@ -257,15 +295,21 @@ impl Drop for Entry {
 /// the text's (no staging copy), or both into the text when the method is too long for its
 /// word.
 #[inline]
-fn write_text(slot: &Slot, method: &str, path: &str) {
-    if method.len() > METHOD_BYTES {
-        return write_whole(slot, method, path);
-    }
-    slot.method
-        .store(word(method.as_bytes()), Ordering::Relaxed);
+fn write_text(slot: &Slot, method: &MethodName, path: &str) {
+    let (method_word, method_len) = match method {
+        MethodName::Standard { word, len } => (*word, usize::from(*len)),
+        MethodName::Other(method) => {
+            let method = method.as_str();
+            if method.len() > METHOD_BYTES {
+                return write_whole(slot, method, path);
+            }
+            (word(method.as_bytes()), method.len())
+        }
+    };
+    slot.method.store(method_word, Ordering::Relaxed);
     let (path, cut) = cut_at(path, TEXT_BYTES);
     write_words(&slot.text, path.as_bytes());
-    let len = path.len() as u64 | (method.len() as u64) << METHOD_SHIFT;
+    let len = path.len() as u64 | (method_len as u64) << METHOD_SHIFT;
     slot.len
         .store(len | if cut { CUT } else { 0 }, Ordering::Relaxed);
 }
@@ -352,11 +396,15 @@ fn thread_seed() -> usize {
 mod tests {
     use super::*;
 
+    fn m(method: &str) -> MethodName {
+        MethodName::of(&http::Method::from_bytes(method.as_bytes()).unwrap())
+    }
+
     #[test]
     fn names_what_is_in_flight_and_forgets_what_left() {
         let table = Arc::new(Table::new(4));
-        let a = table.record("GET", "/export");
-        let b = table.record("POST", "/upload");
+        let a = table.record(&m("GET"), "/export");
+        let b = table.record(&m("POST"), "/upload");
         drop(b);
         let mut names = Vec::new();
         table.name_into(&mut names);
@@ -371,8 +419,8 @@ mod tests {
     #[test]
     fn full_table_counts_the_rest() {
         let table = Arc::new(Table::new(1));
-        let _a = table.record("GET", "/a");
-        let b = table.record("GET", "/b");
+        let _a = table.record(&m("GET"), "/a");
+        let b = table.record(&m("GET"), "/b");
         let mut names = Vec::new();
         table.name_into(&mut names);
         assert_eq!(names.len(), 2, "{names:?}");
@@ -385,7 +433,7 @@ mod tests {
     fn long_paths_are_cut_on_a_char_boundary() {
         let table = Arc::new(Table::new(1));
         let path = format!("/{}", "é".repeat(100));
-        let _a = table.record("GET", &path);
+        let _a = table.record(&m("GET"), &path);
         let mut names = Vec::new();
         table.name_into(&mut names);
         assert!(names[0].contains('…'), "{names:?}");
@@ -416,7 +464,7 @@ mod tests {
         for method in ["GET", "OPTIONS", "PROPFIND", "PROPPATCH", "VERSION-CONTROL"] {
             for n in 0..=TEXT_BYTES + 9 {
                 let path = format!("/{}", "p".repeat(n));
-                let entry = table.record(method, &path);
+                let entry = table.record(&m(method), &path);
                 let name = &names_of(&table)[0];
                 let whole = format!("{method} {path}");
                 // The path whole, up to TEXT_BYTES (the method beside it, or in the text when
@@ -437,10 +485,36 @@ mod tests {
     }
 
     #[test]
+    fn every_standard_method_is_named_as_it_is_spelled() {
+        use http::Method;
+        let table = Arc::new(Table::new(1));
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::CONNECT,
+            Method::PATCH,
+            Method::TRACE,
+        ] {
+            let name = MethodName::of(&method);
+            assert!(matches!(name, MethodName::Standard { .. }), "{method}");
+            let entry = table.record(&name, "/x");
+            assert_eq!(names_of(&table)[0], format!("{method} /x"));
+            drop(entry);
+        }
+        assert!(matches!(m("PURGE"), MethodName::Other(_)));
+        let _purge = table.record(&m("PURGE"), "/x");
+        assert_eq!(names_of(&table)[0], "PURGE /x");
+    }
+
+    #[test]
     fn a_long_method_is_cut_on_a_char_boundary_too() {
         let table = Arc::new(Table::new(1));
         let method = "X".repeat(TEXT_BYTES + 3);
-        let _a = table.record(&method, "/x");
+        let _a = table.record(&m(&method), "/x");
         assert_eq!(names_of(&table)[0], format!("{}…", &method[..TEXT_BYTES]));
     }
 
@@ -453,7 +527,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..20_000 {
                         let path = format!("/t{t}/{}", "x".repeat(i % 40));
-                        let entry = table.record("GET", &path);
+                        let entry = table.record(&m("GET"), &path);
                         drop(entry);
                     }
                 })

@@ -148,8 +148,9 @@
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
-// Denied, not forbidden: two scoped `allow`s, each with its `SAFETY`: `clock` reads the coarse
-// clock with one system call, and `layer::handoff` writes through the server's lent slot.
+// Denied, not forbidden: three scoped `allow`s, each with its `SAFETY`: `clock` reads the
+// coarse clock with one system call, `layer::handoff` writes through the server's lent slot,
+// and `server::held` keeps an HTTP/1 connection's admission in a slot owned by compare and swap.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(

@@ -113,6 +113,7 @@ impl Guard {
     /// assert_eq!(guard.phase(), Phase::Initiated);
     /// # Ok::<(), winddown::Closed>(())
     /// ```
+    #[inline]
     pub fn phase(&self) -> Phase {
         self.shared().phase()
     }
@@ -142,6 +143,7 @@ impl Guard {
         self.shared().phase() != Phase::Running
     }
 
+    #[inline]
     fn shared(&self) -> &Header {
         self.raw.header()
     }

@@ -152,6 +152,7 @@ impl Phase {
 
     /// Decodes the value stored in the shared phase word. Values are only ever written from a
     /// `Phase`, so anything else is unreachable; it maps to `Forced` rather than panicking.
+    #[inline]
     pub(crate) const fn from_usize(value: usize) -> Phase {
         match value {
             0 => Phase::Running,

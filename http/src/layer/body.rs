@@ -31,11 +31,15 @@ impl Admission {
         }
     }
 
-    /// Whether admissions have closed since this one was admitted (an HTTP/1 response then
-    /// says `Connection: close`).
+    /// Whether admissions have closed since this one was admitted, or since one it carries
+    /// was (an HTTP/1 response then says `Connection: close`).
     #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.guard.phase() >= Phase::StoppingNewRequests
+            || self
+                .carried
+                .as_ref()
+                .is_some_and(|carried| carried.is_closing())
     }
 
     /// Keeps `other` (the same request's admission by another layer) until this one goes.

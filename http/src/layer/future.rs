@@ -95,28 +95,14 @@ fn refusal<B>(body: B, retry_after: Option<HeaderValue>, http1: bool) -> Respons
     response
 }
 
-/// The inner service's answer to an admitted request: says `Connection: close` if admissions
-/// have closed since (HTTP/1), and hands the admission to the server collecting, if any (it
-/// keeps it until the response is written out). What is left in `admission` is the
-/// response's to carry. The admission is looked at and moved where it lies (taken out first,
-/// it was moved three times, 52 instructions a request behind the server, callgrind).
-#[inline]
-fn answered<B>(response: &mut Response<B>, admission: &mut Option<Admission>, http1: bool) {
-    if http1 && admission.as_ref().is_some_and(Admission::is_closing) {
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    handoff::hand_over(admission);
-}
-
 impl<F, K> ResponseFuture<F, K> {
     /// The poll both kinds share, finished by the kind's own three ends: an admitted request's
-    /// response, answered (see [`answered`]), with the admission it is to carry (`None`: handed
-    /// to the server); a refused request's `Retry-After` and `http1`, for its `503`; an exempt
-    /// request's response. Closures, each result wrapped where it is made: a returned enum of
-    /// the three cost 36 instructions a request more (callgrind,
-    /// `benches/bin/layer_instructions`), the response moved through one more value.
+    /// response, answered (see [`handoff::answered`]), with the admission it is to carry
+    /// (`None`: handed to the server, at this future's first poll); a refused request's
+    /// `Retry-After` and `http1`, for its `503`; an exempt request's response. Closures, each
+    /// result wrapped where it is made: a returned enum of the three cost 36 instructions a
+    /// request more (callgrind, `benches/bin/layer_instructions`), the response moved through
+    /// one more value.
     #[inline]
     fn poll_answer<B, E, O>(
         self: Pin<&mut Self>,
@@ -132,8 +118,10 @@ impl<F, K> ResponseFuture<F, K> {
         let (admission, http1) = (this.admission, *this.http1);
         match this.kind.project() {
             KindProj::Admitted { future } => {
+                handoff::hand_over_early(admission);
                 let mut response = ready!(future.poll(cx))?;
-                answered(&mut response, admission, http1);
+                // Not behind the server (it would have taken the admission above).
+                handoff::answered(&mut response, admission, http1);
                 Poll::Ready(Ok(admitted(response, admission.take())))
             }
             KindProj::Refused { retry_after } => {
@@ -168,24 +156,27 @@ where
 {
     type Output = Result<Response<B>, E>;
 
+    // Always: behind the server, a hand-over and the inner future's poll, whose frame of its
+    // own cost 14 instructions a request (callgrind), and which the compiler's estimate of
+    // the server's large poll left out of line.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Not `poll_answer`: the output is the inner future's, so its poll is answered where
-        // it lies and returned as it is (unwrapped and wrapped again, the response cost 28
-        // instructions a request more behind the server, callgrind).
+        // Not `poll_answer`: the output is the inner future's, so its poll is returned as it
+        // is (unwrapped and wrapped again, the response cost 28 instructions a request more
+        // behind the server, callgrind).
         let this = self.project();
         let (admission, http1) = (this.admission, *this.http1);
         match this.kind.project() {
             KindProj::Admitted { future } => {
-                let mut poll = future.poll(cx);
-                if let Poll::Ready(Ok(response)) = &mut poll {
-                    // Not behind the server: the admission lives as long as the response's
-                    // extensions.
-                    answered(response, admission, http1);
-                    if let Some(admission) = admission.take() {
-                        admission.ride_in(response.extensions_mut());
-                    }
+                handoff::hand_over_early(admission);
+                if admission.is_none() {
+                    // Behind the server, which has the admission: the inner future's poll is
+                    // this one's, its response left where the inner future put it (looked at
+                    // here, it was made aside and copied into place, 128 bytes with axum,
+                    // about 50 instructions a request with the frame it needed, callgrind).
+                    return future.poll(cx);
                 }
-                poll
+                poll_alone(future, cx, admission, http1)
             }
             KindProj::Refused { retry_after } => {
                 Poll::Ready(Ok(refusal(B::default(), retry_after.take(), http1)))
@@ -193,6 +184,29 @@ where
             KindProj::Exempt { future } => future.poll(cx),
         }
     }
+}
+
+/// A [`ForServer`] future's poll with no server collecting its admission: the response says
+/// `Connection: close` if it must (HTTP/1), and the admission lives as long as its
+/// extensions. Out of line: the poll behind the server is then small enough to inline.
+#[inline(never)]
+fn poll_alone<F, B, E>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+    admission: &mut Option<Admission>,
+    http1: bool,
+) -> Poll<Result<Response<B>, E>>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    let mut poll = future.poll(cx);
+    if let Poll::Ready(Ok(response)) = &mut poll {
+        handoff::answered(response, admission, http1);
+        if let Some(admission) = admission.take() {
+            admission.ride_in(response.extensions_mut());
+        }
+    }
+    poll
 }
 
 impl<F, K> std::fmt::Debug for ResponseFuture<F, K> {

@@ -5,15 +5,19 @@
 //! knows more, and keeps the admission until the response's bytes are written. The two meet
 //! only inside the server's own calls, on one thread: the server polls the service's future,
 //! and polls and drops the response body, inside [`collect`], which lends the layer the
-//! request's slot for an admission; an admission the layer lets go of in there (its response
-//! future completing, or, when that future ran elsewhere, its body ending) goes into that slot
-//! instead of being dropped. Thread-local: no allocation, no lock, nothing to configure.
+//! request's slot for an admission; an admission the layer lets go of in there (at its
+//! response future's first poll, or, when that future ran elsewhere, as its body ends) goes
+//! into that slot instead of being dropped. Thread-local: no allocation, no lock, nothing to
+//! configure.
 //!
-//! Behind the server, the admission goes over as the layer's response future completes, and
-//! the response's body carries none: the server keeps it from then until the bytes are out,
-//! and polls the body without asking this module anything more. Only a future that completed
-//! outside the server's poll (a service that runs its inner futures on a task of its own, as
-//! tower's `Buffer` does) leaves its admission in the body, which hands it over at its end.
+//! Behind the server, the admission goes over at the first poll of the layer's response
+//! future, and the response's body carries none: the server keeps it from then until the
+//! bytes are out, says `Connection: close` for the layer when the answer comes after
+//! admissions closed ([`answered`]), and polls the body without asking this module anything
+//! more. The layer's future then only polls the inner one: its response is left where the
+//! inner future puts it. Only a future polled outside the server's poll (a service that runs
+//! its inner futures on a task of its own, as tower's `Buffer` does) keeps its admission, and
+//! leaves it in the body, which hands it over at its end.
 //!
 //! The thread-local is one pointer to the slot (null when no server collects): the server's
 //! side is one read and one write of it around the call, the layer's one read. The admission
@@ -100,6 +104,37 @@ pub(crate) fn hand_over(admission: &mut Option<Admission>) {
     } else if let Some(admission) = admission.take() {
         keep(slot, admission);
     }
+}
+
+/// Moves what `admission` holds to the server collecting on this thread at the response
+/// future's first poll, if one collects (see the module's docs): from then on the server
+/// keeps it, and the future's polls are the inner future's.
+#[inline]
+pub(crate) fn hand_over_early(admission: &mut Option<Admission>) {
+    if admission.is_some() {
+        hand_over(admission);
+    }
+}
+
+/// The answer to a request whose admission `held` holds (the layer's own, or the server's
+/// slot it was handed into) says `Connection: close` on HTTP/1 once admissions have closed,
+/// so the client does not reuse a connection that is about to go. Checked as the answer
+/// leaves the layer (no server holds the admission) or reaches the server (it holds it).
+#[inline]
+pub(crate) fn answered<B>(response: &mut http::Response<B>, held: &Option<Admission>, http1: bool) {
+    if http1 && held.as_ref().is_some_and(Admission::is_closing) {
+        say_close(response);
+    }
+}
+
+/// `Connection: close`, out of the way of the answers that do not say it.
+#[cold]
+#[inline(never)]
+fn say_close<B>(response: &mut http::Response<B>) {
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
 }
 
 /// The layer is done with `admission`: hands it to the server collecting, or lets it go now.

@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use winddown_core::{Plan, Shutdown};
 
-use crate::in_flight::Table;
+use crate::in_flight::{MethodName, Table};
 
 pub(crate) use body::Admission;
 pub use body::GuardedBody;
@@ -55,7 +55,8 @@ const DEFAULT_NAMED_SLOTS: usize = 1024;
 ///   flow control. The drain can then end (and the process exit) with a response half sent,
 ///   and the report does not name it.
 /// - **Behind [`Server`](crate::Server)**, the layer hands its guard and its record to the
-///   server as the response leaves it, and the server keeps them until the response is
+///   server as the server first polls the layer's response future (the server says
+///   `Connection: close` for the layer then), and the server keeps them until the response is
 ///   written out: for HTTP/1, until a flush of the socket completes after the last frame
 ///   (hyper flushes only once its own buffer is empty, so every byte is in the kernel); for
 ///   HTTP/2, until flow control has let all but the last 64 KiB go (the server hands hyper the
@@ -105,7 +106,9 @@ const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// release one atomic subtract. The service clone hyper makes per request clones one `Arc`.
 /// The response future is inline, and so is the body wrapper of the default layer; behind
 /// [`Server`](crate::Server) the guard goes to the server through a thread-local (one
-/// pointer to the request's slot in the server; no allocation). With
+/// pointer to the request's slot in the server; no allocation), at the first poll of the
+/// response future, which from then on only polls the inner one; an HTTP/1 connection keeps
+/// it until the flush in a slot taken and given back by compare-and-swap, without a lock. With
 /// [`name_requests`](Self::name_requests) on, a request also claims a slot of a fixed table by
 /// compare-and-swap (no lock, no allocation), writes its method (up to 8 bytes, every
 /// standard one, in a word of its own) and its path (up to 96 bytes) straight into it with
@@ -434,11 +437,10 @@ impl<S, K> ShutdownService<S, K> {
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
-                    // The method copied out (a standard one is a tag): nothing handed to
-                    // the record points into the request, which the inner call can then
-                    // take where it is instead of from a copy.
-                    let method = request.method().clone();
-                    table.record(method.as_str(), path)
+                    // The method copied out (a standard one as its word, a constant):
+                    // nothing handed to the record points into the request, which the inner
+                    // call can then take where it is instead of from a copy.
+                    table.record(&MethodName::of(request.method()), path)
                 });
                 // Kept in `self` across the inner call, not on this frame: a value this frame
                 // would drop if the call unwound gives the call a landing pad, and the
@@ -696,6 +698,87 @@ mod tests {
         drop(handed);
         assert_eq!(shutdown.in_flight(), 0);
         assert_eq!(layer.requests_in_flight(), Some(0));
+    }
+
+    /// Answers `hello` at its second poll.
+    #[cfg(feature = "hyper")]
+    #[derive(Clone)]
+    struct Later;
+
+    #[cfg(feature = "hyper")]
+    impl Service<Request<()>> for Later {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = futures_lite::future::Boxed<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _request: Request<()>) -> Self::Future {
+            Box::pin(async {
+                futures_lite::future::yield_now().await;
+                Ok(Response::new(Full::new(Bytes::from_static(b"hello"))))
+            })
+        }
+    }
+
+    /// Polls `future` inside a server's collecting scope, pending at first, then once more
+    /// after `shutdown` closed: whether the admission had gone over at the first poll, the
+    /// answer, and the admission the server holds.
+    #[cfg(feature = "hyper")]
+    fn answer_across_the_close<F, B>(
+        future: F,
+        shutdown: &Shutdown,
+    ) -> (bool, Response<B>, Option<Admission>)
+    where
+        F: std::future::Future<Output = Result<Response<B>, Infallible>>,
+    {
+        let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        let mut handed = None;
+        let first = handoff::collect(&mut handed, || future.as_mut().poll(&mut cx));
+        assert!(first.is_pending());
+        let early = handed.is_some();
+        shutdown.trigger(Reason::requested());
+        shutdown.close();
+        let Poll::Ready(response) = handoff::collect(&mut handed, || future.as_mut().poll(&mut cx))
+        else {
+            panic!("answered at the second poll")
+        };
+        (early, response.unwrap(), handed)
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn behind_a_server_the_admission_goes_over_at_the_first_poll_and_the_server_says_close() {
+        for for_server in [false, true] {
+            let shutdown = Shutdown::new();
+            let layer = ShutdownLayer::new(&shutdown);
+            let (early, response, handed) = if for_server {
+                let future = layer.for_server().layer(Later).call(get("/"));
+                answer_across_the_close(future, &shutdown)
+            } else {
+                let future = layer.layer(Later).call(get("/"));
+                let (early, response, handed) = answer_across_the_close(future, &shutdown);
+                assert!(!response.body().is_admitted(), "the server has it");
+                (early, response.map(|_| Full::default()), handed)
+            };
+            assert!(
+                early,
+                "handed over at the first poll (for_server: {for_server})"
+            );
+            // Answered after the close: the layer leaves `Connection: close` to the server,
+            // which holds the admission.
+            let mut response = response;
+            assert!(!response.headers().contains_key("connection"));
+            handoff::answered(&mut response, &handed, true);
+            assert_eq!(response.headers()["connection"], "close");
+            assert_eq!(shutdown.in_flight(), 1, "the server keeps it");
+            drop(handed);
+            assert!(shutdown.is_drained());
+        }
     }
 
     #[cfg(feature = "hyper")]

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use winddown_core::{Guard, Shutdown};
 
+use super::held::Held;
 use crate::layer::Admission;
 
 /// [`ConnShared::websocket`]: not a WebSocket.
@@ -93,8 +94,8 @@ pub(crate) struct ConnShared {
     /// [`Traffic`]): each step of a request is one read-modify-write.
     traffic: AtomicU64,
     /// The layer's admissions the responses being written hold (their count is in `traffic`:
-    /// a connection served without the layer never takes the lock).
-    held: Mutex<Held>,
+    /// a connection served without the layer never looks at them).
+    held: Held,
     /// Set when admissions have closed and the listener is closed, and the connection's task
     /// saw both.
     closing: AtomicBool,
@@ -193,16 +194,6 @@ impl Traffic {
     }
 }
 
-/// What responses being written hold: the layer's admissions, handed over when their
-/// responses left the layer (see [`crate::layer::handoff`]), released once the bytes are out.
-#[derive(Debug, Default)]
-struct Held {
-    /// The one admission an HTTP/1 connection holds at a time, without an allocation.
-    first: Option<Admission>,
-    /// More, on HTTP/2.
-    more: Vec<Admission>,
-}
-
 impl ConnShared {
     pub(crate) fn new(
         id: u64,
@@ -222,7 +213,7 @@ impl ConnShared {
             listener,
             guard: Mutex::new(Some(guard)),
             traffic: AtomicU64::new(0),
-            held: Mutex::new(Held::default()),
+            held: Held::default(),
             closing: AtomicBool::new(false),
             busy_at_close: AtomicBool::new(false),
             http2: AtomicBool::new(false),
@@ -284,7 +275,7 @@ impl ConnShared {
 
     /// A response's body was dropped (at its end, or early): it is being written until the
     /// next completed flush, holding `admission` (the layer's, if it handed it over).
-    pub(crate) fn response_ended(&self, admission: Option<Admission>) {
+    pub(crate) fn response_ended(&self, admission: &mut Option<Admission>) {
         // A response that ends once admissions have closed was busy at the close, even if the
         // connection's task has not seen the close yet (a body ending at the close, an SSE
         // stream, may run first): the connection drained.
@@ -294,8 +285,8 @@ impl ConnShared {
         // Counted as being written in the same step as it stops counting as a request:
         // whoever reads the counts (`may_end`) never sees the response in neither.
         let mut step = ONE_WRITING.wrapping_sub(ONE_REQUEST);
-        if let Some(admission) = admission {
-            push(&mut lock(&self.held), admission);
+        if admission.is_some() {
+            self.held.push(admission);
             step = step.wrapping_add(ONE_HELD);
         }
         self.traffic.fetch_add(step, Ordering::SeqCst);
@@ -325,21 +316,9 @@ impl ConnShared {
     /// on another thread meanwhile may be released with them, one flush early.
     fn release_held(&self) {
         let before = Traffic(self.traffic.fetch_and(REQUESTS, Ordering::SeqCst));
-        if before.held() == 0 {
-            return;
+        if before.held() != 0 {
+            self.held.take(before.held());
         }
-        let mut held = lock(&self.held);
-        let first = held.first.take();
-        // `more` only on HTTP/2: an HTTP/1 connection's empty one is left as it is.
-        let more = if held.more.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut held.more))
-        };
-        drop(held);
-        // Released outside the lock: a guard's release may wake the drain's waiters.
-        drop(first);
-        drop(more);
     }
 
     #[inline]
@@ -597,16 +576,6 @@ impl ConnShared {
             }
         };
         format!("http connection from {}: {state}", self.peer)
-    }
-}
-
-/// Keeps one more admission: in `first` (an HTTP/1 connection's one at a time, without an
-/// allocation), or in `more`.
-fn push(held: &mut Held, admission: Admission) {
-    if held.first.is_none() {
-        held.first = Some(admission);
-    } else {
-        held.more.push(admission);
     }
 }
 

@@ -62,6 +62,7 @@ pub(crate) mod counts;
 mod events;
 mod futures_io;
 mod handshake;
+mod held;
 mod io;
 mod listener;
 mod registry;

@@ -225,6 +225,16 @@ impl InFlight {
         handoff::collect(&mut self.admission, call)
     }
 
+    /// The answer to the request: says `Connection: close` on HTTP/1 if admissions have closed
+    /// since the layer admitted it, when the layer handed its admission over (at its response
+    /// future's first poll), and so left this to the server (see [`handoff::answered`]).
+    #[inline]
+    fn answered<B>(&self, response: &mut Response<B>) {
+        if self.admission.is_some() {
+            handoff::answered(response, &self.admission, !self.shared.is_http2());
+        }
+    }
+
     /// Whether a poll or drop of the response body must collect what the layer's body may
     /// hand over: not once the request holds the layer's admission (handed over with the
     /// response: the body carries none).
@@ -237,7 +247,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.shared.body_done();
-        self.shared.response_ended(self.admission.take());
+        self.shared.response_ended(&mut self.admission);
     }
 }
 
@@ -340,12 +350,15 @@ impl<S: HttpService> Future for RequestFuture<S> {
                 }
                 CallStateProj::Called { future } => {
                     let response = match this.in_flight.as_mut() {
-                        // The layer hands its admission over as its future completes (see
+                        // The layer hands its admission over at its future's first poll (see
                         // `handoff`): kept from then on with the request.
                         Some(in_flight) => in_flight.collect(|| future.poll(cx)),
                         None => future.poll(cx),
                     };
-                    let response = ready!(response)?;
+                    let mut response = ready!(response)?;
+                    if let Some(in_flight) = this.in_flight.as_ref() {
+                        in_flight.answered(&mut response);
+                    }
                     // A response once admissions have closed (a `503`, or one that says
                     // `Connection: close`) tells its client to reconnect: not before the
                     // listener is closed, so that the reconnect is refused rather than reset

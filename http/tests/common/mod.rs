@@ -238,6 +238,7 @@ macro_rules! http_scenarios {
             status_is_reachable_on_the_admin_listener_through_the_stop,
             connection_errors_are_counted_and_the_close_causes_none,
             keep_alive_load_through_a_for_server_layer_gets_200_or_503,
+            a_request_answered_after_its_layers_close_says_close,
             sse_through_a_for_server_layer_ends_with_its_last_chunk,
             a_for_server_layers_response_stuck_behind_a_client_is_named,
             a_for_server_layers_http2_response_stuck_behind_a_full_window_is_named,
@@ -413,7 +414,7 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
 
 /// Which layer the rig's routes are behind: the default one (its guard in the response
 /// body, which the server takes from it), or a `for_server` one (the body keeps axum's type,
-/// the server takes the guard as the response leaves the layer).
+/// the server takes the guard at the first poll of the layer's future).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Layering {
     #[default]
@@ -428,6 +429,18 @@ pub(crate) async fn rig_layered<N: Net>(config: Config, layering: Layering) -> R
         ..Setup::default()
     };
     rig_set_up::<N>(config, false, setup).await
+}
+
+/// `GET /hold`: counts itself in `entered`, then answers `held` once `release` has a count.
+fn hold(entered: Arc<Gate>, release: Arc<Gate>) -> axum::routing::MethodRouter {
+    get(move || {
+        let (entered, release) = (entered.clone(), release.clone());
+        async move {
+            entered.add();
+            release.at_least(1).await;
+            "held\n"
+        }
+    })
 }
 
 /// [`rig_with`], the server set up as `setup` says.
@@ -449,17 +462,7 @@ pub(crate) async fn rig_set_up<N: Net>(config: Config, with_admin: bool, setup: 
     let app = Router::new()
         .route("/", get(|| async { "hello\n" }))
         .route("/work", get(|| async { "work\n" }))
-        .route(
-            "/hold",
-            get(move || {
-                let (entered, release) = (hold_entered.clone(), hold_release.clone());
-                async move {
-                    entered.add();
-                    release.at_least(1).await;
-                    "held\n"
-                }
-            }),
-        )
+        .route("/hold", hold(hold_entered, hold_release))
         .route(
             "/stuck",
             get(move || {
@@ -997,6 +1000,49 @@ pub(crate) async fn idle_and_silent_connections_do_not_hold_the_drain<N: Net>() 
     assert_eq!(counts.cut, 0, "{counts}");
 }
 
+/// 2, the layer on a shutdown of its own: a request admitted before that shutdown's close
+///    and answered after it says `Connection: close`, though the server is not closing (hyper
+///    says nothing then). The server says it for the layer, which handed it the request's
+///    guard at the first poll of its future (the default layer and a `for_server` one).
+pub(crate) async fn a_request_answered_after_its_layers_close_says_close<N: Net>() {
+    for for_server in [false, true] {
+        let (shutdown, layered) = (Shutdown::new(), Shutdown::new());
+        let plan = Plan::new(shutdown.clone(), config(LONG));
+        let (entered, release) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
+        let (hold_entered, hold_release) = (entered.clone(), release.clone());
+        let app = Router::new().route("/hold", hold(hold_entered, hold_release));
+        let layer = ShutdownLayer::new(&layered);
+        let app = if for_server {
+            app.layer(layer.for_server())
+        } else {
+            app.layer(layer)
+        };
+        let (addr, stats, served) = N::serve(&plan, app, Setup::default()).await;
+        let report = N::run_plan(&plan);
+        let (mut sender, _driver) = h1::<N>(addr).await.expect("connect");
+        let held = N::spawn(async move { send1(&mut sender, "/hold").await });
+        entered.at_least(1).await;
+
+        layered.trigger(Reason::requested());
+        layered.close();
+        release.add();
+        let answer = answered(held.await);
+        assert_eq!(answer.status, StatusCode::OK, "for_server: {for_server}");
+        assert_eq!(
+            answer.headers.get(http::header::CONNECTION).unwrap(),
+            "close",
+            "for_server: {for_server}"
+        );
+
+        shutdown.trigger(Reason::requested());
+        let report = report.await;
+        served.await.expect("the server's result");
+        assert_eq!(report.status, Status::Completed, "{report}");
+        assert_partition(&stats.snapshot());
+        assert!(layered.is_drained(), "for_server: {for_server}");
+    }
+}
+
 /// 3. An SSE stream open at the close ends with the chunked body's last chunk, and a
 ///    connection holding half a request head is closed at once (no response: the request was
 ///    never admitted), so neither holds the drain.
@@ -1004,7 +1050,8 @@ pub(crate) async fn sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_t
     sse_and_half_a_head::<N>(Layering::InBody).await;
 }
 
-/// 3 with a `for_server` layer: the server holds the stream's guard from its response on.
+/// 3 with a `for_server` layer: the server holds the stream's guard from the first poll of
+/// the layer's future on.
 pub(crate) async fn sse_through_a_for_server_layer_ends_with_its_last_chunk<N: Net>() {
     sse_and_half_a_head::<N>(Layering::ForServer).await;
 }
@@ -1442,8 +1489,8 @@ pub(crate) async fn a_response_stuck_behind_a_client_that_does_not_read_is_named
     response_stuck_behind_a_client_that_does_not_read::<N>(Layering::InBody).await;
 }
 
-/// 9 with a `for_server` layer: the guard the server took as the response left the layer
-/// names the request until the bytes are out.
+/// 9 with a `for_server` layer: the guard the server took at the first poll of the layer's
+/// future names the request until the bytes are out.
 pub(crate) async fn a_for_server_layers_response_stuck_behind_a_client_is_named<N: Net>() {
     response_stuck_behind_a_client_that_does_not_read::<N>(Layering::ForServer).await;
 }
