@@ -213,6 +213,8 @@ mod tests {
         let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             // The cut, on another thread, takes as the connection's task pushes and takes.
+            // memory ordering: Relaxed, `done` only ends the loop; what the test checks is
+            // ordered by the scope's join.
             scope.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
                     held.take(1);
@@ -223,6 +225,7 @@ mod tests {
                 held.push(&mut Some(admission(&shutdown)));
                 held.take(1);
             }
+            // memory ordering: Relaxed, as the load above.
             done.store(true, Ordering::Relaxed);
         });
         // Each released once: none left, none released twice (which would have counted the

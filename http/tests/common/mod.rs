@@ -1009,8 +1009,7 @@ pub(crate) async fn a_request_answered_after_its_layers_close_says_close<N: Net>
         let (shutdown, layered) = (Shutdown::new(), Shutdown::new());
         let plan = Plan::new(shutdown.clone(), config(LONG));
         let (entered, release) = (Arc::new(Gate::default()), Arc::new(Gate::default()));
-        let (hold_entered, hold_release) = (entered.clone(), release.clone());
-        let app = Router::new().route("/hold", hold(hold_entered, hold_release));
+        let app = Router::new().route("/hold", hold(entered.clone(), release.clone()));
         let layer = ShutdownLayer::new(&layered);
         let app = if for_server {
             app.layer(layer.for_server())
