@@ -50,11 +50,12 @@ struct Slot {
     state: AtomicU64,
     /// The request's admission on [`clock::now`], in nanoseconds.
     started: AtomicU64,
-    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]), in the low byte; the
-    /// method's length in `method` (0: none, `text` holds `METHOD path` whole) in the next;
-    /// bit 63 when the text was cut.
+    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]); bit 63 when the text
+    /// was cut.
     len: AtomicU64,
-    /// The method, little-endian, when it fits (see [`METHOD_BYTES`]).
+    /// The method, little-endian, when it fits (see [`METHOD_BYTES`]): its length is that of
+    /// its bytes up to the last that is not zero (a method has no zero byte). Zero when
+    /// `text` holds `METHOD path` whole.
     method: AtomicU64,
     /// The path (or `METHOD path`), little-endian, eight bytes a word.
     text: [AtomicU64; WORDS],
@@ -73,7 +74,6 @@ impl Slot {
 }
 
 const CUT: u64 = 1 << 63;
-const METHOD_SHIFT: u32 = 8;
 
 /// The slots, shared by the layer, its bodies and the namer registered with the plan.
 pub(crate) struct Table {
@@ -83,17 +83,19 @@ pub(crate) struct Table {
 }
 
 thread_local! {
-    /// Where this thread starts looking for a free slot: the last one it took. A thread keeps
-    /// reusing the few slots its requests free, lines already in its cache, instead of walking
-    /// the whole table (measured: walking it made each record a cache miss, a quarter of a
-    /// microsecond per request); threads start at spots of their own, so they rarely meet.
+    /// Where this thread looks for a free slot first: the last one it took (`usize::MAX`: none
+    /// yet). A thread keeps reusing the few slots its requests free, lines already in its
+    /// cache, instead of walking the whole table (measured: walking it made each record a
+    /// cache miss, a quarter of a microsecond per request); threads start at spots of their
+    /// own, so they rarely meet. Most requests find that slot free (the thread's previous
+    /// request has left it): one load and one compare-and-swap, the search out of line.
     static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 /// A request's method as the record takes it: a standard one as the word its slot keeps (a
-/// constant, chosen by the method's tag: no bytes read), another as itself.
+/// constant, looked up by the method's tag: no bytes read), another as itself.
 pub(crate) enum MethodName {
-    Standard { word: u64, len: u8 },
+    Standard(u64),
     Other(http::Method),
 }
 
@@ -108,22 +110,34 @@ const fn le_word(bytes: &[u8]) -> u64 {
     word
 }
 
+/// The word of a standard method, 0 for any other: constants only, which the compiler makes
+/// one load from a table.
+#[inline]
+fn standard_word(method: &http::Method) -> u64 {
+    use http::Method;
+    macro_rules! standard {
+        ($($method:ident)*) => {
+            match *method {
+                $(Method::$method => const { le_word(stringify!($method).as_bytes()) },)*
+                _ => 0,
+            }
+        };
+    }
+    standard!(GET POST PUT DELETE HEAD OPTIONS CONNECT PATCH TRACE)
+}
+
+/// The length of the method a slot's word holds: its bytes up to the last that is not zero.
+fn method_len(word: u64) -> usize {
+    (64 - word.leading_zeros() as usize).div_ceil(8)
+}
+
 impl MethodName {
     #[inline]
     pub(crate) fn of(method: &http::Method) -> Self {
-        use http::Method;
-        macro_rules! standard {
-            ($($method:ident)*) => {
-                match *method {
-                    $(Method::$method => {
-                        const NAME: &[u8] = stringify!($method).as_bytes();
-                        MethodName::Standard { word: le_word(NAME), len: NAME.len() as u8 }
-                    })*
-                    _ => MethodName::Other(method.clone()),
-                }
-            };
+        match standard_word(method) {
+            0 => MethodName::Other(method.clone()),
+            word => MethodName::Standard(word),
         }
-        standard!(GET POST PUT DELETE HEAD OPTIONS CONNECT PATCH TRACE)
     }
 }
 
@@ -145,57 +159,63 @@ impl Table {
     /// Records `method path`, admitted now.
     #[inline]
     pub(crate) fn record(self: &Arc<Self>, method: &MethodName, path: &str) -> Entry {
+        let at = CURSOR.with(Cell::get);
+        // The slot this thread took last, free again as a rule; else a search, out of line.
+        let claimed = match self.slots.get(at).map(claim) {
+            Some(Some(state)) => Some((at, state)),
+            _ => self.claim_elsewhere(at),
+        };
+        let Some((index, state)) = claimed else {
+            // Relaxed: a count read only by the namer, which tolerates a moment's lag.
+            self.unnamed.fetch_add(1, Ordering::Relaxed);
+            return Entry {
+                table: Arc::clone(self),
+                index: usize::MAX,
+            };
+        };
+        let slot = &self.slots[index];
+        // memory ordering: a reader that reads any of the field stores below also sees the
+        // WRITING state (or a later one) on its second load, and skips the slot: this fence
+        // pairs with the reader's Acquire fence (the seqlock writer's side).
+        fence(Ordering::Release);
+        slot.started.store(clock::now(), Ordering::Relaxed);
+        write_text(slot, method, path);
+        // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
+        slot.state
+            .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
+        Entry {
+            table: Arc::clone(self),
+            index,
+        }
+    }
+
+    /// A free slot near `at` (this thread's cursor, which did not name one here), claimed,
+    /// with its state before the claim, and made the thread's cursor; `None` when the
+    /// [`PROBES`] slots from there are taken.
+    #[cold]
+    #[inline(never)]
+    fn claim_elsewhere(&self, at: usize) -> Option<(usize, u64)> {
         let n = self.slots.len();
-        let start = CURSOR.with(|cursor| {
-            let mut at = cursor.get();
-            if at == usize::MAX {
-                // A new thread starts at a spot of its own.
-                at = thread_seed();
-            }
+        let start = if at == usize::MAX {
+            // A new thread starts at a spot of its own.
+            thread_seed()
+        } else if at < n {
+            // That slot was taken: the next ones.
+            at + 1
+        } else {
+            // The cursor is this thread's, shared by every table: another's may be longer.
             at
-        });
-        // The cursor is this thread's, shared by every table: another's may be longer. (A
-        // comparison, not a division, for the cursor that fits.)
-        let mut next = if start < n { start } else { start % n };
+        };
+        let mut next = start % n;
         for _ in 0..PROBES.min(n) {
             let index = next;
             next = if next + 1 == n { 0 } else { next + 1 };
-            let slot = &self.slots[index];
-            let state = slot.state.load(Ordering::Relaxed);
-            if state & TAG != FREE {
-                continue;
+            if let Some(state) = claim(&self.slots[index]) {
+                CURSOR.with(|cursor| cursor.set(index));
+                return Some((index, state));
             }
-            // Relaxed is enough for the claim: nobody reads what a WRITING slot holds (a reader
-            // skips it), and the fence below orders our field stores after this store for a
-            // reader that does read them (invariant 2).
-            if slot
-                .state
-                .compare_exchange(state, state | WRITING, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            // memory ordering: a reader that reads any of the field stores below also sees the
-            // WRITING state (or a later one) on its second load, and skips the slot: this fence
-            // pairs with the reader's Acquire fence (the seqlock writer's side).
-            fence(Ordering::Release);
-            slot.started.store(clock::now(), Ordering::Relaxed);
-            write_text(slot, method, path);
-            // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
-            slot.state
-                .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
-            CURSOR.with(|cursor| cursor.set(index));
-            return Entry {
-                table: Arc::clone(self),
-                index,
-            };
         }
-        // Relaxed: a count read only by the namer, which tolerates a moment's lag.
-        self.unnamed.fetch_add(1, Ordering::Relaxed);
-        Entry {
-            table: Arc::clone(self),
-            index: usize::MAX,
-        }
+        None
     }
 
     /// Pushes `METHOD path  12.3s` for each request in flight now, oldest first, and a line for
@@ -225,7 +245,7 @@ impl Table {
                 continue;
             }
             let text_len = usize::from(len as u8).min(TEXT_BYTES);
-            let method_len = usize::from((len >> METHOD_SHIFT) as u8).min(METHOD_BYTES);
+            let method_len = method_len(u64::from_le_bytes(method)).min(METHOD_BYTES);
             let mut text = String::new();
             if method_len > 0 {
                 text.push_str(&String::from_utf8_lossy(&method[..method_len]));
@@ -291,27 +311,53 @@ impl Drop for Entry {
     }
 }
 
+/// Moves `slot` from `FREE` to `WRITING`, if it is free: its state before, when it was.
+#[inline]
+fn claim(slot: &Slot) -> Option<u64> {
+    let state = slot.state.load(Ordering::Relaxed);
+    if state & TAG != FREE {
+        return None;
+    }
+    // Relaxed is enough for the claim: nobody reads what a WRITING slot holds (a reader skips
+    // it), and the writer's fence orders its field stores after this store for a reader that
+    // does read them (invariant 2).
+    slot.state
+        .compare_exchange(state, state | WRITING, Ordering::Relaxed, Ordering::Relaxed)
+        .ok()
+}
+
 /// Writes `METHOD path` into `slot`: the method into its own word and the path straight into
 /// the text's (no staging copy), or both into the text when the method is too long for its
 /// word.
 #[inline]
 fn write_text(slot: &Slot, method: &MethodName, path: &str) {
-    let (method_word, method_len) = match method {
-        MethodName::Standard { word, len } => (*word, usize::from(*len)),
-        MethodName::Other(method) => {
-            let method = method.as_str();
-            if method.len() > METHOD_BYTES {
-                return write_whole(slot, method, path);
-            }
-            (word(method.as_bytes()), method.len())
-        }
-    };
+    match method {
+        MethodName::Standard(word) => write_path(slot, *word, path),
+        MethodName::Other(method) => write_other(slot, method.as_str(), path),
+    }
+}
+
+/// [`write_text`] for a method that is not a standard one, out of line.
+#[cold]
+#[inline(never)]
+fn write_other(slot: &Slot, method: &str, path: &str) {
+    if method.len() > METHOD_BYTES {
+        write_whole(slot, method, path);
+    } else {
+        write_path(slot, word(method.as_bytes()), path);
+    }
+}
+
+/// The method's word (zero: none) and the path.
+#[inline]
+fn write_path(slot: &Slot, method_word: u64, path: &str) {
     slot.method.store(method_word, Ordering::Relaxed);
     let (path, cut) = cut_at(path, TEXT_BYTES);
     write_words(&slot.text, path.as_bytes());
-    let len = path.len() as u64 | (method_len as u64) << METHOD_SHIFT;
-    slot.len
-        .store(len | if cut { CUT } else { 0 }, Ordering::Relaxed);
+    slot.len.store(
+        path.len() as u64 | if cut { CUT } else { 0 },
+        Ordering::Relaxed,
+    );
 }
 
 /// `METHOD path` whole into the text, for a method longer than its word.
@@ -329,6 +375,7 @@ fn write_whole(slot: &Slot, method: &str, path: &str) {
             break;
         }
     }
+    slot.method.store(0, Ordering::Relaxed);
     write_words(&slot.text, &bytes[..len]);
     slot.len
         .store(len as u64 | if cut { CUT } else { 0 }, Ordering::Relaxed);
@@ -355,10 +402,19 @@ fn write_words(words: &[AtomicU64], bytes: &[u8]) {
     for (to, chunk) in words.iter().zip(&mut chunks) {
         to.store(word(chunk), Ordering::Relaxed);
     }
-    let rest = chunks.remainder();
-    if let Some(to) = words.get(bytes.len() / 8).filter(|_| !rest.is_empty()) {
-        to.store(word(rest), Ordering::Relaxed);
+    let rest = chunks.remainder().len();
+    if rest == 0 {
+        return;
     }
+    let Some(to) = words.get(bytes.len() / 8) else {
+        return;
+    };
+    let last = match bytes.len().checked_sub(8) {
+        // The last eight bytes, those of the last word's part the high ones: shifted down.
+        Some(from) => word(&bytes[from..]) >> (8 * (8 - rest)),
+        None => word(bytes),
+    };
+    to.store(last, Ordering::Relaxed);
 }
 
 /// Up to eight bytes as a little-endian word, zero beyond them: a load or two of the widths

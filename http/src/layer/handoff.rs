@@ -94,6 +94,16 @@ pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
     }
 }
 
+/// Hands `admission` to the server collecting on this thread, if one is (the layer is called
+/// inside the server's scope); keeps it in `pending` otherwise (empty until then).
+#[inline]
+pub(crate) fn hand_or_keep(admission: Admission, pending: &mut Option<Admission>) {
+    match slot() {
+        Some(slot) => keep(slot, admission),
+        None => *pending = Some(admission),
+    }
+}
+
 /// Moves what `admission` holds to the server collecting on this thread, if one is; leaves
 /// it otherwise. Moved once, from where it lies into the server's slot.
 #[inline]

@@ -442,12 +442,15 @@ impl<S, K> ShutdownService<S, K> {
                     // call can then take where it is instead of from a copy.
                     table.record(&MethodName::of(request.method()), path)
                 });
-                // Kept in `self` across the inner call, not on this frame: a value this frame
-                // would drop if the call unwound gives the call a landing pad, and the
-                // compiler then makes the inner future aside and copies it into the response
-                // future (an axum router's 320 bytes: 64 instructions a request, callgrind).
-                // Were the call to unwind, the admission would go with the service.
-                self.pending = Some(Admission::new(guard, entry));
+                // Behind the server, which collects around its call: straight into the
+                // request's slot there (see `handoff`), no move into the response future and
+                // none out of it at its first poll. Otherwise kept in `self` across the inner
+                // call, not on this frame: a value this frame would drop if the call unwound
+                // gives the call a landing pad, and the compiler then makes the inner future
+                // aside and copies it into the response future (an axum router's 320 bytes:
+                // 64 instructions a request, callgrind). Were the call to unwind, the
+                // admission would go with the service (or stay with the server).
+                handoff::hand_or_keep(Admission::new(guard, entry), &mut self.pending);
                 let future = self.inner.call(request);
                 ResponseFuture::admitted(future, self.pending.take(), http1)
             }
