@@ -161,11 +161,11 @@ impl Table {
     pub(crate) fn record(self: &Arc<Self>, method: &MethodName, path: &str) -> Entry {
         let at = CURSOR.with(Cell::get);
         // The slot this thread took last, free again as a rule; else a search, out of line.
-        let claimed = match self.slots.get(at).map(claim) {
-            Some(Some(state)) => Some((at, state)),
-            _ => self.claim_elsewhere(at),
+        let claimed = match self.slots.get(at) {
+            Some(slot) => claim(slot).map(|state| (slot, at, state)),
+            None => None,
         };
-        let Some((index, state)) = claimed else {
+        let Some((slot, index, state)) = claimed.or_else(|| self.claim_elsewhere(at)) else {
             // Relaxed: a count read only by the namer, which tolerates a moment's lag.
             self.unnamed.fetch_add(1, Ordering::Relaxed);
             return Entry {
@@ -173,7 +173,6 @@ impl Table {
                 index: usize::MAX,
             };
         };
-        let slot = &self.slots[index];
         // memory ordering: a reader that reads any of the field stores below also sees the
         // WRITING state (or a later one) on its second load, and skips the slot: this fence
         // pairs with the reader's Acquire fence (the seqlock writer's side).
@@ -190,11 +189,11 @@ impl Table {
     }
 
     /// A free slot near `at` (this thread's cursor, which did not name one here), claimed,
-    /// with its state before the claim, and made the thread's cursor; `None` when the
+    /// with its index and its state before the claim, and made the thread's cursor; `None` when the
     /// [`PROBES`] slots from there are taken.
     #[cold]
     #[inline(never)]
-    fn claim_elsewhere(&self, at: usize) -> Option<(usize, u64)> {
+    fn claim_elsewhere(&self, at: usize) -> Option<(&Slot, usize, u64)> {
         let n = self.slots.len();
         let start = if at == usize::MAX {
             // A new thread starts at a spot of its own.
@@ -210,9 +209,10 @@ impl Table {
         for _ in 0..PROBES.min(n) {
             let index = next;
             next = if next + 1 == n { 0 } else { next + 1 };
-            if let Some(state) = claim(&self.slots[index]) {
+            let slot = &self.slots[index];
+            if let Some(state) = claim(slot) {
                 CURSOR.with(|cursor| cursor.set(index));
-                return Some((index, state));
+                return Some((slot, index, state));
             }
         }
         None
@@ -398,23 +398,21 @@ fn cut_at(text: &str, room: usize) -> (&str, bool) {
 /// fits: at most eight a word.
 #[inline]
 fn write_words(words: &[AtomicU64], bytes: &[u8]) {
-    let mut chunks = bytes.chunks_exact(8);
-    for (to, chunk) in words.iter().zip(&mut chunks) {
-        to.store(word(chunk), Ordering::Relaxed);
+    let (whole, rest) = bytes.as_chunks::<8>();
+    for (to, chunk) in words.iter().zip(whole) {
+        to.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
     }
-    let rest = chunks.remainder().len();
-    if rest == 0 {
+    if rest.is_empty() {
         return;
     }
-    let Some(to) = words.get(bytes.len() / 8) else {
-        return;
+    let last = match bytes.last_chunk::<8>() {
+        // The last eight bytes, the rest the high ones among them: shifted down.
+        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+        None => word(rest),
     };
-    let last = match bytes.len().checked_sub(8) {
-        // The last eight bytes, those of the last word's part the high ones: shifted down.
-        Some(from) => word(&bytes[from..]) >> (8 * (8 - rest)),
-        None => word(bytes),
-    };
-    to.store(last, Ordering::Relaxed);
+    if let Some(to) = words.get(whole.len()) {
+        to.store(last, Ordering::Relaxed);
+    }
 }
 
 /// Up to eight bytes as a little-endian word, zero beyond them: a load or two of the widths
@@ -428,13 +426,12 @@ fn word(bytes: &[u8]) -> u64 {
         let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         let high = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
         u64::from(low) | u64::from(high) << (8 * (n - 4))
-    } else if n > 0 {
-        // The first, middle and last bytes: all of one to three.
-        u64::from(bytes[0])
-            | u64::from(bytes[n / 2]) << (8 * (n / 2))
-            | u64::from(bytes[n - 1]) << (8 * (n - 1))
+    } else if n >= 2 {
+        let low = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let high = u16::from_le_bytes([bytes[n - 2], bytes[n - 1]]);
+        u64::from(low) | u64::from(high) << (8 * (n - 2))
     } else {
-        0
+        bytes.first().map_or(0, |&byte| u64::from(byte))
     }
 }
 
