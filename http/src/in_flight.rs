@@ -92,13 +92,6 @@ thread_local! {
     static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-/// A request's method as the record takes it: a standard one as the word its slot keeps (a
-/// constant, looked up by the method's tag: no bytes read), another as itself.
-pub(crate) enum MethodName {
-    Standard(u64),
-    Other(http::Method),
-}
-
 /// The little-endian word of up to eight bytes, at compile time.
 const fn le_word(bytes: &[u8]) -> u64 {
     let mut word = 0;
@@ -110,8 +103,8 @@ const fn le_word(bytes: &[u8]) -> u64 {
     word
 }
 
-/// The word of a standard method, 0 for any other: constants only, which the compiler makes
-/// one load from a table.
+/// The word of a standard method as its slot keeps it (a constant, chosen by the method's
+/// tag: no bytes read), 0 for any other.
 #[inline]
 fn standard_word(method: &http::Method) -> u64 {
     use http::Method;
@@ -131,16 +124,6 @@ fn method_len(word: u64) -> usize {
     (64 - word.leading_zeros() as usize).div_ceil(8)
 }
 
-impl MethodName {
-    #[inline]
-    pub(crate) fn of(method: &http::Method) -> Self {
-        match standard_word(method) {
-            0 => MethodName::Other(method.clone()),
-            word => MethodName::Standard(word),
-        }
-    }
-}
-
 /// What one admitted request holds: its slot, erased on drop.
 pub(crate) struct Entry {
     table: Arc<Table>,
@@ -156,9 +139,34 @@ impl Table {
         }
     }
 
-    /// Records `method path`, admitted now.
+    /// Records `method path`, admitted now. A standard method is written as a constant word,
+    /// another out of line, from a copy: nothing the record keeps a pointer to is in the
+    /// request, which the caller can then move on where it lies instead of from a copy.
     #[inline]
-    pub(crate) fn record(self: &Arc<Self>, method: &MethodName, path: &str) -> Entry {
+    pub(crate) fn record(self: &Arc<Self>, method: &http::Method, path: &str) -> Entry {
+        match standard_word(method) {
+            0 => self.record_other(method.clone(), path),
+            word => self.record_with(path, |slot, path| write_path(slot, word, path)),
+        }
+    }
+
+    /// [`record`](Self::record) for a method that is not a standard one.
+    #[cold]
+    #[inline(never)]
+    fn record_other(self: &Arc<Self>, method: http::Method, path: &str) -> Entry {
+        self.record_with(path, |slot, path| {
+            let method = method.as_str();
+            if method.len() > METHOD_BYTES {
+                write_whole(slot, method, path);
+            } else {
+                write_path(slot, word(method.as_bytes()), path);
+            }
+        })
+    }
+
+    /// Claims a slot and has `write` write `path` (and a method) into it.
+    #[inline]
+    fn record_with(self: &Arc<Self>, path: &str, write: impl FnOnce(&Slot, &str)) -> Entry {
         let at = CURSOR.with(Cell::get);
         // The slot this thread took last, free again as a rule; else a search, out of line.
         let claimed = match self.slots.get(at) {
@@ -178,7 +186,7 @@ impl Table {
         // pairs with the reader's Acquire fence (the seqlock writer's side).
         fence(Ordering::Release);
         slot.started.store(clock::now(), Ordering::Relaxed);
-        write_text(slot, method, path);
+        write(slot, path);
         // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
         slot.state
             .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
@@ -326,29 +334,8 @@ fn claim(slot: &Slot) -> Option<u64> {
         .ok()
 }
 
-/// Writes `METHOD path` into `slot`: the method into its own word and the path straight into
-/// the text's (no staging copy), or both into the text when the method is too long for its
-/// word.
-#[inline]
-fn write_text(slot: &Slot, method: &MethodName, path: &str) {
-    match method {
-        MethodName::Standard(word) => write_path(slot, *word, path),
-        MethodName::Other(method) => write_other(slot, method.as_str(), path),
-    }
-}
-
-/// [`write_text`] for a method that is not a standard one, out of line.
-#[cold]
-#[inline(never)]
-fn write_other(slot: &Slot, method: &str, path: &str) {
-    if method.len() > METHOD_BYTES {
-        write_whole(slot, method, path);
-    } else {
-        write_path(slot, word(method.as_bytes()), path);
-    }
-}
-
-/// The method's word (zero: none) and the path.
+/// The method's word (zero: none) and the path into `slot`: the path straight into the text's
+/// words (no staging copy).
 #[inline]
 fn write_path(slot: &Slot, method_word: u64, path: &str) {
     slot.method.store(method_word, Ordering::Relaxed);
@@ -398,6 +385,13 @@ fn cut_at(text: &str, room: usize) -> (&str, bool) {
 /// fits: at most eight a word.
 #[inline]
 fn write_words(words: &[AtomicU64], bytes: &[u8]) {
+    if bytes.len() < 8 {
+        // One word, or none.
+        if let (Some(to), false) = (words.first(), bytes.is_empty()) {
+            to.store(word(bytes), Ordering::Relaxed);
+        }
+        return;
+    }
     let (whole, rest) = bytes.as_chunks::<8>();
     for (to, chunk) in words.iter().zip(whole) {
         to.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
@@ -405,13 +399,13 @@ fn write_words(words: &[AtomicU64], bytes: &[u8]) {
     if rest.is_empty() {
         return;
     }
-    let last = match bytes.last_chunk::<8>() {
-        // The last eight bytes, the rest the high ones among them: shifted down.
-        Some(last) => u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
-        None => word(rest),
-    };
-    if let Some(to) = words.get(whole.len()) {
-        to.store(last, Ordering::Relaxed);
+    // The last eight bytes (there are eight or more), the rest the high ones among them:
+    // shifted down.
+    if let (Some(to), Some(last)) = (words.get(whole.len()), bytes.last_chunk::<8>()) {
+        to.store(
+            u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -449,8 +443,8 @@ fn thread_seed() -> usize {
 mod tests {
     use super::*;
 
-    fn m(method: &str) -> MethodName {
-        MethodName::of(&http::Method::from_bytes(method.as_bytes()).unwrap())
+    fn m(method: &str) -> http::Method {
+        http::Method::from_bytes(method.as_bytes()).unwrap()
     }
 
     #[test]
@@ -552,13 +546,12 @@ mod tests {
             Method::PATCH,
             Method::TRACE,
         ] {
-            let name = MethodName::of(&method);
-            assert!(matches!(name, MethodName::Standard { .. }), "{method}");
-            let entry = table.record(&name, "/x");
+            assert_ne!(standard_word(&method), 0, "{method}");
+            let entry = table.record(&method, "/x");
             assert_eq!(names_of(&table)[0], format!("{method} /x"));
             drop(entry);
         }
-        assert!(matches!(m("PURGE"), MethodName::Other(_)));
+        assert_eq!(standard_word(&m("PURGE")), 0);
         let _purge = table.record(&m("PURGE"), "/x");
         assert_eq!(names_of(&table)[0], "PURGE /x");
     }

@@ -26,7 +26,10 @@
 use std::cell::Cell;
 use std::ptr;
 
+use winddown_core::Guard;
+
 use super::body::Admission;
+use crate::in_flight::Entry;
 
 thread_local! {
     /// The slot of the server collecting on this thread (see [`collect`]), null when none is:
@@ -94,13 +97,14 @@ pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
     }
 }
 
-/// Hands `admission` to the server collecting on this thread, if one is (the layer is called
-/// inside the server's scope); keeps it in `pending` otherwise (empty until then).
+/// Hands the admission of `guard` and `entry` to the server collecting on this thread, if one
+/// is (the layer is called inside the server's scope); keeps it in `pending` otherwise (empty
+/// until then). Made where it goes.
 #[inline]
-pub(crate) fn hand_or_keep(admission: Admission, pending: &mut Option<Admission>) {
+pub(crate) fn hand_or_keep(guard: Guard, entry: Option<Entry>, pending: &mut Option<Admission>) {
     match slot() {
-        Some(slot) => keep(slot, admission),
-        None => *pending = Some(admission),
+        Some(slot) => keep(slot, Admission::new(guard, entry)),
+        None => *pending = Some(Admission::new(guard, entry)),
     }
 }
 

@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use winddown_core::{Plan, Shutdown};
 
-use crate::in_flight::{MethodName, Table};
+use crate::in_flight::Table;
 
 pub(crate) use body::Admission;
 pub use body::GuardedBody;
@@ -437,10 +437,9 @@ impl<S, K> ShutdownService<S, K> {
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
-                    // The method copied out (a standard one as its word, a constant):
-                    // nothing handed to the record points into the request, which the inner
-                    // call can then take where it is instead of from a copy.
-                    table.record(&MethodName::of(request.method()), path)
+                    // Nothing the record keeps points into the request (see `record`), which
+                    // the inner call can then take where it is instead of from a copy.
+                    table.record(request.method(), path)
                 });
                 // Behind the server, which collects around its call: straight into the
                 // request's slot there (see `handoff`), no move into the response future and
@@ -450,7 +449,7 @@ impl<S, K> ShutdownService<S, K> {
                 // aside and copies it into the response future (an axum router's 320 bytes:
                 // 64 instructions a request, callgrind). Were the call to unwind, the
                 // admission would go with the service (or stay with the server).
-                handoff::hand_or_keep(Admission::new(guard, entry), &mut self.pending);
+                handoff::hand_or_keep(guard, entry, &mut self.pending);
                 let future = self.inner.call(request);
                 // (`pending` read back even when handed over: a choice here made the compiler
                 // build the response future aside and copy it, 360 bytes with axum.)
