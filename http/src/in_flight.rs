@@ -302,18 +302,21 @@ impl std::fmt::Debug for Table {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        if self.index == usize::MAX {
+        // An entry without a slot has the index `usize::MAX`, which no table reaches: one
+        // comparison tells both apart.
+        let Some(slot) = self.table.slots.get(self.index) else {
             // Relaxed: a count read only by the namer, as in `record`.
             self.table.unnamed.fetch_sub(1, Ordering::Relaxed);
             return;
-        }
-        let slot = &self.table.slots[self.index];
-        // Only this entry moves its slot on (invariant 1), so a load and a store suffice.
+        };
+        // Only this entry moves its slot on (invariant 1), so a load and a store suffice; the
+        // slot is LIVE, so the next generation's FREE is one addition away.
         let state = slot.state.load(Ordering::Relaxed);
+        debug_assert_eq!(state & TAG, LIVE);
         // memory ordering: Release so that a later writer's claim (which reads FREE) cannot be
         // reordered before our last use of the slot; nothing else is published.
         slot.state.store(
-            (state & !TAG).wrapping_add(ONE_GENERATION) | FREE,
+            state.wrapping_add(ONE_GENERATION - LIVE + FREE),
             Ordering::Release,
         );
     }

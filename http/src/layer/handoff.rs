@@ -103,6 +103,7 @@ pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
 #[inline]
 pub(crate) fn hand_or_keep(guard: Guard, entry: Option<Entry>, pending: &mut Option<Admission>) {
     match slot() {
+        Some(slot @ None) => *slot = Some(Admission::new(guard, entry)),
         Some(slot) => keep(slot, Admission::new(guard, entry)),
         None => *pending = Some(Admission::new(guard, entry)),
     }
