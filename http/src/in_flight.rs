@@ -395,18 +395,19 @@ fn write_words(words: &[AtomicU64], bytes: &[u8]) {
         }
         return;
     }
-    let (whole, rest) = bytes.as_chunks::<8>();
-    for (to, chunk) in words.iter().zip(whole) {
-        to.store(u64::from_le_bytes(*chunk), Ordering::Relaxed);
+    let mut chunks = bytes.chunks_exact(8);
+    for (to, chunk) in words.iter().zip(&mut chunks) {
+        to.store(word(chunk), Ordering::Relaxed);
     }
-    if rest.is_empty() {
+    let rest = chunks.remainder().len();
+    if rest == 0 {
         return;
     }
     // The last eight bytes (there are eight or more), the rest the high ones among them:
     // shifted down.
-    if let (Some(to), Some(last)) = (words.get(whole.len()), bytes.last_chunk::<8>()) {
+    if let (Some(to), Some(last)) = (words.get(bytes.len() / 8), bytes.last_chunk::<8>()) {
         to.store(
-            u64::from_le_bytes(*last) >> (8 * (8 - rest.len())),
+            u64::from_le_bytes(*last) >> (8 * (8 - rest)),
             Ordering::Relaxed,
         );
     }
@@ -565,6 +566,34 @@ mod tests {
         let method = "X".repeat(TEXT_BYTES + 3);
         let _a = table.record(&m(&method), "/x");
         assert_eq!(names_of(&table)[0], format!("{}…", &method[..TEXT_BYTES]));
+    }
+
+    #[test]
+    fn a_thread_takes_the_slot_it_freed_and_searches_only_when_it_is_taken() {
+        let table = Arc::new(Table::new(3));
+        let a = table.record(&m("GET"), "/a");
+        let first = a.index;
+        drop(a);
+        let b = table.record(&m("GET"), "/b");
+        assert_eq!(b.index, first, "the slot it took last, free again");
+        // Taken: the next ones, around the end of the table, until every slot is.
+        let c = table.record(&m("GET"), "/c");
+        let d = table.record(&m("GET"), "/d");
+        let mut taken = [b.index, c.index, d.index];
+        taken.sort_unstable();
+        assert_eq!(taken, [0, 1, 2]);
+        let e = table.record(&m("GET"), "/e");
+        assert_eq!(e.index, usize::MAX, "no slot: counted");
+        assert_eq!(table.len(), 4);
+        // A slot freed by another request (not the thread's last) is found by the search.
+        let freed = b.index;
+        drop(b);
+        let f = table.record(&m("GET"), "/f");
+        assert_eq!(f.index, freed);
+        drop(e);
+        assert_eq!(names_of(&table).len(), 3, "{:?}", names_of(&table));
+        drop((c, d, f));
+        assert_eq!(table.len(), 0);
     }
 
     #[test]

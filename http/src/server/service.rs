@@ -226,8 +226,9 @@ impl InFlight {
     }
 
     /// The answer to the request: says `Connection: close` on HTTP/1 if admissions have closed
-    /// since the layer admitted it, when the layer handed its admission over (at its response
-    /// future's first poll), and so left this to the server (see [`handoff::answered`]).
+    /// since the layer admitted it, when the layer handed its admission over (as it was
+    /// called, or at its response future's first poll), and so left this to the server (see
+    /// [`handoff::answered`]).
     #[inline]
     fn answered<B>(&self, response: &mut Response<B>) {
         if self.admission.is_some() {
