@@ -197,8 +197,8 @@ impl Table {
     }
 
     /// A free slot near `at` (this thread's cursor, which did not name one here), claimed,
-    /// with its index and its state before the claim, and made the thread's cursor; `None` when the
-    /// [`PROBES`] slots from there are taken.
+    /// with its index and its state before the claim, and made the thread's cursor; `None`
+    /// when the [`PROBES`] slots from there are taken.
     #[cold]
     #[inline(never)]
     fn claim_elsewhere(&self, at: usize) -> Option<(&Slot, usize, u64)> {

@@ -12,16 +12,16 @@
 //!
 //! Behind the server, the admission goes over as the server calls the layer (the call and the
 //! first poll of its future are one collecting scope, in one poll of the server's: the
-//! admission is made in the slot, and the response future never holds it), and the
-//! response's body carries none: the server keeps it from then until the
-//! bytes are out, says `Connection: close` for the layer when the answer comes after
-//! admissions closed ([`answered`]), and polls the body without asking this module anything
-//! more. The layer's future then only polls the inner one: its response is left where the
-//! inner future puts it. A layer called outside the server's scope (by a service around it
-//! that calls it elsewhere) hands its admission over at its future's first poll inside the
-//! scope. Only a future polled outside the server's poll (a service that runs
-//! its inner futures on a task of its own, as tower's `Buffer` does) keeps its admission, and
-//! leaves it in the body, which hands it over at its end.
+//! admission is made in the slot, and the response future never holds it), and the response's
+//! body carries none: the server keeps it from then until the bytes are out, says
+//! `Connection: close` for the layer when the answer comes after admissions closed
+//! ([`answered`]), and polls the body without asking this module anything more. The layer's
+//! future then only polls the inner one: its response is left where the inner future puts it. A
+//! layer called outside the server's scope (by a service around it that calls it elsewhere)
+//! hands its admission over at its future's first poll inside the scope. Only a future polled
+//! outside the server's poll (a service that runs its inner futures on a task of its own, as
+//! tower's `Buffer` does) keeps its admission, and leaves it in the body, which hands it over
+//! at its end.
 //!
 //! The thread-local is one pointer to the slot (null when no server collects): the server's
 //! side is one read and one write of it around the call, the layer's one read. The admission
@@ -73,9 +73,9 @@ fn slot<'a>() -> Option<&'a mut Option<Admission>> {
     // `call` returns or unwinds), and then points to the `slot` it borrows mutably for the
     // whole of `call`: valid, and nothing else reaches it meanwhile (the borrow stops the
     // server; this thread is inside `call`, and a nested `collect` replaces the pointer with
-    // its own slot's until it returns). Both callers below end this reference before they
-    // return, and call nothing meanwhile that could come back here (`carry` only moves an
-    // admission into a box).
+    // its own slot's until it returns). Its callers below end this reference before they
+    // return, and call nothing meanwhile that could come back here (`Admission::new` only
+    // builds one, `carry` only moves one into a box).
     Some(unsafe { &mut *slot })
 }
 
