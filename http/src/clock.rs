@@ -17,15 +17,15 @@
 #[allow(unsafe_code)]
 #[inline]
 pub(crate) fn now() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut now = std::mem::MaybeUninit::<libc::timespec>::uninit();
     // SAFETY: `now` is a `timespec` on this frame, which `clock_gettime` only writes (and keeps
     // no pointer to); the clock id is a constant the kernel knows since Linux 2.6.32.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) } != 0 {
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, now.as_mut_ptr()) } != 0 {
         return precise();
     }
+    // SAFETY: `clock_gettime` returned 0, so it wrote the whole `timespec` (POSIX; not zeroed
+    // first: two stores a reading fewer).
+    let now = unsafe { now.assume_init() };
     // A monotonic clock's seconds and nanoseconds are never negative.
     (now.tv_sec as u64)
         .wrapping_mul(1_000_000_000)

@@ -50,11 +50,12 @@ struct Slot {
     state: AtomicU64,
     /// The request's admission on [`clock::now`], in nanoseconds.
     started: AtomicU64,
-    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]), in the low byte; the
-    /// method's length in `method` (0: none, `text` holds `METHOD path` whole) in the next;
-    /// bit 63 when the text was cut.
+    /// Length of the text in `text`, in bytes (at most [`TEXT_BYTES`]); bit 63 when the text
+    /// was cut.
     len: AtomicU64,
-    /// The method, little-endian, when it fits (see [`METHOD_BYTES`]).
+    /// The method, little-endian, when it fits (see [`METHOD_BYTES`]): its length is that of
+    /// its bytes up to the last that is not zero (a method has no zero byte). Zero when
+    /// `text` holds `METHOD path` whole.
     method: AtomicU64,
     /// The path (or `METHOD path`), little-endian, eight bytes a word.
     text: [AtomicU64; WORDS],
@@ -73,7 +74,6 @@ impl Slot {
 }
 
 const CUT: u64 = 1 << 63;
-const METHOD_SHIFT: u32 = 8;
 
 /// The slots, shared by the layer, its bodies and the namer registered with the plan.
 pub(crate) struct Table {
@@ -83,18 +83,13 @@ pub(crate) struct Table {
 }
 
 thread_local! {
-    /// Where this thread starts looking for a free slot: the last one it took. A thread keeps
-    /// reusing the few slots its requests free, lines already in its cache, instead of walking
-    /// the whole table (measured: walking it made each record a cache miss, a quarter of a
-    /// microsecond per request); threads start at spots of their own, so they rarely meet.
+    /// Where this thread looks for a free slot first: the last one it took (`usize::MAX`: none
+    /// yet). A thread keeps reusing the few slots its requests free, lines already in its
+    /// cache, instead of walking the whole table (measured: walking it made each record a
+    /// cache miss, a quarter of a microsecond per request); threads start at spots of their
+    /// own, so they rarely meet. Most requests find that slot free (the thread's previous
+    /// request has left it): one load and one compare-and-swap, the search out of line.
     static CURSOR: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-/// A request's method as the record takes it: a standard one as the word its slot keeps (a
-/// constant, chosen by the method's tag: no bytes read), another as itself.
-pub(crate) enum MethodName {
-    Standard { word: u64, len: u8 },
-    Other(http::Method),
 }
 
 /// The little-endian word of up to eight bytes, at compile time.
@@ -108,23 +103,25 @@ const fn le_word(bytes: &[u8]) -> u64 {
     word
 }
 
-impl MethodName {
-    #[inline]
-    pub(crate) fn of(method: &http::Method) -> Self {
-        use http::Method;
-        macro_rules! standard {
-            ($($method:ident)*) => {
-                match *method {
-                    $(Method::$method => {
-                        const NAME: &[u8] = stringify!($method).as_bytes();
-                        MethodName::Standard { word: le_word(NAME), len: NAME.len() as u8 }
-                    })*
-                    _ => MethodName::Other(method.clone()),
-                }
-            };
-        }
-        standard!(GET POST PUT DELETE HEAD OPTIONS CONNECT PATCH TRACE)
+/// The word of a standard method as its slot keeps it (a constant, chosen by the method's
+/// tag: no bytes read), 0 for any other.
+#[inline]
+fn standard_word(method: &http::Method) -> u64 {
+    use http::Method;
+    macro_rules! standard {
+        ($($method:ident)*) => {
+            match *method {
+                $(Method::$method => const { le_word(stringify!($method).as_bytes()) },)*
+                _ => 0,
+            }
+        };
     }
+    standard!(GET POST PUT DELETE HEAD OPTIONS CONNECT PATCH TRACE)
+}
+
+/// The length of the method a slot's word holds: its bytes up to the last that is not zero.
+fn method_len(word: u64) -> usize {
+    (64 - word.leading_zeros() as usize).div_ceil(8)
 }
 
 /// What one admitted request holds: its slot, erased on drop.
@@ -142,60 +139,91 @@ impl Table {
         }
     }
 
-    /// Records `method path`, admitted now.
+    /// Records `method path`, admitted now. A standard method is written as a constant word,
+    /// another out of line, from a copy: nothing the record keeps a pointer to is in the
+    /// request, which the caller can then move on where it lies instead of from a copy.
     #[inline]
-    pub(crate) fn record(self: &Arc<Self>, method: &MethodName, path: &str) -> Entry {
-        let n = self.slots.len();
-        let start = CURSOR.with(|cursor| {
-            let mut at = cursor.get();
-            if at == usize::MAX {
-                // A new thread starts at a spot of its own.
-                at = thread_seed();
+    pub(crate) fn record(self: &Arc<Self>, method: &http::Method, path: &str) -> Entry {
+        match standard_word(method) {
+            0 => self.record_other(method.clone(), path),
+            word => self.record_with(path, |slot, path| write_path(slot, word, path)),
+        }
+    }
+
+    /// [`record`](Self::record) for a method that is not a standard one.
+    #[cold]
+    #[inline(never)]
+    fn record_other(self: &Arc<Self>, method: http::Method, path: &str) -> Entry {
+        self.record_with(path, |slot, path| {
+            let method = method.as_str();
+            if method.len() > METHOD_BYTES {
+                write_whole(slot, method, path);
+            } else {
+                write_path(slot, word(method.as_bytes()), path);
             }
+        })
+    }
+
+    /// Claims a slot and has `write` write `path` (and a method) into it.
+    #[inline]
+    fn record_with(self: &Arc<Self>, path: &str, write: impl FnOnce(&Slot, &str)) -> Entry {
+        let at = CURSOR.with(Cell::get);
+        // The slot this thread took last, free again as a rule; else a search, out of line.
+        let claimed = match self.slots.get(at) {
+            Some(slot) => claim(slot).map(|state| (slot, at, state)),
+            None => None,
+        };
+        let Some((slot, index, state)) = claimed.or_else(|| self.claim_elsewhere(at)) else {
+            // Relaxed: a count read only by the namer, which tolerates a moment's lag.
+            self.unnamed.fetch_add(1, Ordering::Relaxed);
+            return Entry {
+                table: Arc::clone(self),
+                index: usize::MAX,
+            };
+        };
+        // memory ordering: a reader that reads any of the field stores below also sees the
+        // WRITING state (or a later one) on its second load, and skips the slot: this fence
+        // pairs with the reader's Acquire fence (the seqlock writer's side).
+        fence(Ordering::Release);
+        slot.started.store(clock::now(), Ordering::Relaxed);
+        write(slot, path);
+        // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
+        slot.state
+            .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
+        Entry {
+            table: Arc::clone(self),
+            index,
+        }
+    }
+
+    /// A free slot near `at` (this thread's cursor, which did not name one here), claimed,
+    /// with its index and its state before the claim, and made the thread's cursor; `None`
+    /// when the [`PROBES`] slots from there are taken.
+    #[cold]
+    #[inline(never)]
+    fn claim_elsewhere(&self, at: usize) -> Option<(&Slot, usize, u64)> {
+        let n = self.slots.len();
+        let start = if at == usize::MAX {
+            // A new thread starts at a spot of its own.
+            thread_seed()
+        } else if at < n {
+            // That slot was taken: the next ones.
+            at + 1
+        } else {
+            // The cursor is this thread's, shared by every table: another's may be longer.
             at
-        });
-        // The cursor is this thread's, shared by every table: another's may be longer. (A
-        // comparison, not a division, for the cursor that fits.)
-        let mut next = if start < n { start } else { start % n };
+        };
+        let mut next = start % n;
         for _ in 0..PROBES.min(n) {
             let index = next;
             next = if next + 1 == n { 0 } else { next + 1 };
             let slot = &self.slots[index];
-            let state = slot.state.load(Ordering::Relaxed);
-            if state & TAG != FREE {
-                continue;
+            if let Some(state) = claim(slot) {
+                CURSOR.with(|cursor| cursor.set(index));
+                return Some((slot, index, state));
             }
-            // Relaxed is enough for the claim: nobody reads what a WRITING slot holds (a reader
-            // skips it), and the fence below orders our field stores after this store for a
-            // reader that does read them (invariant 2).
-            if slot
-                .state
-                .compare_exchange(state, state | WRITING, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            // memory ordering: a reader that reads any of the field stores below also sees the
-            // WRITING state (or a later one) on its second load, and skips the slot: this fence
-            // pairs with the reader's Acquire fence (the seqlock writer's side).
-            fence(Ordering::Release);
-            slot.started.store(clock::now(), Ordering::Relaxed);
-            write_text(slot, method, path);
-            // memory ordering: Release publishes the fields to a reader that Acquires LIVE.
-            slot.state
-                .store(state.wrapping_add(ONE_GENERATION) | LIVE, Ordering::Release);
-            CURSOR.with(|cursor| cursor.set(index));
-            return Entry {
-                table: Arc::clone(self),
-                index,
-            };
         }
-        // Relaxed: a count read only by the namer, which tolerates a moment's lag.
-        self.unnamed.fetch_add(1, Ordering::Relaxed);
-        Entry {
-            table: Arc::clone(self),
-            index: usize::MAX,
-        }
+        None
     }
 
     /// Pushes `METHOD path  12.3s` for each request in flight now, oldest first, and a line for
@@ -225,7 +253,7 @@ impl Table {
                 continue;
             }
             let text_len = usize::from(len as u8).min(TEXT_BYTES);
-            let method_len = usize::from((len >> METHOD_SHIFT) as u8).min(METHOD_BYTES);
+            let method_len = method_len(u64::from_le_bytes(method)).min(METHOD_BYTES);
             let mut text = String::new();
             if method_len > 0 {
                 text.push_str(&String::from_utf8_lossy(&method[..method_len]));
@@ -274,44 +302,52 @@ impl std::fmt::Debug for Table {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        if self.index == usize::MAX {
+        // An entry without a slot has the index `usize::MAX`, which no table reaches: one
+        // comparison tells both apart.
+        let Some(slot) = self.table.slots.get(self.index) else {
             // Relaxed: a count read only by the namer, as in `record`.
             self.table.unnamed.fetch_sub(1, Ordering::Relaxed);
             return;
-        }
-        let slot = &self.table.slots[self.index];
-        // Only this entry moves its slot on (invariant 1), so a load and a store suffice.
+        };
+        // Only this entry moves its slot on (invariant 1), so a load and a store suffice; the
+        // slot is LIVE, so the next generation's FREE is one addition away.
         let state = slot.state.load(Ordering::Relaxed);
+        debug_assert_eq!(state & TAG, LIVE);
         // memory ordering: Release so that a later writer's claim (which reads FREE) cannot be
         // reordered before our last use of the slot; nothing else is published.
         slot.state.store(
-            (state & !TAG).wrapping_add(ONE_GENERATION) | FREE,
+            state.wrapping_add(ONE_GENERATION - LIVE + FREE),
             Ordering::Release,
         );
     }
 }
 
-/// Writes `METHOD path` into `slot`: the method into its own word and the path straight into
-/// the text's (no staging copy), or both into the text when the method is too long for its
-/// word.
+/// Moves `slot` from `FREE` to `WRITING`, if it is free: its state before, when it was.
 #[inline]
-fn write_text(slot: &Slot, method: &MethodName, path: &str) {
-    let (method_word, method_len) = match method {
-        MethodName::Standard { word, len } => (*word, usize::from(*len)),
-        MethodName::Other(method) => {
-            let method = method.as_str();
-            if method.len() > METHOD_BYTES {
-                return write_whole(slot, method, path);
-            }
-            (word(method.as_bytes()), method.len())
-        }
-    };
+fn claim(slot: &Slot) -> Option<u64> {
+    let state = slot.state.load(Ordering::Relaxed);
+    if state & TAG != FREE {
+        return None;
+    }
+    // Relaxed is enough for the claim: nobody reads what a WRITING slot holds (a reader skips
+    // it), and the writer's fence orders its field stores after this store for a reader that
+    // does read them (invariant 2).
+    slot.state
+        .compare_exchange(state, state | WRITING, Ordering::Relaxed, Ordering::Relaxed)
+        .ok()
+}
+
+/// The method's word (zero: none) and the path into `slot`: the path straight into the text's
+/// words (no staging copy).
+#[inline]
+fn write_path(slot: &Slot, method_word: u64, path: &str) {
     slot.method.store(method_word, Ordering::Relaxed);
     let (path, cut) = cut_at(path, TEXT_BYTES);
     write_words(&slot.text, path.as_bytes());
-    let len = path.len() as u64 | (method_len as u64) << METHOD_SHIFT;
-    slot.len
-        .store(len | if cut { CUT } else { 0 }, Ordering::Relaxed);
+    slot.len.store(
+        path.len() as u64 | if cut { CUT } else { 0 },
+        Ordering::Relaxed,
+    );
 }
 
 /// `METHOD path` whole into the text, for a method longer than its word.
@@ -329,6 +365,7 @@ fn write_whole(slot: &Slot, method: &str, path: &str) {
             break;
         }
     }
+    slot.method.store(0, Ordering::Relaxed);
     write_words(&slot.text, &bytes[..len]);
     slot.len
         .store(len as u64 | if cut { CUT } else { 0 }, Ordering::Relaxed);
@@ -351,13 +388,28 @@ fn cut_at(text: &str, room: usize) -> (&str, bool) {
 /// fits: at most eight a word.
 #[inline]
 fn write_words(words: &[AtomicU64], bytes: &[u8]) {
+    if bytes.len() < 8 {
+        // One word, or none.
+        if let (Some(to), false) = (words.first(), bytes.is_empty()) {
+            to.store(word(bytes), Ordering::Relaxed);
+        }
+        return;
+    }
     let mut chunks = bytes.chunks_exact(8);
     for (to, chunk) in words.iter().zip(&mut chunks) {
         to.store(word(chunk), Ordering::Relaxed);
     }
-    let rest = chunks.remainder();
-    if let Some(to) = words.get(bytes.len() / 8).filter(|_| !rest.is_empty()) {
-        to.store(word(rest), Ordering::Relaxed);
+    let rest = chunks.remainder().len();
+    if rest == 0 {
+        return;
+    }
+    // The last eight bytes (there are eight or more), the rest the high ones among them:
+    // shifted down.
+    if let (Some(to), Some(last)) = (words.get(bytes.len() / 8), bytes.last_chunk::<8>()) {
+        to.store(
+            u64::from_le_bytes(*last) >> (8 * (8 - rest)),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -372,13 +424,12 @@ fn word(bytes: &[u8]) -> u64 {
         let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         let high = u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]);
         u64::from(low) | u64::from(high) << (8 * (n - 4))
-    } else if n > 0 {
-        // The first, middle and last bytes: all of one to three.
-        u64::from(bytes[0])
-            | u64::from(bytes[n / 2]) << (8 * (n / 2))
-            | u64::from(bytes[n - 1]) << (8 * (n - 1))
+    } else if n >= 2 {
+        let low = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let high = u16::from_le_bytes([bytes[n - 2], bytes[n - 1]]);
+        u64::from(low) | u64::from(high) << (8 * (n - 2))
     } else {
-        0
+        bytes.first().map_or(0, |&byte| u64::from(byte))
     }
 }
 
@@ -396,8 +447,8 @@ fn thread_seed() -> usize {
 mod tests {
     use super::*;
 
-    fn m(method: &str) -> MethodName {
-        MethodName::of(&http::Method::from_bytes(method.as_bytes()).unwrap())
+    fn m(method: &str) -> http::Method {
+        http::Method::from_bytes(method.as_bytes()).unwrap()
     }
 
     #[test]
@@ -499,13 +550,12 @@ mod tests {
             Method::PATCH,
             Method::TRACE,
         ] {
-            let name = MethodName::of(&method);
-            assert!(matches!(name, MethodName::Standard { .. }), "{method}");
-            let entry = table.record(&name, "/x");
+            assert_ne!(standard_word(&method), 0, "{method}");
+            let entry = table.record(&method, "/x");
             assert_eq!(names_of(&table)[0], format!("{method} /x"));
             drop(entry);
         }
-        assert!(matches!(m("PURGE"), MethodName::Other(_)));
+        assert_eq!(standard_word(&m("PURGE")), 0);
         let _purge = table.record(&m("PURGE"), "/x");
         assert_eq!(names_of(&table)[0], "PURGE /x");
     }
@@ -516,6 +566,34 @@ mod tests {
         let method = "X".repeat(TEXT_BYTES + 3);
         let _a = table.record(&m(&method), "/x");
         assert_eq!(names_of(&table)[0], format!("{}…", &method[..TEXT_BYTES]));
+    }
+
+    #[test]
+    fn a_thread_takes_the_slot_it_freed_and_searches_only_when_it_is_taken() {
+        let table = Arc::new(Table::new(3));
+        let a = table.record(&m("GET"), "/a");
+        let first = a.index;
+        drop(a);
+        let b = table.record(&m("GET"), "/b");
+        assert_eq!(b.index, first, "the slot it took last, free again");
+        // Taken: the next ones, around the end of the table, until every slot is.
+        let c = table.record(&m("GET"), "/c");
+        let d = table.record(&m("GET"), "/d");
+        let mut taken = [b.index, c.index, d.index];
+        taken.sort_unstable();
+        assert_eq!(taken, [0, 1, 2]);
+        let e = table.record(&m("GET"), "/e");
+        assert_eq!(e.index, usize::MAX, "no slot: counted");
+        assert_eq!(table.len(), 4);
+        // A slot freed by another request (not the thread's last) is found by the search.
+        let freed = b.index;
+        drop(b);
+        let f = table.record(&m("GET"), "/f");
+        assert_eq!(f.index, freed);
+        drop(e);
+        assert_eq!(names_of(&table).len(), 3, "{:?}", names_of(&table));
+        drop((c, d, f));
+        assert_eq!(table.len(), 0);
     }
 
     #[test]

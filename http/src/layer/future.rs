@@ -98,11 +98,11 @@ fn refusal<B>(body: B, retry_after: Option<HeaderValue>, http1: bool) -> Respons
 impl<F, K> ResponseFuture<F, K> {
     /// The poll both kinds share, finished by the kind's own three ends: an admitted request's
     /// response, answered (see [`handoff::answered`]), with the admission it is to carry
-    /// (`None`: handed to the server, at this future's first poll); a refused request's
-    /// `Retry-After` and `http1`, for its `503`; an exempt request's response. Closures, each
-    /// result wrapped where it is made: a returned enum of the three cost 36 instructions a
-    /// request more (callgrind, `benches/bin/layer_instructions`), the response moved through
-    /// one more value.
+    /// (`None`: handed to the server, as the layer was called or at this future's first
+    /// poll); a refused request's `Retry-After` and `http1`, for its `503`; an exempt
+    /// request's response. Closures, each result wrapped where it is made: a returned enum of
+    /// the three cost 36 instructions a request more (callgrind,
+    /// `benches/bin/layer_instructions`), the response moved through one more value.
     #[inline]
     fn poll_answer<B, E, O>(
         self: Pin<&mut Self>,

@@ -3,30 +3,37 @@
 //! The layer alone sees its body's frames go to the server, not the bytes go to the socket:
 //! its guard leaves when the last frame has been handed over. [`Server`](crate::Server)
 //! knows more, and keeps the admission until the response's bytes are written. The two meet
-//! only inside the server's own calls, on one thread: the server polls the service's future,
-//! and polls and drops the response body, inside [`collect`], which lends the layer the
-//! request's slot for an admission; an admission the layer lets go of in there (at its
-//! response future's first poll, or, when that future ran elsewhere, as its body ends) goes
-//! into that slot instead of being dropped. Thread-local: no allocation, no lock, nothing to
-//! configure.
+//! only inside the server's own calls, on one thread: the server calls the service and polls
+//! its future, and polls and drops the response body, inside [`collect`], which lends the
+//! layer the request's slot for an admission; an admission the layer lets go of in there (as
+//! it is called, at its response future's first poll when it was called elsewhere, or, when
+//! that future ran elsewhere, as its body ends) goes into that slot instead of being dropped.
+//! Thread-local: no allocation, no lock, nothing to configure.
 //!
-//! Behind the server, the admission goes over at the first poll of the layer's response
-//! future, and the response's body carries none: the server keeps it from then until the
-//! bytes are out, says `Connection: close` for the layer when the answer comes after
-//! admissions closed ([`answered`]), and polls the body without asking this module anything
-//! more. The layer's future then only polls the inner one: its response is left where the
-//! inner future puts it. Only a future polled outside the server's poll (a service that runs
-//! its inner futures on a task of its own, as tower's `Buffer` does) keeps its admission, and
-//! leaves it in the body, which hands it over at its end.
+//! Behind the server, the admission goes over as the server calls the layer (the call and the
+//! first poll of its future are one collecting scope, in one poll of the server's: the
+//! admission is made in the slot, and the response future never holds it), and the response's
+//! body carries none: the server keeps it from then until the bytes are out, says
+//! `Connection: close` for the layer when the answer comes after admissions closed
+//! ([`answered`]), and polls the body without asking this module anything more. The layer's
+//! future then only polls the inner one: its response is left where the inner future puts it. A
+//! layer called outside the server's scope (by a service around it that calls it elsewhere)
+//! hands its admission over at its future's first poll inside the scope. Only a future polled
+//! outside the server's poll (a service that runs its inner futures on a task of its own, as
+//! tower's `Buffer` does) keeps its admission, and leaves it in the body, which hands it over
+//! at its end.
 //!
 //! The thread-local is one pointer to the slot (null when no server collects): the server's
 //! side is one read and one write of it around the call, the layer's one read. The admission
-//! itself moves once, into the slot.
+//! is made in the slot (or, handed over at the first poll, moves once, into it).
 
 use std::cell::Cell;
 use std::ptr;
 
+use winddown_core::Guard;
+
 use super::body::Admission;
+use crate::in_flight::Entry;
 
 thread_local! {
     /// The slot of the server collecting on this thread (see [`collect`]), null when none is:
@@ -66,9 +73,9 @@ fn slot<'a>() -> Option<&'a mut Option<Admission>> {
     // `call` returns or unwinds), and then points to the `slot` it borrows mutably for the
     // whole of `call`: valid, and nothing else reaches it meanwhile (the borrow stops the
     // server; this thread is inside `call`, and a nested `collect` replaces the pointer with
-    // its own slot's until it returns). Both callers below end this reference before they
-    // return, and call nothing meanwhile that could come back here (`carry` only moves an
-    // admission into a box).
+    // its own slot's until it returns). Its callers below end this reference before they
+    // return, and call nothing meanwhile that could come back here (`Admission::new` only
+    // builds one, `carry` only moves one into a box).
     Some(unsafe { &mut *slot })
 }
 
@@ -94,6 +101,18 @@ pub(crate) fn hand(admission: Admission) -> Result<(), Admission> {
     }
 }
 
+/// Hands the admission of `guard` and `entry` to the server collecting on this thread, if one
+/// is (the layer is called inside the server's scope); keeps it in `pending` otherwise (empty
+/// until then). Made where it goes.
+#[inline]
+pub(crate) fn hand_or_keep(guard: Guard, entry: Option<Entry>, pending: &mut Option<Admission>) {
+    match slot() {
+        Some(slot @ None) => *slot = Some(Admission::new(guard, entry)),
+        Some(slot) => keep(slot, Admission::new(guard, entry)),
+        None => *pending = Some(Admission::new(guard, entry)),
+    }
+}
+
 /// Moves what `admission` holds to the server collecting on this thread, if one is; leaves
 /// it otherwise. Moved once, from where it lies into the server's slot.
 #[inline]
@@ -106,9 +125,10 @@ pub(crate) fn hand_over(admission: &mut Option<Admission>) {
     }
 }
 
-/// Moves what `admission` holds to the server collecting on this thread at the response
-/// future's first poll, if one collects (see the module's docs): from then on the server
-/// keeps it, and the future's polls are the inner future's.
+/// Moves what `admission` holds (a layer called outside the server's scope) to the server
+/// collecting on this thread at the response future's first poll, if one collects (see the
+/// module's docs): from then on the server keeps it, and the future's polls are the inner
+/// future's.
 #[inline]
 pub(crate) fn hand_over_early(admission: &mut Option<Admission>) {
     if admission.is_some() {

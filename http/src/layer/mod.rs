@@ -17,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use winddown_core::{Plan, Shutdown};
 
-use crate::in_flight::{MethodName, Table};
+use crate::in_flight::Table;
 
 pub(crate) use body::Admission;
 pub use body::GuardedBody;
@@ -54,18 +54,17 @@ const DEFAULT_NAMED_SLOTS: usize = 1024;
 ///   reads slowly, a response larger than the socket's buffers, an HTTP/2 stream waiting for
 ///   flow control. The drain can then end (and the process exit) with a response half sent,
 ///   and the report does not name it.
-/// - **Behind [`Server`](crate::Server)**, the layer hands its guard and its record to the
-///   server as the server first polls the layer's response future (the server says
-///   `Connection: close` for the layer then), and the server keeps them until the response is
-///   written out: for HTTP/1, until a flush of the socket completes after the last frame
-///   (hyper flushes only once its own buffer is empty, so every byte is in the kernel); for
-///   HTTP/2, until flow control has let all but the last 64 KiB go (the server hands hyper the
-///   data in pieces of that size, and hyper asks for the next piece only when the stream's
-///   window has room). A response stuck behind a client that does not read is then in flight,
-///   named (`GET /export  12.3s`, with `http connection from …: 1 response being written`),
-///   and cut at the drain deadline. (A service that polls the layer's future on a task of its
-///   own, as tower's `Buffer` does, leaves the guard in the body; the server takes it there,
-///   as the body ends.)
+/// - **Behind [`Server`](crate::Server)**, the layer hands its guard and its record to the server
+///   as the server calls it (or, called elsewhere, as the server first polls the layer's response
+///   future; the server says `Connection: close` for the layer then), and the server keeps them
+///   until the response is written out: for HTTP/1, until a flush of the socket completes after the
+///   last frame (hyper flushes only once its own buffer is empty, so every byte is in the kernel);
+///   for HTTP/2, until flow control has let all but the last 64 KiB go (the server hands hyper the
+///   data in pieces of that size, and hyper asks for the next piece only when the stream's window
+///   has room). A response stuck behind a client that does not read is then in flight, named
+///   (`GET /export  12.3s`, with `http connection from …: 1 response being written`), and cut at
+///   the drain deadline. (A service that polls the layer's future on a task of its own, as tower's
+///   `Buffer` does, leaves the guard in the body; the server takes it there, as the body ends.)
 ///
 /// Neither can know whether the client has read the bytes: the kernel's buffers are beyond
 /// any server.
@@ -106,8 +105,8 @@ const DEFAULT_NAMED_SLOTS: usize = 1024;
 /// release one atomic subtract. The service clone hyper makes per request clones one `Arc`.
 /// The response future is inline, and so is the body wrapper of the default layer; behind
 /// [`Server`](crate::Server) the guard goes to the server through a thread-local (one
-/// pointer to the request's slot in the server; no allocation), at the first poll of the
-/// response future, which from then on only polls the inner one; an HTTP/1 connection keeps
+/// pointer to the request's slot in the server; no allocation) as the server calls the
+/// layer, and the response future only polls the inner one; an HTTP/1 connection keeps
 /// it until the flush in a slot taken and given back by compare-and-swap, without a lock. With
 /// [`name_requests`](Self::name_requests) on, a request also claims a slot of a fixed table by
 /// compare-and-swap (no lock, no allocation), writes its method (up to 8 bytes, every
@@ -437,18 +436,22 @@ impl<S, K> ShutdownService<S, K> {
         match settings.shutdown.enter() {
             Ok(guard) => {
                 let entry = settings.table.as_ref().map(|table| {
-                    // The method copied out (a standard one as its word, a constant):
-                    // nothing handed to the record points into the request, which the inner
-                    // call can then take where it is instead of from a copy.
-                    table.record(&MethodName::of(request.method()), path)
+                    // Nothing the record keeps points into the request (see `record`), which
+                    // the inner call can then take where it is instead of from a copy.
+                    table.record(request.method(), path)
                 });
-                // Kept in `self` across the inner call, not on this frame: a value this frame
-                // would drop if the call unwound gives the call a landing pad, and the
-                // compiler then makes the inner future aside and copies it into the response
-                // future (an axum router's 320 bytes: 64 instructions a request, callgrind).
-                // Were the call to unwind, the admission would go with the service.
-                self.pending = Some(Admission::new(guard, entry));
+                // Behind the server, which collects around its call: straight into the
+                // request's slot there (see `handoff`), no move into the response future and
+                // none out of it at its first poll. Otherwise kept in `self` across the inner
+                // call, not on this frame: a value this frame would drop if the call unwound
+                // gives the call a landing pad, and the compiler then makes the inner future
+                // aside and copies it into the response future (an axum router's 320 bytes:
+                // 64 instructions a request, callgrind). Were the call to unwind, the
+                // admission would go with the service (or stay with the server).
+                handoff::hand_or_keep(guard, entry, &mut self.pending);
                 let future = self.inner.call(request);
+                // (`pending` read back even when handed over: a choice here made the compiler
+                // build the response future aside and copy it, 360 bytes with axum.)
                 ResponseFuture::admitted(future, self.pending.take(), http1)
             }
             Err(_) => {
@@ -698,6 +701,24 @@ mod tests {
         drop(handed);
         assert_eq!(shutdown.in_flight(), 0);
         assert_eq!(layer.requests_in_flight(), Some(0));
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn called_inside_a_servers_scope_the_admission_goes_over_at_once() {
+        let shutdown = Shutdown::new();
+        let mut service = ShutdownLayer::new(&shutdown).for_server().layer(Hello);
+        let mut handed = None;
+        let future = handoff::collect(&mut handed, || service.call(get("/")));
+        let handed = handed.expect("handed over as the layer was called");
+        // Polled outside any server's scope: the future carries nothing (alone, it would
+        // put its admission in the response's extensions).
+        let response = futures_lite::future::block_on(future).unwrap();
+        assert!(response.extensions().is_empty());
+        drop(response);
+        assert_eq!(shutdown.in_flight(), 1, "the server keeps it");
+        drop(handed);
+        assert_eq!(shutdown.in_flight(), 0);
     }
 
     /// Answers `hello` at its second poll.

@@ -226,8 +226,9 @@ impl InFlight {
     }
 
     /// The answer to the request: says `Connection: close` on HTTP/1 if admissions have closed
-    /// since the layer admitted it, when the layer handed its admission over (at its response
-    /// future's first poll), and so left this to the server (see [`handoff::answered`]).
+    /// since the layer admitted it, when the layer handed its admission over (as it was
+    /// called, or at its response future's first poll), and so left this to the server (see
+    /// [`handoff::answered`]).
     #[inline]
     fn answered<B>(&self, response: &mut Response<B>) {
         if self.admission.is_some() {
@@ -339,53 +340,62 @@ impl<S: HttpService> Future for RequestFuture<S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                CallStateProj::Ready { service, request } => {
-                    ready!(service.poll_ready(cx))?;
-                    let request = request
-                        .take()
-                        .expect("RequestFuture polled after completion");
-                    let future = service.call(request);
-                    this.state.set(CallState::Called { future });
+            if let CallStateProj::Held { response } = this.state.as_mut().project() {
+                if let Some(in_flight) = this.in_flight.as_ref() {
+                    ready!(in_flight.shared.listener.poll_closed(cx));
                 }
-                CallStateProj::Called { future } => {
-                    let response = match this.in_flight.as_mut() {
-                        // The layer hands its admission over at its future's first poll (see
-                        // `handoff`): kept from then on with the request.
-                        Some(in_flight) => in_flight.collect(|| future.poll(cx)),
-                        None => future.poll(cx),
-                    };
-                    let mut response = ready!(response)?;
-                    if let Some(in_flight) = this.in_flight.as_ref() {
-                        in_flight.answered(&mut response);
-                    }
-                    // A response once admissions have closed (a `503`, or one that says
-                    // `Connection: close`) tells its client to reconnect: not before the
-                    // listener is closed, so that the reconnect is refused rather than reset
-                    // in the backlog of a listener about to close.
-                    let hold = this.in_flight.as_ref().is_some_and(|f| {
-                        !f.shared.listener.is_closed()
-                            && f.shared.shutdown.phase().admissions_closed()
-                    });
-                    if hold {
-                        this.state.set(CallState::Held {
-                            response: Some(response),
-                        });
-                        continue;
-                    }
-                    return Poll::Ready(Ok(this.respond(response)));
-                }
-                CallStateProj::Held { response } => {
-                    if let Some(in_flight) = this.in_flight.as_ref() {
-                        ready!(in_flight.shared.listener.poll_closed(cx));
-                    }
-                    let response = response
-                        .take()
-                        .expect("RequestFuture polled after completion");
-                    return Poll::Ready(Ok(this.respond(response)));
-                }
+                let response = response
+                    .take()
+                    .expect("RequestFuture polled after completion");
+                return Poll::Ready(Ok(this.respond(response)));
             }
+            let state = this.state.as_mut();
+            let response = match this.in_flight.as_mut() {
+                // The layer hands its admission over as it is called, or else at its future's
+                // first poll (see `handoff`): one collecting scope for both, kept from then on
+                // with the request.
+                Some(in_flight) => in_flight.collect(|| call_and_poll(state, cx)),
+                None => call_and_poll(state, cx),
+            };
+            let mut response = ready!(response)?;
+            if let Some(in_flight) = this.in_flight.as_ref() {
+                in_flight.answered(&mut response);
+            }
+            // A response once admissions have closed (a `503`, or one that says
+            // `Connection: close`) tells its client to reconnect: not before the listener is
+            // closed, so that the reconnect is refused rather than reset in the backlog of a
+            // listener about to close.
+            let hold = this.in_flight.as_ref().is_some_and(|f| {
+                !f.shared.listener.is_closed() && f.shared.shutdown.phase().admissions_closed()
+            });
+            if !hold {
+                return Poll::Ready(Ok(this.respond(response)));
+            }
+            this.state.set(CallState::Held {
+                response: Some(response),
+            });
         }
+    }
+}
+
+/// Calls the service once it is ready, if it has not been yet, and polls its future: one step
+/// of a request that is not held.
+#[inline]
+fn call_and_poll<S: HttpService>(
+    mut state: Pin<&mut CallState<S>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<S::ResBody>, S::Error>> {
+    if let CallStateProj::Ready { service, request } = state.as_mut().project() {
+        ready!(service.poll_ready(cx))?;
+        let request = request
+            .take()
+            .expect("RequestFuture polled after completion");
+        let future = service.call(request);
+        state.set(CallState::Called { future });
+    }
+    match state.project() {
+        CallStateProj::Called { future } => future.poll(cx),
+        _ => unreachable!("a held request is not called"),
     }
 }
 

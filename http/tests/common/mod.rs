@@ -414,7 +414,7 @@ pub(crate) async fn rig_with<N: Net>(config: Config, with_admin: bool) -> Rig {
 
 /// Which layer the rig's routes are behind: the default one (its guard in the response
 /// body, which the server takes from it), or a `for_server` one (the body keeps axum's type,
-/// the server takes the guard at the first poll of the layer's future).
+/// the server takes the guard as it calls the layer).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Layering {
     #[default]
@@ -1003,7 +1003,7 @@ pub(crate) async fn idle_and_silent_connections_do_not_hold_the_drain<N: Net>() 
 /// 2, the layer on a shutdown of its own: a request admitted before that shutdown's close
 ///    and answered after it says `Connection: close`, though the server is not closing (hyper
 ///    says nothing then). The server says it for the layer, which handed it the request's
-///    guard at the first poll of its future (the default layer and a `for_server` one).
+///    guard as the server called it (the default layer and a `for_server` one).
 pub(crate) async fn a_request_answered_after_its_layers_close_says_close<N: Net>() {
     for for_server in [false, true] {
         let (shutdown, layered) = (Shutdown::new(), Shutdown::new());
@@ -1049,8 +1049,8 @@ pub(crate) async fn sse_ends_with_its_last_chunk_and_half_a_head_does_not_hold_t
     sse_and_half_a_head::<N>(Layering::InBody).await;
 }
 
-/// 3 with a `for_server` layer: the server holds the stream's guard from the first poll of
-/// the layer's future on.
+/// 3 with a `for_server` layer: the server holds the stream's guard from its call of the
+/// layer on.
 pub(crate) async fn sse_through_a_for_server_layer_ends_with_its_last_chunk<N: Net>() {
     sse_and_half_a_head::<N>(Layering::ForServer).await;
 }
@@ -1488,8 +1488,8 @@ pub(crate) async fn a_response_stuck_behind_a_client_that_does_not_read_is_named
     response_stuck_behind_a_client_that_does_not_read::<N>(Layering::InBody).await;
 }
 
-/// 9 with a `for_server` layer: the guard the server took at the first poll of the layer's
-/// future names the request until the bytes are out.
+/// 9 with a `for_server` layer: the guard the server took as it called the layer names the
+/// request until the bytes are out.
 pub(crate) async fn a_for_server_layers_response_stuck_behind_a_client_is_named<N: Net>() {
     response_stuck_behind_a_client_that_does_not_read::<N>(Layering::ForServer).await;
 }
