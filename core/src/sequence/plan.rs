@@ -316,7 +316,7 @@ impl Plan {
             let name = String::from(resource.name());
             return Err(Refused::new(RegisterError::Closing { name }, resource));
         }
-        list(&mut entries).push(resource);
+        super::state::insert_ordered(list(&mut entries), resource);
         // The code that closes it comes with it (`close.rs`).
         entries.close = Some(super::close::close_all);
         Ok(())

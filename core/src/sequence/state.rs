@@ -84,6 +84,7 @@ pub(super) struct Entries {
     /// Set when the sequence takes the resources and flush hooks (it starts closing, or its run
     /// was abandoned before); registration is refused from then on.
     pub(super) sealed: bool,
+    /// In closing order ([`insert_ordered`]), as are the flush hooks.
     pub(super) resources: Vec<Resource>,
     pub(super) flushes: Vec<Resource>,
     pub(super) observers: Vec<Observer>,
@@ -149,20 +150,18 @@ impl PlanInner {
         let flushes = core::mem::take(&mut entries.flushes);
         let close = entries.close;
         drop(entries);
-        Some((order(resources), order(flushes), close))
+        // Kept in order by their registration ([`insert_ordered`]).
+        Some((resources, flushes, close))
     }
 }
 
-/// Higher priority first; equal priorities in reverse registration order.
-pub(super) fn order(resources: Vec<Resource>) -> Vec<Resource> {
-    // An insertion by binary search, from the last registered to the first: each goes after
-    // every resource of its priority or higher, so equal priorities keep the reversed
-    // registration order. A plan holds a handful of resources; this is a few hundred bytes of
-    // code where the standard library's stable sort is a few kilobytes.
-    let mut ordered: Vec<Resource> = Vec::with_capacity(resources.len());
-    for resource in resources.into_iter().rev() {
-        let at = ordered.partition_point(|placed| placed.priority >= resource.priority);
-        ordered.insert(at, resource);
-    }
-    ordered
+/// Puts `resource` into `list`, which is in closing order: higher priority first, equal
+/// priorities in reverse registration order. Done as each registers, so that a plan with
+/// none links no ordering.
+pub(super) fn insert_ordered(list: &mut Vec<Resource>, resource: Resource) {
+    // Before every one of its priority (registered earlier), after every higher one. A plan
+    // holds a handful of resources; this is a few hundred bytes of code where the standard
+    // library's stable sort is a few kilobytes.
+    let at = list.partition_point(|placed| placed.priority > resource.priority);
+    list.insert(at, resource);
 }
