@@ -20,7 +20,7 @@
 //!
 //! 1. It is never kinder than the clock. Every bounded step compares the clock with its
 //!    deadlines when it ends, not only when a timer fires: a step that could not be stopped in
-//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`], a drain
+//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`](super::report::Outcome::Late), a drain
 //!    that ended late is timed out, and a graceful deadline that passed meanwhile is recorded
 //!    (and forces, when forcing is on) as if its timer had fired.
 //! 2. It is written as the sequence goes, in the plan's shared draft (`record.rs`):
@@ -40,12 +40,11 @@ use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
-use super::close::{Close, CloseHost};
 use super::record::Recorder;
-use super::report::{DrainRecord, ForcedBy, Outcome};
+use super::report::{DrainRecord, ForcedBy};
 use super::runtime::{Runtime, TaskOutcome};
-use super::state::{Entries, Observer, PlanInner, Sources};
-use super::step::{catch, DrainStep, Step, StepEnd, StepRuntime};
+use super::state::{Close, Entries, Observer, PlanInner, Sources};
+use super::step::{catch, CloseHost, DrainStep, Step, StepEnd, StepRuntime};
 use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -216,8 +215,7 @@ impl<R: Runtime> Sequence<'_, R> {
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order (`close.rs`, with [`begin`](CloseHost::begin)
-    /// below). After a force, resources are skipped, and flush hooks run within what is left
+    /// Runs the closers of one phase, in order (`close.rs`, with [`CloseHost`] below). After a force, resources are skipped, and flush hooks run within what is left
     /// of the forced flush budget.
     async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
         if self.forced_by.is_none() {
@@ -226,7 +224,8 @@ impl<R: Runtime> Sequence<'_, R> {
         // Stored by the registration of the first closer: with none, there is nothing to close.
         if let Some(close) = self.close {
             let runtime: &dyn StepRuntime = self.runtime;
-            close(self, runtime, closers, phase, end).await;
+            let inner = self.inner;
+            close(self, runtime, inner, closers, phase, end).await;
         }
     }
 
@@ -477,15 +476,19 @@ impl<R: Runtime> Drop for Sequence<'_, R> {
 }
 
 impl<R: Runtime> CloseHost for Sequence<'_, R> {
-    fn begin(
-        &mut self,
-        deadline: Option<Duration>,
-        phase: Phase,
-        end: Option<Duration>,
-    ) -> Option<(Duration, Duration)> {
-        let now = self.clock();
-        let own = deadline.unwrap_or(self.config.close());
-        let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+    fn read_clock(&mut self) -> Duration {
+        self.clock()
+    }
+
+    fn last_clock(&self) -> Duration {
+        self.now
+    }
+
+    fn since_start(&self, now: Duration) -> Duration {
+        self.offset(now)
+    }
+
+    fn before_closer(&mut self, phase: Phase, now: Duration) -> Option<Duration> {
         // A force that came while the previous closer was finishing: do not start this one.
         self.notice_force();
         // Nor when the graceful deadline has been reached meanwhile (the previous closer
@@ -495,20 +498,8 @@ impl<R: Runtime> CloseHost for Sequence<'_, R> {
         {
             self.graceful_passed(phase);
         }
-        // Once forced, only a flush hook runs, within what is left of the forced budget.
-        let forced_left = self
-            .forced_by
-            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
-        let own = forced_left.map_or(own, |left| own.min(left));
-        let runs = !own.is_zero();
-        // Its step's own deadline is recorded with it (one lock, not two).
-        let step_end = runs.then(|| self.offset(now.saturating_add(own)));
-        self.record.closer_began(phase, self.offset(now), step_end);
-        if !runs && forced_left.is_none() {
-            // The phase's own deadline has passed: no time to start this one.
-            self.record.out_of_time();
-        }
-        runs.then_some((now, own))
+        self.forced_by
+            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default())
     }
 
     fn wait<'s>(
@@ -522,11 +513,5 @@ impl<R: Runtime> CloseHost for Sequence<'_, R> {
 
     fn ended(&mut self, own_end: Duration, phase: Phase) -> bool {
         self.step_ended(own_end, phase)
-    }
-
-    fn end(&mut self, phase: Phase, outcome: Outcome) {
-        // The clock as the closer's step ended (read there), or as it was skipped.
-        self.record
-            .closer_ended(phase, outcome, self.offset(self.now));
     }
 }

@@ -8,14 +8,29 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
 use core::task::Waker;
 use core::time::Duration;
 
-use super::close::Close;
 use super::draft::Draft;
 use super::report::TaskFailure;
+use super::step::{CloseHost, StepRuntime};
 use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
+
+/// Closes the closers of one phase, in order, on a sequence of the plan and its runtime,
+/// within the phase's own deadline if it has one: `close.rs`'s `close_all`, stored by the
+/// registration of a resource or flush hook, so that a plan with none links no code to close
+/// one.
+pub(super) type Close = for<'s> fn(
+    &'s mut (dyn CloseHost + 's),
+    &'s dyn StepRuntime,
+    &'s PlanInner,
+    Vec<Resource>,
+    Phase,
+    Option<Duration>,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 's>>;
 
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.
 pub(super) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
