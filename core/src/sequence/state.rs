@@ -138,7 +138,11 @@ pub(super) struct RunState {
 impl RunState {
     /// Stores the final report and takes the waiters to wake (outside the lock).
     pub(super) fn finish(&mut self, report: Report) -> Vec<Waker> {
-        self.stage = Stage::Done(Box::new(report));
+        // A run stores its report once, over `Running`: written only over a stage that holds
+        // no report, so that no report's drop is linked here.
+        if !matches!(self.stage, Stage::Done(_)) {
+            self.stage = Stage::Done(Box::new(report));
+        }
         core::mem::take(&mut self.waiters)
     }
 
