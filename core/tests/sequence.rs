@@ -930,6 +930,8 @@ fn a_run_after_a_finished_run_returns_its_report_at_once() {
     let again = runtime.block_on(plan.run(&runtime));
     assert_eq!(runtime.now(), before, "no second pre-stop delay");
     assert_eq!(again, first);
+    // Each run's copy holds the closers' records.
+    assert_eq!(outcomes(&again.resources), [("db", Outcome::Ok, secs(1))]);
     assert_eq!(*log.lock().unwrap(), ["db"]);
 }
 
@@ -1005,6 +1007,12 @@ fn a_run_dropped_during_the_drain_names_what_it_abandoned() {
     let drain = report.drain.unwrap();
     assert_eq!((drain.in_flight_at_start, drain.left), (1, 1));
     assert!(log.lock().unwrap().is_empty());
+    // A later run's copy of the report names the closer it never took.
+    let again = runtime.block_on(plan.run(&runtime));
+    assert_eq!(
+        outcomes(&again.resources),
+        [("db", Outcome::Skipped, secs(0))]
+    );
 }
 
 // ===== Smaller untruths =====

@@ -16,13 +16,52 @@ use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
+use super::draft::Draft;
 use super::record::Recorder;
-use super::report::Outcome;
+use super::report::{Outcome, ResourceRecord};
 use super::resource::Closer;
 use super::runtime::TaskOutcome;
-use super::state::PlanInner;
+use super::state::{Closing, PlanInner, Untaken};
 use super::step::{CloseHost, Join, Local, Slot, StepEnd, StepRuntime};
 use crate::{Phase, Resource};
+
+/// What a registration stores in the plan: this file's code.
+pub(super) const CLOSING: Closing = Closing {
+    close_all,
+    taken,
+    abandoned,
+};
+
+/// The sequence took `resources` and `flushes`, in order, at `at`: until each begins, it is
+/// reported skipped if the run is abandoned.
+fn taken(draft: &mut Draft, resources: &[Resource], flushes: &[Resource], at: Duration) {
+    // Queued last first: each closer that begins pops its record off the end.
+    push_skipped(&mut draft.queued_resources, resources, at, true);
+    push_skipped(&mut draft.queued_flushes, flushes, at, true);
+    draft.copy_records = Some(<[ResourceRecord]>::to_vec);
+}
+
+/// The run was abandoned at `at`: the closer running is reported cancelled (as it began), the
+/// queued ones and `untaken` (not taken by the sequence yet) skipped.
+fn abandoned(draft: &mut Draft, untaken: Untaken<'_>, at: Duration) {
+    if let Some((phase, mut record)) = draft.running.take() {
+        record.duration = at.saturating_sub(record.started);
+        draft.list(phase).push(record);
+    }
+    for phase in [Phase::ClosingResources, Phase::FlushingBuffers] {
+        // Queued last first: popped, they come in order.
+        let mut queued = core::mem::take(draft.queue(phase));
+        while let Some(mut record) = queued.pop() {
+            record.started = at;
+            draft.list(phase).push(record);
+        }
+    }
+    if let Some((resources, flushes)) = untaken {
+        push_skipped(&mut draft.resources, resources, at, false);
+        push_skipped(&mut draft.flushes, flushes, at, false);
+    }
+    draft.copy_records = Some(<[ResourceRecord]>::to_vec);
+}
 
 /// Closes `closers`, the closers of `phase` in order, on `host`'s sequence (of the plan
 /// `inner`) and `runtime`, within `end` (the phase's own deadline, if it has one). As the plan
@@ -159,5 +198,36 @@ fn late_if(outcome: Outcome, late: bool) -> Outcome {
         Outcome::Late(Box::new(outcome))
     } else {
         outcome
+    }
+}
+
+/// Pushes the records of `resources`, none of which has run, onto `out`: the last first with
+/// `last_first`. One loop for every list of them, rather than an iterator chain per list.
+fn push_skipped(
+    out: &mut Vec<ResourceRecord>,
+    resources: &[Resource],
+    at: Duration,
+    last_first: bool,
+) {
+    let count = resources.len();
+    out.reserve(count);
+    for nth in 0..count {
+        let index = if last_first { count - 1 - nth } else { nth };
+        // Always there (`index < count`); `get` leaves no bounds panic in the loop.
+        if let Some(resource) = resources.get(index) {
+            out.push(skipped(resource, at));
+        }
+    }
+}
+
+/// The record of a closer that has not run.
+fn skipped(resource: &Resource, at: Duration) -> ResourceRecord {
+    ResourceRecord {
+        name: resource.name.clone(),
+        kind: resource.kind.clone(),
+        priority: resource.priority,
+        outcome: Outcome::Skipped,
+        started: at,
+        duration: Duration::ZERO,
     }
 }

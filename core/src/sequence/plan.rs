@@ -318,7 +318,7 @@ impl Plan {
         }
         super::state::insert_ordered(list(&mut entries), resource);
         // The code that closes it comes with it (`close.rs`).
-        entries.close = Some(super::close::close_all);
+        entries.closing = Some(super::close::CLOSING);
         Ok(())
     }
 

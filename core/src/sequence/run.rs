@@ -43,7 +43,7 @@ use core::time::Duration;
 use super::record::Recorder;
 use super::report::{DrainRecord, ForcedBy};
 use super::runtime::{Runtime, TaskOutcome};
-use super::state::{Close, Entries, Observer, PlanInner, Sources};
+use super::state::{Closing, Entries, Observer, PlanInner, Sources};
 use super::step::{catch, CloseHost, DrainStep, Step, StepEnd, StepRuntime};
 use crate::{Config, Phase, Resource, Shutdown};
 
@@ -107,9 +107,9 @@ struct Sequence<'a, R: Runtime> {
     /// record), taken before anyone heard of the force from the sequence: see
     /// [`force`](Self::force).
     left_at_force: Option<DrainRecord>,
-    /// The code that closes the plan's closers, taken with them (`close.rs`): `None` when
-    /// nothing was ever registered, and none linked.
-    close: Option<Close>,
+    /// The code for the plan's closers, taken with them (`close.rs`): `None` when nothing was
+    /// ever registered, and none linked.
+    close: Option<Closing>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -211,7 +211,10 @@ impl<R: Runtime> Sequence<'_, R> {
         let (resources, flushes, close) = self.inner.take_closers().unwrap_or_default();
         self.close = close;
         let at = self.elapsed();
-        self.record.closers_taken(&resources, &flushes, at);
+        // With none ever registered, there is nothing to queue.
+        if let Some(closing) = close {
+            self.record.closers_taken(closing, &resources, &flushes, at);
+        }
         (resources, flushes)
     }
 
@@ -222,10 +225,10 @@ impl<R: Runtime> Sequence<'_, R> {
             self.advance(phase);
         }
         // Stored by the registration of the first closer: with none, there is nothing to close.
-        if let Some(close) = self.close {
+        if let Some(closing) = self.close {
             let runtime: &dyn StepRuntime = self.runtime;
             let inner = self.inner;
-            close(self, runtime, inner, closers, phase, end).await;
+            (closing.close_all)(self, runtime, inner, closers, phase, end).await;
         }
     }
 
@@ -458,10 +461,15 @@ impl<R: Runtime> Sequence<'_, R> {
         let untaken = self.inner.take_closers();
         let in_flight = self.shutdown.in_flight();
         let moved = self.shutdown.advance(Phase::Forced).is_ok();
+        // The code for the closers, from the plan if this run had not taken them yet.
+        let closing = self
+            .close
+            .or_else(|| untaken.as_ref().and_then(|(_, _, closing)| *closing));
         let untaken_lists = untaken
             .as_ref()
             .map(|(r, f, _)| (r.as_slice(), f.as_slice()));
-        self.record.abandoned(at, in_flight, moved, untaken_lists);
+        self.record
+            .abandoned(at, in_flight, moved, closing, untaken_lists);
         // The closers it took are dropped here, outside every lock.
         drop(untaken);
     }

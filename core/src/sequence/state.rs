@@ -13,8 +13,8 @@ use core::pin::Pin;
 use core::task::Waker;
 use core::time::Duration;
 
-use super::draft::Draft;
-use super::report::TaskFailure;
+use super::draft::{CopyRecords, Draft};
+use super::report::{ResourceRecord, TaskFailure};
 use super::step::{CloseHost, StepRuntime};
 use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
@@ -31,6 +31,24 @@ pub(super) type Close = for<'s> fn(
     Phase,
     Option<Duration>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 's>>;
+
+/// The code for a plan's resources and flush hooks (`close.rs`), stored by the registration of
+/// the first one, so that a plan with none links none of it: their closing, and their records
+/// when the sequence takes them, when its run is abandoned, and in each copy of the report.
+#[derive(Clone, Copy)]
+pub(super) struct Closing {
+    /// Closes the closers of one phase, in order.
+    pub(super) close_all: Close,
+    /// The sequence took these resources and flush hooks, at this offset: queues their
+    /// records in the draft (each reported skipped until it begins, if the run is abandoned).
+    pub(super) taken: fn(&mut Draft, &[Resource], &[Resource], Duration),
+    /// The run was abandoned at this offset: ends the record of the closer running, and
+    /// reports the queued ones and the untaken ones (not taken by the sequence yet) skipped.
+    pub(super) abandoned: fn(&mut Draft, Untaken<'_>, Duration),
+}
+
+/// The resources and flush hooks an abandoned run had not taken from the plan yet, if any.
+pub(super) type Untaken<'r> = Option<(&'r [Resource], &'r [Resource])>;
 
 /// A subscriber to phase changes: called with the phase and its offset from the trigger.
 pub(super) type Observer = Box<dyn FnMut(Phase, Duration) + Send>;
@@ -109,9 +127,9 @@ pub(super) struct Entries {
     pub(super) collectors: Sources<TaskFailure>,
     /// Add lines to the report's notes, when the sequence ends.
     pub(super) notes: Sources<String>,
-    /// The code that closes `resources` and `flushes`: stored by their registration, so that
-    /// a program that registers none links none (`close.rs`).
-    pub(super) close: Option<Close>,
+    /// The code for `resources` and `flushes`: stored by their registration, so that a
+    /// program that registers none links none (`close.rs`).
+    pub(super) closing: Option<Closing>,
 }
 
 /// Which run of the plan owns the sequence.
@@ -133,6 +151,9 @@ pub(super) struct RunState {
     pub(super) draft: Draft,
     /// Runs waiting for the report of the run that owns the sequence.
     pub(super) waiters: Vec<Waker>,
+    /// Copies the stored report's resources and flush hooks, if it has any (the draft's, as
+    /// it became the report).
+    pub(super) copy_records: Option<CopyRecords>,
 }
 
 impl RunState {
@@ -150,8 +171,32 @@ impl RunState {
     /// out the sequence too), so that the report is cloned in this one place.
     pub(super) fn report(&self) -> Option<Report> {
         match &self.stage {
-            Stage::Done(report) => Some(Report::clone(report)),
+            Stage::Done(report) => Some(self.copy(report)),
             Stage::Idle | Stage::Running => None,
+        }
+    }
+}
+
+impl RunState {
+    /// A copy of `report`, field by field: its resources and flush hooks through
+    /// [`copy_records`](Self::copy_records), and empty when there is none (nothing was ever
+    /// registered, so it holds none).
+    fn copy(&self, report: &Report) -> Report {
+        let records =
+            |list: &[ResourceRecord]| self.copy_records.map_or_else(Vec::new, |copy| copy(list));
+        Report {
+            status: report.status,
+            reason: report.reason.clone(),
+            forced_by: report.forced_by,
+            deadline_passed_in: report.deadline_passed_in,
+            phases: report.phases.clone(),
+            drain: report.drain.clone(),
+            resources: records(&report.resources),
+            flushes: records(&report.flushes),
+            observer_panics: report.observer_panics.clone(),
+            task_failures: report.task_failures.clone(),
+            notes: report.notes.clone(),
+            total: report.total,
         }
     }
 }
@@ -159,7 +204,7 @@ impl RunState {
 /// Takes the resources and flush hooks from the plan (sealing registration), ordered, if the
 /// sequence had not taken them yet.
 impl PlanInner {
-    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>, Option<Close>)> {
+    pub(super) fn take_closers(&self) -> Option<(Vec<Resource>, Vec<Resource>, Option<Closing>)> {
         let mut entries = self.entries.lock();
         if entries.sealed {
             return None;
@@ -167,7 +212,7 @@ impl PlanInner {
         entries.sealed = true;
         let resources = core::mem::take(&mut entries.resources);
         let flushes = core::mem::take(&mut entries.flushes);
-        let close = entries.close;
+        let close = entries.closing;
         drop(entries);
         // Kept in order by their registration ([`insert_ordered`]).
         Some((resources, flushes, close))
