@@ -38,7 +38,6 @@ fn taken(draft: &mut Draft, resources: &[Resource], flushes: &[Resource], at: Du
     // Queued last first: each closer that begins pops its record off the end.
     push_skipped(&mut draft.queued_resources, resources, at, true);
     push_skipped(&mut draft.queued_flushes, flushes, at, true);
-    draft.copy_records = Some(<[ResourceRecord]>::to_vec);
 }
 
 /// The run was abandoned at `at`: the closer running is reported cancelled (as it began), the
@@ -60,7 +59,6 @@ fn abandoned(draft: &mut Draft, untaken: Untaken<'_>, at: Duration) {
         push_skipped(&mut draft.resources, resources, at, false);
         push_skipped(&mut draft.flushes, flushes, at, false);
     }
-    draft.copy_records = Some(<[ResourceRecord]>::to_vec);
 }
 
 /// Closes `closers`, the closers of `phase` in order, on `host`'s sequence (of the plan

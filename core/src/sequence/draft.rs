@@ -35,13 +35,7 @@ pub(super) struct Draft {
     pub(super) deadline_passed_in: Option<Phase>,
     pub(super) timed_out: bool,
     pub(super) failed: bool,
-    /// Copies records of resources and flush hooks, set with the first of them
-    /// (`Closing`'s code in `close.rs`), for each copy of the report; none links no copy.
-    pub(super) copy_records: Option<CopyRecords>,
 }
-
-/// Copies a report's records of resources or flush hooks (see [`Draft::copy_records`]).
-pub(super) type CopyRecords = fn(&[ResourceRecord]) -> Vec<ResourceRecord>;
 
 impl Draft {
     /// What [`Plan::progress`](crate::Plan::progress) shows of a sequence still running.

@@ -9,12 +9,13 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
+use core::ops::DerefMut;
 use core::pin::Pin;
 use core::task::Waker;
 use core::time::Duration;
 
-use super::draft::{CopyRecords, Draft};
-use super::report::{ResourceRecord, TaskFailure};
+use super::draft::Draft;
+use super::report::{DrainRecord, TaskFailure};
 use super::step::{CloseHost, StepRuntime};
 use crate::raw::Lock;
 use crate::{Config, Phase, Report, Resource, Shutdown};
@@ -130,7 +131,13 @@ pub(super) struct Entries {
     /// The code for `resources` and `flushes`: stored by their registration, so that a
     /// program that registers none links none (`close.rs`).
     pub(super) closing: Option<Closing>,
+    /// How each run copies the report: stored by every registration ([`PlanInner::registering`]),
+    /// since only what was registered fills its lists.
+    pub(super) copy: Option<CopyReport>,
 }
+
+/// Copies a report whole (`Report::clone`): see [`Entries::copy`].
+pub(super) type CopyReport = fn(&Report) -> Report;
 
 /// Which run of the plan owns the sequence.
 #[derive(Default)]
@@ -151,9 +158,9 @@ pub(super) struct RunState {
     pub(super) draft: Draft,
     /// Runs waiting for the report of the run that owns the sequence.
     pub(super) waiters: Vec<Waker>,
-    /// Copies the stored report's resources and flush hooks, if it has any (the draft's, as
-    /// it became the report).
-    pub(super) copy_records: Option<CopyRecords>,
+    /// How to copy the stored report: the entries' [`copy`](Entries::copy) as the report was
+    /// stored.
+    pub(super) copy: Option<CopyReport>,
 }
 
 impl RunState {
@@ -178,26 +185,46 @@ impl RunState {
 }
 
 impl RunState {
-    /// A copy of `report`, field by field: its resources and flush hooks through
-    /// [`copy_records`](Self::copy_records), and empty when there is none (nothing was ever
-    /// registered, so it holds none).
+    /// A copy of `report`: whole once anything was registered; otherwise its lists are empty
+    /// (only registrations fill them: closers, observers, namers, failure collectors, note
+    /// writers), and it is copied without them, so that a plan with none links no copy of them.
     fn copy(&self, report: &Report) -> Report {
-        let records =
-            |list: &[ResourceRecord]| self.copy_records.map_or_else(Vec::new, |copy| copy(list));
+        if let Some(copy) = self.copy {
+            return copy(report);
+        }
+        let drain = &report.drain;
         Report {
             status: report.status,
             reason: report.reason.clone(),
             forced_by: report.forced_by,
             deadline_passed_in: report.deadline_passed_in,
             phases: report.phases.clone(),
-            drain: report.drain.clone(),
-            resources: records(&report.resources),
-            flushes: records(&report.flushes),
-            observer_panics: report.observer_panics.clone(),
-            task_failures: report.task_failures.clone(),
-            notes: report.notes.clone(),
+            drain: DrainRecord {
+                in_flight_at_start: drain.in_flight_at_start,
+                left: drain.left,
+                timed_out: drain.timed_out,
+                skipped: drain.skipped,
+                still_in_flight: Vec::new(),
+                // Filled by the leak finder without any registration.
+                #[cfg(feature = "track")]
+                guard_sites: drain.guard_sites.clone(),
+            },
+            resources: Vec::new(),
+            flushes: Vec::new(),
+            observer_panics: Vec::new(),
+            task_failures: Vec::new(),
+            notes: Vec::new(),
             total: report.total,
         }
+    }
+}
+
+impl PlanInner {
+    /// The entries, for a registration: from now on each run copies the report whole.
+    pub(super) fn registering(&self) -> impl DerefMut<Target = Entries> + '_ {
+        let mut entries = self.entries.lock();
+        entries.copy = Some(Report::clone);
+        entries
     }
 }
 
