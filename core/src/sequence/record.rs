@@ -224,13 +224,9 @@ impl<'a> Recorder<'a> {
     /// cloned in one place. `last` is called once; a `dyn` so that both ends of a run share
     /// one copy of this function.
     fn store(&self, last: &mut dyn FnMut(&mut Draft) -> Duration) {
-        // How to copy the report: read before the run lock (the two are never held together),
-        // after every source was called.
-        let copy = self.inner.entries.lock().copy;
         let (waiters, logged) = {
             let mut run = self.inner.run.lock();
             let total = last(&mut run.draft);
-            run.copy = copy;
             let report = core::mem::take(&mut run.draft).into_report(&self.inner.shutdown, total);
             // A copy for the progress event, sent outside the lock, only if it goes anywhere.
             let logged = super::progress::ENABLED.then(|| report.clone());

@@ -53,7 +53,7 @@ use crate::{Config, Phase, Resource, Shutdown};
 pub(super) fn run<'a, R: Runtime>(
     inner: &'a PlanInner,
     runtime: &'a R,
-) -> impl Future<Output = ()> + 'a {
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     let observers = core::mem::take(&mut inner.entries.lock().observers);
     let start = runtime.now();
     let sequence = Sequence {
@@ -74,7 +74,10 @@ pub(super) fn run<'a, R: Runtime>(
         left_at_force: None,
         close: None,
     };
-    sequence.run()
+    // Boxed once per run: the state of the sequence lives on the heap, not in every future
+    // that carries it (`Plan::run`'s and the caller's, which are moved on their way to the
+    // executor), and its poll is one function rather than inlined into the caller's.
+    Box::pin(sequence.run())
 }
 
 /// One run of the sequence. Dropped before it finishes, it abandons the sequence (promise 2).

@@ -131,12 +131,9 @@ pub(super) struct Entries {
     /// The code for `resources` and `flushes`: stored by their registration, so that a
     /// program that registers none links none (`close.rs`).
     pub(super) closing: Option<Closing>,
-    /// How each run copies the report: stored by every registration ([`PlanInner::registering`]),
-    /// since only what was registered fills its lists.
-    pub(super) copy: Option<CopyReport>,
 }
 
-/// Copies a report whole (`Report::clone`): see [`Entries::copy`].
+/// Copies a report whole (`Report::clone`): see [`RunState::copy`].
 pub(super) type CopyReport = fn(&Report) -> Report;
 
 /// Which run of the plan owns the sequence.
@@ -158,8 +155,9 @@ pub(super) struct RunState {
     pub(super) draft: Draft,
     /// Runs waiting for the report of the run that owns the sequence.
     pub(super) waiters: Vec<Waker>,
-    /// How to copy the stored report: the entries' [`copy`](Entries::copy) as the report was
-    /// stored.
+    /// How each run copies the report: whole once anything was registered (stored by every
+    /// registration, [`PlanInner::registering`], since only what was registered fills its
+    /// lists); `None` before.
     pub(super) copy: Option<CopyReport>,
 }
 
@@ -220,11 +218,12 @@ impl RunState {
 }
 
 impl PlanInner {
-    /// The entries, for a registration: from now on each run copies the report whole.
+    /// The entries, for a registration: from now on each run copies the report whole. Set
+    /// before the registration is in the entries (the two locks one after the other, never
+    /// together), so before anything it adds can reach a report.
     pub(super) fn registering(&self) -> impl DerefMut<Target = Entries> + '_ {
-        let mut entries = self.entries.lock();
-        entries.copy = Some(Report::clone);
-        entries
+        self.run.lock().copy = Some(Report::clone);
+        self.entries.lock()
     }
 }
 
