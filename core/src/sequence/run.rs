@@ -133,11 +133,13 @@ impl<R: Runtime> Sequence<'_, R> {
         self.record.drain_ended(drain);
 
         let (resources, flushes) = self.take_closers();
-        self.close_all(resources, Phase::ClosingResources, None)
-            .await;
+        if let Some(close) = self.close_all(resources, Phase::ClosingResources, None) {
+            close.await;
+        }
         let flush_end = self.clock().saturating_add(self.config.flush());
-        self.close_all(flushes, Phase::FlushingBuffers, Some(flush_end))
-            .await;
+        if let Some(close) = self.close_all(flushes, Phase::FlushingBuffers, Some(flush_end)) {
+            close.await;
+        }
 
         if self.forced_by.is_none() {
             self.advance(Phase::Completed);
@@ -221,18 +223,26 @@ impl<R: Runtime> Sequence<'_, R> {
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order (`close.rs`, with [`CloseHost`] below). After a force, resources are skipped, and flush hooks run within what is left
-    /// of the forced flush budget.
-    async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
+    /// Enters `phase` and returns the closing of its closers, in order, to await (`close.rs`,
+    /// with [`CloseHost`] below), or `None` when nothing was ever registered. After a force,
+    /// resources are skipped, and flush hooks run within what is left of the forced flush
+    /// budget.
+    fn close_all<'s>(
+        &'s mut self,
+        closers: Vec<Resource>,
+        phase: Phase,
+        end: Option<Duration>,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 's>>> {
         if self.forced_by.is_none() {
             self.advance(phase);
         }
         // Stored by the registration of the first closer: with none, there is nothing to close.
-        if let Some(closing) = self.close {
-            let runtime: &dyn StepRuntime = self.runtime;
-            let inner = self.inner;
-            (closing.close_all)(self, runtime, inner, closers, phase, end).await;
-        }
+        let closing = self.close?;
+        let runtime: &dyn StepRuntime = self.runtime;
+        let inner = self.inner;
+        Some((closing.close_all)(
+            self, runtime, inner, closers, phase, end,
+        ))
     }
 
     /// What is left at `now` of the forced flush budget, for a step of `phase`, once forced:
@@ -464,10 +474,11 @@ impl<R: Runtime> Sequence<'_, R> {
         let untaken = self.inner.take_closers();
         let in_flight = self.shutdown.in_flight();
         let moved = self.shutdown.advance(Phase::Forced).is_ok();
-        // The code for the closers, from the plan if this run had not taken them yet.
-        let closing = self
-            .close
-            .or_else(|| untaken.as_ref().and_then(|(_, _, closing)| *closing));
+        // The code for the closers: taken with them, here if this run had not taken them yet.
+        let closing = match &untaken {
+            Some((_, _, closing)) => *closing,
+            None => self.close,
+        };
         let untaken_lists = untaken
             .as_ref()
             .map(|(r, f, _)| (r.as_slice(), f.as_slice()));

@@ -71,6 +71,9 @@ impl fmt::Display for Report {
     }
 }
 
+// The code the headline names for a clean stop that still exits non-zero.
+const _: () = assert!(Status::Failed.exit_code() == 1);
+
 impl Report {
     /// The first line: how it ended, in how long, why it started, and the exit code when a
     /// clean sequence still exits non-zero.
@@ -81,7 +84,8 @@ impl Report {
         }
         // A clean sequence that still exits non-zero says why on the headline.
         if self.status == Status::Completed && self.exit_code() != 0 {
-            write!(f, "; exit {}: ", self.exit_code())?;
+            // `Status::Failed`'s code, the one such a stop exits with (checked below).
+            f.write_str("; exit 1: ")?;
             match self.task_failures.len() {
                 0 => f.write_str("the reason is an error")?,
                 1 => f.write_str("1 task failed")?,
