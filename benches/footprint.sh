@@ -6,7 +6,8 @@
 #   (root Cargo.toml: opt-level "z", fat LTO, one codegen unit, panic = "abort"), in this run:
 #   the smol demo daemon (examples/demo/daemon_smol.rs), the tokio demo daemon
 #   (examples/demo/daemon.rs), and from benches/footprint: the least a winddown daemon on smol
-#   does (no demo service), the same daemon written by hand on smol without winddown
+#   does (no demo service; winddown without its default `report-table`, so it prints its
+#   report's headline and no table), the same daemon written by hand on smol without winddown
 #   (async-signal, no report), a std-only signal-hook daemon and the bare tokio daemon of P6.
 #   For each:
 #   the stripped size (`strip` of a copy), and the peak RSS at `ready` (VmHWM in

@@ -72,6 +72,10 @@
 //!   `main`'s return value, and the runtime-free helpers [`ShutdownExt`], [`TaskSet`] (and the rest of [`task_set`]) and
 //!   [`run_until_shutdown`]. Without it the crate is
 //!   the `no_std` core.
+//! - `report-table` (default): [`Report`]'s `Display` in full, the lines under its headline
+//!   (why it was forced, failed tasks, notes, panicked observers) and its table of phases, the
+//!   drain, resources and flush hooks. Without it, `Display` writes the headline only, and a
+//!   program that prints its report links none of the table's formatting.
 //! - `tokio`, `smol`, `async-std`: the runtime modules [`tokio`], [`smol`] and [`async_std`]
 //!   (async-std is discontinued upstream; smol is its successor).
 //! - `signals`: [`signals`], OS signals (SIGTERM, SIGINT) that trigger the shutdown, force it

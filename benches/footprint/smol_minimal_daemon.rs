@@ -6,7 +6,9 @@
 //! reactor, polled beside the daemon's work in the one task the main thread runs: no thread
 //! or task of its own), on one smol executor run by
 //! the main thread, and on SIGTERM it runs a `Plan` with no resources and
-//! prints its report before exiting with the report's exit code. Beside the smol demo daemon it
+//! prints its report's headline (built without winddown's default `report-table` feature, so
+//! without the table under it, as the daemon by hand prints no report) before exiting with the
+//! report's exit code. Beside the smol demo daemon it
 //! shows what the demo's own service (the echo protocol, workers, log file, flags, pretend
 //! closers, the job queue) adds; beside the signal-hook daemon, what winddown and smol add.
 

@@ -76,6 +76,8 @@
 //! - `std` (default): the blocking waits ([`Shutdown::blocking`]), the process-wide `global`
 //!   handle, `Report` as `main`'s return value, and a stripe count taken from the number of
 //!   CPUs. Without it the crate needs only `core` and `alloc`.
+//! - `report-table` (default): [`Report`]'s `Display` in full, the lines under its headline and
+//!   its table of phases, the drain, resources and flush hooks; without it, the headline only.
 //! - `test-util`: [`testing::VirtualRuntime`], a runtime with a virtual clock, so tests of
 //!   deadlines are exact and instant.
 //! - `serde`: `Serialize` for [`Report`] and what it holds.

@@ -1,11 +1,11 @@
 //! The closing of resources and flush hooks: each closer of a phase in turn, as a bounded step
 //! of the sequence (`run.rs`), and what its step's end makes of its outcome.
 //!
-//! Reached only through [`Close`], which the plan's registration of a resource or flush hook
+//! Reached only through [`Close`](super::state::Close), which the plan's registration of a resource or flush hook
 //! stores (`Plan::register`, `Plan::flush`): a program that registers none links no code to
-//! close one (its async closers' polling, a blocking closer's task, their outcomes). The
-//! sequence lends itself as a [`CloseHost`] for what this needs of it: the bookkeeping around
-//! each closer, and its bounded step.
+//! close one (the deadlines and records of each closer, its async closer's polling, a blocking
+//! closer's task, their outcomes). The sequence lends itself as a [`CloseHost`] for what this
+//! needs of it: its clock, the force and the graceful deadline, and its bounded step.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -16,75 +16,106 @@ use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
-use super::report::Outcome;
+use super::draft::Draft;
+use super::record::Recorder;
+use super::report::{Outcome, ResourceRecord};
 use super::resource::Closer;
 use super::runtime::TaskOutcome;
-use super::step::{Join, Local, Slot, Step, StepEnd, StepRuntime};
+use super::state::{Closing, PlanInner, Untaken};
+use super::step::{CloseHost, Join, Local, Slot, StepEnd, StepRuntime};
 use crate::{Phase, Resource};
 
-/// Closes `closers`, the closers of `phase` in order, on `host`'s sequence and `runtime`,
-/// within `end` (the phase's own deadline, if it has one). The function
-/// [`close_all`] as the plan keeps it.
-pub(super) type Close = for<'s> fn(
-    &'s mut (dyn CloseHost + 's),
-    &'s dyn StepRuntime,
-    Vec<Resource>,
-    Phase,
-    Option<Duration>,
-) -> Pin<Box<dyn Future<Output = ()> + Send + 's>>;
+/// What a registration stores in the plan: this file's code.
+pub(super) const CLOSING: Closing = Closing {
+    close_all,
+    taken,
+    abandoned,
+};
 
-/// What closing needs of the sequence (`run.rs` implements it).
-pub(super) trait CloseHost: Send {
-    /// The next closer of `phase` begins, with its own `deadline` if it has one, within `end`:
-    /// `Some((now, own))`, the clock and how long it may run, or `None` if it is skipped
-    /// (recorded as such, with the reason).
-    fn begin(
-        &mut self,
-        deadline: Option<Duration>,
-        phase: Phase,
-        end: Option<Duration>,
-    ) -> Option<(Duration, Duration)>;
-
-    /// Runs `step` as a bounded step of `phase` until `own_end` (its deadline is recorded with
-    /// the closer, by [`begin`](Self::begin)).
-    fn wait<'s>(
-        &'s mut self,
-        step: Step<'s>,
-        own_end: Duration,
-        phase: Phase,
-    ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>>;
-
-    /// A step of `phase` that was not waited for (it finished in its first poll) ended now:
-    /// whether past `own_end`, the graceful deadline's passing recorded (and acted on) as a
-    /// waited step's end would.
-    fn ended(&mut self, own_end: Duration, phase: Phase) -> bool;
-
-    /// The closer of `phase` that began last ended with `outcome`.
-    fn end(&mut self, phase: Phase, outcome: Outcome);
+/// The sequence took `resources` and `flushes`, in order, at `at`: until each begins, it is
+/// reported skipped if the run is abandoned.
+fn taken(draft: &mut Draft, resources: &[Resource], flushes: &[Resource], at: Duration) {
+    // Queued last first: each closer that begins pops its record off the end.
+    push_skipped(&mut draft.queued_resources, resources, at, true);
+    push_skipped(&mut draft.queued_flushes, flushes, at, true);
 }
 
-/// Runs the closers of one phase, in order (see [`Close`]).
+/// The run was abandoned at `at`: the closer running is reported cancelled (as it began), the
+/// queued ones and `untaken` (not taken by the sequence yet) skipped.
+fn abandoned(draft: &mut Draft, untaken: Untaken<'_>, at: Duration) {
+    if let Some((phase, mut record)) = draft.running.take() {
+        record.duration = at.saturating_sub(record.started);
+        draft.list(phase).push(record);
+    }
+    for phase in [Phase::ClosingResources, Phase::FlushingBuffers] {
+        // Queued last first: popped, they come in order.
+        let mut queued = core::mem::take(draft.queue(phase));
+        while let Some(mut record) = queued.pop() {
+            record.started = at;
+            draft.list(phase).push(record);
+        }
+    }
+    if let Some((resources, flushes)) = untaken {
+        push_skipped(&mut draft.resources, resources, at, false);
+        push_skipped(&mut draft.flushes, flushes, at, false);
+    }
+}
+
+/// Closes `closers`, the closers of `phase` in order, on `host`'s sequence (of the plan
+/// `inner`) and `runtime`, within `end` (the phase's own deadline, if it has one). As the plan
+/// keeps it: [`Close`](super::state::Close).
 pub(super) fn close_all<'s>(
     host: &'s mut (dyn CloseHost + 's),
     runtime: &'s dyn StepRuntime,
+    inner: &'s PlanInner,
     closers: Vec<Resource>,
     phase: Phase,
     end: Option<Duration>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 's>> {
     Box::pin(async move {
+        let record = Recorder::new(inner);
         for resource in closers {
             let Resource {
                 deadline, closer, ..
             } = resource;
-            let outcome = match host.begin(deadline, phase, end) {
+            let own = deadline.unwrap_or(inner.config.close());
+            let outcome = match begin(&mut *host, &record, own, phase, end) {
                 Some((now, own)) => {
                     close_one(&mut *host, runtime, closer.into_inner(), now, own, phase).await
                 }
                 None => Outcome::Skipped,
             };
-            host.end(phase, outcome);
+            // The clock as the closer's step ended (read there), or as it was skipped.
+            let at = host.since_start(host.last_clock());
+            record.closer_ended(phase, outcome, at);
         }
     })
+}
+
+/// The next closer of `phase` begins, with `own` its own deadline, within `end`:
+/// `Some((now, own))`, the clock and how long it may run, or `None` if it is skipped (recorded
+/// as such, with the reason).
+fn begin(
+    host: &mut (dyn CloseHost + '_),
+    record: &Recorder<'_>,
+    own: Duration,
+    phase: Phase,
+    end: Option<Duration>,
+) -> Option<(Duration, Duration)> {
+    let now = host.read_clock();
+    let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+    // Once forced, only a flush hook runs, within what is left of the forced budget.
+    let forced_left = host.before_closer(phase, now);
+    let own = forced_left.map_or(own, |left| own.min(left));
+    let runs = !own.is_zero();
+    // Its step's own deadline is recorded with it (one lock, not two).
+    let step_end = runs.then(|| host.since_start(now.saturating_add(own)));
+    record.closer_began(phase, host.since_start(now), step_end);
+    if !runs && forced_left.is_none() {
+        // The phase's own deadline has passed: no time to start this one.
+        record.out_of_time();
+    }
+    runs.then_some((now, own))
 }
 
 /// Runs one closer from `now`, within `own` (and the graceful deadline): an async one on
@@ -165,5 +196,36 @@ fn late_if(outcome: Outcome, late: bool) -> Outcome {
         Outcome::Late(Box::new(outcome))
     } else {
         outcome
+    }
+}
+
+/// Pushes the records of `resources`, none of which has run, onto `out`: the last first with
+/// `last_first`. One loop for every list of them, rather than an iterator chain per list.
+fn push_skipped(
+    out: &mut Vec<ResourceRecord>,
+    resources: &[Resource],
+    at: Duration,
+    last_first: bool,
+) {
+    let count = resources.len();
+    out.reserve(count);
+    for nth in 0..count {
+        let index = if last_first { count - 1 - nth } else { nth };
+        // Always there (`index < count`); `get` leaves no bounds panic in the loop.
+        if let Some(resource) = resources.get(index) {
+            out.push(skipped(resource, at));
+        }
+    }
+}
+
+/// The record of a closer that has not run.
+fn skipped(resource: &Resource, at: Duration) -> ResourceRecord {
+    ResourceRecord {
+        name: resource.name.clone(),
+        kind: resource.kind.clone(),
+        priority: resource.priority,
+        outcome: Outcome::Skipped,
+        started: at,
+        duration: Duration::ZERO,
     }
 }

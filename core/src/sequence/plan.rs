@@ -177,7 +177,7 @@ impl Plan {
     /// });
     /// ```
     pub fn on_phase(&self, observer: impl FnMut(Phase, Duration) + Send + 'static) {
-        self.inner.entries.lock().observers.push(Box::new(observer));
+        self.inner.registering().observers.push(Box::new(observer));
     }
 
     /// Registers a source of names for work in flight: when the drain ends with work still in
@@ -195,7 +195,7 @@ impl Plan {
     /// plan.name_in_flight(|names| names.push("worker 3".into()));
     /// ```
     pub fn name_in_flight(&self, namer: impl FnMut(&mut Vec<String>) + Send + 'static) {
-        self.inner.entries.lock().namers.push(Box::new(namer));
+        self.inner.registering().namers.push(Box::new(namer));
     }
 
     /// Registers a source of failed tasks: when the sequence ends, it calls `collector` to push
@@ -221,8 +221,7 @@ impl Plan {
     /// ```
     pub fn collect_failures(&self, collector: impl FnMut(&mut Vec<TaskFailure>) + Send + 'static) {
         self.inner
-            .entries
-            .lock()
+            .registering()
             .collectors
             .push(Box::new(collector));
     }
@@ -247,7 +246,7 @@ impl Plan {
     /// assert_eq!(report.notes, ["http 127.0.0.1:8080: 3 connections, 1 cut"]);
     /// ```
     pub fn note(&self, writer: impl FnMut(&mut Vec<String>) + Send + 'static) {
-        self.inner.entries.lock().notes.push(Box::new(writer));
+        self.inner.registering().notes.push(Box::new(writer));
     }
 
     /// What the sequence has done so far: the phases entered, the drain once it ended, the
@@ -308,7 +307,7 @@ impl Plan {
         if let Err(error) = validate(&resource) {
             return Err(Refused::new(error, resource));
         }
-        let mut entries = self.inner.entries.lock();
+        let mut entries = self.inner.registering();
         // Checked under the lock the sequence takes its lists with: either this registration
         // is in the lists it takes, or it sees them taken.
         if entries.sealed {
@@ -316,9 +315,9 @@ impl Plan {
             let name = String::from(resource.name());
             return Err(Refused::new(RegisterError::Closing { name }, resource));
         }
-        list(&mut entries).push(resource);
+        super::state::insert_ordered(list(&mut entries), resource);
         // The code that closes it comes with it (`close.rs`).
-        entries.close = Some(super::close::close_all);
+        entries.closing = Some(super::close::CLOSING);
         Ok(())
     }
 

@@ -14,8 +14,8 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::draft::Draft;
-use super::report::{DrainRecord, ForcedBy, ObserverPanic, Outcome, ResourceRecord, TaskFailure};
-use super::state::PlanInner;
+use super::report::{DrainRecord, ForcedBy, ObserverPanic, Outcome, TaskFailure};
+use super::state::{Closing, PlanInner, Untaken};
 use crate::{Phase, Resource};
 
 /// Writes one run's report into the plan's shared draft. Offsets (`at`) are from the moment
@@ -70,17 +70,15 @@ impl<'a> Recorder<'a> {
     }
 
     /// The sequence took the resources and flush hooks it will close, in order: until each
-    /// begins, it is reported skipped if the run is abandoned.
-    pub(super) fn closers_taken(&self, resources: &[Resource], flushes: &[Resource], at: Duration) {
-        // Queued last first: each closer that begins pops its record off the end.
-        let (mut queued_resources, mut queued_flushes) = (Vec::new(), Vec::new());
-        push_skipped(&mut queued_resources, resources, at, true);
-        push_skipped(&mut queued_flushes, flushes, at, true);
-        let (resources, flushes) = (queued_resources, queued_flushes);
-        self.with(|draft| {
-            draft.queued_resources = resources;
-            draft.queued_flushes = flushes;
-        });
+    /// begins, it is reported skipped if the run is abandoned (`closing`'s code).
+    pub(super) fn closers_taken(
+        &self,
+        closing: Closing,
+        resources: &[Resource],
+        flushes: &[Resource],
+        at: Duration,
+    ) {
+        self.with(|draft| (closing.taken)(draft, resources, flushes, at));
     }
 
     /// The next closer of `phase` begins at `at` and runs until `step_end` at most (its own
@@ -171,8 +169,10 @@ impl<'a> Recorder<'a> {
     ) {
         let (mut task_failures, mut notes) = (task_failures, notes);
         self.store(&mut |draft| {
-            draft.task_failures = core::mem::take(&mut task_failures);
-            draft.notes = core::mem::take(&mut notes);
+            // Swapped in (the draft's are empty: nothing else writes them), so that no drop of
+            // a list is linked here.
+            core::mem::swap(&mut draft.task_failures, &mut task_failures);
+            core::mem::swap(&mut draft.notes, &mut notes);
             total
         })
     }
@@ -187,24 +187,13 @@ impl<'a> Recorder<'a> {
         at: Duration,
         in_flight: usize,
         moved: bool,
-        untaken: Option<(&[Resource], &[Resource])>,
+        closing: Option<Closing>,
+        untaken: Untaken<'_>,
     ) {
         self.store(&mut |draft| {
-            if let Some((phase, mut record)) = draft.running.take() {
-                record.duration = at.saturating_sub(record.started);
-                draft.list(phase).push(record);
-            }
-            for phase in [Phase::ClosingResources, Phase::FlushingBuffers] {
-                // Queued last first: popped, they come in order.
-                let mut queued = core::mem::take(draft.queue(phase));
-                while let Some(mut record) = queued.pop() {
-                    record.started = at;
-                    draft.list(phase).push(record);
-                }
-            }
-            if let Some((resources, flushes)) = untaken {
-                push_skipped(&mut draft.resources, resources, at, false);
-                push_skipped(&mut draft.flushes, flushes, at, false);
+            // With none ever registered, there is no closer to report.
+            if let Some(closing) = closing {
+                (closing.abandoned)(draft, untaken, at);
             }
             match &mut draft.drain {
                 Some(drain) if draft.drain_open => {
@@ -251,36 +240,5 @@ impl<'a> Recorder<'a> {
         if let Some(report) = logged {
             super::progress::report(&report);
         }
-    }
-}
-
-/// Pushes the records of `resources`, none of which has run, onto `out`: the last first with
-/// `last_first`. One loop for every list of them, rather than an iterator chain per list.
-fn push_skipped(
-    out: &mut Vec<ResourceRecord>,
-    resources: &[Resource],
-    at: Duration,
-    last_first: bool,
-) {
-    let count = resources.len();
-    out.reserve(count);
-    for nth in 0..count {
-        let index = if last_first { count - 1 - nth } else { nth };
-        // Always there (`index < count`); `get` leaves no bounds panic in the loop.
-        if let Some(resource) = resources.get(index) {
-            out.push(skipped(resource, at));
-        }
-    }
-}
-
-/// The record of a closer that has not run.
-fn skipped(resource: &Resource, at: Duration) -> ResourceRecord {
-    ResourceRecord {
-        name: resource.name.clone(),
-        kind: resource.kind.clone(),
-        priority: resource.priority,
-        outcome: Outcome::Skipped,
-        started: at,
-        duration: Duration::ZERO,
     }
 }

@@ -20,7 +20,7 @@
 //!
 //! 1. It is never kinder than the clock. Every bounded step compares the clock with its
 //!    deadlines when it ends, not only when a timer fires: a step that could not be stopped in
-//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`], a drain
+//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`](super::report::Outcome::Late), a drain
 //!    that ended late is timed out, and a graceful deadline that passed meanwhile is recorded
 //!    (and forces, when forcing is on) as if its timer had fired.
 //! 2. It is written as the sequence goes, in the plan's shared draft (`record.rs`):
@@ -40,12 +40,11 @@ use core::pin::{pin, Pin};
 use core::task::Poll;
 use core::time::Duration;
 
-use super::close::{Close, CloseHost};
 use super::record::Recorder;
-use super::report::{DrainRecord, ForcedBy, Outcome};
+use super::report::{DrainRecord, ForcedBy};
 use super::runtime::{Runtime, TaskOutcome};
-use super::state::{Entries, Observer, PlanInner, Sources};
-use super::step::{catch, DrainStep, Step, StepEnd, StepRuntime};
+use super::state::{Closing, Entries, Observer, PlanInner, Sources};
+use super::step::{catch, CloseHost, DrainStep, Step, StepEnd, StepRuntime};
 use crate::{Config, Phase, Resource, Shutdown};
 
 /// Carries out the sequence for the run that claimed it (`Stage::Running`).
@@ -54,7 +53,7 @@ use crate::{Config, Phase, Resource, Shutdown};
 pub(super) fn run<'a, R: Runtime>(
     inner: &'a PlanInner,
     runtime: &'a R,
-) -> impl Future<Output = ()> + 'a {
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     let observers = core::mem::take(&mut inner.entries.lock().observers);
     let start = runtime.now();
     let sequence = Sequence {
@@ -75,7 +74,10 @@ pub(super) fn run<'a, R: Runtime>(
         left_at_force: None,
         close: None,
     };
-    sequence.run()
+    // Boxed once per run: the state of the sequence lives on the heap, not in every future
+    // that carries it (`Plan::run`'s and the caller's, which are moved on their way to the
+    // executor), and its poll is one function rather than inlined into the caller's.
+    Box::pin(sequence.run())
 }
 
 /// One run of the sequence. Dropped before it finishes, it abandons the sequence (promise 2).
@@ -108,9 +110,9 @@ struct Sequence<'a, R: Runtime> {
     /// record), taken before anyone heard of the force from the sequence: see
     /// [`force`](Self::force).
     left_at_force: Option<DrainRecord>,
-    /// The code that closes the plan's closers, taken with them (`close.rs`): `None` when
-    /// nothing was ever registered, and none linked.
-    close: Option<Close>,
+    /// The code for the plan's closers, taken with them (`close.rs`): `None` when nothing was
+    /// ever registered, and none linked.
+    close: Option<Closing>,
 }
 
 impl<R: Runtime> Sequence<'_, R> {
@@ -131,11 +133,13 @@ impl<R: Runtime> Sequence<'_, R> {
         self.record.drain_ended(drain);
 
         let (resources, flushes) = self.take_closers();
-        self.close_all(resources, Phase::ClosingResources, None)
-            .await;
+        if let Some(close) = self.close_all(resources, Phase::ClosingResources, None) {
+            close.await;
+        }
         let flush_end = self.clock().saturating_add(self.config.flush());
-        self.close_all(flushes, Phase::FlushingBuffers, Some(flush_end))
-            .await;
+        if let Some(close) = self.close_all(flushes, Phase::FlushingBuffers, Some(flush_end)) {
+            close.await;
+        }
 
         if self.forced_by.is_none() {
             self.advance(Phase::Completed);
@@ -212,22 +216,33 @@ impl<R: Runtime> Sequence<'_, R> {
         let (resources, flushes, close) = self.inner.take_closers().unwrap_or_default();
         self.close = close;
         let at = self.elapsed();
-        self.record.closers_taken(&resources, &flushes, at);
+        // With none ever registered, there is nothing to queue.
+        if let Some(closing) = close {
+            self.record.closers_taken(closing, &resources, &flushes, at);
+        }
         (resources, flushes)
     }
 
-    /// Runs the closers of one phase, in order (`close.rs`, with [`begin`](CloseHost::begin)
-    /// below). After a force, resources are skipped, and flush hooks run within what is left
-    /// of the forced flush budget.
-    async fn close_all(&mut self, closers: Vec<Resource>, phase: Phase, end: Option<Duration>) {
+    /// Enters `phase` and returns the closing of its closers, in order, to await (`close.rs`,
+    /// with [`CloseHost`] below), or `None` when nothing was ever registered. After a force,
+    /// resources are skipped, and flush hooks run within what is left of the forced flush
+    /// budget.
+    fn close_all<'s>(
+        &'s mut self,
+        closers: Vec<Resource>,
+        phase: Phase,
+        end: Option<Duration>,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send + 's>>> {
         if self.forced_by.is_none() {
             self.advance(phase);
         }
         // Stored by the registration of the first closer: with none, there is nothing to close.
-        if let Some(close) = self.close {
-            let runtime: &dyn StepRuntime = self.runtime;
-            close(self, runtime, closers, phase, end).await;
-        }
+        let closing = self.close?;
+        let runtime: &dyn StepRuntime = self.runtime;
+        let inner = self.inner;
+        Some((closing.close_all)(
+            self, runtime, inner, closers, phase, end,
+        ))
     }
 
     /// What is left at `now` of the forced flush budget, for a step of `phase`, once forced:
@@ -459,10 +474,16 @@ impl<R: Runtime> Sequence<'_, R> {
         let untaken = self.inner.take_closers();
         let in_flight = self.shutdown.in_flight();
         let moved = self.shutdown.advance(Phase::Forced).is_ok();
+        // The code for the closers: taken with them, here if this run had not taken them yet.
+        let closing = match &untaken {
+            Some((_, _, closing)) => *closing,
+            None => self.close,
+        };
         let untaken_lists = untaken
             .as_ref()
             .map(|(r, f, _)| (r.as_slice(), f.as_slice()));
-        self.record.abandoned(at, in_flight, moved, untaken_lists);
+        self.record
+            .abandoned(at, in_flight, moved, closing, untaken_lists);
         // The closers it took are dropped here, outside every lock.
         drop(untaken);
     }
@@ -477,15 +498,19 @@ impl<R: Runtime> Drop for Sequence<'_, R> {
 }
 
 impl<R: Runtime> CloseHost for Sequence<'_, R> {
-    fn begin(
-        &mut self,
-        deadline: Option<Duration>,
-        phase: Phase,
-        end: Option<Duration>,
-    ) -> Option<(Duration, Duration)> {
-        let now = self.clock();
-        let own = deadline.unwrap_or(self.config.close());
-        let own = end.map_or(own, |end| own.min(end.saturating_sub(now)));
+    fn read_clock(&mut self) -> Duration {
+        self.clock()
+    }
+
+    fn last_clock(&self) -> Duration {
+        self.now
+    }
+
+    fn since_start(&self, now: Duration) -> Duration {
+        self.offset(now)
+    }
+
+    fn before_closer(&mut self, phase: Phase, now: Duration) -> Option<Duration> {
         // A force that came while the previous closer was finishing: do not start this one.
         self.notice_force();
         // Nor when the graceful deadline has been reached meanwhile (the previous closer
@@ -495,20 +520,8 @@ impl<R: Runtime> CloseHost for Sequence<'_, R> {
         {
             self.graceful_passed(phase);
         }
-        // Once forced, only a flush hook runs, within what is left of the forced budget.
-        let forced_left = self
-            .forced_by
-            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default());
-        let own = forced_left.map_or(own, |left| own.min(left));
-        let runs = !own.is_zero();
-        // Its step's own deadline is recorded with it (one lock, not two).
-        let step_end = runs.then(|| self.offset(now.saturating_add(own)));
-        self.record.closer_began(phase, self.offset(now), step_end);
-        if !runs && forced_left.is_none() {
-            // The phase's own deadline has passed: no time to start this one.
-            self.record.out_of_time();
-        }
-        runs.then_some((now, own))
+        self.forced_by
+            .map(|_| self.forced_flush_left(phase, now).unwrap_or_default())
     }
 
     fn wait<'s>(
@@ -522,11 +535,5 @@ impl<R: Runtime> CloseHost for Sequence<'_, R> {
 
     fn ended(&mut self, own_end: Duration, phase: Phase) -> bool {
         self.step_ended(own_end, phase)
-    }
-
-    fn end(&mut self, phase: Phase, outcome: Outcome) {
-        // The clock as the closer's step ended (read there), or as it was skipped.
-        self.record
-            .closer_ended(phase, outcome, self.offset(self.now));
     }
 }

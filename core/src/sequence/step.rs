@@ -9,9 +9,45 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use core::time::Duration;
+
 use super::resource::AsyncCloser;
 use super::runtime::{Blocking, BoxFuture, Runtime, TaskOutcome};
 use crate::raw::Lock;
+use crate::Phase;
+
+/// What closing (`close.rs`) needs of the sequence (`run.rs` implements it): its clock, the
+/// force and the graceful deadline before each closer, and its bounded step. The records and
+/// deadlines of each closer are `close.rs`'s own, so that a plan with none links none of them.
+pub(super) trait CloseHost: Send {
+    /// Reads the runtime's clock (and keeps the reading).
+    fn read_clock(&mut self) -> Duration;
+
+    /// The clock's last reading.
+    fn last_clock(&self) -> Duration;
+
+    /// `now` as an offset from the moment the sequence saw the trigger.
+    fn since_start(&self, now: Duration) -> Duration;
+
+    /// A closer of `phase` is about to begin at `now`: acts on a force or a graceful deadline
+    /// that came meanwhile, and says what is left of the forced flush budget once forced
+    /// (`None` while not forced).
+    fn before_closer(&mut self, phase: Phase, now: Duration) -> Option<Duration>;
+
+    /// Runs `step` as a bounded step of `phase` until `own_end` (its deadline is recorded with
+    /// the closer).
+    fn wait<'s>(
+        &'s mut self,
+        step: Step<'s>,
+        own_end: Duration,
+        phase: Phase,
+    ) -> Pin<Box<dyn Future<Output = StepEnd> + Send + 's>>;
+
+    /// A step of `phase` that was not waited for (it finished in its first poll) ended now:
+    /// whether past `own_end`, the graceful deadline's passing recorded (and acted on) as a
+    /// waited step's end would.
+    fn ended(&mut self, own_end: Duration, phase: Phase) -> bool;
+}
 
 /// What a closer's step uses of the [`Runtime`] (`close.rs` reaches it through this trait's
 /// vtable): its context and where it runs blocking work. Not `spawn`, which a `dyn Runtime`'s
