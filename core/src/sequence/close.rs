@@ -1,10 +1,10 @@
 //! The closing of resources and flush hooks: each closer of a phase in turn, as a bounded step
 //! of the sequence (`run.rs`), and what its step's end makes of its outcome.
 //!
-//! Reached only through [`Close`](super::state::Close), which the plan's registration of a resource or flush hook
-//! stores (`Plan::register`, `Plan::flush`): a program that registers none links no code to
-//! close one (the deadlines and records of each closer, its async closer's polling, a blocking
-//! closer's task, their outcomes). The sequence lends itself as a [`CloseHost`] for what this
+//! Reached only through [`Close`](super::state::Close), which the plan's registration of a
+//! resource or flush hook stores (`Plan::register`, `Plan::flush`): a program that registers
+//! none links no code to close one (the deadlines and records of each closer, its async
+//! closer's polling, a blocking closer's task, their outcomes). The sequence lends itself as a [`CloseHost`] for what this
 //! needs of it: its clock, the force and the graceful deadline, and its bounded step.
 
 use alloc::boxed::Box;

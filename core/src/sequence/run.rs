@@ -20,9 +20,10 @@
 //!
 //! 1. It is never kinder than the clock. Every bounded step compares the clock with its
 //!    deadlines when it ends, not only when a timer fires: a step that could not be stopped in
-//!    time (it blocked the runtime's thread) and finished late is [`Outcome::Late`](super::report::Outcome::Late), a drain
-//!    that ended late is timed out, and a graceful deadline that passed meanwhile is recorded
-//!    (and forces, when forcing is on) as if its timer had fired.
+//!    time (it blocked the runtime's thread) and finished late is
+//!    [`Outcome::Late`](super::report::Outcome::Late), a drain that ended late is timed out,
+//!    and a graceful deadline that passed meanwhile is recorded (and forces, when forcing is
+//!    on) as if its timer had fired.
 //! 2. It is written as the sequence goes, in the plan's shared draft (`record.rs`):
 //!    [`Plan::progress`] reads it, and if the future carrying out the sequence is dropped, its
 //!    `Drop` finishes the draft truthfully (the closer running is cancelled, the rest skipped,

@@ -148,7 +148,8 @@ pub(super) enum Stage {
     Done(Box<Report>),
 }
 
-/// The sequence's shared state: what [`Plan::progress`] reads, what a waiting run waits for.
+/// The sequence's shared state: what [`Plan::progress`](crate::Plan::progress) reads, what a
+/// waiting run waits for.
 #[derive(Default)]
 pub(super) struct RunState {
     pub(super) stage: Stage,
