@@ -84,7 +84,8 @@ impl Report {
         }
         // A clean sequence that still exits non-zero says why on the headline.
         if self.status == Status::Completed && self.exit_code() != 0 {
-            // `Status::Failed`'s code, the one such a stop exits with (checked below).
+            // `Status::Failed`'s code, the one such a stop exits with (the assertion above
+            // checks it).
             f.write_str("; exit 1: ")?;
             match self.task_failures.len() {
                 0 => f.write_str("the reason is an error")?,
